@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Builds the Worker (build/index.js + wasm) with worker-build, offline. wrangler runs this as its
+# build command. DYNAUTH_SKIP_BUILD=1 skips it when a build exists (tests build once up front).
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+cd "$ROOT"
+if [ "${DYNAUTH_SKIP_BUILD:-}" = 1 ] && [ -f build/index.js ]; then
+  log "build: skipped (DYNAUTH_SKIP_BUILD=1, build/index.js exists)"
+  exit 0
+fi
+[ -x "$WASM_BINDGEN_BIN" ] || die "wasm-bindgen missing: run scripts/bootstrap.sh"
+log "build: worker-build --release"
+worker-build --release
+wasm="$(ls build/*.wasm build/**/*.wasm 2>/dev/null | head -1 || true)"
+if [ -n "$wasm" ]; then
+  raw=$(stat -c %s "$wasm")
+  gz=$(gzip -9 -c "$wasm" | wc -c)
+  js=$(stat -c %s build/index.js)
+  log "build: $wasm $raw bytes raw, $gz bytes gzip -9; build/index.js $js bytes"
+fi

@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# `npm start`: dynauth running locally. Installs what is missing, builds the Worker, starts
+# DynamoDB Local, creates the table, and runs `wrangler dev` on 127.0.0.1:8787. Ctrl-C stops
+# everything it started.
+# Ports: DYNAUTH_PORT (default 8787), DYNAUTH_DDB_PORT (default: a free port).
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+source "$ROOT/scripts/servers.sh"
+cd "$ROOT"
+trap stop_servers EXIT
+trap 'exit 130' INT TERM
+
+bash scripts/bootstrap.sh
+bash scripts/build.sh
+cargo build --quiet --bin dynauth
+
+port="${DYNAUTH_PORT:-8787}"
+ddb_port="${DYNAUTH_DDB_PORT:-$(free_port)}"
+start_dynamodb_local "$ddb_port"
+
+# Local-only settings: obviously fake credentials (DynamoDB Local does not check them) and
+# secrets made fresh for this run. wrangler dev reads .dev.vars; it is git-ignored.
+admin_token="dev-admin-$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+token_secret="dev-token-secret-$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+cat > .dev.vars <<VARS
+# Written by npm start for local development only. Never use these values anywhere else.
+AWS_ACCESS_KEY_ID=AKIDLOCALDEV
+AWS_SECRET_ACCESS_KEY=local-dev-secret-not-real
+ADMIN_TOKEN=$admin_token
+TOKEN_SECRET=$token_secret
+DYNAMODB_ENDPOINT=http://127.0.0.1:$ddb_port
+VARS
+
+export AWS_REGION=us-east-1 DYNAMODB_TABLE=dynauth DYNAMODB_ENDPOINT="http://127.0.0.1:$ddb_port"
+export AWS_ACCESS_KEY_ID=AKIDLOCALDEV AWS_SECRET_ACCESS_KEY=local-dev-secret-not-real
+./target/debug/dynauth table create >/dev/null
+
+cat >&2 <<INFO
+
+  dynauth is starting on http://127.0.0.1:$port  (DynamoDB Local on 127.0.0.1:$ddb_port)
+
+    curl http://127.0.0.1:$port/health
+    curl -H 'Authorization: Bearer $admin_token' http://127.0.0.1:$port/v1/admin/health
+
+  Admin token for this run: $admin_token
+  Ctrl-C stops dynauth and DynamoDB Local.
+
+INFO
+DYNAUTH_SKIP_BUILD=1 wrangler dev --ip 127.0.0.1 --port "$port" --show-interactive-dev-session=false &
+SERVER_PIDS+=("$!")
+wait "$!"

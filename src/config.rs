@@ -1,0 +1,377 @@
+//! Configuration from wrangler vars and secrets (or any name -> value lookup), parsed once into
+//! typed values. A missing or malformed setting is a [`ConfigError`] that names the variable and
+//! never shows its value.
+
+use std::fmt;
+use std::time::Duration;
+
+use crate::dynamo::table::{Index, Schema};
+use crate::dynamo::{ClientConfig, Credentials, RetryPolicy};
+
+/// A secret string: compared and used, never shown by `Debug`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(** redacted **)")
+    }
+}
+
+/// Everything dynauth is configured with.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    pub dynamo: ClientConfig,
+    pub schema: Schema,
+    pub admin_token: Secret,
+    pub token_secret: Secret,
+}
+
+/// A setting that is missing or malformed. `Display` names the variable and the rule it breaks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    pub variable: &'static str,
+    pub problem: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "configuration variable {} {}",
+            self.variable, self.problem
+        )
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// Every variable dynauth reads, for documentation and for the edge's lookup.
+pub const VARIABLES: &[&str] = &[
+    "AWS_REGION",
+    "DYNAMODB_TABLE",
+    "DYNAMODB_ENDPOINT",
+    "DYNAMODB_PARTITION_KEY",
+    "DYNAMODB_SORT_KEY",
+    "DYNAMODB_GSI1_NAME",
+    "DYNAMODB_GSI1_PARTITION_KEY",
+    "DYNAMODB_GSI1_SORT_KEY",
+    "DYNAMODB_GSI2_NAME",
+    "DYNAMODB_GSI2_PARTITION_KEY",
+    "DYNAMODB_GSI2_SORT_KEY",
+    "DYNAMODB_TIMEOUT_MS",
+    "DYNAMODB_MAX_ATTEMPTS",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "ADMIN_TOKEN",
+    "TOKEN_SECRET",
+];
+
+impl Config {
+    /// Parse from `lookup(name)`; empty values count as unset.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let (dynamo, schema) = database_from_lookup(&lookup)?;
+        let vars = Vars(&lookup);
+        let admin_token = vars.required("ADMIN_TOKEN")?;
+        check(
+            "ADMIN_TOKEN",
+            admin_token.len() >= 16 && is_visible_ascii(&admin_token),
+            "must be at least 16 visible ASCII characters",
+        )?;
+        let token_secret = vars.required("TOKEN_SECRET")?;
+        check(
+            "TOKEN_SECRET",
+            token_secret.len() >= 32 && is_visible_ascii(&token_secret),
+            "must be at least 32 visible ASCII characters",
+        )?;
+        Ok(Self {
+            dynamo,
+            schema,
+            admin_token: Secret(admin_token),
+            token_secret: Secret(token_secret),
+        })
+    }
+}
+
+/// The DynamoDB part of the configuration (endpoint, region, credentials, retries, table and key
+/// names), shared by the Worker and the CLI.
+pub fn database_from_lookup(
+    lookup: &impl Fn(&str) -> Option<String>,
+) -> Result<(ClientConfig, Schema), ConfigError> {
+    let vars = Vars(lookup);
+    let region = vars.required("AWS_REGION")?;
+    check(
+        "AWS_REGION",
+        region.len() <= 32
+            && region.split('-').count() >= 3
+            && region
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-'),
+        "must be an AWS region such as us-east-1",
+    )?;
+    let endpoint = vars.optional("DYNAMODB_ENDPOINT");
+    if let Some(endpoint) = &endpoint {
+        let ok = (endpoint.starts_with("http://") || endpoint.starts_with("https://"))
+            && endpoint.parse::<http::Uri>().is_ok();
+        check(
+            "DYNAMODB_ENDPOINT",
+            ok,
+            "must be an http:// or https:// URL",
+        )?;
+    }
+    let schema = schema_from_lookup(lookup)?;
+    let retry = RetryPolicy {
+        deadline: Duration::from_millis(vars.number("DYNAMODB_TIMEOUT_MS", 3_000, 100, 60_000)?),
+        max_attempts: u32::try_from(vars.number("DYNAMODB_MAX_ATTEMPTS", 4, 1, 10)?).unwrap_or(4),
+        ..RetryPolicy::default()
+    };
+    let access_key_id = vars.required("AWS_ACCESS_KEY_ID")?;
+    check(
+        "AWS_ACCESS_KEY_ID",
+        (4..=128).contains(&access_key_id.len())
+            && access_key_id.bytes().all(|b| b.is_ascii_alphanumeric()),
+        "must be an access key id (letters and digits)",
+    )?;
+    let secret_access_key = vars.required("AWS_SECRET_ACCESS_KEY")?;
+    check(
+        "AWS_SECRET_ACCESS_KEY",
+        is_visible_ascii(&secret_access_key),
+        "must be visible ASCII",
+    )?;
+    let session_token = vars.optional("AWS_SESSION_TOKEN");
+    if let Some(token) = &session_token {
+        check(
+            "AWS_SESSION_TOKEN",
+            is_visible_ascii(token),
+            "must be visible ASCII",
+        )?;
+    }
+    let dynamo = ClientConfig {
+        endpoint,
+        region,
+        credentials: Credentials {
+            access_key_id,
+            secret_access_key,
+            session_token,
+        },
+        retry,
+    };
+    Ok((dynamo, schema))
+}
+
+/// The table and key names (`DYNAMODB_TABLE` and the optional `DYNAMODB_*` names).
+pub fn schema_from_lookup(lookup: &impl Fn(&str) -> Option<String>) -> Result<Schema, ConfigError> {
+    let vars = Vars(lookup);
+    let table = vars.required("DYNAMODB_TABLE")?;
+    check(
+        "DYNAMODB_TABLE",
+        is_table_name(&table),
+        "must be 3-255 characters of A-Z a-z 0-9 _ - .",
+    )?;
+    let mut schema = Schema::new(&table);
+    schema.pk = vars.name("DYNAMODB_PARTITION_KEY", &schema.pk)?;
+    schema.sk = vars.name("DYNAMODB_SORT_KEY", &schema.sk)?;
+    schema.gsi1 = Index {
+        name: vars.name("DYNAMODB_GSI1_NAME", &schema.gsi1.name)?,
+        pk: vars.name("DYNAMODB_GSI1_PARTITION_KEY", &schema.gsi1.pk)?,
+        sk: vars.name("DYNAMODB_GSI1_SORT_KEY", &schema.gsi1.sk)?,
+    };
+    schema.gsi2 = Index {
+        name: vars.name("DYNAMODB_GSI2_NAME", &schema.gsi2.name)?,
+        pk: vars.name("DYNAMODB_GSI2_PARTITION_KEY", &schema.gsi2.pk)?,
+        sk: vars.name("DYNAMODB_GSI2_SORT_KEY", &schema.gsi2.sk)?,
+    };
+    Ok(schema)
+}
+
+struct Vars<'a, F: Fn(&str) -> Option<String>>(&'a F);
+
+impl<F: Fn(&str) -> Option<String>> Vars<'_, F> {
+    fn optional(&self, name: &str) -> Option<String> {
+        (self.0)(name)
+            .map(|v| v.trim().to_string())
+            .filter(|v| !v.is_empty())
+    }
+
+    fn required(&self, name: &'static str) -> Result<String, ConfigError> {
+        self.optional(name).ok_or_else(|| ConfigError {
+            variable: name,
+            problem: "is not set".into(),
+        })
+    }
+
+    fn name(&self, name: &'static str, default: &str) -> Result<String, ConfigError> {
+        let value = self.optional(name).unwrap_or_else(|| default.to_string());
+        let ok = (1..=255).contains(&value.len())
+            && value
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || b == b'.');
+        check(
+            name,
+            ok,
+            "must be an attribute or index name (A-Z a-z 0-9 _ - .)",
+        )?;
+        Ok(value)
+    }
+
+    fn number(
+        &self,
+        name: &'static str,
+        default: u64,
+        min: u64,
+        max: u64,
+    ) -> Result<u64, ConfigError> {
+        let Some(raw) = self.optional(name) else {
+            return Ok(default);
+        };
+        match raw.parse::<u64>() {
+            Ok(n) if (min..=max).contains(&n) => Ok(n),
+            _ => Err(ConfigError {
+                variable: name,
+                problem: format!("must be a whole number from {min} to {max}"),
+            }),
+        }
+    }
+}
+
+fn check(variable: &'static str, ok: bool, rule: &str) -> Result<(), ConfigError> {
+    if ok {
+        Ok(())
+    } else {
+        Err(ConfigError {
+            variable,
+            problem: rule.to_string(),
+        })
+    }
+}
+
+fn is_visible_ascii(s: &str) -> bool {
+    s.bytes().all(|b| b.is_ascii_graphic())
+}
+
+fn is_table_name(s: &str) -> bool {
+    (3..=255).contains(&s.len())
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || b == b'.')
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    pub(crate) fn base_vars() -> HashMap<&'static str, String> {
+        HashMap::from([
+            ("AWS_REGION", "us-east-1".to_string()),
+            ("DYNAMODB_TABLE", "dynauth".to_string()),
+            ("AWS_ACCESS_KEY_ID", "AKIDLOCAL".to_string()),
+            ("AWS_SECRET_ACCESS_KEY", "local-secret-not-real".to_string()),
+            ("ADMIN_TOKEN", "admin-token-for-tests-only".to_string()),
+            (
+                "TOKEN_SECRET",
+                "token-secret-for-tests-only-0123456789".to_string(),
+            ),
+        ])
+    }
+
+    fn parse(vars: &HashMap<&'static str, String>) -> Result<Config, ConfigError> {
+        Config::from_lookup(|name| vars.get(name).cloned())
+    }
+
+    #[test]
+    fn defaults() {
+        let config = parse(&base_vars()).map_err(|e| e.to_string());
+        let Ok(config) = config else {
+            panic!("{config:?}")
+        };
+        assert_eq!(config.schema, Schema::new("dynauth"));
+        assert_eq!(config.dynamo.endpoint, None);
+        assert_eq!(config.dynamo.retry.deadline, Duration::from_secs(3));
+        assert_eq!(config.dynamo.credentials.session_token, None);
+    }
+
+    #[test]
+    fn each_required_variable_is_named_when_missing() {
+        for name in [
+            "AWS_REGION",
+            "DYNAMODB_TABLE",
+            "AWS_ACCESS_KEY_ID",
+            "AWS_SECRET_ACCESS_KEY",
+            "ADMIN_TOKEN",
+            "TOKEN_SECRET",
+        ] {
+            let mut vars = base_vars();
+            vars.insert(name, "  ".into());
+            assert_eq!(
+                parse(&vars).map(|_| ()),
+                Err(ConfigError {
+                    variable: name,
+                    problem: "is not set".into()
+                })
+            );
+        }
+    }
+
+    #[test]
+    fn malformed_values_are_named_and_never_echoed() {
+        let cases = [
+            ("AWS_REGION", "Not A Region"),
+            ("DYNAMODB_TABLE", "q!"),
+            ("DYNAMODB_ENDPOINT", "localhost:8000"),
+            ("DYNAMODB_TIMEOUT_MS", "fast"),
+            ("DYNAMODB_MAX_ATTEMPTS", "99"),
+            ("DYNAMODB_GSI1_NAME", "bad name"),
+            ("ADMIN_TOKEN", "short-secret"),
+            ("TOKEN_SECRET", "also-too-short-secret"),
+            ("AWS_ACCESS_KEY_ID", "AKID WITH SPACE"),
+        ];
+        for (name, value) in cases {
+            let mut vars = base_vars();
+            vars.insert(name, value.into());
+            let err = parse(&vars).map(|_| ()).err();
+            let Some(err) = err else {
+                panic!("{name}={value} was accepted")
+            };
+            assert_eq!(err.variable, name);
+            assert!(!err.to_string().contains(value), "{err} echoes the value");
+        }
+    }
+
+    #[test]
+    fn schema_names_and_endpoint_are_configurable() {
+        let mut vars = base_vars();
+        vars.insert("DYNAMODB_ENDPOINT", "http://127.0.0.1:8000".into());
+        vars.insert("DYNAMODB_PARTITION_KEY", "pk".into());
+        vars.insert("DYNAMODB_GSI2_NAME", "Domains".into());
+        vars.insert("AWS_SESSION_TOKEN", "tok".into());
+        let Ok(config) = parse(&vars) else { panic!() };
+        assert_eq!(
+            config.dynamo.endpoint.as_deref(),
+            Some("http://127.0.0.1:8000")
+        );
+        assert_eq!(config.schema.pk, "pk");
+        assert_eq!(config.schema.gsi2.name, "Domains");
+        assert_eq!(
+            config.dynamo.credentials.session_token.as_deref(),
+            Some("tok")
+        );
+        let shown = format!("{config:?}");
+        assert!(
+            !shown.contains("admin-token-for-tests-only")
+                && !shown.contains("local-secret-not-real"),
+            "{shown}"
+        );
+    }
+}

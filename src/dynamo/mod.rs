@@ -1,0 +1,712 @@
+//! A small DynamoDB client over the JSON 1.0 protocol: each operation builds a request, signs it
+//! (SigV4, a fresh signature per attempt), sends it through a [`Transport`], retries by the
+//! [`RetryPolicy`], and parses the answer into typed output or a typed [`DynamoError`].
+//!
+//! # Layout
+//! - [`ops`]: the operations' input and output shapes, as DynamoDB names them.
+//! - [`expr`]: expression placeholders.
+//! - [`error`]: error parsing and retry classification.
+//! - [`retry`]: backoff and deadline.
+//! - [`sign`]: SigV4 signing.
+//! - [`table`]: the table definition dynauth expects, and checking a live table against it.
+
+pub mod error;
+pub mod expr;
+pub mod ops;
+pub mod retry;
+pub mod sign;
+pub mod table;
+
+use std::cell::Cell;
+use std::time::Duration;
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+pub use error::{CancellationReason, DynamoError};
+pub use expr::Expr;
+pub use ops::*;
+pub use retry::RetryPolicy;
+pub use serde_dynamo::{AttributeValue, Item};
+pub use sign::Credentials;
+
+use crate::runtime::{Runtime, Transport, random_u64};
+use error::{Retry, classify, parse_error};
+
+/// Where and as whom the client talks to DynamoDB.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClientConfig {
+    /// `https://dynamodb.{region}.amazonaws.com` unless set (local servers).
+    pub endpoint: Option<String>,
+    pub region: String,
+    pub credentials: Credentials,
+    pub retry: RetryPolicy,
+}
+
+/// Counts of what the client sent, for the per-request log line.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// HTTP requests sent (retries included).
+    pub calls: u32,
+    /// Wall time spent in them, in milliseconds.
+    pub millis: u64,
+}
+
+/// How a write may be retried.
+pub enum Write<'a> {
+    /// Sending it twice is harmless: retry on any retryable error, lost answers included.
+    Idempotent,
+    /// Retry only when the server says it was not applied (throttling): a lost answer or a 5xx
+    /// is returned as an error.
+    AtMostOnce,
+    /// A conditional write that can recognise its own earlier success: retried like
+    /// `Idempotent`, asks for `ALL_OLD` on a failed condition, and when the condition fails
+    /// after an attempt that may have been applied, `recognise(old_item)` decides whether that
+    /// attempt was ours (then the write reports success).
+    Recognise(&'a dyn Fn(Option<&Item>) -> bool),
+}
+
+impl std::fmt::Debug for Write<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Idempotent => "Idempotent",
+            Self::AtMostOnce => "AtMostOnce",
+            Self::Recognise(_) => "Recognise(..)",
+        })
+    }
+}
+
+/// A DynamoDB client over an injected transport and runtime.
+#[derive(Debug)]
+pub struct Client<T, R> {
+    transport: T,
+    runtime: R,
+    uri: http::Uri,
+    region: String,
+    credentials: Credentials,
+    retry: RetryPolicy,
+    stats: Cell<Stats>,
+}
+
+impl<T: Transport, R: Runtime> Client<T, R> {
+    /// A client for `config`; fails when the endpoint is not an `http(s)://host[:port]` URL.
+    pub fn new(config: ClientConfig, transport: T, runtime: R) -> Result<Self, String> {
+        let endpoint = config
+            .endpoint
+            .clone()
+            .unwrap_or_else(|| format!("https://dynamodb.{}.amazonaws.com", config.region));
+        let uri = endpoint_uri(&endpoint)?;
+        Ok(Self {
+            transport,
+            runtime,
+            uri,
+            region: config.region,
+            credentials: config.credentials,
+            retry: config.retry,
+            stats: Cell::new(Stats::default()),
+        })
+    }
+
+    /// What this client has sent so far.
+    pub fn stats(&self) -> Stats {
+        self.stats.get()
+    }
+
+    /// The runtime the client was given (its clock and randomness serve the features too).
+    pub fn runtime(&self) -> &R {
+        &self.runtime
+    }
+
+    /// The transport the client was given.
+    pub fn transport(&self) -> &T {
+        &self.transport
+    }
+
+    /// The endpoint requests go to.
+    pub fn endpoint(&self) -> String {
+        self.uri.to_string()
+    }
+
+    pub async fn get_item(&self, input: &GetItemInput) -> Result<GetItemOutput, DynamoError> {
+        self.call("GetItem", input, Retries::All).await
+    }
+
+    /// GetItem decoded into `V`; `None` when there is no item.
+    pub async fn get<V: DeserializeOwned>(
+        &self,
+        input: &GetItemInput,
+    ) -> Result<Option<V>, DynamoError> {
+        match self.get_item(input).await?.item {
+            Some(item) => from_item(item).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    pub async fn put_item(
+        &self,
+        mut input: PutItemInput,
+        write: Write<'_>,
+    ) -> Result<PutItemOutput, DynamoError> {
+        if let Write::Recognise(_) = write {
+            input.return_values_on_condition_check_failure = Some(ReturnValues::AllOld);
+        }
+        self.write_call("PutItem", &input, write).await
+    }
+
+    pub async fn update_item(
+        &self,
+        mut input: UpdateItemInput,
+        write: Write<'_>,
+    ) -> Result<UpdateItemOutput, DynamoError> {
+        if let Write::Recognise(_) = write {
+            input.return_values_on_condition_check_failure = Some(ReturnValues::AllOld);
+        }
+        self.write_call("UpdateItem", &input, write).await
+    }
+
+    pub async fn delete_item(
+        &self,
+        mut input: DeleteItemInput,
+        write: Write<'_>,
+    ) -> Result<DeleteItemOutput, DynamoError> {
+        if let Write::Recognise(_) = write {
+            input.return_values_on_condition_check_failure = Some(ReturnValues::AllOld);
+        }
+        self.write_call("DeleteItem", &input, write).await
+    }
+
+    /// One page of a Query.
+    pub async fn query(&self, input: &QueryInput) -> Result<QueryOutput, DynamoError> {
+        self.call("Query", input, Retries::All).await
+    }
+
+    /// Every page of a Query, following `LastEvaluatedKey`, up to `max_items` items.
+    pub async fn query_all(
+        &self,
+        input: &QueryInput,
+        max_items: usize,
+    ) -> Result<Vec<Item>, DynamoError> {
+        let mut input = input.clone();
+        let mut items = Vec::new();
+        loop {
+            let page = self.query(&input).await?;
+            items.extend(page.items);
+            match page.last_evaluated_key {
+                Some(key) if items.len() < max_items => input.exclusive_start_key = Some(key),
+                _ => break,
+            }
+        }
+        items.truncate(max_items);
+        Ok(items)
+    }
+
+    /// One page of a Scan (used by operators and tests, never on a request path).
+    pub async fn scan(&self, input: &ScanInput) -> Result<ScanOutput, DynamoError> {
+        self.call("Scan", input, Retries::All).await
+    }
+
+    /// A transaction. With a `ClientRequestToken` (set one unless there is a reason not to)
+    /// DynamoDB makes a repeated call idempotent, so lost answers are retried too.
+    pub async fn transact_write_items(
+        &self,
+        input: &TransactWriteItemsInput,
+    ) -> Result<(), DynamoError> {
+        let retries = if input.client_request_token.is_some() {
+            Retries::All
+        } else {
+            Retries::ServerRefused
+        };
+        let _: serde_json::Value = self.call("TransactWriteItems", input, retries).await?;
+        Ok(())
+    }
+
+    /// A random `ClientRequestToken` (32 hex characters) from the runtime's random source.
+    pub fn request_token(&self) -> String {
+        let mut b = [0u8; 16];
+        self.runtime.fill_random(&mut b);
+        b.iter().map(|x| format!("{x:02x}")).collect()
+    }
+
+    pub async fn create_table(
+        &self,
+        input: &CreateTableInput,
+    ) -> Result<TableDescription, DynamoError> {
+        let out: TableDescriptionOutput = self
+            .call("CreateTable", input, Retries::ServerRefused)
+            .await?;
+        Ok(out.table_description)
+    }
+
+    pub async fn describe_table(&self, table: &str) -> Result<TableDescription, DynamoError> {
+        let out: DescribeTableOutput = self
+            .call("DescribeTable", &TableNameInput::new(table), Retries::All)
+            .await?;
+        Ok(out.table)
+    }
+
+    pub async fn delete_table(&self, table: &str) -> Result<TableDescription, DynamoError> {
+        let out: TableDescriptionOutput = self
+            .call(
+                "DeleteTable",
+                &TableNameInput::new(table),
+                Retries::ServerRefused,
+            )
+            .await?;
+        Ok(out.table_description)
+    }
+
+    pub async fn update_time_to_live(
+        &self,
+        table: &str,
+        attribute: &str,
+        enabled: bool,
+    ) -> Result<(), DynamoError> {
+        let input = UpdateTimeToLiveInput {
+            table_name: table.to_string(),
+            time_to_live_specification: TimeToLiveSpecification {
+                attribute_name: attribute.to_string(),
+                enabled,
+            },
+        };
+        let _: serde_json::Value = self.call("UpdateTimeToLive", &input, Retries::All).await?;
+        Ok(())
+    }
+
+    pub async fn describe_time_to_live(
+        &self,
+        table: &str,
+    ) -> Result<TimeToLiveDescription, DynamoError> {
+        let out: DescribeTimeToLiveOutput = self
+            .call(
+                "DescribeTimeToLive",
+                &TableNameInput::new(table),
+                Retries::All,
+            )
+            .await?;
+        Ok(out.time_to_live_description)
+    }
+
+    async fn write_call<I: Serialize, O: DeserializeOwned + Default>(
+        &self,
+        op: &str,
+        input: &I,
+        write: Write<'_>,
+    ) -> Result<O, DynamoError> {
+        let retries = match write {
+            Write::Idempotent | Write::Recognise(_) => Retries::All,
+            Write::AtMostOnce => Retries::ServerRefused,
+        };
+        match (self.call_tracked(op, input, retries).await, write) {
+            (Ok(out), _) => Ok(out),
+            (
+                Err((DynamoError::ConditionalCheckFailed { message, item }, true)),
+                Write::Recognise(recognise),
+            ) => {
+                if recognise(item.as_ref()) {
+                    Ok(O::default())
+                } else {
+                    Err(DynamoError::ConditionalCheckFailed { message, item })
+                }
+            }
+            (Err((e, _)), _) => Err(e),
+        }
+    }
+
+    async fn call<I: Serialize, O: DeserializeOwned>(
+        &self,
+        op: &str,
+        input: &I,
+        retries: Retries,
+    ) -> Result<O, DynamoError> {
+        self.call_tracked(op, input, retries)
+            .await
+            .map_err(|(e, _)| e)
+    }
+
+    /// Sends `op` until it succeeds or may not be retried. On error also says whether an earlier
+    /// attempt may have been applied (its answer was lost, or was a 5xx).
+    async fn call_tracked<I: Serialize, O: DeserializeOwned>(
+        &self,
+        op: &str,
+        input: &I,
+        retries: Retries,
+    ) -> Result<O, (DynamoError, bool)> {
+        let body = serde_json::to_vec(input).map_err(|e| {
+            (
+                DynamoError::Decode {
+                    message: e.to_string(),
+                },
+                false,
+            )
+        })?;
+        let started = self.runtime.now();
+        let mut attempts = 0u32;
+        let mut maybe_applied = false;
+        loop {
+            attempts += 1;
+            let error = match self.attempt(op, &body).await {
+                Ok(bytes) => {
+                    return serde_json::from_slice::<O>(&bytes).map_err(|e| {
+                        (
+                            DynamoError::Decode {
+                                message: format!("{op}: {e}"),
+                            },
+                            maybe_applied,
+                        )
+                    });
+                }
+                Err(e) => e,
+            };
+            let retryable = classify(&error, retries == Retries::All) == Retry::Yes;
+            let this_maybe_applied = matches!(
+                error,
+                DynamoError::Transport { .. }
+                    | DynamoError::Service {
+                        status: 500..=599,
+                        ..
+                    }
+                    | DynamoError::Unparseable {
+                        status: 500..=599,
+                        ..
+                    }
+            );
+            if !retryable {
+                return Err((error, maybe_applied));
+            }
+            maybe_applied |= this_maybe_applied;
+            let elapsed = self
+                .runtime
+                .now()
+                .duration_since(started)
+                .unwrap_or(Duration::ZERO);
+            match self
+                .retry
+                .next_delay(attempts, elapsed, random_u64(&self.runtime))
+            {
+                Some(delay) => self.runtime.sleep(delay).await,
+                None => {
+                    return Err((
+                        DynamoError::RetriesExhausted {
+                            attempts,
+                            last: Box::new(error),
+                        },
+                        maybe_applied,
+                    ));
+                }
+            }
+        }
+    }
+
+    /// One signed HTTP exchange; the body of a 2xx answer, or the parsed error.
+    async fn attempt(&self, op: &str, body: &[u8]) -> Result<Vec<u8>, DynamoError> {
+        let now = self.runtime.now();
+        let mut request = http::Request::builder()
+            .method(http::Method::POST)
+            .uri(self.uri.clone())
+            .header(http::header::CONTENT_TYPE, "application/x-amz-json-1.0")
+            .header("x-amz-target", format!("DynamoDB_20120810.{op}"))
+            .body(body.to_vec())
+            .map_err(|e| DynamoError::Decode {
+                message: format!("building {op}: {e}"),
+            })?;
+        sign::sign_request(&mut request, &self.credentials, &self.region, now).map_err(|e| {
+            DynamoError::Decode {
+                message: e.to_string(),
+            }
+        })?;
+        let result = self.transport.send(request).await;
+        let spent = self
+            .runtime
+            .now()
+            .duration_since(now)
+            .unwrap_or(Duration::ZERO);
+        let mut stats = self.stats.get();
+        stats.calls += 1;
+        stats.millis += u64::try_from(spent.as_millis()).unwrap_or(u64::MAX);
+        self.stats.set(stats);
+        let response = result.map_err(|e| DynamoError::Transport { message: e.0 })?;
+        let status = response.status().as_u16();
+        if (200..300).contains(&status) {
+            return Ok(response.into_body());
+        }
+        let error_type = response
+            .headers()
+            .get("x-amzn-errortype")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        Err(parse_error(status, error_type.as_deref(), response.body()))
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Retries {
+    /// Also retry when no answer came back.
+    All,
+    /// Only retry what the server answered as retryable.
+    ServerRefused,
+}
+
+/// Encode a value as an item (it must serialize as a map).
+pub fn to_item<V: Serialize>(value: &V) -> Result<Item, DynamoError> {
+    serde_dynamo::to_item(value).map_err(|e| DynamoError::Decode {
+        message: format!("encoding item: {e}"),
+    })
+}
+
+/// Decode an item into a value.
+pub fn from_item<V: DeserializeOwned>(item: Item) -> Result<V, DynamoError> {
+    serde_dynamo::from_item(item).map_err(|e| DynamoError::Decode {
+        message: format!("decoding item: {e}"),
+    })
+}
+
+/// A string attribute.
+pub fn s(value: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(value.into())
+}
+
+/// A number attribute.
+pub fn n(value: i64) -> AttributeValue {
+    AttributeValue::N(value.to_string())
+}
+
+fn endpoint_uri(endpoint: &str) -> Result<http::Uri, String> {
+    let uri: http::Uri = endpoint
+        .trim_end_matches('/')
+        .parse()
+        .map_err(|_| format!("endpoint {endpoint:?} is not a URL"))?;
+    let scheme_ok = matches!(uri.scheme_str(), Some("http" | "https"));
+    let path_ok = matches!(uri.path(), "" | "/");
+    if !scheme_ok || uri.host().is_none() || !path_ok || uri.query().is_some() {
+        return Err(format!(
+            "endpoint {endpoint:?} must look like https://host[:port]"
+        ));
+    }
+    let mut parts = uri.into_parts();
+    parts.path_and_query = Some(http::uri::PathAndQuery::from_static("/"));
+    http::Uri::from_parts(parts).map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+    use crate::native::block_on;
+    use crate::testing::{ManualRuntime, ScriptedTransport};
+
+    const THROTTLED: &str = r#"{"__type":"com.amazonaws.dynamodb.v20120810#ThrottlingException","message":"slow down"}"#;
+    const CCF: &str = r#"{"__type":"com.amazonaws.dynamodb.v20120810#ConditionalCheckFailedException","message":"The conditional request failed","Item":{"PK":{"S":"k"},"wid":{"S":"mine"}}}"#;
+
+    fn client<'a>(
+        t: &'a ScriptedTransport,
+        rt: &'a ManualRuntime,
+        retry: RetryPolicy,
+    ) -> Client<&'a ScriptedTransport, &'a ManualRuntime> {
+        let config = ClientConfig {
+            endpoint: Some("http://127.0.0.1:9".into()),
+            region: "us-east-1".into(),
+            credentials: Credentials {
+                access_key_id: "AKIDTEST".into(),
+                secret_access_key: "secret".into(),
+                session_token: None,
+            },
+            retry,
+        };
+        match Client::new(config, t, rt) {
+            Ok(c) => c,
+            Err(e) => panic!("{e}"),
+        }
+    }
+
+    fn key() -> Item {
+        Item::from(HashMap::from([
+            ("PK".to_string(), s("k")),
+            ("SK".to_string(), s("x")),
+        ]))
+    }
+
+    #[test]
+    fn throttling_is_retried_with_fresh_signatures() {
+        let t = ScriptedTransport::new();
+        t.respond(400, THROTTLED)
+            .respond(400, THROTTLED)
+            .respond(200, r#"{"Item":{"PK":{"S":"k"}}}"#);
+        let rt = ManualRuntime::new(1_700_000_000, 7);
+        let c = client(
+            &t,
+            &rt,
+            RetryPolicy {
+                base_delay: Duration::from_secs(2),
+                max_delay: Duration::from_secs(4),
+                deadline: Duration::from_secs(60),
+                max_attempts: 5,
+            },
+        );
+        let out = block_on(c.get_item(&GetItemInput::consistent("t", key())));
+        assert_eq!(out.map(|o| o.item.is_some()), Ok(true));
+        assert_eq!(t.operations(), vec!["GetItem", "GetItem", "GetItem"]);
+        let sleeps = rt.sleeps();
+        assert_eq!(sleeps.len(), 2);
+        assert!(
+            sleeps[0] <= Duration::from_secs(2) && sleeps[1] <= Duration::from_secs(4),
+            "{sleeps:?}"
+        );
+        let dates: Vec<String> = t
+            .requests()
+            .iter()
+            .map(|r| r.headers()["x-amz-date"].to_str().unwrap_or("").to_string())
+            .collect();
+        // Each attempt is signed at its own time: the start, then after each sleep.
+        let at = |secs: Duration| {
+            let t = chrono::DateTime::from_timestamp(
+                1_700_000_000 + i64::try_from(secs.as_secs()).unwrap_or(0),
+                0,
+            )
+            .unwrap_or_default();
+            t.format("%Y%m%dT%H%M%SZ").to_string()
+        };
+        assert_eq!(
+            dates,
+            vec![at(Duration::ZERO), at(sleeps[0]), at(sleeps[0] + sleeps[1])]
+        );
+        assert_eq!(c.stats().calls, 3);
+        for r in t.requests().iter() {
+            let mut names: Vec<&str> = r.headers().keys().map(|k| k.as_str()).collect();
+            names.sort_unstable();
+            assert_eq!(
+                names,
+                vec![
+                    "authorization",
+                    "content-type",
+                    "x-amz-date",
+                    "x-amz-target"
+                ]
+            );
+        }
+    }
+
+    #[test]
+    fn gives_up_inside_the_deadline() {
+        let t = ScriptedTransport::new();
+        for _ in 0..50 {
+            t.respond(400, THROTTLED);
+        }
+        let rt = ManualRuntime::new(1_700_000_000, 3);
+        let policy = RetryPolicy {
+            max_attempts: 50,
+            base_delay: Duration::from_millis(100),
+            max_delay: Duration::from_millis(400),
+            deadline: Duration::from_millis(1_000),
+        };
+        let c = client(&t, &rt, policy);
+        let err = block_on(c.get_item(&GetItemInput::consistent("t", key()))).err();
+        let Some(DynamoError::RetriesExhausted { attempts, last }) = err else {
+            panic!("{err:?}")
+        };
+        assert_eq!(last.code(), Some("ThrottlingException"));
+        let slept: Duration = rt.sleeps().iter().sum();
+        assert!(slept < Duration::from_millis(1_000), "slept {slept:?}");
+        assert_eq!(usize::try_from(attempts).unwrap_or(0), t.requests().len());
+        assert!(attempts >= 2);
+        assert!(DynamoError::RetriesExhausted { attempts, last }.is_unavailable());
+    }
+
+    #[test]
+    fn lost_answers_are_retried_only_when_safe() {
+        let t = ScriptedTransport::new();
+        t.fail("connection reset").respond(200, "{}");
+        let rt = ManualRuntime::new(1_700_000_000, 1);
+        let c = client(&t, &rt, RetryPolicy::default());
+        assert_eq!(
+            block_on(c.get_item(&GetItemInput::consistent("t", key()))).map(|o| o.item),
+            Ok(None)
+        );
+        assert_eq!(t.requests().len(), 2);
+
+        let t = ScriptedTransport::new();
+        t.fail("connection reset").respond(200, "{}");
+        let c = client(&t, &rt, RetryPolicy::default());
+        let err = block_on(c.update_item(
+            UpdateItemInput::new("t", key(), "ADD #n0 :v0".into(), None, Expr::new()),
+            Write::AtMostOnce,
+        ))
+        .err();
+        assert_eq!(
+            err,
+            Some(DynamoError::Transport {
+                message: "connection reset".into()
+            })
+        );
+        assert_eq!(
+            t.requests().len(),
+            1,
+            "a write whose answer was lost is not sent again"
+        );
+    }
+
+    #[test]
+    fn a_conditional_write_recognises_its_own_earlier_success() {
+        let t = ScriptedTransport::new();
+        t.fail("timeout").respond(400, CCF);
+        let rt = ManualRuntime::new(1_700_000_000, 1);
+        let c = client(&t, &rt, RetryPolicy::default());
+        let mine = |item: Option<&Item>| item.and_then(|i| i.get("wid")) == Some(&s("mine"));
+        let out = block_on(c.put_item(PutItemInput::new("t", key()), Write::Recognise(&mine)));
+        assert_eq!(out, Ok(PutItemOutput::default()));
+        let body: serde_json::Value =
+            serde_json::from_slice(t.requests()[1].body()).unwrap_or_default();
+        assert_eq!(body["ReturnValuesOnConditionCheckFailure"], "ALL_OLD");
+
+        // Not ours: the failure stands.
+        let t = ScriptedTransport::new();
+        t.fail("timeout").respond(400, CCF);
+        let c = client(&t, &rt, RetryPolicy::default());
+        let theirs =
+            |item: Option<&Item>| item.and_then(|i| i.get("wid")) == Some(&s("someone else"));
+        let out = block_on(c.put_item(PutItemInput::new("t", key()), Write::Recognise(&theirs)));
+        assert!(
+            matches!(out, Err(DynamoError::ConditionalCheckFailed { .. })),
+            "{out:?}"
+        );
+
+        // A first attempt that certainly failed: the condition failure is real, no recognising.
+        let t = ScriptedTransport::new();
+        t.respond(400, CCF);
+        let c = client(&t, &rt, RetryPolicy::default());
+        let out = block_on(c.put_item(PutItemInput::new("t", key()), Write::Recognise(&mine)));
+        assert!(
+            matches!(out, Err(DynamoError::ConditionalCheckFailed { .. })),
+            "{out:?}"
+        );
+    }
+
+    #[test]
+    fn rejected_signatures_are_not_retried() {
+        let t = ScriptedTransport::new();
+        t.respond(400, r#"{"__type":"com.amazon.coral.service#InvalidSignatureException","message":"Signature expired"}"#);
+        let rt = ManualRuntime::new(1_700_000_000, 1);
+        let c = client(&t, &rt, RetryPolicy::default());
+        let err = block_on(c.describe_table("t")).err();
+        assert!(
+            matches!(err, Some(DynamoError::SignatureRejected { .. })),
+            "{err:?}"
+        );
+        assert_eq!(t.requests().len(), 1);
+    }
+
+    #[test]
+    fn endpoints() {
+        assert_eq!(
+            endpoint_uri("http://127.0.0.1:8000").map(|u| u.to_string()),
+            Ok("http://127.0.0.1:8000/".into())
+        );
+        assert_eq!(
+            endpoint_uri("https://dynamodb.eu-west-1.amazonaws.com/").map(|u| u.to_string()),
+            Ok("https://dynamodb.eu-west-1.amazonaws.com/".into())
+        );
+        assert!(endpoint_uri("ftp://x").is_err());
+        assert!(endpoint_uri("http://x/path").is_err());
+        assert!(endpoint_uri("not a url").is_err());
+    }
+}

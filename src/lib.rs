@@ -1,0 +1,31 @@
+//! dynauth: an edge auth data service. Sessions, one-time login codes, users, tenants and custom
+//! domains in ONE DynamoDB table, served by a Cloudflare Worker that talks to DynamoDB itself
+//! (JSON 1.0 protocol over `fetch`, SigV4-signed).
+//!
+//! The core never imports `worker`, never reads a clock and never draws randomness itself: the
+//! [`runtime::Runtime`] and [`runtime::Transport`] it is given do. So the whole request ->
+//! response path runs natively in `cargo test`.
+//!
+//! # Layout
+//! - [`runtime`]: the `Transport` and `Runtime` seams.
+//! - [`dynamo`]: the DynamoDB client (operations, signing, errors, retries, the table).
+//! - [`config`]: vars and secrets -> typed configuration.
+//! - [`crypto`]: hashing, HMAC, base64url, constant-time comparison.
+//! - [`api`]: the HTTP API as a pure async function.
+//! - `edge` (wasm32 only): the Worker entry point and its runtime.
+//! - `native` (not wasm32): a blocking HTTP transport and OS runtime for the CLI and tests.
+
+pub mod api;
+pub mod config;
+pub mod crypto;
+pub mod dynamo;
+pub mod runtime;
+
+#[cfg(target_arch = "wasm32")]
+mod edge;
+
+#[cfg(not(target_arch = "wasm32"))]
+pub mod native;
+
+#[cfg(not(target_arch = "wasm32"))]
+pub mod testing;

@@ -1,0 +1,181 @@
+//! Fakes for tests (native only): a manual clock whose `sleep` advances time instantly, and
+//! transports that script, count or lose responses. Used by unit and integration tests alike.
+
+use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
+use std::time::{Duration, SystemTime};
+
+use crate::runtime::{Runtime, Transport, TransportError};
+
+/// A clock that moves only when told to (or when something sleeps), and a seeded random stream.
+#[derive(Debug)]
+pub struct ManualRuntime {
+    now: Cell<SystemTime>,
+    sleeps: RefCell<Vec<Duration>>,
+    state: Cell<u64>,
+}
+
+impl ManualRuntime {
+    /// Starts at `epoch_secs` seconds after the Unix epoch, random stream seeded by `seed`.
+    pub fn new(epoch_secs: u64, seed: u64) -> Self {
+        Self {
+            now: Cell::new(SystemTime::UNIX_EPOCH + Duration::from_secs(epoch_secs)),
+            sleeps: RefCell::new(Vec::new()),
+            state: Cell::new(seed),
+        }
+    }
+
+    pub fn advance(&self, by: Duration) {
+        self.now.set(self.now.get() + by);
+    }
+
+    pub fn set(&self, to: SystemTime) {
+        self.now.set(to);
+    }
+
+    /// Every sleep so far, in order.
+    pub fn sleeps(&self) -> Vec<Duration> {
+        self.sleeps.borrow().clone()
+    }
+
+    fn next_u64(&self) -> u64 {
+        // splitmix64
+        let mut z = self.state.get().wrapping_add(0x9E37_79B9_7F4A_7C15);
+        self.state.set(z);
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+}
+
+impl Runtime for ManualRuntime {
+    fn now(&self) -> SystemTime {
+        self.now.get()
+    }
+
+    async fn sleep(&self, duration: Duration) {
+        self.sleeps.borrow_mut().push(duration);
+        self.advance(duration);
+    }
+
+    fn fill_random(&self, buf: &mut [u8]) {
+        for chunk in buf.chunks_mut(8) {
+            let bytes = self.next_u64().to_le_bytes();
+            chunk.copy_from_slice(&bytes[..chunk.len()]);
+        }
+    }
+}
+
+/// Answers from a script, recording every request it is given.
+#[derive(Debug, Default)]
+pub struct ScriptedTransport {
+    answers: RefCell<VecDeque<Result<http::Response<Vec<u8>>, TransportError>>>,
+    requests: RefCell<Vec<http::Request<Vec<u8>>>>,
+}
+
+impl ScriptedTransport {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Queue an HTTP answer.
+    pub fn respond(&self, status: u16, body: &str) -> &Self {
+        let mut response = http::Response::new(body.as_bytes().to_vec());
+        *response.status_mut() =
+            http::StatusCode::from_u16(status).unwrap_or(http::StatusCode::IM_A_TEAPOT);
+        self.answers.borrow_mut().push_back(Ok(response));
+        self
+    }
+
+    /// Queue a lost answer.
+    pub fn fail(&self, message: &str) -> &Self {
+        self.answers
+            .borrow_mut()
+            .push_back(Err(TransportError(message.to_string())));
+        self
+    }
+
+    pub fn requests(&self) -> std::cell::Ref<'_, Vec<http::Request<Vec<u8>>>> {
+        self.requests.borrow()
+    }
+
+    /// The `x-amz-target` operation of every request, in order.
+    pub fn operations(&self) -> Vec<String> {
+        self.requests.borrow().iter().map(operation).collect()
+    }
+}
+
+impl Transport for ScriptedTransport {
+    async fn send(
+        &self,
+        request: http::Request<Vec<u8>>,
+    ) -> Result<http::Response<Vec<u8>>, TransportError> {
+        self.requests.borrow_mut().push(request);
+        self.answers
+            .borrow_mut()
+            .pop_front()
+            .unwrap_or_else(|| Err(TransportError("the script has no more answers".into())))
+    }
+}
+
+/// Wraps a transport, counting requests and remembering their operations; can also lose the
+/// answers of the next `n` requests after they were delivered (the write happened, the client
+/// never heard).
+#[derive(Debug)]
+pub struct CountingTransport<T> {
+    inner: T,
+    operations: RefCell<Vec<String>>,
+    lose_next: Cell<u32>,
+}
+
+impl<T> CountingTransport<T> {
+    pub fn new(inner: T) -> Self {
+        Self {
+            inner,
+            operations: RefCell::new(Vec::new()),
+            lose_next: Cell::new(0),
+        }
+    }
+
+    pub fn count(&self) -> usize {
+        self.operations.borrow().len()
+    }
+
+    pub fn operations(&self) -> Vec<String> {
+        self.operations.borrow().clone()
+    }
+
+    pub fn reset(&self) {
+        self.operations.borrow_mut().clear();
+    }
+
+    /// Deliver the next `n` requests but report their answers as lost.
+    pub fn lose_answers(&self, n: u32) {
+        self.lose_next.set(n);
+    }
+}
+
+impl<T: Transport> Transport for CountingTransport<T> {
+    async fn send(
+        &self,
+        request: http::Request<Vec<u8>>,
+    ) -> Result<http::Response<Vec<u8>>, TransportError> {
+        self.operations.borrow_mut().push(operation(&request));
+        let answer = self.inner.send(request).await;
+        let lose = self.lose_next.get();
+        if lose > 0 {
+            self.lose_next.set(lose - 1);
+            return Err(TransportError("answer lost (test)".into()));
+        }
+        answer
+    }
+}
+
+fn operation(request: &http::Request<Vec<u8>>) -> String {
+    request
+        .headers()
+        .get("x-amz-target")
+        .and_then(|v| v.to_str().ok())
+        .map(|t| t.trim_start_matches("DynamoDB_20120810.").to_string())
+        .unwrap_or_default()
+}
