@@ -11,8 +11,11 @@ fi
 [ -x "$WASM_BINDGEN_BIN" ] || die "wasm-bindgen missing: run scripts/bootstrap.sh"
 log "build: worker-build --release"
 worker-build --release
-wasm="$(ls build/*.wasm build/**/*.wasm 2>/dev/null | head -1 || true)"
+wasm="$(ls build/*.wasm 2>/dev/null | head -1 || true)"
 if [ -n "$wasm" ]; then
+  # worker-build keeps the wasm `name` section (about 150 KB of function names, used only for
+  # symbolic stack traces); strip it and the producers section.
+  wasm-opt "$wasm" --strip-debug --strip-producers -o "$wasm"
   raw=$(stat -c %s "$wasm")
   gz=$(gzip -9 -c "$wasm" | wc -c)
   js=$(stat -c %s build/index.js)

@@ -34,13 +34,20 @@ VARS
 export AWS_REGION=us-east-1 DYNAMODB_TABLE=dynauth DYNAMODB_ENDPOINT="http://127.0.0.1:$ddb_port"
 export AWS_ACCESS_KEY_ID=AKIDLOCALDEV AWS_SECRET_ACCESS_KEY=local-dev-secret-not-real
 ./target/debug/dynauth table create >/dev/null
+# The demo tenant, serving localhost and 127.0.0.1.
+./target/debug/dynauth tenant put demo --name "Demo" \
+  --allowed-origin "http://localhost:$port" --allowed-origin "http://127.0.0.1:$port" >/dev/null
+./target/debug/dynauth domain claim demo localhost --status ready >/dev/null
+./target/debug/dynauth domain claim demo 127.0.0.1 --status ready >/dev/null
 
 cat >&2 <<INFO
 
   dynauth is starting on http://127.0.0.1:$port  (DynamoDB Local on 127.0.0.1:$ddb_port)
 
     curl http://127.0.0.1:$port/health
+    curl http://127.0.0.1:$port/v1/tenant          # the demo tenant (localhost and 127.0.0.1)
     curl -H 'Authorization: Bearer $admin_token' http://127.0.0.1:$port/v1/admin/health
+    curl -H 'Authorization: Bearer $admin_token' http://127.0.0.1:$port/v1/admin/tenants
 
   Admin token for this run: $admin_token
   Ctrl-C stops dynauth and DynamoDB Local.

@@ -7,6 +7,8 @@ use std::time::Duration;
 
 use crate::dynamo::table::{Index, Schema};
 use crate::dynamo::{ClientConfig, Credentials, RetryPolicy};
+use crate::resolve::CacheSettings;
+use crate::tenants::TenantId;
 
 /// A secret string: compared and used, never shown by `Debug`.
 #[derive(Clone, PartialEq, Eq)]
@@ -35,6 +37,9 @@ pub struct Config {
     pub schema: Schema,
     pub admin_token: Secret,
     pub token_secret: Secret,
+    /// Serves hosts that no tenant has claimed (local development only).
+    pub default_tenant: Option<TenantId>,
+    pub cache: CacheSettings,
 }
 
 /// A setting that is missing or malformed. `Display` names the variable and the rule it breaks.
@@ -76,6 +81,10 @@ pub const VARIABLES: &[&str] = &[
     "AWS_SESSION_TOKEN",
     "ADMIN_TOKEN",
     "TOKEN_SECRET",
+    "DEFAULT_TENANT",
+    "HOST_CACHE_TTL_SECS",
+    "HOST_CACHE_NEGATIVE_TTL_SECS",
+    "HOST_CACHE_MAX_ENTRIES",
 ];
 
 impl Config {
@@ -95,11 +104,36 @@ impl Config {
             token_secret.len() >= 32 && is_visible_ascii(&token_secret),
             "must be at least 32 visible ASCII characters",
         )?;
+        let default_tenant = match vars.optional("DEFAULT_TENANT") {
+            None => None,
+            Some(raw) => Some(TenantId::parse(&raw).map_err(|_| ConfigError {
+                variable: "DEFAULT_TENANT",
+                problem: "must be a tenant id (a-z, 0-9, -)".into(),
+            })?),
+        };
+        let cache = CacheSettings {
+            positive_ttl: Duration::from_secs(vars.number("HOST_CACHE_TTL_SECS", 60, 0, 3600)?),
+            negative_ttl: Duration::from_secs(vars.number(
+                "HOST_CACHE_NEGATIVE_TTL_SECS",
+                5,
+                0,
+                600,
+            )?),
+            max_entries: usize::try_from(vars.number(
+                "HOST_CACHE_MAX_ENTRIES",
+                1000,
+                1,
+                100_000,
+            )?)
+            .unwrap_or(1000),
+        };
         Ok(Self {
             dynamo,
             schema,
             admin_token: Secret(admin_token),
             token_secret: Secret(token_secret),
+            default_tenant,
+            cache,
         })
     }
 }

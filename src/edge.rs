@@ -1,24 +1,33 @@
-//! The Worker: wiring from the Cloudflare runtime to the pure core. Configuration is parsed once
-//! per isolate; each request gets a DynamoDB client over `fetch`, the JS clock and random source.
+//! The Worker: wiring from the Cloudflare runtime to the pure core. Configuration and caches live
+//! once per isolate; each request gets a DynamoDB client over `fetch`, the JS clock and random
+//! source. Requests the core forwards go to the tenant's origin with their body and answer
+//! streamed through.
 
 use std::cell::OnceCell;
 use std::rc::Rc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use futures_util::future::{Either, select};
-use worker::{Context, Env, Headers, Method, RequestInit, console_log, event};
+use worker::{Context, Env, Headers, Method, RequestInit, RequestRedirect, console_log, event};
 
-use crate::api::{self, Ctx};
+use crate::api::{self, ApiError, Ctx, Forward, Handled, Outcome};
 use crate::config::{Config, ConfigError, VARIABLES};
 use crate::dynamo::Client;
+use crate::resolve::Caches;
 use crate::runtime::{Runtime, Transport, TransportError};
 
-thread_local! {
-    static CONFIG: OnceCell<Rc<Result<Config, ConfigError>>> = const { OnceCell::new() };
+/// What lives as long as the isolate.
+struct Isolate {
+    config: Config,
+    caches: Caches,
 }
 
-fn config(env: &Env) -> Rc<Result<Config, ConfigError>> {
-    CONFIG.with(|cell| {
+thread_local! {
+    static ISOLATE: OnceCell<Rc<Result<Isolate, ConfigError>>> = const { OnceCell::new() };
+}
+
+fn isolate(env: &Env) -> Rc<Result<Isolate, ConfigError>> {
+    ISOLATE.with(|cell| {
         cell.get_or_init(|| {
             let lookup = |name: &str| {
                 if !VARIABLES.contains(&name) {
@@ -26,47 +35,86 @@ fn config(env: &Env) -> Rc<Result<Config, ConfigError>> {
                 }
                 env.var(name).map(|v| v.to_string()).ok()
             };
-            Rc::new(Config::from_lookup(lookup))
+            Rc::new(Config::from_lookup(lookup).map(|config| {
+                let caches = Caches::new(config.cache);
+                Isolate { config, caches }
+            }))
         })
         .clone()
     })
 }
 
 #[event(fetch)]
-async fn fetch(req: worker::Request, env: Env, _ctx: Context) -> worker::Result<worker::Response> {
-    let request = match into_http(req).await {
+async fn fetch(
+    mut req: worker::Request,
+    env: Env,
+    _ctx: Context,
+) -> worker::Result<worker::Response> {
+    let own = api::is_own_path(&req.path());
+    let request = match into_http(&mut req, own).await {
         Ok(r) => r,
         Err(e) => {
+            let response =
+                ApiError::bad_request("invalid_request", "the request could not be read")
+                    .into_response();
             console_log!(
                 "{}",
-                serde_json::json!({"error": "could not read request", "detail": e.to_string()})
+                serde_json::json!({"route": "unreadable_request", "status": 400, "error_detail": e.to_string()})
             );
-            return worker::Response::error("bad request", 400);
+            return from_http(response);
         }
     };
-    let config = config(&env);
-    let handled = match config.as_ref() {
+    let state = isolate(&env);
+    let handled = match state.as_ref() {
         Err(e) => api::config_failure(&request, e, random_id()),
-        Ok(config) => match Client::new(
-            config.dynamo.clone(),
-            FetchTransport {
-                timeout: config.dynamo.retry.deadline,
-            },
-            EdgeRuntime,
-        ) {
-            Ok(db) => api::handle(&Ctx { config, db: &db }, request).await,
-            Err(problem) => api::config_failure(
-                &request,
-                &ConfigError {
-                    variable: "DYNAMODB_ENDPOINT",
-                    problem,
-                },
-                random_id(),
-            ),
+        Ok(isolate) => {
+            let transport = FetchTransport {
+                timeout: isolate.config.dynamo.retry.deadline,
+            };
+            match Client::new(isolate.config.dynamo.clone(), transport, EdgeRuntime) {
+                Ok(db) => {
+                    api::handle(
+                        &Ctx {
+                            config: &isolate.config,
+                            db: &db,
+                            caches: &isolate.caches,
+                        },
+                        request,
+                    )
+                    .await
+                }
+                Err(problem) => api::config_failure(
+                    &request,
+                    &ConfigError {
+                        variable: "DYNAMODB_ENDPOINT",
+                        problem,
+                    },
+                    random_id(),
+                ),
+            }
+        }
+    };
+    let Handled { outcome, mut log } = handled;
+    let response = match outcome {
+        Outcome::Respond(response) => from_http(response),
+        Outcome::Forward(forward) => match send_forward(forward, &req).await {
+            Ok(response) => {
+                log.status = response.status_code();
+                Ok(response)
+            }
+            Err(e) => {
+                let err = ApiError::BadGateway {
+                    detail: e.to_string(),
+                };
+                log.status = err.status();
+                log.error_code = Some(err.code());
+                log.error_detail = err.log_detail().map(str::to_string);
+                from_http(err.into_response())
+            }
         },
     };
-    console_log!("{}", handled.log.to_json());
-    from_http(handled.response)
+    console_log!("{}", log.to_json());
+    response
 }
 
 fn random_id() -> String {
@@ -75,10 +123,16 @@ fn random_id() -> String {
     crate::crypto::hex(&b)
 }
 
-async fn into_http(mut req: worker::Request) -> worker::Result<http::Request<Vec<u8>>> {
+/// The request as `http::Request`; the body is read only for dynauth's own routes (forwarded
+/// bodies are streamed to the origin untouched).
+async fn into_http(
+    req: &mut worker::Request,
+    read_body: bool,
+) -> worker::Result<http::Request<Vec<u8>>> {
     let body = match req.method() {
         Method::Get | Method::Head => Vec::new(),
-        _ => req.bytes().await?,
+        _ if read_body => req.bytes().await?,
+        _ => Vec::new(),
     };
     let url = req.url()?;
     let mut builder = http::Request::builder()
@@ -94,12 +148,7 @@ async fn into_http(mut req: worker::Request) -> worker::Result<http::Request<Vec
 
 fn from_http(response: http::Response<Vec<u8>>) -> worker::Result<worker::Response> {
     let (parts, body) = response.into_parts();
-    let headers = Headers::new();
-    for (name, value) in &parts.headers {
-        if let Ok(value) = value.to_str() {
-            headers.append(name.as_str(), value)?;
-        }
-    }
+    let headers = to_headers(&parts.headers)?;
     let builder = worker::ResponseBuilder::new()
         .with_status(parts.status.as_u16())
         .with_headers(headers);
@@ -108,6 +157,35 @@ fn from_http(response: http::Response<Vec<u8>>) -> worker::Result<worker::Respon
     } else {
         Ok(builder.fixed(body))
     }
+}
+
+fn to_headers(map: &http::HeaderMap) -> worker::Result<Headers> {
+    let headers = Headers::new();
+    for (name, value) in map {
+        if let Ok(value) = value.to_str() {
+            headers.append(name.as_str(), value)?;
+        }
+    }
+    Ok(headers)
+}
+
+/// Sends a forward to the origin with the original body stream; the answer comes back as it is
+/// (redirects included: they are the client's to follow).
+async fn send_forward(
+    forward: Forward,
+    original: &worker::Request,
+) -> worker::Result<worker::Response> {
+    let mut init = RequestInit::new();
+    init.with_method(Method::from(forward.method.to_string()))
+        .with_headers(to_headers(&forward.headers)?)
+        .with_redirect(RequestRedirect::Manual);
+    if !matches!(forward.method, http::Method::GET | http::Method::HEAD)
+        && let Some(body) = original.inner().body()
+    {
+        init.with_body(Some(body.into()));
+    }
+    let request = worker::Request::new_with_init(&forward.url, &init)?;
+    worker::Fetch::Request(request).send().await
 }
 
 /// `fetch`, raced against a timer so one hung request cannot outlive the retry deadline.
@@ -136,13 +214,14 @@ impl Transport for FetchTransport {
         init.with_method(Method::from(parts.method.to_string()))
             .with_headers(headers);
         if !body.is_empty() {
-            init.with_body(Some(js_sys_uint8(&body)));
+            init.with_body(Some(
+                worker::js_sys::Uint8Array::from(body.as_slice()).into(),
+            ));
         }
         let req = worker::Request::new_with_init(&parts.uri.to_string(), &init).map_err(err)?;
         let send = Box::pin(async move {
             let mut resp = worker::Fetch::Request(req).send().await?;
-            let status = resp.status_code();
-            let mut builder = http::Response::builder().status(status);
+            let mut builder = http::Response::builder().status(resp.status_code());
             for (name, value) in resp.headers().entries() {
                 builder = builder.header(name, value);
             }
@@ -160,10 +239,6 @@ impl Transport for FetchTransport {
             ))),
         }
     }
-}
-
-fn js_sys_uint8(bytes: &[u8]) -> wasm_bindgen::JsValue {
-    worker::js_sys::Uint8Array::from(bytes).into()
 }
 
 /// `Date.now()`, timers and `crypto.getRandomValues` through getrandom.

@@ -16,10 +16,17 @@
 //! - `native` (not wasm32): a blocking HTTP transport and OS runtime for the CLI and tests.
 
 pub mod api;
+pub mod cache;
 pub mod config;
 pub mod crypto;
+pub mod cursor;
 pub mod dynamo;
+pub mod host;
+pub mod input;
+pub mod keys;
+pub mod resolve;
 pub mod runtime;
+pub mod tenants;
 
 #[cfg(target_arch = "wasm32")]
 mod edge;

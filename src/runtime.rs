@@ -76,3 +76,11 @@ pub fn random_u64(rt: &impl Runtime) -> u64 {
     rt.fill_random(&mut b);
     u64::from_le_bytes(b)
 }
+
+/// RFC 3339 UTC with whole seconds: `2026-11-21T10:00:00Z`.
+pub fn rfc3339(t: SystemTime) -> String {
+    chrono::DateTime::from_timestamp(epoch_secs(t), 0)
+        .unwrap_or_default()
+        .format("%Y-%m-%dT%H:%M:%SZ")
+        .to_string()
+}

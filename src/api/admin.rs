@@ -1,11 +1,79 @@
 //! The admin API: every route needs `Authorization: Bearer <ADMIN_TOKEN>`.
+//!
+//! - `GET /v1/admin/health`: the live table checked against the expected schema.
+//! - `GET /v1/admin/tenants?limit=&cursor=`: tenants, a page at a time.
+//! - `PUT|GET|DELETE /v1/admin/tenants/{id}`: create or replace, read, delete.
+//! - `GET /v1/admin/tenants/{id}/domains`: the tenant's custom domains.
+//! - `PUT|DELETE /v1/admin/tenants/{id}/domains/{host}`: claim (or change status), release.
 
 use serde_json::json;
 
-use super::{ApiError, Ctx, Request, Response, json_response, only};
+use super::{
+    ApiError, Ctx, Outcome, Request, Response, Routed, content_type, empty_response, json_response,
+    only,
+};
 use crate::crypto::constant_time_eq;
+use crate::cursor;
 use crate::dynamo::table;
-use crate::runtime::{Runtime, Transport};
+use crate::host;
+use crate::input::{Fields, Invalid, json_body, json_object, query_param};
+use crate::runtime::{Runtime, Transport, rfc3339};
+use crate::tenants::{DomainStatus, TenantError, TenantId, TenantSpec};
+
+/// Routes `/v1/admin/{rest..}`; the token is checked before anything else.
+pub(crate) async fn route<T: Transport, R: Runtime>(
+    ctx: &Ctx<'_, T, R>,
+    request: &Request,
+    rest: &[&str],
+) -> Routed {
+    let (name, result) = match rest {
+        ["health"] => ("admin_health", health(ctx, request).await),
+        ["tenants"] => (
+            "admin_tenants_list",
+            authorized(ctx, request, list_tenants(ctx, request)).await,
+        ),
+        ["tenants", id] => (
+            "admin_tenant",
+            authorized(ctx, request, tenant(ctx, request, id)).await,
+        ),
+        ["tenants", id, "domains"] => (
+            "admin_domains_list",
+            authorized(ctx, request, list_domains(ctx, request, id)).await,
+        ),
+        ["tenants", id, "domains", host] => (
+            "admin_domain",
+            authorized(ctx, request, domain(ctx, request, id, host)).await,
+        ),
+        _ => (
+            "not_found",
+            authorized(ctx, request, async {
+                Err(ApiError::not_found("no such admin route"))
+            })
+            .await,
+        ),
+    };
+    Routed {
+        route: name,
+        tenant: tenant_of(rest),
+        result: result.map(Outcome::Respond),
+    }
+}
+
+fn tenant_of(rest: &[&str]) -> Option<String> {
+    match rest {
+        ["tenants", id, ..] => TenantId::parse(id).ok().map(|t| t.to_string()),
+        _ => None,
+    }
+}
+
+async fn authorized<T>(
+    ctx: &Ctx<'_, impl Transport, impl Runtime>,
+    request: &Request,
+    f: impl Future<Output = Result<T, ApiError>>,
+) -> Result<T, ApiError> {
+    authorize(ctx, request)?;
+    f.await
+}
 
 /// Checks the admin bearer token in constant time; 401 `unauthorized` otherwise.
 pub fn authorize<T, R>(ctx: &Ctx<'_, T, R>, request: &Request) -> Result<(), ApiError> {
@@ -31,9 +99,8 @@ pub fn authorize<T, R>(ctx: &Ctx<'_, T, R>, request: &Request) -> Result<(), Api
     }
 }
 
-/// `GET /v1/admin/health`: the live table checked against the expected schema; 200 with the
-/// details, or 503 `table_mismatch` listing every mismatch.
-pub async fn health<T: Transport, R: Runtime>(
+/// `GET /v1/admin/health`: 200 with the details, or 503 `table_mismatch` listing every mismatch.
+async fn health<T: Transport, R: Runtime>(
     ctx: &Ctx<'_, T, R>,
     request: &Request,
 ) -> Result<Response, ApiError> {
@@ -54,5 +121,163 @@ pub async fn health<T: Transport, R: Runtime>(
             ),
             details: json!({ "mismatches": report.mismatches, "table": report }),
         })
+    }
+}
+
+async fn list_tenants<T: Transport, R: Runtime>(
+    ctx: &Ctx<'_, T, R>,
+    request: &Request,
+) -> Result<Response, ApiError> {
+    only(request.method(), "GET")?;
+    let (limit, start) = page_params(ctx, request, "tenants")?;
+    let (tenants, next) = ctx.store().list(limit, start).await?;
+    let secret = ctx.config.token_secret.expose().as_bytes();
+    Ok(json_response(
+        200,
+        &json!({
+            "tenants": tenants.iter().map(|t| t.to_json()).collect::<Vec<_>>(),
+            "next_cursor": next.map(|k| cursor::encode(secret, "tenants", &k)),
+        }),
+    ))
+}
+
+/// `limit` (1-100, default 20) and the decoded `cursor` of a list request; `scope` binds the
+/// cursor to its list.
+pub(crate) fn page_params<T, R>(
+    ctx: &Ctx<'_, T, R>,
+    request: &Request,
+    scope: &str,
+) -> Result<(u32, Option<crate::dynamo::Item>), ApiError> {
+    let query = request.uri().query();
+    let limit = match query_param(query, "limit") {
+        None => 20,
+        Some(raw) => match raw.parse::<u32>() {
+            Ok(n) if (1..=100).contains(&n) => n,
+            _ => {
+                return Err(Invalid::field("limit", "must be a whole number from 1 to 100").into());
+            }
+        },
+    };
+    let start = match query_param(query, "cursor").filter(|c| !c.is_empty()) {
+        None => None,
+        Some(c) => Some(
+            cursor::decode(ctx.config.token_secret.expose().as_bytes(), scope, &c).ok_or_else(
+                || {
+                    ApiError::bad_request(
+                        "invalid_cursor",
+                        "the cursor is not one this list gave out; start again without it",
+                    )
+                },
+            )?,
+        ),
+    };
+    Ok((limit, start))
+}
+
+async fn tenant<T: Transport, R: Runtime>(
+    ctx: &Ctx<'_, T, R>,
+    request: &Request,
+    id: &str,
+) -> Result<Response, ApiError> {
+    let id = TenantId::parse(id)?;
+    let store = ctx.store();
+    match request.method().as_str() {
+        "PUT" => {
+            let body = json_body(content_type(request), request.body())?;
+            let spec = TenantSpec::from_json(&body)?;
+            let now = rfc3339(ctx.db.runtime().now());
+            let (tenant, created) = store.put(&id, spec, &now).await.map_err(tenant_error)?;
+            ctx.caches.forget_tenant(&id);
+            Ok(json_response(
+                if created { 201 } else { 200 },
+                &tenant.to_json(),
+            ))
+        }
+        "GET" | "HEAD" => match store.get(&id).await? {
+            Some(t) => Ok(json_response(200, &t.to_json())),
+            None => Err(ApiError::not_found("no tenant with this id")),
+        },
+        "DELETE" => {
+            store.delete(&id).await.map_err(tenant_error)?;
+            ctx.caches.forget_tenant(&id);
+            Ok(empty_response(204))
+        }
+        _ => Err(ApiError::MethodNotAllowed {
+            allow: "GET, PUT, DELETE",
+        }),
+    }
+}
+
+async fn list_domains<T: Transport, R: Runtime>(
+    ctx: &Ctx<'_, T, R>,
+    request: &Request,
+    id: &str,
+) -> Result<Response, ApiError> {
+    only(request.method(), "GET")?;
+    let id = TenantId::parse(id)?;
+    match ctx.store().domains(&id).await? {
+        Some(domains) => Ok(json_response(
+            200,
+            &json!({ "domains": domains.iter().map(|d| d.to_json()).collect::<Vec<_>>() }),
+        )),
+        None => Err(ApiError::not_found("no tenant with this id")),
+    }
+}
+
+async fn domain<T: Transport, R: Runtime>(
+    ctx: &Ctx<'_, T, R>,
+    request: &Request,
+    id: &str,
+    raw_host: &str,
+) -> Result<Response, ApiError> {
+    let id = TenantId::parse(id)?;
+    let host = host::canonical(raw_host)
+        .map_err(|e| ApiError::bad_request("invalid_host", format!("the host is invalid: {e}")))?;
+    let store = ctx.store();
+    match request.method().as_str() {
+        "PUT" => {
+            let body = json_object(content_type(request), request.body(), &["status"])?;
+            let status = DomainStatus::parse(Fields::new(&body, "").string("status")?)?;
+            let now = rfc3339(ctx.db.runtime().now());
+            let (domain, created) = store
+                .claim(&id, &host, status, &now)
+                .await
+                .map_err(tenant_error)?;
+            ctx.caches.forget_host(&host);
+            Ok(json_response(
+                if created { 201 } else { 200 },
+                &domain.to_json(),
+            ))
+        }
+        "DELETE" => {
+            store.release(&id, &host).await.map_err(tenant_error)?;
+            ctx.caches.forget_host(&host);
+            Ok(empty_response(204))
+        }
+        _ => Err(ApiError::MethodNotAllowed {
+            allow: "PUT, DELETE",
+        }),
+    }
+}
+
+fn tenant_error(e: TenantError) -> ApiError {
+    match e {
+        TenantError::NotFound(message) => ApiError::not_found(message),
+        TenantError::HostTaken => ApiError::Conflict {
+            code: "conflict",
+            message: "this host is claimed by another tenant".into(),
+        },
+        TenantError::TooManyDomains => ApiError::Conflict {
+            code: "too_many_domains",
+            message: format!(
+                "a tenant may claim at most {} hosts; release one first",
+                crate::tenants::MAX_DOMAINS
+            ),
+        },
+        TenantError::Contended => ApiError::Conflict {
+            code: "conflict",
+            message: "the tenant was changed concurrently; retry".into(),
+        },
+        TenantError::Db(e) => e.into(),
     }
 }

@@ -52,6 +52,10 @@ pub enum ApiError {
     Unavailable {
         detail: String,
     },
+    /// The tenant's origin could not be reached.
+    BadGateway {
+        detail: String,
+    },
     /// Anything else: a generic answer to the client, the detail to the log.
     Internal {
         detail: String,
@@ -92,6 +96,7 @@ impl ApiError {
             Self::UnsupportedMediaType => 415,
             Self::TooManyRequests { .. } => 429,
             Self::Config(_) | Self::Internal { .. } => 500,
+            Self::BadGateway { .. } => 502,
             Self::Unavailable { .. } | Self::Unhealthy { .. } => 503,
         }
     }
@@ -111,6 +116,7 @@ impl ApiError {
             Self::UnsupportedMediaType => "unsupported_media_type",
             Self::Config(_) => "config_error",
             Self::Unavailable { .. } => "unavailable",
+            Self::BadGateway { .. } => "bad_gateway",
             Self::Internal { .. } => "internal_error",
         }
     }
@@ -137,6 +143,7 @@ impl ApiError {
             Self::Unavailable { .. } => {
                 "the database is busy or unreachable; retry after the time in Retry-After".into()
             }
+            Self::BadGateway { .. } => "the tenant's origin could not be reached".into(),
             Self::Internal { .. } => "an internal error occurred; it has been logged".into(),
         }
     }
@@ -144,7 +151,9 @@ impl ApiError {
     /// What the log gets beyond the client's message.
     pub fn log_detail(&self) -> Option<&str> {
         match self {
-            Self::Unavailable { detail } | Self::Internal { detail } => Some(detail),
+            Self::Unavailable { detail }
+            | Self::Internal { detail }
+            | Self::BadGateway { detail } => Some(detail),
             _ => None,
         }
     }

@@ -1,34 +1,62 @@
-//! The HTTP API as a pure function: an `http::Request` in, an `http::Response` and a log line
-//! out. The edge feeds it requests from the Worker runtime; tests call it directly.
+//! The HTTP API as a pure function: an `http::Request` in, an [`Outcome`] (a response, or a
+//! request to forward to the tenant's origin) and a log line out. The edge feeds it requests from
+//! the Worker runtime; tests call it directly.
 //!
 //! # Layout
 //! - [`error`]: [`ApiError`] and its one mapping to a response.
-//! - [`admin`]: the admin API (Bearer `ADMIN_TOKEN`).
+//! - [`admin`]: the admin API (Bearer `ADMIN_TOKEN`): health, tenants, domains.
+//! - [`proxy`]: forwarding requests on tenant hosts to the tenant's origin.
 
 pub mod admin;
 pub mod error;
+pub mod proxy;
 
+use std::rc::Rc;
 use std::time::Duration;
 
 use serde::Serialize;
 use serde_json::json;
 
 pub use error::ApiError;
+pub use proxy::Forward;
 
 use crate::config::{Config, ConfigError};
 use crate::crypto::hex;
 use crate::dynamo::Client;
+use crate::host;
+use crate::input::{Invalid, percent_decode};
+use crate::resolve::Caches;
 use crate::runtime::{Runtime, Transport};
+use crate::tenants::{Store, Tenant};
 
 pub type Request = http::Request<Vec<u8>>;
 pub type Response = http::Response<Vec<u8>>;
 
-/// What a request is handled with: the configuration (or why there is none) and a DynamoDB
-/// client made for this request.
+/// What a request is handled with: the configuration, a DynamoDB client made for this request,
+/// and the isolate's caches.
 #[derive(Debug)]
 pub struct Ctx<'a, T, R> {
     pub config: &'a Config,
     pub db: &'a Client<T, R>,
+    pub caches: &'a Caches,
+}
+
+impl<T: Transport, R: Runtime> Ctx<'_, T, R> {
+    pub fn store(&self) -> Store<'_, T, R> {
+        Store {
+            db: self.db,
+            schema: &self.config.schema,
+        }
+    }
+}
+
+/// What to do with a request.
+#[derive(Debug)]
+pub enum Outcome {
+    /// Answer with this response.
+    Respond(Response),
+    /// Send the request on to the tenant's origin and stream its answer back.
+    Forward(Forward),
 }
 
 /// One structured log line per request.
@@ -54,11 +82,22 @@ impl LogLine {
     }
 }
 
-/// A handled request: the response and its log line.
+/// A handled request: what to do, and its log line (for a forward, the edge fills in the
+/// status the origin answered).
 #[derive(Debug)]
 pub struct Handled {
-    pub response: Response,
+    pub outcome: Outcome,
     pub log: LogLine,
+}
+
+/// True for the paths dynauth answers itself; every other path on a tenant host is forwarded to
+/// the tenant's origin (so the edge knows whether it must read the body).
+pub fn is_own_path(path: &str) -> bool {
+    path == "/health"
+        || path == "/v1"
+        || path.starts_with("/v1/")
+        || path == "/login"
+        || path.starts_with("/login/")
 }
 
 /// Handle a request when the configuration could not be read: every route answers 500
@@ -75,8 +114,30 @@ pub fn config_failure(request: &Request, error: &ConfigError, request_id: String
         ..LogLine::default()
     };
     Handled {
-        response: err.into_response(),
+        outcome: Outcome::Respond(err.into_response()),
         log,
+    }
+}
+
+/// What routing produced: the route's name for the log, the tenant when one was resolved, and
+/// the result.
+pub(crate) struct Routed {
+    pub route: &'static str,
+    pub tenant: Option<String>,
+    pub result: Result<Outcome, ApiError>,
+}
+
+impl Routed {
+    fn new(route: &'static str, result: Result<Outcome, ApiError>) -> Self {
+        Self {
+            route,
+            tenant: None,
+            result,
+        }
+    }
+
+    fn respond(route: &'static str, result: Result<Response, ApiError>) -> Self {
+        Self::new(route, result.map(Outcome::Respond))
     }
 }
 
@@ -86,13 +147,19 @@ pub async fn handle<T: Transport, R: Runtime>(ctx: &Ctx<'_, T, R>, request: Requ
     let started = rt.now();
     let request_id = request_id(&request, rt);
     let method = request.method().to_string();
-    let (route, result) = route(ctx, request).await;
-    let (response, error_code, error_detail) = match result {
-        Ok(response) => (response, None, None),
+    let routed = route(ctx, &request).await;
+    let (outcome, status, error_code, error_detail) = match routed.result {
+        Ok(Outcome::Respond(response)) => {
+            let status = response.status().as_u16();
+            (Outcome::Respond(response), status, None, None)
+        }
+        Ok(Outcome::Forward(forward)) => (Outcome::Forward(forward), 0, None, None),
         Err(e) => {
             let code = e.code();
             let detail = e.log_detail().map(str::to_string);
-            (e.into_response(), Some(code), detail)
+            let response = e.into_response();
+            let status = response.status().as_u16();
+            (Outcome::Respond(response), status, Some(code), detail)
         }
     };
     let stats = ctx.db.stats();
@@ -100,35 +167,117 @@ pub async fn handle<T: Transport, R: Runtime>(ctx: &Ctx<'_, T, R>, request: Requ
     let log = LogLine {
         request_id,
         method,
-        route,
-        tenant: None,
-        status: response.status().as_u16(),
+        route: routed.route,
+        tenant: routed.tenant,
+        status,
         duration_ms: u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX),
         dynamodb_calls: stats.calls,
         dynamodb_ms: stats.millis,
         error_code,
         error_detail,
     };
-    Handled { response, log }
+    Handled { outcome, log }
 }
 
-async fn route<T: Transport, R: Runtime>(
-    ctx: &Ctx<'_, T, R>,
-    request: Request,
-) -> (&'static str, Result<Response, ApiError>) {
-    let path = request.uri().path().to_string();
-    let method = request.method().clone();
-    match path.as_str() {
-        "/health" => (
+async fn route<T: Transport, R: Runtime>(ctx: &Ctx<'_, T, R>, request: &Request) -> Routed {
+    let path = request.uri().path();
+    let segments: Option<Vec<String>> = path
+        .trim_start_matches('/')
+        .split('/')
+        .map(percent_decode)
+        .collect();
+    let Some(segments) = segments else {
+        return Routed::respond(
+            "bad_path",
+            Err(ApiError::bad_request(
+                "invalid_path",
+                "the path has an invalid percent-encoding",
+            )),
+        );
+    };
+    let segments: Vec<&str> = segments.iter().map(String::as_str).collect();
+    match segments.as_slice() {
+        ["health"] => Routed::respond(
             "health",
-            only(&method, "GET").map(|()| json_response(200, &json!({"status": "ok"}))),
+            only(request.method(), "GET").map(|()| json_response(200, &json!({"status": "ok"}))),
         ),
-        "/v1/admin/health" => ("admin_health", admin::health(ctx, &request).await),
-        _ => (
+        ["v1", "admin", rest @ ..] => admin::route(ctx, request, rest).await,
+        ["v1", "tenant"] => {
+            with_tenant(ctx, request, "tenant", |tenant| async move {
+                only(request.method(), "GET")?;
+                Ok(Outcome::Respond(json_response(
+                    200,
+                    &json!({"id": tenant.id, "name": tenant.name}),
+                )))
+            })
+            .await
+        }
+        ["v1", ..] | ["login", ..] => Routed::respond(
             "not_found",
             Err(ApiError::not_found(format!("no route for {path}"))),
         ),
+        _ => {
+            with_tenant(ctx, request, "proxy", |tenant| async move {
+                proxy::forward(&tenant, request).map(Outcome::Forward)
+            })
+            .await
+        }
     }
+}
+
+/// Resolves the request's tenant from its Host, then runs `f` with it; the tenant is logged.
+async fn with_tenant<'a, T, R, F, Fut>(
+    ctx: &Ctx<'a, T, R>,
+    request: &Request,
+    route: &'static str,
+    f: F,
+) -> Routed
+where
+    T: Transport,
+    R: Runtime,
+    F: FnOnce(Rc<Tenant>) -> Fut,
+    Fut: std::future::Future<Output = Result<Outcome, ApiError>>,
+{
+    let tenant = match resolve_tenant(ctx, request).await {
+        Ok(t) => t,
+        Err(e) => return Routed::new(route, Err(e)),
+    };
+    let id = tenant.id.to_string();
+    Routed {
+        route,
+        tenant: Some(id),
+        result: f(tenant).await,
+    }
+}
+
+/// The tenant of the request's Host: 400 `invalid_host` when the Host is malformed, 404
+/// `unknown_host` when no tenant serves it.
+pub(crate) async fn resolve_tenant<T: Transport, R: Runtime>(
+    ctx: &Ctx<'_, T, R>,
+    request: &Request,
+) -> Result<Rc<Tenant>, ApiError> {
+    let raw = request_host(request)
+        .ok_or_else(|| ApiError::bad_request("invalid_host", "the request has no Host"))?;
+    let host = host::canonical(&raw)
+        .map_err(|e| ApiError::bad_request("invalid_host", format!("the Host is invalid: {e}")))?;
+    let now = ctx.db.runtime().now();
+    ctx.caches
+        .resolve(&ctx.store(), &host, ctx.config.default_tenant.as_ref(), now)
+        .await?
+        .ok_or_else(|| ApiError::NotFound {
+            code: "unknown_host",
+            message: format!("no tenant serves the host {host}"),
+        })
+}
+
+/// The Host the client asked for: the `Host` header, else the URI's authority.
+pub fn request_host(request: &Request) -> Option<String> {
+    request
+        .headers()
+        .get(http::header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
+        .or_else(|| request.uri().authority().map(|a| a.to_string()))
 }
 
 /// `Ok` when `method` is `allowed` (`GET` also allows `HEAD`), else 405.
@@ -143,18 +292,45 @@ pub fn only(method: &http::Method, allowed: &'static str) -> Result<(), ApiError
 
 /// A JSON response with `status`.
 pub fn json_response(status: u16, body: &serde_json::Value) -> Response {
-    let mut response = http::Response::new(serde_json::to_vec(body).unwrap_or_default());
-    *response.status_mut() =
-        http::StatusCode::from_u16(status).unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
+    let mut response = empty_response(status);
+    *response.body_mut() = serde_json::to_vec(body).unwrap_or_default();
     response.headers_mut().insert(
         http::header::CONTENT_TYPE,
         http::HeaderValue::from_static("application/json"),
     );
+    response
+}
+
+/// A response without a body (`Cache-Control: no-store`, as every API answer).
+pub fn empty_response(status: u16) -> Response {
+    let mut response = http::Response::new(Vec::new());
+    *response.status_mut() =
+        http::StatusCode::from_u16(status).unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
     response.headers_mut().insert(
         http::header::CACHE_CONTROL,
         http::HeaderValue::from_static("no-store"),
     );
     response
+}
+
+impl From<Invalid> for ApiError {
+    fn from(e: Invalid) -> Self {
+        match e {
+            Invalid::Field { code, message } => ApiError::BadRequest { code, message },
+            Invalid::TooLarge => ApiError::PayloadTooLarge {
+                limit: crate::input::MAX_BODY,
+            },
+            Invalid::NotJson => ApiError::UnsupportedMediaType,
+        }
+    }
+}
+
+/// The request's `content-type`.
+pub fn content_type(request: &Request) -> Option<&str> {
+    request
+        .headers()
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
 }
 
 /// The request id: Cloudflare's `cf-ray` when present, else 16 random hex digits.

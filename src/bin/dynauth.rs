@@ -1,17 +1,22 @@
 //! `dynauth`: the operator CLI (native only, never part of the Worker). It uses the same
-//! DynamoDB client and table definition as the Worker.
+//! DynamoDB client, table definition and tenant code as the Worker.
 //!
 //! ```text
-//! dynauth table create [flags]   create the table (PK/SK, GSI1, GSI2, on-demand, TTL on ttl)
-//! dynauth table check  [flags]   compare the live table with what dynauth expects
-//! dynauth table definition       print the CreateTable request as JSON (for the AWS CLI's
-//!                                `create-table --cli-input-json`); needs no credentials
+//! dynauth table create                 create the table (PK/SK, GSI1, GSI2, on-demand, TTL on ttl)
+//! dynauth table check                  compare the live table with what dynauth expects
+//! dynauth table definition             print the CreateTable request as JSON (no credentials needed)
+//! dynauth tenant put <id> [--name N] [--origin URL] [--allowed-origin O]... [--protect] [--body JSON]
+//! dynauth tenant get <id>
+//! dynauth tenant list
+//! dynauth domain claim <tenant> <host> [--status ready|pending|disabled]
+//! dynauth domain release <tenant> <host>
+//! dynauth domain list <tenant>
 //! ```
-//! Flags (each also read from the environment variable in brackets):
+//! Connection flags (each also read from the environment variable in brackets):
 //! `--endpoint URL` [DYNAMODB_ENDPOINT], `--region R` [AWS_REGION], `--table T` [DYNAMODB_TABLE],
 //! `--access-key-id K` [AWS_ACCESS_KEY_ID], `--secret-access-key S` [AWS_SECRET_ACCESS_KEY],
-//! `--session-token T` [AWS_SESSION_TOKEN], `--json`. Key and index names come from the
-//! DYNAMODB_* variables of the README's configuration table.
+//! `--session-token T` [AWS_SESSION_TOKEN]; `--json` for JSON output. Key and index names come
+//! from the DYNAMODB_* variables of the README's configuration table.
 
 #[cfg(target_arch = "wasm32")]
 fn main() {}
@@ -29,12 +34,23 @@ mod cli {
     use dynauth::config::{database_from_lookup, schema_from_lookup};
     use dynauth::dynamo::Client;
     use dynauth::dynamo::table::{self, Schema, TableReport};
+    use dynauth::host;
     use dynauth::native::{HttpTransport, OsRuntime, block_on};
+    use dynauth::runtime::rfc3339;
+    use dynauth::tenants::{DomainStatus, Store, TenantError, TenantId, TenantSpec};
+    use serde_json::{Value, json};
 
-    const USAGE: &str = "usage: dynauth table create|check|definition [--endpoint URL] [--region R] [--table T] \
-[--access-key-id K] [--secret-access-key S] [--session-token T] [--json]";
+    const USAGE: &str = "usage:
+  dynauth table create|check|definition
+  dynauth tenant put <id> [--name N] [--origin URL] [--allowed-origin O]... [--protect] [--body JSON]
+  dynauth tenant get <id> | tenant list
+  dynauth domain claim <tenant> <host> [--status ready|pending|disabled]
+  dynauth domain release <tenant> <host> | domain list <tenant>
+connection: [--endpoint URL] [--region R] [--table T] [--access-key-id K] [--secret-access-key S] [--session-token T]
+output: [--json]";
 
-    const FLAGS: &[(&str, &str)] = &[
+    /// Flags that stand for configuration variables.
+    const VAR_FLAGS: &[(&str, &str)] = &[
         ("--endpoint", "DYNAMODB_ENDPOINT"),
         ("--region", "AWS_REGION"),
         ("--table", "DYNAMODB_TABLE"),
@@ -42,34 +58,62 @@ mod cli {
         ("--secret-access-key", "AWS_SECRET_ACCESS_KEY"),
         ("--session-token", "AWS_SESSION_TOKEN"),
     ];
+    /// Flags that take a value (repeatable where it makes sense).
+    const VALUE_FLAGS: &[&str] = &[
+        "--name",
+        "--origin",
+        "--allowed-origin",
+        "--body",
+        "--status",
+    ];
+    /// Flags without a value.
+    const SWITCHES: &[&str] = &["--json", "--protect"];
 
+    #[derive(Default)]
     struct Args {
         words: Vec<String>,
-        values: HashMap<&'static str, String>,
-        json: bool,
+        vars: HashMap<&'static str, String>,
+        values: HashMap<&'static str, Vec<String>>,
+        switches: Vec<&'static str>,
+    }
+
+    impl Args {
+        fn value(&self, flag: &str) -> Option<&str> {
+            self.values
+                .get(flag)
+                .and_then(|v| v.last())
+                .map(String::as_str)
+        }
+
+        fn switch(&self, flag: &str) -> bool {
+            self.switches.contains(&flag)
+        }
     }
 
     fn parse(args: Vec<String>) -> Result<Args, String> {
-        let mut parsed = Args {
-            words: Vec::new(),
-            values: HashMap::new(),
-            json: false,
-        };
+        let mut parsed = Args::default();
         let mut it = args.into_iter();
         while let Some(arg) = it.next() {
-            if arg == "--json" {
-                parsed.json = true;
-            } else if arg == "--help" || arg == "-h" {
+            if arg == "--help" || arg == "-h" {
                 return Err(String::new());
-            } else if let Some(&(flag, var)) = FLAGS
-                .iter()
-                .find(|(f, _)| arg == *f || arg.starts_with(&format!("{f}=")))
-            {
-                let value = match arg.split_once('=') {
-                    Some((_, v)) => v.to_string(),
-                    None => it.next().ok_or(format!("{flag} needs a value"))?,
-                };
-                parsed.values.insert(var, value);
+            }
+            let (flag, inline) = match arg.split_once('=') {
+                Some((f, v)) if f.starts_with("--") => (f.to_string(), Some(v.to_string())),
+                _ => (arg.clone(), None),
+            };
+            let mut take = |flag: &str| {
+                inline
+                    .clone()
+                    .or_else(|| it.next())
+                    .ok_or(format!("{flag} needs a value"))
+            };
+            if let Some(&(f, var)) = VAR_FLAGS.iter().find(|(f, _)| *f == flag) {
+                parsed.vars.insert(var, take(f)?);
+            } else if let Some(&f) = VALUE_FLAGS.iter().find(|f| **f == flag) {
+                let value = take(f)?;
+                parsed.values.entry(f).or_default().push(value);
+            } else if let Some(&f) = SWITCHES.iter().find(|f| **f == flag) {
+                parsed.switches.push(f);
             } else if arg.starts_with('-') {
                 return Err(format!("unknown flag {arg}"));
             } else {
@@ -92,22 +136,35 @@ mod cli {
             }
         };
         let lookup = |name: &str| {
-            args.values
+            args.vars
                 .get(name)
                 .cloned()
                 .or_else(|| std::env::var(name).ok())
         };
         let words: Vec<&str> = args.words.iter().map(String::as_str).collect();
+        let json = args.switch("--json");
         match words.as_slice() {
             ["table", "definition"] => table_definition(&lookup),
-            ["table", "create"] => with_client(&lookup, |c, s| table_create(c, s, args.json)),
-            ["table", "check"] => with_client(&lookup, |c, s| table_check(c, s, args.json)),
+            ["table", "create"] => with_client(&lookup, |c, s| table_create(c, s, json)),
+            ["table", "check"] => with_client(&lookup, |c, s| table_check(c, s, json)),
+            ["tenant", "put", id] => with_client(&lookup, |c, s| tenant_put(c, s, id, &args)),
+            ["tenant", "get", id] => with_client(&lookup, |c, s| tenant_get(c, s, id)),
+            ["tenant", "list"] => with_client(&lookup, tenant_list),
+            ["domain", "claim", id, host] => with_client(&lookup, |c, s| {
+                domain_claim(c, s, id, host, args.value("--status").unwrap_or("ready"))
+            }),
+            ["domain", "release", id, host] => {
+                with_client(&lookup, |c, s| domain_release(c, s, id, host))
+            }
+            ["domain", "list", id] => with_client(&lookup, |c, s| domain_list(c, s, id)),
             _ => {
                 eprintln!("{USAGE}");
                 2
             }
         }
     }
+
+    type Cli = Client<HttpTransport, OsRuntime>;
 
     /// Builds the client from flags and environment, then runs `action` with it.
     fn with_client(
@@ -135,13 +192,22 @@ mod cli {
         }
     }
 
+    fn print_json(value: &Value) {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(value).unwrap_or_default()
+        );
+    }
+
+    fn fail(what: &str, e: impl std::fmt::Display) -> i32 {
+        eprintln!("dynauth: {what}: {e}");
+        1
+    }
+
     fn table_definition(lookup: &impl Fn(&str) -> Option<String>) -> i32 {
         match schema_from_lookup(lookup) {
             Ok(schema) => {
-                println!(
-                    "{}",
-                    serde_json::to_string_pretty(&schema.create_table_input()).unwrap_or_default()
-                );
+                print_json(&serde_json::to_value(schema.create_table_input()).unwrap_or_default());
                 0
             }
             Err(e) => {
@@ -151,8 +217,6 @@ mod cli {
         }
     }
 
-    type Cli = Client<HttpTransport, OsRuntime>;
-
     fn table_create(client: &Cli, schema: &Schema, json: bool) -> i32 {
         match block_on(table::create(client, schema)) {
             Ok(true) => eprintln!(
@@ -160,10 +224,7 @@ mod cli {
                 schema.table, schema.pk, schema.sk, schema.gsi1.name, schema.gsi2.name, schema.ttl
             ),
             Ok(false) => eprintln!("table {} already exists; checking it", schema.table),
-            Err(e) => {
-                eprintln!("dynauth: creating table {} failed: {e}", schema.table);
-                return 1;
-            }
+            Err(e) => return fail(&format!("creating table {}", schema.table), e),
         }
         table_check(client, schema, json)
     }
@@ -171,16 +232,10 @@ mod cli {
     fn table_check(client: &Cli, schema: &Schema, json: bool) -> i32 {
         let report = match block_on(table::check(client, schema)) {
             Ok(r) => r,
-            Err(e) => {
-                eprintln!("dynauth: checking table {} failed: {e}", schema.table);
-                return 1;
-            }
+            Err(e) => return fail(&format!("checking table {}", schema.table), e),
         };
         if json {
-            println!(
-                "{}",
-                serde_json::to_string_pretty(&report).unwrap_or_default()
-            );
+            print_json(&serde_json::to_value(&report).unwrap_or_default());
         } else {
             print_report(&report);
         }
@@ -206,6 +261,170 @@ mod cli {
             for m in &report.mismatches {
                 println!("  - {m}");
             }
+        }
+    }
+
+    fn tenant_id(raw: &str) -> Result<TenantId, i32> {
+        TenantId::parse(raw).map_err(|_| {
+            eprintln!("dynauth: {raw:?} is not a tenant id (1-63 of a-z, 0-9, -)");
+            2
+        })
+    }
+
+    fn tenant_error(what: &str, e: TenantError) -> i32 {
+        let text = match e {
+            TenantError::NotFound(m) => m.to_string(),
+            TenantError::HostTaken => "the host is claimed by another tenant".into(),
+            TenantError::TooManyDomains => "the tenant has claimed the most hosts it may".into(),
+            TenantError::Contended => "the tenant was changed concurrently; retry".into(),
+            TenantError::Db(e) => e.to_string(),
+        };
+        fail(what, text)
+    }
+
+    /// `tenant put`: the body is `--body` (the admin API's JSON), with `--name`, `--origin`,
+    /// `--allowed-origin` and `--protect` layered on top; validated exactly as the API does.
+    fn tenant_put(client: &Cli, schema: &Schema, id: &str, args: &Args) -> i32 {
+        let id = match tenant_id(id) {
+            Ok(id) => id,
+            Err(code) => return code,
+        };
+        let mut body = match args.value("--body").map(serde_json::from_str::<Value>) {
+            None => serde_json::Map::new(),
+            Some(Ok(Value::Object(m))) => m,
+            Some(_) => return fail("--body", "must be a JSON object"),
+        };
+        if let Some(name) = args.value("--name") {
+            body.insert("name".into(), json!(name));
+        }
+        if let Some(origin) = args.value("--origin") {
+            body.insert("origin".into(), json!(origin));
+        }
+        if let Some(origins) = args.values.get("--allowed-origin") {
+            body.insert("allowed_origins".into(), json!(origins));
+        }
+        if args.switch("--protect") {
+            body.insert("protect".into(), json!(true));
+        }
+        let spec = match TenantSpec::from_json(&body) {
+            Ok(s) => s,
+            Err(dynauth::input::Invalid::Field { message, .. }) => {
+                return fail("invalid tenant", message);
+            }
+            Err(e) => return fail("invalid tenant", format!("{e:?}")),
+        };
+        let store = Store { db: client, schema };
+        match block_on(store.put(&id, spec, &rfc3339(SystemTime::now()))) {
+            Ok((tenant, created)) => {
+                eprintln!(
+                    "{} tenant {id}",
+                    if created { "created" } else { "replaced" }
+                );
+                print_json(&tenant.to_json());
+                0
+            }
+            Err(e) => tenant_error(&format!("putting tenant {id}"), e),
+        }
+    }
+
+    fn tenant_get(client: &Cli, schema: &Schema, id: &str) -> i32 {
+        let id = match tenant_id(id) {
+            Ok(id) => id,
+            Err(code) => return code,
+        };
+        match block_on(Store { db: client, schema }.get(&id)) {
+            Ok(Some(t)) => {
+                print_json(&t.to_json());
+                0
+            }
+            Ok(None) => fail(&format!("tenant {id}"), "not found"),
+            Err(e) => fail(&format!("reading tenant {id}"), e),
+        }
+    }
+
+    fn tenant_list(client: &Cli, schema: &Schema) -> i32 {
+        let store = Store { db: client, schema };
+        let mut all = Vec::new();
+        let mut start = None;
+        loop {
+            match block_on(store.list(100, start)) {
+                Ok((tenants, next)) => {
+                    all.extend(tenants.iter().map(|t| t.to_json()));
+                    match next {
+                        Some(k) => start = Some(k),
+                        None => break,
+                    }
+                }
+                Err(e) => return fail("listing tenants", e),
+            }
+        }
+        print_json(&json!({ "tenants": all }));
+        0
+    }
+
+    fn domain_claim(client: &Cli, schema: &Schema, id: &str, raw_host: &str, status: &str) -> i32 {
+        let id = match tenant_id(id) {
+            Ok(id) => id,
+            Err(code) => return code,
+        };
+        let host = match host::canonical(raw_host) {
+            Ok(h) => h,
+            Err(e) => return fail(&format!("host {raw_host:?}"), e),
+        };
+        let Ok(status) = DomainStatus::parse(status) else {
+            return fail("--status", "must be ready, pending or disabled");
+        };
+        match block_on(Store { db: client, schema }.claim(
+            &id,
+            &host,
+            status,
+            &rfc3339(SystemTime::now()),
+        )) {
+            Ok((domain, created)) => {
+                eprintln!(
+                    "{} {host} for tenant {id} ({})",
+                    if created { "claimed" } else { "updated" },
+                    status.as_str()
+                );
+                print_json(&domain.to_json());
+                0
+            }
+            Err(e) => tenant_error(&format!("claiming {host}"), e),
+        }
+    }
+
+    fn domain_release(client: &Cli, schema: &Schema, id: &str, raw_host: &str) -> i32 {
+        let id = match tenant_id(id) {
+            Ok(id) => id,
+            Err(code) => return code,
+        };
+        let host = match host::canonical(raw_host) {
+            Ok(h) => h,
+            Err(e) => return fail(&format!("host {raw_host:?}"), e),
+        };
+        match block_on(Store { db: client, schema }.release(&id, &host)) {
+            Ok(()) => {
+                eprintln!("released {host} from tenant {id}");
+                0
+            }
+            Err(e) => tenant_error(&format!("releasing {host}"), e),
+        }
+    }
+
+    fn domain_list(client: &Cli, schema: &Schema, id: &str) -> i32 {
+        let id = match tenant_id(id) {
+            Ok(id) => id,
+            Err(code) => return code,
+        };
+        match block_on(Store { db: client, schema }.domains(&id)) {
+            Ok(Some(domains)) => {
+                print_json(
+                    &json!({ "domains": domains.iter().map(|d| d.to_json()).collect::<Vec<_>>() }),
+                );
+                0
+            }
+            Ok(None) => fail(&format!("tenant {id}"), "not found"),
+            Err(e) => fail(&format!("listing domains of {id}"), e),
         }
     }
 }

@@ -84,3 +84,157 @@ impl Drop for TestTable {
         let _ = block_on(self.client.delete_table(&self.schema.table));
     }
 }
+
+/// The API over a real DynamoDB Local table, as the edge runs it: one client per request (with
+/// its own counters), the caches shared for the life of the app (an isolate).
+pub mod app {
+    use std::collections::HashMap;
+
+    use dynauth::api::{self, Ctx, Outcome};
+    use dynauth::config::Config;
+    use dynauth::dynamo::Client;
+    use dynauth::native::{HttpTransport, block_on};
+    use dynauth::resolve::Caches;
+    use dynauth::runtime::Runtime;
+    use dynauth::testing::CountingTransport;
+
+    pub const ADMIN_TOKEN: &str = "admin-token-for-tests-only-0123";
+    pub const TOKEN_SECRET: &str = "token-secret-for-tests-only-0123456789";
+
+    pub struct App<R: Runtime> {
+        pub config: Config,
+        pub caches: Caches,
+        pub transport: CountingTransport<HttpTransport>,
+        pub runtime: R,
+    }
+
+    /// An answer: status, headers, and the body as JSON (Null when empty or not JSON).
+    #[derive(Debug)]
+    pub struct Answer {
+        pub status: u16,
+        pub headers: http::HeaderMap,
+        pub json: serde_json::Value,
+        pub forward: Option<api::Forward>,
+    }
+
+    impl<R: Runtime> App<R> {
+        /// An app on `table` with extra vars.
+        pub fn new(table: &str, runtime: R, extra: &[(&str, &str)]) -> Self {
+            let mut vars: HashMap<String, String> = HashMap::from([
+                ("AWS_REGION".into(), "us-east-1".into()),
+                ("DYNAMODB_TABLE".into(), table.into()),
+                ("DYNAMODB_ENDPOINT".into(), super::dynamodb_endpoint()),
+                ("AWS_ACCESS_KEY_ID".into(), "AKIDLOCALTEST".into()),
+                (
+                    "AWS_SECRET_ACCESS_KEY".into(),
+                    "local-secret-not-real".into(),
+                ),
+                ("ADMIN_TOKEN".into(), ADMIN_TOKEN.into()),
+                ("TOKEN_SECRET".into(), TOKEN_SECRET.into()),
+                ("DYNAMODB_TIMEOUT_MS".into(), "10000".into()),
+            ]);
+            for (k, v) in extra {
+                vars.insert((*k).into(), (*v).into());
+            }
+            let config = Config::from_lookup(|name| vars.get(name).cloned())
+                .unwrap_or_else(|e| panic!("{e}"));
+            let caches = Caches::new(config.cache);
+            Self {
+                config,
+                caches,
+                transport: CountingTransport::new(HttpTransport::default()),
+                runtime,
+            }
+        }
+
+        /// Sends one request; `host` becomes the Host header.
+        pub fn call(
+            &self,
+            method: &str,
+            path: &str,
+            host: &str,
+            headers: &[(&str, &str)],
+            body: Option<serde_json::Value>,
+        ) -> Answer {
+            let mut builder = http::Request::builder()
+                .method(method)
+                .uri(format!("http://{host}{path}"))
+                .header("host", host);
+            for (k, v) in headers {
+                builder = builder.header(*k, *v);
+            }
+            let body = match body {
+                Some(b) => {
+                    builder = builder.header("content-type", "application/json");
+                    serde_json::to_vec(&b).unwrap_or_default()
+                }
+                None => Vec::new(),
+            };
+            let request = builder.body(body).unwrap_or_else(|e| panic!("{e}"));
+            self.send(request)
+        }
+
+        pub fn send(&self, request: http::Request<Vec<u8>>) -> Answer {
+            let db = Client::new(self.config.dynamo.clone(), &self.transport, &self.runtime)
+                .unwrap_or_else(|e| panic!("{e}"));
+            let ctx = Ctx {
+                config: &self.config,
+                db: &db,
+                caches: &self.caches,
+            };
+            let handled = block_on(api::handle(&ctx, request));
+            match handled.outcome {
+                Outcome::Respond(r) => Answer {
+                    status: r.status().as_u16(),
+                    headers: r.headers().clone(),
+                    json: serde_json::from_slice(r.body()).unwrap_or(serde_json::Value::Null),
+                    forward: None,
+                },
+                Outcome::Forward(f) => Answer {
+                    status: 0,
+                    headers: http::HeaderMap::new(),
+                    json: serde_json::Value::Null,
+                    forward: Some(f),
+                },
+            }
+        }
+
+        /// An admin request with the right token.
+        pub fn admin(&self, method: &str, path: &str, body: Option<serde_json::Value>) -> Answer {
+            self.call(
+                method,
+                path,
+                "admin.dynauth.test",
+                &[("authorization", &format!("Bearer {ADMIN_TOKEN}"))],
+                body,
+            )
+        }
+    }
+}
+
+/// A manual clock at `epoch_secs` whose random stream is seeded from the OS, so request tokens
+/// never repeat across tests sharing one DynamoDB Local.
+pub fn manual_runtime(epoch_secs: u64) -> dynauth::testing::ManualRuntime {
+    let mut seed = [0u8; 8];
+    os_runtime().fill_random(&mut seed);
+    dynauth::testing::ManualRuntime::new(epoch_secs, u64::from_le_bytes(seed))
+}
+
+/// Every item of a table (a scan, page by page).
+pub fn scan_all(table: &str) -> Vec<dynauth::dynamo::Item> {
+    let client = local_client(HttpTransport::default(), os_runtime());
+    let mut input = dynauth::dynamo::ScanInput {
+        table_name: table.to_string(),
+        consistent_read: true,
+        ..Default::default()
+    };
+    let mut items = Vec::new();
+    loop {
+        let page = block_on(client.scan(&input)).unwrap_or_else(|e| panic!("{e}"));
+        items.extend(page.items);
+        match page.last_evaluated_key {
+            Some(k) => input.exclusive_start_key = Some(k),
+            None => return items,
+        }
+    }
+}

@@ -54,10 +54,13 @@ describe('GET /health', () => {
     assert.equal(r.body.error.code, 'method_not_allowed');
   });
 
-  test('unknown paths are a JSON 404', async () => {
-    const r = await call(`${ok.url}/nope`);
+  test('unknown dynauth paths are a JSON 404; other paths need a tenant host', async () => {
+    const r = await call(`${ok.url}/v1/nope`);
     assert.equal(r.status, 404);
-    assert.equal(r.body.error.code, 'not_found');
+    assert.deepEqual(r.body, { error: { code: 'not_found', message: 'no route for /v1/nope' } });
+    const other = await call(`${ok.url}/nope`);
+    assert.equal(other.status, 404);
+    assert.deepEqual(other.body, { error: { code: 'unknown_host', message: 'no tenant serves the host 127.0.0.1' } });
   });
 });
 

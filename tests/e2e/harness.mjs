@@ -2,6 +2,7 @@
 // `npm test` started, each instance on its own free ports with its own vars, and stops every
 // process it started (by process group) when the tests end, pass or fail.
 import { spawn, execFileSync } from 'node:child_process';
+import { request as httpRequest, createServer as createHttpServer } from 'node:http';
 import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -137,4 +138,57 @@ export async function call(url, { method = 'GET', headers = {}, body } = {}) {
   let parsed = text;
   try { parsed = JSON.parse(text); } catch { /* not JSON */ }
   return { status: res.status, headers: res.headers, body: parsed };
+}
+
+/** A request with any Host header (fetch cannot set Host): { status, headers, body }. */
+export function rawRequest(url, { method = 'GET', host, headers = {}, body } = {}) {
+  const u = new URL(url);
+  const payload = body === undefined ? undefined : (typeof body === 'string' ? body : JSON.stringify(body));
+  return new Promise((ok, fail) => {
+    const req = httpRequest({
+      host: u.hostname, port: u.port, path: u.pathname + u.search, method,
+      headers: { ...(host ? { host } : {}), ...(payload !== undefined ? { 'content-length': Buffer.byteLength(payload) } : {}), ...headers },
+    }, (res) => {
+      const chunks = [];
+      res.on('data', (c) => chunks.push(c));
+      res.on('end', () => {
+        const text = Buffer.concat(chunks).toString('utf8');
+        let parsed = text;
+        try { parsed = JSON.parse(text); } catch { /* not JSON */ }
+        ok({ status: res.statusCode, headers: res.headers, body: parsed });
+      });
+    });
+    req.on('error', fail);
+    if (payload !== undefined) req.write(payload);
+    req.end();
+  });
+}
+
+/** A local origin on 127.0.0.1 that records each request and answers with `handler`
+ *  (default: 200 JSON echo of method, url, headers and body). Returns { url, requests, close }. */
+export async function startOrigin(handler) {
+  const requests = [];
+  const server = createHttpServer((req, res) => {
+    const chunks = [];
+    req.on('data', (c) => chunks.push(c));
+    req.on('end', () => {
+      const seen = { method: req.method, url: req.url, headers: req.headers, body: Buffer.concat(chunks).toString('utf8') };
+      requests.push(seen);
+      if (handler) return handler(seen, res);
+      res.writeHead(200, { 'content-type': 'application/json', 'x-origin': 'yes' });
+      res.end(JSON.stringify(seen));
+    });
+  });
+  await new Promise((ok) => server.listen(0, '127.0.0.1', ok));
+  const { port } = server.address();
+  return { url: `http://127.0.0.1:${port}`, port, requests, close: () => new Promise((ok) => server.close(ok)) };
+}
+
+/** An admin API call with the test token. */
+export function admin(worker, method, path, body) {
+  return call(`${worker.url}${path}`, {
+    method,
+    headers: { authorization: `Bearer ${ADMIN_TOKEN}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+    body,
+  });
 }

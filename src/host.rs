@@ -1,0 +1,398 @@
+//! Canonical hosts: the one function that turns what a client sent (a Host header, a domain in
+//! an admin request) into the form stored and looked up. Lowercase, port removed, one trailing dot
+//! removed, internationalized names in punycode (`idna`, UTS #46), labels and length checked.
+//! `localhost` and IPv4 literals are accepted for local development.
+
+use std::fmt;
+
+use idna::uts46::{AsciiDenyList, DnsLength, Hyphens, Uts46};
+
+/// A host in canonical form.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Host(String);
+
+impl Host {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for Host {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Why a host was refused (the message is safe to show to the client).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InvalidHost(pub &'static str);
+
+impl fmt::Display for InvalidHost {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.0)
+    }
+}
+
+/// Canonicalize `raw`: a host name with an optional `:port`.
+pub fn canonical(raw: &str) -> Result<Host, InvalidHost> {
+    let raw = raw.trim();
+    if raw.is_empty() {
+        return Err(InvalidHost("the host is empty"));
+    }
+    if raw.len() > 1024 {
+        return Err(InvalidHost("the host is too long"));
+    }
+    if raw.starts_with('[') {
+        return Err(InvalidHost(
+            "IPv6 literals are not accepted as tenant hosts",
+        ));
+    }
+    let name = match raw.rsplit_once(':') {
+        Some((name, port)) => {
+            if port.is_empty()
+                || port.len() > 5
+                || !port.bytes().all(|b| b.is_ascii_digit())
+                || port.parse::<u16>().is_err()
+            {
+                return Err(InvalidHost("the port is not a number from 0 to 65535"));
+            }
+            name
+        }
+        None => raw,
+    };
+    let name = name.strip_suffix('.').unwrap_or(name);
+    if name.is_empty() || name.ends_with('.') {
+        return Err(InvalidHost("the host has an empty label"));
+    }
+    if is_ipv4(name) {
+        return Ok(Host(name.to_string()));
+    }
+    if name.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
+        return Err(InvalidHost(
+            "the host looks like an IPv4 address but is not one",
+        ));
+    }
+    let ascii = Uts46::new()
+        .to_ascii(
+            name.as_bytes(),
+            AsciiDenyList::STD3,
+            Hyphens::Check,
+            DnsLength::Verify,
+        )
+        .map_err(|_| InvalidHost("the host is not a valid domain name"))?;
+    let ascii = ascii.to_ascii_lowercase();
+    if ascii.len() > 253 {
+        return Err(InvalidHost("the host is longer than 253 characters"));
+    }
+    for label in ascii.split('.') {
+        let ok = (1..=63).contains(&label.len())
+            && label
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            && !label.starts_with('-')
+            && !label.ends_with('-');
+        if !ok {
+            return Err(InvalidHost(
+                "a label of the host is empty, too long, or has characters other than a-z 0-9 -",
+            ));
+        }
+    }
+    // A name is localhost or has a dot: single-label names other than localhost cannot be public.
+    if !ascii.contains('.') && ascii != "localhost" {
+        return Err(InvalidHost(
+            "the host needs a dot (only localhost may be a single label)",
+        ));
+    }
+    Ok(Host(ascii))
+}
+
+/// Dotted-quad IPv4, each part 0-255 without leading zeros.
+fn is_ipv4(s: &str) -> bool {
+    let parts: Vec<&str> = s.split('.').collect();
+    parts.len() == 4
+        && parts.iter().all(|p| {
+            !p.is_empty()
+                && p.len() <= 3
+                && p.bytes().all(|b| b.is_ascii_digit())
+                && (p.len() == 1 || !p.starts_with('0'))
+                && p.parse::<u8>().is_ok()
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn canonicalization_table() {
+        let long_label = "a".repeat(63);
+        let too_long_label = "a".repeat(64);
+        let long_name = format!("{0}.{0}.{0}.{1}.com", "a".repeat(63), "b".repeat(57)); // 253
+        let too_long_name = format!("{0}.{0}.{0}.{1}.com", "a".repeat(63), "b".repeat(58)); // 254
+        let cases: Vec<(&str, Result<&str, &str>)> = vec![
+            ("Auth.Example.COM", Ok("auth.example.com")),
+            ("auth.example.com:443", Ok("auth.example.com")),
+            ("auth.example.com:8443", Ok("auth.example.com")),
+            ("auth.example.com.", Ok("auth.example.com")),
+            ("auth.example.com.:8080", Ok("auth.example.com")),
+            ("  auth.example.com  ", Ok("auth.example.com")),
+            ("localhost", Ok("localhost")),
+            ("localhost:8787", Ok("localhost")),
+            ("LOCALHOST.", Ok("localhost")),
+            ("127.0.0.1", Ok("127.0.0.1")),
+            ("127.0.0.1:8787", Ok("127.0.0.1")),
+            ("bücher.example", Ok("xn--bcher-kva.example")),
+            ("BÜCHER.example", Ok("xn--bcher-kva.example")),
+            ("xn--bcher-kva.example", Ok("xn--bcher-kva.example")),
+            ("例え.テスト", Ok("xn--r8jz45g.xn--zckzah")),
+            ("münchen.de:443", Ok("xn--mnchen-3ya.de")),
+            (
+                long_label.as_str(),
+                Err("the host needs a dot (only localhost may be a single label)"),
+            ),
+            ("", Err("the host is empty")),
+            (
+                "auth..example.com",
+                Err("the host is not a valid domain name"),
+            ),
+            ("auth.example.com..", Err("the host has an empty label")),
+            (".", Err("the host has an empty label")),
+            (
+                "-auth.example.com",
+                Err("the host is not a valid domain name"),
+            ),
+            (
+                "auth-.example.com",
+                Err("the host is not a valid domain name"),
+            ),
+            (
+                "auth_x.example.com",
+                Err("the host is not a valid domain name"),
+            ),
+            (
+                "auth example.com",
+                Err("the host is not a valid domain name"),
+            ),
+            (
+                "auth.example.com/path",
+                Err("the host is not a valid domain name"),
+            ),
+            (
+                "user@auth.example.com",
+                Err("the host is not a valid domain name"),
+            ),
+            (
+                "auth.example.com:",
+                Err("the port is not a number from 0 to 65535"),
+            ),
+            (
+                "auth.example.com:99999",
+                Err("the port is not a number from 0 to 65535"),
+            ),
+            (
+                "auth.example.com:http",
+                Err("the port is not a number from 0 to 65535"),
+            ),
+            (
+                "[::1]:8787",
+                Err("IPv6 literals are not accepted as tenant hosts"),
+            ),
+            (
+                "256.1.1.1",
+                Err("the host looks like an IPv4 address but is not one"),
+            ),
+            (
+                "01.2.3.4",
+                Err("the host looks like an IPv4 address but is not one"),
+            ),
+            (
+                "intranet",
+                Err("the host needs a dot (only localhost may be a single label)"),
+            ),
+        ];
+        for (input, expected) in cases {
+            let got = canonical(input);
+            match expected {
+                Ok(host) => assert_eq!(got.as_ref().map(Host::as_str), Ok(host), "{input:?}"),
+                Err(message) => assert_eq!(got, Err(InvalidHost(message)), "{input:?}"),
+            }
+        }
+        let ok = format!("{long_label}.example.com");
+        assert_eq!(canonical(&ok).map(|h| h.0.len()), Ok(75));
+        assert!(canonical(&format!("{too_long_label}.example.com")).is_err());
+        assert_eq!(canonical(&long_name).map(|h| h.0.len()), Ok(253));
+        assert!(canonical(&too_long_name).is_err());
+    }
+}
+
+/// A web origin as browsers send it in `Origin`: `scheme://host[:port]`, lowercase, the default
+/// port left out. Only `https`, and `http` for `localhost` and `127.0.0.1`.
+pub fn web_origin(raw: &str) -> Result<String, InvalidHost> {
+    let (scheme, rest) = split_scheme(raw)?;
+    if rest.contains(['/', '?', '#', '@']) {
+        return Err(InvalidHost(
+            "an origin is scheme://host[:port] with no path, query or user",
+        ));
+    }
+    let (host, port) = host_and_port(rest)?;
+    if scheme == "http" && !matches!(host.as_str(), "localhost" | "127.0.0.1") {
+        return Err(InvalidHost(
+            "http:// origins are allowed only for localhost and 127.0.0.1",
+        ));
+    }
+    Ok(join_origin(scheme, &host, port))
+}
+
+/// A base URL to route to: `http(s)://host[:port][/path]`, normalized (lowercase host, default
+/// port and trailing slash removed). No query, fragment or user.
+pub fn base_url(raw: &str) -> Result<String, InvalidHost> {
+    let (scheme, rest) = split_scheme(raw)?;
+    if rest.contains(['?', '#', '@']) {
+        return Err(InvalidHost("a base URL has no query, fragment or user"));
+    }
+    let (authority, path) = match rest.find('/') {
+        Some(i) => (&rest[..i], &rest[i..]),
+        None => (rest, ""),
+    };
+    let (host, port) = host_and_port(authority)?;
+    let path = path.trim_end_matches('/');
+    let path_ok = path
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b"-._~/%!$&'()*+,;=:@".contains(&b))
+        && !path.contains("//");
+    if !path_ok {
+        return Err(InvalidHost(
+            "the path of the base URL has characters that are not allowed",
+        ));
+    }
+    Ok(format!("{}{path}", join_origin(scheme, &host, port)))
+}
+
+fn split_scheme(raw: &str) -> Result<(&'static str, &str), InvalidHost> {
+    let raw = raw.trim();
+    let lower = raw
+        .get(..8)
+        .map(str::to_ascii_lowercase)
+        .unwrap_or_default();
+    if lower.starts_with("https://") {
+        Ok(("https", &raw[8..]))
+    } else if lower.starts_with("http://") {
+        Ok(("http", &raw[7..]))
+    } else {
+        Err(InvalidHost("must start with https:// (or http://)"))
+    }
+}
+
+fn host_and_port(authority: &str) -> Result<(String, Option<u16>), InvalidHost> {
+    let host = canonical_any(authority)?;
+    let port = match authority.rsplit_once(':') {
+        Some((_, p)) => Some(
+            p.parse::<u16>()
+                .map_err(|_| InvalidHost("the port is not a number from 0 to 65535"))?,
+        ),
+        None => None,
+    };
+    Ok((host.0, port))
+}
+
+/// Like [`canonical`], also accepting single-label names (origins such as `http://intranet` are
+/// not tenant hosts, but a base URL may point at one).
+fn canonical_any(raw: &str) -> Result<Host, InvalidHost> {
+    match canonical(raw) {
+        Err(InvalidHost("the host needs a dot (only localhost may be a single label)")) => {
+            let name = raw
+                .split(':')
+                .next()
+                .unwrap_or(raw)
+                .trim_end_matches('.')
+                .to_ascii_lowercase();
+            Ok(Host(name))
+        }
+        other => other,
+    }
+}
+
+fn join_origin(scheme: &str, host: &str, port: Option<u16>) -> String {
+    match (scheme, port) {
+        ("https", Some(443)) | ("http", Some(80)) | (_, None) => format!("{scheme}://{host}"),
+        (_, Some(p)) => format!("{scheme}://{host}:{p}"),
+    }
+}
+
+#[cfg(test)]
+mod origin_tests {
+    use super::*;
+
+    #[test]
+    fn web_origins() {
+        let ok = [
+            ("https://App.Example.com", "https://app.example.com"),
+            ("https://app.example.com:443", "https://app.example.com"),
+            (
+                "https://app.example.com:8443",
+                "https://app.example.com:8443",
+            ),
+            ("http://localhost:3000", "http://localhost:3000"),
+            ("http://127.0.0.1:5173", "http://127.0.0.1:5173"),
+            ("https://bücher.example", "https://xn--bcher-kva.example"),
+        ];
+        for (raw, want) in ok {
+            assert_eq!(web_origin(raw).as_deref(), Ok(want), "{raw}");
+        }
+        let bad = [
+            (
+                "http://app.example.com",
+                "http:// origins are allowed only for localhost and 127.0.0.1",
+            ),
+            (
+                "https://app.example.com/",
+                "an origin is scheme://host[:port] with no path, query or user",
+            ),
+            (
+                "https://app.example.com/x",
+                "an origin is scheme://host[:port] with no path, query or user",
+            ),
+            (
+                "ftp://app.example.com",
+                "must start with https:// (or http://)",
+            ),
+            ("app.example.com", "must start with https:// (or http://)"),
+            (
+                "https://user@app.example.com",
+                "an origin is scheme://host[:port] with no path, query or user",
+            ),
+            (
+                "https://app.example.com:0x1",
+                "the port is not a number from 0 to 65535",
+            ),
+            ("https://", "the host is empty"),
+        ];
+        for (raw, want) in bad {
+            assert_eq!(web_origin(raw), Err(InvalidHost(want)), "{raw}");
+        }
+    }
+
+    #[test]
+    fn base_urls() {
+        assert_eq!(
+            base_url("https://Origin.Example.com/").as_deref(),
+            Ok("https://origin.example.com")
+        );
+        assert_eq!(
+            base_url("http://127.0.0.1:9000/app/").as_deref(),
+            Ok("http://127.0.0.1:9000/app")
+        );
+        assert_eq!(
+            base_url("http://backend:8080").as_deref(),
+            Ok("http://backend:8080")
+        );
+        assert_eq!(
+            base_url("https://o.example.com:443/a/b").as_deref(),
+            Ok("https://o.example.com/a/b")
+        );
+        assert!(base_url("https://o.example.com/?x=1").is_err());
+        assert!(base_url("https://o.example.com/a b").is_err());
+        assert!(base_url("https://o.example.com//a").is_err());
+        assert!(base_url("javascript:alert(1)").is_err());
+    }
+}

@@ -1,0 +1,122 @@
+//! The key formats of the single table: every `PK`/`SK`/`GSI*` value dynauth writes or reads is
+//! made here and nowhere else. Attribute *names* come from the configured [`Schema`]; these are
+//! the *values*. The tenant id is inside every tenant-owned key, so a lookup can never cross
+//! tenants.
+
+use std::collections::HashMap;
+
+use crate::dynamo::table::Schema;
+use crate::dynamo::{AttributeValue, Item, s};
+
+/// The key attributes of one item: the table key, and optionally its two index keys.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Keys {
+    pub pk: String,
+    pub sk: String,
+    pub gsi1: Option<(String, String)>,
+    pub gsi2: Option<(String, String)>,
+}
+
+impl Keys {
+    fn new(pk: String, sk: &str) -> Self {
+        Self {
+            pk,
+            sk: sk.to_string(),
+            gsi1: None,
+            gsi2: None,
+        }
+    }
+
+    /// The table key only, as an item (for GetItem, UpdateItem, DeleteItem).
+    pub fn key(&self, schema: &Schema) -> Item {
+        Item::from(HashMap::from([
+            (schema.pk.clone(), s(&self.pk)),
+            (schema.sk.clone(), s(&self.sk)),
+        ]))
+    }
+
+    /// Adds every key attribute (table and indexes) to `item`.
+    pub fn add_to(&self, schema: &Schema, item: &mut Item) {
+        let mut put = |name: &str, value: &str| {
+            item.insert(name.to_string(), AttributeValue::S(value.to_string()));
+        };
+        put(&schema.pk, &self.pk);
+        put(&schema.sk, &self.sk);
+        if let Some((pk, sk)) = &self.gsi1 {
+            put(&schema.gsi1.pk, pk);
+            put(&schema.gsi1.sk, sk);
+        }
+        if let Some((pk, sk)) = &self.gsi2 {
+            put(&schema.gsi2.pk, pk);
+            put(&schema.gsi2.sk, sk);
+        }
+    }
+}
+
+/// A tenant: `TENANT#{t}` / `TENANT`, listed under GSI1 `TENANTS`.
+pub fn tenant(tenant: &str) -> Keys {
+    let mut k = Keys::new(format!("TENANT#{tenant}"), "TENANT");
+    k.gsi1 = Some((TENANTS.to_string(), format!("TENANT#{tenant}")));
+    k
+}
+
+/// The GSI1 partition that lists every tenant.
+pub const TENANTS: &str = "TENANTS";
+
+/// A custom domain: `DOMAIN#{host}` / `DOMAIN`, listed per tenant under GSI1 and found by host
+/// under GSI2 (the AuthHero adapter's custom-domain index).
+pub fn domain(tenant: &str, host: &str) -> Keys {
+    let mut k = Keys::new(format!("DOMAIN#{host}"), "DOMAIN");
+    k.gsi1 = Some((format!("TENANT#{tenant}#DOMAINS"), format!("DOMAIN#{host}")));
+    k.gsi2 = Some((format!("DOMAIN#{host}"), "CUSTOM_DOMAIN".to_string()));
+    k
+}
+
+/// The table key of a domain, for lookups by host (the tenant is not known yet).
+pub fn domain_by_host(host: &str) -> Keys {
+    Keys::new(format!("DOMAIN#{host}"), "DOMAIN")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_formats() {
+        let schema = Schema::new("t");
+        let mut item = Item::default();
+        domain("acme", "auth.acme.com").add_to(&schema, &mut item);
+        let get = |k: &str| item.get(k).cloned();
+        assert_eq!(get("PK"), Some(s("DOMAIN#auth.acme.com")));
+        assert_eq!(get("SK"), Some(s("DOMAIN")));
+        assert_eq!(get("GSI1PK"), Some(s("TENANT#acme#DOMAINS")));
+        assert_eq!(get("GSI1SK"), Some(s("DOMAIN#auth.acme.com")));
+        assert_eq!(get("GSI2PK"), Some(s("DOMAIN#auth.acme.com")));
+        assert_eq!(get("GSI2SK"), Some(s("CUSTOM_DOMAIN")));
+        assert_eq!(
+            domain_by_host("auth.acme.com").key(&schema),
+            domain("x", "auth.acme.com").key(&schema)
+        );
+
+        let t = tenant("acme");
+        assert_eq!((t.pk.as_str(), t.sk.as_str()), ("TENANT#acme", "TENANT"));
+        assert_eq!(
+            t.gsi1,
+            Some(("TENANTS".to_string(), "TENANT#acme".to_string()))
+        );
+        assert_eq!(t.gsi2, None);
+    }
+
+    #[test]
+    fn custom_attribute_names_are_used() {
+        let mut schema = Schema::new("t");
+        schema.pk = "pk".into();
+        schema.gsi1.pk = "ix1pk".into();
+        let mut item = Item::default();
+        tenant("a").add_to(&schema, &mut item);
+        assert_eq!(item.get("pk"), Some(&s("TENANT#a")));
+        assert_eq!(item.get("ix1pk"), Some(&s("TENANTS")));
+        assert!(item.get("PK").is_none());
+        assert_eq!(tenant("a").key(&schema).len(), 2);
+    }
+}
