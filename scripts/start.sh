@@ -29,6 +29,8 @@ AWS_SECRET_ACCESS_KEY=local-dev-secret-not-real
 ADMIN_TOKEN=$admin_token
 TOKEN_SECRET=$token_secret
 DYNAMODB_ENDPOINT=http://127.0.0.1:$ddb_port
+# Plain http on localhost cannot carry the Secure __Host- cookie: use the local one here only.
+INSECURE_LOCAL_COOKIES=true
 VARS
 
 export AWS_REGION=us-east-1 DYNAMODB_TABLE=dynauth DYNAMODB_ENDPOINT="http://127.0.0.1:$ddb_port"

@@ -40,6 +40,9 @@ pub struct Config {
     /// Serves hosts that no tenant has claimed (local development only).
     pub default_tenant: Option<TenantId>,
     pub cache: CacheSettings,
+    /// Plain-http local development: set the session cookie without `Secure`/`__Host-` for
+    /// requests to `http://localhost` or `http://127.0.0.1` (never for anything else).
+    pub insecure_local_cookies: bool,
 }
 
 /// A setting that is missing or malformed. `Display` names the variable and the rule it breaks.
@@ -85,6 +88,7 @@ pub const VARIABLES: &[&str] = &[
     "HOST_CACHE_TTL_SECS",
     "HOST_CACHE_NEGATIVE_TTL_SECS",
     "HOST_CACHE_MAX_ENTRIES",
+    "INSECURE_LOCAL_COOKIES",
 ];
 
 impl Config {
@@ -127,6 +131,7 @@ impl Config {
             )?)
             .unwrap_or(1000),
         };
+        let insecure_local_cookies = vars.flag("INSECURE_LOCAL_COOKIES")?;
         Ok(Self {
             dynamo,
             schema,
@@ -134,6 +139,7 @@ impl Config {
             token_secret: Secret(token_secret),
             default_tenant,
             cache,
+            insecure_local_cookies,
         })
     }
 }
@@ -257,6 +263,17 @@ impl<F: Fn(&str) -> Option<String>> Vars<'_, F> {
             "must be an attribute or index name (A-Z a-z 0-9 _ - .)",
         )?;
         Ok(value)
+    }
+
+    fn flag(&self, name: &'static str) -> Result<bool, ConfigError> {
+        match self.optional(name).as_deref() {
+            None | Some("false") => Ok(false),
+            Some("true") => Ok(true),
+            Some(_) => Err(ConfigError {
+                variable: name,
+                problem: "must be true or false".into(),
+            }),
+        }
     }
 
     fn number(

@@ -48,7 +48,7 @@ fn isolate(env: &Env) -> Rc<Result<Isolate, ConfigError>> {
 async fn fetch(
     mut req: worker::Request,
     env: Env,
-    _ctx: Context,
+    wctx: Context,
 ) -> worker::Result<worker::Response> {
     let own = api::is_own_path(&req.path());
     let request = match into_http(&mut req, own).await {
@@ -67,34 +67,38 @@ async fn fetch(
     let state = isolate(&env);
     let handled = match state.as_ref() {
         Err(e) => api::config_failure(&request, e, random_id()),
-        Ok(isolate) => {
-            let transport = FetchTransport {
-                timeout: isolate.config.dynamo.retry.deadline,
-            };
-            match Client::new(isolate.config.dynamo.clone(), transport, EdgeRuntime) {
-                Ok(db) => {
-                    api::handle(
-                        &Ctx {
-                            config: &isolate.config,
-                            db: &db,
-                            caches: &isolate.caches,
-                        },
-                        request,
-                    )
-                    .await
-                }
-                Err(problem) => api::config_failure(
-                    &request,
-                    &ConfigError {
-                        variable: "DYNAMODB_ENDPOINT",
-                        problem,
-                    },
-                    random_id(),
-                ),
-            }
-        }
+        Ok(isolate) => match isolate.client() {
+            Ok(db) => api::handle(&Ctx::new(&isolate.config, &db, &isolate.caches), request).await,
+            Err(problem) => api::config_failure(
+                &request,
+                &ConfigError {
+                    variable: "DYNAMODB_ENDPOINT",
+                    problem,
+                },
+                random_id(),
+            ),
+        },
     };
-    let Handled { outcome, mut log } = handled;
+    let Handled {
+        outcome,
+        mut log,
+        deferred,
+    } = handled;
+    if !deferred.is_empty() {
+        let state = state.clone();
+        wctx.wait_until(async move {
+            if let Ok(isolate) = state.as_ref()
+                && let Ok(db) = isolate.client()
+            {
+                for line in Ctx::new(&isolate.config, &db, &isolate.caches)
+                    .run_deferred(deferred)
+                    .await
+                {
+                    console_log!("{line}");
+                }
+            }
+        });
+    }
     let response = match outcome {
         Outcome::Respond(response) => from_http(response),
         Outcome::Forward(forward) => match send_forward(forward, &req).await {
@@ -115,6 +119,16 @@ async fn fetch(
     };
     console_log!("{}", log.to_json());
     response
+}
+
+impl Isolate {
+    /// A DynamoDB client for one request (its counters are that request's).
+    fn client(&self) -> Result<Client<FetchTransport, EdgeRuntime>, String> {
+        let transport = FetchTransport {
+            timeout: self.config.dynamo.retry.deadline,
+        };
+        Client::new(self.config.dynamo.clone(), transport, EdgeRuntime)
+    }
 }
 
 fn random_id() -> String {

@@ -77,6 +77,27 @@ pub fn domain_by_host(host: &str) -> Keys {
     Keys::new(format!("DOMAIN#{host}"), "DOMAIN")
 }
 
+/// A session, keyed by `h(token)` only: `TENANT#{t}#SESSION#{h}` / `SESSION`, listed per user
+/// under GSI1, newest last by `{created_at}#{h}`.
+pub fn session(tenant: &str, session_id: &str, user_id: &str, created_at: &str) -> Keys {
+    let mut k = session_by_id(tenant, session_id);
+    k.gsi1 = Some((
+        user_sessions(tenant, user_id),
+        format!("{created_at}#{session_id}"),
+    ));
+    k
+}
+
+/// The table key of a session, for lookups by `h(token)`.
+pub fn session_by_id(tenant: &str, session_id: &str) -> Keys {
+    Keys::new(format!("TENANT#{tenant}#SESSION#{session_id}"), "SESSION")
+}
+
+/// The GSI1 partition of one user's sessions.
+pub fn user_sessions(tenant: &str, user_id: &str) -> String {
+    format!("TENANT#{tenant}#USER#{user_id}#SESSIONS")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -105,6 +126,26 @@ mod tests {
             Some(("TENANTS".to_string(), "TENANT#acme".to_string()))
         );
         assert_eq!(t.gsi2, None);
+    }
+
+    #[test]
+    fn session_keys() {
+        let k = session("acme", "h1", "u1", "2026-01-01T00:00:00Z");
+        assert_eq!(
+            (k.pk.as_str(), k.sk.as_str()),
+            ("TENANT#acme#SESSION#h1", "SESSION")
+        );
+        assert_eq!(
+            k.gsi1,
+            Some((
+                "TENANT#acme#USER#u1#SESSIONS".to_string(),
+                "2026-01-01T00:00:00Z#h1".to_string()
+            ))
+        );
+        assert_eq!(
+            session_by_id("acme", "h1").key(&Schema::new("t")),
+            k.key(&Schema::new("t"))
+        );
     }
 
     #[test]

@@ -21,11 +21,13 @@ pub mod config;
 pub mod crypto;
 pub mod cursor;
 pub mod dynamo;
+pub mod email;
 pub mod host;
 pub mod input;
 pub mod keys;
 pub mod resolve;
 pub mod runtime;
+pub mod sessions;
 pub mod tenants;
 
 #[cfg(target_arch = "wasm32")]

@@ -5,6 +5,10 @@
 //! - `PUT|GET|DELETE /v1/admin/tenants/{id}`: create or replace, read, delete.
 //! - `GET /v1/admin/tenants/{id}/domains`: the tenant's custom domains.
 //! - `PUT|DELETE /v1/admin/tenants/{id}/domains/{host}`: claim (or change status), release.
+//! - `POST /v1/admin/tenants/{id}/sessions`: mint a session for a user authenticated elsewhere.
+//! - `DELETE /v1/admin/tenants/{id}/sessions/{session_id}`: revoke one session.
+//! - `GET|DELETE /v1/admin/tenants/{id}/users/{user_id}/sessions`: list or revoke a user's
+//!   live sessions.
 
 use serde_json::json;
 
@@ -17,8 +21,9 @@ use crate::cursor;
 use crate::dynamo::table;
 use crate::host;
 use crate::input::{Fields, Invalid, json_body, json_object, query_param};
-use crate::runtime::{Runtime, Transport, rfc3339};
-use crate::tenants::{DomainStatus, TenantError, TenantId, TenantSpec};
+use crate::runtime::{Runtime, Transport, epoch_secs, rfc3339};
+use crate::sessions::{self, Revoked};
+use crate::tenants::{DomainStatus, Tenant, TenantError, TenantId, TenantSpec};
 
 /// Routes `/v1/admin/{rest..}`; the token is checked before anything else.
 pub(crate) async fn route<T: Transport, R: Runtime>(
@@ -43,6 +48,18 @@ pub(crate) async fn route<T: Transport, R: Runtime>(
         ["tenants", id, "domains", host] => (
             "admin_domain",
             authorized(ctx, request, domain(ctx, request, id, host)).await,
+        ),
+        ["tenants", id, "sessions"] => (
+            "admin_session_mint",
+            authorized(ctx, request, mint_session(ctx, request, id)).await,
+        ),
+        ["tenants", id, "sessions", sid] => (
+            "admin_session_revoke",
+            authorized(ctx, request, revoke_session(ctx, request, id, sid)).await,
+        ),
+        ["tenants", id, "users", uid, "sessions"] => (
+            "admin_user_sessions",
+            authorized(ctx, request, user_sessions(ctx, request, id, uid)).await,
         ),
         _ => (
             "not_found",
@@ -256,6 +273,120 @@ async fn domain<T: Transport, R: Runtime>(
         }
         _ => Err(ApiError::MethodNotAllowed {
             allow: "PUT, DELETE",
+        }),
+    }
+}
+
+/// The tenant named in an admin path (a consistent read), or 404.
+async fn existing_tenant<T: Transport, R: Runtime>(
+    ctx: &Ctx<'_, T, R>,
+    id: &str,
+) -> Result<Tenant, ApiError> {
+    let id = TenantId::parse(id)?;
+    ctx.store()
+        .get(&id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("no tenant with this id"))
+}
+
+/// `POST /v1/admin/tenants/{id}/sessions` `{"user_id", "email"?, "lifetime_secs"?}`: 201
+/// `{"token", "session"}`. The token is shown here once and never again.
+async fn mint_session<T: Transport, R: Runtime>(
+    ctx: &Ctx<'_, T, R>,
+    request: &Request,
+    id: &str,
+) -> Result<Response, ApiError> {
+    only(request.method(), "POST")?;
+    let tenant = TenantId::parse(id)?;
+    let body = json_object(
+        content_type(request),
+        request.body(),
+        &["user_id", "email", "lifetime_secs"],
+    )?;
+    let f = Fields::new(&body, "");
+    let user_id = sessions::user_id(f.string("user_id")?)?;
+    let email = match f.opt_string("email")? {
+        Some(raw) => Some(crate::email::normalize(raw).map_err(|e| Invalid::field("email", e))?),
+        None => None,
+    };
+    let lifetime = f.opt_int("lifetime_secs", 300, 400 * 86_400)?;
+    let tenant = ctx
+        .store()
+        .get(&tenant)
+        .await?
+        .ok_or_else(|| ApiError::not_found("no tenant with this id"))?;
+    let device = sessions::Device::from_headers(request.headers());
+    let (token, session) = ctx
+        .sessions()
+        .create(&tenant, &user_id, email.as_deref(), lifetime, device)
+        .await?;
+    Ok(json_response(
+        201,
+        &json!({ "token": token.expose(), "session": session.to_json() }),
+    ))
+}
+
+/// `DELETE /v1/admin/tenants/{id}/sessions/{session_id}`: 204 (also when already revoked), 404
+/// when there is no such session.
+async fn revoke_session<T: Transport, R: Runtime>(
+    ctx: &Ctx<'_, T, R>,
+    request: &Request,
+    id: &str,
+    session_id: &str,
+) -> Result<Response, ApiError> {
+    only(request.method(), "DELETE")?;
+    let tenant = existing_tenant(ctx, id).await?;
+    let well_formed = session_id.len() == 43 && crate::crypto::b64url_decode(session_id).is_some();
+    if !well_formed {
+        return Err(ApiError::not_found("no such session"));
+    }
+    let now = epoch_secs(ctx.db.runtime().now());
+    match ctx
+        .sessions()
+        .revoke(tenant.id.as_str(), session_id, now)
+        .await?
+    {
+        Revoked::Now | Revoked::Already => Ok(empty_response(204)),
+        Revoked::NoSuchSession => Err(ApiError::not_found("no such session")),
+    }
+}
+
+/// `GET` lists a user's live sessions, newest first (signed cursor); `DELETE` revokes all of
+/// them, across pages, and answers `{"revoked": n}`.
+async fn user_sessions<T: Transport, R: Runtime>(
+    ctx: &Ctx<'_, T, R>,
+    request: &Request,
+    id: &str,
+    uid: &str,
+) -> Result<Response, ApiError> {
+    let user_id = sessions::user_id(uid)?;
+    match request.method().as_str() {
+        "GET" | "HEAD" => {
+            let tenant = existing_tenant(ctx, id).await?;
+            let scope = format!("sessions:{}:{user_id}", tenant.id);
+            let (limit, start) = page_params(ctx, request, &scope)?;
+            let now = epoch_secs(ctx.db.runtime().now());
+            let (list, next) = ctx
+                .sessions()
+                .list_live(&tenant, &user_id, limit, start, now)
+                .await?;
+            let secret = ctx.config.token_secret.expose().as_bytes();
+            Ok(json_response(
+                200,
+                &json!({
+                    "sessions": list.iter().map(|s| s.to_admin_json()).collect::<Vec<_>>(),
+                    "next_cursor": next.map(|k| cursor::encode(secret, &scope, &k)),
+                }),
+            ))
+        }
+        "DELETE" => {
+            let tenant = existing_tenant(ctx, id).await?;
+            let now = epoch_secs(ctx.db.runtime().now());
+            let revoked = ctx.sessions().revoke_all(&tenant, &user_id, now).await?;
+            Ok(json_response(200, &json!({ "revoked": revoked })))
+        }
+        _ => Err(ApiError::MethodNotAllowed {
+            allow: "GET, DELETE",
         }),
     }
 }

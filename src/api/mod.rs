@@ -5,12 +5,15 @@
 //! # Layout
 //! - [`error`]: [`ApiError`] and its one mapping to a response.
 //! - [`admin`]: the admin API (Bearer `ADMIN_TOKEN`): health, tenants, domains.
-//! - [`proxy`]: forwarding requests on tenant hosts to the tenant's origin.
+//! - [`proxy`]: forwarding requests on tenant hosts to the tenant's origin (and the gateway).
+//! - [`session`]: session lookup and logout.
 
 pub mod admin;
 pub mod error;
 pub mod proxy;
+pub mod session;
 
+use std::cell::RefCell;
 use std::rc::Rc;
 use std::time::Duration;
 
@@ -33,21 +36,66 @@ pub type Request = http::Request<Vec<u8>>;
 pub type Response = http::Response<Vec<u8>>;
 
 /// What a request is handled with: the configuration, a DynamoDB client made for this request,
-/// and the isolate's caches.
+/// the isolate's caches, and the work to finish after the response.
 #[derive(Debug)]
 pub struct Ctx<'a, T, R> {
     pub config: &'a Config,
     pub db: &'a Client<T, R>,
     pub caches: &'a Caches,
+    later: RefCell<Vec<Deferred>>,
 }
 
-impl<T: Transport, R: Runtime> Ctx<'_, T, R> {
+impl<'a, T: Transport, R: Runtime> Ctx<'a, T, R> {
+    pub fn new(config: &'a Config, db: &'a Client<T, R>, caches: &'a Caches) -> Self {
+        Self {
+            config,
+            db,
+            caches,
+            later: RefCell::new(Vec::new()),
+        }
+    }
+
     pub fn store(&self) -> Store<'_, T, R> {
         Store {
             db: self.db,
             schema: &self.config.schema,
         }
     }
+
+    pub fn sessions(&self) -> crate::sessions::Store<'_, T, R> {
+        crate::sessions::Store {
+            db: self.db,
+            schema: &self.config.schema,
+        }
+    }
+
+    /// Queues work for after the response.
+    pub fn defer(&self, work: Deferred) {
+        self.later.borrow_mut().push(work);
+    }
+
+    /// Runs deferred work (the edge calls this inside `wait_until`); returns log lines for the
+    /// failures, which can only be logged: the answer has been sent.
+    pub async fn run_deferred(&self, work: Vec<Deferred>) -> Vec<String> {
+        let mut log = Vec::new();
+        for item in work {
+            match item {
+                Deferred::Slide(slide) => {
+                    if let Err(e) = self.sessions().apply_slide(&slide).await {
+                        log.push(json!({"deferred": "slide", "tenant": slide.tenant, "error_detail": e.to_string()}).to_string());
+                    }
+                }
+            }
+        }
+        log
+    }
+}
+
+/// Work that must not make the response wait.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Deferred {
+    /// Extend a session's idle expiry.
+    Slide(crate::sessions::Slide),
 }
 
 /// What to do with a request.
@@ -82,12 +130,13 @@ impl LogLine {
     }
 }
 
-/// A handled request: what to do, and its log line (for a forward, the edge fills in the
-/// status the origin answered).
+/// A handled request: what to do, its log line (for a forward, the edge fills in the status the
+/// origin answered), and work to finish after the response (the edge hands it to `wait_until`).
 #[derive(Debug)]
 pub struct Handled {
     pub outcome: Outcome,
     pub log: LogLine,
+    pub deferred: Vec<Deferred>,
 }
 
 /// True for the paths dynauth answers itself; every other path on a tenant host is forwarded to
@@ -116,6 +165,7 @@ pub fn config_failure(request: &Request, error: &ConfigError, request_id: String
     Handled {
         outcome: Outcome::Respond(err.into_response()),
         log,
+        deferred: Vec::new(),
     }
 }
 
@@ -176,7 +226,11 @@ pub async fn handle<T: Transport, R: Runtime>(ctx: &Ctx<'_, T, R>, request: Requ
         error_code,
         error_detail,
     };
-    Handled { outcome, log }
+    Handled {
+        outcome,
+        log,
+        deferred: ctx.later.take(),
+    }
 }
 
 async fn route<T: Transport, R: Runtime>(ctx: &Ctx<'_, T, R>, request: &Request) -> Routed {
@@ -212,13 +266,25 @@ async fn route<T: Transport, R: Runtime>(ctx: &Ctx<'_, T, R>, request: &Request)
             })
             .await
         }
+        ["v1", "session"] => {
+            with_tenant(ctx, request, "session", |tenant| {
+                session::lookup(ctx, request, tenant)
+            })
+            .await
+        }
+        ["v1", "logout"] => {
+            with_tenant(ctx, request, "logout", |tenant| {
+                session::logout(ctx, request, tenant)
+            })
+            .await
+        }
         ["v1", ..] | ["login", ..] => Routed::respond(
             "not_found",
             Err(ApiError::not_found(format!("no route for {path}"))),
         ),
         _ => {
-            with_tenant(ctx, request, "proxy", |tenant| async move {
-                proxy::forward(&tenant, request).map(Outcome::Forward)
+            with_tenant(ctx, request, "proxy", |tenant| {
+                proxy::gateway(ctx, request, tenant)
             })
             .await
         }

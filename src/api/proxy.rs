@@ -1,12 +1,77 @@
 //! Forwarding: a request on a tenant host whose path is not dynauth's own goes to the tenant's
 //! `origin` (method, path, query, headers, body), marked with `x-dynauth-tenant` and
 //! `x-forwarded-host`. Whatever `x-dynauth-*` headers the client sent are removed first, so the
-//! origin can trust the ones it sees.
+//! origin can trust the ones it sees; dynauth's session cookies never reach it.
+//!
+//! The gateway: for a tenant with `protect: true`, only requests with a live session are
+//! forwarded, with `x-dynauth-user` and `x-dynauth-session`; others get 401 `invalid_session`
+//! (when they accept JSON) or a redirect to `/login?return_to=...`.
+
+use std::rc::Rc;
 
 use http::{HeaderMap, HeaderName, HeaderValue};
 
-use super::{ApiError, Request};
+use super::session::{invalid_session, live_session};
+use super::{ApiError, Ctx, Outcome, Request, empty_response};
+use crate::input::percent_encode;
+use crate::runtime::{Runtime, Transport};
+use crate::sessions::strip_session_cookies;
 use crate::tenants::Tenant;
+
+/// Forwards `request` to the tenant's origin, through the session gate when the tenant is
+/// protected.
+pub(crate) async fn gateway<T: Transport, R: Runtime>(
+    ctx: &Ctx<'_, T, R>,
+    request: &Request,
+    tenant: Rc<Tenant>,
+) -> Result<Outcome, ApiError> {
+    let mut plan = forward(&tenant, request)?;
+    if !tenant.protect {
+        return Ok(Outcome::Forward(plan));
+    }
+    let Some((session, bearer)) = live_session(ctx, request, &tenant).await? else {
+        return if accepts_json(request) {
+            Err(invalid_session())
+        } else {
+            Ok(Outcome::Respond(login_redirect(request)))
+        };
+    };
+    if bearer {
+        plan.headers.remove(http::header::AUTHORIZATION);
+    }
+    for (name, value) in [
+        ("x-dynauth-user", &session.user_id),
+        ("x-dynauth-session", &session.id),
+    ] {
+        if let Ok(v) = HeaderValue::from_str(value) {
+            plan.headers.insert(HeaderName::from_static(name), v);
+        }
+    }
+    Ok(Outcome::Forward(plan))
+}
+
+fn accepts_json(request: &Request) -> bool {
+    request
+        .headers()
+        .get_all(http::header::ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(|v| v.contains("application/json") || v.contains("+json"))
+}
+
+/// 302 to the hosted login page, returning to this path and query.
+fn login_redirect(request: &Request) -> super::Response {
+    let back = request
+        .uri()
+        .path_and_query()
+        .map(|p| p.as_str())
+        .unwrap_or("/");
+    let mut response = empty_response(302);
+    if let Ok(v) = HeaderValue::from_str(&format!("/login?return_to={}", percent_encode(back))) {
+        response.headers_mut().insert(http::header::LOCATION, v);
+    }
+    response
+}
 
 /// A request to send on to the origin; the edge streams the body and the answer through.
 #[derive(Debug, Clone, PartialEq)]
@@ -29,7 +94,7 @@ const HOP_BY_HOP: &[&str] = &[
 ];
 
 /// The forward of `request` to `tenant`'s origin; 404 `not_found` when the tenant has none.
-pub fn forward(tenant: &Tenant, request: &Request) -> Result<Forward, ApiError> {
+pub(crate) fn forward(tenant: &Tenant, request: &Request) -> Result<Forward, ApiError> {
     let Some(origin) = &tenant.origin else {
         return Err(ApiError::not_found("this tenant has no origin to route to"));
     };
@@ -43,6 +108,13 @@ pub fn forward(tenant: &Tenant, request: &Request) -> Result<Forward, ApiError> 
     for (name, value) in request.headers() {
         let n = name.as_str();
         if n.starts_with("x-dynauth-") || HOP_BY_HOP.contains(&n) {
+            continue;
+        }
+        if name == http::header::COOKIE {
+            let kept = strip_session_cookies(value.to_str().unwrap_or(""));
+            if let (false, Ok(v)) = (kept.is_empty(), HeaderValue::from_str(&kept)) {
+                headers.append(name.clone(), v);
+            }
             continue;
         }
         headers.append(name.clone(), value.clone());

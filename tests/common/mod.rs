@@ -106,6 +106,8 @@ pub mod app {
         pub caches: Caches,
         pub transport: CountingTransport<HttpTransport>,
         pub runtime: R,
+        /// How many deferred jobs (slides) have run.
+        pub deferred_runs: std::cell::Cell<usize>,
     }
 
     /// An answer: status, headers, and the body as JSON (Null when empty or not JSON).
@@ -115,6 +117,8 @@ pub mod app {
         pub headers: http::HeaderMap,
         pub json: serde_json::Value,
         pub forward: Option<api::Forward>,
+        /// DynamoDB requests made before the answer (deferred work not counted).
+        pub calls: u32,
     }
 
     impl<R: Runtime> App<R> {
@@ -144,6 +148,7 @@ pub mod app {
                 caches,
                 transport: CountingTransport::new(HttpTransport::default()),
                 runtime,
+                deferred_runs: std::cell::Cell::new(0),
             }
         }
 
@@ -177,24 +182,28 @@ pub mod app {
         pub fn send(&self, request: http::Request<Vec<u8>>) -> Answer {
             let db = Client::new(self.config.dynamo.clone(), &self.transport, &self.runtime)
                 .unwrap_or_else(|e| panic!("{e}"));
-            let ctx = Ctx {
-                config: &self.config,
-                db: &db,
-                caches: &self.caches,
-            };
+            let ctx = Ctx::new(&self.config, &db, &self.caches);
             let handled = block_on(api::handle(&ctx, request));
+            let calls = handled.log.dynamodb_calls;
+            // What the edge hands to wait_until runs after the answer is complete.
+            let deferred = handled.deferred.len();
+            let failures = block_on(ctx.run_deferred(handled.deferred));
+            assert!(failures.is_empty(), "deferred work failed: {failures:?}");
+            self.deferred_runs.set(self.deferred_runs.get() + deferred);
             match handled.outcome {
                 Outcome::Respond(r) => Answer {
                     status: r.status().as_u16(),
                     headers: r.headers().clone(),
                     json: serde_json::from_slice(r.body()).unwrap_or(serde_json::Value::Null),
                     forward: None,
+                    calls,
                 },
                 Outcome::Forward(f) => Answer {
                     status: 0,
                     headers: http::HeaderMap::new(),
                     json: serde_json::Value::Null,
                     forward: Some(f),
+                    calls,
                 },
             }
         }

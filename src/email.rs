@@ -1,0 +1,99 @@
+//! Email addresses: a practical subset of RFC 5322 (dot-atom local part, a DNS domain with a dot),
+//! at most 254 characters, normalized by trimming and lowercasing (the domain also to punycode).
+
+use crate::host;
+
+/// The normalized address, or why it was refused.
+pub fn normalize(raw: &str) -> Result<String, &'static str> {
+    let trimmed = raw.trim();
+    if trimmed.is_empty() {
+        return Err("is required");
+    }
+    if trimmed.len() > 254 {
+        return Err("must be at most 254 characters");
+    }
+    let lower = trimmed.to_lowercase();
+    let Some((local, domain)) = lower.rsplit_once('@') else {
+        return Err("must be an email address like name@example.com");
+    };
+    let local_ok = (1..=64).contains(&local.len())
+        && local
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+/=?^_`{|}~.-".contains(&b))
+        && !local.starts_with('.')
+        && !local.ends_with('.')
+        && !local.contains("..");
+    if !local_ok {
+        return Err("has an invalid part before the @");
+    }
+    if domain.contains(':') || domain.ends_with('.') {
+        return Err("has an invalid domain");
+    }
+    let domain = host::canonical(domain).map_err(|_| "has an invalid domain")?;
+    let d = domain.as_str();
+    let tld = d.rsplit('.').next().unwrap_or("");
+    if !d.contains('.') || tld.len() < 2 || tld.bytes().all(|b| b.is_ascii_digit()) {
+        return Err("has an invalid domain");
+    }
+    let normalized = format!("{local}@{d}");
+    if normalized.len() > 254 {
+        return Err("must be at most 254 characters");
+    }
+    Ok(normalized)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accepted_and_normalized() {
+        let cases = [
+            ("  Alice@Example.COM ", "alice@example.com"),
+            (
+                "first.last+tag@sub.example.co.uk",
+                "first.last+tag@sub.example.co.uk",
+            ),
+            ("o'brien@example.ie", "o'brien@example.ie"),
+            ("x@bücher.example", "x@xn--bcher-kva.example"),
+            ("a_b-c@example.io", "a_b-c@example.io"),
+        ];
+        for (raw, want) in cases {
+            assert_eq!(normalize(raw).as_deref(), Ok(want), "{raw}");
+        }
+    }
+
+    #[test]
+    fn refused() {
+        let long_local = format!("{}@example.com", "a".repeat(65));
+        let too_long = format!("{}@{}.com", "a".repeat(64), "b".repeat(190));
+        let cases = [
+            ("", "is required"),
+            ("   ", "is required"),
+            (
+                "plainaddress",
+                "must be an email address like name@example.com",
+            ),
+            ("@example.com", "has an invalid part before the @"),
+            (".a@example.com", "has an invalid part before the @"),
+            ("a.@example.com", "has an invalid part before the @"),
+            ("a..b@example.com", "has an invalid part before the @"),
+            ("a b@example.com", "has an invalid part before the @"),
+            ("a\"b@example.com", "has an invalid part before the @"),
+            ("ä@example.com", "has an invalid part before the @"),
+            (&long_local, "has an invalid part before the @"),
+            ("a@localhost", "has an invalid domain"),
+            ("a@127.0.0.1", "has an invalid domain"),
+            ("a@example", "has an invalid domain"),
+            ("a@example.c", "has an invalid domain"),
+            ("a@exa_mple.com", "has an invalid domain"),
+            ("a@example.com.", "has an invalid domain"),
+            ("a@example.com:25", "has an invalid domain"),
+            ("a@@example.com", "has an invalid part before the @"),
+            (&too_long, "must be at most 254 characters"),
+        ];
+        for (raw, want) in cases {
+            assert_eq!(normalize(raw), Err(want), "{raw}");
+        }
+    }
+}

@@ -1,0 +1,76 @@
+// Sessions under wrangler dev: mint, look up with the cookie and with the bearer header, log out,
+// 401 afterwards; a protected origin is reached only with a live session and sees who it is.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+
+import { admin, createTable, dynamodb, rawRequest, startOrigin, startWorker, uniqueName } from './harness.mjs';
+
+const table = uniqueName('e2e-sessions');
+const HOST = 'app.acme.test';
+let worker;
+let origin;
+
+before(async () => {
+  createTable(table);
+  origin = await startOrigin();
+  worker = await startWorker({ DYNAMODB_TABLE: table });
+  const put = await admin(worker, 'PUT', '/v1/admin/tenants/acme', { name: 'Acme', origin: origin.url, protect: true });
+  assert.equal(put.status, 201, JSON.stringify(put.body));
+  assert.equal((await admin(worker, 'PUT', `/v1/admin/tenants/acme/domains/${HOST}`, { status: 'ready' })).status, 201);
+});
+
+after(async () => {
+  await worker?.stop();
+  await origin?.close();
+  await dynamodb('DeleteTable', { TableName: table }).catch(() => {});
+});
+
+async function mint(userId) {
+  const r = await admin(worker, 'POST', '/v1/admin/tenants/acme/sessions', { user_id: userId, email: `${userId}@example.com` });
+  assert.equal(r.status, 201, JSON.stringify(r.body));
+  return r.body;
+}
+
+describe('sessions', () => {
+  test('mint, look up (cookie and bearer), log out, then 401', async () => {
+    const { token, session } = await mint('u-1');
+    assert.match(token, /^[A-Za-z0-9_-]{43}$/);
+    const expected = { session, user: { id: 'u-1', email: 'u-1@example.com' } };
+    const byCookie = await rawRequest(`${worker.url}/v1/session`, { host: HOST, headers: { cookie: `__Host-dynauth=${token}` } });
+    assert.equal(byCookie.status, 200);
+    assert.deepEqual(byCookie.body, expected);
+    const byBearer = await rawRequest(`${worker.url}/v1/session`, { host: HOST, headers: { authorization: `Bearer ${token}` } });
+    assert.deepEqual(byBearer.body, expected);
+    assert.match(worker.logs(), /"route":"session","tenant":"acme","status":200,"duration_ms":\d+,"dynamodb_calls":1,/);
+
+    const out = await rawRequest(`${worker.url}/v1/logout`, { method: 'POST', host: HOST, headers: { cookie: `__Host-dynauth=${token}` } });
+    assert.equal(out.status, 204);
+    assert.deepEqual(out.headers['set-cookie'], ['__Host-dynauth=; Path=/; Secure; HttpOnly; SameSite=Lax; Max-Age=0']);
+    const after = await rawRequest(`${worker.url}/v1/session`, { host: HOST, headers: { cookie: `__Host-dynauth=${token}` } });
+    assert.equal(after.status, 401);
+    assert.deepEqual(after.body, { error: { code: 'invalid_session', message: 'no live session: sign in again' } });
+    assert.ok(!worker.logs().includes(token), 'the token never appears in the log');
+  });
+
+  test('a protected origin is reached only with a live session, and sees who it is', async () => {
+    const { token, session } = await mint('u-2');
+    const before = origin.requests.length;
+    const anonymous = await rawRequest(`${worker.url}/dashboard?tab=1`, { host: HOST, headers: { accept: 'text/html' } });
+    assert.equal(anonymous.status, 302);
+    assert.equal(anonymous.headers.location, '/login?return_to=%2Fdashboard%3Ftab%3D1');
+    const api = await rawRequest(`${worker.url}/api/orders`, { host: HOST, headers: { accept: 'application/json' } });
+    assert.equal(api.status, 401);
+    assert.equal(api.body.error.code, 'invalid_session');
+    assert.equal(origin.requests.length, before, 'nothing reached the origin');
+
+    const ok = await rawRequest(`${worker.url}/dashboard`, {
+      host: HOST,
+      headers: { cookie: `theme=dark; __Host-dynauth=${token}`, 'x-dynauth-user': 'admin' },
+    });
+    assert.equal(ok.status, 200);
+    assert.equal(ok.body.headers['x-dynauth-user'], 'u-2');
+    assert.equal(ok.body.headers['x-dynauth-session'], session.id);
+    assert.equal(ok.body.headers['x-dynauth-tenant'], 'acme');
+    assert.equal(ok.body.headers.cookie, 'theme=dark');
+  });
+});

@@ -1,0 +1,714 @@
+//! Sessions through the HTTP API against DynamoDB Local, with an injected clock: the lifecycle
+//! (mint, look up, slide, idle expiry, absolute expiry, revoke), one request per lookup, tenant
+//! isolation, logout, admin listing and revocation across pages, the gateway, and a scan proving
+//! no raw token is stored.
+
+mod common;
+
+use std::time::Duration;
+
+use dynauth::dynamo::{AttributeValue, Item};
+use serde_json::{Value, json};
+
+use common::app::App;
+use common::{TestTable, manual_runtime, scan_all};
+
+const T0: u64 = 1_800_000_000; // 2027-01-15T08:00:00Z
+const DAY: u64 = 86_400;
+const HOST: &str = "auth.acme.test";
+
+type TestApp = App<dynauth::testing::ManualRuntime>;
+
+/// A table with tenants `acme` (auth.acme.test, origin) and `globex` (auth.globex.test).
+fn setup(prefix: &str, extra: &[(&str, &str)]) -> (TestTable, TestApp) {
+    let t = TestTable::new(prefix);
+    let app = App::new(t.name(), manual_runtime(T0), extra);
+    let acme = json!({"name": "Acme", "origin": "http://127.0.0.1:9", "session": {"lifetime_secs": 30 * DAY, "idle_lifetime_secs": 7 * DAY}});
+    assert_eq!(
+        app.admin("PUT", "/v1/admin/tenants/acme", Some(acme))
+            .status,
+        201
+    );
+    assert_eq!(
+        app.admin(
+            "PUT",
+            "/v1/admin/tenants/globex",
+            Some(json!({"name": "Globex"}))
+        )
+        .status,
+        201
+    );
+    for (tenant, host) in [("acme", HOST), ("globex", "auth.globex.test")] {
+        assert_eq!(
+            app.admin(
+                "PUT",
+                &format!("/v1/admin/tenants/{tenant}/domains/{host}"),
+                Some(json!({"status": "ready"}))
+            )
+            .status,
+            201
+        );
+    }
+    (t, app)
+}
+
+fn mint(app: &TestApp, tenant: &str, body: Value) -> (String, Value) {
+    let r = app.admin(
+        "POST",
+        &format!("/v1/admin/tenants/{tenant}/sessions"),
+        Some(body),
+    );
+    assert_eq!(r.status, 201, "{}", r.json);
+    (
+        r.json["token"].as_str().unwrap_or_default().to_string(),
+        r.json["session"].clone(),
+    )
+}
+
+fn with_cookie(app: &TestApp, host: &str, token: &str) -> common::app::Answer {
+    app.call(
+        "GET",
+        "/v1/session",
+        host,
+        &[("cookie", &format!("theme=dark; __Host-dynauth={token}"))],
+        None,
+    )
+}
+
+fn with_bearer(app: &TestApp, host: &str, token: &str) -> common::app::Answer {
+    app.call(
+        "GET",
+        "/v1/session",
+        host,
+        &[("authorization", &format!("Bearer {token}"))],
+        None,
+    )
+}
+
+fn invalid() -> Value {
+    json!({"error": {"code": "invalid_session", "message": "no live session: sign in again"}})
+}
+
+fn stored_session(table: &str, id: &str) -> Item {
+    let pk = AttributeValue::S(format!("TENANT#acme#SESSION#{id}"));
+    scan_all(table)
+        .into_iter()
+        .find(|i| i.get("PK") == Some(&pk))
+        .unwrap_or_default()
+}
+
+fn num(item: &Item, name: &str) -> i64 {
+    match item.get(name) {
+        Some(AttributeValue::N(n)) => n.parse().unwrap_or(-1),
+        _ => -1,
+    }
+}
+
+#[test]
+fn the_whole_lifecycle_with_an_injected_clock() {
+    let (t, app) = setup("lifecycle", &[]);
+    let (token, session) = mint(
+        &app,
+        "acme",
+        json!({"user_id": "u-1", "email": " Ann@Example.COM "}),
+    );
+    assert_eq!(token.len(), 43);
+    let id = session["id"].as_str().unwrap_or_default().to_string();
+    assert_eq!(
+        session,
+        json!({
+            "id": id, "user_id": "u-1", "email": "ann@example.com",
+            "created_at": "2027-01-15T08:00:00Z", "expires_at": "2027-02-14T08:00:00Z", "idle_expires_at": "2027-01-22T08:00:00Z",
+        })
+    );
+    let item = stored_session(t.name(), &id);
+    assert_eq!(item.get("SK"), Some(&AttributeValue::S("SESSION".into())));
+    assert_eq!(
+        item.get("GSI1PK"),
+        Some(&AttributeValue::S("TENANT#acme#USER#u-1#SESSIONS".into()))
+    );
+    assert_eq!(
+        item.get("GSI1SK"),
+        Some(&AttributeValue::S(format!("2027-01-15T08:00:00Z#{id}")))
+    );
+    assert_eq!(
+        num(&item, "ttl"),
+        i64::try_from(T0 + 30 * DAY).unwrap_or(0),
+        "ttl is the later expiry"
+    );
+
+    // Look up with the cookie and with the bearer header: the same answer.
+    let expected = json!({"session": session, "user": {"id": "u-1", "email": "ann@example.com"}});
+    let r = with_cookie(&app, HOST, &token);
+    assert_eq!((r.status, r.json.clone()), (200, expected.clone()));
+    assert_eq!(r.headers["cache-control"], "no-store");
+    assert_eq!(with_bearer(&app, HOST, &token).json, expected);
+    assert_eq!(
+        app.deferred_runs.get(),
+        0,
+        "no slide within the touch interval"
+    );
+
+    // A lookup after the touch interval (0.7 days) slides the idle expiry, after the answer.
+    app.runtime.advance(Duration::from_secs(DAY));
+    let r = with_cookie(&app, HOST, &token);
+    assert_eq!(
+        r.json["session"]["idle_expires_at"], "2027-01-22T08:00:00Z",
+        "the answer does not wait for the slide"
+    );
+    assert_eq!(app.deferred_runs.get(), 1);
+    let item = stored_session(t.name(), &id);
+    assert_eq!(
+        num(&item, "idle_expires_at"),
+        i64::try_from(T0 + 8 * DAY).unwrap_or(0)
+    );
+    assert_eq!(
+        num(&item, "last_seen_at"),
+        i64::try_from(T0 + DAY).unwrap_or(0)
+    );
+    assert_eq!(num(&item, "ttl"), i64::try_from(T0 + 30 * DAY).unwrap_or(0));
+    assert_eq!(
+        with_cookie(&app, HOST, &token).json["session"]["idle_expires_at"],
+        "2027-01-23T08:00:00Z"
+    );
+    assert_eq!(app.deferred_runs.get(), 1, "at most once per interval");
+
+    // Idle expiry: 7 days without a lookup.
+    app.runtime.advance(Duration::from_secs(7 * DAY));
+    let r = with_cookie(&app, HOST, &token);
+    assert_eq!((r.status, r.json.clone()), (401, invalid()));
+    assert_eq!(r.headers["www-authenticate"], "Bearer");
+
+    // Absolute expiry: a session kept busy still ends at expires_at, and sliding never passes it.
+    app.runtime
+        .set(std::time::UNIX_EPOCH + Duration::from_secs(T0));
+    let (busy, busy_session) = mint(&app, "acme", json!({"user_id": "u-2"}));
+    for _ in 0..4 {
+        app.runtime.advance(Duration::from_secs(6 * DAY));
+        assert_eq!(with_cookie(&app, HOST, &busy).status, 200);
+    }
+    let busy_id = busy_session["id"].as_str().unwrap_or_default();
+    assert_eq!(
+        num(&stored_session(t.name(), busy_id), "idle_expires_at"),
+        i64::try_from(T0 + 30 * DAY).unwrap_or(0),
+        "capped at expires_at"
+    );
+    app.runtime.advance(Duration::from_secs(5 * DAY)); // day 29
+    assert_eq!(with_cookie(&app, HOST, &busy).status, 200);
+    app.runtime.advance(Duration::from_secs(DAY)); // day 30: expires_at
+    assert_eq!(with_cookie(&app, HOST, &busy).status, 401);
+    assert!(
+        !stored_session(t.name(), busy_id).is_empty(),
+        "the expired item is still in the table, and never returned"
+    );
+
+    // Revocation.
+    app.runtime
+        .set(std::time::UNIX_EPOCH + Duration::from_secs(T0));
+    let (revokable, s) = mint(&app, "acme", json!({"user_id": "u-3"}));
+    let sid = s["id"].as_str().unwrap_or_default();
+    assert_eq!(
+        app.admin(
+            "DELETE",
+            &format!("/v1/admin/tenants/acme/sessions/{sid}"),
+            None
+        )
+        .status,
+        204
+    );
+    assert_eq!(with_bearer(&app, HOST, &revokable).json, invalid());
+    assert_eq!(
+        app.admin(
+            "DELETE",
+            &format!("/v1/admin/tenants/acme/sessions/{sid}"),
+            None
+        )
+        .status,
+        204,
+        "again: still 204"
+    );
+    let unknown = "A".repeat(43);
+    assert_eq!(
+        app.admin(
+            "DELETE",
+            &format!("/v1/admin/tenants/acme/sessions/{unknown}"),
+            None
+        )
+        .status,
+        404
+    );
+    app.runtime.advance(Duration::from_secs(DAY));
+    assert_eq!(with_cookie(&app, HOST, &revokable).status, 401);
+    let revoked_item = stored_session(t.name(), sid);
+    assert_eq!(
+        num(&revoked_item, "idle_expires_at"),
+        i64::try_from(T0 + 7 * DAY).unwrap_or(0),
+        "a revoked session never slides"
+    );
+}
+
+#[test]
+fn every_kind_of_bad_token_gets_the_same_401_and_lookups_cost_one_request() {
+    let (_t, app) = setup("lookup", &[]);
+    let (token, _) = mint(&app, "acme", json!({"user_id": "u-1"}));
+    let (globex_token, _) = mint(&app, "globex", json!({"user_id": "u-1"}));
+    // Warm the host cache, then count.
+    assert_eq!(with_cookie(&app, HOST, &token).status, 200);
+    for _ in 0..5 {
+        let r = with_cookie(&app, HOST, &token);
+        assert_eq!(
+            (r.status, r.calls),
+            (200, 1),
+            "exactly one DynamoDB request per lookup"
+        );
+    }
+    let cases: Vec<(&str, Vec<(&str, String)>)> = vec![
+        ("no token", vec![]),
+        (
+            "malformed",
+            vec![("cookie", "__Host-dynauth=not-a-token".to_string())],
+        ),
+        (
+            "unknown",
+            vec![("authorization", format!("Bearer {}", "B".repeat(43)))],
+        ),
+        (
+            "another tenant's",
+            vec![("cookie", format!("__Host-dynauth={globex_token}"))],
+        ),
+        (
+            "the local cookie when not enabled",
+            vec![("cookie", format!("dynauth_local={token}"))],
+        ),
+        (
+            "empty bearer",
+            vec![("authorization", "Bearer ".to_string())],
+        ),
+    ];
+    for (what, headers) in cases {
+        let headers: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let r = app.call("GET", "/v1/session", HOST, &headers, None);
+        assert_eq!((r.status, r.json.clone()), (401, invalid()), "{what}");
+        assert!(r.calls <= 1, "{what}: {} calls", r.calls);
+    }
+    // The globex token works on its own host.
+    assert_eq!(
+        with_cookie(&app, "auth.globex.test", &globex_token).status,
+        200
+    );
+    assert_eq!(app.call("POST", "/v1/session", HOST, &[], None).status, 405);
+}
+
+#[test]
+fn logout_revokes_and_clears_the_cookie_idempotently() {
+    let (t, app) = setup("logout", &[]);
+    let (token, s) = mint(&app, "acme", json!({"user_id": "u-1"}));
+    let cookie = format!("__Host-dynauth={token}");
+    let r = app.call("POST", "/v1/logout", HOST, &[("cookie", &cookie)], None);
+    assert_eq!(r.status, 204);
+    assert_eq!(
+        r.headers["set-cookie"],
+        "__Host-dynauth=; Path=/; Secure; HttpOnly; SameSite=Lax; Max-Age=0"
+    );
+    assert_eq!(
+        num(
+            &stored_session(t.name(), s["id"].as_str().unwrap_or_default()),
+            "revoked_at"
+        ),
+        i64::try_from(T0).unwrap_or(0)
+    );
+    assert_eq!(with_cookie(&app, HOST, &token).status, 401);
+    assert_eq!(
+        app.call("POST", "/v1/logout", HOST, &[("cookie", &cookie)], None)
+            .status,
+        204,
+        "idempotent"
+    );
+    let unknown = format!("Bearer {}", "C".repeat(43));
+    assert_eq!(
+        app.call(
+            "POST",
+            "/v1/logout",
+            HOST,
+            &[("authorization", &unknown)],
+            None
+        )
+        .status,
+        204,
+        "an unknown token too"
+    );
+    assert_eq!(
+        app.call("POST", "/v1/logout", HOST, &[], None).status,
+        204,
+        "and none at all"
+    );
+    assert_eq!(app.call("GET", "/v1/logout", HOST, &[], None).status, 405);
+    assert_eq!(
+        scan_all(t.name())
+            .iter()
+            .filter(|i| i.get("type") == Some(&AttributeValue::S("session".into())))
+            .count(),
+        1,
+        "logout of unknown tokens writes nothing"
+    );
+}
+
+#[test]
+fn local_cookies_only_for_plain_http_on_localhost_when_enabled() {
+    let (_t, app) = setup("localcookie", &[("INSECURE_LOCAL_COOKIES", "true")]);
+    assert_eq!(
+        app.admin(
+            "PUT",
+            "/v1/admin/tenants/acme/domains/localhost",
+            Some(json!({"status": "ready"}))
+        )
+        .status,
+        201
+    );
+    let (token, _) = mint(&app, "acme", json!({"user_id": "u-1"}));
+    let r = app.call(
+        "GET",
+        "/v1/session",
+        "localhost:8787",
+        &[("cookie", &format!("dynauth_local={token}"))],
+        None,
+    );
+    assert_eq!(r.status, 200, "the local cookie counts on http://localhost");
+    let r = app.call("POST", "/v1/logout", "localhost:8787", &[], None);
+    assert_eq!(
+        r.headers["set-cookie"],
+        "dynauth_local=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0"
+    );
+    let r = app.call(
+        "GET",
+        "/v1/session",
+        HOST,
+        &[("cookie", &format!("dynauth_local={token}"))],
+        None,
+    );
+    assert_eq!(r.status, 401, "never on another host");
+    assert_eq!(
+        app.call("POST", "/v1/logout", HOST, &[], None).headers["set-cookie"],
+        "__Host-dynauth=; Path=/; Secure; HttpOnly; SameSite=Lax; Max-Age=0"
+    );
+}
+
+#[test]
+fn admin_lists_newest_first_and_revokes_all_across_pages() {
+    let (_t, app) = setup("revokeall", &[]);
+    let mut tokens = Vec::new();
+    for i in 0..130 {
+        let (token, _) = mint(&app, "acme", json!({"user_id": "u-many"}));
+        tokens.push(token);
+        if i % 10 == 9 {
+            app.runtime.advance(Duration::from_secs(1));
+        }
+    }
+    let (other, _) = mint(&app, "acme", json!({"user_id": "u-other"}));
+    // One revoked and one expired are not listed.
+    let (revoked, _) = mint(
+        &app,
+        "acme",
+        json!({"user_id": "u-many", "lifetime_secs": 300}),
+    );
+    assert_eq!(
+        app.call(
+            "POST",
+            "/v1/logout",
+            HOST,
+            &[("authorization", &format!("Bearer {revoked}"))],
+            None
+        )
+        .status,
+        204
+    );
+    let (short, _) = mint(
+        &app,
+        "acme",
+        json!({"user_id": "u-many", "lifetime_secs": 300}),
+    );
+    app.runtime.advance(Duration::from_secs(400));
+    assert_eq!(with_cookie(&app, HOST, &short).status, 401);
+
+    let mut listed = Vec::new();
+    let mut cursor = String::new();
+    loop {
+        let path = format!("/v1/admin/tenants/acme/users/u-many/sessions?limit=50&cursor={cursor}");
+        let r = app.admin("GET", &path, None);
+        assert_eq!(r.status, 200, "{}", r.json);
+        for s in r.json["sessions"].as_array().cloned().unwrap_or_default() {
+            listed.push((
+                s["created_at"].as_str().unwrap_or_default().to_string(),
+                s["id"].as_str().unwrap_or_default().to_string(),
+            ));
+            assert!(s.get("device").is_some() && s.get("last_seen_at").is_some());
+        }
+        match r.json["next_cursor"].as_str() {
+            Some(c) => cursor = c.to_string(),
+            None => break,
+        }
+    }
+    assert_eq!(listed.len(), 130, "only live sessions");
+    assert!(listed.windows(2).all(|w| w[0] >= w[1]), "newest first");
+    let bad = app.admin(
+        "GET",
+        "/v1/admin/tenants/acme/users/u-other/sessions?cursor=abc.def",
+        None,
+    );
+    assert_eq!(
+        (bad.status, bad.json["error"]["code"].clone()),
+        (400, json!("invalid_cursor"))
+    );
+
+    let r = app.admin(
+        "DELETE",
+        "/v1/admin/tenants/acme/users/u-many/sessions",
+        None,
+    );
+    assert_eq!((r.status, r.json.clone()), (200, json!({"revoked": 130})));
+    for token in tokens.iter().step_by(13) {
+        assert_eq!(with_bearer(&app, HOST, token).status, 401);
+    }
+    assert_eq!(
+        with_bearer(&app, HOST, &other).status,
+        200,
+        "another user's session is untouched"
+    );
+    assert_eq!(
+        app.admin(
+            "DELETE",
+            "/v1/admin/tenants/acme/users/u-many/sessions",
+            None
+        )
+        .json,
+        json!({"revoked": 0})
+    );
+    assert_eq!(
+        app.admin("GET", "/v1/admin/tenants/acme/users/u-many/sessions", None)
+            .json,
+        json!({"sessions": [], "next_cursor": null})
+    );
+}
+
+#[test]
+fn mint_validates_its_input() {
+    let (_t, app) = setup("mint", &[]);
+    let cases = [
+        (json!({}), 400, "user_id: is required"),
+        (
+            json!({"user_id": "a b"}),
+            400,
+            "user_id: must be 1-128 characters of A-Z a-z 0-9 - _ . : @ + |",
+        ),
+        (
+            json!({"user_id": "u", "email": "nope"}),
+            400,
+            "email: must be an email address like name@example.com",
+        ),
+        (
+            json!({"user_id": "u", "lifetime_secs": 10}),
+            400,
+            "lifetime_secs: must be a whole number from 300 to 34560000",
+        ),
+    ];
+    for (body, status, message) in cases {
+        let r = app.admin(
+            "POST",
+            "/v1/admin/tenants/acme/sessions",
+            Some(body.clone()),
+        );
+        assert_eq!(
+            (r.status, r.json["error"]["message"].clone()),
+            (status, json!(message)),
+            "{body}"
+        );
+    }
+    let unknown = app.admin(
+        "POST",
+        "/v1/admin/tenants/acme/sessions",
+        Some(json!({"user_id": "u", "role": "admin"})),
+    );
+    assert_eq!(unknown.json["error"]["code"], "unknown_fields");
+    assert_eq!(
+        app.admin(
+            "POST",
+            "/v1/admin/tenants/nobody/sessions",
+            Some(json!({"user_id": "u"}))
+        )
+        .status,
+        404
+    );
+    let (token, s) = mint(&app, "acme", json!({"user_id": "u", "lifetime_secs": 3600}));
+    assert_eq!(s["expires_at"], "2027-01-15T09:00:00Z");
+    assert_eq!(
+        s["idle_expires_at"], "2027-01-15T09:00:00Z",
+        "idle expiry never past the absolute one"
+    );
+    assert_eq!(with_bearer(&app, HOST, &token).status, 200);
+}
+
+#[test]
+fn a_recreated_tenant_does_not_inherit_old_sessions() {
+    let (_t, app) = setup("generation", &[]);
+    let (token, _) = mint(&app, "globex", json!({"user_id": "u-1"}));
+    assert_eq!(with_bearer(&app, "auth.globex.test", &token).status, 200);
+    assert_eq!(
+        app.admin("DELETE", "/v1/admin/tenants/globex", None).status,
+        204
+    );
+    assert_eq!(
+        app.admin(
+            "PUT",
+            "/v1/admin/tenants/globex",
+            Some(json!({"name": "Globex again"}))
+        )
+        .status,
+        201
+    );
+    assert_eq!(
+        app.admin(
+            "PUT",
+            "/v1/admin/tenants/globex/domains/auth.globex.test",
+            Some(json!({"status": "ready"}))
+        )
+        .status,
+        201
+    );
+    assert_eq!(with_bearer(&app, "auth.globex.test", &token).status, 401);
+}
+
+#[test]
+fn the_gateway_lets_only_live_sessions_reach_a_protected_origin() {
+    let (_t, app) = setup("gateway", &[]);
+    let protect = json!({"name": "Acme", "origin": "http://127.0.0.1:9", "protect": true});
+    assert_eq!(
+        app.admin("PUT", "/v1/admin/tenants/acme", Some(protect))
+            .status,
+        200
+    );
+    let (token, s) = mint(&app, "acme", json!({"user_id": "u-7"}));
+
+    let json_client = app.call(
+        "GET",
+        "/app/orders?x=1",
+        HOST,
+        &[("accept", "application/json")],
+        None,
+    );
+    assert_eq!(
+        (json_client.status, json_client.json.clone()),
+        (401, invalid())
+    );
+    let browser = app.call(
+        "GET",
+        "/app/orders?x=1&y=a%20b",
+        HOST,
+        &[("accept", "text/html,*/*")],
+        None,
+    );
+    assert_eq!(browser.status, 302);
+    assert_eq!(
+        browser.headers["location"],
+        "/login?return_to=%2Fapp%2Forders%3Fx%3D1%26y%3Da%2520b"
+    );
+    let expired = app.call(
+        "GET",
+        "/app",
+        HOST,
+        &[("cookie", &format!("__Host-dynauth={}", "D".repeat(43)))],
+        None,
+    );
+    assert_eq!(expired.status, 302);
+
+    let spoof = [
+        ("cookie", format!("a=1; __Host-dynauth={token}")),
+        ("x-dynauth-user", "admin".to_string()),
+        ("x-dynauth-session", "forged".to_string()),
+    ];
+    let spoof: Vec<(&str, &str)> = spoof.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let ok = app.call("POST", "/app/orders", HOST, &spoof, Some(json!({"n": 1})));
+    let Some(f) = ok.forward else {
+        panic!("expected a forward, got {} {}", ok.status, ok.json)
+    };
+    assert_eq!(f.headers["x-dynauth-user"], "u-7");
+    assert_eq!(
+        f.headers["x-dynauth-session"],
+        s["id"].as_str().unwrap_or_default()
+    );
+    assert_eq!(f.headers["x-dynauth-tenant"], "acme");
+    assert_eq!(
+        f.headers["cookie"], "a=1",
+        "the session cookie never reaches the origin"
+    );
+
+    let bearer = app.call(
+        "GET",
+        "/app",
+        HOST,
+        &[("authorization", &format!("Bearer {token}"))],
+        None,
+    );
+    let Some(f) = bearer.forward else {
+        panic!("expected a forward")
+    };
+    assert_eq!(f.headers.get("authorization"), None, "nor the bearer token");
+    assert_eq!(f.headers["x-dynauth-user"], "u-7");
+
+    // An unprotected tenant forwards without looking at sessions, and still strips the cookie.
+    let open = app.call(
+        "GET",
+        "/x",
+        "auth.globex.test",
+        &[("cookie", &format!("__Host-dynauth={token}; b=2"))],
+        None,
+    );
+    assert_eq!(open.status, 404, "globex has no origin");
+    let plain = json!({"name": "Acme", "origin": "http://127.0.0.1:9"});
+    assert_eq!(
+        app.admin("PUT", "/v1/admin/tenants/acme", Some(plain))
+            .status,
+        200
+    );
+    let headers = [
+        ("cookie", format!("__Host-dynauth={token}; b=2")),
+        ("x-dynauth-user", "admin".to_string()),
+    ];
+    let headers: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let _warm = app.call("GET", "/x", HOST, &headers, None);
+    let r = app.call("GET", "/x", HOST, &headers, None);
+    let Some(f) = r.forward else {
+        panic!("expected a forward")
+    };
+    assert_eq!(
+        (
+            f.headers.get("x-dynauth-user"),
+            f.headers["cookie"].to_str().unwrap_or("")
+        ),
+        (None, "b=2")
+    );
+    assert_eq!(r.calls, 0, "no session read for an unprotected tenant");
+}
+
+#[test]
+fn no_raw_token_is_ever_stored() {
+    let (t, app) = setup("scan", &[]);
+    let mut tokens = Vec::new();
+    for i in 0..20 {
+        let (token, _) = mint(
+            &app,
+            "acme",
+            json!({"user_id": format!("u-{i}"), "email": format!("u{i}@example.com")}),
+        );
+        assert_eq!(with_cookie(&app, HOST, &token).status, 200);
+        tokens.push(token);
+    }
+    app.runtime.advance(Duration::from_secs(DAY));
+    for token in &tokens {
+        assert_eq!(with_cookie(&app, HOST, token).status, 200); // slides: writes again
+    }
+    let dump = format!("{:?}", scan_all(t.name()));
+    for token in &tokens {
+        assert!(!dump.contains(token.as_str()), "a raw token is stored");
+    }
+    assert!(dump.contains("session"), "the scan did see the sessions");
+}
