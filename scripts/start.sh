@@ -31,6 +31,8 @@ TOKEN_SECRET=$token_secret
 DYNAMODB_ENDPOINT=http://127.0.0.1:$ddb_port
 # Plain http on localhost cannot carry the Secure __Host- cookie: use the local one here only.
 INSECURE_LOCAL_COOKIES=true
+# No webhook locally: login codes are returned by /v1/login/start and logged (never in production).
+DEV_MODE=true
 VARS
 
 export AWS_REGION=us-east-1 DYNAMODB_TABLE=dynauth DYNAMODB_ENDPOINT="http://127.0.0.1:$ddb_port"
@@ -50,6 +52,13 @@ cat >&2 <<INFO
     curl http://127.0.0.1:$port/v1/tenant          # the demo tenant (localhost and 127.0.0.1)
     curl -H 'Authorization: Bearer $admin_token' http://127.0.0.1:$port/v1/admin/health
     curl -H 'Authorization: Bearer $admin_token' http://127.0.0.1:$port/v1/admin/tenants
+
+  Log in (DEV_MODE: the code comes back in the answer and in the log):
+    curl -X POST http://127.0.0.1:$port/v1/login/start -H 'content-type: application/json' \\
+         -d '{"email":"you@example.com"}'
+    curl -i -X POST http://127.0.0.1:$port/v1/login/verify -H 'content-type: application/json' \\
+         -d '{"login_id":"<login_id>","code":"<code>"}'
+    curl -H 'Authorization: Bearer <token>' http://127.0.0.1:$port/v1/session
 
   Admin token for this run: $admin_token
   Ctrl-C stops dynauth and DynamoDB Local.

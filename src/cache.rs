@@ -16,10 +16,7 @@ pub struct TtlCache<K, V> {
 
 impl<K: Eq + Hash + Clone, V: Clone> TtlCache<K, V> {
     pub fn new(max_entries: usize) -> Self {
-        Self {
-            max_entries: max_entries.max(1),
-            entries: RefCell::new(HashMap::new()),
-        }
+        Self { max_entries: max_entries.max(1), entries: RefCell::new(HashMap::new()) }
     }
 
     /// The value for `key` if it has not expired at `now`.
@@ -42,10 +39,7 @@ impl<K: Eq + Hash + Clone, V: Clone> TtlCache<K, V> {
         if entries.len() >= self.max_entries && !entries.contains_key(&key) {
             entries.retain(|_, (e, _)| *e > now);
             while entries.len() >= self.max_entries {
-                let soonest = entries
-                    .iter()
-                    .min_by_key(|(_, (e, _))| *e)
-                    .map(|(k, _)| k.clone());
+                let soonest = entries.iter().min_by_key(|(_, (e, _))| *e).map(|(k, _)| k.clone());
                 match soonest {
                     Some(k) => entries.remove(&k),
                     None => break,
@@ -106,10 +100,7 @@ mod tests {
         assert_eq!(c.get(&"c", at(10)), None);
         assert_eq!(c.get(&"b", at(10)), Some(1));
         c.insert("b", 9, at(10), at(400)); // replacing an entry evicts nothing
-        assert_eq!(
-            (c.len(), c.get(&"b", at(10)), c.get(&"d", at(10))),
-            (3, Some(9), Some(3))
-        );
+        assert_eq!((c.len(), c.get(&"b", at(10)), c.get(&"d", at(10))), (3, Some(9), Some(3)));
         c.remove_where(|_, v| *v == 9);
         assert_eq!(c.get(&"b", at(10)), None);
     }

@@ -43,6 +43,21 @@ pub struct Config {
     /// Plain-http local development: set the session cookie without `Secure`/`__Host-` for
     /// requests to `http://localhost` or `http://127.0.0.1` (never for anything else).
     pub insecure_local_cookies: bool,
+    pub login: LoginSettings,
+}
+
+/// Login-code delivery and limits.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoginSettings {
+    /// Where codes are posted (a tenant may override it).
+    pub webhook_url: Option<String>,
+    /// Signs webhook posts (`x-dynauth-signature`).
+    pub webhook_secret: Option<Secret>,
+    /// Development only: codes are also returned by `/v1/login/start` and logged.
+    pub dev_mode: bool,
+    /// Codes per email per window per tenant.
+    pub rate_limit: u32,
+    pub rate_window_secs: u64,
 }
 
 /// A setting that is missing or malformed. `Display` names the variable and the rule it breaks.
@@ -54,11 +69,7 @@ pub struct ConfigError {
 
 impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "configuration variable {} {}",
-            self.variable, self.problem
-        )
+        write!(f, "configuration variable {} {}", self.variable, self.problem)
     }
 }
 
@@ -89,6 +100,11 @@ pub const VARIABLES: &[&str] = &[
     "HOST_CACHE_NEGATIVE_TTL_SECS",
     "HOST_CACHE_MAX_ENTRIES",
     "INSECURE_LOCAL_COOKIES",
+    "CODE_WEBHOOK_URL",
+    "CODE_WEBHOOK_SECRET",
+    "DEV_MODE",
+    "LOGIN_RATE_LIMIT",
+    "LOGIN_RATE_WINDOW_SECS",
 ];
 
 impl Config {
@@ -117,21 +133,37 @@ impl Config {
         };
         let cache = CacheSettings {
             positive_ttl: Duration::from_secs(vars.number("HOST_CACHE_TTL_SECS", 60, 0, 3600)?),
-            negative_ttl: Duration::from_secs(vars.number(
-                "HOST_CACHE_NEGATIVE_TTL_SECS",
-                5,
-                0,
-                600,
-            )?),
-            max_entries: usize::try_from(vars.number(
-                "HOST_CACHE_MAX_ENTRIES",
-                1000,
-                1,
-                100_000,
-            )?)
-            .unwrap_or(1000),
+            negative_ttl: Duration::from_secs(vars.number("HOST_CACHE_NEGATIVE_TTL_SECS", 5, 0, 600)?),
+            max_entries: usize::try_from(vars.number("HOST_CACHE_MAX_ENTRIES", 1000, 1, 100_000)?).unwrap_or(1000),
         };
         let insecure_local_cookies = vars.flag("INSECURE_LOCAL_COOKIES")?;
+        let webhook_url = match vars.optional("CODE_WEBHOOK_URL") {
+            None => None,
+            Some(raw) => Some(
+                crate::host::webhook_url(&raw)
+                    .map_err(|e| ConfigError { variable: "CODE_WEBHOOK_URL", problem: e.to_string() })?,
+            ),
+        };
+        let webhook_secret = vars.optional("CODE_WEBHOOK_SECRET");
+        if let Some(secret) = &webhook_secret {
+            check(
+                "CODE_WEBHOOK_SECRET",
+                secret.len() >= 32 && is_visible_ascii(secret),
+                "must be at least 32 visible ASCII characters",
+            )?;
+        } else if webhook_url.is_some() {
+            return Err(ConfigError {
+                variable: "CODE_WEBHOOK_SECRET",
+                problem: "is not set (CODE_WEBHOOK_URL needs it to sign deliveries)".into(),
+            });
+        }
+        let login = LoginSettings {
+            webhook_url,
+            webhook_secret: webhook_secret.map(Secret),
+            dev_mode: vars.flag("DEV_MODE")?,
+            rate_limit: u32::try_from(vars.number("LOGIN_RATE_LIMIT", 5, 1, 100)?).unwrap_or(5),
+            rate_window_secs: vars.number("LOGIN_RATE_WINDOW_SECS", 900, 60, 86_400)?,
+        };
         Ok(Self {
             dynamo,
             schema,
@@ -140,35 +172,28 @@ impl Config {
             default_tenant,
             cache,
             insecure_local_cookies,
+            login,
         })
     }
 }
 
 /// The DynamoDB part of the configuration (endpoint, region, credentials, retries, table and key
 /// names), shared by the Worker and the CLI.
-pub fn database_from_lookup(
-    lookup: &impl Fn(&str) -> Option<String>,
-) -> Result<(ClientConfig, Schema), ConfigError> {
+pub fn database_from_lookup(lookup: &impl Fn(&str) -> Option<String>) -> Result<(ClientConfig, Schema), ConfigError> {
     let vars = Vars(lookup);
     let region = vars.required("AWS_REGION")?;
     check(
         "AWS_REGION",
         region.len() <= 32
             && region.split('-').count() >= 3
-            && region
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-'),
+            && region.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-'),
         "must be an AWS region such as us-east-1",
     )?;
     let endpoint = vars.optional("DYNAMODB_ENDPOINT");
     if let Some(endpoint) = &endpoint {
         let ok = (endpoint.starts_with("http://") || endpoint.starts_with("https://"))
             && endpoint.parse::<http::Uri>().is_ok();
-        check(
-            "DYNAMODB_ENDPOINT",
-            ok,
-            "must be an http:// or https:// URL",
-        )?;
+        check("DYNAMODB_ENDPOINT", ok, "must be an http:// or https:// URL")?;
     }
     let schema = schema_from_lookup(lookup)?;
     let retry = RetryPolicy {
@@ -179,32 +204,19 @@ pub fn database_from_lookup(
     let access_key_id = vars.required("AWS_ACCESS_KEY_ID")?;
     check(
         "AWS_ACCESS_KEY_ID",
-        (4..=128).contains(&access_key_id.len())
-            && access_key_id.bytes().all(|b| b.is_ascii_alphanumeric()),
+        (4..=128).contains(&access_key_id.len()) && access_key_id.bytes().all(|b| b.is_ascii_alphanumeric()),
         "must be an access key id (letters and digits)",
     )?;
     let secret_access_key = vars.required("AWS_SECRET_ACCESS_KEY")?;
-    check(
-        "AWS_SECRET_ACCESS_KEY",
-        is_visible_ascii(&secret_access_key),
-        "must be visible ASCII",
-    )?;
+    check("AWS_SECRET_ACCESS_KEY", is_visible_ascii(&secret_access_key), "must be visible ASCII")?;
     let session_token = vars.optional("AWS_SESSION_TOKEN");
     if let Some(token) = &session_token {
-        check(
-            "AWS_SESSION_TOKEN",
-            is_visible_ascii(token),
-            "must be visible ASCII",
-        )?;
+        check("AWS_SESSION_TOKEN", is_visible_ascii(token), "must be visible ASCII")?;
     }
     let dynamo = ClientConfig {
         endpoint,
         region,
-        credentials: Credentials {
-            access_key_id,
-            secret_access_key,
-            session_token,
-        },
+        credentials: Credentials { access_key_id, secret_access_key, session_token },
         retry,
     };
     Ok((dynamo, schema))
@@ -214,11 +226,7 @@ pub fn database_from_lookup(
 pub fn schema_from_lookup(lookup: &impl Fn(&str) -> Option<String>) -> Result<Schema, ConfigError> {
     let vars = Vars(lookup);
     let table = vars.required("DYNAMODB_TABLE")?;
-    check(
-        "DYNAMODB_TABLE",
-        is_table_name(&table),
-        "must be 3-255 characters of A-Z a-z 0-9 _ - .",
-    )?;
+    check("DYNAMODB_TABLE", is_table_name(&table), "must be 3-255 characters of A-Z a-z 0-9 _ - .")?;
     let mut schema = Schema::new(&table);
     schema.pk = vars.name("DYNAMODB_PARTITION_KEY", &schema.pk)?;
     schema.sk = vars.name("DYNAMODB_SORT_KEY", &schema.sk)?;
@@ -239,29 +247,18 @@ struct Vars<'a, F: Fn(&str) -> Option<String>>(&'a F);
 
 impl<F: Fn(&str) -> Option<String>> Vars<'_, F> {
     fn optional(&self, name: &str) -> Option<String> {
-        (self.0)(name)
-            .map(|v| v.trim().to_string())
-            .filter(|v| !v.is_empty())
+        (self.0)(name).map(|v| v.trim().to_string()).filter(|v| !v.is_empty())
     }
 
     fn required(&self, name: &'static str) -> Result<String, ConfigError> {
-        self.optional(name).ok_or_else(|| ConfigError {
-            variable: name,
-            problem: "is not set".into(),
-        })
+        self.optional(name).ok_or_else(|| ConfigError { variable: name, problem: "is not set".into() })
     }
 
     fn name(&self, name: &'static str, default: &str) -> Result<String, ConfigError> {
         let value = self.optional(name).unwrap_or_else(|| default.to_string());
         let ok = (1..=255).contains(&value.len())
-            && value
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || b == b'.');
-        check(
-            name,
-            ok,
-            "must be an attribute or index name (A-Z a-z 0-9 _ - .)",
-        )?;
+            && value.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || b == b'.');
+        check(name, ok, "must be an attribute or index name (A-Z a-z 0-9 _ - .)")?;
         Ok(value)
     }
 
@@ -269,42 +266,23 @@ impl<F: Fn(&str) -> Option<String>> Vars<'_, F> {
         match self.optional(name).as_deref() {
             None | Some("false") => Ok(false),
             Some("true") => Ok(true),
-            Some(_) => Err(ConfigError {
-                variable: name,
-                problem: "must be true or false".into(),
-            }),
+            Some(_) => Err(ConfigError { variable: name, problem: "must be true or false".into() }),
         }
     }
 
-    fn number(
-        &self,
-        name: &'static str,
-        default: u64,
-        min: u64,
-        max: u64,
-    ) -> Result<u64, ConfigError> {
+    fn number(&self, name: &'static str, default: u64, min: u64, max: u64) -> Result<u64, ConfigError> {
         let Some(raw) = self.optional(name) else {
             return Ok(default);
         };
         match raw.parse::<u64>() {
             Ok(n) if (min..=max).contains(&n) => Ok(n),
-            _ => Err(ConfigError {
-                variable: name,
-                problem: format!("must be a whole number from {min} to {max}"),
-            }),
+            _ => Err(ConfigError { variable: name, problem: format!("must be a whole number from {min} to {max}") }),
         }
     }
 }
 
 fn check(variable: &'static str, ok: bool, rule: &str) -> Result<(), ConfigError> {
-    if ok {
-        Ok(())
-    } else {
-        Err(ConfigError {
-            variable,
-            problem: rule.to_string(),
-        })
-    }
+    if ok { Ok(()) } else { Err(ConfigError { variable, problem: rule.to_string() }) }
 }
 
 fn is_visible_ascii(s: &str) -> bool {
@@ -312,9 +290,7 @@ fn is_visible_ascii(s: &str) -> bool {
 }
 
 fn is_table_name(s: &str) -> bool {
-    (3..=255).contains(&s.len())
-        && s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || b == b'.')
+    (3..=255).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || b == b'.')
 }
 
 #[cfg(test)]
@@ -330,10 +306,7 @@ pub(crate) mod tests {
             ("AWS_ACCESS_KEY_ID", "AKIDLOCAL".to_string()),
             ("AWS_SECRET_ACCESS_KEY", "local-secret-not-real".to_string()),
             ("ADMIN_TOKEN", "admin-token-for-tests-only".to_string()),
-            (
-                "TOKEN_SECRET",
-                "token-secret-for-tests-only-0123456789".to_string(),
-            ),
+            ("TOKEN_SECRET", "token-secret-for-tests-only-0123456789".to_string()),
         ])
     }
 
@@ -344,9 +317,7 @@ pub(crate) mod tests {
     #[test]
     fn defaults() {
         let config = parse(&base_vars()).map_err(|e| e.to_string());
-        let Ok(config) = config else {
-            panic!("{config:?}")
-        };
+        let Ok(config) = config else { panic!("{config:?}") };
         assert_eq!(config.schema, Schema::new("dynauth"));
         assert_eq!(config.dynamo.endpoint, None);
         assert_eq!(config.dynamo.retry.deadline, Duration::from_secs(3));
@@ -365,13 +336,7 @@ pub(crate) mod tests {
         ] {
             let mut vars = base_vars();
             vars.insert(name, "  ".into());
-            assert_eq!(
-                parse(&vars).map(|_| ()),
-                Err(ConfigError {
-                    variable: name,
-                    problem: "is not set".into()
-                })
-            );
+            assert_eq!(parse(&vars).map(|_| ()), Err(ConfigError { variable: name, problem: "is not set".into() }));
         }
     }
 
@@ -392,9 +357,7 @@ pub(crate) mod tests {
             let mut vars = base_vars();
             vars.insert(name, value.into());
             let err = parse(&vars).map(|_| ()).err();
-            let Some(err) = err else {
-                panic!("{name}={value} was accepted")
-            };
+            let Some(err) = err else { panic!("{name}={value} was accepted") };
             assert_eq!(err.variable, name);
             assert!(!err.to_string().contains(value), "{err} echoes the value");
         }
@@ -408,21 +371,11 @@ pub(crate) mod tests {
         vars.insert("DYNAMODB_GSI2_NAME", "Domains".into());
         vars.insert("AWS_SESSION_TOKEN", "tok".into());
         let Ok(config) = parse(&vars) else { panic!() };
-        assert_eq!(
-            config.dynamo.endpoint.as_deref(),
-            Some("http://127.0.0.1:8000")
-        );
+        assert_eq!(config.dynamo.endpoint.as_deref(), Some("http://127.0.0.1:8000"));
         assert_eq!(config.schema.pk, "pk");
         assert_eq!(config.schema.gsi2.name, "Domains");
-        assert_eq!(
-            config.dynamo.credentials.session_token.as_deref(),
-            Some("tok")
-        );
+        assert_eq!(config.dynamo.credentials.session_token.as_deref(), Some("tok"));
         let shown = format!("{config:?}");
-        assert!(
-            !shown.contains("admin-token-for-tests-only")
-                && !shown.contains("local-secret-not-real"),
-            "{shown}"
-        );
+        assert!(!shown.contains("admin-token-for-tests-only") && !shown.contains("local-secret-not-real"), "{shown}");
     }
 }

@@ -28,11 +28,7 @@ pub fn decode(secret: &[u8], scope: &str, cursor: &str) -> Option<Item> {
 }
 
 fn tag(secret: &[u8], scope: &str, payload: &str) -> Vec<u8> {
-    hmac_parts(
-        secret,
-        &[b"dynauth-cursor-v1", scope.as_bytes(), payload.as_bytes()],
-    )[..16]
-        .to_vec()
+    hmac_parts(secret, &[b"dynauth-cursor-v1", scope.as_bytes(), payload.as_bytes()])[..16].to_vec()
 }
 
 #[cfg(test)]
@@ -43,10 +39,7 @@ mod tests {
     use crate::dynamo::s;
 
     fn key() -> Item {
-        Item::from(HashMap::from([
-            ("PK".to_string(), s("TENANT#a")),
-            ("GSI1SK".to_string(), s("TENANT#a")),
-        ]))
+        Item::from(HashMap::from([("PK".to_string(), s("TENANT#a")), ("GSI1SK".to_string(), s("TENANT#a"))]))
     }
 
     #[test]
@@ -73,11 +66,7 @@ mod tests {
         ] {
             assert_eq!(decode(b"secret", "tenants", &bad), None, "{bad}");
         }
-        assert_eq!(
-            decode(b"secret", "sessions:a:u1", &c),
-            None,
-            "bound to its list"
-        );
+        assert_eq!(decode(b"secret", "sessions:a:u1", &c), None, "bound to its list");
         assert_eq!(decode(b"other", "tenants", &c), None, "bound to the secret");
     }
 }

@@ -45,18 +45,12 @@ fn isolate(env: &Env) -> Rc<Result<Isolate, ConfigError>> {
 }
 
 #[event(fetch)]
-async fn fetch(
-    mut req: worker::Request,
-    env: Env,
-    wctx: Context,
-) -> worker::Result<worker::Response> {
+async fn fetch(mut req: worker::Request, env: Env, wctx: Context) -> worker::Result<worker::Response> {
     let own = api::is_own_path(&req.path());
     let request = match into_http(&mut req, own).await {
         Ok(r) => r,
         Err(e) => {
-            let response =
-                ApiError::bad_request("invalid_request", "the request could not be read")
-                    .into_response();
+            let response = ApiError::bad_request("invalid_request", "the request could not be read").into_response();
             console_log!(
                 "{}",
                 serde_json::json!({"route": "unreadable_request", "status": 400, "error_detail": e.to_string()})
@@ -69,31 +63,19 @@ async fn fetch(
         Err(e) => api::config_failure(&request, e, random_id()),
         Ok(isolate) => match isolate.client() {
             Ok(db) => api::handle(&Ctx::new(&isolate.config, &db, &isolate.caches), request).await,
-            Err(problem) => api::config_failure(
-                &request,
-                &ConfigError {
-                    variable: "DYNAMODB_ENDPOINT",
-                    problem,
-                },
-                random_id(),
-            ),
+            Err(problem) => {
+                api::config_failure(&request, &ConfigError { variable: "DYNAMODB_ENDPOINT", problem }, random_id())
+            }
         },
     };
-    let Handled {
-        outcome,
-        mut log,
-        deferred,
-    } = handled;
+    let Handled { outcome, mut log, deferred } = handled;
     if !deferred.is_empty() {
         let state = state.clone();
         wctx.wait_until(async move {
             if let Ok(isolate) = state.as_ref()
                 && let Ok(db) = isolate.client()
             {
-                for line in Ctx::new(&isolate.config, &db, &isolate.caches)
-                    .run_deferred(deferred)
-                    .await
-                {
+                for line in Ctx::new(&isolate.config, &db, &isolate.caches).run_deferred(deferred).await {
                     console_log!("{line}");
                 }
             }
@@ -107,9 +89,7 @@ async fn fetch(
                 Ok(response)
             }
             Err(e) => {
-                let err = ApiError::BadGateway {
-                    detail: e.to_string(),
-                };
+                let err = ApiError::BadGateway { detail: e.to_string() };
                 log.status = err.status();
                 log.error_code = Some(err.code());
                 log.error_detail = err.log_detail().map(str::to_string);
@@ -124,9 +104,7 @@ async fn fetch(
 impl Isolate {
     /// A DynamoDB client for one request (its counters are that request's).
     fn client(&self) -> Result<Client<FetchTransport, EdgeRuntime>, String> {
-        let transport = FetchTransport {
-            timeout: self.config.dynamo.retry.deadline,
-        };
+        let transport = FetchTransport { timeout: self.config.dynamo.retry.deadline };
         Client::new(self.config.dynamo.clone(), transport, EdgeRuntime)
     }
 }
@@ -139,38 +117,25 @@ fn random_id() -> String {
 
 /// The request as `http::Request`; the body is read only for dynauth's own routes (forwarded
 /// bodies are streamed to the origin untouched).
-async fn into_http(
-    req: &mut worker::Request,
-    read_body: bool,
-) -> worker::Result<http::Request<Vec<u8>>> {
+async fn into_http(req: &mut worker::Request, read_body: bool) -> worker::Result<http::Request<Vec<u8>>> {
     let body = match req.method() {
         Method::Get | Method::Head => Vec::new(),
         _ if read_body => req.bytes().await?,
         _ => Vec::new(),
     };
     let url = req.url()?;
-    let mut builder = http::Request::builder()
-        .method(req.method().as_ref())
-        .uri(url.as_str());
+    let mut builder = http::Request::builder().method(req.method().as_ref()).uri(url.as_str());
     for (name, value) in req.headers().entries() {
         builder = builder.header(name, value);
     }
-    builder
-        .body(body)
-        .map_err(|e| worker::Error::RustError(e.to_string()))
+    builder.body(body).map_err(|e| worker::Error::RustError(e.to_string()))
 }
 
 fn from_http(response: http::Response<Vec<u8>>) -> worker::Result<worker::Response> {
     let (parts, body) = response.into_parts();
     let headers = to_headers(&parts.headers)?;
-    let builder = worker::ResponseBuilder::new()
-        .with_status(parts.status.as_u16())
-        .with_headers(headers);
-    if body.is_empty() {
-        Ok(builder.empty())
-    } else {
-        Ok(builder.fixed(body))
-    }
+    let builder = worker::ResponseBuilder::new().with_status(parts.status.as_u16()).with_headers(headers);
+    if body.is_empty() { Ok(builder.empty()) } else { Ok(builder.fixed(body)) }
 }
 
 fn to_headers(map: &http::HeaderMap) -> worker::Result<Headers> {
@@ -185,10 +150,7 @@ fn to_headers(map: &http::HeaderMap) -> worker::Result<Headers> {
 
 /// Sends a forward to the origin with the original body stream; the answer comes back as it is
 /// (redirects included: they are the client's to follow).
-async fn send_forward(
-    forward: Forward,
-    original: &worker::Request,
-) -> worker::Result<worker::Response> {
+async fn send_forward(forward: Forward, original: &worker::Request) -> worker::Result<worker::Response> {
     let mut init = RequestInit::new();
     init.with_method(Method::from(forward.method.to_string()))
         .with_headers(to_headers(&forward.headers)?)
@@ -208,10 +170,7 @@ struct FetchTransport {
 }
 
 impl Transport for FetchTransport {
-    async fn send(
-        &self,
-        request: http::Request<Vec<u8>>,
-    ) -> Result<http::Response<Vec<u8>>, TransportError> {
+    async fn send(&self, request: http::Request<Vec<u8>>) -> Result<http::Response<Vec<u8>>, TransportError> {
         let err = |e: worker::Error| TransportError(e.to_string());
         let (parts, body) = request.into_parts();
         let headers = Headers::new();
@@ -219,18 +178,13 @@ impl Transport for FetchTransport {
             if name == http::header::HOST {
                 continue;
             }
-            let value = value
-                .to_str()
-                .map_err(|_| TransportError(format!("header {name} is not ASCII")))?;
+            let value = value.to_str().map_err(|_| TransportError(format!("header {name} is not ASCII")))?;
             headers.set(name.as_str(), value).map_err(err)?;
         }
         let mut init = RequestInit::new();
-        init.with_method(Method::from(parts.method.to_string()))
-            .with_headers(headers);
+        init.with_method(Method::from(parts.method.to_string())).with_headers(headers);
         if !body.is_empty() {
-            init.with_body(Some(
-                worker::js_sys::Uint8Array::from(body.as_slice()).into(),
-            ));
+            init.with_body(Some(worker::js_sys::Uint8Array::from(body.as_slice()).into()));
         }
         let req = worker::Request::new_with_init(&parts.uri.to_string(), &init).map_err(err)?;
         let send = Box::pin(async move {
@@ -240,17 +194,12 @@ impl Transport for FetchTransport {
                 builder = builder.header(name, value);
             }
             let bytes = resp.bytes().await?;
-            builder
-                .body(bytes)
-                .map_err(|e| worker::Error::RustError(e.to_string()))
+            builder.body(bytes).map_err(|e| worker::Error::RustError(e.to_string()))
         });
         let timer = Box::pin(worker::Delay::from(self.timeout));
         match select(send, timer).await {
             Either::Left((result, _)) => result.map_err(err),
-            Either::Right(((), _)) => Err(TransportError(format!(
-                "no response within {:?}",
-                self.timeout
-            ))),
+            Either::Right(((), _)) => Err(TransportError(format!("no response within {:?}", self.timeout))),
         }
     }
 }

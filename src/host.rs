@@ -43,9 +43,7 @@ pub fn canonical(raw: &str) -> Result<Host, InvalidHost> {
         return Err(InvalidHost("the host is too long"));
     }
     if raw.starts_with('[') {
-        return Err(InvalidHost(
-            "IPv6 literals are not accepted as tenant hosts",
-        ));
+        return Err(InvalidHost("IPv6 literals are not accepted as tenant hosts"));
     }
     let name = match raw.rsplit_once(':') {
         Some((name, port)) => {
@@ -68,17 +66,10 @@ pub fn canonical(raw: &str) -> Result<Host, InvalidHost> {
         return Ok(Host(name.to_string()));
     }
     if name.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
-        return Err(InvalidHost(
-            "the host looks like an IPv4 address but is not one",
-        ));
+        return Err(InvalidHost("the host looks like an IPv4 address but is not one"));
     }
     let ascii = Uts46::new()
-        .to_ascii(
-            name.as_bytes(),
-            AsciiDenyList::STD3,
-            Hyphens::Check,
-            DnsLength::Verify,
-        )
+        .to_ascii(name.as_bytes(), AsciiDenyList::STD3, Hyphens::Check, DnsLength::Verify)
         .map_err(|_| InvalidHost("the host is not a valid domain name"))?;
     let ascii = ascii.to_ascii_lowercase();
     if ascii.len() > 253 {
@@ -86,22 +77,16 @@ pub fn canonical(raw: &str) -> Result<Host, InvalidHost> {
     }
     for label in ascii.split('.') {
         let ok = (1..=63).contains(&label.len())
-            && label
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            && label.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
             && !label.starts_with('-')
             && !label.ends_with('-');
         if !ok {
-            return Err(InvalidHost(
-                "a label of the host is empty, too long, or has characters other than a-z 0-9 -",
-            ));
+            return Err(InvalidHost("a label of the host is empty, too long, or has characters other than a-z 0-9 -"));
         }
     }
     // A name is localhost or has a dot: single-label names other than localhost cannot be public.
     if !ascii.contains('.') && ascii != "localhost" {
-        return Err(InvalidHost(
-            "the host needs a dot (only localhost may be a single label)",
-        ));
+        return Err(InvalidHost("the host needs a dot (only localhost may be a single label)"));
     }
     Ok(Host(ascii))
 }
@@ -146,69 +131,24 @@ mod tests {
             ("xn--bcher-kva.example", Ok("xn--bcher-kva.example")),
             ("例え.テスト", Ok("xn--r8jz45g.xn--zckzah")),
             ("münchen.de:443", Ok("xn--mnchen-3ya.de")),
-            (
-                long_label.as_str(),
-                Err("the host needs a dot (only localhost may be a single label)"),
-            ),
+            (long_label.as_str(), Err("the host needs a dot (only localhost may be a single label)")),
             ("", Err("the host is empty")),
-            (
-                "auth..example.com",
-                Err("the host is not a valid domain name"),
-            ),
+            ("auth..example.com", Err("the host is not a valid domain name")),
             ("auth.example.com..", Err("the host has an empty label")),
             (".", Err("the host has an empty label")),
-            (
-                "-auth.example.com",
-                Err("the host is not a valid domain name"),
-            ),
-            (
-                "auth-.example.com",
-                Err("the host is not a valid domain name"),
-            ),
-            (
-                "auth_x.example.com",
-                Err("the host is not a valid domain name"),
-            ),
-            (
-                "auth example.com",
-                Err("the host is not a valid domain name"),
-            ),
-            (
-                "auth.example.com/path",
-                Err("the host is not a valid domain name"),
-            ),
-            (
-                "user@auth.example.com",
-                Err("the host is not a valid domain name"),
-            ),
-            (
-                "auth.example.com:",
-                Err("the port is not a number from 0 to 65535"),
-            ),
-            (
-                "auth.example.com:99999",
-                Err("the port is not a number from 0 to 65535"),
-            ),
-            (
-                "auth.example.com:http",
-                Err("the port is not a number from 0 to 65535"),
-            ),
-            (
-                "[::1]:8787",
-                Err("IPv6 literals are not accepted as tenant hosts"),
-            ),
-            (
-                "256.1.1.1",
-                Err("the host looks like an IPv4 address but is not one"),
-            ),
-            (
-                "01.2.3.4",
-                Err("the host looks like an IPv4 address but is not one"),
-            ),
-            (
-                "intranet",
-                Err("the host needs a dot (only localhost may be a single label)"),
-            ),
+            ("-auth.example.com", Err("the host is not a valid domain name")),
+            ("auth-.example.com", Err("the host is not a valid domain name")),
+            ("auth_x.example.com", Err("the host is not a valid domain name")),
+            ("auth example.com", Err("the host is not a valid domain name")),
+            ("auth.example.com/path", Err("the host is not a valid domain name")),
+            ("user@auth.example.com", Err("the host is not a valid domain name")),
+            ("auth.example.com:", Err("the port is not a number from 0 to 65535")),
+            ("auth.example.com:99999", Err("the port is not a number from 0 to 65535")),
+            ("auth.example.com:http", Err("the port is not a number from 0 to 65535")),
+            ("[::1]:8787", Err("IPv6 literals are not accepted as tenant hosts")),
+            ("256.1.1.1", Err("the host looks like an IPv4 address but is not one")),
+            ("01.2.3.4", Err("the host looks like an IPv4 address but is not one")),
+            ("intranet", Err("the host needs a dot (only localhost may be a single label)")),
         ];
         for (input, expected) in cases {
             let got = canonical(input);
@@ -230,15 +170,11 @@ mod tests {
 pub fn web_origin(raw: &str) -> Result<String, InvalidHost> {
     let (scheme, rest) = split_scheme(raw)?;
     if rest.contains(['/', '?', '#', '@']) {
-        return Err(InvalidHost(
-            "an origin is scheme://host[:port] with no path, query or user",
-        ));
+        return Err(InvalidHost("an origin is scheme://host[:port] with no path, query or user"));
     }
     let (host, port) = host_and_port(rest)?;
     if scheme == "http" && !matches!(host.as_str(), "localhost" | "127.0.0.1") {
-        return Err(InvalidHost(
-            "http:// origins are allowed only for localhost and 127.0.0.1",
-        ));
+        return Err(InvalidHost("http:// origins are allowed only for localhost and 127.0.0.1"));
     }
     Ok(join_origin(scheme, &host, port))
 }
@@ -256,24 +192,31 @@ pub fn base_url(raw: &str) -> Result<String, InvalidHost> {
     };
     let (host, port) = host_and_port(authority)?;
     let path = path.trim_end_matches('/');
-    let path_ok = path
-        .bytes()
-        .all(|b| b.is_ascii_alphanumeric() || b"-._~/%!$&'()*+,;=:@".contains(&b))
-        && !path.contains("//");
+    let path_ok =
+        path.bytes().all(|b| b.is_ascii_alphanumeric() || b"-._~/%!$&'()*+,;=:@".contains(&b)) && !path.contains("//");
     if !path_ok {
-        return Err(InvalidHost(
-            "the path of the base URL has characters that are not allowed",
-        ));
+        return Err(InvalidHost("the path of the base URL has characters that are not allowed"));
     }
     Ok(format!("{}{path}", join_origin(scheme, &host, port)))
 }
 
+/// A URL dynauth posts secrets to (the login-code webhook): `https://...`, or `http://` only to
+/// `localhost` and `127.0.0.1`; no query or fragment.
+pub fn webhook_url(raw: &str) -> Result<String, InvalidHost> {
+    let url = base_url(raw)?;
+    let local = ["http://localhost", "http://127.0.0.1"]
+        .iter()
+        .any(|p| url == *p || url.starts_with(&format!("{p}:")) || url.starts_with(&format!("{p}/")));
+    if url.starts_with("https://") || local {
+        Ok(url)
+    } else {
+        Err(InvalidHost("must be https:// (http:// only for localhost and 127.0.0.1)"))
+    }
+}
+
 fn split_scheme(raw: &str) -> Result<(&'static str, &str), InvalidHost> {
     let raw = raw.trim();
-    let lower = raw
-        .get(..8)
-        .map(str::to_ascii_lowercase)
-        .unwrap_or_default();
+    let lower = raw.get(..8).map(str::to_ascii_lowercase).unwrap_or_default();
     if lower.starts_with("https://") {
         Ok(("https", &raw[8..]))
     } else if lower.starts_with("http://") {
@@ -286,10 +229,7 @@ fn split_scheme(raw: &str) -> Result<(&'static str, &str), InvalidHost> {
 fn host_and_port(authority: &str) -> Result<(String, Option<u16>), InvalidHost> {
     let host = canonical_any(authority)?;
     let port = match authority.rsplit_once(':') {
-        Some((_, p)) => Some(
-            p.parse::<u16>()
-                .map_err(|_| InvalidHost("the port is not a number from 0 to 65535"))?,
-        ),
+        Some((_, p)) => Some(p.parse::<u16>().map_err(|_| InvalidHost("the port is not a number from 0 to 65535"))?),
         None => None,
     };
     Ok((host.0, port))
@@ -300,12 +240,7 @@ fn host_and_port(authority: &str) -> Result<(String, Option<u16>), InvalidHost> 
 fn canonical_any(raw: &str) -> Result<Host, InvalidHost> {
     match canonical(raw) {
         Err(InvalidHost("the host needs a dot (only localhost may be a single label)")) => {
-            let name = raw
-                .split(':')
-                .next()
-                .unwrap_or(raw)
-                .trim_end_matches('.')
-                .to_ascii_lowercase();
+            let name = raw.split(':').next().unwrap_or(raw).trim_end_matches('.').to_ascii_lowercase();
             Ok(Host(name))
         }
         other => other,
@@ -328,10 +263,7 @@ mod origin_tests {
         let ok = [
             ("https://App.Example.com", "https://app.example.com"),
             ("https://app.example.com:443", "https://app.example.com"),
-            (
-                "https://app.example.com:8443",
-                "https://app.example.com:8443",
-            ),
+            ("https://app.example.com:8443", "https://app.example.com:8443"),
             ("http://localhost:3000", "http://localhost:3000"),
             ("http://127.0.0.1:5173", "http://127.0.0.1:5173"),
             ("https://bücher.example", "https://xn--bcher-kva.example"),
@@ -340,31 +272,13 @@ mod origin_tests {
             assert_eq!(web_origin(raw).as_deref(), Ok(want), "{raw}");
         }
         let bad = [
-            (
-                "http://app.example.com",
-                "http:// origins are allowed only for localhost and 127.0.0.1",
-            ),
-            (
-                "https://app.example.com/",
-                "an origin is scheme://host[:port] with no path, query or user",
-            ),
-            (
-                "https://app.example.com/x",
-                "an origin is scheme://host[:port] with no path, query or user",
-            ),
-            (
-                "ftp://app.example.com",
-                "must start with https:// (or http://)",
-            ),
+            ("http://app.example.com", "http:// origins are allowed only for localhost and 127.0.0.1"),
+            ("https://app.example.com/", "an origin is scheme://host[:port] with no path, query or user"),
+            ("https://app.example.com/x", "an origin is scheme://host[:port] with no path, query or user"),
+            ("ftp://app.example.com", "must start with https:// (or http://)"),
             ("app.example.com", "must start with https:// (or http://)"),
-            (
-                "https://user@app.example.com",
-                "an origin is scheme://host[:port] with no path, query or user",
-            ),
-            (
-                "https://app.example.com:0x1",
-                "the port is not a number from 0 to 65535",
-            ),
+            ("https://user@app.example.com", "an origin is scheme://host[:port] with no path, query or user"),
+            ("https://app.example.com:0x1", "the port is not a number from 0 to 65535"),
             ("https://", "the host is empty"),
         ];
         for (raw, want) in bad {
@@ -373,23 +287,21 @@ mod origin_tests {
     }
 
     #[test]
+    fn webhook_urls() {
+        assert_eq!(webhook_url("https://hooks.example.com/codes").as_deref(), Ok("https://hooks.example.com/codes"));
+        assert_eq!(webhook_url("http://127.0.0.1:9999/hook").as_deref(), Ok("http://127.0.0.1:9999/hook"));
+        assert_eq!(webhook_url("http://localhost/hook").as_deref(), Ok("http://localhost/hook"));
+        assert!(webhook_url("http://hooks.example.com/codes").is_err());
+        assert!(webhook_url("http://localhost.evil.com/x").is_err());
+        assert!(webhook_url("http://127.0.0.1.nip.io/x").is_err());
+    }
+
+    #[test]
     fn base_urls() {
-        assert_eq!(
-            base_url("https://Origin.Example.com/").as_deref(),
-            Ok("https://origin.example.com")
-        );
-        assert_eq!(
-            base_url("http://127.0.0.1:9000/app/").as_deref(),
-            Ok("http://127.0.0.1:9000/app")
-        );
-        assert_eq!(
-            base_url("http://backend:8080").as_deref(),
-            Ok("http://backend:8080")
-        );
-        assert_eq!(
-            base_url("https://o.example.com:443/a/b").as_deref(),
-            Ok("https://o.example.com/a/b")
-        );
+        assert_eq!(base_url("https://Origin.Example.com/").as_deref(), Ok("https://origin.example.com"));
+        assert_eq!(base_url("http://127.0.0.1:9000/app/").as_deref(), Ok("http://127.0.0.1:9000/app"));
+        assert_eq!(base_url("http://backend:8080").as_deref(), Ok("http://backend:8080"));
+        assert_eq!(base_url("https://o.example.com:443/a/b").as_deref(), Ok("https://o.example.com/a/b"));
         assert!(base_url("https://o.example.com/?x=1").is_err());
         assert!(base_url("https://o.example.com/a b").is_err());
         assert!(base_url("https://o.example.com//a").is_err());

@@ -22,27 +22,17 @@ pub enum Invalid {
 
 impl Invalid {
     pub fn field(field: &str, problem: impl fmt::Display) -> Self {
-        Self::Field {
-            code: "invalid_request",
-            message: format!("{field}: {problem}"),
-        }
+        Self::Field { code: "invalid_request", message: format!("{field}: {problem}") }
     }
 
     pub fn with_code(code: &'static str, message: impl Into<String>) -> Self {
-        Self::Field {
-            code,
-            message: message.into(),
-        }
+        Self::Field { code, message: message.into() }
     }
 }
 
 /// A JSON object from a request body. `allowed` lists the accepted field names; any other field
 /// is refused with `unknown_fields` naming every one of them.
-pub fn json_object(
-    content_type: Option<&str>,
-    body: &[u8],
-    allowed: &[&str],
-) -> Result<Map<String, Value>, Invalid> {
+pub fn json_object(content_type: Option<&str>, body: &[u8], allowed: &[&str]) -> Result<Map<String, Value>, Invalid> {
     let map = json_body(content_type, body)?;
     check_fields(&map, allowed, "")?;
     Ok(map)
@@ -54,40 +44,23 @@ pub fn json_body(content_type: Option<&str>, body: &[u8]) -> Result<Map<String, 
         return Err(Invalid::TooLarge);
     }
     let is_json = content_type
-        .map(|c| {
-            c.split(';')
-                .next()
-                .unwrap_or("")
-                .trim()
-                .eq_ignore_ascii_case("application/json")
-        })
+        .map(|c| c.split(';').next().unwrap_or("").trim().eq_ignore_ascii_case("application/json"))
         .unwrap_or(false);
     if !is_json {
         return Err(Invalid::NotJson);
     }
-    let value: Value = serde_json::from_slice(body).map_err(|e| {
-        Invalid::with_code("invalid_json", format!("the body is not valid JSON: {e}"))
-    })?;
+    let value: Value = serde_json::from_slice(body)
+        .map_err(|e| Invalid::with_code("invalid_json", format!("the body is not valid JSON: {e}")))?;
     match value {
         Value::Object(map) => Ok(map),
-        _ => Err(Invalid::with_code(
-            "invalid_json",
-            "the body must be a JSON object",
-        )),
+        _ => Err(Invalid::with_code("invalid_json", "the body must be a JSON object")),
     }
 }
 
 /// Refuses any key of `map` not in `allowed`; `prefix` names the enclosing object in the message.
-pub fn check_fields(
-    map: &Map<String, Value>,
-    allowed: &[&str],
-    prefix: &str,
-) -> Result<(), Invalid> {
-    let mut unknown: Vec<String> = map
-        .keys()
-        .filter(|k| !allowed.contains(&k.as_str()))
-        .map(|k| format!("{prefix}{k}"))
-        .collect();
+pub fn check_fields(map: &Map<String, Value>, allowed: &[&str], prefix: &str) -> Result<(), Invalid> {
+    let mut unknown: Vec<String> =
+        map.keys().filter(|k| !allowed.contains(&k.as_str())).map(|k| format!("{prefix}{k}")).collect();
     if unknown.is_empty() {
         return Ok(());
     }
@@ -97,11 +70,7 @@ pub fn check_fields(
         format!(
             "unknown field(s): {}; accepted: {}",
             unknown.join(", "),
-            allowed
-                .iter()
-                .map(|a| format!("{prefix}{a}"))
-                .collect::<Vec<_>>()
-                .join(", ")
+            allowed.iter().map(|a| format!("{prefix}{a}")).collect::<Vec<_>>().join(", ")
         ),
     ))
 }
@@ -132,8 +101,7 @@ impl<'a> Fields<'a> {
 
     /// A required string.
     pub fn string(&self, field: &str) -> Result<&'a str, Invalid> {
-        self.opt_string(field)?
-            .ok_or_else(|| Invalid::field(&self.name(field), "is required"))
+        self.opt_string(field)?.ok_or_else(|| Invalid::field(&self.name(field), "is required"))
     }
 
     pub fn opt_string(&self, field: &str) -> Result<Option<&'a str>, Invalid> {
@@ -158,15 +126,9 @@ impl<'a> Fields<'a> {
             None => Ok(None),
             Some(Value::Number(n)) => match n.as_u64() {
                 Some(v) if (min..=max).contains(&v) => Ok(Some(v)),
-                _ => Err(Invalid::field(
-                    &self.name(field),
-                    format!("must be a whole number from {min} to {max}"),
-                )),
+                _ => Err(Invalid::field(&self.name(field), format!("must be a whole number from {min} to {max}"))),
             },
-            Some(_) => Err(Invalid::field(
-                &self.name(field),
-                format!("must be a whole number from {min} to {max}"),
-            )),
+            Some(_) => Err(Invalid::field(&self.name(field), format!("must be a whole number from {min} to {max}"))),
         }
     }
 
@@ -191,9 +153,7 @@ impl<'a> Fields<'a> {
 pub fn query_param(query: Option<&str>, name: &str) -> Option<String> {
     query?.split('&').find_map(|pair| {
         let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-        (percent_decode(k).as_deref() == Some(name))
-            .then(|| percent_decode(v))
-            .flatten()
+        (percent_decode(k).as_deref() == Some(name)).then(|| percent_decode(v)).flatten()
     })
 }
 
@@ -244,29 +204,11 @@ mod tests {
 
     #[test]
     fn bodies() {
-        assert_eq!(
-            json_object(JSON, &vec![b' '; MAX_BODY + 1], &[]),
-            Err(Invalid::TooLarge)
-        );
-        assert_eq!(
-            json_object(Some("text/plain"), b"{}", &[]),
-            Err(Invalid::NotJson)
-        );
+        assert_eq!(json_object(JSON, &vec![b' '; MAX_BODY + 1], &[]), Err(Invalid::TooLarge));
+        assert_eq!(json_object(Some("text/plain"), b"{}", &[]), Err(Invalid::NotJson));
         assert_eq!(json_object(None, b"{}", &[]), Err(Invalid::NotJson));
-        assert!(matches!(
-            json_object(JSON, b"{", &[]),
-            Err(Invalid::Field {
-                code: "invalid_json",
-                ..
-            })
-        ));
-        assert!(matches!(
-            json_object(JSON, b"[1]", &[]),
-            Err(Invalid::Field {
-                code: "invalid_json",
-                ..
-            })
-        ));
+        assert!(matches!(json_object(JSON, b"{", &[]), Err(Invalid::Field { code: "invalid_json", .. })));
+        assert!(matches!(json_object(JSON, b"[1]", &[]), Err(Invalid::Field { code: "invalid_json", .. })));
         assert_eq!(
             json_object(JSON, br#"{"name":"x","zeta":1,"alpha":2}"#, &["name"]),
             Err(Invalid::Field {
@@ -274,10 +216,7 @@ mod tests {
                 message: "unknown field(s): alpha, zeta; accepted: name".into()
             })
         );
-        assert_eq!(
-            json_object(JSON, br#"{"name":"x"}"#, &["name"]).map(|m| m.len()),
-            Ok(1)
-        );
+        assert_eq!(json_object(JSON, br#"{"name":"x"}"#, &["name"]).map(|m| m.len()), Ok(1));
     }
 
     #[test]
@@ -286,22 +225,10 @@ mod tests {
         let Value::Object(map) = map else { panic!() };
         let f = Fields::new(&map, "session.");
         assert_eq!(f.string("s"), Ok("x"));
-        assert_eq!(
-            f.string("z"),
-            Err(Invalid::field("session.z", "is required"))
-        );
-        assert_eq!(
-            f.opt_int("n", 60, 600),
-            Err(Invalid::field(
-                "session.n",
-                "must be a whole number from 60 to 600"
-            ))
-        );
+        assert_eq!(f.string("z"), Err(Invalid::field("session.z", "is required")));
+        assert_eq!(f.opt_int("n", 60, 600), Err(Invalid::field("session.n", "must be a whole number from 60 to 600")));
         assert_eq!(f.opt_int("n", 1, 100_000), Ok(Some(70000)));
-        assert_eq!(
-            f.opt_bool("b"),
-            Err(Invalid::field("session.b", "must be true or false"))
-        );
+        assert_eq!(f.opt_bool("b"), Err(Invalid::field("session.b", "must be true or false")));
         assert!(f.opt_object("o").map(|o| o.is_some()).unwrap_or(false));
         assert_eq!(f.opt_array("missing"), Ok(None));
     }

@@ -19,20 +19,12 @@ pub struct Keys {
 
 impl Keys {
     fn new(pk: String, sk: &str) -> Self {
-        Self {
-            pk,
-            sk: sk.to_string(),
-            gsi1: None,
-            gsi2: None,
-        }
+        Self { pk, sk: sk.to_string(), gsi1: None, gsi2: None }
     }
 
     /// The table key only, as an item (for GetItem, UpdateItem, DeleteItem).
     pub fn key(&self, schema: &Schema) -> Item {
-        Item::from(HashMap::from([
-            (schema.pk.clone(), s(&self.pk)),
-            (schema.sk.clone(), s(&self.sk)),
-        ]))
+        Item::from(HashMap::from([(schema.pk.clone(), s(&self.pk)), (schema.sk.clone(), s(&self.sk))]))
     }
 
     /// Adds every key attribute (table and indexes) to `item`.
@@ -81,10 +73,7 @@ pub fn domain_by_host(host: &str) -> Keys {
 /// under GSI1, newest last by `{created_at}#{h}`.
 pub fn session(tenant: &str, session_id: &str, user_id: &str, created_at: &str) -> Keys {
     let mut k = session_by_id(tenant, session_id);
-    k.gsi1 = Some((
-        user_sessions(tenant, user_id),
-        format!("{created_at}#{session_id}"),
-    ));
+    k.gsi1 = Some((user_sessions(tenant, user_id), format!("{created_at}#{session_id}")));
     k
 }
 
@@ -96,6 +85,33 @@ pub fn session_by_id(tenant: &str, session_id: &str) -> Keys {
 /// The GSI1 partition of one user's sessions.
 pub fn user_sessions(tenant: &str, user_id: &str) -> String {
     format!("TENANT#{tenant}#USER#{user_id}#SESSIONS")
+}
+
+/// A user: `TENANT#{t}#USER#{uid}` / `USER`, found by email under GSI1.
+pub fn user(tenant: &str, user_id: &str, email: &str) -> Keys {
+    let mut k = user_by_id(tenant, user_id);
+    k.gsi1 = Some((format!("TENANT#{tenant}#EMAIL#{email}"), "USER".to_string()));
+    k
+}
+
+/// The table key of a user.
+pub fn user_by_id(tenant: &str, user_id: &str) -> Keys {
+    Keys::new(format!("TENANT#{tenant}#USER#{user_id}"), "USER")
+}
+
+/// The claim that makes an email belong to exactly one user: `TENANT#{t}#EMAIL#{email}` / `EMAIL`.
+pub fn email_claim(tenant: &str, email: &str) -> Keys {
+    Keys::new(format!("TENANT#{tenant}#EMAIL#{email}"), "EMAIL")
+}
+
+/// A login code: `TENANT#{t}#LOGIN#{login_id}` / `CODE`.
+pub fn login(tenant: &str, login_id: &str) -> Keys {
+    Keys::new(format!("TENANT#{tenant}#LOGIN#{login_id}"), "CODE")
+}
+
+/// The rate-limit record of code issuance for one email: `TENANT#{t}#LOGINRATE#{email}` / `RATE`.
+pub fn login_rate(tenant: &str, email: &str) -> Keys {
+    Keys::new(format!("TENANT#{tenant}#LOGINRATE#{email}"), "RATE")
 }
 
 #[cfg(test)]
@@ -114,38 +130,33 @@ mod tests {
         assert_eq!(get("GSI1SK"), Some(s("DOMAIN#auth.acme.com")));
         assert_eq!(get("GSI2PK"), Some(s("DOMAIN#auth.acme.com")));
         assert_eq!(get("GSI2SK"), Some(s("CUSTOM_DOMAIN")));
-        assert_eq!(
-            domain_by_host("auth.acme.com").key(&schema),
-            domain("x", "auth.acme.com").key(&schema)
-        );
+        assert_eq!(domain_by_host("auth.acme.com").key(&schema), domain("x", "auth.acme.com").key(&schema));
 
         let t = tenant("acme");
         assert_eq!((t.pk.as_str(), t.sk.as_str()), ("TENANT#acme", "TENANT"));
-        assert_eq!(
-            t.gsi1,
-            Some(("TENANTS".to_string(), "TENANT#acme".to_string()))
-        );
+        assert_eq!(t.gsi1, Some(("TENANTS".to_string(), "TENANT#acme".to_string())));
         assert_eq!(t.gsi2, None);
     }
 
     #[test]
     fn session_keys() {
         let k = session("acme", "h1", "u1", "2026-01-01T00:00:00Z");
-        assert_eq!(
-            (k.pk.as_str(), k.sk.as_str()),
-            ("TENANT#acme#SESSION#h1", "SESSION")
-        );
-        assert_eq!(
-            k.gsi1,
-            Some((
-                "TENANT#acme#USER#u1#SESSIONS".to_string(),
-                "2026-01-01T00:00:00Z#h1".to_string()
-            ))
-        );
-        assert_eq!(
-            session_by_id("acme", "h1").key(&Schema::new("t")),
-            k.key(&Schema::new("t"))
-        );
+        assert_eq!((k.pk.as_str(), k.sk.as_str()), ("TENANT#acme#SESSION#h1", "SESSION"));
+        assert_eq!(k.gsi1, Some(("TENANT#acme#USER#u1#SESSIONS".to_string(), "2026-01-01T00:00:00Z#h1".to_string())));
+        assert_eq!(session_by_id("acme", "h1").key(&Schema::new("t")), k.key(&Schema::new("t")));
+    }
+
+    #[test]
+    fn user_and_login_keys() {
+        let u = user("acme", "u1", "a@b.example");
+        assert_eq!((u.pk.as_str(), u.sk.as_str()), ("TENANT#acme#USER#u1", "USER"));
+        assert_eq!(u.gsi1, Some(("TENANT#acme#EMAIL#a@b.example".to_string(), "USER".to_string())));
+        let c = email_claim("acme", "a@b.example");
+        assert_eq!((c.pk.as_str(), c.sk.as_str()), ("TENANT#acme#EMAIL#a@b.example", "EMAIL"));
+        let l = login("acme", "L1");
+        assert_eq!((l.pk.as_str(), l.sk.as_str()), ("TENANT#acme#LOGIN#L1", "CODE"));
+        let r = login_rate("acme", "a@b.example");
+        assert_eq!((r.pk.as_str(), r.sk.as_str()), ("TENANT#acme#LOGINRATE#a@b.example", "RATE"));
     }
 
     #[test]

@@ -25,10 +25,12 @@ pub mod email;
 pub mod host;
 pub mod input;
 pub mod keys;
+pub mod login;
 pub mod resolve;
 pub mod runtime;
 pub mod sessions;
 pub mod tenants;
+pub mod users;
 
 #[cfg(target_arch = "wasm32")]
 mod edge;

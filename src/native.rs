@@ -21,13 +21,8 @@ pub struct HttpTransport {
 impl HttpTransport {
     /// A client whose every request gives up after `timeout`.
     pub fn new(timeout: Duration) -> Self {
-        let config = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .timeout_global(Some(timeout))
-            .build();
-        Self {
-            agent: ureq::Agent::new_with_config(config),
-        }
+        let config = ureq::Agent::config_builder().http_status_as_error(false).timeout_global(Some(timeout)).build();
+        Self { agent: ureq::Agent::new_with_config(config) }
     }
 }
 
@@ -38,20 +33,11 @@ impl Default for HttpTransport {
 }
 
 impl Transport for HttpTransport {
-    async fn send(
-        &self,
-        request: http::Request<Vec<u8>>,
-    ) -> Result<http::Response<Vec<u8>>, TransportError> {
-        let response = self
-            .agent
-            .run(request)
-            .map_err(|e| TransportError(e.to_string()))?;
+    async fn send(&self, request: http::Request<Vec<u8>>) -> Result<http::Response<Vec<u8>>, TransportError> {
+        let response = self.agent.run(request).map_err(|e| TransportError(e.to_string()))?;
         let (parts, mut body) = response.into_parts();
-        let bytes = body
-            .with_config()
-            .limit(16 * 1024 * 1024)
-            .read_to_vec()
-            .map_err(|e| TransportError(e.to_string()))?;
+        let bytes =
+            body.with_config().limit(16 * 1024 * 1024).read_to_vec().map_err(|e| TransportError(e.to_string()))?;
         Ok(http::Response::from_parts(parts, bytes))
     }
 }

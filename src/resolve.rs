@@ -22,11 +22,7 @@ pub struct CacheSettings {
 
 impl Default for CacheSettings {
     fn default() -> Self {
-        Self {
-            positive_ttl: Duration::from_secs(60),
-            negative_ttl: Duration::from_secs(5),
-            max_entries: 1000,
-        }
+        Self { positive_ttl: Duration::from_secs(60), negative_ttl: Duration::from_secs(5), max_entries: 1000 }
     }
 }
 
@@ -40,19 +36,14 @@ pub struct Caches {
 
 impl Caches {
     pub fn new(settings: CacheSettings) -> Self {
-        Self {
-            settings,
-            hosts: TtlCache::new(settings.max_entries),
-            tenants: TtlCache::new(settings.max_entries),
-        }
+        Self { settings, hosts: TtlCache::new(settings.max_entries), tenants: TtlCache::new(settings.max_entries) }
     }
 
     /// Forgets what this isolate knows of tenant `id` (after an admin change to it). Other
     /// isolates see the change when their entries expire.
     pub fn forget_tenant(&self, id: &TenantId) {
         self.tenants.remove(id);
-        self.hosts
-            .remove_where(|_, t| t.as_ref().is_some_and(|t| &t.id == id));
+        self.hosts.remove_where(|_, t| t.as_ref().is_some_and(|t| &t.id == id));
     }
 
     /// Forgets what this isolate knows of `host`.
@@ -74,8 +65,7 @@ impl Caches {
             return Ok(None);
         };
         let t = Rc::new(t);
-        self.tenants
-            .insert(id.clone(), t.clone(), now, now + self.settings.positive_ttl);
+        self.tenants.insert(id.clone(), t.clone(), now, now + self.settings.positive_ttl);
         Ok(Some(t))
     }
 
@@ -98,16 +88,11 @@ impl Caches {
                 None => None,
             },
         };
-        let ttl = if resolved.is_some() {
-            self.settings.positive_ttl
-        } else {
-            self.settings.negative_ttl
-        };
+        let ttl = if resolved.is_some() { self.settings.positive_ttl } else { self.settings.negative_ttl };
         if let Some(t) = &resolved {
             self.tenants.insert(t.id.clone(), t.clone(), now, now + ttl);
         }
-        self.hosts
-            .insert(host.clone(), resolved.clone(), now, now + ttl);
+        self.hosts.insert(host.clone(), resolved.clone(), now, now + ttl);
         Ok(resolved)
     }
 }

@@ -12,10 +12,7 @@ use std::time::{Duration, SystemTime};
 pub trait Transport {
     /// Send `request`; an `Err` means no HTTP response was received (connection refused, reset,
     /// timed out), so the request may or may not have reached the server.
-    async fn send(
-        &self,
-        request: http::Request<Vec<u8>>,
-    ) -> Result<http::Response<Vec<u8>>, TransportError>;
+    async fn send(&self, request: http::Request<Vec<u8>>) -> Result<http::Response<Vec<u8>>, TransportError>;
 }
 
 /// The clock, timers and randomness the core is given instead of reading them itself.
@@ -42,10 +39,7 @@ impl fmt::Display for TransportError {
 impl std::error::Error for TransportError {}
 
 impl<T: Transport + ?Sized> Transport for &T {
-    async fn send(
-        &self,
-        request: http::Request<Vec<u8>>,
-    ) -> Result<http::Response<Vec<u8>>, TransportError> {
+    async fn send(&self, request: http::Request<Vec<u8>>) -> Result<http::Response<Vec<u8>>, TransportError> {
         (**self).send(request).await
     }
 }
@@ -79,8 +73,5 @@ pub fn random_u64(rt: &impl Runtime) -> u64 {
 
 /// RFC 3339 UTC with whole seconds: `2026-11-21T10:00:00Z`.
 pub fn rfc3339(t: SystemTime) -> String {
-    chrono::DateTime::from_timestamp(epoch_secs(t), 0)
-        .unwrap_or_default()
-        .format("%Y-%m-%dT%H:%M:%SZ")
-        .to_string()
+    chrono::DateTime::from_timestamp(epoch_secs(t), 0).unwrap_or_default().format("%Y-%m-%dT%H:%M:%SZ").to_string()
 }

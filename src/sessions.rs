@@ -14,8 +14,8 @@ use crate::crypto::{b64url, b64url_decode, hash_b64};
 use crate::dynamo::expr::and;
 use crate::dynamo::table::Schema;
 use crate::dynamo::{
-    Client, DynamoError, Expr, GetItemInput, Item, PutItemInput, QueryInput, ReturnValues,
-    UpdateItemInput, Write, from_item, n, s, to_item,
+    Client, DynamoError, Expr, GetItemInput, Item, PutItemInput, QueryInput, ReturnValues, UpdateItemInput, Write,
+    from_item, n, s, to_item,
 };
 use crate::input::Invalid;
 use crate::keys;
@@ -42,8 +42,7 @@ impl SessionToken {
     /// A token as a client presents it; `None` unless it is 43 base64url characters of 32 bytes.
     pub fn parse(raw: &str) -> Option<Self> {
         let raw = raw.trim();
-        (raw.len() == 43 && b64url_decode(raw).is_some_and(|b| b.len() == 32))
-            .then(|| Self(raw.to_string()))
+        (raw.len() == 43 && b64url_decode(raw).is_some_and(|b| b.len() == 32)).then(|| Self(raw.to_string()))
     }
 
     /// `h(token)`: the session id and the only form that is stored.
@@ -65,17 +64,12 @@ impl fmt::Debug for SessionToken {
 
 /// A user id given by an admin (users made by dynauth have random ids of the same alphabet).
 pub fn user_id(raw: &str) -> Result<String, Invalid> {
-    let ok = (1..=128).contains(&raw.len())
-        && raw
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"-_.:@+|".contains(&b));
+    let ok =
+        (1..=128).contains(&raw.len()) && raw.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.:@+|".contains(&b));
     if ok {
         Ok(raw.to_string())
     } else {
-        Err(Invalid::field(
-            "user_id",
-            "must be 1-128 characters of A-Z a-z 0-9 - _ . : @ + |",
-        ))
+        Err(Invalid::field("user_id", "must be 1-128 characters of A-Z a-z 0-9 - _ . : @ + |"))
     }
 }
 
@@ -98,10 +92,7 @@ impl Device {
                 .map(|v| v.chars().take(256).collect::<String>())
                 .filter(|v| !v.is_empty())
         };
-        Self {
-            user_agent: get("user-agent"),
-            ip: get("cf-connecting-ip"),
-        }
+        Self { user_agent: get("user-agent"), ip: get("cf-connecting-ip") }
     }
 }
 
@@ -150,10 +141,7 @@ impl Session {
     pub fn to_admin_json(&self) -> Value {
         let mut v = self.to_json();
         if let Some(o) = v.as_object_mut() {
-            o.insert(
-                "last_seen_at".into(),
-                json!(rfc3339_secs(self.last_seen_at)),
-            );
+            o.insert("last_seen_at".into(), json!(rfc3339_secs(self.last_seen_at)));
             o.insert("device".into(), json!(self.device));
         }
         v
@@ -228,11 +216,27 @@ impl<T: Transport, R: Runtime> Store<'_, T, R> {
         lifetime_secs: Option<u64>,
         device: Device,
     ) -> Result<(SessionToken, Session), DynamoError> {
+        let (token, session) = self.build(tenant, user_id, email, lifetime_secs, device);
+        let input = self.put_input(&session)?;
+        let mine = input.item.clone();
+        let recognise = move |old: Option<&Item>| old == Some(&mine);
+        self.db.put_item(input, Write::Recognise(&recognise)).await?;
+        Ok((token, session))
+    }
+
+    /// A new session and its token, not yet stored.
+    pub fn build(
+        &self,
+        tenant: &Tenant,
+        user_id: &str,
+        email: Option<&str>,
+        lifetime_secs: Option<u64>,
+        device: Device,
+    ) -> (SessionToken, Session) {
         let rt = self.db.runtime();
         let now = epoch_secs(rt.now());
         let token = SessionToken::generate(rt);
-        let lifetime = i64::try_from(lifetime_secs.unwrap_or(tenant.session.lifetime_secs))
-            .unwrap_or(i64::MAX);
+        let lifetime = i64::try_from(lifetime_secs.unwrap_or(tenant.session.lifetime_secs)).unwrap_or(i64::MAX);
         let idle = i64::try_from(tenant.session.idle_lifetime_secs).unwrap_or(i64::MAX);
         let expires_at = now.saturating_add(lifetime);
         let idle_expires_at = now.saturating_add(idle).min(expires_at);
@@ -250,43 +254,23 @@ impl<T: Transport, R: Runtime> Store<'_, T, R> {
             device,
             ttl: expires_at.max(idle_expires_at),
         };
-        let input = self.put_input(&session)?;
-        let mine = input.item.clone();
-        let recognise = move |old: Option<&Item>| old == Some(&mine);
-        self.db
-            .put_item(input, Write::Recognise(&recognise))
-            .await?;
-        Ok((token, session))
+        (token, session)
     }
 
     /// The PutItem that creates `session` (also used inside transactions).
     pub fn put_input(&self, session: &Session) -> Result<PutItemInput, DynamoError> {
-        let mut item = to_item(&SessionItem {
-            kind: "session".into(),
-            session: session.clone(),
-        })?;
-        keys::session(
-            &session.tenant,
-            &session.id,
-            &session.user_id,
-            &rfc3339_secs(session.created_at),
-        )
-        .add_to(self.schema, &mut item);
+        let mut item = to_item(&SessionItem { kind: "session".into(), session: session.clone() })?;
+        keys::session(&session.tenant, &session.id, &session.user_id, &rfc3339_secs(session.created_at))
+            .add_to(self.schema, &mut item);
         let mut e = Expr::new();
         let cond = e.not_exists(&self.schema.pk);
         Ok(PutItemInput::new(&self.schema.table, item).condition(cond, e))
     }
 
     /// The session with id `session_id` in `tenant`, whatever its state: ONE consistent GetItem.
-    pub async fn get(
-        &self,
-        tenant: &str,
-        session_id: &str,
-    ) -> Result<Option<Session>, DynamoError> {
-        let get = GetItemInput::consistent(
-            &self.schema.table,
-            keys::session_by_id(tenant, session_id).key(self.schema),
-        );
+    pub async fn get(&self, tenant: &str, session_id: &str) -> Result<Option<Session>, DynamoError> {
+        let get =
+            GetItemInput::consistent(&self.schema.table, keys::session_by_id(tenant, session_id).key(self.schema));
         Ok(self.db.get::<SessionItem>(&get).await?.map(|i| i.session))
     }
 
@@ -326,12 +310,7 @@ impl<T: Transport, R: Runtime> Store<'_, T, R> {
     }
 
     /// Revokes one session (sets `revoked_at`, on condition that it exists and is not revoked).
-    pub async fn revoke(
-        &self,
-        tenant: &str,
-        session_id: &str,
-        now: i64,
-    ) -> Result<Revoked, DynamoError> {
+    pub async fn revoke(&self, tenant: &str, session_id: &str, now: i64) -> Result<Revoked, DynamoError> {
         let mut e = Expr::new();
         let update = format!("SET {} = {}", e.name("revoked_at"), e.num(now));
         let cond = and(&[e.exists(&self.schema.pk), e.not_exists("revoked_at")]);
@@ -346,9 +325,7 @@ impl<T: Transport, R: Runtime> Store<'_, T, R> {
         match self.db.update_item(input, Write::Idempotent).await {
             Ok(_) => Ok(Revoked::Now),
             Err(DynamoError::ConditionalCheckFailed { item: Some(_), .. }) => Ok(Revoked::Already),
-            Err(DynamoError::ConditionalCheckFailed { item: None, .. }) => {
-                Ok(Revoked::NoSuchSession)
-            }
+            Err(DynamoError::ConditionalCheckFailed { item: None, .. }) => Ok(Revoked::NoSuchSession),
             Err(e) => Err(e),
         }
     }
@@ -382,12 +359,7 @@ impl<T: Transport, R: Runtime> Store<'_, T, R> {
     }
 
     /// Revokes every live session of `user_id` in `tenant`, across all pages; the number revoked.
-    pub async fn revoke_all(
-        &self,
-        tenant: &Tenant,
-        user_id: &str,
-        now: i64,
-    ) -> Result<u32, DynamoError> {
+    pub async fn revoke_all(&self, tenant: &Tenant, user_id: &str, now: i64) -> Result<u32, DynamoError> {
         let mut q = self.user_query(tenant, user_id, now);
         q.limit = Some(100);
         let mut revoked = 0;
@@ -410,10 +382,7 @@ impl<T: Transport, R: Runtime> Store<'_, T, R> {
     /// incarnation.
     fn user_query(&self, tenant: &Tenant, user_id: &str, now: i64) -> QueryInput {
         let mut e = Expr::new();
-        let key = e.equals(
-            &self.schema.gsi1.pk,
-            s(keys::user_sessions(tenant.id.as_str(), user_id)),
-        );
+        let key = e.equals(&self.schema.gsi1.pk, s(keys::user_sessions(tenant.id.as_str(), user_id)));
         let now = e.value(n(now));
         let filter = and(&[
             e.not_exists("revoked_at"),
@@ -430,30 +399,20 @@ impl<T: Transport, R: Runtime> Store<'_, T, R> {
 
 /// Epoch seconds as RFC 3339.
 pub fn rfc3339_secs(secs: i64) -> String {
-    rfc3339(
-        std::time::SystemTime::UNIX_EPOCH
-            + std::time::Duration::from_secs(u64::try_from(secs).unwrap_or(0)),
-    )
+    rfc3339(std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(u64::try_from(secs).unwrap_or(0)))
 }
 
 /// The token a request presents: `Authorization: Bearer`, else the session cookie (the local
 /// cookie only when `local_cookie` allows it). The second value says whether it came from the
 /// Authorization header.
 pub fn presented_token(headers: &http::HeaderMap, local_cookie: bool) -> Option<(String, bool)> {
-    if let Some(bearer) = headers
-        .get(http::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
+    if let Some(bearer) =
+        headers.get(http::header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "))
     {
         return Some((bearer.trim().to_string(), true));
     }
-    let cookie = cookie_value(headers, COOKIE).or_else(|| {
-        if local_cookie {
-            cookie_value(headers, LOCAL_COOKIE)
-        } else {
-            None
-        }
-    })?;
+    let cookie = cookie_value(headers, COOKIE)
+        .or_else(|| if local_cookie { cookie_value(headers, LOCAL_COOKIE) } else { None })?;
     Some((cookie, false))
 }
 
@@ -511,9 +470,7 @@ impl CookieMode {
 
     fn build(self, value: &str, max_age: i64) -> String {
         match self {
-            Self::Secure => format!(
-                "{COOKIE}={value}; Path=/; Secure; HttpOnly; SameSite=Lax; Max-Age={max_age}"
-            ),
+            Self::Secure => format!("{COOKIE}={value}; Path=/; Secure; HttpOnly; SameSite=Lax; Max-Age={max_age}"),
             Self::Local => {
                 format!("{LOCAL_COOKIE}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}")
             }
@@ -532,17 +489,11 @@ mod tests {
             id: TenantId::parse("acme").unwrap_or_else(|_| panic!()),
             name: "Acme".into(),
             allowed_origins: vec![],
-            session: SessionSettings {
-                lifetime_secs: 30 * 86_400,
-                idle_lifetime_secs: idle,
-            },
-            login_code: LoginCodeSettings {
-                length: 6,
-                ttl_secs: 600,
-                max_attempts: 5,
-            },
+            session: SessionSettings { lifetime_secs: 30 * 86_400, idle_lifetime_secs: idle },
+            login_code: LoginCodeSettings { length: 6, ttl_secs: 600, max_attempts: 5 },
             origin: None,
             protect: false,
+            code_webhook_url: None,
             created_at: String::new(),
             updated_at: String::new(),
             generation: "g1".into(),
@@ -591,23 +542,11 @@ mod tests {
         let mut long_idle = session(1000, 5000, 1000);
         long_idle.idle_expires_at = 99_999;
         assert!(!long_idle.is_live(&t, 2000), "absolute expiry");
-        let revoked = Session {
-            revoked_at: Some(1001),
-            ..s.clone()
-        };
+        let revoked = Session { revoked_at: Some(1001), ..s.clone() };
         assert!(!revoked.is_live(&t, 1002));
-        let foreign = Session {
-            tenant_generation: "g0".into(),
-            ..s.clone()
-        };
-        assert!(
-            !foreign.is_live(&t, 1001),
-            "an earlier tenant with the same id"
-        );
-        let other = Session {
-            tenant: "globex".into(),
-            ..s
-        };
+        let foreign = Session { tenant_generation: "g0".into(), ..s.clone() };
+        assert!(!foreign.is_live(&t, 1001), "an earlier tenant with the same id");
+        let other = Session { tenant: "globex".into(), ..s };
         assert!(!other.is_live(&t, 1001));
     }
 
@@ -634,46 +573,21 @@ mod tests {
         let token = SessionToken::generate(&rt);
         assert_eq!(
             CookieMode::Secure.set(&token, 3600),
-            format!(
-                "__Host-dynauth={}; Path=/; Secure; HttpOnly; SameSite=Lax; Max-Age=3600",
-                token.expose()
-            )
+            format!("__Host-dynauth={}; Path=/; Secure; HttpOnly; SameSite=Lax; Max-Age=3600", token.expose())
         );
-        assert_eq!(
-            CookieMode::Secure.clear(),
-            "__Host-dynauth=; Path=/; Secure; HttpOnly; SameSite=Lax; Max-Age=0"
-        );
-        assert_eq!(
-            CookieMode::Local.clear(),
-            "dynauth_local=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0"
-        );
+        assert_eq!(CookieMode::Secure.clear(), "__Host-dynauth=; Path=/; Secure; HttpOnly; SameSite=Lax; Max-Age=0");
+        assert_eq!(CookieMode::Local.clear(), "dynauth_local=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0");
 
         let mut h = http::HeaderMap::new();
-        h.append(
-            http::header::COOKIE,
-            http::HeaderValue::from_static("a=1; __Host-dynauth=tok; b=2"),
-        );
+        h.append(http::header::COOKIE, http::HeaderValue::from_static("a=1; __Host-dynauth=tok; b=2"));
         assert_eq!(presented_token(&h, false), Some(("tok".into(), false)));
         let mut local = http::HeaderMap::new();
-        local.append(
-            http::header::COOKIE,
-            http::HeaderValue::from_static("dynauth_local=loc"),
-        );
-        assert_eq!(
-            presented_token(&local, false),
-            None,
-            "the local cookie only counts when allowed"
-        );
+        local.append(http::header::COOKIE, http::HeaderValue::from_static("dynauth_local=loc"));
+        assert_eq!(presented_token(&local, false), None, "the local cookie only counts when allowed");
         assert_eq!(presented_token(&local, true), Some(("loc".into(), false)));
-        h.insert(
-            http::header::AUTHORIZATION,
-            http::HeaderValue::from_static("Bearer bear"),
-        );
+        h.insert(http::header::AUTHORIZATION, http::HeaderValue::from_static("Bearer bear"));
         assert_eq!(presented_token(&h, false), Some(("bear".into(), true)));
-        assert_eq!(
-            strip_session_cookies("a=1; __Host-dynauth=tok; dynauth_local=x; b=2"),
-            "a=1; b=2"
-        );
+        assert_eq!(strip_session_cookies("a=1; __Host-dynauth=tok; dynauth_local=x; b=2"), "a=1; b=2");
         assert_eq!(strip_session_cookies("__Host-dynauth=tok"), "");
     }
 

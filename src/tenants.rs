@@ -15,8 +15,8 @@ use serde_json::{Map, Value, json};
 use crate::dynamo::expr::and;
 use crate::dynamo::table::Schema;
 use crate::dynamo::{
-    Client, DeleteItemInput, DynamoError, Expr, GetItemInput, Item, PutItemInput, QueryInput,
-    TransactItem, TransactWriteItemsInput, UpdateItemInput, Write, from_item, n, s, to_item,
+    Client, DeleteItemInput, DynamoError, Expr, GetItemInput, Item, PutItemInput, QueryInput, TransactItem,
+    TransactWriteItemsInput, UpdateItemInput, Write, from_item, n, s, to_item,
 };
 use crate::host::{self, Host};
 use crate::input::{Fields, Invalid, check_fields};
@@ -36,9 +36,7 @@ pub struct TenantId(String);
 impl TenantId {
     pub fn parse(raw: &str) -> Result<Self, Invalid> {
         let ok = (1..=63).contains(&raw.len())
-            && raw
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            && raw.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
             && !raw.starts_with('-');
         if ok {
             Ok(Self(raw.to_string()))
@@ -98,6 +96,7 @@ pub struct TenantSpec {
     pub login_code: LoginCodeSettings,
     pub origin: Option<String>,
     pub protect: bool,
+    pub code_webhook_url: Option<String>,
 }
 
 /// A tenant as stored. `generation` is a random id made when the tenant is created and kept when
@@ -112,6 +111,8 @@ pub struct Tenant {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub origin: Option<String>,
     pub protect: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code_webhook_url: Option<String>,
     pub created_at: String,
     pub updated_at: String,
     pub generation: String,
@@ -128,20 +129,15 @@ impl Tenant {
             "login_code": self.login_code,
             "origin": self.origin,
             "protect": self.protect,
+            "code_webhook_url": self.code_webhook_url,
             "created_at": self.created_at,
             "updated_at": self.updated_at,
         })
     }
 }
 
-const SPEC_FIELDS: &[&str] = &[
-    "name",
-    "allowed_origins",
-    "session",
-    "login_code",
-    "origin",
-    "protect",
-];
+const SPEC_FIELDS: &[&str] =
+    &["name", "allowed_origins", "session", "login_code", "origin", "protect", "code_webhook_url"];
 const DAY: u64 = 86_400;
 
 impl TenantSpec {
@@ -152,74 +148,47 @@ impl TenantSpec {
         let f = Fields::new(map, "");
         let name = f.string("name")?.trim().to_string();
         if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
-            return Err(Invalid::field(
-                "name",
-                "must be 1-100 characters without control characters",
-            ));
+            return Err(Invalid::field("name", "must be 1-100 characters without control characters"));
         }
         let mut allowed_origins = Vec::new();
-        for (i, v) in f
-            .opt_array("allowed_origins")?
-            .into_iter()
-            .flatten()
-            .enumerate()
-        {
+        for (i, v) in f.opt_array("allowed_origins")?.into_iter().flatten().enumerate() {
             let field = format!("allowed_origins[{i}]");
-            let raw = v
-                .as_str()
-                .ok_or_else(|| Invalid::field(&field, "must be a string"))?;
+            let raw = v.as_str().ok_or_else(|| Invalid::field(&field, "must be a string"))?;
             let origin = host::web_origin(raw).map_err(|e| Invalid::field(&field, e))?;
             if !allowed_origins.contains(&origin) {
                 allowed_origins.push(origin);
             }
         }
         if allowed_origins.len() > 50 {
-            return Err(Invalid::field(
-                "allowed_origins",
-                "may list at most 50 origins",
-            ));
+            return Err(Invalid::field("allowed_origins", "may list at most 50 origins"));
         }
 
         let session = match f.opt_object("session")? {
-            None => SessionSettings {
-                lifetime_secs: 30 * DAY,
-                idle_lifetime_secs: 7 * DAY,
-            },
+            None => SessionSettings { lifetime_secs: 30 * DAY, idle_lifetime_secs: 7 * DAY },
             Some(m) => {
                 check_fields(m, &["lifetime_secs", "idle_lifetime_secs"], "session.")?;
                 let sf = Fields::new(m, "session.");
-                let lifetime_secs = sf
-                    .opt_int("lifetime_secs", 300, 400 * DAY)?
-                    .unwrap_or(30 * DAY);
-                let idle_lifetime_secs = sf
-                    .opt_int("idle_lifetime_secs", 300, 400 * DAY)?
-                    .unwrap_or((7 * DAY).min(lifetime_secs));
+                let lifetime_secs = sf.opt_int("lifetime_secs", 300, 400 * DAY)?.unwrap_or(30 * DAY);
+                let idle_lifetime_secs =
+                    sf.opt_int("idle_lifetime_secs", 300, 400 * DAY)?.unwrap_or((7 * DAY).min(lifetime_secs));
                 if idle_lifetime_secs > lifetime_secs {
                     return Err(Invalid::field(
                         "session.idle_lifetime_secs",
                         "must not be longer than session.lifetime_secs",
                     ));
                 }
-                SessionSettings {
-                    lifetime_secs,
-                    idle_lifetime_secs,
-                }
+                SessionSettings { lifetime_secs, idle_lifetime_secs }
             }
         };
         let login_code = match f.opt_object("login_code")? {
-            None => LoginCodeSettings {
-                length: 6,
-                ttl_secs: 600,
-                max_attempts: 5,
-            },
+            None => LoginCodeSettings { length: 6, ttl_secs: 600, max_attempts: 5 },
             Some(m) => {
                 check_fields(m, &["length", "ttl_secs", "max_attempts"], "login_code.")?;
                 let lf = Fields::new(m, "login_code.");
                 LoginCodeSettings {
                     length: u8::try_from(lf.opt_int("length", 6, 10)?.unwrap_or(6)).unwrap_or(6),
                     ttl_secs: lf.opt_int("ttl_secs", 60, 3600)?.unwrap_or(600),
-                    max_attempts: u32::try_from(lf.opt_int("max_attempts", 1, 20)?.unwrap_or(5))
-                        .unwrap_or(5),
+                    max_attempts: u32::try_from(lf.opt_int("max_attempts", 1, 20)?.unwrap_or(5)).unwrap_or(5),
                 }
             }
         };
@@ -228,14 +197,11 @@ impl TenantSpec {
             Some(raw) => Some(host::base_url(raw).map_err(|e| Invalid::field("origin", e))?),
         };
         let protect = f.opt_bool("protect")?.unwrap_or(false);
-        Ok(Self {
-            name,
-            allowed_origins,
-            session,
-            login_code,
-            origin,
-            protect,
-        })
+        let code_webhook_url = match f.opt_string("code_webhook_url")? {
+            None => None,
+            Some(raw) => Some(host::webhook_url(raw).map_err(|e| Invalid::field("code_webhook_url", e))?),
+        };
+        Ok(Self { name, allowed_origins, session, login_code, origin, protect, code_webhook_url })
     }
 }
 
@@ -254,10 +220,7 @@ impl DomainStatus {
             "ready" => Ok(Self::Ready),
             "pending" => Ok(Self::Pending),
             "disabled" => Ok(Self::Disabled),
-            _ => Err(Invalid::field(
-                "status",
-                "must be \"ready\", \"pending\" or \"disabled\"",
-            )),
+            _ => Err(Invalid::field("status", "must be \"ready\", \"pending\" or \"disabled\"")),
         }
     }
 
@@ -360,12 +323,7 @@ impl<T: Transport, R: Runtime> Store<'_, T, R> {
     /// Creates or replaces a tenant. Returns the stored record and whether it was created.
     /// A replace keeps `created_at`, `generation` and the domains, and refreshes the tenant
     /// snapshot on every domain in the same transaction.
-    pub async fn put(
-        &self,
-        id: &TenantId,
-        spec: TenantSpec,
-        now: &str,
-    ) -> Result<(Tenant, bool), TenantError> {
+    pub async fn put(&self, id: &TenantId, spec: TenantSpec, now: &str) -> Result<(Tenant, bool), TenantError> {
         for _ in 0..WRITE_ATTEMPTS {
             let existing = self.get_item(id).await?;
             let (created_at, generation) = match &existing {
@@ -380,6 +338,7 @@ impl<T: Transport, R: Runtime> Store<'_, T, R> {
                 login_code: spec.login_code,
                 origin: spec.origin.clone(),
                 protect: spec.protect,
+                code_webhook_url: spec.code_webhook_url.clone(),
                 created_at,
                 updated_at: now.to_string(),
                 generation,
@@ -417,11 +376,7 @@ impl<T: Transport, R: Runtime> Store<'_, T, R> {
     }
 
     /// One page of tenants in id order, and the key to continue from.
-    pub async fn list(
-        &self,
-        limit: u32,
-        start: Option<Item>,
-    ) -> Result<(Vec<Tenant>, Option<Item>), DynamoError> {
+    pub async fn list(&self, limit: u32, start: Option<Item>) -> Result<(Vec<Tenant>, Option<Item>), DynamoError> {
         let mut e = Expr::new();
         let cond = e.equals(&self.schema.gsi1.pk, s(keys::TENANTS));
         let mut q = QueryInput::new(&self.schema.table, Some(&self.schema.gsi1.name), cond, e);
@@ -452,25 +407,15 @@ impl<T: Transport, R: Runtime> Store<'_, T, R> {
             let current = self.domain(host.as_str()).await?;
             let (domain, actions, created) = match current {
                 Some(d) if &d.tenant != id => return Err(TenantError::HostTaken),
-                Some(d)
-                    if d.status == status && tenant.domains.get(host.as_str()) == Some(&status) =>
-                {
+                Some(d) if d.status == status && tenant.domains.get(host.as_str()) == Some(&status) => {
                     return Ok((d, false));
                 }
                 Some(d) => {
-                    let domain = Domain {
-                        status,
-                        updated_at: now.to_string(),
-                        tenant_record: tenant.record.clone(),
-                        ..d
-                    };
+                    let domain =
+                        Domain { status, updated_at: now.to_string(), tenant_record: tenant.record.clone(), ..d };
                     let actions = vec![
                         TransactItem::Put(self.domain_put(&domain, Some(id))?),
-                        TransactItem::Update(self.tenant_domains_update(
-                            &tenant,
-                            host,
-                            Some(status),
-                        )),
+                        TransactItem::Update(self.tenant_domains_update(&tenant, host, Some(status))),
                     ];
                     (domain, actions, false)
                 }
@@ -488,11 +433,7 @@ impl<T: Transport, R: Runtime> Store<'_, T, R> {
                     };
                     let actions = vec![
                         TransactItem::Put(self.domain_put(&domain, None)?),
-                        TransactItem::Update(self.tenant_domains_update(
-                            &tenant,
-                            host,
-                            Some(status),
-                        )),
+                        TransactItem::Update(self.tenant_domains_update(&tenant, host, Some(status))),
                     ];
                     (domain, actions, true)
                 }
@@ -513,9 +454,7 @@ impl<T: Transport, R: Runtime> Store<'_, T, R> {
                 return Err(TenantError::NotFound("no tenant with this id"));
             };
             if !tenant.domains.contains_key(host.as_str()) {
-                return Err(TenantError::NotFound(
-                    "this tenant has not claimed this host",
-                ));
+                return Err(TenantError::NotFound("this tenant has not claimed this host"));
             }
             let actions = vec![
                 TransactItem::Delete(self.domain_delete(id, host.as_str())),
@@ -533,38 +472,24 @@ impl<T: Transport, R: Runtime> Store<'_, T, R> {
     /// The domain item for `host` with its tenant snapshot: the one read of host resolution.
     /// Eventually consistent: resolution is cached for longer than replication takes anyway.
     pub async fn resolve(&self, host: &str) -> Result<Option<Domain>, DynamoError> {
-        let mut get = GetItemInput::consistent(
-            &self.schema.table,
-            keys::domain_by_host(host).key(self.schema),
-        );
+        let mut get = GetItemInput::consistent(&self.schema.table, keys::domain_by_host(host).key(self.schema));
         get.consistent_read = false;
         Ok(self.db.get::<DomainItem>(&get).await?.map(|d| d.domain))
     }
 
     async fn domain(&self, host: &str) -> Result<Option<Domain>, DynamoError> {
-        let get = GetItemInput::consistent(
-            &self.schema.table,
-            keys::domain_by_host(host).key(self.schema),
-        );
+        let get = GetItemInput::consistent(&self.schema.table, keys::domain_by_host(host).key(self.schema));
         Ok(self.db.get::<DomainItem>(&get).await?.map(|d| d.domain))
     }
 
     async fn get_item(&self, id: &TenantId) -> Result<Option<TenantItem>, DynamoError> {
-        let get = GetItemInput::consistent(
-            &self.schema.table,
-            keys::tenant(id.as_str()).key(self.schema),
-        );
+        let get = GetItemInput::consistent(&self.schema.table, keys::tenant(id.as_str()).key(self.schema));
         self.db.get::<TenantItem>(&get).await
     }
 
     async fn create(&self, record: Tenant) -> Result<bool, DynamoError> {
         let id = record.id.clone();
-        let item = TenantItem {
-            kind: "tenant".into(),
-            record,
-            domains: BTreeMap::new(),
-            version: 1,
-        };
+        let item = TenantItem { kind: "tenant".into(), record, domains: BTreeMap::new(), version: 1 };
         let mut attrs = to_item(&item)?;
         keys::tenant(id.as_str()).add_to(self.schema, &mut attrs);
         let mut e = Expr::new();
@@ -572,10 +497,7 @@ impl<T: Transport, R: Runtime> Store<'_, T, R> {
         let mine = attrs.clone();
         let recognise = move |old: Option<&Item>| old == Some(&mine);
         self.db
-            .put_item(
-                PutItemInput::new(&self.schema.table, attrs).condition(cond, e),
-                Write::Recognise(&recognise),
-            )
+            .put_item(PutItemInput::new(&self.schema.table, attrs).condition(cond, e), Write::Recognise(&recognise))
             .await?;
         Ok(true)
     }
@@ -592,16 +514,10 @@ impl<T: Transport, R: Runtime> Store<'_, T, R> {
         keys::tenant(id.as_str()).add_to(self.schema, &mut attrs);
         let mut e = Expr::new();
         let cond = e.equals("version", n(existing.version));
-        let mut actions = vec![TransactItem::Put(
-            PutItemInput::new(&self.schema.table, attrs).condition(cond, e),
-        )];
+        let mut actions = vec![TransactItem::Put(PutItemInput::new(&self.schema.table, attrs).condition(cond, e))];
         for host in existing.domains.keys() {
             let mut e = Expr::new();
-            let update = format!(
-                "SET {} = {}",
-                e.name("tenant_record"),
-                e.value(record_value(&record)?)
-            );
+            let update = format!("SET {} = {}", e.name("tenant_record"), e.value(record_value(&record)?));
             let cond = e.equals("tenant", s(id.as_str()));
             actions.push(TransactItem::Update(UpdateItemInput::new(
                 &self.schema.table,
@@ -618,33 +534,19 @@ impl<T: Transport, R: Runtime> Store<'_, T, R> {
     fn tenant_delete(&self, existing: &TenantItem) -> DeleteItemInput {
         let mut e = Expr::new();
         let cond = e.equals("version", n(existing.version));
-        DeleteItemInput::new(
-            &self.schema.table,
-            keys::tenant(existing.record.id.as_str()).key(self.schema),
-        )
-        .condition(cond, e)
+        DeleteItemInput::new(&self.schema.table, keys::tenant(existing.record.id.as_str()).key(self.schema))
+            .condition(cond, e)
     }
 
     fn domain_delete(&self, id: &TenantId, host: &str) -> DeleteItemInput {
         let mut e = Expr::new();
         let cond = e.equals("tenant", s(id.as_str()));
-        DeleteItemInput::new(
-            &self.schema.table,
-            keys::domain_by_host(host).key(self.schema),
-        )
-        .condition(cond, e)
+        DeleteItemInput::new(&self.schema.table, keys::domain_by_host(host).key(self.schema)).condition(cond, e)
     }
 
     /// Puts a domain item: new (`owner` None: it must not exist) or replacing one of `owner`.
-    fn domain_put(
-        &self,
-        domain: &Domain,
-        owner: Option<&TenantId>,
-    ) -> Result<PutItemInput, DynamoError> {
-        let mut attrs = to_item(&DomainItem {
-            kind: "domain".into(),
-            domain: domain.clone(),
-        })?;
+    fn domain_put(&self, domain: &Domain, owner: Option<&TenantId>) -> Result<PutItemInput, DynamoError> {
+        let mut attrs = to_item(&DomainItem { kind: "domain".into(), domain: domain.clone() })?;
         keys::domain(domain.tenant.as_str(), &domain.host).add_to(self.schema, &mut attrs);
         let mut e = Expr::new();
         let cond = match owner {
@@ -656,12 +558,7 @@ impl<T: Transport, R: Runtime> Store<'_, T, R> {
 
     /// Sets (or with `None` removes) one host in the tenant's domain map and bumps its version,
     /// on condition that the version is the one read.
-    fn tenant_domains_update(
-        &self,
-        tenant: &TenantItem,
-        host: &Host,
-        status: Option<DomainStatus>,
-    ) -> UpdateItemInput {
+    fn tenant_domains_update(&self, tenant: &TenantItem, host: &Host, status: Option<DomainStatus>) -> UpdateItemInput {
         let mut e = Expr::new();
         let path = format!("{}.{}", e.name("domains"), e.name(host.as_str()));
         let version = e.name("version");
@@ -670,10 +567,7 @@ impl<T: Transport, R: Runtime> Store<'_, T, R> {
             Some(st) => format!("SET {path} = {}, {bump}", e.str(st.as_str())),
             None => format!("SET {bump} REMOVE {path}"),
         };
-        let cond = and(&[
-            e.exists(&self.schema.pk),
-            format!("{version} = {}", e.num(tenant.version)),
-        ]);
+        let cond = and(&[e.exists(&self.schema.pk), format!("{version} = {}", e.num(tenant.version))]);
         UpdateItemInput::new(
             &self.schema.table,
             keys::tenant(tenant.record.id.as_str()).key(self.schema),
@@ -684,10 +578,8 @@ impl<T: Transport, R: Runtime> Store<'_, T, R> {
     }
 
     async fn transact(&self, actions: Vec<TransactItem>) -> Result<(), DynamoError> {
-        let input = TransactWriteItemsInput {
-            transact_items: actions,
-            client_request_token: Some(self.db.request_token()),
-        };
+        let input =
+            TransactWriteItemsInput { transact_items: actions, client_request_token: Some(self.db.request_token()) };
         self.db.transact_write_items(&input).await
     }
 }
@@ -715,9 +607,7 @@ mod tests {
     use super::*;
 
     fn spec(v: Value) -> Result<TenantSpec, Invalid> {
-        let Value::Object(m) = v else {
-            panic!("not an object")
-        };
+        let Value::Object(m) = v else { panic!("not an object") };
         TenantSpec::from_json(&m)
     }
 
@@ -739,17 +629,11 @@ mod tests {
             TenantSpec {
                 name: "Acme".into(),
                 allowed_origins: vec![],
-                session: SessionSettings {
-                    lifetime_secs: 2_592_000,
-                    idle_lifetime_secs: 604_800
-                },
-                login_code: LoginCodeSettings {
-                    length: 6,
-                    ttl_secs: 600,
-                    max_attempts: 5
-                },
+                session: SessionSettings { lifetime_secs: 2_592_000, idle_lifetime_secs: 604_800 },
+                login_code: LoginCodeSettings { length: 6, ttl_secs: 600, max_attempts: 5 },
                 origin: None,
                 protect: false,
+                code_webhook_url: None,
             }
         );
     }
@@ -765,30 +649,13 @@ mod tests {
             "protect": true
         }))
         .unwrap_or_else(|e| panic!("{e:?}"));
-        assert_eq!(
-            s.allowed_origins,
-            vec!["https://app.acme.com", "http://localhost:3000"]
-        );
-        assert_eq!(
-            s.session,
-            SessionSettings {
-                lifetime_secs: 86400,
-                idle_lifetime_secs: 3600
-            }
-        );
-        assert_eq!(
-            s.login_code,
-            LoginCodeSettings {
-                length: 8,
-                ttl_secs: 300,
-                max_attempts: 3
-            }
-        );
+        assert_eq!(s.allowed_origins, vec!["https://app.acme.com", "http://localhost:3000"]);
+        assert_eq!(s.session, SessionSettings { lifetime_secs: 86400, idle_lifetime_secs: 3600 });
+        assert_eq!(s.login_code, LoginCodeSettings { length: 8, ttl_secs: 300, max_attempts: 3 });
         assert_eq!(s.origin.as_deref(), Some("https://origin.acme.com"));
         assert!(s.protect);
         // A short lifetime caps the default idle lifetime.
-        let s = spec(json!({"name": "A", "session": {"lifetime_secs": 3600}}))
-            .unwrap_or_else(|e| panic!("{e:?}"));
+        let s = spec(json!({"name": "A", "session": {"lifetime_secs": 3600}})).unwrap_or_else(|e| panic!("{e:?}"));
         assert_eq!(s.session.idle_lifetime_secs, 3600);
     }
 
@@ -796,23 +663,11 @@ mod tests {
     fn each_invalid_field_is_named() {
         let cases = [
             (json!({}), "name: is required"),
-            (
-                json!({"name": ""}),
-                "name: must be 1-100 characters without control characters",
-            ),
+            (json!({"name": ""}), "name: must be 1-100 characters without control characters"),
             (json!({"name": 5}), "name: must be a string"),
-            (
-                json!({"name": "a\u{7}"}),
-                "name: must be 1-100 characters without control characters",
-            ),
-            (
-                json!({"name": "A", "allowed_origins": "https://x.com"}),
-                "allowed_origins: must be an array",
-            ),
-            (
-                json!({"name": "A", "allowed_origins": [1]}),
-                "allowed_origins[0]: must be a string",
-            ),
+            (json!({"name": "a\u{7}"}), "name: must be 1-100 characters without control characters"),
+            (json!({"name": "A", "allowed_origins": "https://x.com"}), "allowed_origins: must be an array"),
+            (json!({"name": "A", "allowed_origins": [1]}), "allowed_origins[0]: must be a string"),
             (
                 json!({"name": "A", "allowed_origins": ["https://ok.com", "http://evil.com"]}),
                 "allowed_origins[1]: http:// origins are allowed only for localhost and 127.0.0.1",
@@ -825,10 +680,7 @@ mod tests {
                 json!({"name": "A", "session": {"lifetime_secs": 3600, "idle_lifetime_secs": 7200}}),
                 "session.idle_lifetime_secs: must not be longer than session.lifetime_secs",
             ),
-            (
-                json!({"name": "A", "session": 5}),
-                "session: must be an object",
-            ),
+            (json!({"name": "A", "session": 5}), "session: must be an object"),
             (
                 json!({"name": "A", "login_code": {"length": 5}}),
                 "login_code.length: must be a whole number from 6 to 10",
@@ -845,14 +697,8 @@ mod tests {
                 json!({"name": "A", "login_code": {"max_attempts": 0}}),
                 "login_code.max_attempts: must be a whole number from 1 to 20",
             ),
-            (
-                json!({"name": "A", "origin": "ftp://x.com"}),
-                "origin: must start with https:// (or http://)",
-            ),
-            (
-                json!({"name": "A", "protect": "yes"}),
-                "protect: must be true or false",
-            ),
+            (json!({"name": "A", "origin": "ftp://x.com"}), "origin: must start with https:// (or http://)"),
+            (json!({"name": "A", "protect": "yes"}), "protect: must be true or false"),
         ];
         for (body, message) in cases {
             assert_eq!(
@@ -872,7 +718,7 @@ mod tests {
             spec(json!({"name": "A", "colour": "red", "id": "x"})),
             Err(Invalid::with_code(
                 "unknown_fields",
-                "unknown field(s): colour, id; accepted: name, allowed_origins, session, login_code, origin, protect"
+                "unknown field(s): colour, id; accepted: name, allowed_origins, session, login_code, origin, protect, code_webhook_url"
             ))
         );
         assert_eq!(
@@ -890,17 +736,11 @@ mod tests {
             id: TenantId("acme".into()),
             name: "Acme".into(),
             allowed_origins: vec!["https://app.acme.com".into()],
-            session: SessionSettings {
-                lifetime_secs: 10_000,
-                idle_lifetime_secs: 1_000,
-            },
-            login_code: LoginCodeSettings {
-                length: 6,
-                ttl_secs: 600,
-                max_attempts: 5,
-            },
+            session: SessionSettings { lifetime_secs: 10_000, idle_lifetime_secs: 1_000 },
+            login_code: LoginCodeSettings { length: 6, ttl_secs: 600, max_attempts: 5 },
             origin: None,
             protect: false,
+            code_webhook_url: Some("https://hooks.acme.test/codes".into()),
             created_at: "2026-01-01T00:00:00Z".into(),
             updated_at: "2026-01-02T00:00:00Z".into(),
             generation: "g1".into(),
@@ -911,8 +751,7 @@ mod tests {
             domains: BTreeMap::from([("a.acme.com".into(), DomainStatus::Ready)]),
             version: 3,
         };
-        let back: TenantItem =
-            from_item(to_item(&item).unwrap_or_default()).unwrap_or_else(|e| panic!("{e}"));
+        let back: TenantItem = from_item(to_item(&item).unwrap_or_default()).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(back, item);
         let domain = DomainItem {
             kind: "domain".into(),
@@ -930,9 +769,6 @@ mod tests {
         assert_eq!(stored.get("tenant"), Some(&s("acme")));
         let back: DomainItem = from_item(stored).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(back, domain);
-        assert!(
-            record.to_json().get("generation").is_none(),
-            "internal fields stay internal"
-        );
+        assert!(record.to_json().get("generation").is_none(), "internal fields stay internal");
     }
 }

@@ -81,17 +81,14 @@ impl ScriptedTransport {
     /// Queue an HTTP answer.
     pub fn respond(&self, status: u16, body: &str) -> &Self {
         let mut response = http::Response::new(body.as_bytes().to_vec());
-        *response.status_mut() =
-            http::StatusCode::from_u16(status).unwrap_or(http::StatusCode::IM_A_TEAPOT);
+        *response.status_mut() = http::StatusCode::from_u16(status).unwrap_or(http::StatusCode::IM_A_TEAPOT);
         self.answers.borrow_mut().push_back(Ok(response));
         self
     }
 
     /// Queue a lost answer.
     pub fn fail(&self, message: &str) -> &Self {
-        self.answers
-            .borrow_mut()
-            .push_back(Err(TransportError(message.to_string())));
+        self.answers.borrow_mut().push_back(Err(TransportError(message.to_string())));
         self
     }
 
@@ -106,10 +103,7 @@ impl ScriptedTransport {
 }
 
 impl Transport for ScriptedTransport {
-    async fn send(
-        &self,
-        request: http::Request<Vec<u8>>,
-    ) -> Result<http::Response<Vec<u8>>, TransportError> {
+    async fn send(&self, request: http::Request<Vec<u8>>) -> Result<http::Response<Vec<u8>>, TransportError> {
         self.requests.borrow_mut().push(request);
         self.answers
             .borrow_mut()
@@ -130,11 +124,7 @@ pub struct CountingTransport<T> {
 
 impl<T> CountingTransport<T> {
     pub fn new(inner: T) -> Self {
-        Self {
-            inner,
-            operations: RefCell::new(Vec::new()),
-            lose_next: Cell::new(0),
-        }
+        Self { inner, operations: RefCell::new(Vec::new()), lose_next: Cell::new(0) }
     }
 
     pub fn count(&self) -> usize {
@@ -156,10 +146,7 @@ impl<T> CountingTransport<T> {
 }
 
 impl<T: Transport> Transport for CountingTransport<T> {
-    async fn send(
-        &self,
-        request: http::Request<Vec<u8>>,
-    ) -> Result<http::Response<Vec<u8>>, TransportError> {
+    async fn send(&self, request: http::Request<Vec<u8>>) -> Result<http::Response<Vec<u8>>, TransportError> {
         self.operations.borrow_mut().push(operation(&request));
         let answer = self.inner.send(request).await;
         let lose = self.lose_next.get();

@@ -7,9 +7,8 @@ use std::collections::HashMap;
 
 use dynauth::dynamo::table::{self, Schema};
 use dynauth::dynamo::{
-    ConditionCheck, CreateTableInput, DeleteItemInput, DynamoError, Expr, GetItemInput, Item,
-    PutItemInput, QueryInput, ReturnValues, TransactItem, TransactWriteItemsInput, UpdateItemInput,
-    Write, from_item, n, s, to_item,
+    ConditionCheck, CreateTableInput, DeleteItemInput, DynamoError, Expr, GetItemInput, Item, PutItemInput, QueryInput,
+    ReturnValues, TransactItem, TransactWriteItemsInput, UpdateItemInput, Write, from_item, n, s, to_item,
 };
 use dynauth::native::{HttpTransport, block_on};
 use dynauth::testing::CountingTransport;
@@ -18,10 +17,7 @@ use serde::{Deserialize, Serialize};
 use common::{TestTable, local_client, os_runtime};
 
 fn key(pk: &str, sk: &str) -> Item {
-    Item::from(HashMap::from([
-        ("PK".to_string(), s(pk)),
-        ("SK".to_string(), s(sk)),
-    ]))
+    Item::from(HashMap::from([("PK".to_string(), s(pk)), ("SK".to_string(), s(sk))]))
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -52,12 +48,8 @@ fn create_check_and_a_table_missing_an_index() {
     // A table without GSI2 and without TTL.
     let bad = Schema::new(&common::unique_name("nogsi2"));
     let mut input: CreateTableInput = bad.create_table_input();
-    input
-        .global_secondary_indexes
-        .retain(|g| g.index_name != "GSI2");
-    input
-        .attribute_definitions
-        .retain(|a| !a.attribute_name.starts_with("GSI2"));
+    input.global_secondary_indexes.retain(|g| g.index_name != "GSI2");
+    input.attribute_definitions.retain(|a| !a.attribute_name.starts_with("GSI2"));
     block_on(client.create_table(&input)).unwrap_or_else(|e| panic!("{e}"));
     let report = block_on(table::check(&client, &bad)).unwrap_or_else(|e| panic!("{e}"));
     let _ = block_on(client.delete_table(&bad.table));
@@ -72,10 +64,7 @@ fn create_check_and_a_table_missing_an_index() {
     // A table that does not exist is a report, not an error.
     let missing = Schema::new("dynauth-no-such-table");
     let report = block_on(table::check(&client, &missing)).unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(
-        report.mismatches,
-        vec!["table dynauth-no-such-table: does not exist".to_string()]
-    );
+    assert_eq!(report.mismatches, vec!["table dynauth-no-such-table: does not exist".to_string()]);
 }
 
 #[test]
@@ -91,12 +80,10 @@ fn put_get_update_delete_round_trip() {
         note: None,
     };
     let item = to_item(&thing).unwrap_or_else(|e| panic!("{e}"));
-    block_on(client.put_item(PutItemInput::new(t.name(), item), Write::Idempotent))
-        .unwrap_or_else(|e| panic!("{e}"));
+    block_on(client.put_item(PutItemInput::new(t.name(), item), Write::Idempotent)).unwrap_or_else(|e| panic!("{e}"));
 
-    let got: Option<Thing> =
-        block_on(client.get(&GetItemInput::consistent(t.name(), key("THING#1", "THING"))))
-            .unwrap_or_else(|e| panic!("{e}"));
+    let got: Option<Thing> = block_on(client.get(&GetItemInput::consistent(t.name(), key("THING#1", "THING"))))
+        .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(got.as_ref(), Some(&thing));
 
     let mut e = Expr::new();
@@ -110,38 +97,22 @@ fn put_get_update_delete_round_trip() {
         e.num(5)
     );
     let cond = e.exists("PK");
-    let out = block_on(
-        client.update_item(
-            UpdateItemInput::new(t.name(), key("THING#1", "THING"), update, Some(cond), e)
-                .returning(ReturnValues::AllNew),
-            Write::AtMostOnce,
-        ),
-    )
+    let out = block_on(client.update_item(
+        UpdateItemInput::new(t.name(), key("THING#1", "THING"), update, Some(cond), e).returning(ReturnValues::AllNew),
+        Write::AtMostOnce,
+    ))
     .unwrap_or_else(|e| panic!("{e}"));
-    let updated: Thing =
-        from_item(out.attributes.unwrap_or_default()).unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(
-        updated,
-        Thing {
-            name: "renamed".into(),
-            count: 7,
-            note: Some("hello".into()),
-            ..thing.clone()
-        }
-    );
+    let updated: Thing = from_item(out.attributes.unwrap_or_default()).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(updated, Thing { name: "renamed".into(), count: 7, note: Some("hello".into()), ..thing.clone() });
 
     let out = block_on(client.delete_item(
         DeleteItemInput::new(t.name(), key("THING#1", "THING")).returning(ReturnValues::AllOld),
         Write::Idempotent,
     ))
     .unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(
-        out.attributes.as_ref().and_then(|a| a.get("count")),
-        Some(&n(7))
-    );
-    let gone: Option<Thing> =
-        block_on(client.get(&GetItemInput::consistent(t.name(), key("THING#1", "THING"))))
-            .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(out.attributes.as_ref().and_then(|a| a.get("count")), Some(&n(7)));
+    let gone: Option<Thing> = block_on(client.get(&GetItemInput::consistent(t.name(), key("THING#1", "THING"))))
+        .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(gone, None);
 }
 
@@ -167,12 +138,7 @@ fn query_pages_both_directions() {
     let mut pages = Vec::new();
     loop {
         let page = block_on(client.query(&q)).unwrap_or_else(|e| panic!("{e}"));
-        pages.push(
-            page.items
-                .iter()
-                .filter_map(|i| i.get("GSI1SK").cloned())
-                .collect::<Vec<_>>(),
-        );
+        pages.push(page.items.iter().filter_map(|i| i.get("GSI1SK").cloned()).collect::<Vec<_>>());
         match page.last_evaluated_key {
             Some(k) => q.exclusive_start_key = Some(k),
             None => break,
@@ -188,10 +154,7 @@ fn query_pages_both_directions() {
     q.exclusive_start_key = None;
     q.scan_index_forward = false;
     let newest = block_on(client.query(&q)).unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(
-        newest.items.first().and_then(|i| i.get("GSI1SK")),
-        Some(&s("24"))
-    );
+    assert_eq!(newest.items.first().and_then(|i| i.get("GSI1SK")), Some(&s("24")));
     let all = block_on(client.query_all(&q, 1000)).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(all.len(), 25);
     let capped = block_on(client.query_all(&q, 12)).unwrap_or_else(|e| panic!("{e}"));
@@ -202,11 +165,8 @@ fn query_pages_both_directions() {
 fn a_failed_condition_is_typed_and_carries_the_item() {
     let t = TestTable::new("ccf");
     let client = local_client(HttpTransport::default(), os_runtime());
-    let item = Item::from(HashMap::from([
-        ("PK".to_string(), s("K")),
-        ("SK".to_string(), s("S")),
-        ("v".to_string(), n(1)),
-    ]));
+    let item =
+        Item::from(HashMap::from([("PK".to_string(), s("K")), ("SK".to_string(), s("S")), ("v".to_string(), n(1))]));
     let create = |item: Item| {
         let mut e = Expr::new();
         let cond = e.not_exists("PK");
@@ -214,13 +174,10 @@ fn a_failed_condition_is_typed_and_carries_the_item() {
         input.return_values_on_condition_check_failure = Some(ReturnValues::AllOld);
         input
     };
-    block_on(client.put_item(create(item.clone()), Write::AtMostOnce))
-        .unwrap_or_else(|e| panic!("{e}"));
+    block_on(client.put_item(create(item.clone()), Write::AtMostOnce)).unwrap_or_else(|e| panic!("{e}"));
     let err = block_on(client.put_item(create(item.clone()), Write::AtMostOnce)).err();
     match err {
-        Some(DynamoError::ConditionalCheckFailed {
-            item: Some(old), ..
-        }) => assert_eq!(old, item),
+        Some(DynamoError::ConditionalCheckFailed { item: Some(old), .. }) => assert_eq!(old, item),
         other => panic!("expected ConditionalCheckFailed with the item, got {other:?}"),
     }
 }
@@ -230,19 +187,13 @@ fn a_cancelled_transaction_reports_each_reason() {
     let t = TestTable::new("tx");
     let client = local_client(HttpTransport::default(), os_runtime());
     let put = |pk: &str| {
-        let item = Item::from(HashMap::from([
-            ("PK".to_string(), s(pk)),
-            ("SK".to_string(), s("S")),
-        ]));
+        let item = Item::from(HashMap::from([("PK".to_string(), s(pk)), ("SK".to_string(), s("S"))]));
         let mut e = Expr::new();
         let cond = e.not_exists("PK");
         TransactItem::Put(PutItemInput::new(t.name(), item).condition(cond, e))
     };
     let token = client.request_token();
-    let tx = TransactWriteItemsInput {
-        transact_items: vec![put("A"), put("B")],
-        client_request_token: Some(token),
-    };
+    let tx = TransactWriteItemsInput { transact_items: vec![put("A"), put("B")], client_request_token: Some(token) };
     block_on(client.transact_write_items(&tx)).unwrap_or_else(|e| panic!("{e}"));
     // The same token again is the same transaction: idempotent success, nothing written twice.
     assert_eq!(block_on(client.transact_write_items(&tx)), Ok(()));
@@ -252,24 +203,17 @@ fn a_cancelled_transaction_reports_each_reason() {
     let tx = TransactWriteItemsInput {
         transact_items: vec![
             put("C"),
-            TransactItem::ConditionCheck(ConditionCheck::new(
-                t.name(),
-                key("A", "S"),
-                must_not_exist,
-                e,
-            )),
+            TransactItem::ConditionCheck(ConditionCheck::new(t.name(), key("A", "S"), must_not_exist, e)),
         ],
         client_request_token: Some(client.request_token()),
     };
     let err = block_on(client.transact_write_items(&tx)).err();
-    let Some(DynamoError::TransactionCanceled { reasons, .. }) = err else {
-        panic!("{err:?}")
-    };
+    let Some(DynamoError::TransactionCanceled { reasons, .. }) = err else { panic!("{err:?}") };
     let codes: Vec<Option<&str>> = reasons.iter().map(|r| r.code.as_deref()).collect();
     assert_eq!(codes, vec![None, Some("ConditionalCheckFailed")]);
     // Nothing of the cancelled transaction was written.
-    let c = block_on(client.get_item(&GetItemInput::consistent(t.name(), key("C", "S"))))
-        .unwrap_or_else(|e| panic!("{e}"));
+    let c =
+        block_on(client.get_item(&GetItemInput::consistent(t.name(), key("C", "S")))).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(c.item, None);
 }
 
@@ -292,21 +236,12 @@ fn a_write_whose_answer_was_lost_recognises_itself() {
         Write::Recognise(&mine),
     ));
     assert_eq!(out.map(|_| ()), Ok(()));
-    assert_eq!(
-        transport.operations(),
-        vec!["PutItem", "PutItem"],
-        "retried once, recognised the first"
-    );
+    assert_eq!(transport.operations(), vec!["PutItem", "PutItem"], "retried once, recognised the first");
 
     // Someone else's item under the same key is not mistaken for ours.
     let theirs = |old: Option<&Item>| old.and_then(|o| o.get("wid")) == Some(&s("w-2"));
     transport.lose_answers(1);
-    let out = block_on(client.put_item(
-        PutItemInput::new(t.name(), item).condition(cond, e),
-        Write::Recognise(&theirs),
-    ));
-    assert!(
-        matches!(out, Err(DynamoError::ConditionalCheckFailed { .. })),
-        "{out:?}"
-    );
+    let out =
+        block_on(client.put_item(PutItemInput::new(t.name(), item).condition(cond, e), Write::Recognise(&theirs)));
+    assert!(matches!(out, Err(DynamoError::ConditionalCheckFailed { .. })), "{out:?}");
 }

@@ -8,18 +8,15 @@ mod common;
 use std::collections::HashMap;
 
 use dynauth::dynamo::table::{self, Schema};
-use dynauth::dynamo::{
-    Client, Credentials, DynamoError, GetItemInput, Item, PutItemInput, Write, s,
-};
+use dynauth::dynamo::{Client, Credentials, DynamoError, GetItemInput, Item, PutItemInput, Write, s};
 use dynauth::native::{HttpTransport, block_on};
 use dynauth::runtime::{Transport, TransportError};
 
 use common::{config, os_runtime, unique_name};
 
 fn moto() -> (String, Credentials) {
-    let endpoint = std::env::var("DYNAUTH_TEST_MOTO").unwrap_or_else(|_| {
-        panic!("DYNAUTH_TEST_MOTO is not set: run with `npm test` or scripts/with-servers.sh")
-    });
+    let endpoint = std::env::var("DYNAUTH_TEST_MOTO")
+        .unwrap_or_else(|_| panic!("DYNAUTH_TEST_MOTO is not set: run with `npm test` or scripts/with-servers.sh"));
     let var = |name: &str| std::env::var(name).unwrap_or_else(|_| panic!("{name} is not set"));
     let credentials = Credentials {
         access_key_id: var("MOTO_ACCESS_KEY_ID"),
@@ -35,12 +32,7 @@ fn client_with<T: Transport>(
     transport: T,
 ) -> Client<T, dynauth::native::OsRuntime> {
     let (endpoint, _) = moto();
-    Client::new(
-        config(&endpoint, region, credentials),
-        transport,
-        os_runtime(),
-    )
-    .unwrap_or_else(|e| panic!("{e}"))
+    Client::new(config(&endpoint, region, credentials), transport, os_runtime()).unwrap_or_else(|e| panic!("{e}"))
 }
 
 fn assert_rejected(result: Result<impl std::fmt::Debug, DynamoError>, what: &str) {
@@ -65,17 +57,11 @@ fn correctly_signed_requests_succeed() {
         ("SK".to_string(), s("B")),
         ("v".to_string(), s("signed")),
     ]));
-    block_on(client.put_item(
-        PutItemInput::new(&schema.table, item.clone()),
-        Write::Idempotent,
-    ))
-    .unwrap_or_else(|e| panic!("{e}"));
-    let key = Item::from(HashMap::from([
-        ("PK".to_string(), s("A")),
-        ("SK".to_string(), s("B")),
-    ]));
-    let got = block_on(client.get_item(&GetItemInput::consistent(&schema.table, key)))
+    block_on(client.put_item(PutItemInput::new(&schema.table, item.clone()), Write::Idempotent))
         .unwrap_or_else(|e| panic!("{e}"));
+    let key = Item::from(HashMap::from([("PK".to_string(), s("A")), ("SK".to_string(), s("B"))]));
+    let got =
+        block_on(client.get_item(&GetItemInput::consistent(&schema.table, key))).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(got.item, Some(item));
     assert!(block_on(client.delete_table(&schema.table)).is_ok());
 }
@@ -86,11 +72,7 @@ fn a_wrong_secret_is_a_typed_rejection() {
     credentials.secret_access_key.push('x');
     let client = client_with("us-east-1", credentials, HttpTransport::default());
     assert_rejected(block_on(client.describe_table("anything")), "wrong secret");
-    assert_eq!(
-        client.stats().calls,
-        1,
-        "a rejected signature is not retried"
-    );
+    assert_eq!(client.stats().calls, 1, "a rejected signature is not retried");
 }
 
 #[test]
@@ -117,10 +99,7 @@ fn signing_for_the_wrong_region_fails() {
 struct Tamper(HttpTransport);
 
 impl Transport for Tamper {
-    async fn send(
-        &self,
-        mut request: http::Request<Vec<u8>>,
-    ) -> Result<http::Response<Vec<u8>>, TransportError> {
+    async fn send(&self, mut request: http::Request<Vec<u8>>) -> Result<http::Response<Vec<u8>>, TransportError> {
         let body = String::from_utf8_lossy(request.body()).replace("original", "tampered");
         *request.body_mut() = body.into_bytes();
         self.0.send(request).await

@@ -24,28 +24,12 @@ fn setup(prefix: &str, extra: &[(&str, &str)]) -> (TestTable, TestApp) {
     let t = TestTable::new(prefix);
     let app = App::new(t.name(), manual_runtime(T0), extra);
     let acme = json!({"name": "Acme", "origin": "http://127.0.0.1:9", "session": {"lifetime_secs": 30 * DAY, "idle_lifetime_secs": 7 * DAY}});
-    assert_eq!(
-        app.admin("PUT", "/v1/admin/tenants/acme", Some(acme))
-            .status,
-        201
-    );
-    assert_eq!(
-        app.admin(
-            "PUT",
-            "/v1/admin/tenants/globex",
-            Some(json!({"name": "Globex"}))
-        )
-        .status,
-        201
-    );
+    assert_eq!(app.admin("PUT", "/v1/admin/tenants/acme", Some(acme)).status, 201);
+    assert_eq!(app.admin("PUT", "/v1/admin/tenants/globex", Some(json!({"name": "Globex"}))).status, 201);
     for (tenant, host) in [("acme", HOST), ("globex", "auth.globex.test")] {
         assert_eq!(
-            app.admin(
-                "PUT",
-                &format!("/v1/admin/tenants/{tenant}/domains/{host}"),
-                Some(json!({"status": "ready"}))
-            )
-            .status,
+            app.admin("PUT", &format!("/v1/admin/tenants/{tenant}/domains/{host}"), Some(json!({"status": "ready"})))
+                .status,
             201
         );
     }
@@ -53,36 +37,17 @@ fn setup(prefix: &str, extra: &[(&str, &str)]) -> (TestTable, TestApp) {
 }
 
 fn mint(app: &TestApp, tenant: &str, body: Value) -> (String, Value) {
-    let r = app.admin(
-        "POST",
-        &format!("/v1/admin/tenants/{tenant}/sessions"),
-        Some(body),
-    );
+    let r = app.admin("POST", &format!("/v1/admin/tenants/{tenant}/sessions"), Some(body));
     assert_eq!(r.status, 201, "{}", r.json);
-    (
-        r.json["token"].as_str().unwrap_or_default().to_string(),
-        r.json["session"].clone(),
-    )
+    (r.json["token"].as_str().unwrap_or_default().to_string(), r.json["session"].clone())
 }
 
 fn with_cookie(app: &TestApp, host: &str, token: &str) -> common::app::Answer {
-    app.call(
-        "GET",
-        "/v1/session",
-        host,
-        &[("cookie", &format!("theme=dark; __Host-dynauth={token}"))],
-        None,
-    )
+    app.call("GET", "/v1/session", host, &[("cookie", &format!("theme=dark; __Host-dynauth={token}"))], None)
 }
 
 fn with_bearer(app: &TestApp, host: &str, token: &str) -> common::app::Answer {
-    app.call(
-        "GET",
-        "/v1/session",
-        host,
-        &[("authorization", &format!("Bearer {token}"))],
-        None,
-    )
+    app.call("GET", "/v1/session", host, &[("authorization", &format!("Bearer {token}"))], None)
 }
 
 fn invalid() -> Value {
@@ -91,10 +56,7 @@ fn invalid() -> Value {
 
 fn stored_session(table: &str, id: &str) -> Item {
     let pk = AttributeValue::S(format!("TENANT#acme#SESSION#{id}"));
-    scan_all(table)
-        .into_iter()
-        .find(|i| i.get("PK") == Some(&pk))
-        .unwrap_or_default()
+    scan_all(table).into_iter().find(|i| i.get("PK") == Some(&pk)).unwrap_or_default()
 }
 
 fn num(item: &Item, name: &str) -> i64 {
@@ -107,11 +69,7 @@ fn num(item: &Item, name: &str) -> i64 {
 #[test]
 fn the_whole_lifecycle_with_an_injected_clock() {
     let (t, app) = setup("lifecycle", &[]);
-    let (token, session) = mint(
-        &app,
-        "acme",
-        json!({"user_id": "u-1", "email": " Ann@Example.COM "}),
-    );
+    let (token, session) = mint(&app, "acme", json!({"user_id": "u-1", "email": " Ann@Example.COM "}));
     assert_eq!(token.len(), 43);
     let id = session["id"].as_str().unwrap_or_default().to_string();
     assert_eq!(
@@ -123,19 +81,9 @@ fn the_whole_lifecycle_with_an_injected_clock() {
     );
     let item = stored_session(t.name(), &id);
     assert_eq!(item.get("SK"), Some(&AttributeValue::S("SESSION".into())));
-    assert_eq!(
-        item.get("GSI1PK"),
-        Some(&AttributeValue::S("TENANT#acme#USER#u-1#SESSIONS".into()))
-    );
-    assert_eq!(
-        item.get("GSI1SK"),
-        Some(&AttributeValue::S(format!("2027-01-15T08:00:00Z#{id}")))
-    );
-    assert_eq!(
-        num(&item, "ttl"),
-        i64::try_from(T0 + 30 * DAY).unwrap_or(0),
-        "ttl is the later expiry"
-    );
+    assert_eq!(item.get("GSI1PK"), Some(&AttributeValue::S("TENANT#acme#USER#u-1#SESSIONS".into())));
+    assert_eq!(item.get("GSI1SK"), Some(&AttributeValue::S(format!("2027-01-15T08:00:00Z#{id}"))));
+    assert_eq!(num(&item, "ttl"), i64::try_from(T0 + 30 * DAY).unwrap_or(0), "ttl is the later expiry");
 
     // Look up with the cookie and with the bearer header: the same answer.
     let expected = json!({"session": session, "user": {"id": "u-1", "email": "ann@example.com"}});
@@ -143,34 +91,18 @@ fn the_whole_lifecycle_with_an_injected_clock() {
     assert_eq!((r.status, r.json.clone()), (200, expected.clone()));
     assert_eq!(r.headers["cache-control"], "no-store");
     assert_eq!(with_bearer(&app, HOST, &token).json, expected);
-    assert_eq!(
-        app.deferred_runs.get(),
-        0,
-        "no slide within the touch interval"
-    );
+    assert_eq!(app.deferred_runs.get(), 0, "no slide within the touch interval");
 
     // A lookup after the touch interval (0.7 days) slides the idle expiry, after the answer.
     app.runtime.advance(Duration::from_secs(DAY));
     let r = with_cookie(&app, HOST, &token);
-    assert_eq!(
-        r.json["session"]["idle_expires_at"], "2027-01-22T08:00:00Z",
-        "the answer does not wait for the slide"
-    );
+    assert_eq!(r.json["session"]["idle_expires_at"], "2027-01-22T08:00:00Z", "the answer does not wait for the slide");
     assert_eq!(app.deferred_runs.get(), 1);
     let item = stored_session(t.name(), &id);
-    assert_eq!(
-        num(&item, "idle_expires_at"),
-        i64::try_from(T0 + 8 * DAY).unwrap_or(0)
-    );
-    assert_eq!(
-        num(&item, "last_seen_at"),
-        i64::try_from(T0 + DAY).unwrap_or(0)
-    );
+    assert_eq!(num(&item, "idle_expires_at"), i64::try_from(T0 + 8 * DAY).unwrap_or(0));
+    assert_eq!(num(&item, "last_seen_at"), i64::try_from(T0 + DAY).unwrap_or(0));
     assert_eq!(num(&item, "ttl"), i64::try_from(T0 + 30 * DAY).unwrap_or(0));
-    assert_eq!(
-        with_cookie(&app, HOST, &token).json["session"]["idle_expires_at"],
-        "2027-01-23T08:00:00Z"
-    );
+    assert_eq!(with_cookie(&app, HOST, &token).json["session"]["idle_expires_at"], "2027-01-23T08:00:00Z");
     assert_eq!(app.deferred_runs.get(), 1, "at most once per interval");
 
     // Idle expiry: 7 days without a lookup.
@@ -180,8 +112,7 @@ fn the_whole_lifecycle_with_an_injected_clock() {
     assert_eq!(r.headers["www-authenticate"], "Bearer");
 
     // Absolute expiry: a session kept busy still ends at expires_at, and sliding never passes it.
-    app.runtime
-        .set(std::time::UNIX_EPOCH + Duration::from_secs(T0));
+    app.runtime.set(std::time::UNIX_EPOCH + Duration::from_secs(T0));
     let (busy, busy_session) = mint(&app, "acme", json!({"user_id": "u-2"}));
     for _ in 0..4 {
         app.runtime.advance(Duration::from_secs(6 * DAY));
@@ -203,40 +134,18 @@ fn the_whole_lifecycle_with_an_injected_clock() {
     );
 
     // Revocation.
-    app.runtime
-        .set(std::time::UNIX_EPOCH + Duration::from_secs(T0));
+    app.runtime.set(std::time::UNIX_EPOCH + Duration::from_secs(T0));
     let (revokable, s) = mint(&app, "acme", json!({"user_id": "u-3"}));
     let sid = s["id"].as_str().unwrap_or_default();
-    assert_eq!(
-        app.admin(
-            "DELETE",
-            &format!("/v1/admin/tenants/acme/sessions/{sid}"),
-            None
-        )
-        .status,
-        204
-    );
+    assert_eq!(app.admin("DELETE", &format!("/v1/admin/tenants/acme/sessions/{sid}"), None).status, 204);
     assert_eq!(with_bearer(&app, HOST, &revokable).json, invalid());
     assert_eq!(
-        app.admin(
-            "DELETE",
-            &format!("/v1/admin/tenants/acme/sessions/{sid}"),
-            None
-        )
-        .status,
+        app.admin("DELETE", &format!("/v1/admin/tenants/acme/sessions/{sid}"), None).status,
         204,
         "again: still 204"
     );
     let unknown = "A".repeat(43);
-    assert_eq!(
-        app.admin(
-            "DELETE",
-            &format!("/v1/admin/tenants/acme/sessions/{unknown}"),
-            None
-        )
-        .status,
-        404
-    );
+    assert_eq!(app.admin("DELETE", &format!("/v1/admin/tenants/acme/sessions/{unknown}"), None).status, 404);
     app.runtime.advance(Duration::from_secs(DAY));
     assert_eq!(with_cookie(&app, HOST, &revokable).status, 401);
     let revoked_item = stored_session(t.name(), sid);
@@ -256,34 +165,15 @@ fn every_kind_of_bad_token_gets_the_same_401_and_lookups_cost_one_request() {
     assert_eq!(with_cookie(&app, HOST, &token).status, 200);
     for _ in 0..5 {
         let r = with_cookie(&app, HOST, &token);
-        assert_eq!(
-            (r.status, r.calls),
-            (200, 1),
-            "exactly one DynamoDB request per lookup"
-        );
+        assert_eq!((r.status, r.calls), (200, 1), "exactly one DynamoDB request per lookup");
     }
     let cases: Vec<(&str, Vec<(&str, String)>)> = vec![
         ("no token", vec![]),
-        (
-            "malformed",
-            vec![("cookie", "__Host-dynauth=not-a-token".to_string())],
-        ),
-        (
-            "unknown",
-            vec![("authorization", format!("Bearer {}", "B".repeat(43)))],
-        ),
-        (
-            "another tenant's",
-            vec![("cookie", format!("__Host-dynauth={globex_token}"))],
-        ),
-        (
-            "the local cookie when not enabled",
-            vec![("cookie", format!("dynauth_local={token}"))],
-        ),
-        (
-            "empty bearer",
-            vec![("authorization", "Bearer ".to_string())],
-        ),
+        ("malformed", vec![("cookie", "__Host-dynauth=not-a-token".to_string())]),
+        ("unknown", vec![("authorization", format!("Bearer {}", "B".repeat(43)))]),
+        ("another tenant's", vec![("cookie", format!("__Host-dynauth={globex_token}"))]),
+        ("the local cookie when not enabled", vec![("cookie", format!("dynauth_local={token}"))]),
+        ("empty bearer", vec![("authorization", "Bearer ".to_string())]),
     ];
     for (what, headers) in cases {
         let headers: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
@@ -292,10 +182,7 @@ fn every_kind_of_bad_token_gets_the_same_401_and_lookups_cost_one_request() {
         assert!(r.calls <= 1, "{what}: {} calls", r.calls);
     }
     // The globex token works on its own host.
-    assert_eq!(
-        with_cookie(&app, "auth.globex.test", &globex_token).status,
-        200
-    );
+    assert_eq!(with_cookie(&app, "auth.globex.test", &globex_token).status, 200);
     assert_eq!(app.call("POST", "/v1/session", HOST, &[], None).status, 405);
 }
 
@@ -306,48 +193,23 @@ fn logout_revokes_and_clears_the_cookie_idempotently() {
     let cookie = format!("__Host-dynauth={token}");
     let r = app.call("POST", "/v1/logout", HOST, &[("cookie", &cookie)], None);
     assert_eq!(r.status, 204);
+    assert_eq!(r.headers["set-cookie"], "__Host-dynauth=; Path=/; Secure; HttpOnly; SameSite=Lax; Max-Age=0");
     assert_eq!(
-        r.headers["set-cookie"],
-        "__Host-dynauth=; Path=/; Secure; HttpOnly; SameSite=Lax; Max-Age=0"
-    );
-    assert_eq!(
-        num(
-            &stored_session(t.name(), s["id"].as_str().unwrap_or_default()),
-            "revoked_at"
-        ),
+        num(&stored_session(t.name(), s["id"].as_str().unwrap_or_default()), "revoked_at"),
         i64::try_from(T0).unwrap_or(0)
     );
     assert_eq!(with_cookie(&app, HOST, &token).status, 401);
-    assert_eq!(
-        app.call("POST", "/v1/logout", HOST, &[("cookie", &cookie)], None)
-            .status,
-        204,
-        "idempotent"
-    );
+    assert_eq!(app.call("POST", "/v1/logout", HOST, &[("cookie", &cookie)], None).status, 204, "idempotent");
     let unknown = format!("Bearer {}", "C".repeat(43));
     assert_eq!(
-        app.call(
-            "POST",
-            "/v1/logout",
-            HOST,
-            &[("authorization", &unknown)],
-            None
-        )
-        .status,
+        app.call("POST", "/v1/logout", HOST, &[("authorization", &unknown)], None).status,
         204,
         "an unknown token too"
     );
-    assert_eq!(
-        app.call("POST", "/v1/logout", HOST, &[], None).status,
-        204,
-        "and none at all"
-    );
+    assert_eq!(app.call("POST", "/v1/logout", HOST, &[], None).status, 204, "and none at all");
     assert_eq!(app.call("GET", "/v1/logout", HOST, &[], None).status, 405);
     assert_eq!(
-        scan_all(t.name())
-            .iter()
-            .filter(|i| i.get("type") == Some(&AttributeValue::S("session".into())))
-            .count(),
+        scan_all(t.name()).iter().filter(|i| i.get("type") == Some(&AttributeValue::S("session".into()))).count(),
         1,
         "logout of unknown tokens writes nothing"
     );
@@ -357,35 +219,15 @@ fn logout_revokes_and_clears_the_cookie_idempotently() {
 fn local_cookies_only_for_plain_http_on_localhost_when_enabled() {
     let (_t, app) = setup("localcookie", &[("INSECURE_LOCAL_COOKIES", "true")]);
     assert_eq!(
-        app.admin(
-            "PUT",
-            "/v1/admin/tenants/acme/domains/localhost",
-            Some(json!({"status": "ready"}))
-        )
-        .status,
+        app.admin("PUT", "/v1/admin/tenants/acme/domains/localhost", Some(json!({"status": "ready"}))).status,
         201
     );
     let (token, _) = mint(&app, "acme", json!({"user_id": "u-1"}));
-    let r = app.call(
-        "GET",
-        "/v1/session",
-        "localhost:8787",
-        &[("cookie", &format!("dynauth_local={token}"))],
-        None,
-    );
+    let r = app.call("GET", "/v1/session", "localhost:8787", &[("cookie", &format!("dynauth_local={token}"))], None);
     assert_eq!(r.status, 200, "the local cookie counts on http://localhost");
     let r = app.call("POST", "/v1/logout", "localhost:8787", &[], None);
-    assert_eq!(
-        r.headers["set-cookie"],
-        "dynauth_local=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0"
-    );
-    let r = app.call(
-        "GET",
-        "/v1/session",
-        HOST,
-        &[("cookie", &format!("dynauth_local={token}"))],
-        None,
-    );
+    assert_eq!(r.headers["set-cookie"], "dynauth_local=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0");
+    let r = app.call("GET", "/v1/session", HOST, &[("cookie", &format!("dynauth_local={token}"))], None);
     assert_eq!(r.status, 401, "never on another host");
     assert_eq!(
         app.call("POST", "/v1/logout", HOST, &[], None).headers["set-cookie"],
@@ -406,27 +248,12 @@ fn admin_lists_newest_first_and_revokes_all_across_pages() {
     }
     let (other, _) = mint(&app, "acme", json!({"user_id": "u-other"}));
     // One revoked and one expired are not listed.
-    let (revoked, _) = mint(
-        &app,
-        "acme",
-        json!({"user_id": "u-many", "lifetime_secs": 300}),
-    );
+    let (revoked, _) = mint(&app, "acme", json!({"user_id": "u-many", "lifetime_secs": 300}));
     assert_eq!(
-        app.call(
-            "POST",
-            "/v1/logout",
-            HOST,
-            &[("authorization", &format!("Bearer {revoked}"))],
-            None
-        )
-        .status,
+        app.call("POST", "/v1/logout", HOST, &[("authorization", &format!("Bearer {revoked}"))], None).status,
         204
     );
-    let (short, _) = mint(
-        &app,
-        "acme",
-        json!({"user_id": "u-many", "lifetime_secs": 300}),
-    );
+    let (short, _) = mint(&app, "acme", json!({"user_id": "u-many", "lifetime_secs": 300}));
     app.runtime.advance(Duration::from_secs(400));
     assert_eq!(with_cookie(&app, HOST, &short).status, 401);
 
@@ -450,42 +277,18 @@ fn admin_lists_newest_first_and_revokes_all_across_pages() {
     }
     assert_eq!(listed.len(), 130, "only live sessions");
     assert!(listed.windows(2).all(|w| w[0] >= w[1]), "newest first");
-    let bad = app.admin(
-        "GET",
-        "/v1/admin/tenants/acme/users/u-other/sessions?cursor=abc.def",
-        None,
-    );
-    assert_eq!(
-        (bad.status, bad.json["error"]["code"].clone()),
-        (400, json!("invalid_cursor"))
-    );
+    let bad = app.admin("GET", "/v1/admin/tenants/acme/users/u-other/sessions?cursor=abc.def", None);
+    assert_eq!((bad.status, bad.json["error"]["code"].clone()), (400, json!("invalid_cursor")));
 
-    let r = app.admin(
-        "DELETE",
-        "/v1/admin/tenants/acme/users/u-many/sessions",
-        None,
-    );
+    let r = app.admin("DELETE", "/v1/admin/tenants/acme/users/u-many/sessions", None);
     assert_eq!((r.status, r.json.clone()), (200, json!({"revoked": 130})));
     for token in tokens.iter().step_by(13) {
         assert_eq!(with_bearer(&app, HOST, token).status, 401);
     }
+    assert_eq!(with_bearer(&app, HOST, &other).status, 200, "another user's session is untouched");
+    assert_eq!(app.admin("DELETE", "/v1/admin/tenants/acme/users/u-many/sessions", None).json, json!({"revoked": 0}));
     assert_eq!(
-        with_bearer(&app, HOST, &other).status,
-        200,
-        "another user's session is untouched"
-    );
-    assert_eq!(
-        app.admin(
-            "DELETE",
-            "/v1/admin/tenants/acme/users/u-many/sessions",
-            None
-        )
-        .json,
-        json!({"revoked": 0})
-    );
-    assert_eq!(
-        app.admin("GET", "/v1/admin/tenants/acme/users/u-many/sessions", None)
-            .json,
+        app.admin("GET", "/v1/admin/tenants/acme/users/u-many/sessions", None).json,
         json!({"sessions": [], "next_cursor": null})
     );
 }
@@ -495,16 +298,8 @@ fn mint_validates_its_input() {
     let (_t, app) = setup("mint", &[]);
     let cases = [
         (json!({}), 400, "user_id: is required"),
-        (
-            json!({"user_id": "a b"}),
-            400,
-            "user_id: must be 1-128 characters of A-Z a-z 0-9 - _ . : @ + |",
-        ),
-        (
-            json!({"user_id": "u", "email": "nope"}),
-            400,
-            "email: must be an email address like name@example.com",
-        ),
+        (json!({"user_id": "a b"}), 400, "user_id: must be 1-128 characters of A-Z a-z 0-9 - _ . : @ + |"),
+        (json!({"user_id": "u", "email": "nope"}), 400, "email: must be an email address like name@example.com"),
         (
             json!({"user_id": "u", "lifetime_secs": 10}),
             400,
@@ -512,38 +307,15 @@ fn mint_validates_its_input() {
         ),
     ];
     for (body, status, message) in cases {
-        let r = app.admin(
-            "POST",
-            "/v1/admin/tenants/acme/sessions",
-            Some(body.clone()),
-        );
-        assert_eq!(
-            (r.status, r.json["error"]["message"].clone()),
-            (status, json!(message)),
-            "{body}"
-        );
+        let r = app.admin("POST", "/v1/admin/tenants/acme/sessions", Some(body.clone()));
+        assert_eq!((r.status, r.json["error"]["message"].clone()), (status, json!(message)), "{body}");
     }
-    let unknown = app.admin(
-        "POST",
-        "/v1/admin/tenants/acme/sessions",
-        Some(json!({"user_id": "u", "role": "admin"})),
-    );
+    let unknown = app.admin("POST", "/v1/admin/tenants/acme/sessions", Some(json!({"user_id": "u", "role": "admin"})));
     assert_eq!(unknown.json["error"]["code"], "unknown_fields");
-    assert_eq!(
-        app.admin(
-            "POST",
-            "/v1/admin/tenants/nobody/sessions",
-            Some(json!({"user_id": "u"}))
-        )
-        .status,
-        404
-    );
+    assert_eq!(app.admin("POST", "/v1/admin/tenants/nobody/sessions", Some(json!({"user_id": "u"}))).status, 404);
     let (token, s) = mint(&app, "acme", json!({"user_id": "u", "lifetime_secs": 3600}));
     assert_eq!(s["expires_at"], "2027-01-15T09:00:00Z");
-    assert_eq!(
-        s["idle_expires_at"], "2027-01-15T09:00:00Z",
-        "idle expiry never past the absolute one"
-    );
+    assert_eq!(s["idle_expires_at"], "2027-01-15T09:00:00Z", "idle expiry never past the absolute one");
     assert_eq!(with_bearer(&app, HOST, &token).status, 200);
 }
 
@@ -552,26 +324,10 @@ fn a_recreated_tenant_does_not_inherit_old_sessions() {
     let (_t, app) = setup("generation", &[]);
     let (token, _) = mint(&app, "globex", json!({"user_id": "u-1"}));
     assert_eq!(with_bearer(&app, "auth.globex.test", &token).status, 200);
+    assert_eq!(app.admin("DELETE", "/v1/admin/tenants/globex", None).status, 204);
+    assert_eq!(app.admin("PUT", "/v1/admin/tenants/globex", Some(json!({"name": "Globex again"}))).status, 201);
     assert_eq!(
-        app.admin("DELETE", "/v1/admin/tenants/globex", None).status,
-        204
-    );
-    assert_eq!(
-        app.admin(
-            "PUT",
-            "/v1/admin/tenants/globex",
-            Some(json!({"name": "Globex again"}))
-        )
-        .status,
-        201
-    );
-    assert_eq!(
-        app.admin(
-            "PUT",
-            "/v1/admin/tenants/globex/domains/auth.globex.test",
-            Some(json!({"status": "ready"}))
-        )
-        .status,
+        app.admin("PUT", "/v1/admin/tenants/globex/domains/auth.globex.test", Some(json!({"status": "ready"}))).status,
         201
     );
     assert_eq!(with_bearer(&app, "auth.globex.test", &token).status, 401);
@@ -581,43 +337,15 @@ fn a_recreated_tenant_does_not_inherit_old_sessions() {
 fn the_gateway_lets_only_live_sessions_reach_a_protected_origin() {
     let (_t, app) = setup("gateway", &[]);
     let protect = json!({"name": "Acme", "origin": "http://127.0.0.1:9", "protect": true});
-    assert_eq!(
-        app.admin("PUT", "/v1/admin/tenants/acme", Some(protect))
-            .status,
-        200
-    );
+    assert_eq!(app.admin("PUT", "/v1/admin/tenants/acme", Some(protect)).status, 200);
     let (token, s) = mint(&app, "acme", json!({"user_id": "u-7"}));
 
-    let json_client = app.call(
-        "GET",
-        "/app/orders?x=1",
-        HOST,
-        &[("accept", "application/json")],
-        None,
-    );
-    assert_eq!(
-        (json_client.status, json_client.json.clone()),
-        (401, invalid())
-    );
-    let browser = app.call(
-        "GET",
-        "/app/orders?x=1&y=a%20b",
-        HOST,
-        &[("accept", "text/html,*/*")],
-        None,
-    );
+    let json_client = app.call("GET", "/app/orders?x=1", HOST, &[("accept", "application/json")], None);
+    assert_eq!((json_client.status, json_client.json.clone()), (401, invalid()));
+    let browser = app.call("GET", "/app/orders?x=1&y=a%20b", HOST, &[("accept", "text/html,*/*")], None);
     assert_eq!(browser.status, 302);
-    assert_eq!(
-        browser.headers["location"],
-        "/login?return_to=%2Fapp%2Forders%3Fx%3D1%26y%3Da%2520b"
-    );
-    let expired = app.call(
-        "GET",
-        "/app",
-        HOST,
-        &[("cookie", &format!("__Host-dynauth={}", "D".repeat(43)))],
-        None,
-    );
+    assert_eq!(browser.headers["location"], "/login?return_to=%2Fapp%2Forders%3Fx%3D1%26y%3Da%2520b");
+    let expired = app.call("GET", "/app", HOST, &[("cookie", &format!("__Host-dynauth={}", "D".repeat(43)))], None);
     assert_eq!(expired.status, 302);
 
     let spoof = [
@@ -627,65 +355,28 @@ fn the_gateway_lets_only_live_sessions_reach_a_protected_origin() {
     ];
     let spoof: Vec<(&str, &str)> = spoof.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let ok = app.call("POST", "/app/orders", HOST, &spoof, Some(json!({"n": 1})));
-    let Some(f) = ok.forward else {
-        panic!("expected a forward, got {} {}", ok.status, ok.json)
-    };
+    let Some(f) = ok.forward else { panic!("expected a forward, got {} {}", ok.status, ok.json) };
     assert_eq!(f.headers["x-dynauth-user"], "u-7");
-    assert_eq!(
-        f.headers["x-dynauth-session"],
-        s["id"].as_str().unwrap_or_default()
-    );
+    assert_eq!(f.headers["x-dynauth-session"], s["id"].as_str().unwrap_or_default());
     assert_eq!(f.headers["x-dynauth-tenant"], "acme");
-    assert_eq!(
-        f.headers["cookie"], "a=1",
-        "the session cookie never reaches the origin"
-    );
+    assert_eq!(f.headers["cookie"], "a=1", "the session cookie never reaches the origin");
 
-    let bearer = app.call(
-        "GET",
-        "/app",
-        HOST,
-        &[("authorization", &format!("Bearer {token}"))],
-        None,
-    );
-    let Some(f) = bearer.forward else {
-        panic!("expected a forward")
-    };
+    let bearer = app.call("GET", "/app", HOST, &[("authorization", &format!("Bearer {token}"))], None);
+    let Some(f) = bearer.forward else { panic!("expected a forward") };
     assert_eq!(f.headers.get("authorization"), None, "nor the bearer token");
     assert_eq!(f.headers["x-dynauth-user"], "u-7");
 
     // An unprotected tenant forwards without looking at sessions, and still strips the cookie.
-    let open = app.call(
-        "GET",
-        "/x",
-        "auth.globex.test",
-        &[("cookie", &format!("__Host-dynauth={token}; b=2"))],
-        None,
-    );
+    let open = app.call("GET", "/x", "auth.globex.test", &[("cookie", &format!("__Host-dynauth={token}; b=2"))], None);
     assert_eq!(open.status, 404, "globex has no origin");
     let plain = json!({"name": "Acme", "origin": "http://127.0.0.1:9"});
-    assert_eq!(
-        app.admin("PUT", "/v1/admin/tenants/acme", Some(plain))
-            .status,
-        200
-    );
-    let headers = [
-        ("cookie", format!("__Host-dynauth={token}; b=2")),
-        ("x-dynauth-user", "admin".to_string()),
-    ];
+    assert_eq!(app.admin("PUT", "/v1/admin/tenants/acme", Some(plain)).status, 200);
+    let headers = [("cookie", format!("__Host-dynauth={token}; b=2")), ("x-dynauth-user", "admin".to_string())];
     let headers: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let _warm = app.call("GET", "/x", HOST, &headers, None);
     let r = app.call("GET", "/x", HOST, &headers, None);
-    let Some(f) = r.forward else {
-        panic!("expected a forward")
-    };
-    assert_eq!(
-        (
-            f.headers.get("x-dynauth-user"),
-            f.headers["cookie"].to_str().unwrap_or("")
-        ),
-        (None, "b=2")
-    );
+    let Some(f) = r.forward else { panic!("expected a forward") };
+    assert_eq!((f.headers.get("x-dynauth-user"), f.headers["cookie"].to_str().unwrap_or("")), (None, "b=2"));
     assert_eq!(r.calls, 0, "no session read for an unprotected tenant");
 }
 
@@ -694,11 +385,7 @@ fn no_raw_token_is_ever_stored() {
     let (t, app) = setup("scan", &[]);
     let mut tokens = Vec::new();
     for i in 0..20 {
-        let (token, _) = mint(
-            &app,
-            "acme",
-            json!({"user_id": format!("u-{i}"), "email": format!("u{i}@example.com")}),
-        );
+        let (token, _) = mint(&app, "acme", json!({"user_id": format!("u-{i}"), "email": format!("u{i}@example.com")}));
         assert_eq!(with_cookie(&app, HOST, &token).status, 200);
         tokens.push(token);
     }

@@ -44,7 +44,10 @@ fn client_requests_match_botocore() {
     assert_eq!(vectors.cases.len(), 4);
     for case in &vectors.cases {
         let transport = ScriptedTransport::new();
-        transport.respond(200, r#"{"Table":{"TableName":"x"},"TimeToLiveDescription":{},"TableDescription":{"TableName":"x"}}"#);
+        transport.respond(
+            200,
+            r#"{"Table":{"TableName":"x"},"TimeToLiveDescription":{},"TableDescription":{"TableName":"x"}}"#,
+        );
         let runtime = ManualRuntime::new(epoch(&case.time), 0);
         let config = ClientConfig {
             endpoint: Some(case.endpoint.clone()),
@@ -68,24 +71,11 @@ fn client_requests_match_botocore() {
         assert_eq!(result, Ok(()), "{}", case.name);
         let requests = transport.requests();
         let request = &requests[0];
-        assert_eq!(
-            request.uri().to_string(),
-            format!("{}/", case.endpoint),
-            "{}",
-            case.name
-        );
-        assert_eq!(
-            String::from_utf8_lossy(request.body()),
-            case.body,
-            "{}: body",
-            case.name
-        );
+        assert_eq!(request.uri().to_string(), format!("{}/", case.endpoint), "{}", case.name);
+        assert_eq!(String::from_utf8_lossy(request.body()), case.body, "{}: body", case.name);
         for (name, value) in &case.expected {
             assert_eq!(
-                request
-                    .headers()
-                    .get(name.as_str())
-                    .and_then(|v| v.to_str().ok()),
+                request.headers().get(name.as_str()).and_then(|v| v.to_str().ok()),
                 Some(value.as_str()),
                 "{}: header {name}",
                 case.name
@@ -121,9 +111,6 @@ fn a_different_second_gives_a_different_signature() {
     };
     let client = Client::new(config, &transport, &runtime).unwrap_or_else(|e| panic!("{e}"));
     assert!(block_on(client.describe_table("dynauth")).is_ok());
-    let got = transport.requests()[0].headers()["authorization"]
-        .to_str()
-        .unwrap_or("")
-        .to_string();
+    let got = transport.requests()[0].headers()["authorization"].to_str().unwrap_or("").to_string();
     assert_ne!(got, case.expected["authorization"]);
 }

@@ -36,21 +36,15 @@ fn tenant_crud_with_exact_bodies() {
         "login_code": {"length": 6, "ttl_secs": 600, "max_attempts": 5},
         "origin": "http://127.0.0.1:9/base",
         "protect": false,
+        "code_webhook_url": null,
         "created_at": "2027-01-15T08:00:00Z",
         "updated_at": "2027-01-15T08:00:00Z",
     });
     assert_eq!(created.json, expected);
-    assert_eq!(
-        app.admin("GET", "/v1/admin/tenants/acme", None).json,
-        expected
-    );
+    assert_eq!(app.admin("GET", "/v1/admin/tenants/acme", None).json, expected);
 
     app.runtime.advance(Duration::from_secs(60));
-    let replaced = app.admin(
-        "PUT",
-        "/v1/admin/tenants/acme",
-        Some(json!({"name": "Acme Corp", "protect": true})),
-    );
+    let replaced = app.admin("PUT", "/v1/admin/tenants/acme", Some(json!({"name": "Acme Corp", "protect": true})));
     assert_eq!(replaced.status, 200);
     assert_eq!(
         replaced.json,
@@ -58,7 +52,7 @@ fn tenant_crud_with_exact_bodies() {
             "id": "acme", "name": "Acme Corp", "allowed_origins": [],
             "session": {"lifetime_secs": 2_592_000, "idle_lifetime_secs": 604_800},
             "login_code": {"length": 6, "ttl_secs": 600, "max_attempts": 5},
-            "origin": null, "protect": true,
+            "origin": null, "protect": true, "code_webhook_url": null,
             "created_at": "2027-01-15T08:00:00Z", "updated_at": "2027-01-15T08:01:00Z",
         })
     );
@@ -67,14 +61,8 @@ fn tenant_crud_with_exact_bodies() {
     assert_eq!((deleted.status, deleted.json.clone()), (204, Value::Null));
     let missing = app.admin("GET", "/v1/admin/tenants/acme", None);
     assert_eq!(missing.status, 404);
-    assert_eq!(
-        missing.json,
-        json!({"error": {"code": "not_found", "message": "no tenant with this id"}})
-    );
-    assert_eq!(
-        app.admin("DELETE", "/v1/admin/tenants/acme", None).status,
-        404
-    );
+    assert_eq!(missing.json, json!({"error": {"code": "not_found", "message": "no tenant with this id"}}));
+    assert_eq!(app.admin("DELETE", "/v1/admin/tenants/acme", None).status, 404);
     assert!(scan_all(t.name()).is_empty(), "nothing left behind");
 }
 
@@ -93,21 +81,13 @@ fn admin_routes_need_the_token() {
         ("GET", "/v1/admin/nothing-here"),
     ];
     for (method, path) in routes {
-        for headers in [
-            vec![],
-            vec![("authorization", "Bearer not-the-token")],
-            vec![("authorization", ADMIN_TOKEN)],
-        ] {
+        for headers in [vec![], vec![("authorization", "Bearer not-the-token")], vec![("authorization", ADMIN_TOKEN)]] {
             let r = app.call(method, path, "admin.dynauth.test", &headers, Some(acme()));
             assert_eq!(r.status, 401, "{method} {path} {headers:?}");
             assert_eq!(r.json["error"]["code"], "unauthorized");
         }
     }
-    assert_eq!(
-        app.transport.count(),
-        0,
-        "no database call before the token is checked"
-    );
+    assert_eq!(app.transport.count(), 0, "no database call before the token is checked");
 }
 
 #[test]
@@ -125,7 +105,7 @@ fn invalid_input_is_a_named_400() {
             "/v1/admin/tenants/acme",
             json!({"name": "A", "colour": 1}),
             "unknown_fields",
-            "unknown field(s): colour; accepted: name, allowed_origins, session, login_code, origin, protect",
+            "unknown field(s): colour; accepted: name, allowed_origins, session, login_code, origin, protect, code_webhook_url",
         ),
         (
             "/v1/admin/tenants/acme",
@@ -157,21 +137,12 @@ fn invalid_input_is_a_named_400() {
             "invalid_request",
             "protect: must be true or false",
         ),
-        (
-            "/v1/admin/tenants/acme",
-            json!([1, 2]),
-            "invalid_json",
-            "the body must be a JSON object",
-        ),
+        ("/v1/admin/tenants/acme", json!([1, 2]), "invalid_json", "the body must be a JSON object"),
     ];
     for (path, body, code, message) in cases {
         let r = app.admin("PUT", path, Some(body.clone()));
         assert_eq!(r.status, 400, "{body}");
-        assert_eq!(
-            r.json,
-            json!({"error": {"code": code, "message": message}}),
-            "{body}"
-        );
+        assert_eq!(r.json, json!({"error": {"code": code, "message": message}}), "{body}");
     }
     let auth = format!("Bearer {ADMIN_TOKEN}");
     let wrong_type = app.call(
@@ -181,26 +152,12 @@ fn invalid_input_is_a_named_400() {
         &[("authorization", &auth), ("content-type", "text/plain")],
         None,
     );
-    assert_eq!(
-        (wrong_type.status, wrong_type.json["error"]["code"].clone()),
-        (415, json!("unsupported_media_type"))
-    );
+    assert_eq!((wrong_type.status, wrong_type.json["error"]["code"].clone()), (415, json!("unsupported_media_type")));
     let big = json!({"name": "x".repeat(20_000)});
     let too_big = app.admin("PUT", "/v1/admin/tenants/acme", Some(big));
-    assert_eq!(
-        (too_big.status, too_big.json["error"]["code"].clone()),
-        (413, json!("payload_too_large"))
-    );
-    assert_eq!(
-        app.transport.count(),
-        0,
-        "invalid input never reaches the database"
-    );
-    assert_eq!(
-        app.admin("PATCH", "/v1/admin/tenants/acme", Some(acme()))
-            .headers["allow"],
-        "GET, PUT, DELETE"
-    );
+    assert_eq!((too_big.status, too_big.json["error"]["code"].clone()), (413, json!("payload_too_large")));
+    assert_eq!(app.transport.count(), 0, "invalid input never reaches the database");
+    assert_eq!(app.admin("PATCH", "/v1/admin/tenants/acme", Some(acme())).headers["allow"], "GET, PUT, DELETE");
 }
 
 #[test]
@@ -208,15 +165,7 @@ fn listing_pages_with_a_signed_cursor() {
     let t = TestTable::new("list");
     let app = app(&t);
     for id in ["t1", "t2", "t3", "t4", "t5"] {
-        assert_eq!(
-            app.admin(
-                "PUT",
-                &format!("/v1/admin/tenants/{id}"),
-                Some(json!({"name": id}))
-            )
-            .status,
-            201
-        );
+        assert_eq!(app.admin("PUT", &format!("/v1/admin/tenants/{id}"), Some(json!({"name": id}))).status, 201);
     }
     let mut seen = Vec::new();
     let mut cursor: Option<String> = None;
@@ -241,18 +190,15 @@ fn listing_pages_with_a_signed_cursor() {
     assert!((3..=4).contains(&pages), "{pages} pages");
 
     let first = app.admin("GET", "/v1/admin/tenants?limit=2", None);
-    let c = first.json["next_cursor"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string();
+    let c = first.json["next_cursor"].as_str().unwrap_or_default().to_string();
     let (payload, sig) = c.split_once('.').unwrap_or_default();
-    let forged = format!("{}.{sig}", dynauth::crypto::b64url(br#"{"PK":{"S":"TENANT#t4"},"SK":{"S":"TENANT"},"GSI1PK":{"S":"TENANTS"},"GSI1SK":{"S":"TENANT#t4"}}"#));
-    for bad in [
-        forged.as_str(),
-        &format!("{payload}.AAAA"),
-        "garbage",
-        &format!("{c}x"),
-    ] {
+    let forged = format!(
+        "{}.{sig}",
+        dynauth::crypto::b64url(
+            br#"{"PK":{"S":"TENANT#t4"},"SK":{"S":"TENANT"},"GSI1PK":{"S":"TENANTS"},"GSI1SK":{"S":"TENANT#t4"}}"#
+        )
+    );
+    for bad in [forged.as_str(), &format!("{payload}.AAAA"), "garbage", &format!("{c}x")] {
         let r = app.admin("GET", &format!("/v1/admin/tenants?cursor={bad}"), None);
         assert_eq!(r.status, 400, "{bad}");
         assert_eq!(r.json["error"]["code"], "invalid_cursor");
@@ -270,27 +216,11 @@ fn listing_pages_with_a_signed_cursor() {
 fn domains_claim_update_conflict_release() {
     let t = TestTable::new("domains");
     let app = app(&t);
-    assert_eq!(
-        app.admin("PUT", "/v1/admin/tenants/acme", Some(acme()))
-            .status,
-        201
-    );
-    assert_eq!(
-        app.admin(
-            "PUT",
-            "/v1/admin/tenants/globex",
-            Some(json!({"name": "Globex"}))
-        )
-        .status,
-        201
-    );
+    assert_eq!(app.admin("PUT", "/v1/admin/tenants/acme", Some(acme())).status, 201);
+    assert_eq!(app.admin("PUT", "/v1/admin/tenants/globex", Some(json!({"name": "Globex"}))).status, 201);
 
     let claim = |tenant: &str, host: &str, status: &str| {
-        app.admin(
-            "PUT",
-            &format!("/v1/admin/tenants/{tenant}/domains/{host}"),
-            Some(json!({"status": status})),
-        )
+        app.admin("PUT", &format!("/v1/admin/tenants/{tenant}/domains/{host}"), Some(json!({"status": status})))
     };
     let r = claim("acme", "Auth.Acme.Test:443", "pending");
     assert_eq!(r.status, 201);
@@ -298,32 +228,18 @@ fn domains_claim_update_conflict_release() {
         r.json,
         json!({"host": "auth.acme.test", "tenant": "acme", "status": "pending", "created_at": "2027-01-15T08:00:00Z", "updated_at": "2027-01-15T08:00:00Z"})
     );
-    assert_eq!(
-        claim("acme", "auth.acme.test", "pending").status,
-        200,
-        "claiming again is idempotent"
-    );
+    assert_eq!(claim("acme", "auth.acme.test", "pending").status, 200, "claiming again is idempotent");
     app.runtime.advance(Duration::from_secs(5));
     let ready = claim("acme", "auth.acme.test.", "ready");
     assert_eq!(
-        (
-            ready.status,
-            ready.json["status"].clone(),
-            ready.json["updated_at"].clone()
-        ),
+        (ready.status, ready.json["status"].clone(), ready.json["updated_at"].clone()),
         (200, json!("ready"), json!("2027-01-15T08:00:05Z"))
     );
 
     let taken = claim("globex", "auth.acme.test", "ready");
     assert_eq!(taken.status, 409);
-    assert_eq!(
-        taken.json,
-        json!({"error": {"code": "conflict", "message": "this host is claimed by another tenant"}})
-    );
-    assert_eq!(
-        claim("acme", "b%C3%BCcher.acme.test", "disabled").status,
-        201
-    );
+    assert_eq!(taken.json, json!({"error": {"code": "conflict", "message": "this host is claimed by another tenant"}}));
+    assert_eq!(claim("acme", "b%C3%BCcher.acme.test", "disabled").status, 201);
 
     let list = app.admin("GET", "/v1/admin/tenants/acme/domains", None);
     assert_eq!(list.status, 200);
@@ -332,39 +248,20 @@ fn domains_claim_update_conflict_release() {
         .cloned()
         .unwrap_or_default()
         .iter()
-        .map(|d| {
-            (
-                d["host"].as_str().unwrap_or("").to_string(),
-                d["status"].as_str().unwrap_or("").to_string(),
-            )
-        })
+        .map(|d| (d["host"].as_str().unwrap_or("").to_string(), d["status"].as_str().unwrap_or("").to_string()))
         .collect();
     assert_eq!(
         hosts,
         vec![
             ("auth.acme.test".to_string(), "ready".to_string()),
-            (
-                "xn--bcher-kva.acme.test".to_string(),
-                "disabled".to_string()
-            )
+            ("xn--bcher-kva.acme.test".to_string(), "disabled".to_string())
         ]
     );
-    assert_eq!(
-        app.admin("GET", "/v1/admin/tenants/globex/domains", None)
-            .json,
-        json!({"domains": []})
-    );
-    assert_eq!(
-        app.admin("GET", "/v1/admin/tenants/nobody/domains", None)
-            .status,
-        404
-    );
+    assert_eq!(app.admin("GET", "/v1/admin/tenants/globex/domains", None).json, json!({"domains": []}));
+    assert_eq!(app.admin("GET", "/v1/admin/tenants/nobody/domains", None).status, 404);
 
     let bad_host = claim("acme", "not_a%20host", "ready");
-    assert_eq!(
-        (bad_host.status, bad_host.json["error"]["code"].clone()),
-        (400, json!("invalid_host"))
-    );
+    assert_eq!((bad_host.status, bad_host.json["error"]["code"].clone()), (400, json!("invalid_host")));
     let bad_status = claim("acme", "x.acme.test", "live");
     assert_eq!(
         bad_status.json,
@@ -373,38 +270,13 @@ fn domains_claim_update_conflict_release() {
     assert_eq!(claim("nobody", "x.acme.test", "ready").status, 404);
 
     assert_eq!(
-        app.admin(
-            "DELETE",
-            "/v1/admin/tenants/globex/domains/auth.acme.test",
-            None
-        )
-        .status,
+        app.admin("DELETE", "/v1/admin/tenants/globex/domains/auth.acme.test", None).status,
         404,
         "not globex's to release"
     );
-    assert_eq!(
-        app.admin(
-            "DELETE",
-            "/v1/admin/tenants/acme/domains/auth.acme.test",
-            None
-        )
-        .status,
-        204
-    );
-    assert_eq!(
-        app.admin(
-            "DELETE",
-            "/v1/admin/tenants/acme/domains/auth.acme.test",
-            None
-        )
-        .status,
-        404
-    );
-    assert_eq!(
-        claim("globex", "auth.acme.test", "ready").status,
-        201,
-        "released hosts can be claimed by others"
-    );
+    assert_eq!(app.admin("DELETE", "/v1/admin/tenants/acme/domains/auth.acme.test", None).status, 204);
+    assert_eq!(app.admin("DELETE", "/v1/admin/tenants/acme/domains/auth.acme.test", None).status, 404);
+    assert_eq!(claim("globex", "auth.acme.test", "ready").status, 201, "released hosts can be claimed by others");
 }
 
 #[test]
@@ -412,16 +284,7 @@ fn two_tenants_racing_for_one_host_exactly_one_wins() {
     let t = TestTable::new("race");
     let setup = app(&t);
     for id in ["red", "blue"] {
-        assert_eq!(
-            setup
-                .admin(
-                    "PUT",
-                    &format!("/v1/admin/tenants/{id}"),
-                    Some(json!({"name": id}))
-                )
-                .status,
-            201
-        );
+        assert_eq!(setup.admin("PUT", &format!("/v1/admin/tenants/{id}"), Some(json!({"name": id}))).status, 201);
     }
     for round in 0..8 {
         let host = format!("race{round}.example.test");
@@ -442,19 +305,12 @@ fn two_tenants_racing_for_one_host_exactly_one_wins() {
                     })
                 })
                 .collect();
-            handles
-                .into_iter()
-                .map(|h| h.join().unwrap_or_else(|_| ("panic".into(), 0)))
-                .collect()
+            handles.into_iter().map(|h| h.join().unwrap_or_else(|_| ("panic".into(), 0))).collect()
         });
         let mut codes: Vec<u16> = statuses.iter().map(|(_, s)| *s).collect();
         codes.sort_unstable();
         assert_eq!(codes, vec![201, 409], "round {round}: {statuses:?}");
-        let winner = statuses
-            .iter()
-            .find(|(_, s)| *s == 201)
-            .map(|(t, _)| t.clone())
-            .unwrap_or_default();
+        let winner = statuses.iter().find(|(_, s)| *s == 201).map(|(t, _)| t.clone()).unwrap_or_default();
         let served = setup.call("GET", "/v1/tenant", &host, &[], None);
         assert_eq!(served.json["id"], json!(winner), "round {round}");
     }
@@ -464,105 +320,54 @@ fn two_tenants_racing_for_one_host_exactly_one_wins() {
 fn deleting_a_tenant_releases_its_domains_in_the_same_operation() {
     let t = TestTable::new("cascade");
     let app = app(&t);
-    assert_eq!(
-        app.admin("PUT", "/v1/admin/tenants/acme", Some(acme()))
-            .status,
-        201
-    );
+    assert_eq!(app.admin("PUT", "/v1/admin/tenants/acme", Some(acme())).status, 201);
     for host in ["a.acme.test", "b.acme.test"] {
         assert_eq!(
-            app.admin(
-                "PUT",
-                &format!("/v1/admin/tenants/acme/domains/{host}"),
-                Some(json!({"status": "ready"}))
-            )
-            .status,
+            app.admin("PUT", &format!("/v1/admin/tenants/acme/domains/{host}"), Some(json!({"status": "ready"})))
+                .status,
             201
         );
     }
     app.transport.reset();
-    assert_eq!(
-        app.admin("DELETE", "/v1/admin/tenants/acme", None).status,
-        204
-    );
+    assert_eq!(app.admin("DELETE", "/v1/admin/tenants/acme", None).status, 204);
     assert_eq!(
         app.transport.operations(),
         vec!["GetItem", "TransactWriteItems"],
         "one transaction deletes tenant and domains"
     );
-    assert!(
-        scan_all(t.name()).is_empty(),
-        "no domain outlives its tenant"
-    );
+    assert!(scan_all(t.name()).is_empty(), "no domain outlives its tenant");
     let fresh = App::new(t.name(), manual_runtime(T0), &[]);
     let r = fresh.call("GET", "/v1/tenant", "a.acme.test", &[], None);
     assert_eq!(r.status, 404);
-    assert_eq!(
-        r.json,
-        json!({"error": {"code": "unknown_host", "message": "no tenant serves the host a.acme.test"}})
-    );
+    assert_eq!(r.json, json!({"error": {"code": "unknown_host", "message": "no tenant serves the host a.acme.test"}}));
     // The id can be used again, and the new tenant does not inherit the old domains.
-    assert_eq!(
-        app.admin("PUT", "/v1/admin/tenants/acme", Some(acme()))
-            .status,
-        201
-    );
-    assert_eq!(
-        app.admin("GET", "/v1/admin/tenants/acme/domains", None)
-            .json,
-        json!({"domains": []})
-    );
+    assert_eq!(app.admin("PUT", "/v1/admin/tenants/acme", Some(acme())).status, 201);
+    assert_eq!(app.admin("GET", "/v1/admin/tenants/acme/domains", None).json, json!({"domains": []}));
 }
 
 #[test]
 fn replacing_a_tenant_refreshes_what_its_hosts_resolve_to() {
     let t = TestTable::new("snapshot");
     let app = app(&t);
+    assert_eq!(app.admin("PUT", "/v1/admin/tenants/acme", Some(acme())).status, 201);
     assert_eq!(
-        app.admin("PUT", "/v1/admin/tenants/acme", Some(acme()))
-            .status,
+        app.admin("PUT", "/v1/admin/tenants/acme/domains/auth.acme.test", Some(json!({"status": "ready"}))).status,
         201
     );
-    assert_eq!(
-        app.admin(
-            "PUT",
-            "/v1/admin/tenants/acme/domains/auth.acme.test",
-            Some(json!({"status": "ready"}))
-        )
-        .status,
-        201
-    );
-    assert_eq!(
-        app.call("GET", "/v1/tenant", "auth.acme.test", &[], None)
-            .json,
-        json!({"id": "acme", "name": "Acme"})
-    );
-    assert_eq!(
-        app.admin(
-            "PUT",
-            "/v1/admin/tenants/acme",
-            Some(json!({"name": "Acme Two"}))
-        )
-        .status,
-        200
-    );
+    assert_eq!(app.call("GET", "/v1/tenant", "auth.acme.test", &[], None).json, json!({"id": "acme", "name": "Acme"}));
+    assert_eq!(app.admin("PUT", "/v1/admin/tenants/acme", Some(json!({"name": "Acme Two"}))).status, 200);
     // The admin change clears this isolate's cache; a fresh isolate reads the new snapshot too.
     assert_eq!(
-        app.call("GET", "/v1/tenant", "auth.acme.test", &[], None)
-            .json,
+        app.call("GET", "/v1/tenant", "auth.acme.test", &[], None).json,
         json!({"id": "acme", "name": "Acme Two"})
     );
     let fresh = App::new(t.name(), manual_runtime(T0), &[]);
     assert_eq!(
-        fresh
-            .call("GET", "/v1/tenant", "auth.acme.test", &[], None)
-            .json,
+        fresh.call("GET", "/v1/tenant", "auth.acme.test", &[], None).json,
         json!({"id": "acme", "name": "Acme Two"})
     );
-    let domain = scan_all(t.name())
-        .into_iter()
-        .find(|i| i.get("PK") == Some(&s("DOMAIN#auth.acme.test")))
-        .unwrap_or_default();
+    let domain =
+        scan_all(t.name()).into_iter().find(|i| i.get("PK") == Some(&s("DOMAIN#auth.acme.test"))).unwrap_or_default();
     assert_eq!(domain.get("GSI2PK"), Some(&s("DOMAIN#auth.acme.test")));
     assert_eq!(domain.get("GSI2SK"), Some(&s("CUSTOM_DOMAIN")));
     assert_eq!(domain.get("GSI1PK"), Some(&s("TENANT#acme#DOMAINS")));
@@ -572,131 +377,62 @@ fn replacing_a_tenant_refreshes_what_its_hosts_resolve_to() {
 fn resolution_is_one_call_then_cached_and_negative_entries_expire() {
     let t = TestTable::new("cache");
     let admin = app(&t);
+    assert_eq!(admin.admin("PUT", "/v1/admin/tenants/acme", Some(acme())).status, 201);
     assert_eq!(
-        admin
-            .admin("PUT", "/v1/admin/tenants/acme", Some(acme()))
-            .status,
+        admin.admin("PUT", "/v1/admin/tenants/acme/domains/auth.acme.test", Some(json!({"status": "ready"}))).status,
         201
     );
     assert_eq!(
-        admin
-            .admin(
-                "PUT",
-                "/v1/admin/tenants/acme/domains/auth.acme.test",
-                Some(json!({"status": "ready"}))
-            )
-            .status,
-        201
-    );
-    assert_eq!(
-        admin
-            .admin(
-                "PUT",
-                "/v1/admin/tenants/acme/domains/soon.acme.test",
-                Some(json!({"status": "pending"}))
-            )
-            .status,
+        admin.admin("PUT", "/v1/admin/tenants/acme/domains/soon.acme.test", Some(json!({"status": "pending"}))).status,
         201
     );
 
     let edge = App::new(t.name(), manual_runtime(T0), &[]);
     let r = edge.call("GET", "/v1/tenant", "AUTH.acme.test:8443", &[], None);
-    assert_eq!(
-        (r.status, r.json.clone()),
-        (200, json!({"id": "acme", "name": "Acme"}))
-    );
-    assert_eq!(
-        edge.transport.operations(),
-        vec!["GetItem"],
-        "the first request for a host: exactly one call"
-    );
+    assert_eq!((r.status, r.json.clone()), (200, json!({"id": "acme", "name": "Acme"})));
+    assert_eq!(edge.transport.operations(), vec!["GetItem"], "the first request for a host: exactly one call");
     for _ in 0..5 {
         edge.runtime.advance(Duration::from_secs(10));
-        assert_eq!(
-            edge.call("GET", "/v1/tenant", "auth.acme.test", &[], None)
-                .status,
-            200
-        );
+        assert_eq!(edge.call("GET", "/v1/tenant", "auth.acme.test", &[], None).status, 200);
     }
     assert_eq!(edge.transport.count(), 1, "within the cache lifetime: none");
     edge.runtime.advance(Duration::from_secs(11)); // 61 s after the first lookup
-    assert_eq!(
-        edge.call("GET", "/v1/tenant", "auth.acme.test", &[], None)
-            .status,
-        200
-    );
+    assert_eq!(edge.call("GET", "/v1/tenant", "auth.acme.test", &[], None).status, 200);
     assert_eq!(edge.transport.count(), 2, "after it: one again");
 
     edge.transport.reset();
     for host in ["nobody.example.test", "soon.acme.test"] {
         let r = edge.call("GET", "/v1/tenant", host, &[], None);
-        assert_eq!(
-            (r.status, r.json["error"]["code"].clone()),
-            (404, json!("unknown_host")),
-            "{host}"
-        );
+        assert_eq!((r.status, r.json["error"]["code"].clone()), (404, json!("unknown_host")), "{host}");
         edge.runtime.advance(Duration::from_secs(1));
         assert_eq!(edge.call("GET", "/v1/tenant", host, &[], None).status, 404);
     }
-    assert_eq!(
-        edge.transport.operations(),
-        vec!["GetItem", "GetItem"],
-        "negative entries are cached too"
-    );
+    assert_eq!(edge.transport.operations(), vec!["GetItem", "GetItem"], "negative entries are cached too");
     edge.runtime.advance(Duration::from_secs(5));
-    assert_eq!(
-        edge.call("GET", "/v1/tenant", "nobody.example.test", &[], None)
-            .status,
-        404
-    );
+    assert_eq!(edge.call("GET", "/v1/tenant", "nobody.example.test", &[], None).status, 404);
     assert_eq!(edge.transport.count(), 3, "and expire after about 5 s");
 
     let bad = edge.call("GET", "/v1/tenant", "bad_host!", &[], None);
-    assert_eq!(
-        (bad.status, bad.json["error"]["code"].clone()),
-        (400, json!("invalid_host"))
-    );
+    assert_eq!((bad.status, bad.json["error"]["code"].clone()), (400, json!("invalid_host")));
 }
 
 #[test]
 fn default_tenant_serves_unclaimed_hosts_only() {
     let t = TestTable::new("default");
     let admin = app(&t);
+    assert_eq!(admin.admin("PUT", "/v1/admin/tenants/demo", Some(json!({"name": "Demo"}))).status, 201);
+    assert_eq!(admin.admin("PUT", "/v1/admin/tenants/acme", Some(acme())).status, 201);
     assert_eq!(
-        admin
-            .admin(
-                "PUT",
-                "/v1/admin/tenants/demo",
-                Some(json!({"name": "Demo"}))
-            )
-            .status,
-        201
-    );
-    assert_eq!(
-        admin
-            .admin("PUT", "/v1/admin/tenants/acme", Some(acme()))
-            .status,
-        201
-    );
-    assert_eq!(
-        admin
-            .admin(
-                "PUT",
-                "/v1/admin/tenants/acme/domains/off.acme.test",
-                Some(json!({"status": "disabled"}))
-            )
-            .status,
+        admin.admin("PUT", "/v1/admin/tenants/acme/domains/off.acme.test", Some(json!({"status": "disabled"}))).status,
         201
     );
     let dev = App::new(t.name(), manual_runtime(T0), &[("DEFAULT_TENANT", "demo")]);
     assert_eq!(
-        dev.call("GET", "/v1/tenant", "anything.localhost.test", &[], None)
-            .json,
+        dev.call("GET", "/v1/tenant", "anything.localhost.test", &[], None).json,
         json!({"id": "demo", "name": "Demo"})
     );
     assert_eq!(
-        dev.call("GET", "/v1/tenant", "off.acme.test", &[], None)
-            .status,
+        dev.call("GET", "/v1/tenant", "off.acme.test", &[], None).status,
         404,
         "a disabled claim is not unclaimed"
     );
@@ -706,28 +442,12 @@ fn default_tenant_serves_unclaimed_hosts_only() {
 fn requests_on_tenant_hosts_are_forwarded_without_spoofed_headers() {
     let t = TestTable::new("proxy");
     let app = app(&t);
-    assert_eq!(
-        app.admin("PUT", "/v1/admin/tenants/acme", Some(acme()))
-            .status,
-        201
-    );
-    assert_eq!(
-        app.admin(
-            "PUT",
-            "/v1/admin/tenants/plain",
-            Some(json!({"name": "No origin"}))
-        )
-        .status,
-        201
-    );
+    assert_eq!(app.admin("PUT", "/v1/admin/tenants/acme", Some(acme())).status, 201);
+    assert_eq!(app.admin("PUT", "/v1/admin/tenants/plain", Some(json!({"name": "No origin"}))).status, 201);
     for (tenant, host) in [("acme", "auth.acme.test"), ("plain", "plain.example.test")] {
         assert_eq!(
-            app.admin(
-                "PUT",
-                &format!("/v1/admin/tenants/{tenant}/domains/{host}"),
-                Some(json!({"status": "ready"}))
-            )
-            .status,
+            app.admin("PUT", &format!("/v1/admin/tenants/{tenant}/domains/{host}"), Some(json!({"status": "ready"})))
+                .status,
             201
         );
     }
@@ -735,26 +455,13 @@ fn requests_on_tenant_hosts_are_forwarded_without_spoofed_headers() {
         "POST",
         "/app/orders?page=2&q=a%20b",
         "auth.acme.test",
-        &[
-            ("x-dynauth-tenant", "globex"),
-            ("X-Dynauth-User", "admin"),
-            ("cookie", "a=1"),
-            ("connection", "keep-alive"),
-        ],
+        &[("x-dynauth-tenant", "globex"), ("X-Dynauth-User", "admin"), ("cookie", "a=1"), ("connection", "keep-alive")],
         Some(json!({"x": 1})),
     );
-    let Some(f) = r.forward else {
-        panic!("expected a forward, got {} {:?}", r.status, r.json)
-    };
+    let Some(f) = r.forward else { panic!("expected a forward, got {} {:?}", r.status, r.json) };
     assert_eq!(f.method, http::Method::POST);
     assert_eq!(f.url, "http://127.0.0.1:9/base/app/orders?page=2&q=a%20b");
-    assert_eq!(
-        f.headers
-            .get_all("x-dynauth-tenant")
-            .iter()
-            .collect::<Vec<_>>(),
-        vec!["acme"]
-    );
+    assert_eq!(f.headers.get_all("x-dynauth-tenant").iter().collect::<Vec<_>>(), vec!["acme"]);
     assert_eq!(f.headers.get("x-dynauth-user"), None);
     assert_eq!(f.headers["x-forwarded-host"], "auth.acme.test");
     assert_eq!(f.headers["cookie"], "a=1");
@@ -764,19 +471,12 @@ fn requests_on_tenant_hosts_are_forwarded_without_spoofed_headers() {
     let none = app.call("GET", "/anything", "plain.example.test", &[], None);
     assert_eq!(
         (none.status, none.json.clone()),
-        (
-            404,
-            json!({"error": {"code": "not_found", "message": "this tenant has no origin to route to"}})
-        )
+        (404, json!({"error": {"code": "not_found", "message": "this tenant has no origin to route to"}}))
     );
     let unknown = app.call("GET", "/anything", "unknown.example.test", &[], None);
     assert_eq!(unknown.json["error"]["code"], "unknown_host");
     // dynauth's own paths are never forwarded.
     for path in ["/v1/nothing", "/login"] {
-        assert_eq!(
-            app.call("GET", path, "auth.acme.test", &[], None).json["error"]["code"],
-            "not_found",
-            "{path}"
-        );
+        assert_eq!(app.call("GET", path, "auth.acme.test", &[], None).json["error"]["code"], "not_found", "{path}");
     }
 }

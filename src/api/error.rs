@@ -56,12 +56,18 @@ pub enum ApiError {
     BadGateway {
         detail: String,
     },
+    /// The login-code webhook did not accept the code.
+    DeliveryFailed {
+        detail: String,
+    },
     /// Anything else: a generic answer to the client, the detail to the log.
     Internal {
         detail: String,
     },
-    /// A check the client may read in full (admin health), answered with 503.
-    Unhealthy {
+    /// An error with extra fields for the client (admin health's mismatches, a wrong code's
+    /// attempts left), merged into the `error` object.
+    Detailed {
+        status: u16,
         code: &'static str,
         message: String,
         details: serde_json::Value,
@@ -70,17 +76,11 @@ pub enum ApiError {
 
 impl ApiError {
     pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
-        Self::BadRequest {
-            code,
-            message: message.into(),
-        }
+        Self::BadRequest { code, message: message.into() }
     }
 
     pub fn not_found(message: impl Into<String>) -> Self {
-        Self::NotFound {
-            code: "not_found",
-            message: message.into(),
-        }
+        Self::NotFound { code: "not_found", message: message.into() }
     }
 
     pub fn status(&self) -> u16 {
@@ -96,8 +96,9 @@ impl ApiError {
             Self::UnsupportedMediaType => 415,
             Self::TooManyRequests { .. } => 429,
             Self::Config(_) | Self::Internal { .. } => 500,
-            Self::BadGateway { .. } => 502,
-            Self::Unavailable { .. } | Self::Unhealthy { .. } => 503,
+            Self::BadGateway { .. } | Self::DeliveryFailed { .. } => 502,
+            Self::Unavailable { .. } => 503,
+            Self::Detailed { status, .. } => *status,
         }
     }
 
@@ -110,13 +111,14 @@ impl ApiError {
             | Self::Conflict { code, .. }
             | Self::Gone { code, .. }
             | Self::TooManyRequests { code, .. }
-            | Self::Unhealthy { code, .. } => code,
+            | Self::Detailed { code, .. } => code,
             Self::MethodNotAllowed { .. } => "method_not_allowed",
             Self::PayloadTooLarge { .. } => "payload_too_large",
             Self::UnsupportedMediaType => "unsupported_media_type",
             Self::Config(_) => "config_error",
             Self::Unavailable { .. } => "unavailable",
             Self::BadGateway { .. } => "bad_gateway",
+            Self::DeliveryFailed { .. } => "delivery_failed",
             Self::Internal { .. } => "internal_error",
         }
     }
@@ -131,19 +133,20 @@ impl ApiError {
             | Self::Conflict { message, .. }
             | Self::Gone { message, .. }
             | Self::TooManyRequests { message, .. }
-            | Self::Unhealthy { message, .. } => message.clone(),
+            | Self::Detailed { message, .. } => message.clone(),
             Self::MethodNotAllowed { allow } => format!("this path accepts only {allow}"),
             Self::PayloadTooLarge { limit } => {
                 format!("the request body is larger than {limit} bytes")
             }
-            Self::UnsupportedMediaType => {
-                "the request body must be JSON (content-type: application/json)".into()
-            }
+            Self::UnsupportedMediaType => "the request body must be JSON (content-type: application/json)".into(),
             Self::Config(e) => format!("dynauth is misconfigured: {e}"),
             Self::Unavailable { .. } => {
                 "the database is busy or unreachable; retry after the time in Retry-After".into()
             }
             Self::BadGateway { .. } => "the tenant's origin could not be reached".into(),
+            Self::DeliveryFailed { .. } => {
+                "the login code could not be delivered; no code was issued, try again".into()
+            }
             Self::Internal { .. } => "an internal error occurred; it has been logged".into(),
         }
     }
@@ -153,7 +156,8 @@ impl ApiError {
         match self {
             Self::Unavailable { detail }
             | Self::Internal { detail }
-            | Self::BadGateway { detail } => Some(detail),
+            | Self::BadGateway { detail }
+            | Self::DeliveryFailed { detail } => Some(detail),
             _ => None,
         }
     }
@@ -163,7 +167,7 @@ impl ApiError {
     pub fn into_response(self) -> Response {
         let status = self.status();
         let mut error = json!({ "code": self.code(), "message": self.message() });
-        if let (Self::Unhealthy { details, .. }, Some(obj)) = (&self, error.as_object_mut())
+        if let (Self::Detailed { details, .. }, Some(obj)) = (&self, error.as_object_mut())
             && let Some(extra) = details.as_object()
         {
             for (k, v) in extra {
@@ -178,10 +182,10 @@ impl ApiError {
             }
         };
         match &self {
-            Self::TooManyRequests { retry_after, .. } => {
-                set("retry-after", retry_after.to_string())
-            }
-            Self::Unavailable { .. } | Self::Unhealthy { .. } => set("retry-after", "1".into()),
+            Self::TooManyRequests { retry_after, .. } => set("retry-after", retry_after.to_string()),
+            Self::Unavailable { .. } => set("retry-after", "1".into()),
+            Self::Detailed { status: 503, .. } => set("retry-after", "1".into()),
+            Self::Detailed { status: 401, .. } => set("www-authenticate", "Bearer".into()),
             Self::MethodNotAllowed { allow } => set("allow", (*allow).to_string()),
             Self::Unauthorized { .. } => set("www-authenticate", "Bearer".into()),
             _ => {}
@@ -193,13 +197,9 @@ impl ApiError {
 impl From<DynamoError> for ApiError {
     fn from(e: DynamoError) -> Self {
         if e.is_unavailable() {
-            Self::Unavailable {
-                detail: e.to_string(),
-            }
+            Self::Unavailable { detail: e.to_string() }
         } else {
-            Self::Internal {
-                detail: e.to_string(),
-            }
+            Self::Internal { detail: e.to_string() }
         }
     }
 }
@@ -220,19 +220,12 @@ mod tests {
 
     #[test]
     fn shape_status_and_headers() {
-        let r = ApiError::TooManyRequests {
-            code: "too_many_requests",
-            message: "slow down".into(),
-            retry_after: 42,
-        }
-        .into_response();
+        let r = ApiError::TooManyRequests { code: "too_many_requests", message: "slow down".into(), retry_after: 42 }
+            .into_response();
         assert_eq!(r.status(), 429);
         assert_eq!(r.headers()["retry-after"], "42");
         assert_eq!(r.headers()["content-type"], "application/json");
-        assert_eq!(
-            body(&r),
-            json!({"error": {"code": "too_many_requests", "message": "slow down"}})
-        );
+        assert_eq!(body(&r), json!({"error": {"code": "too_many_requests", "message": "slow down"}}));
     }
 
     #[test]
@@ -242,17 +235,11 @@ mod tests {
             code: "ValidationException".into(),
             message: "table secret-table-name has no index X".into(),
         });
-        assert_eq!(
-            e.log_detail().map(|d| d.contains("secret-table-name")),
-            Some(true)
-        );
+        assert_eq!(e.log_detail().map(|d| d.contains("secret-table-name")), Some(true));
         let r = e.into_response();
         assert_eq!(r.status(), 500);
         let text = String::from_utf8_lossy(r.body()).to_string();
-        assert!(
-            !text.contains("secret-table-name") && !text.contains("ValidationException"),
-            "{text}"
-        );
+        assert!(!text.contains("secret-table-name") && !text.contains("ValidationException"), "{text}");
         assert_eq!(body(&r)["error"]["code"], "internal_error");
     }
 
@@ -274,11 +261,7 @@ mod tests {
 
     #[test]
     fn config_error_names_the_variable() {
-        let r = ApiError::from(ConfigError {
-            variable: "TOKEN_SECRET",
-            problem: "is not set".into(),
-        })
-        .into_response();
+        let r = ApiError::from(ConfigError { variable: "TOKEN_SECRET", problem: "is not set".into() }).into_response();
         assert_eq!(r.status(), 500);
         assert_eq!(body(&r)["error"]["code"], "config_error");
         assert_eq!(

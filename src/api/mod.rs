@@ -7,9 +7,11 @@
 //! - [`admin`]: the admin API (Bearer `ADMIN_TOKEN`): health, tenants, domains.
 //! - [`proxy`]: forwarding requests on tenant hosts to the tenant's origin (and the gateway).
 //! - [`session`]: session lookup and logout.
+//! - [`login`]: login codes: start and verify.
 
 pub mod admin;
 pub mod error;
+pub mod login;
 pub mod proxy;
 pub mod session;
 
@@ -43,30 +45,33 @@ pub struct Ctx<'a, T, R> {
     pub db: &'a Client<T, R>,
     pub caches: &'a Caches,
     later: RefCell<Vec<Deferred>>,
+    dev_login_code: RefCell<Option<String>>,
 }
 
 impl<'a, T: Transport, R: Runtime> Ctx<'a, T, R> {
     pub fn new(config: &'a Config, db: &'a Client<T, R>, caches: &'a Caches) -> Self {
-        Self {
-            config,
-            db,
-            caches,
-            later: RefCell::new(Vec::new()),
-        }
+        Self { config, db, caches, later: RefCell::new(Vec::new()), dev_login_code: RefCell::new(None) }
     }
 
     pub fn store(&self) -> Store<'_, T, R> {
-        Store {
-            db: self.db,
-            schema: &self.config.schema,
-        }
+        Store { db: self.db, schema: &self.config.schema }
     }
 
     pub fn sessions(&self) -> crate::sessions::Store<'_, T, R> {
-        crate::sessions::Store {
-            db: self.db,
-            schema: &self.config.schema,
-        }
+        crate::sessions::Store { db: self.db, schema: &self.config.schema }
+    }
+
+    pub fn users(&self) -> crate::users::Store<'_, T, R> {
+        crate::users::Store { db: self.db, schema: &self.config.schema }
+    }
+
+    pub fn logins(&self) -> crate::login::Store<'_, T, R> {
+        crate::login::Store { db: self.db, schema: &self.config.schema }
+    }
+
+    /// `DEV_MODE` only: puts the issued code in this request's log line.
+    pub(crate) fn log_dev_code(&self, code: &str) {
+        *self.dev_login_code.borrow_mut() = Some(code.to_string());
     }
 
     /// Queues work for after the response.
@@ -82,7 +87,10 @@ impl<'a, T: Transport, R: Runtime> Ctx<'a, T, R> {
             match item {
                 Deferred::Slide(slide) => {
                     if let Err(e) = self.sessions().apply_slide(&slide).await {
-                        log.push(json!({"deferred": "slide", "tenant": slide.tenant, "error_detail": e.to_string()}).to_string());
+                        log.push(
+                            json!({"deferred": "slide", "tenant": slide.tenant, "error_detail": e.to_string()})
+                                .to_string(),
+                        );
                     }
                 }
             }
@@ -122,6 +130,9 @@ pub struct LogLine {
     pub error_code: Option<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error_detail: Option<String>,
+    /// `DEV_MODE` only: the login code issued, so a developer can sign in without a webhook.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dev_login_code: Option<String>,
 }
 
 impl LogLine {
@@ -142,11 +153,7 @@ pub struct Handled {
 /// True for the paths dynauth answers itself; every other path on a tenant host is forwarded to
 /// the tenant's origin (so the edge knows whether it must read the body).
 pub fn is_own_path(path: &str) -> bool {
-    path == "/health"
-        || path == "/v1"
-        || path.starts_with("/v1/")
-        || path == "/login"
-        || path.starts_with("/login/")
+    path == "/health" || path == "/v1" || path.starts_with("/v1/") || path == "/login" || path.starts_with("/login/")
 }
 
 /// Handle a request when the configuration could not be read: every route answers 500
@@ -162,11 +169,7 @@ pub fn config_failure(request: &Request, error: &ConfigError, request_id: String
         error_detail: Some(error.to_string()),
         ..LogLine::default()
     };
-    Handled {
-        outcome: Outcome::Respond(err.into_response()),
-        log,
-        deferred: Vec::new(),
-    }
+    Handled { outcome: Outcome::Respond(err.into_response()), log, deferred: Vec::new() }
 }
 
 /// What routing produced: the route's name for the log, the tenant when one was resolved, and
@@ -179,11 +182,7 @@ pub(crate) struct Routed {
 
 impl Routed {
     fn new(route: &'static str, result: Result<Outcome, ApiError>) -> Self {
-        Self {
-            route,
-            tenant: None,
-            result,
-        }
+        Self { route, tenant: None, result }
     }
 
     fn respond(route: &'static str, result: Result<Response, ApiError>) -> Self {
@@ -225,28 +224,18 @@ pub async fn handle<T: Transport, R: Runtime>(ctx: &Ctx<'_, T, R>, request: Requ
         dynamodb_ms: stats.millis,
         error_code,
         error_detail,
+        dev_login_code: ctx.dev_login_code.take(),
     };
-    Handled {
-        outcome,
-        log,
-        deferred: ctx.later.take(),
-    }
+    Handled { outcome, log, deferred: ctx.later.take() }
 }
 
 async fn route<T: Transport, R: Runtime>(ctx: &Ctx<'_, T, R>, request: &Request) -> Routed {
     let path = request.uri().path();
-    let segments: Option<Vec<String>> = path
-        .trim_start_matches('/')
-        .split('/')
-        .map(percent_decode)
-        .collect();
+    let segments: Option<Vec<String>> = path.trim_start_matches('/').split('/').map(percent_decode).collect();
     let Some(segments) = segments else {
         return Routed::respond(
             "bad_path",
-            Err(ApiError::bad_request(
-                "invalid_path",
-                "the path has an invalid percent-encoding",
-            )),
+            Err(ApiError::bad_request("invalid_path", "the path has an invalid percent-encoding")),
         );
     };
     let segments: Vec<&str> = segments.iter().map(String::as_str).collect();
@@ -259,45 +248,27 @@ async fn route<T: Transport, R: Runtime>(ctx: &Ctx<'_, T, R>, request: &Request)
         ["v1", "tenant"] => {
             with_tenant(ctx, request, "tenant", |tenant| async move {
                 only(request.method(), "GET")?;
-                Ok(Outcome::Respond(json_response(
-                    200,
-                    &json!({"id": tenant.id, "name": tenant.name}),
-                )))
+                Ok(Outcome::Respond(json_response(200, &json!({"id": tenant.id, "name": tenant.name}))))
             })
             .await
         }
-        ["v1", "session"] => {
-            with_tenant(ctx, request, "session", |tenant| {
-                session::lookup(ctx, request, tenant)
-            })
-            .await
+        ["v1", "session"] => with_tenant(ctx, request, "session", |tenant| session::lookup(ctx, request, tenant)).await,
+        ["v1", "logout"] => with_tenant(ctx, request, "logout", |tenant| session::logout(ctx, request, tenant)).await,
+        ["v1", "login", "start"] => {
+            with_tenant(ctx, request, "login_start", |tenant| login::start(ctx, request, tenant)).await
         }
-        ["v1", "logout"] => {
-            with_tenant(ctx, request, "logout", |tenant| {
-                session::logout(ctx, request, tenant)
-            })
-            .await
+        ["v1", "login", "verify"] => {
+            with_tenant(ctx, request, "login_verify", |tenant| login::verify(ctx, request, tenant)).await
         }
-        ["v1", ..] | ["login", ..] => Routed::respond(
-            "not_found",
-            Err(ApiError::not_found(format!("no route for {path}"))),
-        ),
-        _ => {
-            with_tenant(ctx, request, "proxy", |tenant| {
-                proxy::gateway(ctx, request, tenant)
-            })
-            .await
+        ["v1", ..] | ["login", ..] => {
+            Routed::respond("not_found", Err(ApiError::not_found(format!("no route for {path}"))))
         }
+        _ => with_tenant(ctx, request, "proxy", |tenant| proxy::gateway(ctx, request, tenant)).await,
     }
 }
 
 /// Resolves the request's tenant from its Host, then runs `f` with it; the tenant is logged.
-async fn with_tenant<'a, T, R, F, Fut>(
-    ctx: &Ctx<'a, T, R>,
-    request: &Request,
-    route: &'static str,
-    f: F,
-) -> Routed
+async fn with_tenant<'a, T, R, F, Fut>(ctx: &Ctx<'a, T, R>, request: &Request, route: &'static str, f: F) -> Routed
 where
     T: Transport,
     R: Runtime,
@@ -309,11 +280,7 @@ where
         Err(e) => return Routed::new(route, Err(e)),
     };
     let id = tenant.id.to_string();
-    Routed {
-        route,
-        tenant: Some(id),
-        result: f(tenant).await,
-    }
+    Routed { route, tenant: Some(id), result: f(tenant).await }
 }
 
 /// The tenant of the request's Host: 400 `invalid_host` when the Host is malformed, 404
@@ -322,18 +289,13 @@ pub(crate) async fn resolve_tenant<T: Transport, R: Runtime>(
     ctx: &Ctx<'_, T, R>,
     request: &Request,
 ) -> Result<Rc<Tenant>, ApiError> {
-    let raw = request_host(request)
-        .ok_or_else(|| ApiError::bad_request("invalid_host", "the request has no Host"))?;
+    let raw = request_host(request).ok_or_else(|| ApiError::bad_request("invalid_host", "the request has no Host"))?;
     let host = host::canonical(&raw)
         .map_err(|e| ApiError::bad_request("invalid_host", format!("the Host is invalid: {e}")))?;
     let now = ctx.db.runtime().now();
-    ctx.caches
-        .resolve(&ctx.store(), &host, ctx.config.default_tenant.as_ref(), now)
-        .await?
-        .ok_or_else(|| ApiError::NotFound {
-            code: "unknown_host",
-            message: format!("no tenant serves the host {host}"),
-        })
+    ctx.caches.resolve(&ctx.store(), &host, ctx.config.default_tenant.as_ref(), now).await?.ok_or_else(|| {
+        ApiError::NotFound { code: "unknown_host", message: format!("no tenant serves the host {host}") }
+    })
 }
 
 /// The Host the client asked for: the `Host` header, else the URI's authority.
@@ -349,33 +311,22 @@ pub fn request_host(request: &Request) -> Option<String> {
 /// `Ok` when `method` is `allowed` (`GET` also allows `HEAD`), else 405.
 pub fn only(method: &http::Method, allowed: &'static str) -> Result<(), ApiError> {
     let ok = method.as_str() == allowed || (allowed == "GET" && method == http::Method::HEAD);
-    if ok {
-        Ok(())
-    } else {
-        Err(ApiError::MethodNotAllowed { allow: allowed })
-    }
+    if ok { Ok(()) } else { Err(ApiError::MethodNotAllowed { allow: allowed }) }
 }
 
 /// A JSON response with `status`.
 pub fn json_response(status: u16, body: &serde_json::Value) -> Response {
     let mut response = empty_response(status);
     *response.body_mut() = serde_json::to_vec(body).unwrap_or_default();
-    response.headers_mut().insert(
-        http::header::CONTENT_TYPE,
-        http::HeaderValue::from_static("application/json"),
-    );
+    response.headers_mut().insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("application/json"));
     response
 }
 
 /// A response without a body (`Cache-Control: no-store`, as every API answer).
 pub fn empty_response(status: u16) -> Response {
     let mut response = http::Response::new(Vec::new());
-    *response.status_mut() =
-        http::StatusCode::from_u16(status).unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
-    response.headers_mut().insert(
-        http::header::CACHE_CONTROL,
-        http::HeaderValue::from_static("no-store"),
-    );
+    *response.status_mut() = http::StatusCode::from_u16(status).unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
+    response.headers_mut().insert(http::header::CACHE_CONTROL, http::HeaderValue::from_static("no-store"));
     response
 }
 
@@ -383,9 +334,7 @@ impl From<Invalid> for ApiError {
     fn from(e: Invalid) -> Self {
         match e {
             Invalid::Field { code, message } => ApiError::BadRequest { code, message },
-            Invalid::TooLarge => ApiError::PayloadTooLarge {
-                limit: crate::input::MAX_BODY,
-            },
+            Invalid::TooLarge => ApiError::PayloadTooLarge { limit: crate::input::MAX_BODY },
             Invalid::NotJson => ApiError::UnsupportedMediaType,
         }
     }
@@ -393,18 +342,12 @@ impl From<Invalid> for ApiError {
 
 /// The request's `content-type`.
 pub fn content_type(request: &Request) -> Option<&str> {
-    request
-        .headers()
-        .get(http::header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
+    request.headers().get(http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok())
 }
 
 /// The request id: Cloudflare's `cf-ray` when present, else 16 random hex digits.
 fn request_id(request: &Request, rt: &impl Runtime) -> String {
-    if let Some(ray) = request
-        .headers()
-        .get("cf-ray")
-        .and_then(|v| v.to_str().ok())
+    if let Some(ray) = request.headers().get("cf-ray").and_then(|v| v.to_str().ok())
         && !ray.is_empty()
         && ray.len() <= 64
     {

@@ -39,10 +39,7 @@ pub(crate) async fn gateway<T: Transport, R: Runtime>(
     if bearer {
         plan.headers.remove(http::header::AUTHORIZATION);
     }
-    for (name, value) in [
-        ("x-dynauth-user", &session.user_id),
-        ("x-dynauth-session", &session.id),
-    ] {
+    for (name, value) in [("x-dynauth-user", &session.user_id), ("x-dynauth-session", &session.id)] {
         if let Ok(v) = HeaderValue::from_str(value) {
             plan.headers.insert(HeaderName::from_static(name), v);
         }
@@ -61,11 +58,7 @@ fn accepts_json(request: &Request) -> bool {
 
 /// 302 to the hosted login page, returning to this path and query.
 fn login_redirect(request: &Request) -> super::Response {
-    let back = request
-        .uri()
-        .path_and_query()
-        .map(|p| p.as_str())
-        .unwrap_or("/");
+    let back = request.uri().path_and_query().map(|p| p.as_str()).unwrap_or("/");
     let mut response = empty_response(302);
     if let Ok(v) = HeaderValue::from_str(&format!("/login?return_to={}", percent_encode(back))) {
         response.headers_mut().insert(http::header::LOCATION, v);
@@ -82,27 +75,15 @@ pub struct Forward {
 }
 
 /// Headers that belong to one connection and are never forwarded.
-const HOP_BY_HOP: &[&str] = &[
-    "connection",
-    "keep-alive",
-    "proxy-connection",
-    "te",
-    "trailer",
-    "transfer-encoding",
-    "upgrade",
-    "host",
-];
+const HOP_BY_HOP: &[&str] =
+    &["connection", "keep-alive", "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade", "host"];
 
 /// The forward of `request` to `tenant`'s origin; 404 `not_found` when the tenant has none.
 pub(crate) fn forward(tenant: &Tenant, request: &Request) -> Result<Forward, ApiError> {
     let Some(origin) = &tenant.origin else {
         return Err(ApiError::not_found("this tenant has no origin to route to"));
     };
-    let path_and_query = request
-        .uri()
-        .path_and_query()
-        .map(|p| p.as_str())
-        .unwrap_or("/");
+    let path_and_query = request.uri().path_and_query().map(|p| p.as_str()).unwrap_or("/");
     let url = format!("{origin}{path_and_query}");
     let mut headers = HeaderMap::with_capacity(request.headers().len() + 3);
     for (name, value) in request.headers() {
@@ -130,9 +111,5 @@ pub(crate) fn forward(tenant: &Tenant, request: &Request) -> Result<Forward, Api
     }
     let proto = request.uri().scheme_str().unwrap_or("https");
     set(&mut headers, "x-forwarded-proto", proto);
-    Ok(Forward {
-        method: request.method().clone(),
-        url,
-        headers,
-    })
+    Ok(Forward { method: request.method().clone(), url, headers })
 }

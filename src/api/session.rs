@@ -41,10 +41,7 @@ pub(crate) async fn live_session<T: Transport, R: Runtime>(
 
 /// The one answer for every kind of missing or dead session: it says nothing about which.
 pub(crate) fn invalid_session() -> ApiError {
-    ApiError::Unauthorized {
-        code: "invalid_session",
-        message: "no live session: sign in again".into(),
-    }
+    ApiError::Unauthorized { code: "invalid_session", message: "no live session: sign in again".into() }
 }
 
 /// `GET /v1/session`: 200 `{"session", "user"}` or 401 `invalid_session`.
@@ -71,13 +68,11 @@ pub(crate) async fn logout<T: Transport, R: Runtime>(
 ) -> Result<Outcome, ApiError> {
     only(request.method(), "POST")?;
     let mode = cookie_mode(ctx, request);
-    if let Some(token) = presented_token(request.headers(), mode == CookieMode::Local)
-        .and_then(|(raw, _)| SessionToken::parse(&raw))
+    if let Some(token) =
+        presented_token(request.headers(), mode == CookieMode::Local).and_then(|(raw, _)| SessionToken::parse(&raw))
     {
         let now = epoch_secs(ctx.db.runtime().now());
-        ctx.sessions()
-            .revoke(tenant.id.as_str(), &token.id(), now)
-            .await?;
+        ctx.sessions().revoke(tenant.id.as_str(), &token.id(), now).await?;
     }
     let mut response = empty_response(204);
     set_cookie(&mut response, &mode.clear());
@@ -90,8 +85,7 @@ pub(crate) fn cookie_mode<T, R>(ctx: &Ctx<'_, T, R>, request: &Request) -> Cooki
     let local_host = super::request_host(request)
         .and_then(|h| host::canonical(&h).ok())
         .is_some_and(|h| matches!(h.as_str(), "localhost" | "127.0.0.1"));
-    if ctx.config.insecure_local_cookies && request.uri().scheme_str() == Some("http") && local_host
-    {
+    if ctx.config.insecure_local_cookies && request.uri().scheme_str() == Some("http") && local_host {
         CookieMode::Local
     } else {
         CookieMode::Secure

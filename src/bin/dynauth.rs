@@ -59,13 +59,7 @@ output: [--json]";
         ("--session-token", "AWS_SESSION_TOKEN"),
     ];
     /// Flags that take a value (repeatable where it makes sense).
-    const VALUE_FLAGS: &[&str] = &[
-        "--name",
-        "--origin",
-        "--allowed-origin",
-        "--body",
-        "--status",
-    ];
+    const VALUE_FLAGS: &[&str] = &["--name", "--origin", "--allowed-origin", "--body", "--status"];
     /// Flags without a value.
     const SWITCHES: &[&str] = &["--json", "--protect"];
 
@@ -79,10 +73,7 @@ output: [--json]";
 
     impl Args {
         fn value(&self, flag: &str) -> Option<&str> {
-            self.values
-                .get(flag)
-                .and_then(|v| v.last())
-                .map(String::as_str)
+            self.values.get(flag).and_then(|v| v.last()).map(String::as_str)
         }
 
         fn switch(&self, flag: &str) -> bool {
@@ -101,12 +92,7 @@ output: [--json]";
                 Some((f, v)) if f.starts_with("--") => (f.to_string(), Some(v.to_string())),
                 _ => (arg.clone(), None),
             };
-            let mut take = |flag: &str| {
-                inline
-                    .clone()
-                    .or_else(|| it.next())
-                    .ok_or(format!("{flag} needs a value"))
-            };
+            let mut take = |flag: &str| inline.clone().or_else(|| it.next()).ok_or(format!("{flag} needs a value"));
             if let Some(&(f, var)) = VAR_FLAGS.iter().find(|(f, _)| *f == flag) {
                 parsed.vars.insert(var, take(f)?);
             } else if let Some(&f) = VALUE_FLAGS.iter().find(|f| **f == flag) {
@@ -135,12 +121,7 @@ output: [--json]";
                 return 2;
             }
         };
-        let lookup = |name: &str| {
-            args.vars
-                .get(name)
-                .cloned()
-                .or_else(|| std::env::var(name).ok())
-        };
+        let lookup = |name: &str| args.vars.get(name).cloned().or_else(|| std::env::var(name).ok());
         let words: Vec<&str> = args.words.iter().map(String::as_str).collect();
         let json = args.switch("--json");
         match words.as_slice() {
@@ -150,12 +131,10 @@ output: [--json]";
             ["tenant", "put", id] => with_client(&lookup, |c, s| tenant_put(c, s, id, &args)),
             ["tenant", "get", id] => with_client(&lookup, |c, s| tenant_get(c, s, id)),
             ["tenant", "list"] => with_client(&lookup, tenant_list),
-            ["domain", "claim", id, host] => with_client(&lookup, |c, s| {
-                domain_claim(c, s, id, host, args.value("--status").unwrap_or("ready"))
-            }),
-            ["domain", "release", id, host] => {
-                with_client(&lookup, |c, s| domain_release(c, s, id, host))
+            ["domain", "claim", id, host] => {
+                with_client(&lookup, |c, s| domain_claim(c, s, id, host, args.value("--status").unwrap_or("ready")))
             }
+            ["domain", "release", id, host] => with_client(&lookup, |c, s| domain_release(c, s, id, host)),
             ["domain", "list", id] => with_client(&lookup, |c, s| domain_list(c, s, id)),
             _ => {
                 eprintln!("{USAGE}");
@@ -167,10 +146,7 @@ output: [--json]";
     type Cli = Client<HttpTransport, OsRuntime>;
 
     /// Builds the client from flags and environment, then runs `action` with it.
-    fn with_client(
-        lookup: &impl Fn(&str) -> Option<String>,
-        action: impl FnOnce(&Cli, &Schema) -> i32,
-    ) -> i32 {
+    fn with_client(lookup: &impl Fn(&str) -> Option<String>, action: impl FnOnce(&Cli, &Schema) -> i32) -> i32 {
         let (mut db_config, schema) = match database_from_lookup(lookup) {
             Ok(c) => c,
             Err(e) => {
@@ -179,11 +155,7 @@ output: [--json]";
             }
         };
         db_config.retry.deadline = db_config.retry.deadline.max(Duration::from_secs(10));
-        match Client::new(
-            db_config,
-            HttpTransport::default(),
-            OsRuntime::new(SystemTime::now),
-        ) {
+        match Client::new(db_config, HttpTransport::default(), OsRuntime::new(SystemTime::now)) {
             Ok(client) => action(&client, &schema),
             Err(e) => {
                 eprintln!("dynauth: {e}");
@@ -193,10 +165,7 @@ output: [--json]";
     }
 
     fn print_json(value: &Value) {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(value).unwrap_or_default()
-        );
+        println!("{}", serde_json::to_string_pretty(value).unwrap_or_default());
     }
 
     fn fail(what: &str, e: impl std::fmt::Display) -> i32 {
@@ -243,11 +212,7 @@ output: [--json]";
     }
 
     fn print_report(report: &TableReport) {
-        println!(
-            "table:   {} ({})",
-            report.table,
-            report.status.as_deref().unwrap_or("missing")
-        );
+        println!("table:   {} ({})", report.table, report.status.as_deref().unwrap_or("missing"));
         println!("indexes: {}", report.indexes.join(", "));
         println!(
             "ttl:     {} on {}",
@@ -316,10 +281,7 @@ output: [--json]";
         let store = Store { db: client, schema };
         match block_on(store.put(&id, spec, &rfc3339(SystemTime::now()))) {
             Ok((tenant, created)) => {
-                eprintln!(
-                    "{} tenant {id}",
-                    if created { "created" } else { "replaced" }
-                );
+                eprintln!("{} tenant {id}", if created { "created" } else { "replaced" });
                 print_json(&tenant.to_json());
                 0
             }
@@ -374,12 +336,7 @@ output: [--json]";
         let Ok(status) = DomainStatus::parse(status) else {
             return fail("--status", "must be ready, pending or disabled");
         };
-        match block_on(Store { db: client, schema }.claim(
-            &id,
-            &host,
-            status,
-            &rfc3339(SystemTime::now()),
-        )) {
+        match block_on(Store { db: client, schema }.claim(&id, &host, status, &rfc3339(SystemTime::now()))) {
             Ok((domain, created)) => {
                 eprintln!(
                     "{} {host} for tenant {id} ({})",
@@ -418,9 +375,7 @@ output: [--json]";
         };
         match block_on(Store { db: client, schema }.domains(&id)) {
             Ok(Some(domains)) => {
-                print_json(
-                    &json!({ "domains": domains.iter().map(|d| d.to_json()).collect::<Vec<_>>() }),
-                );
+                print_json(&json!({ "domains": domains.iter().map(|d| d.to_json()).collect::<Vec<_>>() }));
                 0
             }
             Ok(None) => fail(&format!("tenant {id}"), "not found"),

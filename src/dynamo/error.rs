@@ -15,25 +15,14 @@ pub enum DynamoError {
     /// for it (`ReturnValuesOnConditionCheckFailure: ALL_OLD`) and it existed.
     ConditionalCheckFailed { message: String, item: Option<Item> },
     /// A `TransactWriteItems` was cancelled; one reason per action, in request order.
-    TransactionCanceled {
-        message: String,
-        reasons: Vec<CancellationReason>,
-    },
+    TransactionCanceled { message: String, reasons: Vec<CancellationReason> },
     /// The request's signature or credentials were refused (wrong secret, wrong region, unknown
     /// key, expired token, clock skew).
-    SignatureRejected {
-        status: u16,
-        code: String,
-        message: String,
-    },
+    SignatureRejected { status: u16, code: String, message: String },
     /// The table or index does not exist.
     ResourceNotFound { message: String },
     /// Any other error DynamoDB answered with a code.
-    Service {
-        status: u16,
-        code: String,
-        message: String,
-    },
+    Service { status: u16, code: String, message: String },
     /// An error response whose body was not a DynamoDB JSON error (an HTML proxy page, say).
     Unparseable { status: u16, body: String },
     /// No response was received.
@@ -41,10 +30,7 @@ pub enum DynamoError {
     /// A successful response whose body could not be decoded.
     Decode { message: String },
     /// Retries stopped (attempt limit or deadline) while the last error was still retryable.
-    RetriesExhausted {
-        attempts: u32,
-        last: Box<DynamoError>,
-    },
+    RetriesExhausted { attempts: u32, last: Box<DynamoError> },
 }
 
 /// Why one action of a cancelled transaction failed (`Code` is `None` for the actions that were
@@ -99,33 +85,18 @@ impl fmt::Display for DynamoError {
                 write!(f, "conditional check failed: {message}")
             }
             Self::TransactionCanceled { message, reasons } => {
-                let codes: Vec<&str> = reasons
-                    .iter()
-                    .map(|r| r.code.as_deref().unwrap_or("None"))
-                    .collect();
+                let codes: Vec<&str> = reasons.iter().map(|r| r.code.as_deref().unwrap_or("None")).collect();
                 write!(f, "transaction canceled [{}]: {message}", codes.join(", "))
             }
-            Self::SignatureRejected {
-                status,
-                code,
-                message,
-            } => write!(
-                f,
-                "the request signature was rejected (HTTP {status} {code}): {message}"
-            ),
+            Self::SignatureRejected { status, code, message } => {
+                write!(f, "the request signature was rejected (HTTP {status} {code}): {message}")
+            }
             Self::ResourceNotFound { message } => write!(f, "resource not found: {message}"),
-            Self::Service {
-                status,
-                code,
-                message,
-            } => {
+            Self::Service { status, code, message } => {
                 write!(f, "DynamoDB error (HTTP {status} {code}): {message}")
             }
             Self::Unparseable { status, body } => {
-                write!(
-                    f,
-                    "unexpected non-DynamoDB error response (HTTP {status}): {body}"
-                )
+                write!(f, "unexpected non-DynamoDB error response (HTTP {status}): {body}")
             }
             Self::Transport { message } => write!(f, "no response from DynamoDB: {message}"),
             Self::Decode { message } => write!(f, "could not decode DynamoDB response: {message}"),
@@ -139,11 +110,8 @@ impl fmt::Display for DynamoError {
 impl std::error::Error for DynamoError {}
 
 /// Codes DynamoDB uses for throttling (HTTP 400), after smithy-rs' classifier.
-const THROTTLING_CODES: &[&str] = &[
-    "ProvisionedThroughputExceededException",
-    "ThrottlingException",
-    "RequestLimitExceeded",
-];
+const THROTTLING_CODES: &[&str] =
+    &["ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded"];
 
 /// Codes that mean the signature or credentials were refused.
 const AUTH_CODES: &[&str] = &[
@@ -201,11 +169,7 @@ pub fn parse_error(status: u16, error_type_header: Option<&str>, body: &[u8]) ->
     let (code, message, json) = match parsed {
         Some(b) => {
             let code = header_code.or_else(|| b.type_.or(b.code).map(|c| clean_code(&c)));
-            (
-                code,
-                b.message.or(b.message_upper).unwrap_or_default(),
-                Some(b.rest),
-            )
+            (code, b.message.or(b.message_upper).unwrap_or_default(), Some(b.rest))
         }
         None => match parse_xml_error(body) {
             Some((code, message)) => (Some(code), message, None),
@@ -213,10 +177,7 @@ pub fn parse_error(status: u16, error_type_header: Option<&str>, body: &[u8]) ->
         },
     };
     let Some(code) = code else {
-        return DynamoError::Unparseable {
-            status,
-            body: snippet(body),
-        };
+        return DynamoError::Unparseable { status, body: snippet(body) };
     };
     from_code(status, code, message, json)
 }
@@ -229,9 +190,7 @@ fn from_code(
 ) -> DynamoError {
     match code.as_str() {
         "ConditionalCheckFailedException" => {
-            let item = json
-                .and_then(|mut m| m.remove("Item"))
-                .and_then(|v| serde_json::from_value::<Item>(v).ok());
+            let item = json.and_then(|mut m| m.remove("Item")).and_then(|v| serde_json::from_value::<Item>(v).ok());
             DynamoError::ConditionalCheckFailed { message, item }
         }
         "TransactionCanceledException" => {
@@ -242,16 +201,8 @@ fn from_code(
             DynamoError::TransactionCanceled { message, reasons }
         }
         "ResourceNotFoundException" => DynamoError::ResourceNotFound { message },
-        c if AUTH_CODES.contains(&c) => DynamoError::SignatureRejected {
-            status,
-            code,
-            message,
-        },
-        _ => DynamoError::Service {
-            status,
-            code,
-            message,
-        },
+        c if AUTH_CODES.contains(&c) => DynamoError::SignatureRejected { status, code, message },
+        _ => DynamoError::Service { status, code, message },
     }
 }
 
@@ -377,16 +328,11 @@ mod tests {
     fn header_error_type_wins_and_loses_its_suffix() {
         let e = parse_error(
             400,
-            Some(
-                "ThrottlingException:http://internal.amazon.com/coral/com.amazon.coral.availability/",
-            ),
+            Some("ThrottlingException:http://internal.amazon.com/coral/com.amazon.coral.availability/"),
             br#"{"message":"rate exceeded"}"#,
         );
         assert_eq!(e.code(), Some("ThrottlingException"));
-        assert_eq!(
-            e.to_string(),
-            "DynamoDB error (HTTP 400 ThrottlingException): rate exceeded"
-        );
+        assert_eq!(e.to_string(), "DynamoDB error (HTTP 400 ThrottlingException): rate exceeded");
     }
 
     #[test]
@@ -399,9 +345,7 @@ mod tests {
             DynamoError::SignatureRejected {
                 status: 403,
                 code: "SignatureDoesNotMatch".into(),
-                message:
-                    "The request signature we calculated does not match the signature you provided."
-                        .into()
+                message: "The request signature we calculated does not match the signature you provided.".into()
             }
         );
         assert!(e.to_string().contains("signature was rejected"));
@@ -412,10 +356,7 @@ mod tests {
         let e = parse(502, "<html><body><h1>502 Bad Gateway</h1></body></html>");
         assert_eq!(
             e,
-            DynamoError::Unparseable {
-                status: 502,
-                body: "<html><body><h1>502 Bad Gateway</h1></body></html>".into()
-            }
+            DynamoError::Unparseable { status: 502, body: "<html><body><h1>502 Bad Gateway</h1></body></html>".into() }
         );
         assert_eq!(classify(&e, false), Retry::Yes);
         let e = parse(403, "<html>Forbidden</html>");
@@ -425,20 +366,8 @@ mod tests {
 
     #[test]
     fn empty_and_garbage_bodies() {
-        assert_eq!(
-            parse(500, ""),
-            DynamoError::Unparseable {
-                status: 500,
-                body: "(empty body)".into()
-            }
-        );
-        assert_eq!(
-            parse(400, "{not json"),
-            DynamoError::Unparseable {
-                status: 400,
-                body: "{not json".into()
-            }
-        );
+        assert_eq!(parse(500, ""), DynamoError::Unparseable { status: 500, body: "(empty body)".into() });
+        assert_eq!(parse(400, "{not json"), DynamoError::Unparseable { status: 400, body: "{not json".into() });
     }
 
     #[test]
@@ -447,17 +376,11 @@ mod tests {
             400,
             r#"{"__type":"com.amazonaws.dynamodb.v20120810#ConditionalCheckFailedException","message":"The conditional request failed","Item":{"PK":{"S":"a"},"n":{"N":"3"}}}"#,
         );
-        let DynamoError::ConditionalCheckFailed {
-            item: Some(item), ..
-        } = e
-        else {
+        let DynamoError::ConditionalCheckFailed { item: Some(item), .. } = e else {
             panic!("expected a conditional failure with an item, got {e:?}");
         };
         let map: std::collections::HashMap<String, serde_dynamo::AttributeValue> = item.into();
-        assert_eq!(
-            map.get("n"),
-            Some(&serde_dynamo::AttributeValue::N("3".into()))
-        );
+        assert_eq!(map.get("n"), Some(&serde_dynamo::AttributeValue::N("3".into())));
     }
 
     #[test]
@@ -472,10 +395,7 @@ mod tests {
         assert_eq!(reasons.len(), 2);
         assert_eq!(reasons[0].code, None);
         assert_eq!(reasons[1].code.as_deref(), Some("ConditionalCheckFailed"));
-        assert_eq!(
-            e.to_string().split(':').next(),
-            Some("transaction canceled [None, ConditionalCheckFailed]")
-        );
+        assert_eq!(e.to_string().split(':').next(), Some("transaction canceled [None, ConditionalCheckFailed]"));
     }
 
     #[test]
@@ -484,40 +404,26 @@ mod tests {
             400,
             r#"{"__type":"com.amazonaws.dynamodb.v20120810#TransactionCanceledException","message":"Transaction cancelled [ConditionalCheckFailed, None]"}"#,
         );
-        let DynamoError::TransactionCanceled { reasons, .. } = e else {
-            panic!()
-        };
+        let DynamoError::TransactionCanceled { reasons, .. } = e else { panic!() };
         let codes: Vec<Option<&str>> = reasons.iter().map(|r| r.code.as_deref()).collect();
         assert_eq!(codes, vec![Some("ConditionalCheckFailed"), None]);
     }
 
     #[test]
     fn classification() {
-        let svc = |status: u16, code: &str| DynamoError::Service {
-            status,
-            code: code.into(),
-            message: String::new(),
-        };
+        let svc = |status: u16, code: &str| DynamoError::Service { status, code: code.into(), message: String::new() };
         for code in THROTTLING_CODES {
             assert_eq!(classify(&svc(400, code), false), Retry::Yes, "{code}");
         }
         for status in [500, 502, 503, 504] {
-            assert_eq!(
-                classify(&svc(status, "InternalServerError"), false),
-                Retry::Yes
-            );
+            assert_eq!(classify(&svc(status, "InternalServerError"), false), Retry::Yes);
         }
         assert_eq!(classify(&svc(501, "NotImplemented"), true), Retry::No);
         assert_eq!(classify(&svc(400, "ValidationException"), true), Retry::No);
-        let transport = DynamoError::Transport {
-            message: "reset".into(),
-        };
+        let transport = DynamoError::Transport { message: "reset".into() };
         assert_eq!(classify(&transport, true), Retry::Yes);
         assert_eq!(classify(&transport, false), Retry::No);
-        let ccf = DynamoError::ConditionalCheckFailed {
-            message: String::new(),
-            item: None,
-        };
+        let ccf = DynamoError::ConditionalCheckFailed { message: String::new(), item: None };
         assert_eq!(classify(&ccf, true), Retry::No);
         let sig = parse(403, "<Error><Code>SignatureDoesNotMatch</Code></Error>");
         assert_eq!(classify(&sig, true), Retry::No);

@@ -85,11 +85,7 @@ impl Expr {
 
 /// Joins conditions with `AND`; `None` when there are none.
 pub fn and(parts: &[String]) -> Option<String> {
-    let parts: Vec<&str> = parts
-        .iter()
-        .map(String::as_str)
-        .filter(|p| !p.is_empty())
-        .collect();
+    let parts: Vec<&str> = parts.iter().map(String::as_str).filter(|p| !p.is_empty()).collect();
     (!parts.is_empty()).then(|| parts.join(" AND "))
 }
 
@@ -104,17 +100,8 @@ mod tests {
         let cond = e.equals("email", AttributeValue::S(hostile.into()));
         assert_eq!(cond, "#n0 = :v0");
         let (names, values) = e.into_parts();
-        assert_eq!(
-            names,
-            Some(HashMap::from([("#n0".to_string(), "email".to_string())]))
-        );
-        assert_eq!(
-            values,
-            Some(HashMap::from([(
-                ":v0".to_string(),
-                AttributeValue::S(hostile.into())
-            )]))
-        );
+        assert_eq!(names, Some(HashMap::from([("#n0".to_string(), "email".to_string())])));
+        assert_eq!(values, Some(HashMap::from([(":v0".to_string(), AttributeValue::S(hostile.into()))])));
     }
 
     #[test]
@@ -127,10 +114,7 @@ mod tests {
         assert_eq!(e.num(5), ":v0");
         assert_eq!(e.num(5), ":v1");
         let cond = and(&[e.exists("PK"), e.not_exists("revoked_at"), String::new()]);
-        assert_eq!(
-            cond.as_deref(),
-            Some("attribute_exists(#n2) AND attribute_not_exists(#n1)")
-        );
+        assert_eq!(cond.as_deref(), Some("attribute_exists(#n2) AND attribute_not_exists(#n1)"));
         assert_eq!(and(&[]), None);
     }
 

@@ -91,10 +91,8 @@ pub struct Client<T, R> {
 impl<T: Transport, R: Runtime> Client<T, R> {
     /// A client for `config`; fails when the endpoint is not an `http(s)://host[:port]` URL.
     pub fn new(config: ClientConfig, transport: T, runtime: R) -> Result<Self, String> {
-        let endpoint = config
-            .endpoint
-            .clone()
-            .unwrap_or_else(|| format!("https://dynamodb.{}.amazonaws.com", config.region));
+        let endpoint =
+            config.endpoint.clone().unwrap_or_else(|| format!("https://dynamodb.{}.amazonaws.com", config.region));
         let uri = endpoint_uri(&endpoint)?;
         Ok(Self {
             transport,
@@ -132,21 +130,14 @@ impl<T: Transport, R: Runtime> Client<T, R> {
     }
 
     /// GetItem decoded into `V`; `None` when there is no item.
-    pub async fn get<V: DeserializeOwned>(
-        &self,
-        input: &GetItemInput,
-    ) -> Result<Option<V>, DynamoError> {
+    pub async fn get<V: DeserializeOwned>(&self, input: &GetItemInput) -> Result<Option<V>, DynamoError> {
         match self.get_item(input).await?.item {
             Some(item) => from_item(item).map(Some),
             None => Ok(None),
         }
     }
 
-    pub async fn put_item(
-        &self,
-        mut input: PutItemInput,
-        write: Write<'_>,
-    ) -> Result<PutItemOutput, DynamoError> {
+    pub async fn put_item(&self, mut input: PutItemInput, write: Write<'_>) -> Result<PutItemOutput, DynamoError> {
         if let Write::Recognise(_) = write {
             input.return_values_on_condition_check_failure = Some(ReturnValues::AllOld);
         }
@@ -181,11 +172,7 @@ impl<T: Transport, R: Runtime> Client<T, R> {
     }
 
     /// Every page of a Query, following `LastEvaluatedKey`, up to `max_items` items.
-    pub async fn query_all(
-        &self,
-        input: &QueryInput,
-        max_items: usize,
-    ) -> Result<Vec<Item>, DynamoError> {
+    pub async fn query_all(&self, input: &QueryInput, max_items: usize) -> Result<Vec<Item>, DynamoError> {
         let mut input = input.clone();
         let mut items = Vec::new();
         loop {
@@ -207,15 +194,8 @@ impl<T: Transport, R: Runtime> Client<T, R> {
 
     /// A transaction. With a `ClientRequestToken` (set one unless there is a reason not to)
     /// DynamoDB makes a repeated call idempotent, so lost answers are retried too.
-    pub async fn transact_write_items(
-        &self,
-        input: &TransactWriteItemsInput,
-    ) -> Result<(), DynamoError> {
-        let retries = if input.client_request_token.is_some() {
-            Retries::All
-        } else {
-            Retries::ServerRefused
-        };
+    pub async fn transact_write_items(&self, input: &TransactWriteItemsInput) -> Result<(), DynamoError> {
+        let retries = if input.client_request_token.is_some() { Retries::All } else { Retries::ServerRefused };
         let _: serde_json::Value = self.call("TransactWriteItems", input, retries).await?;
         Ok(())
     }
@@ -227,62 +207,34 @@ impl<T: Transport, R: Runtime> Client<T, R> {
         b.iter().map(|x| format!("{x:02x}")).collect()
     }
 
-    pub async fn create_table(
-        &self,
-        input: &CreateTableInput,
-    ) -> Result<TableDescription, DynamoError> {
-        let out: TableDescriptionOutput = self
-            .call("CreateTable", input, Retries::ServerRefused)
-            .await?;
+    pub async fn create_table(&self, input: &CreateTableInput) -> Result<TableDescription, DynamoError> {
+        let out: TableDescriptionOutput = self.call("CreateTable", input, Retries::ServerRefused).await?;
         Ok(out.table_description)
     }
 
     pub async fn describe_table(&self, table: &str) -> Result<TableDescription, DynamoError> {
-        let out: DescribeTableOutput = self
-            .call("DescribeTable", &TableNameInput::new(table), Retries::All)
-            .await?;
+        let out: DescribeTableOutput = self.call("DescribeTable", &TableNameInput::new(table), Retries::All).await?;
         Ok(out.table)
     }
 
     pub async fn delete_table(&self, table: &str) -> Result<TableDescription, DynamoError> {
-        let out: TableDescriptionOutput = self
-            .call(
-                "DeleteTable",
-                &TableNameInput::new(table),
-                Retries::ServerRefused,
-            )
-            .await?;
+        let out: TableDescriptionOutput =
+            self.call("DeleteTable", &TableNameInput::new(table), Retries::ServerRefused).await?;
         Ok(out.table_description)
     }
 
-    pub async fn update_time_to_live(
-        &self,
-        table: &str,
-        attribute: &str,
-        enabled: bool,
-    ) -> Result<(), DynamoError> {
+    pub async fn update_time_to_live(&self, table: &str, attribute: &str, enabled: bool) -> Result<(), DynamoError> {
         let input = UpdateTimeToLiveInput {
             table_name: table.to_string(),
-            time_to_live_specification: TimeToLiveSpecification {
-                attribute_name: attribute.to_string(),
-                enabled,
-            },
+            time_to_live_specification: TimeToLiveSpecification { attribute_name: attribute.to_string(), enabled },
         };
         let _: serde_json::Value = self.call("UpdateTimeToLive", &input, Retries::All).await?;
         Ok(())
     }
 
-    pub async fn describe_time_to_live(
-        &self,
-        table: &str,
-    ) -> Result<TimeToLiveDescription, DynamoError> {
-        let out: DescribeTimeToLiveOutput = self
-            .call(
-                "DescribeTimeToLive",
-                &TableNameInput::new(table),
-                Retries::All,
-            )
-            .await?;
+    pub async fn describe_time_to_live(&self, table: &str) -> Result<TimeToLiveDescription, DynamoError> {
+        let out: DescribeTimeToLiveOutput =
+            self.call("DescribeTimeToLive", &TableNameInput::new(table), Retries::All).await?;
         Ok(out.time_to_live_description)
     }
 
@@ -298,10 +250,7 @@ impl<T: Transport, R: Runtime> Client<T, R> {
         };
         match (self.call_tracked(op, input, retries).await, write) {
             (Ok(out), _) => Ok(out),
-            (
-                Err((DynamoError::ConditionalCheckFailed { message, item }, true)),
-                Write::Recognise(recognise),
-            ) => {
+            (Err((DynamoError::ConditionalCheckFailed { message, item }, true)), Write::Recognise(recognise)) => {
                 if recognise(item.as_ref()) {
                     Ok(O::default())
                 } else {
@@ -318,9 +267,7 @@ impl<T: Transport, R: Runtime> Client<T, R> {
         input: &I,
         retries: Retries,
     ) -> Result<O, DynamoError> {
-        self.call_tracked(op, input, retries)
-            .await
-            .map_err(|(e, _)| e)
+        self.call_tracked(op, input, retries).await.map_err(|(e, _)| e)
     }
 
     /// Sends `op` until it succeeds or may not be retried. On error also says whether an earlier
@@ -331,14 +278,7 @@ impl<T: Transport, R: Runtime> Client<T, R> {
         input: &I,
         retries: Retries,
     ) -> Result<O, (DynamoError, bool)> {
-        let body = serde_json::to_vec(input).map_err(|e| {
-            (
-                DynamoError::Decode {
-                    message: e.to_string(),
-                },
-                false,
-            )
-        })?;
+        let body = serde_json::to_vec(input).map_err(|e| (DynamoError::Decode { message: e.to_string() }, false))?;
         let started = self.runtime.now();
         let mut attempts = 0u32;
         let mut maybe_applied = false;
@@ -346,14 +286,8 @@ impl<T: Transport, R: Runtime> Client<T, R> {
             attempts += 1;
             let error = match self.attempt(op, &body).await {
                 Ok(bytes) => {
-                    return serde_json::from_slice::<O>(&bytes).map_err(|e| {
-                        (
-                            DynamoError::Decode {
-                                message: format!("{op}: {e}"),
-                            },
-                            maybe_applied,
-                        )
-                    });
+                    return serde_json::from_slice::<O>(&bytes)
+                        .map_err(|e| (DynamoError::Decode { message: format!("{op}: {e}") }, maybe_applied));
                 }
                 Err(e) => e,
             };
@@ -361,37 +295,18 @@ impl<T: Transport, R: Runtime> Client<T, R> {
             let this_maybe_applied = matches!(
                 error,
                 DynamoError::Transport { .. }
-                    | DynamoError::Service {
-                        status: 500..=599,
-                        ..
-                    }
-                    | DynamoError::Unparseable {
-                        status: 500..=599,
-                        ..
-                    }
+                    | DynamoError::Service { status: 500..=599, .. }
+                    | DynamoError::Unparseable { status: 500..=599, .. }
             );
             if !retryable {
                 return Err((error, maybe_applied));
             }
             maybe_applied |= this_maybe_applied;
-            let elapsed = self
-                .runtime
-                .now()
-                .duration_since(started)
-                .unwrap_or(Duration::ZERO);
-            match self
-                .retry
-                .next_delay(attempts, elapsed, random_u64(&self.runtime))
-            {
+            let elapsed = self.runtime.now().duration_since(started).unwrap_or(Duration::ZERO);
+            match self.retry.next_delay(attempts, elapsed, random_u64(&self.runtime)) {
                 Some(delay) => self.runtime.sleep(delay).await,
                 None => {
-                    return Err((
-                        DynamoError::RetriesExhausted {
-                            attempts,
-                            last: Box::new(error),
-                        },
-                        maybe_applied,
-                    ));
+                    return Err((DynamoError::RetriesExhausted { attempts, last: Box::new(error) }, maybe_applied));
                 }
             }
         }
@@ -406,20 +321,11 @@ impl<T: Transport, R: Runtime> Client<T, R> {
             .header(http::header::CONTENT_TYPE, "application/x-amz-json-1.0")
             .header("x-amz-target", format!("DynamoDB_20120810.{op}"))
             .body(body.to_vec())
-            .map_err(|e| DynamoError::Decode {
-                message: format!("building {op}: {e}"),
-            })?;
-        sign::sign_request(&mut request, &self.credentials, &self.region, now).map_err(|e| {
-            DynamoError::Decode {
-                message: e.to_string(),
-            }
-        })?;
+            .map_err(|e| DynamoError::Decode { message: format!("building {op}: {e}") })?;
+        sign::sign_request(&mut request, &self.credentials, &self.region, now)
+            .map_err(|e| DynamoError::Decode { message: e.to_string() })?;
         let result = self.transport.send(request).await;
-        let spent = self
-            .runtime
-            .now()
-            .duration_since(now)
-            .unwrap_or(Duration::ZERO);
+        let spent = self.runtime.now().duration_since(now).unwrap_or(Duration::ZERO);
         let mut stats = self.stats.get();
         stats.calls += 1;
         stats.millis += u64::try_from(spent.as_millis()).unwrap_or(u64::MAX);
@@ -429,11 +335,7 @@ impl<T: Transport, R: Runtime> Client<T, R> {
         if (200..300).contains(&status) {
             return Ok(response.into_body());
         }
-        let error_type = response
-            .headers()
-            .get("x-amzn-errortype")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string);
+        let error_type = response.headers().get("x-amzn-errortype").and_then(|v| v.to_str().ok()).map(str::to_string);
         Err(parse_error(status, error_type.as_deref(), response.body()))
     }
 }
@@ -448,16 +350,12 @@ enum Retries {
 
 /// Encode a value as an item (it must serialize as a map).
 pub fn to_item<V: Serialize>(value: &V) -> Result<Item, DynamoError> {
-    serde_dynamo::to_item(value).map_err(|e| DynamoError::Decode {
-        message: format!("encoding item: {e}"),
-    })
+    serde_dynamo::to_item(value).map_err(|e| DynamoError::Decode { message: format!("encoding item: {e}") })
 }
 
 /// Decode an item into a value.
 pub fn from_item<V: DeserializeOwned>(item: Item) -> Result<V, DynamoError> {
-    serde_dynamo::from_item(item).map_err(|e| DynamoError::Decode {
-        message: format!("decoding item: {e}"),
-    })
+    serde_dynamo::from_item(item).map_err(|e| DynamoError::Decode { message: format!("decoding item: {e}") })
 }
 
 /// A string attribute.
@@ -471,16 +369,12 @@ pub fn n(value: i64) -> AttributeValue {
 }
 
 fn endpoint_uri(endpoint: &str) -> Result<http::Uri, String> {
-    let uri: http::Uri = endpoint
-        .trim_end_matches('/')
-        .parse()
-        .map_err(|_| format!("endpoint {endpoint:?} is not a URL"))?;
+    let uri: http::Uri =
+        endpoint.trim_end_matches('/').parse().map_err(|_| format!("endpoint {endpoint:?} is not a URL"))?;
     let scheme_ok = matches!(uri.scheme_str(), Some("http" | "https"));
     let path_ok = matches!(uri.path(), "" | "/");
     if !scheme_ok || uri.host().is_none() || !path_ok || uri.query().is_some() {
-        return Err(format!(
-            "endpoint {endpoint:?} must look like https://host[:port]"
-        ));
+        return Err(format!("endpoint {endpoint:?} must look like https://host[:port]"));
     }
     let mut parts = uri.into_parts();
     parts.path_and_query = Some(http::uri::PathAndQuery::from_static("/"));
@@ -495,7 +389,8 @@ mod tests {
     use crate::native::block_on;
     use crate::testing::{ManualRuntime, ScriptedTransport};
 
-    const THROTTLED: &str = r#"{"__type":"com.amazonaws.dynamodb.v20120810#ThrottlingException","message":"slow down"}"#;
+    const THROTTLED: &str =
+        r#"{"__type":"com.amazonaws.dynamodb.v20120810#ThrottlingException","message":"slow down"}"#;
     const CCF: &str = r#"{"__type":"com.amazonaws.dynamodb.v20120810#ConditionalCheckFailedException","message":"The conditional request failed","Item":{"PK":{"S":"k"},"wid":{"S":"mine"}}}"#;
 
     fn client<'a>(
@@ -520,18 +415,13 @@ mod tests {
     }
 
     fn key() -> Item {
-        Item::from(HashMap::from([
-            ("PK".to_string(), s("k")),
-            ("SK".to_string(), s("x")),
-        ]))
+        Item::from(HashMap::from([("PK".to_string(), s("k")), ("SK".to_string(), s("x"))]))
     }
 
     #[test]
     fn throttling_is_retried_with_fresh_signatures() {
         let t = ScriptedTransport::new();
-        t.respond(400, THROTTLED)
-            .respond(400, THROTTLED)
-            .respond(200, r#"{"Item":{"PK":{"S":"k"}}}"#);
+        t.respond(400, THROTTLED).respond(400, THROTTLED).respond(200, r#"{"Item":{"PK":{"S":"k"}}}"#);
         let rt = ManualRuntime::new(1_700_000_000, 7);
         let c = client(
             &t,
@@ -548,41 +438,21 @@ mod tests {
         assert_eq!(t.operations(), vec!["GetItem", "GetItem", "GetItem"]);
         let sleeps = rt.sleeps();
         assert_eq!(sleeps.len(), 2);
-        assert!(
-            sleeps[0] <= Duration::from_secs(2) && sleeps[1] <= Duration::from_secs(4),
-            "{sleeps:?}"
-        );
-        let dates: Vec<String> = t
-            .requests()
-            .iter()
-            .map(|r| r.headers()["x-amz-date"].to_str().unwrap_or("").to_string())
-            .collect();
+        assert!(sleeps[0] <= Duration::from_secs(2) && sleeps[1] <= Duration::from_secs(4), "{sleeps:?}");
+        let dates: Vec<String> =
+            t.requests().iter().map(|r| r.headers()["x-amz-date"].to_str().unwrap_or("").to_string()).collect();
         // Each attempt is signed at its own time: the start, then after each sleep.
         let at = |secs: Duration| {
-            let t = chrono::DateTime::from_timestamp(
-                1_700_000_000 + i64::try_from(secs.as_secs()).unwrap_or(0),
-                0,
-            )
-            .unwrap_or_default();
+            let t = chrono::DateTime::from_timestamp(1_700_000_000 + i64::try_from(secs.as_secs()).unwrap_or(0), 0)
+                .unwrap_or_default();
             t.format("%Y%m%dT%H%M%SZ").to_string()
         };
-        assert_eq!(
-            dates,
-            vec![at(Duration::ZERO), at(sleeps[0]), at(sleeps[0] + sleeps[1])]
-        );
+        assert_eq!(dates, vec![at(Duration::ZERO), at(sleeps[0]), at(sleeps[0] + sleeps[1])]);
         assert_eq!(c.stats().calls, 3);
         for r in t.requests().iter() {
             let mut names: Vec<&str> = r.headers().keys().map(|k| k.as_str()).collect();
             names.sort_unstable();
-            assert_eq!(
-                names,
-                vec![
-                    "authorization",
-                    "content-type",
-                    "x-amz-date",
-                    "x-amz-target"
-                ]
-            );
+            assert_eq!(names, vec!["authorization", "content-type", "x-amz-date", "x-amz-target"]);
         }
     }
 
@@ -601,9 +471,7 @@ mod tests {
         };
         let c = client(&t, &rt, policy);
         let err = block_on(c.get_item(&GetItemInput::consistent("t", key()))).err();
-        let Some(DynamoError::RetriesExhausted { attempts, last }) = err else {
-            panic!("{err:?}")
-        };
+        let Some(DynamoError::RetriesExhausted { attempts, last }) = err else { panic!("{err:?}") };
         assert_eq!(last.code(), Some("ThrottlingException"));
         let slept: Duration = rt.sleeps().iter().sum();
         assert!(slept < Duration::from_millis(1_000), "slept {slept:?}");
@@ -618,31 +486,18 @@ mod tests {
         t.fail("connection reset").respond(200, "{}");
         let rt = ManualRuntime::new(1_700_000_000, 1);
         let c = client(&t, &rt, RetryPolicy::default());
-        assert_eq!(
-            block_on(c.get_item(&GetItemInput::consistent("t", key()))).map(|o| o.item),
-            Ok(None)
-        );
+        assert_eq!(block_on(c.get_item(&GetItemInput::consistent("t", key()))).map(|o| o.item), Ok(None));
         assert_eq!(t.requests().len(), 2);
 
         let t = ScriptedTransport::new();
         t.fail("connection reset").respond(200, "{}");
         let c = client(&t, &rt, RetryPolicy::default());
-        let err = block_on(c.update_item(
-            UpdateItemInput::new("t", key(), "ADD #n0 :v0".into(), None, Expr::new()),
-            Write::AtMostOnce,
-        ))
+        let err = block_on(
+            c.update_item(UpdateItemInput::new("t", key(), "ADD #n0 :v0".into(), None, Expr::new()), Write::AtMostOnce),
+        )
         .err();
-        assert_eq!(
-            err,
-            Some(DynamoError::Transport {
-                message: "connection reset".into()
-            })
-        );
-        assert_eq!(
-            t.requests().len(),
-            1,
-            "a write whose answer was lost is not sent again"
-        );
+        assert_eq!(err, Some(DynamoError::Transport { message: "connection reset".into() }));
+        assert_eq!(t.requests().len(), 1, "a write whose answer was lost is not sent again");
     }
 
     #[test]
@@ -654,53 +509,42 @@ mod tests {
         let mine = |item: Option<&Item>| item.and_then(|i| i.get("wid")) == Some(&s("mine"));
         let out = block_on(c.put_item(PutItemInput::new("t", key()), Write::Recognise(&mine)));
         assert_eq!(out, Ok(PutItemOutput::default()));
-        let body: serde_json::Value =
-            serde_json::from_slice(t.requests()[1].body()).unwrap_or_default();
+        let body: serde_json::Value = serde_json::from_slice(t.requests()[1].body()).unwrap_or_default();
         assert_eq!(body["ReturnValuesOnConditionCheckFailure"], "ALL_OLD");
 
         // Not ours: the failure stands.
         let t = ScriptedTransport::new();
         t.fail("timeout").respond(400, CCF);
         let c = client(&t, &rt, RetryPolicy::default());
-        let theirs =
-            |item: Option<&Item>| item.and_then(|i| i.get("wid")) == Some(&s("someone else"));
+        let theirs = |item: Option<&Item>| item.and_then(|i| i.get("wid")) == Some(&s("someone else"));
         let out = block_on(c.put_item(PutItemInput::new("t", key()), Write::Recognise(&theirs)));
-        assert!(
-            matches!(out, Err(DynamoError::ConditionalCheckFailed { .. })),
-            "{out:?}"
-        );
+        assert!(matches!(out, Err(DynamoError::ConditionalCheckFailed { .. })), "{out:?}");
 
         // A first attempt that certainly failed: the condition failure is real, no recognising.
         let t = ScriptedTransport::new();
         t.respond(400, CCF);
         let c = client(&t, &rt, RetryPolicy::default());
         let out = block_on(c.put_item(PutItemInput::new("t", key()), Write::Recognise(&mine)));
-        assert!(
-            matches!(out, Err(DynamoError::ConditionalCheckFailed { .. })),
-            "{out:?}"
-        );
+        assert!(matches!(out, Err(DynamoError::ConditionalCheckFailed { .. })), "{out:?}");
     }
 
     #[test]
     fn rejected_signatures_are_not_retried() {
         let t = ScriptedTransport::new();
-        t.respond(400, r#"{"__type":"com.amazon.coral.service#InvalidSignatureException","message":"Signature expired"}"#);
+        t.respond(
+            400,
+            r#"{"__type":"com.amazon.coral.service#InvalidSignatureException","message":"Signature expired"}"#,
+        );
         let rt = ManualRuntime::new(1_700_000_000, 1);
         let c = client(&t, &rt, RetryPolicy::default());
         let err = block_on(c.describe_table("t")).err();
-        assert!(
-            matches!(err, Some(DynamoError::SignatureRejected { .. })),
-            "{err:?}"
-        );
+        assert!(matches!(err, Some(DynamoError::SignatureRejected { .. })), "{err:?}");
         assert_eq!(t.requests().len(), 1);
     }
 
     #[test]
     fn endpoints() {
-        assert_eq!(
-            endpoint_uri("http://127.0.0.1:8000").map(|u| u.to_string()),
-            Ok("http://127.0.0.1:8000/".into())
-        );
+        assert_eq!(endpoint_uri("http://127.0.0.1:8000").map(|u| u.to_string()), Ok("http://127.0.0.1:8000/".into()));
         assert_eq!(
             endpoint_uri("https://dynamodb.eu-west-1.amazonaws.com/").map(|u| u.to_string()),
             Ok("https://dynamodb.eu-west-1.amazonaws.com/".into())

@@ -34,12 +34,7 @@ pub struct GetItemInput {
 impl GetItemInput {
     /// A strongly consistent read of the whole item at `key`.
     pub fn consistent(table: &str, key: Item) -> Self {
-        Self {
-            table_name: table.to_string(),
-            key,
-            consistent_read: true,
-            ..Self::default()
-        }
+        Self { table_name: table.to_string(), key, consistent_read: true, ..Self::default() }
     }
 }
 
@@ -69,11 +64,7 @@ pub struct PutItemInput {
 
 impl PutItemInput {
     pub fn new(table: &str, item: Item) -> Self {
-        Self {
-            table_name: table.to_string(),
-            item,
-            ..Self::default()
-        }
+        Self { table_name: table.to_string(), item, ..Self::default() }
     }
 
     /// Adds a condition built with `expr`.
@@ -113,13 +104,7 @@ pub struct UpdateItemInput {
 
 impl UpdateItemInput {
     /// An update of `key`; `condition` may be `None`. Names and values come from `expr`.
-    pub fn new(
-        table: &str,
-        key: Item,
-        update: String,
-        condition: Option<String>,
-        expr: Expr,
-    ) -> Self {
+    pub fn new(table: &str, key: Item, update: String, condition: Option<String>, expr: Expr) -> Self {
         let (names, values) = expr.into_parts();
         Self {
             table_name: table.to_string(),
@@ -164,11 +149,7 @@ pub struct DeleteItemInput {
 
 impl DeleteItemInput {
     pub fn new(table: &str, key: Item) -> Self {
-        Self {
-            table_name: table.to_string(),
-            key,
-            ..Self::default()
-        }
+        Self { table_name: table.to_string(), key, ..Self::default() }
     }
 
     pub fn condition(mut self, condition: String, expr: Expr) -> Self {
@@ -388,9 +369,7 @@ pub(crate) struct TableNameInput {
 
 impl TableNameInput {
     pub(crate) fn new(table: &str) -> Self {
-        Self {
-            table_name: table.to_string(),
-        }
+        Self { table_name: table.to_string() }
     }
 }
 
@@ -444,10 +423,7 @@ mod tests {
     use crate::dynamo::{n, s};
 
     fn key() -> Item {
-        Item::from(HashMap::from([
-            ("PK".to_string(), s("A")),
-            ("SK".to_string(), s("B")),
-        ]))
+        Item::from(HashMap::from([("PK".to_string(), s("A")), ("SK".to_string(), s("B"))]))
     }
 
     #[test]
@@ -487,15 +463,9 @@ mod tests {
             client_request_token: Some("tok".into()),
         };
         let json = serde_json::to_value(&tx).unwrap_or_default();
-        assert_eq!(
-            json["TransactItems"][0]["Update"]["UpdateExpression"],
-            "SET #n0 = :v0"
-        );
+        assert_eq!(json["TransactItems"][0]["Update"]["UpdateExpression"], "SET #n0 = :v0");
         assert_eq!(json["TransactItems"][1]["Delete"]["Key"]["SK"]["S"], "B");
         assert_eq!(json["ClientRequestToken"], "tok");
-        assert_eq!(
-            serde_json::to_value(ReturnValues::AllOld).unwrap_or_default(),
-            "ALL_OLD"
-        );
+        assert_eq!(serde_json::to_value(ReturnValues::AllOld).unwrap_or_default(), "ALL_OLD");
     }
 }

@@ -29,19 +29,14 @@ impl Default for RetryPolicy {
 impl RetryPolicy {
     /// A policy that never retries.
     pub fn no_retries() -> Self {
-        Self {
-            max_attempts: 1,
-            ..Self::default()
-        }
+        Self { max_attempts: 1, ..Self::default() }
     }
 
     /// The wait before retry number `retry` (0 for the first retry): uniform in
     /// `[0, min(max_delay, base_delay * 2^retry)]`, drawn from `random` ("full jitter").
     pub fn backoff(&self, retry: u32, random: u64) -> Duration {
-        let ceiling = self
-            .base_delay
-            .saturating_mul(1u32.checked_shl(retry.min(31)).unwrap_or(u32::MAX))
-            .min(self.max_delay);
+        let ceiling =
+            self.base_delay.saturating_mul(1u32.checked_shl(retry.min(31)).unwrap_or(u32::MAX)).min(self.max_delay);
         let ceiling_ms = u64::try_from(ceiling.as_millis()).unwrap_or(u64::MAX);
         Duration::from_millis(random % ceiling_ms.saturating_add(1))
     }
@@ -49,12 +44,7 @@ impl RetryPolicy {
     /// The wait before the next attempt, or `None` when no attempt may follow: the attempt limit
     /// is reached, or the wait would end at or past the deadline (`elapsed` counts from the start
     /// of the first attempt).
-    pub fn next_delay(
-        &self,
-        attempts_made: u32,
-        elapsed: Duration,
-        random: u64,
-    ) -> Option<Duration> {
+    pub fn next_delay(&self, attempts_made: u32, elapsed: Duration, random: u64) -> Option<Duration> {
         if attempts_made >= self.max_attempts.max(1) {
             return None;
         }
@@ -76,12 +66,7 @@ mod tests {
             deadline: Duration::from_secs(10),
         };
         // random = u64::MAX - k hits near the top of each range; check the upper bounds exactly.
-        let max_of = |retry| {
-            (0..2000u64)
-                .map(|r| p.backoff(retry, r))
-                .max()
-                .unwrap_or_default()
-        };
+        let max_of = |retry| (0..2000u64).map(|r| p.backoff(retry, r)).max().unwrap_or_default();
         assert_eq!(max_of(0), Duration::from_millis(10));
         assert_eq!(max_of(1), Duration::from_millis(20));
         assert_eq!(max_of(2), Duration::from_millis(40));
@@ -93,17 +78,11 @@ mod tests {
 
     #[test]
     fn stops_at_the_attempt_limit() {
-        let p = RetryPolicy {
-            max_attempts: 3,
-            ..RetryPolicy::default()
-        };
+        let p = RetryPolicy { max_attempts: 3, ..RetryPolicy::default() };
         assert!(p.next_delay(1, Duration::ZERO, 7).is_some());
         assert!(p.next_delay(2, Duration::ZERO, 7).is_some());
         assert_eq!(p.next_delay(3, Duration::ZERO, 7), None);
-        assert_eq!(
-            RetryPolicy::no_retries().next_delay(1, Duration::ZERO, 0),
-            None
-        );
+        assert_eq!(RetryPolicy::no_retries().next_delay(1, Duration::ZERO, 0), None);
     }
 
     #[test]
@@ -118,27 +97,17 @@ mod tests {
         for seed in 0..500u64 {
             let mut elapsed = Duration::ZERO;
             let mut attempts = 1;
-            let mut state = seed
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
+            let mut state = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
             while let Some(delay) = p.next_delay(attempts, elapsed, state) {
                 elapsed += delay + Duration::from_millis(3); // the attempt itself takes 3 ms
                 attempts += 1;
-                state = state
-                    .wrapping_mul(6364136223846793005)
-                    .wrapping_add(1442695040888963407);
-                assert!(
-                    elapsed < p.deadline + Duration::from_millis(3),
-                    "seed {seed}: {elapsed:?}"
-                );
+                state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                assert!(elapsed < p.deadline + Duration::from_millis(3), "seed {seed}: {elapsed:?}");
             }
             assert!(attempts >= 2, "seed {seed}: at least one retry fits in 2 s");
         }
         // A wait that would reach the deadline is refused.
         assert_eq!(p.next_delay(1, Duration::from_millis(1_999), 49), None);
-        assert_eq!(
-            p.next_delay(1, Duration::from_millis(1_950), 0),
-            Some(Duration::ZERO)
-        );
+        assert_eq!(p.next_delay(1, Duration::from_millis(1_950), 0), Some(Duration::ZERO));
     }
 }

@@ -21,10 +21,7 @@ impl fmt::Debug for Credentials {
         f.debug_struct("Credentials")
             .field("access_key_id", &self.access_key_id)
             .field("secret_access_key", &"** redacted **")
-            .field(
-                "session_token",
-                &self.session_token.as_ref().map(|_| "** redacted **"),
-            )
+            .field("session_token", &self.session_token.as_ref().map(|_| "** redacted **"))
             .finish()
     }
 }
@@ -67,22 +64,14 @@ pub fn sign_request(
         .into();
     let mut headers = Vec::with_capacity(request.headers().len());
     for (name, value) in request.headers() {
-        let value = value
-            .to_str()
-            .map_err(|_| SignError(format!("header {name} is not visible ASCII")))?;
+        let value = value.to_str().map_err(|_| SignError(format!("header {name} is not visible ASCII")))?;
         headers.push((name.as_str(), value));
     }
     let uri = request.uri().to_string();
-    let signable = SignableRequest::new(
-        request.method().as_str(),
-        uri,
-        headers.into_iter(),
-        SignableBody::Bytes(request.body()),
-    )
-    .map_err(|e| SignError(e.to_string()))?;
-    let (instructions, _signature) = sign(signable, &params)
-        .map_err(|e| SignError(e.to_string()))?
-        .into_parts();
+    let signable =
+        SignableRequest::new(request.method().as_str(), uri, headers.into_iter(), SignableBody::Bytes(request.body()))
+            .map_err(|e| SignError(e.to_string()))?;
+    let (instructions, _signature) = sign(signable, &params).map_err(|e| SignError(e.to_string()))?.into_parts();
     let (new_headers, _query) = instructions.into_parts();
     for header in new_headers {
         let mut value = http::HeaderValue::from_str(header.value())

@@ -5,8 +5,8 @@
 use serde::Serialize;
 
 use super::{
-    AttributeDefinition, Client, CreateTableInput, DynamoError, GlobalSecondaryIndex,
-    KeySchemaElement, Projection, TableDescription, TimeToLiveDescription,
+    AttributeDefinition, Client, CreateTableInput, DynamoError, GlobalSecondaryIndex, KeySchemaElement, Projection,
+    TableDescription, TimeToLiveDescription,
 };
 use crate::runtime::{Runtime, Transport};
 
@@ -36,16 +36,8 @@ impl Schema {
             table: table.to_string(),
             pk: "PK".into(),
             sk: "SK".into(),
-            gsi1: Index {
-                name: "GSI1".into(),
-                pk: "GSI1PK".into(),
-                sk: "GSI1SK".into(),
-            },
-            gsi2: Index {
-                name: "GSI2".into(),
-                pk: "GSI2PK".into(),
-                sk: "GSI2SK".into(),
-            },
+            gsi1: Index { name: "GSI1".into(), pk: "GSI1PK".into(), sk: "GSI1SK".into() },
+            gsi2: Index { name: "GSI2".into(), pk: "GSI2PK".into(), sk: "GSI2SK".into() },
             ttl: "ttl".into(),
         }
     }
@@ -56,10 +48,8 @@ impl Schema {
 
     /// The CreateTable request for this schema (on-demand billing).
     pub fn create_table_input(&self) -> CreateTableInput {
-        let string_attr = |name: &str| AttributeDefinition {
-            attribute_name: name.to_string(),
-            attribute_type: "S".into(),
-        };
+        let string_attr =
+            |name: &str| AttributeDefinition { attribute_name: name.to_string(), attribute_type: "S".into() };
         let mut attribute_definitions = vec![string_attr(&self.pk), string_attr(&self.sk)];
         for index in self.indexes() {
             attribute_definitions.push(string_attr(&index.pk));
@@ -75,9 +65,7 @@ impl Schema {
                 .map(|index| GlobalSecondaryIndex {
                     index_name: index.name.clone(),
                     key_schema: key_schema(&index.pk, &index.sk),
-                    projection: Projection {
-                        projection_type: Some("ALL".into()),
-                    },
+                    projection: Projection { projection_type: Some("ALL".into()) },
                 })
                 .collect(),
             billing_mode: "PAY_PER_REQUEST".into(),
@@ -89,62 +77,36 @@ impl Schema {
     pub fn mismatches(&self, table: &TableDescription, ttl: &TimeToLiveDescription) -> Vec<String> {
         let mut found = Vec::new();
         let attr_type = |name: &str| {
-            table
-                .attribute_definitions
-                .iter()
-                .find(|a| a.attribute_name == name)
-                .map(|a| a.attribute_type.as_str())
+            table.attribute_definitions.iter().find(|a| a.attribute_name == name).map(|a| a.attribute_type.as_str())
         };
         let key_problems = |what: &str, keys: &[KeySchemaElement], pk: &str, sk: &str| {
             let mut found = Vec::new();
             for (key_type, want) in [("HASH", pk), ("RANGE", sk)] {
-                let role = if key_type == "HASH" {
-                    "partition"
-                } else {
-                    "sort"
-                };
+                let role = if key_type == "HASH" { "partition" } else { "sort" };
                 match keys.iter().find(|k| k.key_type == key_type) {
                     None => found.push(format!("{what}: no {role} key (expected {want:?})")),
-                    Some(k) if k.attribute_name != want => found.push(format!(
-                        "{what}: {role} key is {:?}, expected {want:?}",
-                        k.attribute_name
-                    )),
+                    Some(k) if k.attribute_name != want => {
+                        found.push(format!("{what}: {role} key is {:?}, expected {want:?}", k.attribute_name))
+                    }
                     Some(_) => match attr_type(want) {
                         Some("S") => {}
-                        Some(other) => found.push(format!(
-                            "{what}: {role} key {want:?} has type {other}, expected S"
-                        )),
+                        Some(other) => found.push(format!("{what}: {role} key {want:?} has type {other}, expected S")),
                         None => found.push(format!("{what}: no attribute definition for {want:?}")),
                     },
                 }
             }
             found
         };
-        found.extend(key_problems(
-            &format!("table {}", self.table),
-            &table.key_schema,
-            &self.pk,
-            &self.sk,
-        ));
+        found.extend(key_problems(&format!("table {}", self.table), &table.key_schema, &self.pk, &self.sk));
         for index in self.indexes() {
             let what = format!("index {}", index.name);
-            match table
-                .global_secondary_indexes
-                .iter()
-                .find(|g| g.index_name == index.name)
-            {
+            match table.global_secondary_indexes.iter().find(|g| g.index_name == index.name) {
                 None => found.push(format!("{what}: missing")),
                 Some(g) => {
                     found.extend(key_problems(&what, &g.key_schema, &index.pk, &index.sk));
-                    let projection = g
-                        .projection
-                        .as_ref()
-                        .and_then(|p| p.projection_type.as_deref());
+                    let projection = g.projection.as_ref().and_then(|p| p.projection_type.as_deref());
                     if projection != Some("ALL") {
-                        found.push(format!(
-                            "{what}: projection is {}, expected ALL",
-                            projection.unwrap_or("unknown")
-                        ));
+                        found.push(format!("{what}: projection is {}, expected ALL", projection.unwrap_or("unknown")));
                     }
                 }
             }
@@ -152,14 +114,12 @@ impl Schema {
         let status = ttl.time_to_live_status.as_deref().unwrap_or("DISABLED");
         let enabled = matches!(status, "ENABLED" | "ENABLING");
         match ttl.attribute_name.as_deref() {
-            _ if !enabled => found.push(format!(
-                "time to live: {status}, expected ENABLED on attribute {:?}",
-                self.ttl
-            )),
-            Some(attr) if attr != self.ttl => found.push(format!(
-                "time to live: on attribute {attr:?}, expected {:?}",
-                self.ttl
-            )),
+            _ if !enabled => {
+                found.push(format!("time to live: {status}, expected ENABLED on attribute {:?}", self.ttl))
+            }
+            Some(attr) if attr != self.ttl => {
+                found.push(format!("time to live: on attribute {attr:?}, expected {:?}", self.ttl))
+            }
             _ => {}
         }
         found
@@ -168,14 +128,8 @@ impl Schema {
 
 fn key_schema(pk: &str, sk: &str) -> Vec<KeySchemaElement> {
     vec![
-        KeySchemaElement {
-            attribute_name: pk.to_string(),
-            key_type: "HASH".into(),
-        },
-        KeySchemaElement {
-            attribute_name: sk.to_string(),
-            key_type: "RANGE".into(),
-        },
+        KeySchemaElement { attribute_name: pk.to_string(), key_type: "HASH".into() },
+        KeySchemaElement { attribute_name: sk.to_string(), key_type: "RANGE".into() },
     ]
 }
 
@@ -219,11 +173,7 @@ pub async fn check<T: Transport, R: Runtime>(
         Err(e) => return Err(e),
     };
     let ttl = client.describe_time_to_live(&schema.table).await?;
-    let mut indexes: Vec<String> = table
-        .global_secondary_indexes
-        .iter()
-        .map(|g| g.index_name.clone())
-        .collect();
+    let mut indexes: Vec<String> = table.global_secondary_indexes.iter().map(|g| g.index_name.clone()).collect();
     indexes.sort();
     Ok(TableReport {
         table: schema.table.clone(),
@@ -237,19 +187,14 @@ pub async fn check<T: Transport, R: Runtime>(
 }
 
 /// CreateTable, then TTL on. A table that already exists is left as it is (`Ok(false)`).
-pub async fn create<T: Transport, R: Runtime>(
-    client: &Client<T, R>,
-    schema: &Schema,
-) -> Result<bool, DynamoError> {
+pub async fn create<T: Transport, R: Runtime>(client: &Client<T, R>, schema: &Schema) -> Result<bool, DynamoError> {
     let created = match client.create_table(&schema.create_table_input()).await {
         Ok(_) => true,
         Err(DynamoError::Service { code, .. }) if code == "ResourceInUseException" => false,
         Err(e) => return Err(e),
     };
     if created {
-        client
-            .update_time_to_live(&schema.table, &schema.ttl, true)
-            .await?;
+        client.update_time_to_live(&schema.table, &schema.ttl, true).await?;
     }
     Ok(created)
 }
@@ -282,16 +227,12 @@ mod tests {
     }
 
     fn ttl_on(attr: &str) -> TimeToLiveDescription {
-        TimeToLiveDescription {
-            time_to_live_status: Some("ENABLED".into()),
-            attribute_name: Some(attr.into()),
-        }
+        TimeToLiveDescription { time_to_live_status: Some("ENABLED".into()), attribute_name: Some(attr.into()) }
     }
 
     #[test]
     fn create_input_is_the_authhero_table() {
-        let json =
-            serde_json::to_value(Schema::new("authhero").create_table_input()).unwrap_or_default();
+        let json = serde_json::to_value(Schema::new("authhero").create_table_input()).unwrap_or_default();
         let expected = serde_json::json!({
             "TableName": "authhero",
             "AttributeDefinitions": [
@@ -322,25 +263,18 @@ mod tests {
     #[test]
     fn a_correct_table_has_no_mismatches() {
         let schema = Schema::new("t");
-        assert_eq!(
-            schema.mismatches(&described(&schema), &ttl_on("ttl")),
-            Vec::<String>::new()
-        );
+        assert_eq!(schema.mismatches(&described(&schema), &ttl_on("ttl")), Vec::<String>::new());
     }
 
     #[test]
     fn every_mismatch_is_listed() {
         let schema = Schema::new("t");
         let mut table = described(&schema);
-        table
-            .global_secondary_indexes
-            .retain(|g| g.index_name != "GSI2");
+        table.global_secondary_indexes.retain(|g| g.index_name != "GSI2");
         table.key_schema[1].attribute_name = "sk".into();
         table.attribute_definitions[0].attribute_type = "N".into();
         if let Some(g) = table.global_secondary_indexes.first_mut() {
-            g.projection = Some(Projection {
-                projection_type: Some("KEYS_ONLY".into()),
-            });
+            g.projection = Some(Projection { projection_type: Some("KEYS_ONLY".into()) });
         }
         assert_eq!(
             schema.mismatches(&table, &ttl_on("expires")),
@@ -352,10 +286,7 @@ mod tests {
                 "time to live: on attribute \"expires\", expected \"ttl\"".to_string(),
             ]
         );
-        let off = TimeToLiveDescription {
-            time_to_live_status: Some("DISABLED".into()),
-            attribute_name: None,
-        };
+        let off = TimeToLiveDescription { time_to_live_status: Some("DISABLED".into()), attribute_name: None };
         assert_eq!(
             schema.mismatches(&described(&schema), &off),
             vec!["time to live: DISABLED, expected ENABLED on attribute \"ttl\"".to_string()]
@@ -371,10 +302,7 @@ mod tests {
         assert!(schema.mismatches(&table, &ttl_on("ttl")).is_empty());
         assert_eq!(
             Schema::new("t").mismatches(&table, &ttl_on("ttl")),
-            vec![
-                "table t: partition key is \"pk\", expected \"PK\"".to_string(),
-                "index GSI1: missing".to_string(),
-            ]
+            vec!["table t: partition key is \"pk\", expected \"PK\"".to_string(), "index GSI1: missing".to_string(),]
         );
     }
 }

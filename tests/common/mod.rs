@@ -12,7 +12,9 @@ use dynauth::runtime::{Runtime, Transport};
 /// The DynamoDB Local endpoint (`DYNAUTH_TEST_DYNAMODB`).
 pub fn dynamodb_endpoint() -> String {
     std::env::var("DYNAUTH_TEST_DYNAMODB").unwrap_or_else(|_| {
-        panic!("DYNAUTH_TEST_DYNAMODB is not set: run the tests with `npm test` or `scripts/with-servers.sh cargo test`")
+        panic!(
+            "DYNAUTH_TEST_DYNAMODB is not set: run the tests with `npm test` or `scripts/with-servers.sh cargo test`"
+        )
     })
 }
 
@@ -34,21 +36,14 @@ pub fn config(endpoint: &str, region: &str, credentials: Credentials) -> ClientC
         endpoint: Some(endpoint.to_string()),
         region: region.to_string(),
         credentials,
-        retry: RetryPolicy {
-            deadline: Duration::from_secs(10),
-            ..RetryPolicy::default()
-        },
+        retry: RetryPolicy { deadline: Duration::from_secs(10), ..RetryPolicy::default() },
     }
 }
 
 /// A client for DynamoDB Local over `transport` and `runtime`.
 pub fn local_client<T: Transport, R: Runtime>(transport: T, runtime: R) -> Client<T, R> {
-    Client::new(
-        config(&dynamodb_endpoint(), "us-east-1", local_credentials()),
-        transport,
-        runtime,
-    )
-    .unwrap_or_else(|e| panic!("{e}"))
+    Client::new(config(&dynamodb_endpoint(), "us-east-1", local_credentials()), transport, runtime)
+        .unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// A unique table name with `prefix`.
@@ -129,10 +124,7 @@ pub mod app {
                 ("DYNAMODB_TABLE".into(), table.into()),
                 ("DYNAMODB_ENDPOINT".into(), super::dynamodb_endpoint()),
                 ("AWS_ACCESS_KEY_ID".into(), "AKIDLOCALTEST".into()),
-                (
-                    "AWS_SECRET_ACCESS_KEY".into(),
-                    "local-secret-not-real".into(),
-                ),
+                ("AWS_SECRET_ACCESS_KEY".into(), "local-secret-not-real".into()),
                 ("ADMIN_TOKEN".into(), ADMIN_TOKEN.into()),
                 ("TOKEN_SECRET".into(), TOKEN_SECRET.into()),
                 ("DYNAMODB_TIMEOUT_MS".into(), "10000".into()),
@@ -140,8 +132,7 @@ pub mod app {
             for (k, v) in extra {
                 vars.insert((*k).into(), (*v).into());
             }
-            let config = Config::from_lookup(|name| vars.get(name).cloned())
-                .unwrap_or_else(|e| panic!("{e}"));
+            let config = Config::from_lookup(|name| vars.get(name).cloned()).unwrap_or_else(|e| panic!("{e}"));
             let caches = Caches::new(config.cache);
             Self {
                 config,
@@ -161,10 +152,8 @@ pub mod app {
             headers: &[(&str, &str)],
             body: Option<serde_json::Value>,
         ) -> Answer {
-            let mut builder = http::Request::builder()
-                .method(method)
-                .uri(format!("http://{host}{path}"))
-                .header("host", host);
+            let mut builder =
+                http::Request::builder().method(method).uri(format!("http://{host}{path}")).header("host", host);
             for (k, v) in headers {
                 builder = builder.header(*k, *v);
             }
@@ -210,13 +199,7 @@ pub mod app {
 
         /// An admin request with the right token.
         pub fn admin(&self, method: &str, path: &str, body: Option<serde_json::Value>) -> Answer {
-            self.call(
-                method,
-                path,
-                "admin.dynauth.test",
-                &[("authorization", &format!("Bearer {ADMIN_TOKEN}"))],
-                body,
-            )
+            self.call(method, path, "admin.dynauth.test", &[("authorization", &format!("Bearer {ADMIN_TOKEN}"))], body)
         }
     }
 }
@@ -232,11 +215,8 @@ pub fn manual_runtime(epoch_secs: u64) -> dynauth::testing::ManualRuntime {
 /// Every item of a table (a scan, page by page).
 pub fn scan_all(table: &str) -> Vec<dynauth::dynamo::Item> {
     let client = local_client(HttpTransport::default(), os_runtime());
-    let mut input = dynauth::dynamo::ScanInput {
-        table_name: table.to_string(),
-        consistent_read: true,
-        ..Default::default()
-    };
+    let mut input =
+        dynauth::dynamo::ScanInput { table_name: table.to_string(), consistent_read: true, ..Default::default() };
     let mut items = Vec::new();
     loop {
         let page = block_on(client.scan(&input)).unwrap_or_else(|e| panic!("{e}"));

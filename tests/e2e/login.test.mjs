@@ -1,0 +1,103 @@
+// Login codes under wrangler dev: start (DEV_MODE) -> verify -> cookie -> GET /v1/session 200 ->
+// logout -> 401; the webhook is received by a local server that checks the signature with
+// node:crypto (an independent HMAC), which fails for a tampered body; outside DEV_MODE the code
+// is neither answered nor logged.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHmac, timingSafeEqual } from 'node:crypto';
+
+import { admin, createTable, dynamodb, rawRequest, startOrigin, startWorker, uniqueName } from './harness.mjs';
+
+const table = uniqueName('e2e-login');
+const HOST = 'login.acme.test';
+const SECRET = 'e2e-webhook-secret-not-secret-0123456789';
+let dev;
+let prod;
+let hook;
+
+/** What a receiver does with `x-dynauth-signature: t=<unix>,v1=<hex>`. */
+function verifySignature(header, rawBody, secret, toleranceSecs = 300) {
+  const parts = Object.fromEntries(header.split(',').map((p) => p.split('=')));
+  const t = Number(parts.t);
+  if (!Number.isInteger(t) || Math.abs(Date.now() / 1000 - t) > toleranceSecs) return false;
+  const expected = createHmac('sha256', secret).update(`${t}.${rawBody}`).digest();
+  const given = Buffer.from(parts.v1 ?? '', 'hex');
+  return given.length === expected.length && timingSafeEqual(given, expected);
+}
+
+before(async () => {
+  createTable(table);
+  hook = await startOrigin((seen, res) => { res.writeHead(204); res.end(); });
+  const webhookVars = { CODE_WEBHOOK_URL: `${hook.url}/codes`, CODE_WEBHOOK_SECRET: SECRET };
+  [dev, prod] = await Promise.all([
+    startWorker({ DYNAMODB_TABLE: table, DEV_MODE: 'true', ...webhookVars }),
+    startWorker({ DYNAMODB_TABLE: table, ...webhookVars }),
+  ]);
+  assert.equal((await admin(dev, 'PUT', '/v1/admin/tenants/acme', { name: 'Acme' })).status, 201);
+  assert.equal((await admin(dev, 'PUT', `/v1/admin/tenants/acme/domains/${HOST}`, { status: 'ready' })).status, 201);
+});
+
+after(async () => {
+  await Promise.all([dev?.stop(), prod?.stop()]);
+  await hook?.close();
+  await dynamodb('DeleteTable', { TableName: table }).catch(() => {});
+});
+
+const post = (worker, path, body, headers = {}) =>
+  rawRequest(`${worker.url}${path}`, { method: 'POST', host: HOST, headers: { 'content-type': 'application/json', ...headers }, body });
+
+describe('login codes', () => {
+  test('start (DEV_MODE) -> verify -> cookie -> session -> logout -> 401', async () => {
+    const started = await post(dev, '/v1/login/start', { email: 'Ann@Example.com' });
+    assert.equal(started.status, 202);
+    assert.deepEqual(Object.keys(started.body).sort(), ['code', 'expires_at', 'login_id']);
+    assert.match(started.body.code, /^\d{6}$/);
+    assert.ok(dev.logs().includes(`"dev_login_code":"${started.body.code}"`), 'DEV_MODE logs the code');
+
+    const wrong = await post(dev, '/v1/login/verify', { login_id: started.body.login_id, code: started.body.code === '000000' ? '111111' : '000000' });
+    assert.equal(wrong.status, 401);
+    assert.equal(wrong.body.error.attempts_left, 4);
+
+    const verified = await post(dev, '/v1/login/verify', { login_id: started.body.login_id, code: started.body.code });
+    assert.equal(verified.status, 200, JSON.stringify(verified.body));
+    assert.equal(verified.body.user.email, 'ann@example.com');
+    const cookie = verified.headers['set-cookie'][0];
+    assert.equal(cookie, `__Host-dynauth=${verified.body.token}; Path=/; Secure; HttpOnly; SameSite=Lax; Max-Age=2592000`);
+    const pair = cookie.split(';')[0];
+
+    const session = await rawRequest(`${dev.url}/v1/session`, { host: HOST, headers: { cookie: pair } });
+    assert.equal(session.status, 200);
+    assert.equal(session.body.user.id, verified.body.user.id);
+    assert.match(dev.logs(), /"route":"login_verify","tenant":"acme","status":200,"duration_ms":\d+,"dynamodb_calls":[12],/);
+
+    const again = await post(dev, '/v1/login/verify', { login_id: started.body.login_id, code: started.body.code });
+    assert.equal(again.status, 410);
+    assert.equal(again.body.error.code, 'code_used');
+
+    const out = await post(dev, '/v1/logout', {}, { cookie: pair, origin: `http://${HOST}` });
+    assert.equal(out.status, 204);
+    const gone = await rawRequest(`${dev.url}/v1/session`, { host: HOST, headers: { cookie: pair } });
+    assert.equal(gone.status, 401);
+  });
+
+  test('the webhook is signed: the receiver accepts it, and refuses it tampered', async () => {
+    const before = hook.requests.length;
+    const started = await post(prod, '/v1/login/start', { email: 'bea@example.com' });
+    assert.equal(started.status, 202);
+    assert.deepEqual(Object.keys(started.body).sort(), ['expires_at', 'login_id'], 'no code outside DEV_MODE');
+    assert.equal(hook.requests.length, before + 1);
+    const delivered = hook.requests.at(-1);
+    assert.equal(delivered.url, '/codes');
+    const payload = JSON.parse(delivered.body);
+    assert.deepEqual(Object.keys(payload).sort(), ['code', 'email', 'expires_at', 'login_id', 'tenant']);
+    assert.equal(payload.login_id, started.body.login_id);
+    const header = delivered.headers['x-dynauth-signature'];
+    assert.ok(verifySignature(header, delivered.body, SECRET), 'signature check passes');
+    assert.ok(!verifySignature(header, delivered.body.replace(payload.code, '999999'), SECRET), 'fails for a tampered body');
+    assert.ok(!verifySignature(header, delivered.body, 'wrong-secret'), 'fails with another secret');
+    assert.ok(!prod.logs().includes(payload.code), 'outside DEV_MODE the code is never logged');
+
+    const verified = await post(prod, '/v1/login/verify', { login_id: payload.login_id, code: payload.code });
+    assert.equal(verified.status, 200);
+  });
+});

@@ -1,0 +1,427 @@
+//! Login codes through the HTTP API against DynamoDB Local: issue and deliver (a local webhook
+//! server checks the signature), rate limits, verify (wrong codes, attempt limit, expiry, reuse),
+//! find-or-create users, the race of 50 verifies and of 20 first logins, round trips, admin
+//! routes, and a scan proving no plain code or raw token is stored.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Read, Write as _};
+use std::net::TcpListener;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use dynauth::dynamo::AttributeValue;
+use hmac::{Hmac, KeyInit, Mac};
+use serde_json::{Value, json};
+use sha2::Sha256;
+
+use common::app::App;
+use common::{TestTable, manual_runtime, scan_all};
+
+const T0: u64 = 1_800_000_000; // 2027-01-15T08:00:00Z
+const HOST: &str = "auth.acme.test";
+const WEBHOOK_SECRET: &str = "whsec-test-only-0123456789abcdefghij";
+
+type TestApp = App<dynauth::testing::ManualRuntime>;
+
+fn setup(prefix: &str, extra: &[(&str, &str)]) -> (TestTable, TestApp) {
+    let t = TestTable::new(prefix);
+    let app = App::new(t.name(), manual_runtime(T0), extra);
+    assert_eq!(app.admin("PUT", "/v1/admin/tenants/acme", Some(json!({"name": "Acme"}))).status, 201);
+    assert_eq!(
+        app.admin("PUT", &format!("/v1/admin/tenants/acme/domains/{HOST}"), Some(json!({"status": "ready"}))).status,
+        201
+    );
+    (t, app)
+}
+
+fn dev(prefix: &str) -> (TestTable, TestApp) {
+    setup(prefix, &[("DEV_MODE", "true")])
+}
+
+fn start(app: &TestApp, email: &str) -> common::app::Answer {
+    app.call("POST", "/v1/login/start", HOST, &[], Some(json!({"email": email})))
+}
+
+fn verify(app: &TestApp, login_id: &str, code: &str) -> common::app::Answer {
+    app.call("POST", "/v1/login/verify", HOST, &[], Some(json!({"login_id": login_id, "code": code})))
+}
+
+fn dev_login(app: &TestApp, email: &str) -> (String, String) {
+    let r = start(app, email);
+    assert_eq!(r.status, 202, "{}", r.json);
+    (r.json["login_id"].as_str().unwrap_or_default().into(), r.json["code"].as_str().unwrap_or_default().into())
+}
+
+fn wrong(code: &str) -> String {
+    let first = (code.as_bytes()[0] - b'0' + 1) % 10;
+    format!("{first}{}", &code[1..])
+}
+
+fn items_of_type(table: &str, kind: &str) -> Vec<dynauth::dynamo::Item> {
+    scan_all(table).into_iter().filter(|i| i.get("type") == Some(&AttributeValue::S(kind.into()))).collect()
+}
+
+/// One delivery as received: lowercase headers and the raw body.
+type Delivery = (Vec<(String, String)>, Vec<u8>);
+
+/// A webhook receiver on 127.0.0.1 answering `status`; records every delivery.
+struct Webhook {
+    url: String,
+    seen: Arc<Mutex<Vec<Delivery>>>,
+}
+
+fn webhook(status: u16) -> Webhook {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("{e}"));
+    let url = format!("http://127.0.0.1:{}/hook", listener.local_addr().map(|a| a.port()).unwrap_or(0));
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let record = seen.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let mut reader = BufReader::new(stream);
+            let mut headers = Vec::new();
+            let mut line = String::new();
+            let _ = reader.read_line(&mut line);
+            loop {
+                line.clear();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                    break;
+                }
+                if let Some((k, v)) = line.trim_end().split_once(':') {
+                    headers.push((k.trim().to_ascii_lowercase(), v.trim().to_string()));
+                }
+            }
+            let len =
+                headers.iter().find(|(k, _)| k == "content-length").and_then(|(_, v)| v.parse().ok()).unwrap_or(0);
+            let mut body = vec![0u8; len];
+            let _ = reader.read_exact(&mut body);
+            if let Ok(mut seen) = record.lock() {
+                seen.push((headers, body));
+            }
+            let mut stream = reader.into_inner();
+            let _ = write!(stream, "HTTP/1.1 {status} X\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
+        }
+    });
+    Webhook { url, seen }
+}
+
+/// What a receiver does: recompute HMAC-SHA256(secret, "<t>.<body>") and compare, and reject
+/// stale timestamps.
+fn signature_ok(header: &str, body: &[u8], secret: &str, now: i64) -> bool {
+    let mut t = None;
+    let mut v1 = None;
+    for part in header.split(',') {
+        match part.split_once('=') {
+            Some(("t", v)) => t = v.parse::<i64>().ok(),
+            Some(("v1", v)) => v1 = Some(v.to_string()),
+            _ => {}
+        }
+    }
+    let (Some(t), Some(v1)) = (t, v1) else { return false };
+    if (now - t).abs() > 300 {
+        return false;
+    }
+    let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(secret.as_bytes()) else { return false };
+    mac.update(format!("{t}.").as_bytes());
+    mac.update(body);
+    let expected: String = mac.finalize().into_bytes().iter().map(|b| format!("{b:02x}")).collect();
+    expected == v1
+}
+
+#[test]
+fn start_in_dev_mode_then_verify_starts_a_session() {
+    let (t, app) = dev("devmode");
+    let r = start(&app, "  Ann@Example.com ");
+    assert_eq!(r.status, 202);
+    let login_id = r.json["login_id"].as_str().unwrap_or_default().to_string();
+    let code = r.json["code"].as_str().unwrap_or_default().to_string();
+    assert_eq!(r.json, json!({"login_id": login_id, "expires_at": "2027-01-15T08:10:00Z", "code": code}));
+    assert_eq!((login_id.len(), code.len()), (22, 6));
+
+    let stored = items_of_type(t.name(), "login_code");
+    assert_eq!(stored.len(), 1);
+    assert_eq!(stored[0].get("email"), Some(&AttributeValue::S("ann@example.com".into())));
+    assert_eq!(stored[0].get("attempts"), Some(&AttributeValue::N("0".into())));
+    assert_eq!(stored[0].get("ttl"), Some(&AttributeValue::N((T0 + 600).to_string())));
+
+    app.runtime.advance(Duration::from_secs(30));
+    let ok = verify(&app, &login_id, &code);
+    assert_eq!(ok.status, 200, "{}", ok.json);
+    let token = ok.json["token"].as_str().unwrap_or_default().to_string();
+    let user_id = ok.json["user"]["id"].as_str().unwrap_or_default().to_string();
+    assert_eq!(ok.json["user"], json!({"id": user_id, "email": "ann@example.com"}));
+    assert_eq!(ok.json["session"]["user_id"], json!(user_id));
+    assert_eq!(ok.json["session"]["expires_at"], "2027-02-14T08:00:30Z");
+    assert_eq!(
+        ok.headers["set-cookie"],
+        format!("__Host-dynauth={token}; Path=/; Secure; HttpOnly; SameSite=Lax; Max-Age=2592000")
+    );
+    let session = app.call("GET", "/v1/session", HOST, &[("cookie", &format!("__Host-dynauth={token}"))], None);
+    assert_eq!((session.status, session.json["user"]["id"].clone()), (200, json!(user_id)));
+
+    // The same email again: the same user, counted.
+    app.runtime.advance(Duration::from_secs(60));
+    let (id2, code2) = dev_login(&app, "ann@example.com");
+    let again = verify(&app, &id2, &code2);
+    assert_eq!(again.json["user"]["id"], json!(user_id));
+    assert_eq!(again.calls, 2, "an existing user's success path: GetItem + one TransactWriteItems");
+    let user = app.admin("GET", &format!("/v1/admin/tenants/acme/users/{user_id}"), None);
+    assert_eq!(
+        user.json,
+        json!({"id": user_id, "email": "ann@example.com", "created_at": "2027-01-15T08:00:30Z", "last_login_at": "2027-01-15T08:01:30Z", "login_count": 2})
+    );
+    let found = app.admin("GET", "/v1/admin/tenants/acme/users?email=ANN%40example.com", None);
+    assert_eq!(found.json["users"][0]["id"], json!(user_id));
+    assert_eq!(
+        app.admin("GET", "/v1/admin/tenants/acme/users?email=nobody%40example.com", None).json,
+        json!({"users": []})
+    );
+}
+
+#[test]
+fn wrong_codes_use_up_attempts_and_then_even_the_right_code_fails() {
+    let (_t, app) = dev("attempts");
+    let (login_id, code) = dev_login(&app, "bob@example.com");
+    for left in [4, 3, 2, 1, 0] {
+        let r = verify(&app, &login_id, &wrong(&code));
+        assert_eq!(r.status, 401);
+        assert_eq!(
+            r.json,
+            json!({"error": {"code": "invalid_code", "message": "the code is wrong, or there is no such login", "attempts_left": left}})
+        );
+    }
+    let r = verify(&app, &login_id, &code);
+    assert_eq!(r.status, 429);
+    assert_eq!(r.json["error"]["code"], "too_many_attempts");
+    assert_eq!(r.headers["retry-after"], "600");
+    assert_eq!(verify(&app, &login_id, "not digits").status, 429);
+
+    let unknown = verify(&app, "AAAAAAAAAAAAAAAAAAAAAA", "123456");
+    assert_eq!(
+        (unknown.status, unknown.json.clone()),
+        (401, json!({"error": {"code": "invalid_code", "message": "the code is wrong, or there is no such login"}}))
+    );
+    assert_eq!(verify(&app, "bad id", "123456").status, 401);
+    let missing = app.call("POST", "/v1/login/verify", HOST, &[], Some(json!({"login_id": login_id})));
+    assert_eq!((missing.status, missing.json["error"]["message"].clone()), (400, json!("code: is required")));
+}
+
+#[test]
+fn codes_expire_and_are_used_once() {
+    let (_t, app) = dev("expiry");
+    let (login_id, code) = dev_login(&app, "cy@example.com");
+    app.runtime.advance(Duration::from_secs(600));
+    let r = verify(&app, &login_id, &code);
+    assert_eq!((r.status, r.json["error"]["code"].clone()), (410, json!("code_expired")));
+
+    let (login_id, code) = dev_login(&app, "cy@example.com");
+    app.runtime.advance(Duration::from_secs(599));
+    assert_eq!(verify(&app, &login_id, &code).status, 200, "one second before expiry");
+    let r = verify(&app, &login_id, &code);
+    assert_eq!((r.status, r.json["error"]["code"].clone()), (410, json!("code_used")));
+    assert_eq!(verify(&app, &login_id, &wrong(&code)).status, 410, "a used login takes no more guesses");
+}
+
+#[test]
+fn delivery_goes_to_the_signed_webhook_and_failure_leaves_no_code() {
+    let hook = webhook(204);
+    let (t, app) = setup("webhook", &[("CODE_WEBHOOK_URL", &hook.url), ("CODE_WEBHOOK_SECRET", WEBHOOK_SECRET)]);
+    let r = start(&app, "dee@example.com");
+    assert_eq!(r.status, 202, "{}", r.json);
+    assert_eq!(r.json.get("code"), None, "no code in the answer outside DEV_MODE");
+    let seen = hook.seen.lock().map(|s| s.clone()).unwrap_or_default();
+    assert_eq!(seen.len(), 1);
+    let (headers, body) = &seen[0];
+    let header = |name: &str| headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()).unwrap_or_default();
+    let payload: Value = serde_json::from_slice(body).unwrap_or_default();
+    assert_eq!(payload["tenant"], "acme");
+    assert_eq!(payload["email"], "dee@example.com");
+    assert_eq!(payload["login_id"], r.json["login_id"]);
+    assert_eq!(payload["expires_at"], "2027-01-15T08:10:00Z");
+    let now = i64::try_from(T0).unwrap_or(0);
+    assert!(signature_ok(&header("x-dynauth-signature"), body, WEBHOOK_SECRET, now), "the receiver's check passes");
+    let mut tampered = body.clone();
+    let at = tampered.iter().position(|b| b.is_ascii_digit()).unwrap_or(0);
+    tampered[at] = if tampered[at] == b'9' { b'0' } else { tampered[at] + 1 };
+    assert!(
+        !signature_ok(&header("x-dynauth-signature"), &tampered, WEBHOOK_SECRET, now),
+        "and fails for a tampered body"
+    );
+    assert!(
+        !signature_ok(&header("x-dynauth-signature"), body, WEBHOOK_SECRET, now + 301),
+        "and for a stale timestamp"
+    );
+    assert!(!signature_ok(&header("x-dynauth-signature"), body, "another-secret-0123456789abcdefghij", now));
+    let code = payload["code"].as_str().unwrap_or_default();
+    assert_eq!(
+        verify(&app, r.json["login_id"].as_str().unwrap_or_default(), code).status,
+        200,
+        "the delivered code works"
+    );
+
+    // A webhook that refuses: 502, and nothing usable is stored.
+    let broken = webhook(500);
+    let (t2, app2) =
+        setup("webhookfail", &[("CODE_WEBHOOK_URL", &broken.url), ("CODE_WEBHOOK_SECRET", WEBHOOK_SECRET)]);
+    let r = start(&app2, "dee@example.com");
+    assert_eq!(
+        (r.status, r.json.clone()),
+        (
+            502,
+            json!({"error": {"code": "delivery_failed", "message": "the login code could not be delivered; no code was issued, try again"}})
+        )
+    );
+    assert!(items_of_type(t2.name(), "login_code").is_empty());
+    drop(t);
+
+    // Nothing configured and not DEV_MODE: a configuration error naming the variable.
+    let (_t3, app3) = setup("nowebhook", &[]);
+    let r = start(&app3, "dee@example.com");
+    assert_eq!((r.status, r.json["error"]["code"].clone()), (500, json!("config_error")));
+    assert!(r.json["error"]["message"].as_str().unwrap_or("").contains("CODE_WEBHOOK_URL"));
+}
+
+#[test]
+fn a_tenant_can_have_its_own_webhook() {
+    let global = webhook(204);
+    let own = webhook(204);
+    let (_t, app) = setup("ownhook", &[("CODE_WEBHOOK_URL", &global.url), ("CODE_WEBHOOK_SECRET", WEBHOOK_SECRET)]);
+    assert_eq!(
+        app.admin("PUT", "/v1/admin/tenants/acme", Some(json!({"name": "Acme", "code_webhook_url": own.url}))).status,
+        200
+    );
+    assert_eq!(start(&app, "eve@example.com").status, 202);
+    assert_eq!(own.seen.lock().map(|s| s.len()).unwrap_or(0), 1);
+    assert_eq!(global.seen.lock().map(|s| s.len()).unwrap_or(0), 0);
+}
+
+#[test]
+fn issuance_is_rate_limited_per_email_per_tenant() {
+    let (_t, app) =
+        setup("rate", &[("DEV_MODE", "true"), ("LOGIN_RATE_LIMIT", "5"), ("LOGIN_RATE_WINDOW_SECS", "900")]);
+    assert_eq!(app.admin("PUT", "/v1/admin/tenants/globex", Some(json!({"name": "Globex"}))).status, 201);
+    assert_eq!(
+        app.admin("PUT", "/v1/admin/tenants/globex/domains/auth.globex.test", Some(json!({"status": "ready"}))).status,
+        201
+    );
+    for i in 0..5 {
+        assert_eq!(start(&app, "flo@example.com").status, 202, "code {i}");
+        app.runtime.advance(Duration::from_secs(60));
+    }
+    // 5 codes at t=0,60,..,240; now t=300.
+    let r = start(&app, "FLO@example.com");
+    assert_eq!(r.status, 429);
+    assert_eq!(r.json["error"]["code"], "too_many_requests");
+    assert_eq!(r.headers["retry-after"], "600", "until the first code leaves the 15-minute window");
+    assert_eq!(start(&app, "other@example.com").status, 202, "other emails are not affected");
+    let globex =
+        app.call("POST", "/v1/login/start", "auth.globex.test", &[], Some(json!({"email": "flo@example.com"})));
+    assert_eq!(globex.status, 202, "nor other tenants");
+    app.runtime.advance(Duration::from_secs(599)); // t=899: the first code is still inside the window
+    assert_eq!(start(&app, "flo@example.com").status, 429);
+    app.runtime.advance(Duration::from_secs(1)); // t=900
+    assert_eq!(start(&app, "flo@example.com").status, 202, "exactly at the window's end");
+    assert_eq!(start(&app, "flo@example.com").status, 429, "one slot opened, one used");
+}
+
+#[test]
+fn fifty_concurrent_verifies_of_the_right_code_succeed_exactly_once() {
+    let (t, app) = dev("fifty");
+    let (login_id, code) = dev_login(&app, "gil@example.com");
+    let statuses: Vec<u16> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..50)
+            .map(|_| {
+                let (table, login_id, code) = (t.name().to_string(), login_id.clone(), code.clone());
+                scope.spawn(move || {
+                    let app = App::new(&table, manual_runtime(T0), &[("DEV_MODE", "true")]);
+                    verify(&app, &login_id, &code).status
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap_or(0)).collect()
+    });
+    assert_eq!(statuses.iter().filter(|s| **s == 200).count(), 1, "{statuses:?}");
+    assert!(statuses.iter().all(|s| matches!(s, 200 | 410 | 409)), "{statuses:?}");
+    assert_eq!(items_of_type(t.name(), "session").len(), 1, "one session in the table");
+    assert_eq!(items_of_type(t.name(), "user").len(), 1);
+}
+
+#[test]
+fn twenty_concurrent_first_logins_make_exactly_one_user() {
+    let (t, app) = dev("twenty");
+    let codes: Vec<(String, String)> = (0..20)
+        .map(|_| {
+            let r = app.admin("POST", "/v1/admin/tenants/acme/codes", Some(json!({"email": "hal@example.com"})));
+            assert_eq!(r.status, 201, "{}", r.json);
+            (
+                r.json["login_id"].as_str().unwrap_or_default().to_string(),
+                r.json["code"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect();
+    let users: Vec<String> = std::thread::scope(|scope| {
+        let handles: Vec<_> = codes
+            .iter()
+            .map(|(id, code)| {
+                let table = t.name().to_string();
+                scope.spawn(move || {
+                    let app = App::new(&table, manual_runtime(T0), &[("DEV_MODE", "true")]);
+                    let r = verify(&app, id, code);
+                    assert_eq!(r.status, 200, "{}", r.json);
+                    r.json["user"]["id"].as_str().unwrap_or_default().to_string()
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap_or_default()).collect()
+    });
+    assert!(users.iter().all(|u| !u.is_empty() && *u == users[0]), "{users:?}");
+    assert_eq!(items_of_type(t.name(), "user").len(), 1, "exactly one user");
+    assert_eq!(items_of_type(t.name(), "email_claim").len(), 1);
+    assert_eq!(items_of_type(t.name(), "session").len(), 20, "each login has its session");
+    let user = app.admin("GET", &format!("/v1/admin/tenants/acme/users/{}", users[0]), None);
+    assert_eq!(user.json["login_count"], 20);
+}
+
+#[test]
+fn deleting_a_user_revokes_its_sessions_and_frees_its_email() {
+    let (_t, app) = dev("deluser");
+    let (id, code) = dev_login(&app, "ivy@example.com");
+    let first = verify(&app, &id, &code);
+    let user_id = first.json["user"]["id"].as_str().unwrap_or_default().to_string();
+    let token = first.json["token"].as_str().unwrap_or_default().to_string();
+    assert_eq!(app.admin("DELETE", &format!("/v1/admin/tenants/acme/users/{user_id}"), None).status, 204);
+    assert_eq!(app.admin("DELETE", &format!("/v1/admin/tenants/acme/users/{user_id}"), None).status, 404);
+    assert_eq!(app.admin("GET", &format!("/v1/admin/tenants/acme/users/{user_id}"), None).status, 404);
+    let session = app.call("GET", "/v1/session", HOST, &[("authorization", &format!("Bearer {token}"))], None);
+    assert_eq!(session.status, 401);
+    // A code issued before the deletion still logs in, as a new user.
+    let (id, code) = dev_login(&app, "ivy@example.com");
+    let again = verify(&app, &id, &code);
+    assert_eq!(again.status, 200);
+    assert_ne!(again.json["user"]["id"], json!(user_id));
+    assert_eq!(app.admin("GET", "/v1/admin/tenants/acme/users", None).status, 400);
+}
+
+#[test]
+fn the_table_holds_no_plain_code_and_no_raw_token() {
+    let (t, app) = dev("scan");
+    let mut secrets = Vec::new();
+    for i in 0..10 {
+        let (id, code) = dev_login(&app, &format!("p{i}@example.com"));
+        if i % 2 == 0 {
+            let r = verify(&app, &id, &code);
+            secrets.push(r.json["token"].as_str().unwrap_or_default().to_string());
+        } else {
+            assert_eq!(verify(&app, &id, &wrong(&code)).status, 401);
+        }
+        secrets.push(code);
+    }
+    let admin_code = app.admin("POST", "/v1/admin/tenants/acme/codes", Some(json!({"email": "q@example.com"})));
+    secrets.push(admin_code.json["code"].as_str().unwrap_or_default().to_string());
+    let dump = format!("{:?}", scan_all(t.name()));
+    for secret in &secrets {
+        assert!(!secret.is_empty());
+        assert!(!dump.contains(&format!("\"{secret}\"")), "a plain code or token is stored");
+    }
+    assert!(dump.contains("login_code"));
+}
