@@ -78,5 +78,13 @@ else
   "$TOOLS/venv/bin/pip" install --quiet --disable-pip-version-check "moto[server]==$MOTO_VERSION"
 fi
 
+# 6. Chromium from Debian (playwright-core drives it; it never downloads a browser).
+if [ -x /usr/bin/chromium ]; then
+  step "chromium: $(/usr/bin/chromium --version 2>/dev/null | head -1)"
+else
+  step "chromium: installing Debian's package"
+  ensure_debian_packages chromium
+fi
+
 step "environment: WASM_BINDGEN_BIN, ESBUILD_BIN, WASM_OPT_BIN set (worker-build downloads nothing)"
 step "done"

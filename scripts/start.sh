@@ -53,7 +53,10 @@ cat >&2 <<INFO
     curl -H 'Authorization: Bearer $admin_token' http://127.0.0.1:$port/v1/admin/health
     curl -H 'Authorization: Bearer $admin_token' http://127.0.0.1:$port/v1/admin/tenants
 
-  Log in (DEV_MODE: the code comes back in the answer and in the log):
+  Sign in with the hosted page: http://localhost:$port/login?return_to=/v1/session
+  (DEV_MODE: the code is printed in the log line of /v1/login/start, as "dev_login_code").
+
+  Or with curl (the code also comes back in the answer):
     curl -X POST http://127.0.0.1:$port/v1/login/start -H 'content-type: application/json' \\
          -d '{"email":"you@example.com"}'
     curl -i -X POST http://127.0.0.1:$port/v1/login/verify -H 'content-type: application/json' \\

@@ -214,6 +214,18 @@ pub fn webhook_url(raw: &str) -> Result<String, InvalidHost> {
     }
 }
 
+/// The origin (`scheme://host[:port]`, lowercase, default port left out) of an `Origin` header or
+/// of an absolute URL such as a `Referer`; `None` when it has none (`null`, relative, malformed).
+pub fn origin_of(raw: &str) -> Option<String> {
+    let (scheme, rest) = split_scheme(raw).ok()?;
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    if authority.contains('@') {
+        return None;
+    }
+    let (host, port) = host_and_port(authority).ok()?;
+    Some(join_origin(scheme, &host, port))
+}
+
 fn split_scheme(raw: &str) -> Result<(&'static str, &str), InvalidHost> {
     let raw = raw.trim();
     let lower = raw.get(..8).map(str::to_ascii_lowercase).unwrap_or_default();
@@ -284,6 +296,18 @@ mod origin_tests {
         for (raw, want) in bad {
             assert_eq!(web_origin(raw), Err(InvalidHost(want)), "{raw}");
         }
+    }
+
+    #[test]
+    fn origins_of_headers_and_urls() {
+        assert_eq!(origin_of("https://App.Example.com").as_deref(), Some("https://app.example.com"));
+        assert_eq!(origin_of("https://app.example.com:443/path?q#f").as_deref(), Some("https://app.example.com"));
+        assert_eq!(origin_of("http://localhost:8787/login").as_deref(), Some("http://localhost:8787"));
+        assert_eq!(origin_of("http://evil.example:80").as_deref(), Some("http://evil.example"));
+        assert_eq!(origin_of("null"), None);
+        assert_eq!(origin_of("/relative"), None);
+        assert_eq!(origin_of("https://user@app.example.com"), None);
+        assert_eq!(origin_of("javascript:alert(1)"), None);
     }
 
     #[test]

@@ -51,7 +51,7 @@ pub(crate) async fn route<T: Transport, R: Runtime>(ctx: &Ctx<'_, T, R>, request
         ["tenants", id, "codes"] => ("admin_code", authorized(ctx, request, issue_code(ctx, request, id)).await),
         _ => ("not_found", authorized(ctx, request, async { Err(ApiError::not_found("no such admin route")) }).await),
     };
-    Routed { route: name, tenant: tenant_of(rest), result: result.map(Outcome::Respond) }
+    Routed { route: name, tenant: tenant_of(rest), result: result.map(Outcome::Respond), cors: None }
 }
 
 fn tenant_of(rest: &[&str]) -> Option<String> {

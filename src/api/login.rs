@@ -105,6 +105,8 @@ pub(crate) async fn verify<T: Transport, R: Runtime>(
     tenant: Rc<Tenant>,
 ) -> Result<Outcome, ApiError> {
     only(request.method(), "POST")?;
+    // It sets the session cookie: a foreign page must not be able to log a browser in.
+    super::browser::check_origin(&tenant, request)?;
     let body = json_object(content_type(request), request.body(), &["login_id", "code"])?;
     let f = Fields::new(&body, "");
     let (raw_id, raw_code) = (f.string("login_id")?, f.string("code")?);

@@ -10,6 +10,7 @@
 //! - [`login`]: login codes: start and verify.
 
 pub mod admin;
+pub mod browser;
 pub mod error;
 pub mod login;
 pub mod proxy;
@@ -178,11 +179,13 @@ pub(crate) struct Routed {
     pub route: &'static str,
     pub tenant: Option<String>,
     pub result: Result<Outcome, ApiError>,
+    /// An allowed cross origin: the response (errors included) gets its CORS headers.
+    pub cors: Option<String>,
 }
 
 impl Routed {
     fn new(route: &'static str, result: Result<Outcome, ApiError>) -> Self {
-        Self { route, tenant: None, result }
+        Self { route, tenant: None, result, cors: None }
     }
 
     fn respond(route: &'static str, result: Result<Response, ApiError>) -> Self {
@@ -197,7 +200,7 @@ pub async fn handle<T: Transport, R: Runtime>(ctx: &Ctx<'_, T, R>, request: Requ
     let request_id = request_id(&request, rt);
     let method = request.method().to_string();
     let routed = route(ctx, &request).await;
-    let (outcome, status, error_code, error_detail) = match routed.result {
+    let (mut outcome, status, error_code, error_detail) = match routed.result {
         Ok(Outcome::Respond(response)) => {
             let status = response.status().as_u16();
             (Outcome::Respond(response), status, None, None)
@@ -211,6 +214,9 @@ pub async fn handle<T: Transport, R: Runtime>(ctx: &Ctx<'_, T, R>, request: Requ
             (Outcome::Respond(response), status, Some(code), detail)
         }
     };
+    if let (Some(origin), Outcome::Respond(response)) = (&routed.cors, &mut outcome) {
+        browser::add_cors_headers(response, origin);
+    }
     let stats = ctx.db.stats();
     let elapsed = rt.now().duration_since(started).unwrap_or(Duration::ZERO);
     let log = LogLine {
@@ -246,19 +252,25 @@ async fn route<T: Transport, R: Runtime>(ctx: &Ctx<'_, T, R>, request: &Request)
         ),
         ["v1", "admin", rest @ ..] => admin::route(ctx, request, rest).await,
         ["v1", "tenant"] => {
-            with_tenant(ctx, request, "tenant", |tenant| async move {
+            browser_api(ctx, request, "tenant", "GET", |tenant| async move {
                 only(request.method(), "GET")?;
                 Ok(Outcome::Respond(json_response(200, &json!({"id": tenant.id, "name": tenant.name}))))
             })
             .await
         }
-        ["v1", "session"] => with_tenant(ctx, request, "session", |tenant| session::lookup(ctx, request, tenant)).await,
-        ["v1", "logout"] => with_tenant(ctx, request, "logout", |tenant| session::logout(ctx, request, tenant)).await,
+        ["v1", "session"] => browser_api(ctx, request, "session", "GET", |t| session::lookup(ctx, request, t)).await,
+        ["v1", "logout"] => browser_api(ctx, request, "logout", "POST", |t| session::logout(ctx, request, t)).await,
         ["v1", "login", "start"] => {
-            with_tenant(ctx, request, "login_start", |tenant| login::start(ctx, request, tenant)).await
+            browser_api(ctx, request, "login_start", "POST", |t| login::start(ctx, request, t)).await
         }
         ["v1", "login", "verify"] => {
-            with_tenant(ctx, request, "login_verify", |tenant| login::verify(ctx, request, tenant)).await
+            browser_api(ctx, request, "login_verify", "POST", |t| login::verify(ctx, request, t)).await
+        }
+        ["login"] => {
+            with_tenant(ctx, request, "login_page", |t| async move {
+                browser::login_page(&t, request, ctx.db.runtime()).map(Outcome::Respond)
+            })
+            .await
         }
         ["v1", ..] | ["login", ..] => {
             Routed::respond("not_found", Err(ApiError::not_found(format!("no route for {path}"))))
@@ -280,7 +292,36 @@ where
         Err(e) => return Routed::new(route, Err(e)),
     };
     let id = tenant.id.to_string();
-    Routed { route, tenant: Some(id), result: f(tenant).await }
+    Routed { route, tenant: Some(id), result: f(tenant).await, cors: None }
+}
+
+/// A route browsers call, possibly from another origin: the tenant is resolved, `OPTIONS` is
+/// answered as a CORS preflight for `methods`, and an allowed cross origin gets CORS headers on
+/// whatever the route answers.
+async fn browser_api<'a, T, R, F, Fut>(
+    ctx: &Ctx<'a, T, R>,
+    request: &Request,
+    route: &'static str,
+    methods: &'static str,
+    f: F,
+) -> Routed
+where
+    T: Transport,
+    R: Runtime,
+    F: FnOnce(Rc<Tenant>) -> Fut,
+    Fut: std::future::Future<Output = Result<Outcome, ApiError>>,
+{
+    let tenant = match resolve_tenant(ctx, request).await {
+        Ok(t) => t,
+        Err(e) => return Routed::new(route, Err(e)),
+    };
+    let id = Some(tenant.id.to_string());
+    if request.method() == http::Method::OPTIONS {
+        let result = browser::preflight(&tenant, request, methods).map(Outcome::Respond);
+        return Routed { route: "preflight", tenant: id, result, cors: None };
+    }
+    let cors = browser::cors_origin(&tenant, request);
+    Routed { route, tenant: id, result: f(tenant).await, cors }
 }
 
 /// The tenant of the request's Host: 400 `invalid_host` when the Host is malformed, 404

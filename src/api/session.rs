@@ -68,6 +68,10 @@ pub(crate) async fn logout<T: Transport, R: Runtime>(
 ) -> Result<Outcome, ApiError> {
     only(request.method(), "POST")?;
     let mode = cookie_mode(ctx, request);
+    let bearer = presented_token(request.headers(), false).is_some_and(|(_, bearer)| bearer);
+    if !bearer {
+        super::browser::check_origin(&tenant, request)?;
+    }
     if let Some(token) =
         presented_token(request.headers(), mode == CookieMode::Local).and_then(|(raw, _)| SessionToken::parse(&raw))
     {

@@ -111,6 +111,8 @@ pub mod app {
         pub status: u16,
         pub headers: http::HeaderMap,
         pub json: serde_json::Value,
+        /// The raw body (for HTML).
+        pub body: Vec<u8>,
         pub forward: Option<api::Forward>,
         /// DynamoDB requests made before the answer (deferred work not counted).
         pub calls: u32,
@@ -143,7 +145,8 @@ pub mod app {
             }
         }
 
-        /// Sends one request; `host` becomes the Host header.
+        /// Sends one request; `host` becomes the Host header (https, as in production, except for
+        /// localhost and 127.0.0.1, which local development serves over plain http).
         pub fn call(
             &self,
             method: &str,
@@ -152,8 +155,13 @@ pub mod app {
             headers: &[(&str, &str)],
             body: Option<serde_json::Value>,
         ) -> Answer {
-            let mut builder =
-                http::Request::builder().method(method).uri(format!("http://{host}{path}")).header("host", host);
+            let mut builder = http::Request::builder()
+                .method(method)
+                .uri(format!(
+                    "{}://{host}{path}",
+                    if host.starts_with("localhost") || host.starts_with("127.0.0.1") { "http" } else { "https" }
+                ))
+                .header("host", host);
             for (k, v) in headers {
                 builder = builder.header(*k, *v);
             }
@@ -184,6 +192,7 @@ pub mod app {
                     status: r.status().as_u16(),
                     headers: r.headers().clone(),
                     json: serde_json::from_slice(r.body()).unwrap_or(serde_json::Value::Null),
+                    body: r.body().clone(),
                     forward: None,
                     calls,
                 },
@@ -191,6 +200,7 @@ pub mod app {
                     status: 0,
                     headers: http::HeaderMap::new(),
                     json: serde_json::Value::Null,
+                    body: Vec::new(),
                     forward: Some(f),
                     calls,
                 },

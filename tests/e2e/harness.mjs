@@ -72,15 +72,15 @@ export async function dynamodb(operation, body) {
 }
 
 /**
- * Starts `wrangler dev` on the built Worker. `vars` override the defaults; a var set to null is
- * left out. Returns { url, logs(), stop() }.
+ * Starts `wrangler dev` on the built Worker (on `fixedPort`, or a free one). `vars` override the
+ * defaults; a var set to null is left out. Returns { url, port, logs(), stop() }.
  */
-export async function startWorker(vars = {}) {
+export async function startWorker(vars = {}, fixedPort = undefined) {
   const dir = mkdtempSync(join(tmpdir(), 'dynauth-e2e-'));
   const all = { ...BASE_VARS, ...vars };
   const lines = Object.entries(all).filter(([, v]) => v !== null).map(([k, v]) => `${k}=${v}`);
   writeFileSync(join(dir, 'vars.env'), lines.join('\n') + '\n');
-  const port = await freePort();
+  const port = fixedPort ?? await freePort();
   const inspector = await freePort();
   const args = [
     'dev', '--ip', '127.0.0.1', '--port', String(port), '--inspector-port', String(inspector),

@@ -1,0 +1,273 @@
+//! What browsers need: CORS for the tenant's allowed origins, the CSRF check of state-changing
+//! requests, and the hosted login page.
+//!
+//! - CORS: a request whose `Origin` is in the tenant's `allowed_origins` gets
+//!   `Access-Control-Allow-Origin: <origin>`, `Access-Control-Allow-Credentials: true` and
+//!   `Vary: Origin`; its preflight answers 204. Any other origin gets no CORS headers, and its
+//!   preflight 403. Same-origin requests need none.
+//! - CSRF: state-changing requests that rely on the cookie are refused with 403 `forbidden_origin`
+//!   when `Origin` (or, lacking it, `Referer`) is neither the tenant host itself nor an allowed
+//!   origin. Requests with neither header (not from a browser) and bearer-token requests pass.
+
+use http::HeaderValue;
+
+use super::{ApiError, Request, Response, empty_response, only, request_host};
+use crate::crypto::b64url;
+use crate::host::origin_of;
+use crate::runtime::Runtime;
+use crate::tenants::Tenant;
+
+/// How long browsers may cache a preflight answer.
+const PREFLIGHT_MAX_AGE: &str = "600";
+
+/// The origin of the dynauth host this request was sent to (`scheme://host[:port]`).
+pub(crate) fn self_origin(request: &Request) -> Option<String> {
+    let scheme = request.uri().scheme_str().unwrap_or("https");
+    origin_of(&format!("{scheme}://{}", request_host(request)?))
+}
+
+/// The request's `Origin` header, normalized; `Err` for a present but opaque or malformed one
+/// (`null`).
+fn origin_header(request: &Request) -> Result<Option<String>, ()> {
+    match request.headers().get(http::header::ORIGIN).and_then(|v| v.to_str().ok()) {
+        None => Ok(None),
+        Some(raw) => origin_of(raw).map(Some).ok_or(()),
+    }
+}
+
+/// The allowed cross origin to echo in CORS headers, if the request comes from one.
+pub(crate) fn cors_origin(tenant: &Tenant, request: &Request) -> Option<String> {
+    let origin = origin_header(request).ok().flatten()?;
+    (tenant.allowed_origins.contains(&origin) && Some(&origin) != self_origin(request).as_ref()).then_some(origin)
+}
+
+/// Adds the CORS headers for `origin` to `response`.
+pub(crate) fn add_cors_headers(response: &mut Response, origin: &str) {
+    let headers = response.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(origin) {
+        headers.insert(http::header::ACCESS_CONTROL_ALLOW_ORIGIN, v);
+    }
+    headers.insert(http::header::ACCESS_CONTROL_ALLOW_CREDENTIALS, HeaderValue::from_static("true"));
+    headers.append(http::header::VARY, HeaderValue::from_static("Origin"));
+}
+
+/// The answer to an `OPTIONS` request on a browser route that accepts `methods`: 204 with the
+/// CORS grant for an allowed origin (or the tenant host itself), 403 `forbidden_origin` for any
+/// other origin, and a plain 204 with `Allow` when it is not a CORS preflight at all.
+pub(crate) fn preflight(tenant: &Tenant, request: &Request, methods: &'static str) -> Result<Response, ApiError> {
+    let allowed = |o: &String| tenant.allowed_origins.contains(o) || Some(o) == self_origin(request).as_ref();
+    let origin = match origin_header(request) {
+        Ok(None) => {
+            let mut response = empty_response(204);
+            response.headers_mut().insert(http::header::ALLOW, HeaderValue::from_static(methods));
+            return Ok(response);
+        }
+        Ok(Some(o)) if allowed(&o) => o,
+        _ => return Err(forbidden_origin()),
+    };
+    let mut response = empty_response(204);
+    add_cors_headers(&mut response, &origin);
+    let headers = response.headers_mut();
+    headers.insert(http::header::ACCESS_CONTROL_ALLOW_METHODS, HeaderValue::from_static(methods));
+    headers.insert(http::header::ACCESS_CONTROL_ALLOW_HEADERS, HeaderValue::from_static("authorization, content-type"));
+    headers.insert(http::header::ACCESS_CONTROL_MAX_AGE, HeaderValue::from_static(PREFLIGHT_MAX_AGE));
+    Ok(response)
+}
+
+/// The CSRF check: the request's `Origin` (or, lacking it, its `Referer`'s origin) must be the
+/// tenant host itself or one of the tenant's allowed origins.
+pub(crate) fn check_origin(tenant: &Tenant, request: &Request) -> Result<(), ApiError> {
+    let source = match origin_header(request) {
+        Err(()) => return Err(forbidden_origin()),
+        Ok(Some(origin)) => origin,
+        Ok(None) => match request.headers().get(http::header::REFERER).and_then(|v| v.to_str().ok()) {
+            None => return Ok(()),
+            Some(referer) => origin_of(referer).ok_or_else(forbidden_origin)?,
+        },
+    };
+    if Some(&source) == self_origin(request).as_ref() || tenant.allowed_origins.contains(&source) {
+        Ok(())
+    } else {
+        Err(forbidden_origin())
+    }
+}
+
+fn forbidden_origin() -> ApiError {
+    ApiError::Forbidden {
+        code: "forbidden_origin",
+        message: "requests from this origin are not allowed; add it to the tenant's allowed_origins".into(),
+    }
+}
+
+/// Where the login page may send the user afterwards: a path on this host, or a URL on the host
+/// itself or on an allowed origin; anything else (other hosts, `//host`, `javascript:`) is `/`.
+pub(crate) fn safe_return_to(tenant: &Tenant, request: &Request, raw: Option<&str>) -> String {
+    let Some(raw) = raw.map(str::trim).filter(|r| !r.is_empty() && r.len() <= 2048) else { return "/".into() };
+    if raw.chars().any(|c| c.is_control() || c == '\\' || c.is_whitespace()) {
+        return "/".into();
+    }
+    if raw.starts_with('/') && !raw.starts_with("//") {
+        return raw.to_string();
+    }
+    // With whitespace, control characters, backslashes and user info refused, the origin parsed
+    // here is the one a browser navigates to.
+    match origin_of(raw) {
+        Some(origin) if tenant.allowed_origins.contains(&origin) || Some(&origin) == self_origin(request).as_ref() => {
+            raw.to_string()
+        }
+        _ => "/".into(),
+    }
+}
+
+/// `GET /login?return_to=`: the hosted login page, branded with the tenant's name.
+pub(crate) fn login_page(tenant: &Tenant, request: &Request, rt: &impl Runtime) -> Result<Response, ApiError> {
+    only(request.method(), "GET")?;
+    let raw = crate::input::query_param(request.uri().query(), "return_to");
+    let return_to = safe_return_to(tenant, request, raw.as_deref());
+    let mut nonce = [0u8; 18];
+    rt.fill_random(&mut nonce);
+    let nonce = b64url(&nonce);
+    let html = include_str!("login_page.html")
+        .replace("{{name}}", &html_escape(&tenant.name))
+        .replace("{{return_to}}", &html_escape(&return_to))
+        .replace("{{nonce}}", &nonce);
+    let mut response = empty_response(200);
+    *response.body_mut() = html.into_bytes();
+    let csp = format!(
+        "default-src 'none'; script-src 'nonce-{nonce}'; style-src 'nonce-{nonce}'; connect-src 'self'; img-src 'self'; \
+         form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+    );
+    let headers = response.headers_mut();
+    headers.insert(http::header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
+    if let Ok(v) = HeaderValue::from_str(&csp) {
+        headers.insert(http::header::CONTENT_SECURITY_POLICY, v);
+    }
+    add_html_security_headers(&mut response);
+    Ok(response)
+}
+
+/// The headers every HTML answer carries.
+pub(crate) fn add_html_security_headers(response: &mut Response) {
+    let headers = response.headers_mut();
+    headers.insert(http::header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    headers.insert(http::header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    headers.insert(http::header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    if !headers.contains_key(http::header::CONTENT_SECURITY_POLICY) {
+        headers.insert(
+            http::header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'"),
+        );
+    }
+}
+
+/// Escapes text for HTML content and double-quoted attributes.
+pub(crate) fn html_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tenants::{LoginCodeSettings, SessionSettings, TenantId};
+
+    fn tenant() -> Tenant {
+        Tenant {
+            id: TenantId::parse("acme").unwrap_or_else(|_| panic!()),
+            name: "Acme <b>&</b>".into(),
+            allowed_origins: vec!["https://app.acme.test".into(), "http://localhost:3000".into()],
+            session: SessionSettings { lifetime_secs: 3600, idle_lifetime_secs: 600 },
+            login_code: LoginCodeSettings { length: 6, ttl_secs: 600, max_attempts: 5 },
+            origin: None,
+            protect: false,
+            code_webhook_url: None,
+            created_at: String::new(),
+            updated_at: String::new(),
+            generation: "g".into(),
+        }
+    }
+
+    fn request(headers: &[(&str, &str)]) -> Request {
+        let mut b = http::Request::builder()
+            .method("POST")
+            .uri("https://auth.acme.test/v1/logout")
+            .header("host", "auth.acme.test");
+        for (k, v) in headers {
+            b = b.header(*k, *v);
+        }
+        b.body(Vec::new()).unwrap_or_default()
+    }
+
+    #[test]
+    fn return_to_is_never_an_open_redirect() {
+        let t = tenant();
+        let r = request(&[]);
+        let cases = [
+            (None, "/"),
+            (Some(""), "/"),
+            (Some("/dashboard?tab=1#x"), "/dashboard?tab=1#x"),
+            (Some("//evil.test/x"), "/"),
+            (Some("/\\evil.test"), "/"),
+            (Some("https://evil.test/x"), "/"),
+            (Some("https://app.acme.test/after"), "https://app.acme.test/after"),
+            (Some("https://app.acme.test"), "https://app.acme.test"),
+            (Some("https://app.acme.test.evil.test/"), "/"),
+            (Some("https://app.acme.test@evil.test/"), "/"),
+            (Some("https://auth.acme.test/home"), "https://auth.acme.test/home"),
+            (Some("http://localhost:3000/x"), "http://localhost:3000/x"),
+            (Some("http://localhost:3001/x"), "/"),
+            (Some("javascript:alert(1)"), "/"),
+            (Some("data:text/html,x"), "/"),
+            (Some("/ok\nLocation: x"), "/"),
+            (Some("dashboard"), "/"),
+        ];
+        for (raw, want) in cases {
+            assert_eq!(safe_return_to(&t, &r, raw), want, "{raw:?}");
+        }
+    }
+
+    #[test]
+    fn csrf_origins() {
+        let t = tenant();
+        assert!(check_origin(&t, &request(&[])).is_ok(), "no Origin, no Referer: not a browser");
+        assert!(check_origin(&t, &request(&[("origin", "https://auth.acme.test")])).is_ok());
+        assert!(check_origin(&t, &request(&[("origin", "https://app.acme.test")])).is_ok());
+        assert!(check_origin(&t, &request(&[("origin", "https://evil.test")])).is_err());
+        assert!(check_origin(&t, &request(&[("origin", "null")])).is_err());
+        assert!(check_origin(&t, &request(&[("origin", "http://auth.acme.test")])).is_err(), "another scheme");
+        assert!(check_origin(&t, &request(&[("referer", "https://app.acme.test/page")])).is_ok());
+        assert!(check_origin(&t, &request(&[("referer", "https://evil.test/page")])).is_err());
+        assert!(
+            check_origin(&t, &request(&[("origin", "https://evil.test"), ("referer", "https://app.acme.test/")]))
+                .is_err(),
+            "Origin wins"
+        );
+    }
+
+    #[test]
+    fn cors_only_for_allowed_cross_origins() {
+        let t = tenant();
+        assert_eq!(
+            cors_origin(&t, &request(&[("origin", "https://app.acme.test")])).as_deref(),
+            Some("https://app.acme.test")
+        );
+        assert_eq!(cors_origin(&t, &request(&[("origin", "https://evil.test")])), None);
+        assert_eq!(cors_origin(&t, &request(&[("origin", "https://auth.acme.test")])), None, "same origin needs none");
+        assert_eq!(cors_origin(&t, &request(&[])), None);
+    }
+
+    #[test]
+    fn escaping() {
+        assert_eq!(html_escape(r#"<a href="x">'&'</a>"#), "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;");
+    }
+}

@@ -1,0 +1,220 @@
+//! What browsers see, at the HTTP level, against DynamoDB Local: CORS headers (exact), preflights,
+//! refused origins, the CSRF check of logout and verify, and the hosted login page (security
+//! headers, branding, no open redirect).
+
+mod common;
+
+use serde_json::json;
+
+use common::app::App;
+use common::{TestTable, manual_runtime};
+
+const T0: u64 = 1_800_000_000;
+const HOST: &str = "auth.acme.test";
+const APP: &str = "https://app.acme.test";
+
+type TestApp = App<dynauth::testing::ManualRuntime>;
+
+fn setup(prefix: &str) -> (TestTable, TestApp) {
+    let t = TestTable::new(prefix);
+    let app = App::new(t.name(), manual_runtime(T0), &[("DEV_MODE", "true")]);
+    let tenant = json!({"name": "Acme <Corp> & \"Co\"", "allowed_origins": [APP, "http://localhost:3000"]});
+    assert_eq!(app.admin("PUT", "/v1/admin/tenants/acme", Some(tenant)).status, 201);
+    assert_eq!(
+        app.admin("PUT", &format!("/v1/admin/tenants/acme/domains/{HOST}"), Some(json!({"status": "ready"}))).status,
+        201
+    );
+    (t, app)
+}
+
+/// Every header of a response as `name: value` lines (sorted), for exact comparisons.
+fn header_lines(headers: &http::HeaderMap, names: &[&str]) -> Vec<String> {
+    let mut lines: Vec<String> = names
+        .iter()
+        .flat_map(|n| headers.get_all(*n).iter().map(move |v| format!("{n}: {}", v.to_str().unwrap_or(""))))
+        .collect();
+    lines.sort();
+    lines
+}
+
+const CORS: &[&str] = &[
+    "access-control-allow-origin",
+    "access-control-allow-credentials",
+    "access-control-allow-methods",
+    "access-control-allow-headers",
+    "access-control-max-age",
+    "vary",
+];
+
+fn mint(app: &TestApp) -> String {
+    let r = app.admin("POST", "/v1/admin/tenants/acme/sessions", Some(json!({"user_id": "u-1"})));
+    r.json["token"].as_str().unwrap_or_default().to_string()
+}
+
+#[test]
+fn allowed_origins_get_exact_cors_headers_on_every_answer() {
+    let (_t, app) = setup("cors");
+    let token = mint(&app);
+    let cookie = format!("__Host-dynauth={token}");
+    let ok = app.call("GET", "/v1/session", HOST, &[("origin", APP), ("cookie", &cookie)], None);
+    assert_eq!(ok.status, 200);
+    assert_eq!(
+        header_lines(&ok.headers, CORS),
+        vec![
+            "access-control-allow-credentials: true".to_string(),
+            format!("access-control-allow-origin: {APP}"),
+            "vary: Origin".to_string(),
+        ]
+    );
+    // Errors too, so the page can read them.
+    let denied = app.call("GET", "/v1/session", HOST, &[("origin", "http://localhost:3000")], None);
+    assert_eq!(denied.status, 401);
+    assert_eq!(denied.headers["access-control-allow-origin"], "http://localhost:3000");
+    // Other origins, and same-origin requests, get none.
+    for origin in ["https://evil.test", "https://auth.acme.test", "null"] {
+        let r = app.call("GET", "/v1/session", HOST, &[("origin", origin), ("cookie", &cookie)], None);
+        assert_eq!(r.status, 200, "{origin}: the answer itself is unchanged");
+        assert_eq!(header_lines(&r.headers, CORS), Vec::<String>::new(), "{origin}");
+    }
+    // The admin API is for backends: no CORS.
+    let admin = app.call("GET", "/v1/admin/tenants", "admin.dynauth.test", &[("origin", APP)], None);
+    assert_eq!(header_lines(&admin.headers, CORS), Vec::<String>::new());
+}
+
+#[test]
+fn preflights_are_204_for_allowed_origins_and_403_otherwise() {
+    let (_t, app) = setup("preflight");
+    let pre = |origin: &str, path: &str| {
+        app.call(
+            "OPTIONS",
+            path,
+            HOST,
+            &[
+                ("origin", origin),
+                ("access-control-request-method", "POST"),
+                ("access-control-request-headers", "content-type"),
+            ],
+            None,
+        )
+    };
+    let ok = pre(APP, "/v1/login/verify");
+    assert_eq!(ok.status, 204);
+    assert_eq!(
+        header_lines(&ok.headers, CORS),
+        vec![
+            "access-control-allow-credentials: true".to_string(),
+            "access-control-allow-headers: authorization, content-type".to_string(),
+            "access-control-allow-methods: POST".to_string(),
+            format!("access-control-allow-origin: {APP}"),
+            "access-control-max-age: 600".to_string(),
+            "vary: Origin".to_string(),
+        ]
+    );
+    assert_eq!(pre(APP, "/v1/session").headers["access-control-allow-methods"], "GET");
+    let bad = pre("https://evil.test", "/v1/logout");
+    assert_eq!(bad.status, 403);
+    assert_eq!(bad.json["error"]["code"], "forbidden_origin");
+    assert_eq!(header_lines(&bad.headers, CORS), Vec::<String>::new());
+    let plain = app.call("OPTIONS", "/v1/session", HOST, &[], None);
+    assert_eq!((plain.status, plain.headers["allow"].to_str().unwrap_or("")), (204, "GET"));
+}
+
+#[test]
+fn cookie_requests_that_change_state_need_a_trusted_origin() {
+    let (_t, app) = setup("csrf");
+    let token = mint(&app);
+    let cookie = format!("__Host-dynauth={token}");
+    let forbidden = json!({"error": {"code": "forbidden_origin", "message": "requests from this origin are not allowed; add it to the tenant's allowed_origins"}});
+    for headers in
+        [vec![("origin", "https://evil.test")], vec![("referer", "https://evil.test/page")], vec![("origin", "null")]]
+    {
+        let mut h = headers.clone();
+        h.push(("cookie", &cookie));
+        let r = app.call("POST", "/v1/logout", HOST, &h, None);
+        assert_eq!((r.status, r.json.clone()), (403, forbidden.clone()), "{headers:?}");
+    }
+    assert_eq!(app.call("GET", "/v1/session", HOST, &[("cookie", &cookie)], None).status, 200, "the session survived");
+    // A bearer-token request is not a CSRF risk.
+    let bearer = format!("Bearer {token}");
+    let r = app.call("POST", "/v1/logout", HOST, &[("origin", "https://evil.test"), ("authorization", &bearer)], None);
+    assert_eq!(r.status, 204);
+    let token = mint(&app);
+    let cookie = format!("__Host-dynauth={token}");
+    for origin in [APP, "https://auth.acme.test"] {
+        let r = app.call("POST", "/v1/logout", HOST, &[("origin", origin), ("cookie", &cookie)], None);
+        assert_eq!(r.status, 204, "{origin}");
+    }
+    let r = app.call(
+        "POST",
+        "/v1/logout",
+        HOST,
+        &[("referer", "https://app.acme.test/account"), ("cookie", &cookie)],
+        None,
+    );
+    assert_eq!(r.status, 204, "a trusted Referer when there is no Origin");
+
+    // Verify sets the cookie: the same rule.
+    let start = app.call("POST", "/v1/login/start", HOST, &[], Some(json!({"email": "a@example.com"})));
+    let (id, code) = (start.json["login_id"].clone(), start.json["code"].clone());
+    let evil = app.call(
+        "POST",
+        "/v1/login/verify",
+        HOST,
+        &[("origin", "https://evil.test")],
+        Some(json!({"login_id": id, "code": code})),
+    );
+    assert_eq!((evil.status, evil.json.clone()), (403, forbidden));
+    let ok =
+        app.call("POST", "/v1/login/verify", HOST, &[("origin", APP)], Some(json!({"login_id": id, "code": code})));
+    assert_eq!(ok.status, 200, "the refused attempt did not spend the code");
+    assert_eq!(ok.headers["access-control-allow-origin"], APP);
+}
+
+#[test]
+fn the_login_page_is_branded_strict_and_never_an_open_redirect() {
+    let (_t, app) = setup("page");
+    let page = |query: &str| {
+        let r = app.call("GET", &format!("/login{query}"), HOST, &[], None);
+        assert_eq!(r.status, 200);
+        r
+    };
+    let r = page("?return_to=%2Fdashboard");
+    let body = String::from_utf8_lossy(&r.body).into_owned();
+    assert_eq!(r.headers["content-type"], "text/html; charset=utf-8");
+    assert_eq!(r.headers["x-content-type-options"], "nosniff");
+    assert_eq!(r.headers["referrer-policy"], "no-referrer");
+    assert_eq!(r.headers["x-frame-options"], "DENY");
+    assert_eq!(r.headers["cache-control"], "no-store");
+    let csp = r.headers["content-security-policy"].to_str().unwrap_or("").to_string();
+    assert!(csp.starts_with("default-src 'none'; script-src 'nonce-"), "{csp}");
+    assert!(
+        csp.contains("frame-ancestors 'none'") && csp.contains("connect-src 'self'") && !csp.contains("unsafe"),
+        "{csp}"
+    );
+    let nonce = csp.split("'nonce-").nth(1).and_then(|s| s.split('\'').next()).unwrap_or_default().to_string();
+    assert!(nonce.len() >= 22);
+    assert!(body.contains(&format!("<script nonce=\"{nonce}\">")), "the script carries the nonce");
+    assert!(body.contains(&format!("<style nonce=\"{nonce}\">")), "and the style");
+    assert!(body.contains("Sign in to Acme &lt;Corp&gt; &amp; &quot;Co&quot;"), "branded, escaped");
+    assert!(!body.contains("<Corp>"));
+    assert!(body.contains(r#"data-return-to="/dashboard""#));
+    assert!(!body.contains("http://") && !body.contains("https://"), "no third-party assets");
+    assert_ne!(
+        page("").headers["content-security-policy"],
+        r.headers["content-security-policy"],
+        "a fresh nonce per page"
+    );
+
+    for (query, want) in [
+        ("?return_to=https%3A%2F%2Fevil.test%2F", "/"),
+        ("?return_to=%2F%2Fevil.test", "/"),
+        ("?return_to=javascript%3Aalert(1)", "/"),
+        ("?return_to=https%3A%2F%2Fapp.acme.test%2Fafter", "https://app.acme.test/after"),
+        ("", "/"),
+    ] {
+        let html = String::from_utf8_lossy(&page(query).body).into_owned();
+        assert!(html.contains(&format!("data-return-to=\"{want}\"")), "{query} -> {want}");
+    }
+    assert_eq!(app.call("POST", "/login", HOST, &[], None).status, 405);
+    assert_eq!(app.call("GET", "/login", "unknown.example.test", &[], None).status, 404);
+}
