@@ -31,6 +31,6 @@ phase "unit, integration and end-to-end tests against DynamoDB Local and moto"
 scripts/with-servers.sh bash -c '
   set -euo pipefail
   cargo test --quiet
-  node --test --test-reporter=spec tests/e2e/*.test.mjs
+  node --test --test-timeout=300000 --test-reporter=spec tests/e2e/*.test.mjs
 '
 log "test: all passed in $((SECONDS - started))s"

@@ -12,7 +12,9 @@ pub fn normalize(raw: &str) -> Result<String, &'static str> {
     if trimmed.len() > 254 {
         return Err("must be at most 254 characters");
     }
-    let lower = trimmed.to_lowercase();
+    // ASCII lowercasing is enough: the part before the @ must be ASCII, and the domain is case
+    // mapped by IDNA.
+    let lower = trimmed.to_ascii_lowercase();
     let Some((local, domain)) = lower.rsplit_once('@') else {
         return Err("must be an email address like name@example.com");
     };
@@ -51,6 +53,7 @@ mod tests {
             ("first.last+tag@sub.example.co.uk", "first.last+tag@sub.example.co.uk"),
             ("o'brien@example.ie", "o'brien@example.ie"),
             ("x@bücher.example", "x@xn--bcher-kva.example"),
+            ("X@BÜCHER.Example", "x@xn--bcher-kva.example"),
             ("a_b-c@example.io", "a_b-c@example.io"),
         ];
         for (raw, want) in cases {

@@ -11,7 +11,7 @@ use crate::dynamo::expr::and;
 use crate::dynamo::table::Schema;
 use crate::dynamo::{
     Client, DynamoError, Expr, GetItemInput, Item, PutItemInput, ReturnValues, TransactItem, UpdateItemInput, Write,
-    from_item, n, s, to_item,
+    from_item, n, s, to_item, to_typed_item,
 };
 use crate::keys;
 use crate::runtime::{Runtime, Transport, TransportError, random_u64};
@@ -99,14 +99,6 @@ pub struct Login {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_hint: Option<String>,
     pub ttl: i64,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-struct LoginItem {
-    #[serde(rename = "type")]
-    kind: String,
-    #[serde(flatten)]
-    login: Login,
 }
 
 /// Where a login stands for a verify.
@@ -199,7 +191,7 @@ pub struct Store<'a, T, R> {
 impl<T: Transport, R: Runtime> Store<'_, T, R> {
     /// Stores a login, on condition that its key is new.
     pub async fn put(&self, login: &Login) -> Result<(), DynamoError> {
-        let mut item = to_item(&LoginItem { kind: "login_code".into(), login: login.clone() })?;
+        let mut item = to_typed_item("login_code", login)?;
         keys::login(&login.tenant, &login.login_id).add_to(self.schema, &mut item);
         let mut e = Expr::new();
         let cond = e.not_exists(&self.schema.pk);
@@ -217,7 +209,7 @@ impl<T: Transport, R: Runtime> Store<'_, T, R> {
             &self.schema.table,
             keys::login(tenant.id.as_str(), login_id.as_str()).key(self.schema),
         );
-        Ok(self.db.get::<LoginItem>(&get).await?.map(|i| i.login).filter(|l| l.tenant_generation == tenant.generation))
+        Ok(self.db.get::<Login>(&get).await?.filter(|l| l.tenant_generation == tenant.generation))
     }
 
     /// Uses up one attempt for a wrong code, on condition that the login is still open. The

@@ -73,5 +73,21 @@ pub fn random_u64(rt: &impl Runtime) -> u64 {
 
 /// RFC 3339 UTC with whole seconds: `2026-11-21T10:00:00Z`.
 pub fn rfc3339(t: SystemTime) -> String {
-    chrono::DateTime::from_timestamp(epoch_secs(t), 0).unwrap_or_default().format("%Y-%m-%dT%H:%M:%SZ").to_string()
+    chrono::DateTime::from_timestamp(epoch_secs(t), 0)
+        .unwrap_or_default()
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    #[test]
+    fn rfc3339_whole_seconds_utc() {
+        assert_eq!(rfc3339(SystemTime::UNIX_EPOCH + Duration::from_millis(1_800_000_000_999)), "2027-01-15T08:00:00Z");
+        assert_eq!(rfc3339(SystemTime::UNIX_EPOCH), "1970-01-01T00:00:00Z");
+        assert_eq!(epoch_secs(SystemTime::UNIX_EPOCH - Duration::from_secs(5)), 0);
+    }
 }

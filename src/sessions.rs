@@ -15,7 +15,7 @@ use crate::dynamo::expr::and;
 use crate::dynamo::table::Schema;
 use crate::dynamo::{
     Client, DynamoError, Expr, GetItemInput, Item, PutItemInput, QueryInput, ReturnValues, UpdateItemInput, Write,
-    from_item, n, s, to_item,
+    from_item, n, s, to_typed_item,
 };
 use crate::input::Invalid;
 use crate::keys;
@@ -196,15 +196,6 @@ pub struct Store<'a, T, R> {
     pub schema: &'a Schema,
 }
 
-/// The session item: the record plus its `type`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-struct SessionItem {
-    #[serde(rename = "type")]
-    kind: String,
-    #[serde(flatten)]
-    session: Session,
-}
-
 impl<T: Transport, R: Runtime> Store<'_, T, R> {
     /// Creates a session for `user_id` in `tenant`; `lifetime_secs` overrides the tenant's
     /// lifetime. The item is written on condition that it does not exist.
@@ -259,7 +250,7 @@ impl<T: Transport, R: Runtime> Store<'_, T, R> {
 
     /// The PutItem that creates `session` (also used inside transactions).
     pub fn put_input(&self, session: &Session) -> Result<PutItemInput, DynamoError> {
-        let mut item = to_item(&SessionItem { kind: "session".into(), session: session.clone() })?;
+        let mut item = to_typed_item("session", session)?;
         keys::session(&session.tenant, &session.id, &session.user_id, &rfc3339_secs(session.created_at))
             .add_to(self.schema, &mut item);
         let mut e = Expr::new();
@@ -271,7 +262,7 @@ impl<T: Transport, R: Runtime> Store<'_, T, R> {
     pub async fn get(&self, tenant: &str, session_id: &str) -> Result<Option<Session>, DynamoError> {
         let get =
             GetItemInput::consistent(&self.schema.table, keys::session_by_id(tenant, session_id).key(self.schema));
-        Ok(self.db.get::<SessionItem>(&get).await?.map(|i| i.session))
+        self.db.get::<Session>(&get).await
     }
 
     /// Applies a slide. The condition repeats every check (exists, not revoked, not expired,
@@ -348,7 +339,7 @@ impl<T: Transport, R: Runtime> Store<'_, T, R> {
             q.limit = Some(limit - u32::try_from(sessions.len()).unwrap_or(limit));
             let page = self.db.query(&q).await?;
             for item in page.items {
-                sessions.push(from_item::<SessionItem>(item)?.session);
+                sessions.push(from_item::<Session>(item)?);
             }
             match page.last_evaluated_key {
                 Some(key) if sessions.len() < limit as usize => q.exclusive_start_key = Some(key),
@@ -366,7 +357,7 @@ impl<T: Transport, R: Runtime> Store<'_, T, R> {
         loop {
             let page = self.db.query(&q).await?;
             for item in page.items {
-                let session = from_item::<SessionItem>(item)?.session;
+                let session = from_item::<Session>(item)?;
                 if self.revoke(&session.tenant, &session.id, now).await? == Revoked::Now {
                     revoked += 1;
                 }

@@ -16,7 +16,7 @@ use crate::dynamo::expr::and;
 use crate::dynamo::table::Schema;
 use crate::dynamo::{
     Client, DeleteItemInput, DynamoError, Expr, GetItemInput, Item, PutItemInput, QueryInput, TransactItem,
-    TransactWriteItemsInput, UpdateItemInput, Write, from_item, n, s, to_item,
+    TransactWriteItemsInput, UpdateItemInput, Write, from_item, n, s, to_item, to_typed_item,
 };
 use crate::host::{self, Host};
 use crate::input::{Fields, Invalid, check_fields};
@@ -266,15 +266,6 @@ struct TenantItem {
     version: i64,
 }
 
-/// The domain item (its `type` is "domain").
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-struct DomainItem {
-    #[serde(rename = "type")]
-    kind: String,
-    #[serde(flatten)]
-    domain: Domain,
-}
-
 /// What can go wrong in a tenant or domain operation.
 #[derive(Debug, Clone, PartialEq)]
 pub enum TenantError {
@@ -474,12 +465,12 @@ impl<T: Transport, R: Runtime> Store<'_, T, R> {
     pub async fn resolve(&self, host: &str) -> Result<Option<Domain>, DynamoError> {
         let mut get = GetItemInput::consistent(&self.schema.table, keys::domain_by_host(host).key(self.schema));
         get.consistent_read = false;
-        Ok(self.db.get::<DomainItem>(&get).await?.map(|d| d.domain))
+        self.db.get::<Domain>(&get).await
     }
 
     async fn domain(&self, host: &str) -> Result<Option<Domain>, DynamoError> {
         let get = GetItemInput::consistent(&self.schema.table, keys::domain_by_host(host).key(self.schema));
-        Ok(self.db.get::<DomainItem>(&get).await?.map(|d| d.domain))
+        self.db.get::<Domain>(&get).await
     }
 
     async fn get_item(&self, id: &TenantId) -> Result<Option<TenantItem>, DynamoError> {
@@ -546,7 +537,7 @@ impl<T: Transport, R: Runtime> Store<'_, T, R> {
 
     /// Puts a domain item: new (`owner` None: it must not exist) or replacing one of `owner`.
     fn domain_put(&self, domain: &Domain, owner: Option<&TenantId>) -> Result<PutItemInput, DynamoError> {
-        let mut attrs = to_item(&DomainItem { kind: "domain".into(), domain: domain.clone() })?;
+        let mut attrs = to_typed_item("domain", domain)?;
         keys::domain(domain.tenant.as_str(), &domain.host).add_to(self.schema, &mut attrs);
         let mut e = Expr::new();
         let cond = match owner {
@@ -753,21 +744,19 @@ mod tests {
         };
         let back: TenantItem = from_item(to_item(&item).unwrap_or_default()).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(back, item);
-        let domain = DomainItem {
-            kind: "domain".into(),
-            domain: Domain {
-                host: "a.acme.com".into(),
-                tenant: record.id.clone(),
-                status: DomainStatus::Pending,
-                created_at: "x".into(),
-                updated_at: "y".into(),
-                tenant_record: record.clone(),
-            },
+        let domain = Domain {
+            host: "a.acme.com".into(),
+            tenant: record.id.clone(),
+            status: DomainStatus::Pending,
+            created_at: "x".into(),
+            updated_at: "y".into(),
+            tenant_record: record.clone(),
         };
-        let stored = to_item(&domain).unwrap_or_default();
+        let stored = to_typed_item("domain", &domain).unwrap_or_default();
+        assert_eq!(stored.get("type"), Some(&s("domain")));
         assert_eq!(stored.get("status"), Some(&s("pending")));
         assert_eq!(stored.get("tenant"), Some(&s("acme")));
-        let back: DomainItem = from_item(stored).unwrap_or_else(|e| panic!("{e}"));
+        let back: Domain = from_item(stored).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(back, domain);
         assert!(record.to_json().get("generation").is_none(), "internal fields stay internal");
     }

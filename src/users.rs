@@ -10,7 +10,7 @@ use crate::dynamo::expr::and;
 use crate::dynamo::table::Schema;
 use crate::dynamo::{
     Client, DeleteItemInput, DynamoError, Expr, GetItemInput, PutItemInput, TransactItem, TransactWriteItemsInput,
-    UpdateItemInput, s, to_item,
+    UpdateItemInput, s, to_item, to_typed_item,
 };
 use crate::keys;
 use crate::runtime::{Runtime, Transport};
@@ -48,14 +48,6 @@ impl User {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-struct UserItem {
-    #[serde(rename = "type")]
-    kind: String,
-    #[serde(flatten)]
-    user: User,
-}
-
 /// The claim of an email by a user.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EmailClaim {
@@ -81,7 +73,7 @@ impl<T: Transport, R: Runtime> Store<'_, T, R> {
             &self.schema.table,
             keys::user_by_id(tenant.id.as_str(), user_id).key(self.schema),
         );
-        Ok(self.db.get::<UserItem>(&get).await?.map(|i| i.user).filter(|u| u.is_of(tenant)))
+        Ok(self.db.get::<User>(&get).await?.filter(|u| u.is_of(tenant)))
     }
 
     /// The user id that owns `email` in this tenant incarnation (consistent read of the claim).
@@ -148,7 +140,7 @@ impl<T: Transport, R: Runtime> Store<'_, T, R> {
         );
         let put_claim = PutItemInput::new(&self.schema.table, claim_item).condition(unclaimed, e);
 
-        let mut user_item = to_item(&UserItem { kind: "user".into(), user: user.clone() })?;
+        let mut user_item = to_typed_item("user", &user)?;
         keys::user(&user.tenant, &user.id, email).add_to(self.schema, &mut user_item);
         let mut e = Expr::new();
         let cond = e.not_exists(&self.schema.pk);

@@ -252,22 +252,26 @@ async fn route<T: Transport, R: Runtime>(ctx: &Ctx<'_, T, R>, request: &Request)
         ),
         ["v1", "admin", rest @ ..] => admin::route(ctx, request, rest).await,
         ["v1", "tenant"] => {
-            browser_api(ctx, request, "tenant", "GET", |tenant| async move {
+            with_tenant(ctx, request, "tenant", Some("GET"), |tenant| async move {
                 only(request.method(), "GET")?;
                 Ok(Outcome::Respond(json_response(200, &json!({"id": tenant.id, "name": tenant.name}))))
             })
             .await
         }
-        ["v1", "session"] => browser_api(ctx, request, "session", "GET", |t| session::lookup(ctx, request, t)).await,
-        ["v1", "logout"] => browser_api(ctx, request, "logout", "POST", |t| session::logout(ctx, request, t)).await,
+        ["v1", "session"] => {
+            with_tenant(ctx, request, "session", Some("GET"), |t| session::lookup(ctx, request, t)).await
+        }
+        ["v1", "logout"] => {
+            with_tenant(ctx, request, "logout", Some("POST"), |t| session::logout(ctx, request, t)).await
+        }
         ["v1", "login", "start"] => {
-            browser_api(ctx, request, "login_start", "POST", |t| login::start(ctx, request, t)).await
+            with_tenant(ctx, request, "login_start", Some("POST"), |t| login::start(ctx, request, t)).await
         }
         ["v1", "login", "verify"] => {
-            browser_api(ctx, request, "login_verify", "POST", |t| login::verify(ctx, request, t)).await
+            with_tenant(ctx, request, "login_verify", Some("POST"), |t| login::verify(ctx, request, t)).await
         }
         ["login"] => {
-            with_tenant(ctx, request, "login_page", |t| async move {
+            with_tenant(ctx, request, "login_page", None, |t| async move {
                 browser::login_page(&t, request, ctx.db.runtime()).map(Outcome::Respond)
             })
             .await
@@ -275,34 +279,18 @@ async fn route<T: Transport, R: Runtime>(ctx: &Ctx<'_, T, R>, request: &Request)
         ["v1", ..] | ["login", ..] => {
             Routed::respond("not_found", Err(ApiError::not_found(format!("no route for {path}"))))
         }
-        _ => with_tenant(ctx, request, "proxy", |tenant| proxy::gateway(ctx, request, tenant)).await,
+        _ => with_tenant(ctx, request, "proxy", None, |tenant| proxy::gateway(ctx, request, tenant)).await,
     }
 }
 
-/// Resolves the request's tenant from its Host, then runs `f` with it; the tenant is logged.
-async fn with_tenant<'a, T, R, F, Fut>(ctx: &Ctx<'a, T, R>, request: &Request, route: &'static str, f: F) -> Routed
-where
-    T: Transport,
-    R: Runtime,
-    F: FnOnce(Rc<Tenant>) -> Fut,
-    Fut: std::future::Future<Output = Result<Outcome, ApiError>>,
-{
-    let tenant = match resolve_tenant(ctx, request).await {
-        Ok(t) => t,
-        Err(e) => return Routed::new(route, Err(e)),
-    };
-    let id = tenant.id.to_string();
-    Routed { route, tenant: Some(id), result: f(tenant).await, cors: None }
-}
-
-/// A route browsers call, possibly from another origin: the tenant is resolved, `OPTIONS` is
-/// answered as a CORS preflight for `methods`, and an allowed cross origin gets CORS headers on
-/// whatever the route answers.
-async fn browser_api<'a, T, R, F, Fut>(
+/// Resolves the request's tenant from its Host, then runs `f` with it; the tenant is logged. For a
+/// route browsers call (`browser` names its methods), `OPTIONS` is answered as a CORS preflight and
+/// an allowed cross origin gets CORS headers on whatever the route answers.
+async fn with_tenant<'a, T, R, F, Fut>(
     ctx: &Ctx<'a, T, R>,
     request: &Request,
     route: &'static str,
-    methods: &'static str,
+    browser: Option<&'static str>,
     f: F,
 ) -> Routed
 where
@@ -316,6 +304,9 @@ where
         Err(e) => return Routed::new(route, Err(e)),
     };
     let id = Some(tenant.id.to_string());
+    let Some(methods) = browser else {
+        return Routed { route, tenant: id, result: f(tenant).await, cors: None };
+    };
     if request.method() == http::Method::OPTIONS {
         let result = browser::preflight(&tenant, request, methods).map(Outcome::Respond);
         return Routed { route: "preflight", tenant: id, result, cors: None };

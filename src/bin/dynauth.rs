@@ -34,7 +34,8 @@ mod cli {
     use dynauth::config::{database_from_lookup, schema_from_lookup};
     use dynauth::dynamo::Client;
     use dynauth::dynamo::table::{self, Schema, TableReport};
-    use dynauth::host;
+    use dynauth::host::{self, Host};
+    use dynauth::input::Invalid;
     use dynauth::native::{HttpTransport, OsRuntime, block_on};
     use dynauth::runtime::rfc3339;
     use dynauth::tenants::{DomainStatus, Store, TenantError, TenantId, TenantSpec};
@@ -128,14 +129,14 @@ output: [--json]";
             ["table", "definition"] => table_definition(&lookup),
             ["table", "create"] => with_client(&lookup, |c, s| table_create(c, s, json)),
             ["table", "check"] => with_client(&lookup, |c, s| table_check(c, s, json)),
-            ["tenant", "put", id] => with_client(&lookup, |c, s| tenant_put(c, s, id, &args)),
-            ["tenant", "get", id] => with_client(&lookup, |c, s| tenant_get(c, s, id)),
-            ["tenant", "list"] => with_client(&lookup, tenant_list),
-            ["domain", "claim", id, host] => {
-                with_client(&lookup, |c, s| domain_claim(c, s, id, host, args.value("--status").unwrap_or("ready")))
-            }
-            ["domain", "release", id, host] => with_client(&lookup, |c, s| domain_release(c, s, id, host)),
-            ["domain", "list", id] => with_client(&lookup, |c, s| domain_list(c, s, id)),
+            ["tenant", "put", id] => with_client(&lookup, |c, s| exit(tenant_put(c, s, id, &args))),
+            ["tenant", "get", id] => with_client(&lookup, |c, s| exit(tenant_get(c, s, id))),
+            ["tenant", "list"] => with_client(&lookup, |c, s| exit(tenant_list(c, s))),
+            ["domain", "claim", id, host] => with_client(&lookup, |c, s| {
+                exit(domain_claim(c, s, id, host, args.value("--status").unwrap_or("ready")))
+            }),
+            ["domain", "release", id, host] => with_client(&lookup, |c, s| exit(domain_release(c, s, id, host))),
+            ["domain", "list", id] => with_client(&lookup, |c, s| exit(domain_list(c, s, id))),
             _ => {
                 eprintln!("{USAGE}");
                 2
@@ -229,14 +230,35 @@ output: [--json]";
         }
     }
 
-    fn tenant_id(raw: &str) -> Result<TenantId, i32> {
-        TenantId::parse(raw).map_err(|_| {
-            eprintln!("dynauth: {raw:?} is not a tenant id (1-63 of a-z, 0-9, -)");
-            2
-        })
+    /// Why a command failed, and its exit code (1 failed, 2 usage).
+    struct Failure(i32, String);
+
+    type Exit = Result<(), Failure>;
+
+    /// Runs a command, printing its failure; the exit code.
+    fn exit(result: Exit) -> i32 {
+        match result {
+            Ok(()) => 0,
+            Err(Failure(code, message)) => {
+                eprintln!("dynauth: {message}");
+                code
+            }
+        }
     }
 
-    fn tenant_error(what: &str, e: TenantError) -> i32 {
+    fn failed(what: &str, e: impl std::fmt::Display) -> Failure {
+        Failure(1, format!("{what}: {e}"))
+    }
+
+    fn tenant_id(raw: &str) -> Result<TenantId, Failure> {
+        TenantId::parse(raw).map_err(|_| Failure(2, format!("{raw:?} is not a tenant id (1-63 of a-z, 0-9, -)")))
+    }
+
+    fn host(raw: &str) -> Result<Host, Failure> {
+        host::canonical(raw).map_err(|e| Failure(2, format!("host {raw:?}: {e}")))
+    }
+
+    fn tenant_error(what: &str, e: TenantError) -> Failure {
         let text = match e {
             TenantError::NotFound(m) => m.to_string(),
             TenantError::HostTaken => "the host is claimed by another tenant".into(),
@@ -244,20 +266,17 @@ output: [--json]";
             TenantError::Contended => "the tenant was changed concurrently; retry".into(),
             TenantError::Db(e) => e.to_string(),
         };
-        fail(what, text)
+        failed(what, text)
     }
 
     /// `tenant put`: the body is `--body` (the admin API's JSON), with `--name`, `--origin`,
     /// `--allowed-origin` and `--protect` layered on top; validated exactly as the API does.
-    fn tenant_put(client: &Cli, schema: &Schema, id: &str, args: &Args) -> i32 {
-        let id = match tenant_id(id) {
-            Ok(id) => id,
-            Err(code) => return code,
-        };
+    fn tenant_put(client: &Cli, schema: &Schema, id: &str, args: &Args) -> Exit {
+        let id = tenant_id(id)?;
         let mut body = match args.value("--body").map(serde_json::from_str::<Value>) {
             None => serde_json::Map::new(),
             Some(Ok(Value::Object(m))) => m,
-            Some(_) => return fail("--body", "must be a JSON object"),
+            Some(_) => return Err(Failure(2, "--body must be a JSON object".into())),
         };
         if let Some(name) = args.value("--name") {
             body.insert("name".into(), json!(name));
@@ -271,115 +290,67 @@ output: [--json]";
         if args.switch("--protect") {
             body.insert("protect".into(), json!(true));
         }
-        let spec = match TenantSpec::from_json(&body) {
-            Ok(s) => s,
-            Err(dynauth::input::Invalid::Field { message, .. }) => {
-                return fail("invalid tenant", message);
-            }
-            Err(e) => return fail("invalid tenant", format!("{e:?}")),
-        };
-        let store = Store { db: client, schema };
-        match block_on(store.put(&id, spec, &rfc3339(SystemTime::now()))) {
-            Ok((tenant, created)) => {
-                eprintln!("{} tenant {id}", if created { "created" } else { "replaced" });
-                print_json(&tenant.to_json());
-                0
-            }
-            Err(e) => tenant_error(&format!("putting tenant {id}"), e),
-        }
+        let spec = TenantSpec::from_json(&body).map_err(|e| match e {
+            Invalid::Field { message, .. } => failed("invalid tenant", message),
+            other => failed("invalid tenant", format!("{other:?}")),
+        })?;
+        let (tenant, created) = block_on(Store { db: client, schema }.put(&id, spec, &rfc3339(SystemTime::now())))
+            .map_err(|e| tenant_error(&format!("putting tenant {id}"), e))?;
+        eprintln!("{} tenant {id}", if created { "created" } else { "replaced" });
+        print_json(&tenant.to_json());
+        Ok(())
     }
 
-    fn tenant_get(client: &Cli, schema: &Schema, id: &str) -> i32 {
-        let id = match tenant_id(id) {
-            Ok(id) => id,
-            Err(code) => return code,
-        };
-        match block_on(Store { db: client, schema }.get(&id)) {
-            Ok(Some(t)) => {
-                print_json(&t.to_json());
-                0
-            }
-            Ok(None) => fail(&format!("tenant {id}"), "not found"),
-            Err(e) => fail(&format!("reading tenant {id}"), e),
-        }
+    fn tenant_get(client: &Cli, schema: &Schema, id: &str) -> Exit {
+        let id = tenant_id(id)?;
+        let tenant =
+            block_on(Store { db: client, schema }.get(&id)).map_err(|e| failed(&format!("reading tenant {id}"), e))?;
+        print_json(&tenant.ok_or_else(|| failed(&format!("tenant {id}"), "not found"))?.to_json());
+        Ok(())
     }
 
-    fn tenant_list(client: &Cli, schema: &Schema) -> i32 {
+    fn tenant_list(client: &Cli, schema: &Schema) -> Exit {
         let store = Store { db: client, schema };
         let mut all = Vec::new();
         let mut start = None;
         loop {
-            match block_on(store.list(100, start)) {
-                Ok((tenants, next)) => {
-                    all.extend(tenants.iter().map(|t| t.to_json()));
-                    match next {
-                        Some(k) => start = Some(k),
-                        None => break,
-                    }
-                }
-                Err(e) => return fail("listing tenants", e),
+            let (tenants, next) = block_on(store.list(100, start)).map_err(|e| failed("listing tenants", e))?;
+            all.extend(tenants.iter().map(|t| t.to_json()));
+            match next {
+                Some(k) => start = Some(k),
+                None => break,
             }
         }
         print_json(&json!({ "tenants": all }));
-        0
+        Ok(())
     }
 
-    fn domain_claim(client: &Cli, schema: &Schema, id: &str, raw_host: &str, status: &str) -> i32 {
-        let id = match tenant_id(id) {
-            Ok(id) => id,
-            Err(code) => return code,
-        };
-        let host = match host::canonical(raw_host) {
-            Ok(h) => h,
-            Err(e) => return fail(&format!("host {raw_host:?}"), e),
-        };
-        let Ok(status) = DomainStatus::parse(status) else {
-            return fail("--status", "must be ready, pending or disabled");
-        };
-        match block_on(Store { db: client, schema }.claim(&id, &host, status, &rfc3339(SystemTime::now()))) {
-            Ok((domain, created)) => {
-                eprintln!(
-                    "{} {host} for tenant {id} ({})",
-                    if created { "claimed" } else { "updated" },
-                    status.as_str()
-                );
-                print_json(&domain.to_json());
-                0
-            }
-            Err(e) => tenant_error(&format!("claiming {host}"), e),
-        }
+    fn domain_claim(client: &Cli, schema: &Schema, id: &str, raw_host: &str, status: &str) -> Exit {
+        let (id, host) = (tenant_id(id)?, host(raw_host)?);
+        let status = DomainStatus::parse(status)
+            .map_err(|_| Failure(2, "--status must be ready, pending or disabled".into()))?;
+        let (domain, created) =
+            block_on(Store { db: client, schema }.claim(&id, &host, status, &rfc3339(SystemTime::now())))
+                .map_err(|e| tenant_error(&format!("claiming {host}"), e))?;
+        eprintln!("{} {host} for tenant {id} ({})", if created { "claimed" } else { "updated" }, status.as_str());
+        print_json(&domain.to_json());
+        Ok(())
     }
 
-    fn domain_release(client: &Cli, schema: &Schema, id: &str, raw_host: &str) -> i32 {
-        let id = match tenant_id(id) {
-            Ok(id) => id,
-            Err(code) => return code,
-        };
-        let host = match host::canonical(raw_host) {
-            Ok(h) => h,
-            Err(e) => return fail(&format!("host {raw_host:?}"), e),
-        };
-        match block_on(Store { db: client, schema }.release(&id, &host)) {
-            Ok(()) => {
-                eprintln!("released {host} from tenant {id}");
-                0
-            }
-            Err(e) => tenant_error(&format!("releasing {host}"), e),
-        }
+    fn domain_release(client: &Cli, schema: &Schema, id: &str, raw_host: &str) -> Exit {
+        let (id, host) = (tenant_id(id)?, host(raw_host)?);
+        block_on(Store { db: client, schema }.release(&id, &host))
+            .map_err(|e| tenant_error(&format!("releasing {host}"), e))?;
+        eprintln!("released {host} from tenant {id}");
+        Ok(())
     }
 
-    fn domain_list(client: &Cli, schema: &Schema, id: &str) -> i32 {
-        let id = match tenant_id(id) {
-            Ok(id) => id,
-            Err(code) => return code,
-        };
-        match block_on(Store { db: client, schema }.domains(&id)) {
-            Ok(Some(domains)) => {
-                print_json(&json!({ "domains": domains.iter().map(|d| d.to_json()).collect::<Vec<_>>() }));
-                0
-            }
-            Ok(None) => fail(&format!("tenant {id}"), "not found"),
-            Err(e) => fail(&format!("listing domains of {id}"), e),
-        }
+    fn domain_list(client: &Cli, schema: &Schema, id: &str) -> Exit {
+        let id = tenant_id(id)?;
+        let domains = block_on(Store { db: client, schema }.domains(&id))
+            .map_err(|e| failed(&format!("listing domains of {id}"), e))?
+            .ok_or_else(|| failed(&format!("tenant {id}"), "not found"))?;
+        print_json(&json!({ "domains": domains.iter().map(|d| d.to_json()).collect::<Vec<_>>() }));
+        Ok(())
     }
 }

@@ -353,6 +353,13 @@ pub fn to_item<V: Serialize>(value: &V) -> Result<Item, DynamoError> {
     serde_dynamo::to_item(value).map_err(|e| DynamoError::Decode { message: format!("encoding item: {e}") })
 }
 
+/// Encode a record as an item with a `type` attribute naming what it is (so a table scan reads).
+pub fn to_typed_item<V: Serialize>(kind: &str, value: &V) -> Result<Item, DynamoError> {
+    let mut item = to_item(value)?;
+    item.insert("type".to_string(), AttributeValue::S(kind.to_string()));
+    Ok(item)
+}
+
 /// Decode an item into a value.
 pub fn from_item<V: DeserializeOwned>(item: Item) -> Result<V, DynamoError> {
     serde_dynamo::from_item(item).map_err(|e| DynamoError::Decode { message: format!("decoding item: {e}") })

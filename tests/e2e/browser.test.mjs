@@ -10,7 +10,7 @@ import { join } from 'node:path';
 
 import { chromium } from 'playwright-core';
 
-import { ROOT, admin, createTable, dynamodb, freePort, startOrigin, startWorker, uniqueName } from './harness.mjs';
+import { ROOT, admin, createTable, dynamodb, startOrigin, startWorker, stopAll, uniqueName } from './harness.mjs';
 
 const ARTIFACTS = join(ROOT, 'tests/e2e/artifacts');
 const CHROMIUM_FLAGS = [
@@ -43,9 +43,8 @@ before(async () => {
   });
   listed = await startOrigin(appPage('Listed app'));
   unlisted = await startOrigin(appPage('Unlisted app'));
-  const port = await freePort();
-  worker = await startWorker({ DYNAMODB_TABLE: table, DEV_MODE: 'true', INSECURE_LOCAL_COOKIES: 'true' }, port);
-  base = `http://localhost:${port}`;
+  worker = await startWorker({ DYNAMODB_TABLE: table, DEV_MODE: 'true', INSECURE_LOCAL_COOKIES: 'true' });
+  base = `http://localhost:${worker.port}`;
   const put = await admin(worker, 'PUT', '/v1/admin/tenants/demo', {
     name: 'Acme Demo',
     origin: tenantApp.url,
@@ -58,7 +57,7 @@ before(async () => {
 
 after(async () => {
   await browser?.close();
-  await worker?.stop();
+  await stopAll();
   for (const s of [tenantApp, listed, unlisted]) await s?.close();
   await dynamodb('DeleteTable', { TableName: table }).catch(() => {});
 });

@@ -3,7 +3,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 
-import { ADMIN_TOKEN, call, createTable, dynamodb, startWorker, uniqueName } from './harness.mjs';
+import { ADMIN_TOKEN, call, createTable, dynamodb, startWorker, stopAll, uniqueName } from './harness.mjs';
 
 const good = uniqueName('e2e-good');
 const noGsi2 = uniqueName('e2e-nogsi2');
@@ -34,7 +34,7 @@ before(async () => {
 });
 
 after(async () => {
-  await Promise.all([ok?.stop(), broken?.stop(), misconfigured?.stop()]);
+  await stopAll();
   for (const t of [good, noGsi2]) await dynamodb('DeleteTable', { TableName: t }).catch(() => {});
 });
 

@@ -4,7 +4,6 @@
 import { spawn, execFileSync } from 'node:child_process';
 import { request as httpRequest, createServer as createHttpServer } from 'node:http';
 import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
@@ -28,18 +27,6 @@ process.on('exit', () => {
     try { process.kill(-pid, 'SIGKILL'); } catch { /* already gone */ }
   }
 });
-
-export function freePort() {
-  return new Promise((ok, fail) => {
-    const s = createServer();
-    s.unref();
-    s.on('error', fail);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => ok(port));
-    });
-  });
-}
 
 /** A unique table name for one test file. */
 export function uniqueName(prefix) {
@@ -72,18 +59,34 @@ export async function dynamodb(operation, body) {
 }
 
 /**
- * Starts `wrangler dev` on the built Worker (on `fixedPort`, or a free one). `vars` override the
- * defaults; a var set to null is left out. Returns { url, port, logs(), stop() }.
+ * Starts `wrangler dev` on the built Worker, on a port of its own choosing (`--port 0`, read back
+ * from its "Ready on" line, so parallel test files never race for a port). `vars` override the
+ * defaults; a var set to null is left out. Returns { url, port, logs(), stop() }. A start that
+ * fails is retried once; every worker is stopped by `stopAll()` (call it in `after`) or at exit.
  */
-export async function startWorker(vars = {}, fixedPort = undefined) {
+export async function startWorker(vars = {}) {
+  try {
+    return await startWorkerOnce(vars);
+  } catch (first) {
+    process.stderr.write(`wrangler dev failed to start, retrying once:\n${first.message}\n`);
+    return startWorkerOnce(vars);
+  }
+}
+
+const workers = new Set();
+
+/** Stops every worker this process started. */
+export async function stopAll() {
+  await Promise.all([...workers].map((w) => w.stop()));
+}
+
+async function startWorkerOnce(vars) {
   const dir = mkdtempSync(join(tmpdir(), 'dynauth-e2e-'));
   const all = { ...BASE_VARS, ...vars };
   const lines = Object.entries(all).filter(([, v]) => v !== null).map(([k, v]) => `${k}=${v}`);
   writeFileSync(join(dir, 'vars.env'), lines.join('\n') + '\n');
-  const port = fixedPort ?? await freePort();
-  const inspector = await freePort();
   const args = [
-    'dev', '--ip', '127.0.0.1', '--port', String(port), '--inspector-port', String(inspector),
+    'dev', '--ip', '127.0.0.1', '--port', '0', '--inspector-port', '0',
     '--env-file', join(dir, 'vars.env'), '--persist-to', join(dir, 'state'),
     '--show-interactive-dev-session=false', '--log-level', 'log',
   ];
@@ -105,25 +108,35 @@ export async function startWorker(vars = {}, fixedPort = undefined) {
   child.stdout.on('data', (d) => { output += d; });
   child.stderr.on('data', (d) => { output += d; });
   const exited = new Promise((ok) => child.on('exit', ok));
-  const url = `http://127.0.0.1:${port}`;
-  const stop = async () => {
-    if (!running.has(child.pid)) return;
-    try { process.kill(-child.pid, 'SIGTERM'); } catch { /* gone */ }
-    const timer = setTimeout(() => { try { process.kill(-child.pid, 'SIGKILL'); } catch { /* gone */ } }, 5000);
-    await exited;
-    clearTimeout(timer);
-    running.delete(child.pid);
-    rmSync(dir, { recursive: true, force: true });
+  const worker = {
+    url: '',
+    port: 0,
+    logs: () => output,
+    stop: async () => {
+      if (!running.has(child.pid)) return;
+      try { process.kill(-child.pid, 'SIGTERM'); } catch { /* gone */ }
+      const timer = setTimeout(() => { try { process.kill(-child.pid, 'SIGKILL'); } catch { /* gone */ } }, 5000);
+      await exited;
+      clearTimeout(timer);
+      running.delete(child.pid);
+      workers.delete(worker);
+      rmSync(dir, { recursive: true, force: true });
+    },
   };
+  workers.add(worker);
   const deadline = Date.now() + 90_000;
-  while (!output.includes('Ready on')) {
+  let ready;
+  while (!(ready = /Ready on http:\/\/127\.0\.0\.1:(\d+)/.exec(output))) {
     if (child.exitCode !== null || Date.now() > deadline) {
-      await stop();
-      throw new Error(`wrangler dev did not start:\n${output}`);
+      await new Promise((r) => setTimeout(r, 200)); // let the last output arrive
+      await worker.stop();
+      throw new Error(`wrangler dev did not start (exit ${child.exitCode}):\n${output}`);
     }
     await new Promise((r) => setTimeout(r, 100));
   }
-  return { url, port, logs: () => output, stop };
+  worker.port = Number(ready[1]);
+  worker.url = `http://127.0.0.1:${worker.port}`;
+  return worker;
 }
 
 /** GET/POST helper returning { status, headers, body (parsed JSON or text) }. */

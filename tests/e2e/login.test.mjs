@@ -6,7 +6,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHmac, timingSafeEqual } from 'node:crypto';
 
-import { admin, createTable, dynamodb, rawRequest, startOrigin, startWorker, uniqueName } from './harness.mjs';
+import { admin, createTable, dynamodb, rawRequest, startOrigin, startWorker, stopAll, uniqueName } from './harness.mjs';
 
 const table = uniqueName('e2e-login');
 const HOST = 'login.acme.test';
@@ -38,7 +38,7 @@ before(async () => {
 });
 
 after(async () => {
-  await Promise.all([dev?.stop(), prod?.stop()]);
+  await stopAll();
   await hook?.close();
   await dynamodb('DeleteTable', { TableName: table }).catch(() => {});
 });

@@ -3,7 +3,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 
-import { admin, createTable, dynamodb, rawRequest, startOrigin, startWorker, uniqueName } from './harness.mjs';
+import { admin, createTable, dynamodb, rawRequest, startOrigin, startWorker, stopAll, uniqueName } from './harness.mjs';
 
 const table = uniqueName('e2e-sessions');
 const HOST = 'app.acme.test';
@@ -20,7 +20,7 @@ before(async () => {
 });
 
 after(async () => {
-  await worker?.stop();
+  await stopAll();
   await origin?.close();
   await dynamodb('DeleteTable', { TableName: table }).catch(() => {});
 });
