@@ -313,7 +313,11 @@ impl<T: Transport, R: Runtime> Store<'_, T, R> {
             e,
         );
         input.return_values_on_condition_check_failure = Some(ReturnValues::AllOld);
-        match self.db.update_item(input, Write::Idempotent).await {
+        // After a lost answer, a retry that finds `revoked_at` set to this very time recognises
+        // the earlier attempt as its own, so revoke-all counts it once.
+        let ours = n(now);
+        let recognise = move |old: Option<&Item>| old.and_then(|o| o.get("revoked_at")) == Some(&ours);
+        match self.db.update_item(input, Write::Recognise(&recognise)).await {
             Ok(_) => Ok(Revoked::Now),
             Err(DynamoError::ConditionalCheckFailed { item: Some(_), .. }) => Ok(Revoked::Already),
             Err(DynamoError::ConditionalCheckFailed { item: None, .. }) => Ok(Revoked::NoSuchSession),

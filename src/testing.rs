@@ -120,11 +120,12 @@ pub struct CountingTransport<T> {
     inner: T,
     operations: RefCell<Vec<String>>,
     lose_next: Cell<u32>,
+    lose_op: RefCell<Option<String>>,
 }
 
 impl<T> CountingTransport<T> {
     pub fn new(inner: T) -> Self {
-        Self { inner, operations: RefCell::new(Vec::new()), lose_next: Cell::new(0) }
+        Self { inner, operations: RefCell::new(Vec::new()), lose_next: Cell::new(0), lose_op: RefCell::new(None) }
     }
 
     pub fn count(&self) -> usize {
@@ -142,15 +143,24 @@ impl<T> CountingTransport<T> {
     /// Deliver the next `n` requests but report their answers as lost.
     pub fn lose_answers(&self, n: u32) {
         self.lose_next.set(n);
+        *self.lose_op.borrow_mut() = None;
+    }
+
+    /// Like [`Self::lose_answers`], counting only requests of operation `op` (e.g. "UpdateItem").
+    pub fn lose_answers_of(&self, op: &str, n: u32) {
+        self.lose_next.set(n);
+        *self.lose_op.borrow_mut() = Some(op.to_string());
     }
 }
 
 impl<T: Transport> Transport for CountingTransport<T> {
     async fn send(&self, request: http::Request<Vec<u8>>) -> Result<http::Response<Vec<u8>>, TransportError> {
-        self.operations.borrow_mut().push(operation(&request));
+        let op = operation(&request);
+        self.operations.borrow_mut().push(op.clone());
         let answer = self.inner.send(request).await;
         let lose = self.lose_next.get();
-        if lose > 0 {
+        let applies = self.lose_op.borrow().as_ref().is_none_or(|o| *o == op);
+        if lose > 0 && applies {
             self.lose_next.set(lose - 1);
             return Err(TransportError("answer lost (test)".into()));
         }

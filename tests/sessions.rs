@@ -294,6 +294,18 @@ fn admin_lists_newest_first_and_revokes_all_across_pages() {
 }
 
 #[test]
+fn revocations_whose_answers_were_lost_are_counted_once() {
+    let (_t, app) = setup("lostrevoke", &[]);
+    let tokens: Vec<String> = (0..3).map(|_| mint(&app, "acme", json!({"user_id": "u-lost"})).0).collect();
+    app.transport.lose_answers_of("UpdateItem", 2);
+    let r = app.admin("DELETE", "/v1/admin/tenants/acme/users/u-lost/sessions", None);
+    assert_eq!((r.status, r.json.clone()), (200, json!({"revoked": 3})));
+    for token in &tokens {
+        assert_eq!(with_bearer(&app, HOST, token).status, 401);
+    }
+}
+
+#[test]
 fn mint_validates_its_input() {
     let (_t, app) = setup("mint", &[]);
     let cases = [

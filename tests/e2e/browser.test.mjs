@@ -145,7 +145,7 @@ describe('in a real browser', () => {
     assert.ok(blocked.error, `blocked by CORS: ${JSON.stringify(blocked)}`);
     // A forged logout from the unlisted origin is refused (CSRF): the session survives.
     await fetchFrom(stranger, `${base}/v1/logout`, { method: 'POST', credentials: 'include', mode: 'no-cors' });
-    assert.match(worker.logs(), /"route":"logout","tenant":"demo","status":403/);
+    await worker.waitForLog(/"route":"logout","tenant":"demo","status":403/);
     assert.equal((await fetchFrom(page, '/v1/session', { credentials: 'include' })).status, 200);
     await other.close();
     await stranger.close();

@@ -44,7 +44,7 @@ describe('GET /health', () => {
     assert.equal(r.status, 200);
     assert.deepEqual(r.body, { status: 'ok' });
     assert.equal(r.headers.get('content-type'), 'application/json');
-    assert.match(ok.logs(), /"route":"health","tenant":null,"status":200,"duration_ms":\d+,"dynamodb_calls":0/);
+    await ok.waitForLog(/"route":"health","tenant":null,"status":200,"duration_ms":\d+,"dynamodb_calls":0/);
   });
 
   test('other methods are 405 with Allow', async () => {
@@ -86,7 +86,7 @@ describe('GET /v1/admin/health', () => {
         ttl_attribute: 'ttl', ttl_status: 'ENABLED', mismatches: [],
       },
     });
-    assert.match(ok.logs(), /"route":"admin_health","tenant":null,"status":200,"duration_ms":\d+,"dynamodb_calls":2,/);
+    await ok.waitForLog(/"route":"admin_health","tenant":null,"status":200,"duration_ms":\d+,"dynamodb_calls":2,/);
   });
 
   test('503 naming the problem when the table lacks GSI2', async () => {

@@ -61,7 +61,7 @@ export async function dynamodb(operation, body) {
 /**
  * Starts `wrangler dev` on the built Worker, on a port of its own choosing (`--port 0`, read back
  * from its "Ready on" line, so parallel test files never race for a port). `vars` override the
- * defaults; a var set to null is left out. Returns { url, port, logs(), stop() }. A start that
+ * defaults; a var set to null is left out. Returns { url, port, logs(), waitForLog(re), stop() }. A start that
  * fails is retried once; every worker is stopped by `stopAll()` (call it in `after`) or at exit.
  */
 export async function startWorker(vars = {}) {
@@ -112,6 +112,14 @@ async function startWorkerOnce(vars) {
     url: '',
     port: 0,
     logs: () => output,
+    /** Waits (up to 5 s) until the log matches `pattern`: log lines arrive after the answer. */
+    waitForLog: async (pattern, ms = 5000) => {
+      const deadline = Date.now() + ms;
+      while (!pattern.test(output)) {
+        if (Date.now() > deadline) throw new Error(`no log line matches ${pattern}:\n${output}`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    },
     stop: async () => {
       if (!running.has(child.pid)) return;
       try { process.kill(-child.pid, 'SIGTERM'); } catch { /* gone */ }

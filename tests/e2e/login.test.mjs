@@ -52,7 +52,7 @@ describe('login codes', () => {
     assert.equal(started.status, 202);
     assert.deepEqual(Object.keys(started.body).sort(), ['code', 'expires_at', 'login_id']);
     assert.match(started.body.code, /^\d{6}$/);
-    assert.ok(dev.logs().includes(`"dev_login_code":"${started.body.code}"`), 'DEV_MODE logs the code');
+    await dev.waitForLog(new RegExp(`"dev_login_code":"${started.body.code}"`)); // DEV_MODE logs the code
 
     const wrong = await post(dev, '/v1/login/verify', { login_id: started.body.login_id, code: started.body.code === '000000' ? '111111' : '000000' });
     assert.equal(wrong.status, 401);
@@ -68,7 +68,7 @@ describe('login codes', () => {
     const session = await rawRequest(`${dev.url}/v1/session`, { host: HOST, headers: { cookie: pair } });
     assert.equal(session.status, 200);
     assert.equal(session.body.user.id, verified.body.user.id);
-    assert.match(dev.logs(), /"route":"login_verify","tenant":"acme","status":200,"duration_ms":\d+,"dynamodb_calls":[12],/);
+    await dev.waitForLog(/"route":"login_verify","tenant":"acme","status":200,"duration_ms":\d+,"dynamodb_calls":[12],/);
 
     const again = await post(dev, '/v1/login/verify', { login_id: started.body.login_id, code: started.body.code });
     assert.equal(again.status, 410);
@@ -95,6 +95,7 @@ describe('login codes', () => {
     assert.ok(verifySignature(header, delivered.body, SECRET), 'signature check passes');
     assert.ok(!verifySignature(header, delivered.body.replace(payload.code, '999999'), SECRET), 'fails for a tampered body');
     assert.ok(!verifySignature(header, delivered.body, 'wrong-secret'), 'fails with another secret');
+    await prod.waitForLog(/"route":"login_start","tenant":"acme","status":202/);
     assert.ok(!prod.logs().includes(payload.code), 'outside DEV_MODE the code is never logged');
 
     const verified = await post(prod, '/v1/login/verify', { login_id: payload.login_id, code: payload.code });

@@ -41,7 +41,7 @@ describe('sessions', () => {
     assert.deepEqual(byCookie.body, expected);
     const byBearer = await rawRequest(`${worker.url}/v1/session`, { host: HOST, headers: { authorization: `Bearer ${token}` } });
     assert.deepEqual(byBearer.body, expected);
-    assert.match(worker.logs(), /"route":"session","tenant":"acme","status":200,"duration_ms":\d+,"dynamodb_calls":1,/);
+    await worker.waitForLog(/"route":"session","tenant":"acme","status":200,"duration_ms":\d+,"dynamodb_calls":1,/);
 
     const out = await rawRequest(`${worker.url}/v1/logout`, { method: 'POST', host: HOST, headers: { cookie: `__Host-dynauth=${token}` } });
     assert.equal(out.status, 204);
@@ -49,6 +49,7 @@ describe('sessions', () => {
     const after = await rawRequest(`${worker.url}/v1/session`, { host: HOST, headers: { cookie: `__Host-dynauth=${token}` } });
     assert.equal(after.status, 401);
     assert.deepEqual(after.body, { error: { code: 'invalid_session', message: 'no live session: sign in again' } });
+    await worker.waitForLog(/"route":"logout","tenant":"acme","status":204/);
     assert.ok(!worker.logs().includes(token), 'the token never appears in the log');
   });
 

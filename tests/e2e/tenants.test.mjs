@@ -50,7 +50,7 @@ describe('routing to the tenant origin', () => {
     // workerd hands the Worker the URL's host, lowercased.
     assert.equal(r.body.headers['x-forwarded-host'], 'auth.acme.test');
     assert.equal(r.body.headers['x-custom'], 'kept');
-    assert.match(worker.logs(), /"route":"proxy","tenant":"acme","status":201/);
+    await worker.waitForLog(/"route":"proxy","tenant":"acme","status":201/);
   });
 
   test('bodies go through, and redirects come back unfollowed', async () => {
