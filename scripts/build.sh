@@ -9,7 +9,15 @@ if [ "${DYNAUTH_SKIP_BUILD:-}" = 1 ] && [ -f build/index.js ]; then
   exit 0
 fi
 [ -x "$WASM_BINDGEN_BIN" ] || die "wasm-bindgen missing: run scripts/bootstrap.sh"
+# Skip the build when nothing it reads has changed since the last one.
+stamp_file="build/.inputs-sha256"
+inputs="$(find src -type f | LC_ALL=C sort | xargs cat Cargo.toml Cargo.lock rust-toolchain.toml | sha256sum | cut -d' ' -f1)"
+if [ -f build/index.js ] && [ -f "$stamp_file" ] && [ "$(cat "$stamp_file")" = "$inputs" ]; then
+  log "build: up to date (sources unchanged since the last build)"
+  exit 0
+fi
 log "build: worker-build --release"
+rm -f "$stamp_file"
 worker-build --release
 wasm="$(ls build/*.wasm 2>/dev/null | head -1 || true)"
 if [ -n "$wasm" ]; then
@@ -21,3 +29,4 @@ if [ -n "$wasm" ]; then
   js=$(stat -c %s build/index.js)
   log "build: $wasm $raw bytes raw, $gz bytes gzip -9; build/index.js $js bytes"
 fi
+echo "$inputs" > "$stamp_file"
