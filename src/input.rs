@@ -95,10 +95,6 @@ impl<'a> Fields<'a> {
         self.map.get(field).filter(|v| !v.is_null())
     }
 
-    pub fn present(&self, field: &str) -> bool {
-        self.get(field).is_some()
-    }
-
     /// A required string.
     pub fn string(&self, field: &str) -> Result<&'a str, Invalid> {
         self.opt_string(field)?.ok_or_else(|| Invalid::field(&self.name(field), "is required"))

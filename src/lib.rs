@@ -9,11 +9,17 @@
 //! # Layout
 //! - [`runtime`]: the `Transport` and `Runtime` seams.
 //! - [`dynamo`]: the DynamoDB client (operations, signing, errors, retries, the table).
+//! - [`keys`]: every key value of the single table.
 //! - [`config`]: vars and secrets -> typed configuration.
 //! - [`crypto`]: hashing, HMAC, base64url, constant-time comparison.
+//! - [`host`], [`email`], [`input`]: canonical hosts and origins, email addresses, request input.
+//! - [`cursor`], [`cache`]: signed pagination cursors, the bounded in-isolate cache.
+//! - [`tenants`], [`resolve`]: tenants and custom domains; Host -> tenant with the caches.
+//! - [`sessions`], [`users`], [`login`]: sessions, users, login codes.
 //! - [`api`]: the HTTP API as a pure async function.
 //! - `edge` (wasm32 only): the Worker entry point and its runtime.
-//! - `native` (not wasm32): a blocking HTTP transport and OS runtime for the CLI and tests.
+//! - `native`, `testing` (not wasm32): a blocking HTTP transport and OS runtime for the CLI and
+//!   tests; fakes for tests (manual clock, scripted and counting transports).
 
 pub mod api;
 pub mod cache;

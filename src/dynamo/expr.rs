@@ -65,16 +65,6 @@ impl Expr {
         format!("attribute_not_exists({})", self.name(name))
     }
 
-    /// The `ExpressionAttributeNames` map, `None` when empty (DynamoDB refuses empty maps).
-    pub fn names(&self) -> Option<Names> {
-        (!self.names.is_empty()).then(|| self.names.clone())
-    }
-
-    /// The `ExpressionAttributeValues` map, `None` when empty.
-    pub fn values(&self) -> Option<Values> {
-        (!self.values.is_empty()).then(|| self.values.clone())
-    }
-
     /// Both maps, consuming the builder.
     pub fn into_parts(self) -> (Option<Names>, Option<Values>) {
         let names = (!self.names.is_empty()).then_some(self.names);
@@ -121,7 +111,6 @@ mod tests {
     #[test]
     fn empty_maps_are_omitted() {
         let e = Expr::new();
-        assert_eq!(e.names(), None);
-        assert_eq!(e.values(), None);
+        assert_eq!(e.into_parts(), (None, None));
     }
 }

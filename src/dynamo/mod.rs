@@ -120,11 +120,6 @@ impl<T: Transport, R: Runtime> Client<T, R> {
         &self.transport
     }
 
-    /// The endpoint requests go to.
-    pub fn endpoint(&self) -> String {
-        self.uri.to_string()
-    }
-
     pub async fn get_item(&self, input: &GetItemInput) -> Result<GetItemOutput, DynamoError> {
         self.call("GetItem", input, Retries::All).await
     }
