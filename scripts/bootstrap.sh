@@ -74,7 +74,7 @@ if [ -x "$TOOLS/venv/bin/moto_server" ] && "$TOOLS/venv/bin/python" -c "import m
   step "moto[server] $MOTO_VERSION: present"
 else
   step "moto[server] $MOTO_VERSION: installing into .tools/venv"
-  python3 -m venv "$TOOLS/venv"
+  python3 -m venv "$TOOLS/venv" || { ensure_debian_packages python3-venv && rm -rf "$TOOLS/venv" && python3 -m venv "$TOOLS/venv"; }
   "$TOOLS/venv/bin/pip" install --quiet --disable-pip-version-check "moto[server]==$MOTO_VERSION"
 fi
 
