@@ -10,7 +10,7 @@ use crate::crypto::{b64url, b64url_decode, constant_time_eq, hmac_hex, hmac_part
 use crate::dynamo::expr::and;
 use crate::dynamo::table::Schema;
 use crate::dynamo::{
-    Client, DynamoError, Expr, GetItemInput, Item, PutItemInput, ReturnValues, TransactItem, UpdateItemInput, Write,
+    Client, DynamoError, Expr, GetItemInput, PutItemInput, ReturnValues, TransactItem, UpdateItemInput, Write,
     from_item, n, s, to_item, to_typed_item,
 };
 use crate::keys;
@@ -193,13 +193,7 @@ impl<T: Transport, R: Runtime> Store<'_, T, R> {
     pub async fn put(&self, login: &Login) -> Result<(), DynamoError> {
         let mut item = to_typed_item("login_code", login)?;
         keys::login(&login.tenant, &login.login_id).add_to(self.schema, &mut item);
-        let mut e = Expr::new();
-        let cond = e.not_exists(&self.schema.pk);
-        let mine = item.clone();
-        let recognise = move |old: Option<&Item>| old == Some(&mine);
-        self.db
-            .put_item(PutItemInput::new(&self.schema.table, item).condition(cond, e), Write::Recognise(&recognise))
-            .await?;
+        self.db.put_new(&self.schema.table, &self.schema.pk, item).await?;
         Ok(())
     }
 

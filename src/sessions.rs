@@ -209,9 +209,7 @@ impl<T: Transport, R: Runtime> Store<'_, T, R> {
     ) -> Result<(SessionToken, Session), DynamoError> {
         let (token, session) = self.build(tenant, user_id, email, lifetime_secs, device);
         let input = self.put_input(&session)?;
-        let mine = input.item.clone();
-        let recognise = move |old: Option<&Item>| old == Some(&mine);
-        self.db.put_item(input, Write::Recognise(&recognise)).await?;
+        self.db.put_new(&self.schema.table, &self.schema.pk, input.item).await?;
         Ok((token, session))
     }
 
@@ -476,23 +474,12 @@ impl CookieMode {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tenants::{LoginCodeSettings, SessionSettings, TenantId};
     use crate::testing::ManualRuntime;
 
     fn tenant(idle: u64) -> Tenant {
-        Tenant {
-            id: TenantId::parse("acme").unwrap_or_else(|_| panic!()),
-            name: "Acme".into(),
-            allowed_origins: vec![],
-            session: SessionSettings { lifetime_secs: 30 * 86_400, idle_lifetime_secs: idle },
-            login_code: LoginCodeSettings { length: 6, ttl_secs: 600, max_attempts: 5 },
-            origin: None,
-            protect: false,
-            code_webhook_url: None,
-            created_at: String::new(),
-            updated_at: String::new(),
-            generation: "g1".into(),
-        }
+        let mut t = crate::testing::tenant();
+        t.session.idle_lifetime_secs = idle;
+        t
     }
 
     fn session(now: i64, idle: i64, lifetime: i64) -> Session {

@@ -16,7 +16,7 @@ use crate::dynamo::expr::and;
 use crate::dynamo::table::Schema;
 use crate::dynamo::{
     Client, DeleteItemInput, DynamoError, Expr, GetItemInput, Item, PutItemInput, QueryInput, TransactItem,
-    TransactWriteItemsInput, UpdateItemInput, Write, from_item, n, s, to_item, to_typed_item,
+    TransactWriteItemsInput, UpdateItemInput, from_item, n, s, to_item, to_typed_item,
 };
 use crate::host::{self, Host};
 use crate::input::{Fields, Invalid, check_fields};
@@ -483,13 +483,7 @@ impl<T: Transport, R: Runtime> Store<'_, T, R> {
         let item = TenantItem { kind: "tenant".into(), record, domains: BTreeMap::new(), version: 1 };
         let mut attrs = to_item(&item)?;
         keys::tenant(id.as_str()).add_to(self.schema, &mut attrs);
-        let mut e = Expr::new();
-        let cond = e.not_exists(&self.schema.pk);
-        let mine = attrs.clone();
-        let recognise = move |old: Option<&Item>| old == Some(&mine);
-        self.db
-            .put_item(PutItemInput::new(&self.schema.table, attrs).condition(cond, e), Write::Recognise(&recognise))
-            .await?;
+        self.db.put_new(&self.schema.table, &self.schema.pk, attrs).await?;
         Ok(true)
     }
 

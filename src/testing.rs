@@ -176,3 +176,22 @@ fn operation(request: &http::Request<Vec<u8>>) -> String {
         .map(|t| t.trim_start_matches("DynamoDB_20120810.").to_string())
         .unwrap_or_default()
 }
+
+/// A tenant record for tests: id `acme`, name `Acme`, generation `g1`, the default settings;
+/// adjust the fields a test cares about.
+pub fn tenant() -> crate::tenants::Tenant {
+    use crate::tenants::{LoginCodeSettings, SessionSettings, Tenant, TenantId};
+    Tenant {
+        id: TenantId::parse("acme").unwrap_or_else(|_| unreachable!("a valid literal id")),
+        name: "Acme".into(),
+        allowed_origins: Vec::new(),
+        session: SessionSettings { lifetime_secs: 30 * 86_400, idle_lifetime_secs: 7 * 86_400 },
+        login_code: LoginCodeSettings { length: 6, ttl_secs: 600, max_attempts: 5 },
+        origin: None,
+        protect: false,
+        code_webhook_url: None,
+        created_at: String::new(),
+        updated_at: String::new(),
+        generation: "g1".into(),
+    }
+}

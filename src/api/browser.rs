@@ -179,21 +179,12 @@ pub(crate) fn html_escape(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tenants::{LoginCodeSettings, SessionSettings, TenantId};
 
     fn tenant() -> Tenant {
         Tenant {
-            id: TenantId::parse("acme").unwrap_or_else(|_| panic!()),
             name: "Acme <b>&</b>".into(),
             allowed_origins: vec!["https://app.acme.test".into(), "http://localhost:3000".into()],
-            session: SessionSettings { lifetime_secs: 3600, idle_lifetime_secs: 600 },
-            login_code: LoginCodeSettings { length: 6, ttl_secs: 600, max_attempts: 5 },
-            origin: None,
-            protect: false,
-            code_webhook_url: None,
-            created_at: String::new(),
-            updated_at: String::new(),
-            generation: "g".into(),
+            ..crate::testing::tenant()
         }
     }
 

@@ -139,6 +139,17 @@ impl<T: Transport, R: Runtime> Client<T, R> {
         self.write_call("PutItem", &input, write).await
     }
 
+    /// Writes `item`, which must be new: on condition that no item has its key (`pk` is the
+    /// partition key's name). An earlier attempt of this very write whose answer was lost is
+    /// recognised (the stored item equals `item`) and counts as success.
+    pub async fn put_new(&self, table: &str, pk: &str, item: Item) -> Result<(), DynamoError> {
+        let mut e = Expr::new();
+        let cond = e.not_exists(pk);
+        let mine = item.clone();
+        let recognise = move |old: Option<&Item>| old == Some(&mine);
+        self.put_item(PutItemInput::new(table, item).condition(cond, e), Write::Recognise(&recognise)).await.map(|_| ())
+    }
+
     pub async fn update_item(
         &self,
         mut input: UpdateItemInput,
