@@ -1,13 +1,26 @@
 #!/usr/bin/env bash
-# `npm run bench`: the Worker's size, and lookup latency under wrangler dev against DynamoDB
-# Local (bench/lookup.mjs). Numbers are local (workerd and DynamoDB Local on one machine), useful
-# to compare changes, not edge latencies.
+# `npm run bench`: dynauth's session lookup against its JavaScript peers (bench/run.mjs), each in
+# its own bare `workerd serve`, against one DynamoDB Local, interleaved, with CPU per request read
+# from /proc. Installs the peers' packages into bench/node_modules first. Numbers are local (the
+# Workers, DynamoDB Local and the load generator share this machine): compare ratios, not absolutes.
+#   BENCH_ROUNDS, BENCH_REQUESTS, BENCH_CONCURRENCY (e.g. 1,16), BENCH_COLD, BENCH_EXTRA (name=dir
+#   of another dynauth build, e.g. an older one, to compare in the same run)
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
 bash scripts/bootstrap.sh
 bash scripts/build.sh
 cargo build --quiet --bin dynauth
-wasm="build/index_bg.wasm"
-log "bench: $wasm $(stat -c %s "$wasm") bytes raw, $(gzip -9 -c "$wasm" | wc -c) gzip -9; build/index.js $(stat -c %s build/index.js) bytes"
-scripts/with-servers.sh node bench/lookup.mjs
+stamp="bench/node_modules/.dynauth-stamp"
+want="$(cat bench/package.json bench/package-lock.json | sha256sum | cut -d' ' -f1)"
+if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+  log "bench: installing the peers' packages (bench/package.json)"
+  npm install --prefix bench --no-audit --no-fund --loglevel=error
+  echo "$want" > "$stamp"
+fi
+# workerd on CPU 1, the load generator and DynamoDB Local on CPU 0, when there are two or more.
+if [ "$(nproc)" -ge 2 ] && command -v taskset >/dev/null; then
+  export BENCH_WORKERD_CPUS="${BENCH_WORKERD_CPUS:-1}"
+  exec taskset -c 0 scripts/with-servers.sh node bench/run.mjs
+fi
+exec scripts/with-servers.sh node bench/run.mjs

@@ -22,7 +22,10 @@ worker-build --release
 wasm="$(ls build/*.wasm 2>/dev/null | head -1 || true)"
 if [ -n "$wasm" ]; then
   # worker-build keeps the wasm `name` section (about 150 KB of function names, used only for
-  # symbolic stack traces); strip it and the producers section.
+  # symbolic stack traces); strip it and the producers section. The named copy stays in
+  # .run/build-names/ for profiles (bench/profile.mjs).
+  mkdir -p .run/build-names
+  cp build/index.js "$wasm" .run/build-names/
   wasm-opt "$wasm" --strip-debug --strip-producers -o "$wasm"
   raw=$(stat -c %s "$wasm")
   gz=$(gzip -9 -c "$wasm" | wc -c)

@@ -1,20 +1,55 @@
 //! The Worker: wiring from the Cloudflare runtime to the pure core. Configuration and caches live
-//! once per isolate; each request gets a DynamoDB client over `fetch`, the JS clock and random
-//! source. Requests the core forwards go to the tenant's origin with their body and answer
-//! streamed through.
+//! once per isolate. Each request becomes a [`driver::Task`] that `src/edge.js` drives: the core
+//! runs until it needs I/O, the JavaScript performs it (`fetch` to DynamoDB or the webhook, a
+//! timer, the body read, the forward to the tenant's origin) and resumes the task with the result.
+//!
+//! Every crossing between wasm and JavaScript costs CPU, so each step is one call: the request
+//! comes in as one string (method, URL, headers), a response goes out as status, one header
+//! string, the body and the log line, and an exchange comes back whole (the body read with
+//! `arrayBuffer()`, the timeout an `AbortSignal`). A request that needs no I/O (`/health`, a
+//! cached unknown host) is answered synchronously, without a promise.
+//!
+//! This takes the place of the `worker` crate's `#[event(fetch)]` wrapper, which bridges a
+//! promise per await (measured: a third of dynauth's own CPU per lookup); `worker` still provides
+//! the environment, the context and the bindings.
 
-use std::cell::OnceCell;
+use std::cell::{Cell, OnceCell, RefCell};
+use std::collections::HashMap;
 use std::rc::Rc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
-use futures_util::future::{Either, select};
-use worker::{Context, Env, Headers, Method, RequestInit, RequestRedirect, console_log, event};
+use wasm_bindgen::prelude::*;
+use worker::js_sys::{self, Uint8Array};
+use worker::worker_sys::Context;
+use worker::{Env, web_sys};
 
-use crate::api::{self, ApiError, Ctx, Forward, Handled, Outcome};
+use crate::api::{self, ApiError, Ctx, Deferred, Handled, LogLine, Outcome};
 use crate::config::{Config, ConfigError, VARIABLES};
+use crate::driver::{self, Done, Op, Step, Task};
 use crate::dynamo::Client;
 use crate::resolve::Caches;
 use crate::runtime::{Runtime, Transport, TransportError};
+
+type Resume = dyn FnMut(u32, u32, f64, u16, String, Uint8Array, String) -> JsValue;
+
+#[wasm_bindgen(module = "/src/edge.js")]
+extern "C" {
+    #[wasm_bindgen(js_name = setResume)]
+    fn set_resume(resume: &Closure<Resume>);
+    #[wasm_bindgen(js_name = requestHead)]
+    fn request_head(request: &web_sys::Request) -> String;
+    fn respond(status: u16, head: &str, body: &[u8], line: &str) -> web_sys::Response;
+    fn log(line: &str);
+    fn drive(task: u32, request: &JsValue, ops: &js_sys::Array) -> js_sys::Promise;
+    #[wasm_bindgen(js_name = sendOp)]
+    fn send_op(id: u32, method: &str, url: &str, head: &str, body: &[u8], timeout_ms: u32) -> JsValue;
+    #[wasm_bindgen(js_name = sleepOp)]
+    fn sleep_op(id: u32, ms: u32) -> JsValue;
+    #[wasm_bindgen(js_name = bodyOp)]
+    fn body_op(id: u32) -> JsValue;
+    #[wasm_bindgen(js_name = forwardOp)]
+    fn forward_op(id: u32, method: &str, url: &str, head: &str) -> JsValue;
+}
 
 /// What lives as long as the isolate.
 struct Isolate {
@@ -22,11 +57,55 @@ struct Isolate {
     caches: Caches,
 }
 
-thread_local! {
-    static ISOLATE: OnceCell<Rc<Result<Isolate, ConfigError>>> = const { OnceCell::new() };
+type State = Rc<Result<Isolate, ConfigError>>;
+
+/// What a task ends with (one per task, moved once: its size does not matter).
+#[allow(clippy::large_enum_variant)]
+enum Finished {
+    /// A request, handled.
+    Request(Handled),
+    /// Work after the response, with its failures to log.
+    Background(Vec<String>),
 }
 
-fn isolate(env: &Env) -> Rc<Result<Isolate, ConfigError>> {
+/// What an operation in flight was, so its result can be read back.
+#[derive(Clone, Copy)]
+enum Kind {
+    Send,
+    Sleep,
+    Body,
+    Forward,
+}
+
+/// A task in flight.
+struct Running {
+    task: Task<Finished>,
+    kinds: HashMap<u32, Kind>,
+    ctx: Context,
+    /// Once the request is forwarded: its log line, waiting for the origin's status.
+    forwarding: Option<LogLine>,
+}
+
+/// What the JavaScript does next with a task.
+enum Next {
+    /// Answer with this.
+    Respond(web_sys::Response),
+    /// Perform these operations, then resume the task.
+    Ops(js_sys::Array),
+    /// Nothing: background work is done, or the origin's answer (of the forward just completed)
+    /// is the answer.
+    Done,
+}
+
+thread_local! {
+    static ISOLATE: OnceCell<State> = const { OnceCell::new() };
+    static RUNNING: RefCell<HashMap<u32, Running>> = RefCell::new(HashMap::new());
+    static NEXT_TASK: Cell<u32> = const { Cell::new(0) };
+    static RESUME: OnceCell<Closure<Resume>> = const { OnceCell::new() };
+}
+
+/// The isolate's configuration and caches, made on the first request.
+fn isolate(env: &Env) -> State {
     ISOLATE.with(|cell| {
         cell.get_or_init(|| {
             let lookup = |name: &str| {
@@ -44,22 +123,76 @@ fn isolate(env: &Env) -> Rc<Result<Isolate, ConfigError>> {
     })
 }
 
-#[event(fetch)]
-async fn fetch(mut req: worker::Request, env: Env, wctx: Context) -> worker::Result<worker::Response> {
-    let own = api::is_own_path(&req.path());
-    let request = match into_http(&mut req, own).await {
-        Ok(r) => r,
-        Err(e) => {
-            let response = ApiError::bad_request("invalid_request", "the request could not be read").into_response();
-            console_log!(
-                "{}",
-                serde_json::json!({"route": "unreadable_request", "status": 400, "error_detail": e.to_string()})
-            );
-            return from_http(response);
-        }
-    };
+/// The Worker's `fetch` handler (worker-build's entry point calls it with the request, the
+/// environment and the context): a Response, or a promise of one when the request needs I/O.
+#[wasm_bindgen]
+pub fn fetch(request: web_sys::Request, env: Env, ctx: Context) -> JsValue {
+    RESUME.with(|cell| {
+        cell.get_or_init(|| {
+            let closure = Closure::<Resume>::new(resume);
+            set_resume(&closure);
+            closure
+        });
+    });
+    driver::set_now(js_sys::Date::now() as u64);
     let state = isolate(&env);
-    let handled = match state.as_ref() {
+    let task = Task::new(handle(state.clone(), request_head(&request)));
+    let id = new_task_id();
+    match step(id, Running { task, kinds: HashMap::new(), ctx, forwarding: None }, &state) {
+        Next::Respond(response) => response.into(),
+        Next::Ops(ops) => drive(id, &request, &ops).into(),
+        Next::Done => JsValue::UNDEFINED,
+    }
+}
+
+/// Called by `drive` (src/edge.js) when operation `op` of task `task` is done: hands the result
+/// in and polls the task again.
+fn resume(task: u32, op: u32, now_ms: f64, status: u16, head: String, body: Uint8Array, error: String) -> JsValue {
+    driver::set_now(now_ms as u64);
+    let Some(mut running) = RUNNING.with(|r| r.borrow_mut().remove(&task)) else {
+        return JsValue::UNDEFINED;
+    };
+    let Some(state) = ISOLATE.with(|cell| cell.get().cloned()) else {
+        return JsValue::UNDEFINED;
+    };
+    match running.kinds.remove(&op) {
+        Some(Kind::Forward) => return forwarded(running.forwarding.take(), status, &error),
+        Some(Kind::Send) => {
+            let answer = if error.is_empty() { response(status, &head, &body) } else { Err(TransportError(error)) };
+            driver::complete(op, Done::Sent(answer));
+        }
+        Some(Kind::Sleep) => driver::complete(op, Done::Slept),
+        Some(Kind::Body) => {
+            driver::complete(op, Done::Body(if error.is_empty() { Ok(body.to_vec()) } else { Err(error) }))
+        }
+        None => {}
+    }
+    match step(task, running, &state) {
+        Next::Respond(response) => response.into(),
+        Next::Ops(ops) => ops.into(),
+        Next::Done => JsValue::UNDEFINED,
+    }
+}
+
+/// A request through the core: the head parsed, the body read when the route needs it.
+async fn handle(state: State, head: String) -> Finished {
+    let (mut request, needs_body) = match parse_head(&head) {
+        Ok(r) => r,
+        Err(detail) => return Finished::Request(api::unreadable_request(&detail, random_id())),
+    };
+    if needs_body {
+        match driver::perform(Op::ReadBody).await {
+            Done::Body(Ok(body)) => *request.body_mut() = body,
+            other => {
+                let detail = match other {
+                    Done::Body(Err(e)) => e,
+                    _ => "no body".to_string(),
+                };
+                return Finished::Request(api::unreadable_request(&detail, random_id()));
+            }
+        }
+    }
+    Finished::Request(match state.as_ref() {
         Err(e) => api::config_failure(&request, e, random_id()),
         Ok(isolate) => match isolate.client() {
             Ok(db) => api::handle(&Ctx::new(&isolate.config, &db, &isolate.caches), request).await,
@@ -67,154 +200,204 @@ async fn fetch(mut req: worker::Request, env: Env, wctx: Context) -> worker::Res
                 api::config_failure(&request, &ConfigError { variable: "DYNAMODB_ENDPOINT", problem }, random_id())
             }
         },
-    };
-    let Handled { outcome, mut log, deferred } = handled;
-    if !deferred.is_empty() {
-        let state = state.clone();
-        wctx.wait_until(async move {
-            if let Ok(isolate) = state.as_ref()
-                && let Ok(db) = isolate.client()
-            {
-                for line in Ctx::new(&isolate.config, &db, &isolate.caches).run_deferred(deferred).await {
-                    console_log!("{line}");
-                }
-            }
-        });
-    }
-    let response = match outcome {
-        Outcome::Respond(response) => from_http(response),
-        Outcome::Forward(forward) => match send_forward(forward, &req).await {
-            Ok(response) => {
-                log.status = response.status_code();
-                Ok(response)
-            }
-            Err(e) => {
-                let err = ApiError::BadGateway { detail: e.to_string() };
-                log.status = err.status();
-                log.error_code = Some(err.code());
-                log.error_detail = err.log_detail().map(str::to_string);
-                from_http(err.into_response())
-            }
-        },
-    };
-    console_log!("{}", log.to_json());
-    response
+    })
 }
 
-impl Isolate {
-    /// A DynamoDB client for one request (its counters are that request's).
-    fn client(&self) -> Result<Client<FetchTransport, EdgeRuntime>, String> {
-        let transport = FetchTransport { timeout: self.config.dynamo.retry.deadline };
-        Client::new(self.config.dynamo.clone(), transport, EdgeRuntime)
+/// Polls task `id` and says what happens next; a waiting task is kept for `resume`.
+fn step(id: u32, mut running: Running, state: &State) -> Next {
+    match running.task.poll() {
+        Step::Waiting(ops) => {
+            let array = js_sys::Array::new();
+            for (op_id, op) in ops {
+                let (kind, value) = op_value(op_id, op);
+                running.kinds.insert(op_id, kind);
+                array.push(&value);
+            }
+            RUNNING.with(|r| r.borrow_mut().insert(id, running));
+            Next::Ops(array)
+        }
+        Step::Done(Finished::Background(failures)) => {
+            for line in failures {
+                log(&line);
+            }
+            Next::Done
+        }
+        Step::Done(Finished::Request(Handled { outcome, log: line, deferred })) => {
+            if !deferred.is_empty() {
+                spawn_deferred(deferred, &running.ctx, state);
+            }
+            match outcome {
+                Outcome::Respond(response) => Next::Respond(respond(
+                    response.status().as_u16(),
+                    &join_headers(response.headers()),
+                    response.body(),
+                    &line.to_json(),
+                )),
+                Outcome::Forward(plan) => {
+                    let op_id = driver::new_op_id();
+                    let op = forward_op(op_id, plan.method.as_str(), &plan.url, &join_headers(&plan.headers));
+                    running.kinds.insert(op_id, Kind::Forward);
+                    running.forwarding = Some(line);
+                    RUNNING.with(|r| r.borrow_mut().insert(id, running));
+                    Next::Ops(js_sys::Array::of1(&op))
+                }
+            }
+        }
     }
+}
+
+/// The forward to the origin is done: log the request with the origin's status (the origin's
+/// answer goes to the client as it is), or answer 502 when the origin could not be reached.
+fn forwarded(line: Option<LogLine>, status: u16, error: &str) -> JsValue {
+    let mut line = line.unwrap_or_default();
+    if error.is_empty() {
+        line.status = status;
+        log(&line.to_json());
+        return JsValue::NULL;
+    }
+    let err = ApiError::BadGateway { detail: error.to_string() };
+    line.status = err.status();
+    line.error_code = Some(err.code());
+    line.error_detail = err.log_detail().map(str::to_string);
+    let response = err.into_response();
+    respond(response.status().as_u16(), &join_headers(response.headers()), response.body(), &line.to_json()).into()
+}
+
+/// Deferred work runs as a task of its own inside `waitUntil`, after the response.
+fn spawn_deferred(work: Vec<Deferred>, ctx: &Context, state: &State) {
+    let isolate = state.clone();
+    let task = Task::new(async move {
+        let failures = match isolate.as_ref() {
+            Ok(isolate) => match isolate.client() {
+                Ok(db) => Ctx::new(&isolate.config, &db, &isolate.caches).run_deferred(work).await,
+                Err(problem) => vec![problem],
+            },
+            Err(e) => vec![e.to_string()],
+        };
+        Finished::Background(failures)
+    });
+    let id = new_task_id();
+    if let Next::Ops(ops) =
+        step(id, Running { task, kinds: HashMap::new(), ctx: same_context(ctx), forwarding: None }, state)
+    {
+        // Background work never reads the body or forwards: it needs no request.
+        let _ = ctx.wait_until(&drive(id, &JsValue::UNDEFINED, &ops));
+    }
+}
+
+/// Another handle to the same context (the binding has no `Clone`).
+fn same_context(ctx: &Context) -> Context {
+    let value: &JsValue = ctx.as_ref();
+    value.clone().unchecked_into()
+}
+
+fn new_task_id() -> u32 {
+    NEXT_TASK.with(|n| {
+        n.set(n.get().wrapping_add(1));
+        n.get()
+    })
+}
+
+/// An operation as `src/edge.js` takes it.
+fn op_value(id: u32, op: Op) -> (Kind, JsValue) {
+    match op {
+        Op::Send { request, timeout } => {
+            let (parts, body) = request.into_parts();
+            let mut headers = parts.headers;
+            headers.remove(http::header::HOST);
+            let ms = u32::try_from(timeout.as_millis()).unwrap_or(u32::MAX);
+            let value = send_op(id, parts.method.as_str(), &parts.uri.to_string(), &join_headers(&headers), &body, ms);
+            (Kind::Send, value)
+        }
+        Op::Sleep(d) => (Kind::Sleep, sleep_op(id, u32::try_from(d.as_millis()).unwrap_or(u32::MAX))),
+        Op::ReadBody => (Kind::Body, body_op(id)),
+    }
+}
+
+/// The request from its head (`METHOD\nURL\nname:value...`), and whether its body must be read
+/// (dynauth's own routes; forwarded bodies are streamed to the origin untouched).
+fn parse_head(head: &str) -> Result<(http::Request<Vec<u8>>, bool), String> {
+    let mut lines = head.split('\n');
+    let method = lines.next().unwrap_or("GET");
+    let url = lines.next().unwrap_or("/");
+    let mut builder = http::Request::builder().method(method).uri(url);
+    for line in lines {
+        if let Some((name, value)) = line.split_once(':') {
+            builder = builder.header(name, value);
+        }
+    }
+    let request = builder.body(Vec::new()).map_err(|e| e.to_string())?;
+    let needs_body = !matches!(method, "GET" | "HEAD") && api::is_own_path(request.uri().path());
+    Ok((request, needs_body))
+}
+
+fn response(status: u16, head: &str, body: &Uint8Array) -> Result<http::Response<Vec<u8>>, TransportError> {
+    let mut builder = http::Response::builder().status(status);
+    for line in head.split('\n') {
+        if let Some((name, value)) = line.split_once(':') {
+            builder = builder.header(name, value);
+        }
+    }
+    builder.body(body.to_vec()).map_err(|e| TransportError(e.to_string()))
+}
+
+/// Headers as `src/edge.js` takes them: `name:value` lines (values that are not text are left out).
+fn join_headers(map: &http::HeaderMap) -> String {
+    let mut head = String::with_capacity(map.len() * 32);
+    for (name, value) in map {
+        if let Ok(value) = value.to_str() {
+            if !head.is_empty() {
+                head.push('\n');
+            }
+            head.push_str(name.as_str());
+            head.push(':');
+            head.push_str(value);
+        }
+    }
+    head
 }
 
 fn random_id() -> String {
     let mut b = [0u8; 8];
-    EdgeRuntime.fill_random(&mut b);
+    HostRuntime.fill_random(&mut b);
     crate::crypto::hex(&b)
 }
 
-/// The request as `http::Request`; the body is read only for dynauth's own routes (forwarded
-/// bodies are streamed to the origin untouched).
-async fn into_http(req: &mut worker::Request, read_body: bool) -> worker::Result<http::Request<Vec<u8>>> {
-    let body = match req.method() {
-        Method::Get | Method::Head => Vec::new(),
-        _ if read_body => req.bytes().await?,
-        _ => Vec::new(),
-    };
-    let url = req.url()?;
-    let mut builder = http::Request::builder().method(req.method().as_ref()).uri(url.as_str());
-    for (name, value) in req.headers().entries() {
-        builder = builder.header(name, value);
+impl Isolate {
+    /// A DynamoDB client for one request (its counters are that request's).
+    fn client(&self) -> Result<Client<HostTransport, HostRuntime>, String> {
+        let transport = HostTransport { timeout: self.config.dynamo.retry.deadline };
+        Client::new(self.config.dynamo.clone(), transport, HostRuntime)
     }
-    builder.body(body).map_err(|e| worker::Error::RustError(e.to_string()))
 }
 
-fn from_http(response: http::Response<Vec<u8>>) -> worker::Result<worker::Response> {
-    let (parts, body) = response.into_parts();
-    let headers = to_headers(&parts.headers)?;
-    let builder = worker::ResponseBuilder::new().with_status(parts.status.as_u16()).with_headers(headers);
-    if body.is_empty() { Ok(builder.empty()) } else { Ok(builder.fixed(body)) }
-}
-
-fn to_headers(map: &http::HeaderMap) -> worker::Result<Headers> {
-    let headers = Headers::new();
-    for (name, value) in map {
-        if let Ok(value) = value.to_str() {
-            headers.append(name.as_str(), value)?;
-        }
-    }
-    Ok(headers)
-}
-
-/// Sends a forward to the origin with the original body stream; the answer comes back as it is
-/// (redirects included: they are the client's to follow).
-async fn send_forward(forward: Forward, original: &worker::Request) -> worker::Result<worker::Response> {
-    let mut init = RequestInit::new();
-    init.with_method(Method::from(forward.method.to_string()))
-        .with_headers(to_headers(&forward.headers)?)
-        .with_redirect(RequestRedirect::Manual);
-    if !matches!(forward.method, http::Method::GET | http::Method::HEAD)
-        && let Some(body) = original.inner().body()
-    {
-        init.with_body(Some(body.into()));
-    }
-    let request = worker::Request::new_with_init(&forward.url, &init)?;
-    worker::Fetch::Request(request).send().await
-}
-
-/// `fetch`, raced against a timer so one hung request cannot outlive the retry deadline.
-struct FetchTransport {
+/// HTTP through the host: one `fetch`, its whole answer, and an `AbortSignal` so one hung
+/// request cannot outlive the retry deadline.
+struct HostTransport {
     timeout: Duration,
 }
 
-impl Transport for FetchTransport {
+impl Transport for HostTransport {
     async fn send(&self, request: http::Request<Vec<u8>>) -> Result<http::Response<Vec<u8>>, TransportError> {
-        let err = |e: worker::Error| TransportError(e.to_string());
-        let (parts, body) = request.into_parts();
-        let headers = Headers::new();
-        for (name, value) in &parts.headers {
-            if name == http::header::HOST {
-                continue;
-            }
-            let value = value.to_str().map_err(|_| TransportError(format!("header {name} is not ASCII")))?;
-            headers.set(name.as_str(), value).map_err(err)?;
-        }
-        let mut init = RequestInit::new();
-        init.with_method(Method::from(parts.method.to_string())).with_headers(headers);
-        if !body.is_empty() {
-            init.with_body(Some(worker::js_sys::Uint8Array::from(body.as_slice()).into()));
-        }
-        let req = worker::Request::new_with_init(&parts.uri.to_string(), &init).map_err(err)?;
-        let send = Box::pin(async move {
-            let mut resp = worker::Fetch::Request(req).send().await?;
-            let mut builder = http::Response::builder().status(resp.status_code());
-            for (name, value) in resp.headers().entries() {
-                builder = builder.header(name, value);
-            }
-            let bytes = resp.bytes().await?;
-            builder.body(bytes).map_err(|e| worker::Error::RustError(e.to_string()))
-        });
-        let timer = Box::pin(worker::Delay::from(self.timeout));
-        match select(send, timer).await {
-            Either::Left((result, _)) => result.map_err(err),
-            Either::Right(((), _)) => Err(TransportError(format!("no response within {:?}", self.timeout))),
+        match driver::perform(Op::Send { request, timeout: self.timeout }).await {
+            Done::Sent(answer) => answer,
+            _ => Err(TransportError("the host answered another operation".into())),
         }
     }
 }
 
-/// `Date.now()`, timers and `crypto.getRandomValues` through getrandom.
+/// The host's clock (as of the last step), its timers, and `crypto.getRandomValues` through
+/// getrandom.
 #[derive(Debug, Clone, Copy)]
-struct EdgeRuntime;
+struct HostRuntime;
 
-impl Runtime for EdgeRuntime {
-    fn now(&self) -> SystemTime {
-        UNIX_EPOCH + Duration::from_millis(worker::Date::now().as_millis())
+impl Runtime for HostRuntime {
+    fn now(&self) -> std::time::SystemTime {
+        driver::now()
     }
 
     async fn sleep(&self, duration: Duration) {
-        worker::Delay::from(duration).await;
+        driver::perform(Op::Sleep(duration)).await;
     }
 
     fn fill_random(&self, buf: &mut [u8]) {

@@ -17,6 +17,7 @@
 //! - [`tenants`], [`resolve`]: tenants and custom domains; Host -> tenant with the caches.
 //! - [`sessions`], [`users`], [`login`]: sessions, users, login codes.
 //! - [`api`]: the HTTP API as a pure async function.
+//! - [`driver`]: runs the core's futures for a host that does their I/O (the Worker's JS).
 //! - `edge` (wasm32 only): the Worker entry point and its runtime.
 //! - `native`, `testing` (not wasm32): a blocking HTTP transport and OS runtime for the CLI and
 //!   tests; fakes for tests (manual clock, scripted and counting transports).
@@ -26,6 +27,7 @@ pub mod cache;
 pub mod config;
 pub mod crypto;
 pub mod cursor;
+pub mod driver;
 pub mod dynamo;
 pub mod email;
 pub mod host;

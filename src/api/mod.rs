@@ -173,6 +173,20 @@ pub fn config_failure(request: &Request, error: &ConfigError, request_id: String
     Handled { outcome: Outcome::Respond(err.into_response()), log, deferred: Vec::new() }
 }
 
+/// Handle a request whose head or body could not be read: 400 `invalid_request`.
+pub fn unreadable_request(detail: &str, request_id: String) -> Handled {
+    let err = ApiError::bad_request("invalid_request", "the request could not be read");
+    let log = LogLine {
+        request_id,
+        route: "unreadable_request",
+        status: err.status(),
+        error_code: Some(err.code()),
+        error_detail: Some(detail.to_string()),
+        ..LogLine::default()
+    };
+    Handled { outcome: Outcome::Respond(err.into_response()), log, deferred: Vec::new() }
+}
+
 /// What routing produced: the route's name for the log, the tenant when one was resolved, and
 /// the result.
 pub(crate) struct Routed {

@@ -1,0 +1,260 @@
+// Shared by bench/run.mjs and bench/profile.mjs: the Workers under test, bare `workerd serve`
+// processes for them (one process per Worker, on loopback, stopped by PID), the seeded table, HTTP
+// load, and CPU readings from /proc.
+import { execFileSync, spawn } from 'node:child_process';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { Agent, request } from 'node:http';
+import { createServer } from 'node:net';
+import { join, resolve } from 'node:path';
+import { gzipSync } from 'node:zlib';
+
+export const ROOT = resolve(import.meta.dirname, '..');
+export const RUN = join(ROOT, '.run/bench');
+export const HOST = 'bench.acme.test';
+/** The path every Worker is asked for (BENCH_PATH, e.g. /health to see dynauth without DynamoDB). */
+const PATH = process.env.BENCH_PATH ?? '/v1/session';
+export const WORKERD = join(ROOT, 'node_modules/@cloudflare/workerd-linux-64/bin/workerd');
+const COMPAT_DATE = /compatibility_date\s*=\s*"([^"]+)"/.exec(readFileSync(join(ROOT, 'wrangler.toml'), 'utf8'))[1];
+const ADMIN_TOKEN = 'bench-admin-token-not-secret-0123';
+
+/** The vars every Worker gets (the peers read the ones they need). */
+export function vars(table) {
+  const endpoint = process.env.DYNAUTH_TEST_DYNAMODB;
+  if (!endpoint) throw new Error('DYNAUTH_TEST_DYNAMODB is not set: run with `npm run bench`');
+  return {
+    AWS_REGION: 'us-east-1',
+    DYNAMODB_TABLE: table,
+    DYNAMODB_ENDPOINT: endpoint,
+    AWS_ACCESS_KEY_ID: 'AKIDLOCALBENCH',
+    AWS_SECRET_ACCESS_KEY: 'local-bench-secret-not-real',
+    ADMIN_TOKEN,
+    TOKEN_SECRET: 'bench-token-secret-not-secret-0123456789abcdef',
+  };
+}
+
+// ---- the Workers ------------------------------------------------------------------------------
+
+/** A peer of bench/peers, bundled (minified) as wrangler would. */
+export function peer(name) {
+  const out = join(RUN, 'peers', `${name}.js`);
+  execFileSync(join(ROOT, 'node_modules/.bin/esbuild'), [
+    join(ROOT, 'bench/peers', `${name}.js`), '--bundle', '--format=esm', '--platform=browser',
+    '--conditions=workerd,worker,browser', '--minify', '--target=es2022', `--outfile=${out}`, '--log-level=warning',
+  ], { cwd: join(ROOT, 'bench') });
+  return withSize({ name, modules: [{ name: 'worker.js', kind: 'esModule', path: out }] });
+}
+
+/** A dynauth build (worker-build's index.js and its wasm) in `dir`. */
+export function dynauth(name, dir) {
+  const wasm = existsSync(dir) && readdirSync(dir).find((f) => f.endsWith('.wasm'));
+  if (!existsSync(join(dir, 'index.js')) || !wasm) throw new Error(`${dir} holds no built Worker (index.js + wasm)`);
+  return withSize({
+    name,
+    modules: [
+      { name: 'index.js', kind: 'esModule', path: join(dir, 'index.js') },
+      { name: wasm, kind: 'wasm', path: join(dir, wasm) },
+    ],
+  });
+}
+
+function withSize(worker) {
+  worker.gzip = worker.modules.reduce((n, m) => n + gzipSync(readFileSync(m.path), { level: 9 }).length, 0);
+  return worker;
+}
+
+// ---- workerd ----------------------------------------------------------------------------------
+
+export function freePort() {
+  return new Promise((ok, fail) => {
+    const s = createServer();
+    s.on('error', fail);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => ok(port));
+    });
+  });
+}
+
+const capnp = (s) => JSON.stringify(String(s));
+
+function writeConfig(worker, port, bindings) {
+  const dir = join(RUN, 'workers', `${worker.name}-${port}`);
+  mkdirSync(dir, { recursive: true });
+  for (const m of worker.modules) copyFileSync(m.path, join(dir, m.name));
+  const modules = worker.modules.map((m) => `(name = ${capnp(m.name)}, ${m.kind} = embed ${capnp(m.name)})`);
+  const text = Object.entries(bindings).map(([k, v]) => `(name = ${capnp(k)}, text = ${capnp(v)})`);
+  writeFileSync(join(dir, 'config.capnp'), `using Workerd = import "/workerd/workerd.capnp";
+const config :Workerd.Config = (
+  services = [
+    (name = "main", worker = .worker),
+    (name = "loopback", network = (allow = ["local", "private", "public"])),
+  ],
+  sockets = [(name = "http", address = "127.0.0.1:${port}", http = (), service = "main")],
+);
+const worker :Workerd.Worker = (
+  modules = [${modules.join(', ')}],
+  compatibilityDate = ${capnp(COMPAT_DATE)},
+  bindings = [${text.join(', ')}],
+  globalOutbound = "loopback",
+);
+`);
+  return dir;
+}
+
+const running = new Set();
+process.on('exit', () => {
+  for (const child of running) child.kill('SIGKILL');
+});
+
+/** Starts `workerd serve` for `worker` on a free port: { port, pid, t0, output(), stop() }. */
+export async function startWorkerd(worker, bindings, { inspectorPort } = {}) {
+  const port = await freePort();
+  const dir = writeConfig(worker, port, bindings);
+  const args = ['serve', join(dir, 'config.capnp')];
+  if (inspectorPort) args.push(`--inspector-addr=127.0.0.1:${inspectorPort}`);
+  const t0 = process.hrtime.bigint();
+  // BENCH_WORKERD_CPUS pins workerd (e.g. "1") away from the load generator and DynamoDB Local.
+  const pin = process.env.BENCH_WORKERD_CPUS;
+  const child = pin
+    ? spawn('taskset', ['-c', pin, WORKERD, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
+    : spawn(WORKERD, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  running.add(child);
+  let output = '';
+  const keep = (d) => {
+    if (output.length < 20_000) output += d;
+  };
+  child.stdout.on('data', keep);
+  child.stderr.on('data', keep);
+  const exited = new Promise((ok) => child.on('exit', ok));
+  return {
+    ...worker,
+    port,
+    pid: child.pid,
+    t0,
+    output: () => output,
+    async stop() {
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 3000);
+      await exited;
+      clearTimeout(timer);
+      running.delete(child);
+    },
+  };
+}
+
+/** CPU nanoseconds used so far by every thread of `pid` (schedstat: nanosecond resolution). */
+export function cpuNanos(pid) {
+  let total = 0;
+  for (const task of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      total += Number(readFileSync(`/proc/${pid}/task/${task}/schedstat`, 'utf8').split(' ')[0]);
+    } catch { /* the thread ended between the listing and the read */ }
+  }
+  return total;
+}
+
+/** utime + stime of `pid` (all threads, ended ones too) in nanoseconds (10 ms resolution). */
+export function statNanos(pid) {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 1e7;
+}
+
+// ---- HTTP -------------------------------------------------------------------------------------
+
+/** One request to 127.0.0.1:`port` with Host `HOST`: { status, body, ms }. */
+export function send(agent, port, path, headers = {}, method = 'GET', body = undefined) {
+  return new Promise((ok, fail) => {
+    const t0 = process.hrtime.bigint();
+    const req = request({ host: '127.0.0.1', port, path, method, headers: { host: HOST, ...headers }, agent }, (res) => {
+      const chunks = [];
+      res.on('data', (c) => chunks.push(c));
+      res.on('end', () => ok({
+        status: res.statusCode,
+        body: Buffer.concat(chunks).toString('utf8'),
+        ms: Number(process.hrtime.bigint() - t0) / 1e6,
+      }));
+    });
+    req.on('error', fail);
+    if (body !== undefined) req.write(body);
+    req.end();
+  });
+}
+
+/** Polls until the Worker answers a lookup (the first answer of a fresh process). */
+export async function firstAnswer(w, headers, ms = 30_000) {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    try {
+      return await send(undefined, w.port, PATH, headers);
+    } catch (e) {
+      if (Date.now() > deadline) throw new Error(`${w.name} did not start: ${e.message}\n${w.output()}`);
+      await new Promise((r) => setTimeout(r, 2));
+    }
+  }
+}
+
+/** `n` lookups at `concurrency`: latencies, wall time, and the CPU of the Worker's process. */
+export async function lookups(w, headers, n, concurrency) {
+  const agent = new Agent({ keepAlive: true, maxSockets: concurrency });
+  const times = [];
+  let next = 0;
+  let failures = 0;
+  const cpu0 = cpuNanos(w.pid);
+  const stat0 = statNanos(w.pid);
+  const t0 = process.hrtime.bigint();
+  await Promise.all(Array.from({ length: concurrency }, async () => {
+    while (next < n) {
+      next += 1;
+      const r = await send(agent, w.port, PATH, headers);
+      if (r.status !== 200) failures += 1;
+      times.push(r.ms);
+    }
+  }));
+  const wall = Number(process.hrtime.bigint() - t0) / 1e9;
+  const result = { times, wall, cpu: cpuNanos(w.pid) - cpu0, stat: statNanos(w.pid) - stat0, failures };
+  agent.destroy();
+  return result;
+}
+
+// ---- the data ---------------------------------------------------------------------------------
+
+function cli(env, args) {
+  return execFileSync(join(ROOT, 'target/debug/dynauth'), args, {
+    env: { ...process.env, ...env }, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'],
+  });
+}
+
+/**
+ * A fresh table with tenant `acme` serving `HOST` and one session minted through the admin API
+ * of the dynauth build `minter`: { bindings, headers, sessionId }. Every Worker looks up that
+ * session; `bindings` are the vars for all of them (the floor's fixed request included).
+ */
+export async function seed(minter) {
+  const table = `bench-${Date.now().toString(36)}`;
+  const env = vars(table);
+  cli(env, ['table', 'create']);
+  cli(env, ['tenant', 'put', 'acme', '--name', 'Acme']);
+  cli(env, ['domain', 'claim', 'acme', HOST, '--status', 'ready']);
+  const w = await startWorkerd(minter, env);
+  let minted;
+  try {
+    await firstAnswer(w, {});
+    minted = await send(undefined, w.port, '/v1/admin/tenants/acme/sessions', {
+      authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json',
+    }, 'POST', JSON.stringify({ user_id: 'u-bench', email: 'bench@example.com' }));
+  } finally {
+    await w.stop();
+  }
+  if (minted.status !== 201) throw new Error(`minting the session: ${minted.status} ${minted.body}`);
+  const { token, session } = JSON.parse(minted.body);
+  const bindings = {
+    ...env,
+    FLOOR_BODY: JSON.stringify({
+      TableName: table, ConsistentRead: true,
+      Key: { PK: { S: `TENANT#acme#SESSION#${session.id}` }, SK: { S: 'SESSION' } },
+    }),
+    FLOOR_AUTHORIZATION: 'AWS4-HMAC-SHA256 Credential=AKIDLOCALBENCH/20260101/us-east-1/dynamodb/aws4_request, SignedHeaders=host, Signature=0',
+  };
+  return { bindings, headers: { authorization: `Bearer ${token}` }, sessionId: session.id };
+}

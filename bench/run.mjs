@@ -1,0 +1,138 @@
+// `npm run bench`: dynauth's session lookup against its JavaScript peers, side by side, in one run.
+//
+// Every Worker runs in its own bare `workerd serve` (the workerd binary of the wrangler install, no
+// dev proxy) against the same DynamoDB Local, table, tenant, domain and session:
+//   noop       answers "ok": what any Worker costs
+//   floor      one unsigned fetch of the same GetItem: the least a lookup can cost on workerd
+//   aws4fetch  the lookup of bench/peers/lookup.js over aws4fetch
+//   sdk        the same lookup over the AWS SDK v3 DocumentClient
+//   dynauth    the built Worker (build/), GET /v1/session
+// plus any other dynauth builds named in BENCH_EXTRA ("name=dir,name2=dir2", e.g. an older build).
+//
+// Runs are interleaved: each round sends BENCH_REQUESTS lookups to every Worker in a shuffled
+// order, for each concurrency of BENCH_CONCURRENCY. CPU per request is the CPU time of that
+// Worker's workerd process (all threads, from /proc) over the requests it served. Cold start is
+// the time from spawning a fresh workerd to its first answered lookup, and the CPU the process
+// used by then (the median of BENCH_COLD starts).
+//
+// Prints one markdown table with ratios to each peer; writes .run/bench/result.{json,md}.
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus, totalmem } from 'node:os';
+import { join, resolve } from 'node:path';
+
+import { ROOT, RUN, WORKERD, dynauth, firstAnswer, lookups, peer, seed, startWorkerd, statNanos } from './lib.mjs';
+
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 8);
+const REQUESTS = Number(process.env.BENCH_REQUESTS ?? 300);
+const CONCURRENCY = (process.env.BENCH_CONCURRENCY ?? '1,16').split(',').map(Number);
+const COLD = Number(process.env.BENCH_COLD ?? 5);
+const WARMUP = Number(process.env.BENCH_WARMUP ?? 500);
+
+const pct = (sorted, p) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+function shuffle(list, seed) {
+  const a = [...list];
+  let s = seed;
+  for (let i = a.length - 1; i > 0; i -= 1) {
+    s = (s * 1103515245 + 12345) % 2147483648;
+    const j = s % (i + 1);
+    [a[i], a[j]] = [a[j], a[i]];
+  }
+  return a;
+}
+
+async function main() {
+  mkdirSync(RUN, { recursive: true });
+  const workers = [peer('noop'), peer('floor'), peer('aws4fetch'), peer('sdk'), dynauth('dynauth', join(ROOT, 'build'))];
+  for (const spec of (process.env.BENCH_EXTRA ?? '').split(',').filter(Boolean)) {
+    const [name, dir] = spec.split('=');
+    workers.push(dynauth(name, resolve(dir)));
+  }
+  const { bindings, headers } = await seed(workers.find((w) => w.name === 'dynauth'));
+
+  for (const worker of workers) {
+    const ms = [];
+    const cpu = [];
+    for (let i = 0; i < COLD; i += 1) {
+      const w = await startWorkerd(worker, bindings);
+      const first = await firstAnswer(w, headers);
+      ms.push(Number(process.hrtime.bigint() - w.t0) / 1e6);
+      cpu.push(statNanos(w.pid) / 1e6);
+      await w.stop();
+      if (first.status !== 200) throw new Error(`${worker.name}: first lookup answered ${first.status} ${first.body}`);
+    }
+    worker.cold = { ms: median(ms), cpu_ms: median(cpu) };
+  }
+
+  const live = [];
+  const results = [];
+  try {
+    for (const worker of workers) {
+      const w = await startWorkerd(worker, bindings);
+      live.push(w);
+      await firstAnswer(w, headers);
+      const warm = await lookups(w, headers, WARMUP, 4);
+      if (warm.failures) throw new Error(`${w.name}: ${warm.failures} of ${WARMUP} warm-up lookups failed\n${w.output()}`);
+    }
+    for (const c of CONCURRENCY) {
+      const acc = new Map(live.map((w) => [w.name, { times: [], wall: 0, cpu: 0, stat: 0, failures: 0 }]));
+      for (let round = 0; round < ROUNDS; round += 1) {
+        for (const w of shuffle(live, round * 7919 + c)) {
+          const r = await lookups(w, headers, REQUESTS, c);
+          const a = acc.get(w.name);
+          a.times.push(...r.times);
+          a.wall += r.wall;
+          a.cpu += r.cpu;
+          a.stat += r.stat;
+          a.failures += r.failures;
+        }
+      }
+      for (const w of live) {
+        const a = acc.get(w.name);
+        const sorted = a.times.sort((x, y) => x - y);
+        results.push({
+          worker: w.name, concurrency: c, requests: sorted.length, failures: a.failures,
+          rps: Math.round(sorted.length / a.wall), p50_ms: pct(sorted, 50), p99_ms: pct(sorted, 99),
+          cpu_us: a.cpu / sorted.length / 1000, cpu_us_stat: a.stat / sorted.length / 1000,
+          gzip_bytes: w.gzip, cold_ms: w.cold.ms, cold_cpu_ms: w.cold.cpu_ms,
+        });
+      }
+    }
+  } finally {
+    await Promise.all(live.map((w) => w.stop()));
+  }
+  report(results);
+}
+
+function report(results) {
+  const fixed = (x, d = 0) => Number(x).toFixed(d);
+  const lines = [
+    '| Worker | c | req/s | p50 ms | p99 ms | CPU µs/req | vs aws4fetch | vs sdk | gzip | cold start ms (CPU ms) |',
+    '|---|---|---|---|---|---|---|---|---|---|',
+  ];
+  for (const r of results) {
+    const ratio = (name) => {
+      const p = results.find((x) => x.worker === name && x.concurrency === r.concurrency);
+      return p ? `${(r.cpu_us / p.cpu_us).toFixed(2)}x` : '';
+    };
+    lines.push(`| ${r.worker} | ${r.concurrency} | ${r.rps} | ${fixed(r.p50_ms, 2)} | ${fixed(r.p99_ms, 2)} | `
+      + `${fixed(r.cpu_us)} | ${ratio('aws4fetch')} | ${ratio('sdk')} | ${(r.gzip_bytes / 1024).toFixed(1)} KB | `
+      + `${fixed(r.cold_ms)} (${fixed(r.cold_cpu_ms)}) |`);
+  }
+  const version = execFileSync(WORKERD, ['--version'], { encoding: 'utf8' }).trim();
+  const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, ${version}, node ${process.version}`;
+  const header = `${new Date().toISOString().slice(0, 10)}: ${ROUNDS} interleaved rounds × ${REQUESTS} lookups per Worker and concurrency on ${machine}`;
+  const text = `${header}\n\n${lines.join('\n')}\n`;
+  console.log(`\n${text}`);
+  writeFileSync(join(RUN, 'result.json'), JSON.stringify({ header, results }, null, 2));
+  writeFileSync(join(RUN, 'result.md'), text);
+  const failed = results.filter((r) => r.failures);
+  if (failed.length) {
+    console.log(`failed lookups: ${failed.map((r) => `${r.worker} at c=${r.concurrency}: ${r.failures}`).join(', ')}`);
+    process.exitCode = 1;
+  }
+}
+
+await main();

@@ -1,0 +1,107 @@
+// The JavaScript half of the Worker's edge (src/edge.rs). The Rust core runs as a task that
+// the code here drives: it performs the operations the task asks for (an HTTP exchange, a
+// sleep, reading the request body, forwarding to the origin) and hands each result back through
+// `resume`, until the task answers with a Response. Each step is one call across the wasm
+// boundary: no promise is bridged per await and nothing wakes up in between.
+//
+// Headers travel as one string of "name:value" lines joined by "\n" (header names never contain
+// ":" and values never contain a line break). No logic of dynauth's lives here: only the
+// runtime's fetch, timers, Request and Response.
+
+/** (task, op, nowMs, status, head, body, error) => Response | op[] | null; set once by Rust. */
+let resume;
+
+export function setResume(f) {
+  resume = f;
+}
+
+/** "METHOD\nURL\nname:value\n..." of an incoming request. */
+export function requestHead(request) {
+  let head = `${request.method}\n${request.url}`;
+  for (const [name, value] of request.headers) head += `\n${name}:${value}`;
+  return head;
+}
+
+function headerPairs(head) {
+  if (!head) return [];
+  return head.split('\n').map((line) => {
+    const i = line.indexOf(':');
+    return [line.slice(0, i), line.slice(i + 1)];
+  });
+}
+
+function joinHeaders(headers) {
+  let head = '';
+  for (const [name, value] of headers) head += `${head ? '\n' : ''}${name}:${value}`;
+  return head;
+}
+
+/** A Response, after writing the request's log line; `body` is a view of wasm memory: copied. */
+export function respond(status, head, body, line) {
+  if (line) console.log(line);
+  return new Response(body.length ? body.slice() : null, { status, headers: headerPairs(head) });
+}
+
+export function log(line) {
+  console.log(line);
+}
+
+// The operations a task asks for. Byte arrays are views of wasm memory: copied here, at once.
+export const sendOp = (id, method, url, head, body, timeoutMs) =>
+  ({ id, kind: 'send', method, url, head, body: body.length ? body.slice() : undefined, timeoutMs });
+export const sleepOp = (id, ms) => ({ id, kind: 'sleep', ms });
+export const bodyOp = (id) => ({ id, kind: 'body' });
+export const forwardOp = (id, method, url, head) => ({ id, kind: 'forward', method, url, head });
+
+const EMPTY = new Uint8Array(0);
+
+async function perform(op, request) {
+  try {
+    switch (op.kind) {
+      case 'send': {
+        const response = await fetch(op.url, {
+          method: op.method,
+          headers: headerPairs(op.head),
+          body: op.body,
+          signal: AbortSignal.timeout(op.timeoutMs),
+        });
+        const body = new Uint8Array(await response.arrayBuffer());
+        return { op, status: response.status, head: joinHeaders(response.headers), body };
+      }
+      case 'sleep':
+        await new Promise((done) => setTimeout(done, op.ms));
+        return { op };
+      case 'body':
+        return { op, body: new Uint8Array(await request.arrayBuffer()) };
+      case 'forward': {
+        const init = { method: op.method, headers: headerPairs(op.head), redirect: 'manual' };
+        if (op.method !== 'GET' && op.method !== 'HEAD') init.body = request.body;
+        const response = await fetch(op.url, init);
+        return { op, status: response.status, response };
+      }
+      default:
+        return { op, error: `unknown operation ${op.kind}` };
+    }
+  } catch (e) {
+    return { op, error: String(e) || 'failed' };
+  }
+}
+
+/**
+ * Runs task `task` of `request` until it answers: performs `ops` (and those each step asks for
+ * next), resuming the task as each completes. Resolves to the task's Response (undefined for
+ * background work).
+ */
+export async function drive(task, request, ops) {
+  const inFlight = new Map();
+  for (;;) {
+    for (const op of ops) inFlight.set(op.id, perform(op, request));
+    if (inFlight.size === 0) throw new Error(`task ${task} waits for nothing`);
+    const r = await Promise.race(inFlight.values());
+    inFlight.delete(r.op.id);
+    const next = resume(task, r.op.id, Date.now(), r.status ?? 0, r.head ?? '', r.body ?? EMPTY, r.error ?? '');
+    if (next === null) return r.response;
+    if (!Array.isArray(next)) return next;
+    ops = next;
+  }
+}
