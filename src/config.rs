@@ -6,9 +6,9 @@ use std::fmt;
 use std::time::Duration;
 
 use crate::dynamo::table::{Index, Schema};
-use crate::dynamo::{ClientConfig, Credentials, RetryPolicy};
+use crate::dynamo::{ClientConfig, Credentials, Endpoint, RetryPolicy};
+use crate::ids::TenantId;
 use crate::resolve::CacheSettings;
-use crate::tenants::TenantId;
 
 /// A secret string: compared and used, never shown by `Debug`.
 #[derive(Clone, PartialEq, Eq)]
@@ -189,12 +189,11 @@ pub fn database_from_lookup(lookup: &impl Fn(&str) -> Option<String>) -> Result<
             && region.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-'),
         "must be an AWS region such as us-east-1",
     )?;
-    let endpoint = vars.optional("DYNAMODB_ENDPOINT");
-    if let Some(endpoint) = &endpoint {
-        let ok = (endpoint.starts_with("http://") || endpoint.starts_with("https://"))
-            && endpoint.parse::<http::Uri>().is_ok();
-        check("DYNAMODB_ENDPOINT", ok, "must be an http:// or https:// URL")?;
+    let endpoint = match vars.optional("DYNAMODB_ENDPOINT") {
+        Some(raw) => Endpoint::parse(&raw),
+        None => Endpoint::aws(&region),
     }
+    .map_err(|rule| ConfigError { variable: "DYNAMODB_ENDPOINT", problem: rule.to_string() })?;
     let schema = schema_from_lookup(lookup)?;
     let retry = RetryPolicy {
         deadline: Duration::from_millis(vars.number("DYNAMODB_TIMEOUT_MS", 3_000, 100, 60_000)?),
@@ -319,7 +318,7 @@ pub(crate) mod tests {
         let config = parse(&base_vars()).map_err(|e| e.to_string());
         let Ok(config) = config else { panic!("{config:?}") };
         assert_eq!(config.schema, Schema::new("dynauth"));
-        assert_eq!(config.dynamo.endpoint, None);
+        assert_eq!(config.dynamo.endpoint.uri().to_string(), "https://dynamodb.us-east-1.amazonaws.com/");
         assert_eq!(config.dynamo.retry.deadline, Duration::from_secs(3));
         assert_eq!(config.dynamo.credentials.session_token, None);
     }
@@ -346,6 +345,7 @@ pub(crate) mod tests {
             ("AWS_REGION", "Not A Region"),
             ("DYNAMODB_TABLE", "q!"),
             ("DYNAMODB_ENDPOINT", "localhost:8000"),
+            ("DYNAMODB_ENDPOINT", "http://127.0.0.1:8000/tables"),
             ("DYNAMODB_TIMEOUT_MS", "fast"),
             ("DYNAMODB_MAX_ATTEMPTS", "99"),
             ("DYNAMODB_GSI1_NAME", "bad name"),
@@ -371,7 +371,7 @@ pub(crate) mod tests {
         vars.insert("DYNAMODB_GSI2_NAME", "Domains".into());
         vars.insert("AWS_SESSION_TOKEN", "tok".into());
         let Ok(config) = parse(&vars) else { panic!() };
-        assert_eq!(config.dynamo.endpoint.as_deref(), Some("http://127.0.0.1:8000"));
+        assert_eq!(config.dynamo.endpoint.uri().to_string(), "http://127.0.0.1:8000/");
         assert_eq!(config.schema.pk, "pk");
         assert_eq!(config.schema.gsi2.name, "Domains");
         assert_eq!(config.dynamo.credentials.session_token.as_deref(), Some("tok"));

@@ -1,5 +1,6 @@
 //! The few cryptographic helpers dynauth needs: SHA-256 and HMAC-SHA256 (the same `sha2`/`hmac`
-//! crates `aws-sigv4` uses), unpadded base64url, and constant-time comparison.
+//! crates `aws-sigv4` uses), unpadded base64url, and constant-time comparison. Hex is the `hex`
+//! crate's.
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -31,7 +32,7 @@ pub fn hmac_hex(key: &[u8], data: &[u8]) -> String {
         return String::new();
     };
     mac.update(data);
-    hex(&mac.finalize().into_bytes())
+    hex::encode(mac.finalize().into_bytes())
 }
 
 /// Unpadded base64url.
@@ -42,17 +43,6 @@ pub fn b64url(data: &[u8]) -> String {
 /// Decode unpadded base64url.
 pub fn b64url_decode(text: &str) -> Option<Vec<u8>> {
     URL_SAFE_NO_PAD.decode(text).ok()
-}
-
-/// Lowercase hex.
-pub fn hex(data: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut out = String::with_capacity(data.len() * 2);
-    for b in data {
-        out.push(char::from(DIGITS[usize::from(b >> 4)]));
-        out.push(char::from(DIGITS[usize::from(b & 0xf)]));
-    }
-    out
 }
 
 /// Equality that takes the same time wherever the inputs differ. Both sides are hashed first so

@@ -5,7 +5,9 @@
 //! so, which keeps the crossings between wasm and JavaScript to one call per step (no promise
 //! bridged per await, no microtask per wake-up).
 //!
-//! The host's clock comes in the same way: [`set_now`] on every entry, read by [`now`].
+//! The host's clock comes in the same way: [`set_now`] on every entry, read by [`now`]. A task
+//! that waits on another (two requests sharing one host resolution) is woken through its waker:
+//! [`take_woken`] says which tasks to poll again.
 //!
 //! Single-threaded by design (one isolate, one thread): the pending operations live in a
 //! thread-local, and a task's operations are the ones its poll queued.
@@ -14,10 +16,11 @@ use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
-use std::task::{Context, Poll, Waker};
+use std::sync::Arc;
+use std::task::{Context, Poll, Wake, Waker};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use crate::runtime::TransportError;
+use crate::runtime::{Transport, TransportError};
 
 /// What a task asks the host to do (made once per operation and moved once: size is no concern).
 #[derive(Debug)]
@@ -51,6 +54,30 @@ struct Io {
 thread_local! {
     static IO: RefCell<Io> = RefCell::new(Io::default());
     static NOW_MS: Cell<u64> = const { Cell::new(0) };
+    static WOKEN: RefCell<Vec<u32>> = const { RefCell::new(Vec::new()) };
+}
+
+/// The tasks woken since the last call (poll them again).
+pub fn take_woken() -> Vec<u32> {
+    WOKEN.with(|w| std::mem::take(&mut *w.borrow_mut()))
+}
+
+/// Wakes task `id`: it is listed by [`take_woken`].
+struct TaskWaker(u32);
+
+impl Wake for TaskWaker {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        WOKEN.with(|w| {
+            let mut w = w.borrow_mut();
+            if !w.contains(&self.0) {
+                w.push(self.0);
+            }
+        });
+    }
 }
 
 /// The host's clock, as it last said (milliseconds since the Unix epoch).
@@ -118,6 +145,7 @@ pub enum Step<T> {
 /// A future the host drives.
 pub struct Task<T> {
     future: Pin<Box<dyn Future<Output = T>>>,
+    waker: Waker,
 }
 
 impl<T> std::fmt::Debug for Task<T> {
@@ -127,18 +155,34 @@ impl<T> std::fmt::Debug for Task<T> {
 }
 
 impl<T> Task<T> {
-    pub fn new(future: impl Future<Output = T> + 'static) -> Self {
-        Self { future: Box::pin(future) }
+    /// Task `id` (the host's number for it, which [`take_woken`] reports).
+    pub fn new(id: u32, future: impl Future<Output = T> + 'static) -> Self {
+        Self { future: Box::pin(future), waker: Waker::from(Arc::new(TaskWaker(id))) }
     }
 
     /// Polls once: done, or the operations it newly waits for.
     pub fn poll(&mut self) -> Step<T> {
-        let mut cx = Context::from_waker(Waker::noop());
+        let mut cx = Context::from_waker(&self.waker);
         let result = self.future.as_mut().poll(&mut cx);
         let queued = IO.with(|io| std::mem::take(&mut io.borrow_mut().queued));
         match result {
             Poll::Ready(out) => Step::Done(out),
             Poll::Pending => Step::Waiting(queued),
+        }
+    }
+}
+
+/// HTTP through the host: each request is an [`Op::Send`] with this timeout.
+#[derive(Debug, Clone, Copy)]
+pub struct HostTransport {
+    pub timeout: Duration,
+}
+
+impl Transport for HostTransport {
+    async fn send(&self, request: http::Request<Vec<u8>>) -> Result<http::Response<Vec<u8>>, TransportError> {
+        match perform(Op::Send { request, timeout: self.timeout }).await {
+            Done::Sent(answer) => answer,
+            _ => Err(TransportError("the host answered another operation".into())),
         }
     }
 }
@@ -167,7 +211,7 @@ mod tests {
 
     #[test]
     fn sequential_operations_one_step_each() {
-        let mut task = Task::new(async {
+        let mut task = Task::new(1, async {
             let Done::Sent(Ok(a)) = perform(send("/a")).await else { return Vec::new() };
             let Done::Slept = perform(Op::Sleep(Duration::from_millis(5))).await else { return Vec::new() };
             let Done::Sent(Ok(b)) = perform(send("/b")).await else { return Vec::new() };
@@ -195,8 +239,9 @@ mod tests {
             let (a, b) = join(a, b).await;
             matches!(a, Done::Sent(Err(_))) && matches!(b, Done::Body(Ok(ref v)) if v == b"hi")
         };
-        let mut one = Task::new(both);
-        let mut other = Task::new(async { matches!(perform(Op::ReadBody).await, Done::Body(Ok(v)) if v.is_empty()) });
+        let mut one = Task::new(2, both);
+        let mut other =
+            Task::new(3, async { matches!(perform(Op::ReadBody).await, Done::Body(Ok(v)) if v.is_empty()) });
         let ops_one = ops(one.poll());
         let ops_other = ops(other.poll());
         assert_eq!(ops_one.len(), 2, "both operations of the join are asked for at once");

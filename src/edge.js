@@ -52,6 +52,18 @@ export const sendOp = (id, method, url, head, body, timeoutMs) =>
 export const sleepOp = (id, ms) => ({ id, kind: 'sleep', ms });
 export const bodyOp = (id) => ({ id, kind: 'body' });
 export const forwardOp = (id, method, url, head) => ({ id, kind: 'forward', method, url, head });
+export const parkOp = (id) => ({ id, kind: 'park' });
+
+/** Parked operations: a task waiting on another task, resumed when Rust says so. */
+const parked = new Map();
+
+export function unpark(id) {
+  const resume = parked.get(id);
+  if (resume) {
+    parked.delete(id);
+    resume();
+  }
+}
 
 const EMPTY = new Uint8Array(0);
 
@@ -73,6 +85,9 @@ async function perform(op, request) {
         return { op };
       case 'body':
         return { op, body: new Uint8Array(await request.arrayBuffer()) };
+      case 'park':
+        await new Promise((done) => parked.set(op.id, done));
+        return { op };
       case 'forward': {
         const init = { method: op.method, headers: headerPairs(op.head), redirect: 'manual' };
         if (op.method !== 'GET' && op.method !== 'HEAD') init.body = request.body;

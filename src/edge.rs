@@ -25,10 +25,10 @@ use worker::{Env, web_sys};
 
 use crate::api::{self, ApiError, Ctx, Deferred, Handled, LogLine, Outcome};
 use crate::config::{Config, ConfigError, VARIABLES};
-use crate::driver::{self, Done, Op, Step, Task};
+use crate::driver::{self, Done, HostTransport, Op, Step, Task};
 use crate::dynamo::Client;
 use crate::resolve::Caches;
-use crate::runtime::{Runtime, Transport, TransportError};
+use crate::runtime::{Clock, Random, TransportError};
 
 type Resume = dyn FnMut(u32, u32, f64, u16, String, Uint8Array, String) -> JsValue;
 
@@ -49,6 +49,9 @@ extern "C" {
     fn body_op(id: u32) -> JsValue;
     #[wasm_bindgen(js_name = forwardOp)]
     fn forward_op(id: u32, method: &str, url: &str, head: &str) -> JsValue;
+    #[wasm_bindgen(js_name = parkOp)]
+    fn park_op(id: u32) -> JsValue;
+    fn unpark(id: u32);
 }
 
 /// What lives as long as the isolate.
@@ -69,12 +72,14 @@ enum Finished {
 }
 
 /// What an operation in flight was, so its result can be read back.
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, PartialEq, Eq)]
 enum Kind {
     Send,
     Sleep,
     Body,
     Forward,
+    /// Waiting on another task (a shared host resolution): resolved when the task is woken.
+    Park,
 }
 
 /// A task in flight.
@@ -82,8 +87,16 @@ struct Running {
     task: Task<Finished>,
     kinds: HashMap<u32, Kind>,
     ctx: Context,
+    /// When the request came in (its duration goes in the log line).
+    started: std::time::SystemTime,
     /// Once the request is forwarded: its log line, waiting for the origin's status.
     forwarding: Option<LogLine>,
+}
+
+impl Running {
+    fn new(id: u32, future: impl std::future::Future<Output = Finished> + 'static, ctx: Context) -> Self {
+        Self { task: Task::new(id, future), kinds: HashMap::new(), ctx, started: driver::now(), forwarding: None }
+    }
 }
 
 /// What the JavaScript does next with a task.
@@ -136,9 +149,11 @@ pub fn fetch(request: web_sys::Request, env: Env, ctx: Context) -> JsValue {
     });
     driver::set_now(js_sys::Date::now() as u64);
     let state = isolate(&env);
-    let task = Task::new(handle(state.clone(), request_head(&request)));
     let id = new_task_id();
-    match step(id, Running { task, kinds: HashMap::new(), ctx, forwarding: None }, &state) {
+    let running = Running::new(id, handle(state.clone(), request_head(&request)), ctx);
+    let next = step(id, running, &state);
+    wake_parked();
+    match next {
         Next::Respond(response) => response.into(),
         Next::Ops(ops) => drive(id, &request, &ops).into(),
         Next::Done => JsValue::UNDEFINED,
@@ -165,12 +180,29 @@ fn resume(task: u32, op: u32, now_ms: f64, status: u16, head: String, body: Uint
         Some(Kind::Body) => {
             driver::complete(op, Done::Body(if error.is_empty() { Ok(body.to_vec()) } else { Err(error) }))
         }
-        None => {}
+        Some(Kind::Park) | None => {}
     }
-    match step(task, running, &state) {
+    let next = step(task, running, &state);
+    wake_parked();
+    match next {
         Next::Respond(response) => response.into(),
         Next::Ops(ops) => ops.into(),
         Next::Done => JsValue::UNDEFINED,
+    }
+}
+
+/// Tasks woken by the step just taken (waiting on a resolution it finished) are resumed: their
+/// park operations resolve.
+fn wake_parked() {
+    for task in driver::take_woken() {
+        let parked = RUNNING.with(|r| {
+            r.borrow()
+                .get(&task)
+                .and_then(|running| running.kinds.iter().find(|(_, k)| **k == Kind::Park).map(|(id, _)| *id))
+        });
+        if let Some(op) = parked {
+            unpark(op);
+        }
     }
 }
 
@@ -194,12 +226,12 @@ async fn handle(state: State, head: String) -> Finished {
     }
     Finished::Request(match state.as_ref() {
         Err(e) => api::config_failure(&request, e, random_id()),
-        Ok(isolate) => match isolate.client() {
-            Ok(db) => api::handle(&Ctx::new(&isolate.config, &db, &isolate.caches), request).await,
-            Err(problem) => {
-                api::config_failure(&request, &ConfigError { variable: "DYNAMODB_ENDPOINT", problem }, random_id())
-            }
-        },
+        Ok(isolate) => {
+            let db = isolate.client();
+            let webhook = isolate.transport();
+            let ctx = Ctx::new(&isolate.config, &db, &webhook, &HostRuntime, &isolate.caches, driver::now());
+            api::handle(&ctx, request).await
+        }
     })
 }
 
@@ -208,6 +240,12 @@ fn step(id: u32, mut running: Running, state: &State) -> Next {
     match running.task.poll() {
         Step::Waiting(ops) => {
             let array = js_sys::Array::new();
+            if ops.is_empty() && !running.kinds.values().any(|k| *k == Kind::Park) {
+                // Waiting on another task, not on I/O: park until woken.
+                let op_id = driver::new_op_id();
+                running.kinds.insert(op_id, Kind::Park);
+                array.push(&park_op(op_id));
+            }
             for (op_id, op) in ops {
                 let (kind, value) = op_value(op_id, op);
                 running.kinds.insert(op_id, kind);
@@ -222,7 +260,9 @@ fn step(id: u32, mut running: Running, state: &State) -> Next {
             }
             Next::Done
         }
-        Step::Done(Finished::Request(Handled { outcome, log: line, deferred })) => {
+        Step::Done(Finished::Request(Handled { outcome, log: mut line, deferred })) => {
+            let elapsed = driver::now().duration_since(running.started).unwrap_or_default();
+            line.duration_ms = u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX);
             if !deferred.is_empty() {
                 spawn_deferred(deferred, &running.ctx, state);
             }
@@ -266,20 +306,20 @@ fn forwarded(line: Option<LogLine>, status: u16, error: &str) -> JsValue {
 /// Deferred work runs as a task of its own inside `waitUntil`, after the response.
 fn spawn_deferred(work: Vec<Deferred>, ctx: &Context, state: &State) {
     let isolate = state.clone();
-    let task = Task::new(async move {
+    let future = async move {
         let failures = match isolate.as_ref() {
-            Ok(isolate) => match isolate.client() {
-                Ok(db) => Ctx::new(&isolate.config, &db, &isolate.caches).run_deferred(work).await,
-                Err(problem) => vec![problem],
-            },
+            Ok(isolate) => {
+                let db = isolate.client();
+                let webhook = isolate.transport();
+                let ctx = Ctx::new(&isolate.config, &db, &webhook, &HostRuntime, &isolate.caches, driver::now());
+                ctx.run_deferred(work).await
+            }
             Err(e) => vec![e.to_string()],
         };
         Finished::Background(failures)
-    });
+    };
     let id = new_task_id();
-    if let Next::Ops(ops) =
-        step(id, Running { task, kinds: HashMap::new(), ctx: same_context(ctx), forwarding: None }, state)
-    {
+    if let Next::Ops(ops) = step(id, Running::new(id, future, same_context(ctx)), state) {
         // Background work never reads the body or forwards: it needs no request.
         let _ = ctx.wait_until(&drive(id, &JsValue::UNDEFINED, &ops));
     }
@@ -360,29 +400,19 @@ fn join_headers(map: &http::HeaderMap) -> String {
 fn random_id() -> String {
     let mut b = [0u8; 8];
     HostRuntime.fill_random(&mut b);
-    crate::crypto::hex(&b)
+    hex::encode(b)
 }
 
 impl Isolate {
     /// A DynamoDB client for one request (its counters are that request's).
-    fn client(&self) -> Result<Client<HostTransport, HostRuntime>, String> {
-        let transport = HostTransport { timeout: self.config.dynamo.retry.deadline };
-        Client::new(self.config.dynamo.clone(), transport, HostRuntime)
+    fn client(&self) -> Client<HostTransport, HostRuntime> {
+        Client::new(&self.config.dynamo, self.transport(), HostRuntime)
     }
-}
 
-/// HTTP through the host: one `fetch`, its whole answer, and an `AbortSignal` so one hung
-/// request cannot outlive the retry deadline.
-struct HostTransport {
-    timeout: Duration,
-}
-
-impl Transport for HostTransport {
-    async fn send(&self, request: http::Request<Vec<u8>>) -> Result<http::Response<Vec<u8>>, TransportError> {
-        match driver::perform(Op::Send { request, timeout: self.timeout }).await {
-            Done::Sent(answer) => answer,
-            _ => Err(TransportError("the host answered another operation".into())),
-        }
+    /// HTTP through the host: one `fetch`, its whole answer, and an `AbortSignal` so one hung
+    /// request cannot outlive the retry deadline.
+    fn transport(&self) -> HostTransport {
+        HostTransport { timeout: self.config.dynamo.retry.deadline }
     }
 }
 
@@ -391,7 +421,7 @@ impl Transport for HostTransport {
 #[derive(Debug, Clone, Copy)]
 struct HostRuntime;
 
-impl Runtime for HostRuntime {
+impl Clock for HostRuntime {
     fn now(&self) -> std::time::SystemTime {
         driver::now()
     }
@@ -399,7 +429,9 @@ impl Runtime for HostRuntime {
     async fn sleep(&self, duration: Duration) {
         driver::perform(Op::Sleep(duration)).await;
     }
+}
 
+impl Random for HostRuntime {
     fn fill_random(&self, buf: &mut [u8]) {
         if getrandom::fill(buf).is_err() {
             // crypto.getRandomValues is always present in Workers; if it ever failed, nothing

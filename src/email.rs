@@ -1,10 +1,48 @@
 //! Email addresses: a practical subset of RFC 5322 (dot-atom local part, a DNS domain with a dot),
 //! at most 254 characters, normalized by trimming and lowercasing (the domain also to punycode).
+//! An [`Email`] is always normalized: one user per email per tenant rests on it.
+
+use std::fmt;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::host;
 
+/// A normalized email address.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Email(String);
+
+impl Email {
+    /// `raw` trimmed, lowercased and its domain in punycode, or why it is refused.
+    pub fn parse(raw: &str) -> Result<Self, &'static str> {
+        normalize(raw).map(Self)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for Email {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl Serialize for Email {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for Email {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        Self::parse(&String::deserialize(deserializer)?).map_err(serde::de::Error::custom)
+    }
+}
+
 /// The normalized address, or why it was refused.
-pub fn normalize(raw: &str) -> Result<String, &'static str> {
+fn normalize(raw: &str) -> Result<String, &'static str> {
     let trimmed = raw.trim();
     if trimmed.is_empty() {
         return Err("is required");
@@ -57,7 +95,7 @@ mod tests {
             ("a_b-c@example.io", "a_b-c@example.io"),
         ];
         for (raw, want) in cases {
-            assert_eq!(normalize(raw).as_deref(), Ok(want), "{raw}");
+            assert_eq!(Email::parse(raw).map(|e| e.to_string()).as_deref(), Ok(want), "{raw}");
         }
     }
 
@@ -88,7 +126,7 @@ mod tests {
             (&too_long, "must be at most 254 characters"),
         ];
         for (raw, want) in cases {
-            assert_eq!(normalize(raw), Err(want), "{raw}");
+            assert_eq!(Email::parse(raw), Err(want), "{raw}");
         }
     }
 }

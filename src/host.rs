@@ -1,11 +1,14 @@
-//! Canonical hosts: the one function that turns what a client sent (a Host header, a domain in
-//! an admin request) into the form stored and looked up. Lowercase, port removed, one trailing dot
-//! removed, internationalized names in punycode (`idna`, UTS #46), labels and length checked.
-//! `localhost` and IPv4 literals are accepted for local development.
+//! Hosts, origins and URLs, read the way browsers read them: through the `url` crate's WHATWG URL
+//! and host parser (the one `worker` links anyway). What a browser puts in `Host` and `Origin` is
+//! what this parser makes of the same text, so a stored host or origin compares equal to what
+//! requests carry: `Bücher.example` is `xn--bcher-kva.example`, `0x7f.0.0.2` is `127.0.0.2`.
+//!
+//! On top of the parser, dynauth's own rules: a tenant host is a DNS name of letters, digits and
+//! hyphens with a dot (or `localhost`, or an IPv4 address, for local development), at most 253
+//! characters, one trailing dot dropped, no IPv6 literal; an allowed origin is `https://` (`http://`
+//! only for `localhost` and `127.0.0.1`).
 
 use std::fmt;
-
-use idna::uts46::{AsciiDenyList, DnsLength, Hyphens, Uts46};
 
 /// A host in canonical form.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -15,6 +18,11 @@ impl Host {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// A host read back from the table (canonical when it was written).
+    pub(crate) fn stored(host: &str) -> Self {
+        Self(host.to_string())
+    }
 }
 
 impl fmt::Display for Host {
@@ -23,7 +31,7 @@ impl fmt::Display for Host {
     }
 }
 
-/// Why a host was refused (the message is safe to show to the client).
+/// Why a host, origin or URL was refused (the message is safe to show to the client).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InvalidHost(pub &'static str);
 
@@ -33,9 +41,23 @@ impl fmt::Display for InvalidHost {
     }
 }
 
-/// Canonicalize `raw`: a host name with an optional `:port`.
+const NOT_A_DOMAIN: InvalidHost = InvalidHost("the host is not a valid domain name");
+const BAD_PORT: InvalidHost = InvalidHost("the port is not a number from 0 to 65535");
+const SINGLE_LABEL: InvalidHost = InvalidHost("the host needs a dot (only localhost may be a single label)");
+
+/// Canonicalize `raw`, a host with an optional `:port` (a `Host` header, a domain in an admin
+/// request): the host as the WHATWG parser serializes it, one trailing dot dropped, port removed.
 pub fn canonical(raw: &str) -> Result<Host, InvalidHost> {
-    let raw = raw.trim();
+    let name = strip_port(raw.trim())?;
+    let host = parse_host(name)?;
+    if !host.contains('.') && host != "localhost" {
+        return Err(SINGLE_LABEL);
+    }
+    Ok(Host(host))
+}
+
+/// `raw` without its `:port` (checked).
+fn strip_port(raw: &str) -> Result<&str, InvalidHost> {
     if raw.is_empty() {
         return Err(InvalidHost("the host is empty"));
     }
@@ -45,123 +67,46 @@ pub fn canonical(raw: &str) -> Result<Host, InvalidHost> {
     if raw.starts_with('[') {
         return Err(InvalidHost("IPv6 literals are not accepted as tenant hosts"));
     }
-    let name = match raw.rsplit_once(':') {
+    match raw.rsplit_once(':') {
         Some((name, port)) => {
             if port.is_empty()
                 || port.len() > 5
                 || !port.bytes().all(|b| b.is_ascii_digit())
                 || port.parse::<u16>().is_err()
             {
-                return Err(InvalidHost("the port is not a number from 0 to 65535"));
+                return Err(BAD_PORT);
             }
-            name
+            Ok(name)
         }
-        None => raw,
-    };
+        None => Ok(raw),
+    }
+}
+
+/// The canonical form of a host name or IPv4 address (single labels allowed).
+fn parse_host(name: &str) -> Result<String, InvalidHost> {
     let name = name.strip_suffix('.').unwrap_or(name);
     if name.is_empty() || name.ends_with('.') {
         return Err(InvalidHost("the host has an empty label"));
     }
-    if is_ipv4(name) {
-        return Ok(Host(name.to_string()));
-    }
-    if name.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
-        return Err(InvalidHost("the host looks like an IPv4 address but is not one"));
-    }
-    let ascii = Uts46::new()
-        .to_ascii(name.as_bytes(), AsciiDenyList::STD3, Hyphens::Check, DnsLength::Verify)
-        .map_err(|_| InvalidHost("the host is not a valid domain name"))?;
-    let ascii = ascii.to_ascii_lowercase();
-    if ascii.len() > 253 {
-        return Err(InvalidHost("the host is longer than 253 characters"));
-    }
-    for label in ascii.split('.') {
-        let ok = (1..=63).contains(&label.len())
-            && label.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-            && !label.starts_with('-')
-            && !label.ends_with('-');
-        if !ok {
-            return Err(InvalidHost("a label of the host is empty, too long, or has characters other than a-z 0-9 -"));
-        }
-    }
-    // A name is localhost or has a dot: single-label names other than localhost cannot be public.
-    if !ascii.contains('.') && ascii != "localhost" {
-        return Err(InvalidHost("the host needs a dot (only localhost may be a single label)"));
-    }
-    Ok(Host(ascii))
-}
-
-/// Dotted-quad IPv4, each part 0-255 without leading zeros.
-fn is_ipv4(s: &str) -> bool {
-    let parts: Vec<&str> = s.split('.').collect();
-    parts.len() == 4
-        && parts.iter().all(|p| {
-            !p.is_empty()
-                && p.len() <= 3
-                && p.bytes().all(|b| b.is_ascii_digit())
-                && (p.len() == 1 || !p.starts_with('0'))
-                && p.parse::<u8>().is_ok()
-        })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn canonicalization_table() {
-        let long_label = "a".repeat(63);
-        let too_long_label = "a".repeat(64);
-        let long_name = format!("{0}.{0}.{0}.{1}.com", "a".repeat(63), "b".repeat(57)); // 253
-        let too_long_name = format!("{0}.{0}.{0}.{1}.com", "a".repeat(63), "b".repeat(58)); // 254
-        let cases: Vec<(&str, Result<&str, &str>)> = vec![
-            ("Auth.Example.COM", Ok("auth.example.com")),
-            ("auth.example.com:443", Ok("auth.example.com")),
-            ("auth.example.com:8443", Ok("auth.example.com")),
-            ("auth.example.com.", Ok("auth.example.com")),
-            ("auth.example.com.:8080", Ok("auth.example.com")),
-            ("  auth.example.com  ", Ok("auth.example.com")),
-            ("localhost", Ok("localhost")),
-            ("localhost:8787", Ok("localhost")),
-            ("LOCALHOST.", Ok("localhost")),
-            ("127.0.0.1", Ok("127.0.0.1")),
-            ("127.0.0.1:8787", Ok("127.0.0.1")),
-            ("bücher.example", Ok("xn--bcher-kva.example")),
-            ("BÜCHER.example", Ok("xn--bcher-kva.example")),
-            ("xn--bcher-kva.example", Ok("xn--bcher-kva.example")),
-            ("例え.テスト", Ok("xn--r8jz45g.xn--zckzah")),
-            ("münchen.de:443", Ok("xn--mnchen-3ya.de")),
-            (long_label.as_str(), Err("the host needs a dot (only localhost may be a single label)")),
-            ("", Err("the host is empty")),
-            ("auth..example.com", Err("the host is not a valid domain name")),
-            ("auth.example.com..", Err("the host has an empty label")),
-            (".", Err("the host has an empty label")),
-            ("-auth.example.com", Err("the host is not a valid domain name")),
-            ("auth-.example.com", Err("the host is not a valid domain name")),
-            ("auth_x.example.com", Err("the host is not a valid domain name")),
-            ("auth example.com", Err("the host is not a valid domain name")),
-            ("auth.example.com/path", Err("the host is not a valid domain name")),
-            ("user@auth.example.com", Err("the host is not a valid domain name")),
-            ("auth.example.com:", Err("the port is not a number from 0 to 65535")),
-            ("auth.example.com:99999", Err("the port is not a number from 0 to 65535")),
-            ("auth.example.com:http", Err("the port is not a number from 0 to 65535")),
-            ("[::1]:8787", Err("IPv6 literals are not accepted as tenant hosts")),
-            ("256.1.1.1", Err("the host looks like an IPv4 address but is not one")),
-            ("01.2.3.4", Err("the host looks like an IPv4 address but is not one")),
-            ("intranet", Err("the host needs a dot (only localhost may be a single label)")),
-        ];
-        for (input, expected) in cases {
-            let got = canonical(input);
-            match expected {
-                Ok(host) => assert_eq!(got.as_ref().map(Host::as_str), Ok(host), "{input:?}"),
-                Err(message) => assert_eq!(got, Err(InvalidHost(message)), "{input:?}"),
+    match url::Host::parse(name) {
+        Ok(url::Host::Ipv4(address)) => Ok(address.to_string()),
+        Ok(url::Host::Domain(domain)) => {
+            if domain.len() > 253 {
+                return Err(InvalidHost("the host is longer than 253 characters"));
             }
+            let label_ok = |l: &str| {
+                (1..=63).contains(&l.len())
+                    && l.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+                    && !l.starts_with('-')
+                    && !l.ends_with('-')
+            };
+            if domain.split('.').all(label_ok) { Ok(domain) } else { Err(NOT_A_DOMAIN) }
         }
-        let ok = format!("{long_label}.example.com");
-        assert_eq!(canonical(&ok).map(|h| h.0.len()), Ok(75));
-        assert!(canonical(&format!("{too_long_label}.example.com")).is_err());
-        assert_eq!(canonical(&long_name).map(|h| h.0.len()), Ok(253));
-        assert!(canonical(&too_long_name).is_err());
+        Ok(url::Host::Ipv6(_)) => Err(InvalidHost("IPv6 literals are not accepted as tenant hosts")),
+        Err(url::ParseError::InvalidIpv4Address) => {
+            Err(InvalidHost("the host looks like an IPv4 address but is not one"))
+        }
+        Err(_) => Err(NOT_A_DOMAIN),
     }
 }
 
@@ -179,7 +124,7 @@ pub fn web_origin(raw: &str) -> Result<String, InvalidHost> {
     Ok(join_origin(scheme, &host, port))
 }
 
-/// A base URL to route to: `http(s)://host[:port][/path]`, normalized (lowercase host, default
+/// A base URL to route to: `http(s)://host[:port][/path]`, normalized (canonical host, default
 /// port and trailing slash removed). No query, fragment or user.
 pub fn base_url(raw: &str) -> Result<String, InvalidHost> {
     let (scheme, rest) = split_scheme(raw)?;
@@ -214,18 +159,19 @@ pub fn webhook_url(raw: &str) -> Result<String, InvalidHost> {
     }
 }
 
-/// The origin (`scheme://host[:port]`, lowercase, default port left out) of an `Origin` header or
-/// of an absolute URL such as a `Referer`; `None` when it has none (`null`, relative, malformed).
+/// The origin (`scheme://host[:port]`, as browsers serialize it) of an `Origin` header or of an
+/// absolute `http(s)` URL such as a `Referer`; `None` when it has none (`null`, relative, another
+/// scheme, user info, malformed).
 pub fn origin_of(raw: &str) -> Option<String> {
-    let (scheme, rest) = split_scheme(raw).ok()?;
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
-    if authority.contains('@') {
+    let url = url::Url::parse(raw.trim()).ok()?;
+    if !matches!(url.scheme(), "http" | "https") || !url.username().is_empty() || url.password().is_some() {
         return None;
     }
-    let (host, port) = host_and_port(authority).ok()?;
-    Some(join_origin(scheme, &host, port))
+    let host = parse_host(url.host_str()?).ok()?;
+    Some(join_origin(url.scheme(), &host, url.port()))
 }
 
+/// The scheme (`http` or `https`, any case) and the rest.
 fn split_scheme(raw: &str) -> Result<(&'static str, &str), InvalidHost> {
     let raw = raw.trim();
     let lower = raw.get(..8).map(str::to_ascii_lowercase).unwrap_or_default();
@@ -238,25 +184,15 @@ fn split_scheme(raw: &str) -> Result<(&'static str, &str), InvalidHost> {
     }
 }
 
+/// The canonical host (single labels allowed: a base URL may point at `http://backend:8080`)
+/// and the port of an authority.
 fn host_and_port(authority: &str) -> Result<(String, Option<u16>), InvalidHost> {
-    let host = canonical_any(authority)?;
+    let name = strip_port(authority)?;
     let port = match authority.rsplit_once(':') {
-        Some((_, p)) => Some(p.parse::<u16>().map_err(|_| InvalidHost("the port is not a number from 0 to 65535"))?),
+        Some((_, p)) => Some(p.parse::<u16>().map_err(|_| BAD_PORT)?),
         None => None,
     };
-    Ok((host.0, port))
-}
-
-/// Like [`canonical`], also accepting single-label names (origins such as `http://intranet` are
-/// not tenant hosts, but a base URL may point at one).
-fn canonical_any(raw: &str) -> Result<Host, InvalidHost> {
-    match canonical(raw) {
-        Err(InvalidHost("the host needs a dot (only localhost may be a single label)")) => {
-            let name = raw.split(':').next().unwrap_or(raw).trim_end_matches('.').to_ascii_lowercase();
-            Ok(Host(name))
-        }
-        other => other,
-    }
+    Ok((parse_host(name)?, port))
 }
 
 fn join_origin(scheme: &str, host: &str, port: Option<u16>) -> String {
@@ -267,8 +203,69 @@ fn join_origin(scheme: &str, host: &str, port: Option<u16>) -> String {
 }
 
 #[cfg(test)]
-mod origin_tests {
+mod tests {
     use super::*;
+
+    #[test]
+    fn canonicalization_table() {
+        let long_label = "a".repeat(63);
+        let too_long_label = "a".repeat(64);
+        let long_name = format!("{0}.{0}.{0}.{1}.com", "a".repeat(63), "b".repeat(57)); // 253
+        let too_long_name = format!("{0}.{0}.{0}.{1}.com", "a".repeat(63), "b".repeat(58)); // 254
+        let cases: Vec<(&str, Result<&str, &str>)> = vec![
+            ("Auth.Example.COM", Ok("auth.example.com")),
+            ("auth.example.com:443", Ok("auth.example.com")),
+            ("auth.example.com:8443", Ok("auth.example.com")),
+            ("auth.example.com.", Ok("auth.example.com")),
+            ("auth.example.com.:8080", Ok("auth.example.com")),
+            ("  auth.example.com  ", Ok("auth.example.com")),
+            ("localhost", Ok("localhost")),
+            ("localhost:8787", Ok("localhost")),
+            ("LOCALHOST.", Ok("localhost")),
+            ("127.0.0.1", Ok("127.0.0.1")),
+            ("127.0.0.1:8787", Ok("127.0.0.1")),
+            // The WHATWG IPv4 parser: hex, octal and short forms are the addresses browsers use.
+            ("0x7f.0.0.2", Ok("127.0.0.2")),
+            ("01.2.3.4", Ok("1.2.3.4")),
+            ("127.1", Ok("127.0.0.1")),
+            ("bücher.example", Ok("xn--bcher-kva.example")),
+            ("BÜCHER.example", Ok("xn--bcher-kva.example")),
+            ("xn--bcher-kva.example", Ok("xn--bcher-kva.example")),
+            ("例え.テスト", Ok("xn--r8jz45g.xn--zckzah")),
+            ("münchen.de:443", Ok("xn--mnchen-3ya.de")),
+            // Full-width dots and letters map as browsers map them.
+            ("ａｕｔｈ．example．com", Ok("auth.example.com")),
+            (long_label.as_str(), Err("the host needs a dot (only localhost may be a single label)")),
+            ("", Err("the host is empty")),
+            ("auth..example.com", Err("the host is not a valid domain name")),
+            ("auth.example.com..", Err("the host has an empty label")),
+            (".", Err("the host has an empty label")),
+            ("-auth.example.com", Err("the host is not a valid domain name")),
+            ("auth-.example.com", Err("the host is not a valid domain name")),
+            ("auth_x.example.com", Err("the host is not a valid domain name")),
+            ("auth example.com", Err("the host is not a valid domain name")),
+            ("auth.example.com/path", Err("the host is not a valid domain name")),
+            ("user@auth.example.com", Err("the host is not a valid domain name")),
+            ("auth.example.com:", Err("the port is not a number from 0 to 65535")),
+            ("auth.example.com:99999", Err("the port is not a number from 0 to 65535")),
+            ("auth.example.com:http", Err("the port is not a number from 0 to 65535")),
+            ("[::1]:8787", Err("IPv6 literals are not accepted as tenant hosts")),
+            ("256.1.1.1", Err("the host looks like an IPv4 address but is not one")),
+            ("intranet", Err("the host needs a dot (only localhost may be a single label)")),
+        ];
+        for (input, expected) in cases {
+            let got = canonical(input);
+            match expected {
+                Ok(host) => assert_eq!(got.as_ref().map(Host::as_str), Ok(host), "{input:?}"),
+                Err(message) => assert_eq!(got, Err(InvalidHost(message)), "{input:?}"),
+            }
+        }
+        let ok = format!("{long_label}.example.com");
+        assert_eq!(canonical(&ok).map(|h| h.0.len()), Ok(75));
+        assert!(canonical(&format!("{too_long_label}.example.com")).is_err());
+        assert_eq!(canonical(&long_name).map(|h| h.0.len()), Ok(253));
+        assert!(canonical(&too_long_name).is_err());
+    }
 
     #[test]
     fn web_origins() {
@@ -304,10 +301,13 @@ mod origin_tests {
         assert_eq!(origin_of("https://app.example.com:443/path?q#f").as_deref(), Some("https://app.example.com"));
         assert_eq!(origin_of("http://localhost:8787/login").as_deref(), Some("http://localhost:8787"));
         assert_eq!(origin_of("http://evil.example:80").as_deref(), Some("http://evil.example"));
+        assert_eq!(origin_of("https://bücher.example/x").as_deref(), Some("https://xn--bcher-kva.example"));
+        assert_eq!(origin_of("http://0x7f.0.0.1:8787/").as_deref(), Some("http://127.0.0.1:8787"));
         assert_eq!(origin_of("null"), None);
         assert_eq!(origin_of("/relative"), None);
         assert_eq!(origin_of("https://user@app.example.com"), None);
         assert_eq!(origin_of("javascript:alert(1)"), None);
+        assert_eq!(origin_of("data:text/html,x"), None);
     }
 
     #[test]

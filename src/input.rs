@@ -1,10 +1,19 @@
-//! Reading client input: JSON bodies (size-limited, objects only, unknown fields named) and
-//! typed fields whose errors name the field. Every value is validated into a typed value here or
-//! in the feature's own constructor before it is used.
+//! Client input: JSON objects decoded into `#[derive(Deserialize)]` types whose fields carry the
+//! rules, with errors that name the field. Unknown fields (`deny_unknown_fields`) are refused with
+//! `unknown_fields` naming every one of them and what is accepted; `session.lifetime_secs: must
+//! be a whole number from 300 to 34560000` or `allowed_origins[1]: ...` name the field of any
+//! other problem; a field that is absent or `null` where a value is needed `is required`.
+//!
+//! The field types here give the messages a client can act on: [`Flag`] (`true or false`),
+//! [`Bounded`] (a whole number in a range), [`List`] (`an array`), and [`object`] for nested
+//! objects (so an array never passes for one).
 
 use std::fmt;
+use std::marker::PhantomData;
 
-use serde_json::{Map, Value};
+use serde::de::{self, DeserializeOwned, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 /// Bodies larger than this are refused with 413.
 pub const MAX_BODY: usize = 16 * 1024;
@@ -21,6 +30,7 @@ pub enum Invalid {
 }
 
 impl Invalid {
+    /// 400 `invalid_request`: `field: problem`.
     pub fn field(field: &str, problem: impl fmt::Display) -> Self {
         Self::Field { code: "invalid_request", message: format!("{field}: {problem}") }
     }
@@ -30,215 +40,273 @@ impl Invalid {
     }
 }
 
-/// A JSON object from a request body. `allowed` lists the accepted field names; any other field
-/// is refused with `unknown_fields` naming every one of them.
-pub fn json_object(content_type: Option<&str>, body: &[u8], allowed: &[&str]) -> Result<Map<String, Value>, Invalid> {
-    let map = json_body(content_type, body)?;
-    check_fields(&map, allowed, "")?;
-    Ok(map)
+/// Decodes a JSON object into `T`; errors name the field (see the module docs).
+pub fn decode<T: DeserializeOwned>(value: &Value) -> Result<T, Invalid> {
+    if !value.is_object() {
+        return Err(Invalid::with_code("invalid_json", "the body must be a JSON object"));
+    }
+    serde_path_to_error::deserialize(value).map_err(|e| explain(value, &e))
 }
 
-/// A JSON object from a request body, its fields left for the caller to check.
-pub fn json_body(content_type: Option<&str>, body: &[u8]) -> Result<Map<String, Value>, Invalid> {
-    if body.len() > MAX_BODY {
-        return Err(Invalid::TooLarge);
-    }
-    let is_json = content_type
-        .map(|c| c.split(';').next().unwrap_or("").trim().eq_ignore_ascii_case("application/json"))
-        .unwrap_or(false);
-    if !is_json {
-        return Err(Invalid::NotJson);
-    }
-    let value: Value = serde_json::from_slice(body)
-        .map_err(|e| Invalid::with_code("invalid_json", format!("the body is not valid JSON: {e}")))?;
-    match value {
-        Value::Object(map) => Ok(map),
-        _ => Err(Invalid::with_code("invalid_json", "the body must be a JSON object")),
-    }
-}
-
-/// Refuses any key of `map` not in `allowed`; `prefix` names the enclosing object in the message.
-pub fn check_fields(map: &Map<String, Value>, allowed: &[&str], prefix: &str) -> Result<(), Invalid> {
-    let mut unknown: Vec<String> =
-        map.keys().filter(|k| !allowed.contains(&k.as_str())).map(|k| format!("{prefix}{k}")).collect();
-    if unknown.is_empty() {
-        return Ok(());
-    }
-    unknown.sort();
-    Err(Invalid::with_code(
-        "unknown_fields",
-        format!(
-            "unknown field(s): {}; accepted: {}",
-            unknown.join(", "),
-            allowed.iter().map(|a| format!("{prefix}{a}")).collect::<Vec<_>>().join(", ")
-        ),
-    ))
-}
-
-/// Typed access to the fields of one object, naming `prefix.field` in errors.
-#[derive(Debug, Clone, Copy)]
-pub struct Fields<'a> {
-    map: &'a Map<String, Value>,
-    prefix: &'a str,
-}
-
-impl<'a> Fields<'a> {
-    pub fn new(map: &'a Map<String, Value>, prefix: &'a str) -> Self {
-        Self { map, prefix }
-    }
-
-    pub fn name(&self, field: &str) -> String {
-        format!("{}{field}", self.prefix)
-    }
-
-    fn get(&self, field: &str) -> Option<&'a Value> {
-        self.map.get(field).filter(|v| !v.is_null())
-    }
-
-    /// A required string.
-    pub fn string(&self, field: &str) -> Result<&'a str, Invalid> {
-        self.opt_string(field)?.ok_or_else(|| Invalid::field(&self.name(field), "is required"))
-    }
-
-    pub fn opt_string(&self, field: &str) -> Result<Option<&'a str>, Invalid> {
-        match self.get(field) {
-            None => Ok(None),
-            Some(Value::String(s)) => Ok(Some(s)),
-            Some(_) => Err(Invalid::field(&self.name(field), "must be a string")),
-        }
-    }
-
-    pub fn opt_bool(&self, field: &str) -> Result<Option<bool>, Invalid> {
-        match self.get(field) {
-            None => Ok(None),
-            Some(Value::Bool(b)) => Ok(Some(*b)),
-            Some(_) => Err(Invalid::field(&self.name(field), "must be true or false")),
-        }
-    }
-
-    /// An optional whole number within `min..=max`.
-    pub fn opt_int(&self, field: &str, min: u64, max: u64) -> Result<Option<u64>, Invalid> {
-        match self.get(field) {
-            None => Ok(None),
-            Some(Value::Number(n)) => match n.as_u64() {
-                Some(v) if (min..=max).contains(&v) => Ok(Some(v)),
-                _ => Err(Invalid::field(&self.name(field), format!("must be a whole number from {min} to {max}"))),
-            },
-            Some(_) => Err(Invalid::field(&self.name(field), format!("must be a whole number from {min} to {max}"))),
-        }
-    }
-
-    pub fn opt_object(&self, field: &str) -> Result<Option<&'a Map<String, Value>>, Invalid> {
-        match self.get(field) {
-            None => Ok(None),
-            Some(Value::Object(m)) => Ok(Some(m)),
-            Some(_) => Err(Invalid::field(&self.name(field), "must be an object")),
-        }
-    }
-
-    pub fn opt_array(&self, field: &str) -> Result<Option<&'a Vec<Value>>, Invalid> {
-        match self.get(field) {
-            None => Ok(None),
-            Some(Value::Array(a)) => Ok(Some(a)),
-            Some(_) => Err(Invalid::field(&self.name(field), "must be an array")),
-        }
-    }
-}
-
-/// A query-string parameter, percent-decoded; `None` when absent.
-pub fn query_param(query: Option<&str>, name: &str) -> Option<String> {
-    query?.split('&').find_map(|pair| {
-        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-        (percent_decode(k).as_deref() == Some(name)).then(|| percent_decode(v)).flatten()
-    })
-}
-
-/// Percent-decoding (`+` is a space, as in forms); `None` for malformed escapes or non-UTF-8.
-pub fn percent_decode(s: &str) -> Option<String> {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'%' => {
-                let hex = bytes.get(i + 1..i + 3)?;
-                let hex = std::str::from_utf8(hex).ok()?;
-                out.push(u8::from_str_radix(hex, 16).ok()?);
-                i += 3;
-            }
-            b'+' => {
-                out.push(b' ');
-                i += 1;
-            }
-            b => {
-                out.push(b);
-                i += 1;
+/// Turns a deserialization error into the client's message.
+fn explain(value: &Value, error: &serde_path_to_error::Error<serde_json::Error>) -> Invalid {
+    let segments: Vec<&serde_path_to_error::Segment> = error.path().iter().collect();
+    let inner = error.inner().to_string();
+    let name = |segments: &[&serde_path_to_error::Segment]| {
+        let mut out = String::new();
+        for s in segments {
+            match s {
+                serde_path_to_error::Segment::Seq { index } => out.push_str(&format!("[{index}]")),
+                serde_path_to_error::Segment::Map { key } => {
+                    if !out.is_empty() {
+                        out.push('.');
+                    }
+                    out.push_str(key);
+                }
+                _ => {}
             }
         }
+        out
+    };
+    let join =
+        |prefix: &str, field: &str| if prefix.is_empty() { field.to_string() } else { format!("{prefix}.{field}") };
+    if let Some(field) = inner.strip_prefix("missing field `").and_then(|r| r.split('`').next()) {
+        return Invalid::field(&join(&name(&segments), field), "is required");
     }
-    String::from_utf8(out).ok()
+    if inner.starts_with("unknown field `") {
+        let parent = &segments[..segments.len().saturating_sub(1)];
+        let prefix = name(parent);
+        let accepted: Vec<&str> =
+            inner.split_once("expected").map_or(Vec::new(), |(_, list)| list.split('`').skip(1).step_by(2).collect());
+        let mut at = value;
+        for s in parent {
+            at = match s {
+                serde_path_to_error::Segment::Map { key } => &at[key.as_str()],
+                serde_path_to_error::Segment::Seq { index } => &at[*index],
+                _ => at,
+            };
+        }
+        let mut unknown: Vec<String> = at
+            .as_object()
+            .map(|m| m.keys().filter(|k| !accepted.contains(&k.as_str())).map(|k| join(&prefix, k)).collect())
+            .unwrap_or_default();
+        unknown.sort();
+        let accepted: Vec<String> = accepted.iter().map(|a| join(&prefix, a)).collect();
+        return Invalid::with_code(
+            "unknown_fields",
+            format!("unknown field(s): {}; accepted: {}", unknown.join(", "), accepted.join(", ")),
+        );
+    }
+    let problem = match inner.split_once(", expected ") {
+        Some((got, _)) if got.ends_with(": null") => "is required".to_string(),
+        Some((got, expected)) if got.starts_with("invalid type") || got.starts_with("invalid value") => {
+            format!("must be {expected}")
+        }
+        _ => inner,
+    };
+    Invalid::field(&name(&segments), problem)
 }
 
-/// Percent-encodes everything but unreserved characters (RFC 3986).
-pub fn percent_encode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-            out.push(char::from(b));
-        } else {
-            out.push_str(&format!("%{b:02X}"));
+/// `true` or `false` (refused: `"yes"`, `1`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(transparent)]
+pub struct Flag(pub bool);
+
+impl<'de> Deserialize<'de> for Flag {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = Flag;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("true or false")
+            }
+            fn visit_bool<E>(self, v: bool) -> Result<Flag, E> {
+                Ok(Flag(v))
+            }
+        }
+        deserializer.deserialize_bool(V)
+    }
+}
+
+/// A whole number from `MIN` to `MAX`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(transparent)]
+pub struct Bounded<const MIN: u64, const MAX: u64>(pub u64);
+
+impl<'de, const MIN: u64, const MAX: u64> Deserialize<'de> for Bounded<MIN, MAX> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct V<const MIN: u64, const MAX: u64>;
+        impl<const MIN: u64, const MAX: u64> Visitor<'_> for V<MIN, MAX> {
+            type Value = Bounded<MIN, MAX>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, "a whole number from {MIN} to {MAX}")
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
+                if (MIN..=MAX).contains(&v) {
+                    Ok(Bounded(v))
+                } else {
+                    Err(E::invalid_value(de::Unexpected::Unsigned(v), &self))
+                }
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
+                match u64::try_from(v) {
+                    Ok(u) => self.visit_u64(u),
+                    Err(_) => Err(E::invalid_value(de::Unexpected::Signed(v), &self)),
+                }
+            }
+        }
+        deserializer.deserialize_u64(V::<MIN, MAX>)
+    }
+}
+
+/// A JSON array of `T`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(transparent)]
+pub struct List<T>(pub Vec<T>);
+
+impl<T> Default for List<T> {
+    fn default() -> Self {
+        Self(Vec::new())
+    }
+}
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for List<T> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct V<T>(PhantomData<T>);
+        impl<'de, T: Deserialize<'de>> Visitor<'de> for V<T> {
+            type Value = List<T>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an array")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(64));
+                while let Some(item) = seq.next_element()? {
+                    items.push(item);
+                }
+                Ok(List(items))
+            }
+        }
+        deserializer.deserialize_seq(V(PhantomData))
+    }
+}
+
+/// For a field holding a nested object (`#[serde(deserialize_with = "object")]`): only a JSON
+/// object is taken (serde would also take an array for a struct), "must be an object" otherwise.
+pub fn object<'de, D: Deserializer<'de>, T: Deserialize<'de>>(deserializer: D) -> Result<T, D::Error> {
+    struct V<T>(PhantomData<T>);
+    impl<'de, T: Deserialize<'de>> Visitor<'de> for V<T> {
+        type Value = T;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("an object")
+        }
+        fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<T, A::Error> {
+            T::deserialize(de::value::MapAccessDeserializer::new(map))
         }
     }
-    out
+    deserializer.deserialize_map(V(PhantomData))
+}
+
+/// Like [`object`], for an optional nested object (absent or `null` is `None`).
+pub fn optional_object<'de, D: Deserializer<'de>, T: Deserialize<'de>>(deserializer: D) -> Result<Option<T>, D::Error> {
+    struct V<T>(PhantomData<T>);
+    impl<'de, T: Deserialize<'de>> Visitor<'de> for V<T> {
+        type Value = Option<T>;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("an object")
+        }
+        fn visit_none<E>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_unit<E>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_some<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+            object(deserializer).map(Some)
+        }
+    }
+    deserializer.deserialize_option(V(PhantomData))
 }
 
 #[cfg(test)]
 mod tests {
+    use serde_json::json;
+
     use super::*;
 
-    const JSON: Option<&str> = Some("application/json; charset=utf-8");
+    #[derive(Debug, PartialEq, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Inner {
+        ttl: Bounded<60, 600>,
+        #[serde(default)]
+        on: Option<Flag>,
+    }
+
+    #[derive(Debug, PartialEq, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Body {
+        name: String,
+        #[serde(default)]
+        tags: Option<List<String>>,
+        #[serde(default, deserialize_with = "optional_object")]
+        inner: Option<Inner>,
+    }
+
+    fn err(v: Value) -> Invalid {
+        decode::<Body>(&v).err().unwrap_or(Invalid::TooLarge)
+    }
 
     #[test]
-    fn bodies() {
-        assert_eq!(json_object(JSON, &vec![b' '; MAX_BODY + 1], &[]), Err(Invalid::TooLarge));
-        assert_eq!(json_object(Some("text/plain"), b"{}", &[]), Err(Invalid::NotJson));
-        assert_eq!(json_object(None, b"{}", &[]), Err(Invalid::NotJson));
-        assert!(matches!(json_object(JSON, b"{", &[]), Err(Invalid::Field { code: "invalid_json", .. })));
-        assert!(matches!(json_object(JSON, b"[1]", &[]), Err(Invalid::Field { code: "invalid_json", .. })));
+    fn decodes_typed_fields() {
+        let body: Result<Body, _> = decode(&json!({"name": "x", "tags": ["a"], "inner": {"ttl": 60, "on": true}}));
         assert_eq!(
-            json_object(JSON, br#"{"name":"x","zeta":1,"alpha":2}"#, &["name"]),
-            Err(Invalid::Field {
-                code: "unknown_fields",
-                message: "unknown field(s): alpha, zeta; accepted: name".into()
+            body,
+            Ok(Body {
+                name: "x".into(),
+                tags: Some(List(vec!["a".into()])),
+                inner: Some(Inner { ttl: Bounded(60), on: Some(Flag(true)) })
             })
         );
-        assert_eq!(json_object(JSON, br#"{"name":"x"}"#, &["name"]).map(|m| m.len()), Ok(1));
+        assert_eq!(decode::<Body>(&json!({"name": "x", "inner": null})).map(|b| b.inner), Ok(None));
     }
 
     #[test]
-    fn typed_fields_name_themselves() {
-        let map = serde_json::json!({"s": "x", "n": 70000, "b": "yes", "o": {"k": 1}, "z": null});
-        let Value::Object(map) = map else { panic!() };
-        let f = Fields::new(&map, "session.");
-        assert_eq!(f.string("s"), Ok("x"));
-        assert_eq!(f.string("z"), Err(Invalid::field("session.z", "is required")));
-        assert_eq!(f.opt_int("n", 60, 600), Err(Invalid::field("session.n", "must be a whole number from 60 to 600")));
-        assert_eq!(f.opt_int("n", 1, 100_000), Ok(Some(70000)));
-        assert_eq!(f.opt_bool("b"), Err(Invalid::field("session.b", "must be true or false")));
-        assert!(f.opt_object("o").map(|o| o.is_some()).unwrap_or(false));
-        assert_eq!(f.opt_array("missing"), Ok(None));
+    fn every_error_names_its_field() {
+        let field =
+            |m: &str| Invalid::field(m.split(": ").next().unwrap_or(""), m.split_once(": ").map(|x| x.1).unwrap_or(""));
+        let cases = [
+            (json!({}), field("name: is required")),
+            (json!({"name": null}), field("name: is required")),
+            (json!({"name": 5}), field("name: must be a string")),
+            (json!({"name": "x", "tags": "a"}), field("tags: must be an array")),
+            (json!({"name": "x", "tags": ["a", 3]}), field("tags[1]: must be a string")),
+            (json!({"name": "x", "inner": 5}), field("inner: must be an object")),
+            (json!({"name": "x", "inner": [60]}), field("inner: must be an object")),
+            (json!({"name": "x", "inner": {}}), field("inner.ttl: is required")),
+            (json!({"name": "x", "inner": {"ttl": 59}}), field("inner.ttl: must be a whole number from 60 to 600")),
+            (json!({"name": "x", "inner": {"ttl": -1}}), field("inner.ttl: must be a whole number from 60 to 600")),
+            (json!({"name": "x", "inner": {"ttl": 1.5}}), field("inner.ttl: must be a whole number from 60 to 600")),
+            (json!({"name": "x", "inner": {"ttl": 60, "on": "yes"}}), field("inner.on: must be true or false")),
+        ];
+        for (body, want) in cases {
+            assert_eq!(err(body.clone()), want, "{body}");
+        }
     }
 
     #[test]
-    fn query_strings() {
-        let q = Some("limit=5&cursor=a%2Bb.c&email=a%40b.example&x");
-        assert_eq!(query_param(q, "limit").as_deref(), Some("5"));
-        assert_eq!(query_param(q, "cursor").as_deref(), Some("a+b.c"));
-        assert_eq!(query_param(q, "email").as_deref(), Some("a@b.example"));
-        assert_eq!(query_param(q, "x").as_deref(), Some(""));
-        assert_eq!(query_param(q, "nope"), None);
-        assert_eq!(query_param(None, "limit"), None);
-        assert_eq!(percent_decode("%zz"), None);
-        assert_eq!(percent_encode("/a b?c=d&e"), "%2Fa%20b%3Fc%3Dd%26e");
+    fn unknown_fields_are_all_named_with_what_is_accepted() {
+        assert_eq!(
+            err(json!({"name": "x", "zeta": 1, "alpha": 2})),
+            Invalid::with_code("unknown_fields", "unknown field(s): alpha, zeta; accepted: name, tags, inner")
+        );
+        assert_eq!(
+            err(json!({"name": "x", "inner": {"ttl": 60, "x": 1}})),
+            Invalid::with_code("unknown_fields", "unknown field(s): inner.x; accepted: inner.ttl, inner.on")
+        );
+    }
+
+    #[test]
+    fn only_objects_are_bodies() {
+        assert_eq!(err(json!([1])), Invalid::with_code("invalid_json", "the body must be a JSON object"));
+        assert_eq!(err(json!("x")), Invalid::with_code("invalid_json", "the body must be a JSON object"));
     }
 }

@@ -2,23 +2,29 @@
 //! domains in ONE DynamoDB table, served by a Cloudflare Worker that talks to DynamoDB itself
 //! (JSON 1.0 protocol over `fetch`, SigV4-signed).
 //!
-//! The core never imports `worker`, never reads a clock and never draws randomness itself: the
-//! [`runtime::Runtime`] and [`runtime::Transport`] it is given do. So the whole request ->
-//! response path runs natively in `cargo test`.
+//! A pure core and a thin rim. The core never imports `worker`, never reads a clock and never
+//! draws randomness itself: each use case is handed the request's `now` and the services it
+//! needs (the table, a random source, the webhook's transport). The HTTP API ([`api`]) reads
+//! requests into typed input, calls a use case, and renders a typed view; the Worker ([`edge`],
+//! wasm32 only) feeds it requests and carries out its I/O. So the whole request -> response path
+//! runs natively in `cargo test`.
 //!
 //! # Layout
-//! - [`runtime`]: the `Transport` and `Runtime` seams.
-//! - [`dynamo`]: the DynamoDB client (operations, signing, errors, retries, the table).
-//! - [`keys`]: every key value of the single table.
-//! - [`config`]: vars and secrets -> typed configuration.
-//! - [`crypto`]: hashing, HMAC, base64url, constant-time comparison.
-//! - [`host`], [`email`], [`input`]: canonical hosts and origins, email addresses, request input.
-//! - [`cursor`], [`cache`]: signed pagination cursors, the bounded in-isolate cache.
+//! - [`ids`], [`email`], [`host`]: the identities (tenant, user, session, login ids, emails,
+//!   hosts), each checked once where it enters.
+//! - [`keys`]: every key value of the single table, from typed identities only.
+//! - [`store`]: the table as the use cases see it (one `Store`).
 //! - [`tenants`], [`resolve`]: tenants and custom domains; Host -> tenant with the caches.
-//! - [`sessions`], [`users`], [`login`]: sessions, users, login codes.
-//! - [`api`]: the HTTP API as a pure async function.
+//! - [`sessions`], [`users`], [`login`]: sessions, users, login codes: records and use cases.
+//! - [`input`]: JSON input into typed values, errors naming the field.
+//! - [`api`]: the HTTP API as a pure async function (the rim).
+//! - [`runtime`]: the services: `Transport`, `Clock`, `Random`.
+//! - [`dynamo`]: the DynamoDB client (operations, items, signing, errors, retries, the table).
+//! - [`config`]: vars and secrets -> typed configuration.
+//! - [`crypto`], [`cursor`], [`cache`]: hashing and HMAC, signed pagination cursors, the bounded
+//!   in-isolate cache.
 //! - [`driver`]: runs the core's futures for a host that does their I/O (the Worker's JS).
-//! - `edge` (wasm32 only): the Worker entry point and its runtime.
+//! - `edge` (wasm32 only): the Worker entry point, driven by `src/edge.js`.
 //! - `native`, `testing` (not wasm32): a blocking HTTP transport and OS runtime for the CLI and
 //!   tests; fakes for tests (manual clock, scripted and counting transports).
 
@@ -31,12 +37,14 @@ pub mod driver;
 pub mod dynamo;
 pub mod email;
 pub mod host;
+pub mod ids;
 pub mod input;
 pub mod keys;
 pub mod login;
 pub mod resolve;
 pub mod runtime;
 pub mod sessions;
+pub mod store;
 pub mod tenants;
 pub mod users;
 

@@ -1,41 +1,26 @@
 //! Login codes: issuing (uniform numeric codes, stored only as a keyed hash), delivering (a signed
 //! webhook), rate-limiting issuance, and consuming at most once, before expiry, within the
 //! attempt limit.
+//!
+//! Use cases: [`start`] (rate limit, issue, deliver, store), [`verify`] (check the code and, in ONE
+//! transaction, consume it, find or create the user and open a session) and [`issue`] (a code for
+//! a backend that delivers it itself).
 
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use crate::crypto::{b64url, b64url_decode, constant_time_eq, hmac_hex, hmac_parts};
+use crate::crypto::{b64url, constant_time_eq, hmac_hex, hmac_parts};
 use crate::dynamo::expr::and;
-use crate::dynamo::table::Schema;
-use crate::dynamo::{
-    Client, DynamoError, Expr, GetItemInput, PutItemInput, ReturnValues, TransactItem, UpdateItemInput, Write,
-    from_item, n, s, to_item, to_typed_item,
-};
+use crate::dynamo::{DynamoError, Expr, ReturnValues, TransactItem, Transaction, TxError, Write, from_item, n, s};
+use crate::email::Email;
+use crate::ids::{LoginId, TenantId, UserId};
 use crate::keys;
-use crate::runtime::{Runtime, Transport, TransportError, random_u64};
+use crate::runtime::{Random, Runtime, Transport, TransportError, random_u64, rfc3339_secs};
+use crate::sessions::{self, Device, NewSession, Session, SessionToken};
+use crate::store::Store;
 use crate::tenants::Tenant;
-
-/// A login id: 16 random bytes, base64url (22 characters).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LoginId(String);
-
-impl LoginId {
-    pub fn generate(rt: &impl Runtime) -> Self {
-        let mut b = [0u8; 16];
-        rt.fill_random(&mut b);
-        Self(b64url(&b))
-    }
-
-    pub fn parse(raw: &str) -> Option<Self> {
-        (raw.len() == 22 && b64url_decode(raw).is_some_and(|b| b.len() == 16)).then(|| Self(raw.to_string()))
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
+use crate::users;
 
 /// A numeric login code. `Debug` never shows it.
 #[derive(Clone, PartialEq, Eq)]
@@ -44,12 +29,12 @@ pub struct LoginCode(String);
 impl LoginCode {
     /// `length` decimal digits, uniformly random: draws that would bias the remainder are
     /// rejected.
-    pub fn generate(rt: &impl Runtime, length: u8) -> Self {
+    pub fn generate(random: &dyn Random, length: u8) -> Self {
         let length = u32::from(length.clamp(6, 10));
         let modulus = 10u64.pow(length);
         let limit = u64::MAX - (u64::MAX % modulus);
         loop {
-            let v = random_u64(rt);
+            let v = random_u64(random);
             if v < limit {
                 return Self(format!("{:0width$}", v % modulus, width = length as usize));
             }
@@ -74,20 +59,20 @@ impl fmt::Debug for LoginCode {
 }
 
 /// HMAC-SHA256(`TOKEN_SECRET`, tenant, login id, code): the only form of a code that is stored.
-pub fn code_hash(secret: &[u8], tenant: &str, login_id: &LoginId, code: &LoginCode) -> String {
+pub fn code_hash(secret: &[u8], tenant: &TenantId, login_id: &LoginId, code: &LoginCode) -> String {
     b64url(&hmac_parts(
         secret,
-        &[b"dynauth-login-code-v1", tenant.as_bytes(), login_id.0.as_bytes(), code.0.as_bytes()],
+        &[b"dynauth-login-code-v1", tenant.as_str().as_bytes(), login_id.as_str().as_bytes(), code.0.as_bytes()],
     ))
 }
 
 /// A login code as stored (times in epoch seconds).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Login {
-    pub login_id: String,
-    pub tenant: String,
+    pub login_id: LoginId,
+    pub tenant: TenantId,
     pub tenant_generation: String,
-    pub email: String,
+    pub email: Email,
     pub code_hash: String,
     pub attempts: u32,
     pub max_attempts: u32,
@@ -97,7 +82,7 @@ pub struct Login {
     pub used_at: Option<i64>,
     /// The user that owned the email when the code was issued (saves a read when verifying).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub user_hint: Option<String>,
+    pub user_hint: Option<UserId>,
     pub ttl: i64,
 }
 
@@ -125,29 +110,252 @@ impl Login {
 
     /// Whether `code` is this login's code (constant-time comparison of the keyed hashes).
     pub fn matches(&self, secret: &[u8], code: &LoginCode) -> bool {
-        let id = LoginId(self.login_id.clone());
-        constant_time_eq(code_hash(secret, &self.tenant, &id, code).as_bytes(), self.code_hash.as_bytes())
+        constant_time_eq(code_hash(secret, &self.tenant, &self.login_id, code).as_bytes(), self.code_hash.as_bytes())
     }
 }
 
-/// A new login for `email` (not yet stored) and its code.
-pub fn issue(
-    rt: &impl Runtime,
+/// Where codes are delivered: the webhook URL, and the secret its posts are signed with.
+#[derive(Debug, Clone, Copy)]
+pub struct Delivery<'a> {
+    pub url: &'a str,
+    pub secret: &'a [u8],
+}
+
+/// At most `limit` codes per email per `window_secs` per tenant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateLimit {
+    pub limit: u32,
+    pub window_secs: i64,
+}
+
+/// A code issued and stored.
+#[derive(Debug, Clone)]
+pub struct Issued {
+    pub login: Login,
+    pub code: LoginCode,
+}
+
+/// Why a start did not issue a code.
+#[derive(Debug, Clone, PartialEq)]
+pub enum StartError {
+    /// Over the rate limit: one more may be issued in this many seconds.
+    TooMany {
+        retry_after: u64,
+    },
+    /// The webhook did not take the code (nothing usable is left behind).
+    Delivery(String),
+    Db(DynamoError),
+}
+
+impl From<DynamoError> for StartError {
+    fn from(e: DynamoError) -> Self {
+        Self::Db(e)
+    }
+}
+
+/// What the webhook is sent, as JSON.
+#[derive(Debug, Serialize)]
+struct CodeMessage<'a> {
+    tenant: &'a TenantId,
+    email: &'a Email,
+    code: &'a str,
+    login_id: &'a LoginId,
+    expires_at: String,
+}
+
+/// Issues a code for `email` (the same whether or not the email has an account): counts it
+/// against the rate limit, posts it to `delivery` (signed; none in development), and only then
+/// stores it, so a failed delivery leaves no usable code behind.
+#[allow(clippy::too_many_arguments)] // each is a service or input the use case needs
+pub async fn start<T: Transport, R: Runtime>(
+    store: &Store<'_, T, R>,
+    random: &dyn Random,
+    webhook: &impl Transport,
+    delivery: Option<Delivery<'_>>,
+    secret: &[u8],
+    rate: RateLimit,
+    tenant: &Tenant,
+    email: &Email,
+    now: i64,
+) -> Result<Issued, StartError> {
+    if let Err(retry_after) = store.count_issue(&tenant.id, email, now, rate).await? {
+        return Err(StartError::TooMany { retry_after: u64::try_from(retry_after).unwrap_or(1) });
+    }
+    let hint = users::owner_of(store, tenant, email, false).await?;
+    let issued = new_login(random, secret, tenant, email, hint, now);
+    if let Some(delivery) = delivery {
+        let message = CodeMessage {
+            tenant: &tenant.id,
+            email,
+            code: issued.code.expose(),
+            login_id: &issued.login.login_id,
+            expires_at: rfc3339_secs(issued.login.expires_at),
+        };
+        let request = webhook_request(delivery.url, delivery.secret, &message, now)
+            .map_err(|e| StartError::Delivery(e.to_string()))?;
+        match webhook.send(request).await {
+            Ok(r) if r.status().is_success() => {}
+            Ok(r) => return Err(StartError::Delivery(format!("the webhook answered HTTP {}", r.status().as_u16()))),
+            Err(e) => return Err(StartError::Delivery(e.to_string())),
+        }
+    }
+    store.create(store.item("login_code", &issued.login, &keys::login(&tenant.id, &issued.login.login_id))?).await?;
+    Ok(issued)
+}
+
+/// Issues and stores a code for a backend that delivers it itself (no webhook, no rate limit).
+pub async fn issue<T: Transport, R: Runtime>(
+    store: &Store<'_, T, R>,
+    random: &dyn Random,
     secret: &[u8],
     tenant: &Tenant,
-    email: &str,
-    user_hint: Option<String>,
+    email: &Email,
     now: i64,
-) -> (Login, LoginCode) {
-    let login_id = LoginId::generate(rt);
-    let code = LoginCode::generate(rt, tenant.login_code.length);
+) -> Result<Issued, DynamoError> {
+    let hint = users::owner_of(store, tenant, email, false).await?;
+    let issued = new_login(random, secret, tenant, email, hint, now);
+    store.create(store.item("login_code", &issued.login, &keys::login(&tenant.id, &issued.login.login_id))?).await?;
+    Ok(issued)
+}
+
+/// A verified code: the session opened, and its token (shown once).
+#[derive(Debug, Clone)]
+pub struct Verified {
+    pub token: SessionToken,
+    pub session: Session,
+}
+
+/// Why a verify did not open a session.
+#[derive(Debug, Clone, PartialEq)]
+pub enum VerifyError {
+    /// A wrong code (`attempts_left` for a known login), or no such login.
+    InvalidCode {
+        attempts_left: Option<u32>,
+    },
+    Used,
+    Expired,
+    /// Too many wrong codes; the login expires in `retry_after` seconds.
+    Exhausted {
+        retry_after: u64,
+    },
+    /// The login kept changing under this verify.
+    Conflict,
+    Db(DynamoError),
+}
+
+impl From<DynamoError> for VerifyError {
+    fn from(e: DynamoError) -> Self {
+        Self::Db(e)
+    }
+}
+
+/// Verifies `code` for login `login_id` (as the client sent it) and, when it is right, consumes
+/// the login, finds or creates the user and opens a session, in ONE transaction: at most one
+/// verify of a login ever succeeds. A wrong code spends an attempt.
+#[allow(clippy::too_many_arguments)] // each is a service or input the use case needs
+pub async fn verify<T: Transport, R: Runtime>(
+    store: &Store<'_, T, R>,
+    random: &dyn Random,
+    secret: &[u8],
+    tenant: &Tenant,
+    login_id: &str,
+    code: &LoginCode,
+    device: Device,
+    now: i64,
+) -> Result<Verified, VerifyError> {
+    let Ok(login_id) = LoginId::parse(login_id) else {
+        return Err(VerifyError::InvalidCode { attempts_left: None });
+    };
+    for _ in 0..4 {
+        let login: Option<Login> = store.get(&keys::login(&tenant.id, &login_id), true).await?;
+        let Some(login) = login.filter(|l| l.tenant_generation == tenant.generation) else {
+            return Err(VerifyError::InvalidCode { attempts_left: None });
+        };
+        match login.state(now) {
+            State::Used => return Err(VerifyError::Used),
+            State::Expired => return Err(VerifyError::Expired),
+            State::Exhausted => {
+                return Err(VerifyError::Exhausted {
+                    retry_after: u64::try_from(login.expires_at - now).unwrap_or(1).max(1),
+                });
+            }
+            State::Open => {}
+        }
+        if !login.matches(secret, code) {
+            match store.charge_attempt(&login, now).await? {
+                Some(after) => {
+                    return Err(VerifyError::InvalidCode {
+                        attempts_left: Some(login.max_attempts.saturating_sub(after)),
+                    });
+                }
+                None => continue, // it changed meanwhile: read it again for the right answer
+            }
+        }
+        if let Some(verified) = consume(store, random, tenant, &login, device.clone(), now).await? {
+            return Ok(verified);
+        }
+    }
+    Err(VerifyError::Conflict)
+}
+
+/// The right code: ONE transaction of `login` (consumed, on condition that it is still open with
+/// the hash checked), `user` (a login recorded, or with `email` a new user) and `session`.
+/// `None` when the login itself changed meanwhile (the caller reads it again).
+async fn consume<T: Transport, R: Runtime>(
+    store: &Store<'_, T, R>,
+    random: &dyn Random,
+    tenant: &Tenant,
+    login: &Login,
+    device: Device,
+    now: i64,
+) -> Result<Option<Verified>, DynamoError> {
+    let mut owner = login.user_hint.clone();
+    for _ in 0..3 {
+        let mut tx = Transaction::new(random.request_token());
+        tx.add("login", store.use_part(login, now));
+        let user_id = match &owner {
+            Some(id) => {
+                users::login_part(store, &mut tx, tenant, id, &login.email, now);
+                id.clone()
+            }
+            None => users::create_parts(store, random, &mut tx, tenant, &login.email, now)?.id,
+        };
+        let new = NewSession { user_id, email: Some(login.email.clone()), lifetime_secs: None, device: device.clone() };
+        let (token, session) = sessions::open(random, tenant, new, now);
+        tx.add("session", sessions::create_part(store, &session)?);
+        match store.transact(&tx).await {
+            Ok(()) => return Ok(Some(Verified { token, session })),
+            Err(TxError::Cancelled(c)) if c.failed("login") => return Ok(None),
+            Err(TxError::Cancelled(c)) if c.failed("user") || c.failed("email") => {
+                // The user we expected is gone, or someone else just created it: ask the email
+                // claim who owns the email now.
+                owner = users::owner_of(store, tenant, &login.email, true).await?;
+            }
+            Err(TxError::Cancelled(_)) => return Ok(None),
+            Err(TxError::Db(e)) => return Err(e),
+        }
+    }
+    Ok(None)
+}
+
+/// A new login for `email` (not yet stored) and its code.
+fn new_login(
+    random: &dyn Random,
+    secret: &[u8],
+    tenant: &Tenant,
+    email: &Email,
+    user_hint: Option<UserId>,
+    now: i64,
+) -> Issued {
+    let login_id = LoginId::generate(random);
+    let code = LoginCode::generate(random, tenant.login_code.length);
     let expires_at = now + i64::try_from(tenant.login_code.ttl_secs).unwrap_or(600);
     let login = Login {
-        code_hash: code_hash(secret, tenant.id.as_str(), &login_id, &code),
-        login_id: login_id.0,
-        tenant: tenant.id.to_string(),
+        code_hash: code_hash(secret, &tenant.id, &login_id, &code),
+        login_id,
+        tenant: tenant.id.clone(),
         tenant_generation: tenant.generation.clone(),
-        email: email.to_string(),
+        email: email.clone(),
         attempts: 0,
         max_attempts: tenant.login_code.max_attempts,
         created_at: now,
@@ -156,18 +364,18 @@ pub fn issue(
         user_hint,
         ttl: expires_at,
     };
-    (login, code)
+    Issued { login, code }
 }
 
-/// The webhook body and its `x-dynauth-signature` header value: `t=<unix>,v1=<hex HMAC-SHA256 of
-/// "<unix>.<body>">`.
-pub fn webhook_request(
+/// The webhook request for `message`: JSON, with `x-dynauth-signature: t=<unix>,v1=<hex
+/// HMAC-SHA256 of "<unix>.<body>">`.
+fn webhook_request(
     url: &str,
     secret: &[u8],
-    body: &serde_json::Value,
+    message: &impl Serialize,
     now: i64,
 ) -> Result<http::Request<Vec<u8>>, TransportError> {
-    let body = serde_json::to_vec(body).map_err(|e| TransportError(e.to_string()))?;
+    let body = serde_json::to_vec(message).map_err(|e| TransportError(e.to_string()))?;
     let mut signed = format!("{now}.").into_bytes();
     signed.extend_from_slice(&body);
     let signature = format!("t={now},v1={}", hmac_hex(secret, &signed));
@@ -181,46 +389,29 @@ pub fn webhook_request(
         .map_err(|e| TransportError(e.to_string()))
 }
 
-/// Login storage over one DynamoDB client.
-#[derive(Debug)]
-pub struct Store<'a, T, R> {
-    pub db: &'a Client<T, R>,
-    pub schema: &'a Schema,
+#[derive(Debug, Deserialize)]
+struct AttemptsOnly {
+    attempts: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct RateItem {
+    issued: Vec<i64>,
+    version: i64,
+    ttl: i64,
 }
 
 impl<T: Transport, R: Runtime> Store<'_, T, R> {
-    /// Stores a login, on condition that its key is new.
-    pub async fn put(&self, login: &Login) -> Result<(), DynamoError> {
-        let mut item = to_typed_item("login_code", login)?;
-        keys::login(&login.tenant, &login.login_id).add_to(self.schema, &mut item);
-        self.db.put_new(&self.schema.table, &self.schema.pk, item).await?;
-        Ok(())
-    }
-
-    /// The login `login_id` of this tenant incarnation (consistent read).
-    pub async fn get(&self, tenant: &Tenant, login_id: &LoginId) -> Result<Option<Login>, DynamoError> {
-        let get = GetItemInput::consistent(
-            &self.schema.table,
-            keys::login(tenant.id.as_str(), login_id.as_str()).key(self.schema),
-        );
-        Ok(self.db.get::<Login>(&get).await?.filter(|l| l.tenant_generation == tenant.generation))
-    }
-
     /// Uses up one attempt for a wrong code, on condition that the login is still open. The
     /// attempts made afterwards, or `None` when it was no longer open.
-    pub async fn charge_attempt(&self, login: &Login, now: i64) -> Result<Option<u32>, DynamoError> {
+    async fn charge_attempt(&self, login: &Login, now: i64) -> Result<Option<u32>, DynamoError> {
         let mut e = Expr::new();
         let attempts = e.name("attempts");
         let update = format!("SET {attempts} = {attempts} + {}", e.num(1));
         let cond = self.open_condition(&mut e, now);
-        let input = UpdateItemInput::new(
-            &self.schema.table,
-            keys::login(&login.tenant, &login.login_id).key(self.schema),
-            update,
-            Some(cond),
-            e,
-        )
-        .returning(ReturnValues::UpdatedNew);
+        let input = self
+            .update(&keys::login(&login.tenant, &login.login_id), update, Some(cond), e)
+            .returning(ReturnValues::UpdatedNew);
         match self.db.update_item(input, Write::AtMostOnce).await {
             Ok(out) => {
                 let after: Option<AttemptsOnly> = out.attributes.map(from_item).transpose()?;
@@ -231,22 +422,16 @@ impl<T: Transport, R: Runtime> Store<'_, T, R> {
         }
     }
 
-    /// The write that consumes a login with the right code, for the success transaction: on
-    /// condition that it is still open and the code hash is the one checked.
-    pub fn use_action(&self, login: &Login, now: i64) -> TransactItem {
+    /// The part that consumes a login with the right code: on condition that it is still open
+    /// and the code hash is the one checked.
+    fn use_part(&self, login: &Login, now: i64) -> TransactItem {
         let mut e = Expr::new();
         let attempts = e.name("attempts");
         let update = format!("SET {} = {}, {attempts} = {attempts} + {}", e.name("used_at"), e.num(now), e.num(1));
         let open = self.open_condition(&mut e, now);
         let hash = e.equals("code_hash", s(&login.code_hash));
         let cond = format!("{open} AND {hash}");
-        TransactItem::Update(UpdateItemInput::new(
-            &self.schema.table,
-            keys::login(&login.tenant, &login.login_id).key(self.schema),
-            update,
-            Some(cond),
-            e,
-        ))
+        TransactItem::Update(self.update(&keys::login(&login.tenant, &login.login_id), update, Some(cond), e))
     }
 
     /// Exists, not used, not expired, attempts left: the conditions of every write to a login.
@@ -258,40 +443,34 @@ impl<T: Transport, R: Runtime> Store<'_, T, R> {
         and(&[exists, unused, expiry, left]).unwrap_or_default()
     }
 
-    /// Records one code issued to `email` at `now`, unless `limit` codes were already issued in
-    /// the last `window` seconds; then `Err(seconds until one more may be issued)`. An exact
+    /// Records one code issued to `email` at `now`, unless `rate.limit` codes were already issued
+    /// in the last `rate.window_secs`; then `Err(seconds until one more may be issued)`. An exact
     /// sliding window: the record keeps the issue times within the window, and is rewritten on
     /// condition that nobody else rewrote it meanwhile.
-    pub async fn rate_limit(
+    async fn count_issue(
         &self,
-        tenant: &Tenant,
-        email: &str,
+        tenant: &TenantId,
+        email: &Email,
         now: i64,
-        limit: u32,
-        window: i64,
+        rate: RateLimit,
     ) -> Result<Result<(), i64>, DynamoError> {
-        let key = keys::login_rate(tenant.id.as_str(), email);
+        let keys = keys::login_rate(tenant, email);
+        let window = rate.window_secs;
         for _ in 0..5 {
-            let get = GetItemInput::consistent(&self.schema.table, key.key(self.schema));
-            let current: Option<RateItem> = self.db.get(&get).await?;
+            let current: Option<RateItem> = self.get(&keys, true).await?;
             let version = current.as_ref().map_or(0, |c| c.version);
             let mut issued: Vec<i64> =
                 current.map(|c| c.issued).unwrap_or_default().into_iter().filter(|t| *t > now - window).collect();
-            if issued.len() >= limit as usize {
+            if issued.len() >= rate.limit as usize {
                 let oldest = issued.iter().min().copied().unwrap_or(now);
                 return Ok(Err((oldest + window - now).max(1)));
             }
             issued.push(now);
-            let next = RateItem { kind: "login_rate".into(), issued, version: version + 1, ttl: now + window };
-            let mut item = to_item(&next)?;
-            key.add_to(self.schema, &mut item);
+            let next = RateItem { issued, version: version + 1, ttl: now + window };
+            let item = self.item("login_rate", &next, &keys)?;
             let mut e = Expr::new();
             let cond = if version == 0 { e.not_exists(&self.schema.pk) } else { e.equals("version", n(version)) };
-            match self
-                .db
-                .put_item(PutItemInput::new(&self.schema.table, item).condition(cond, e), Write::AtMostOnce)
-                .await
-            {
+            match self.db.put_item(self.put(item, cond, e), Write::AtMostOnce).await {
                 Ok(_) => return Ok(Ok(())),
                 Err(DynamoError::ConditionalCheckFailed { .. }) => continue,
                 Err(e) => return Err(e),
@@ -302,24 +481,18 @@ impl<T: Transport, R: Runtime> Store<'_, T, R> {
     }
 }
 
-#[derive(Debug, Deserialize)]
-struct AttemptsOnly {
-    attempts: u32,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-struct RateItem {
-    #[serde(rename = "type")]
-    kind: String,
-    issued: Vec<i64>,
-    version: i64,
-    ttl: i64,
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::testing::ManualRuntime;
+
+    fn id(raw: &str) -> LoginId {
+        LoginId::parse(raw).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    fn tenant(raw: &str) -> TenantId {
+        TenantId::parse(raw).unwrap_or_else(|e| panic!("{e}"))
+    }
 
     #[test]
     fn codes_have_the_length_and_are_uniform() {
@@ -341,25 +514,15 @@ mod tests {
 
     #[test]
     fn hashes_bind_tenant_login_and_code() {
-        let id = LoginId("AAAAAAAAAAAAAAAAAAAAAA".into());
+        let login = id("AAAAAAAAAAAAAAAAAAAAAA");
         let code = LoginCode("123456".into());
-        let h = code_hash(b"secret", "acme", &id, &code);
-        assert_eq!(h, code_hash(b"secret", "acme", &id, &code));
-        assert_ne!(h, code_hash(b"secret", "globex", &id, &code));
-        assert_ne!(h, code_hash(b"other", "acme", &id, &code));
-        assert_ne!(h, code_hash(b"secret", "acme", &LoginId("BAAAAAAAAAAAAAAAAAAAAA".into()), &code));
-        assert_ne!(h, code_hash(b"secret", "acme", &id, &LoginCode("123457".into())));
+        let h = code_hash(b"secret", &tenant("acme"), &login, &code);
+        assert_eq!(h, code_hash(b"secret", &tenant("acme"), &login, &code));
+        assert_ne!(h, code_hash(b"secret", &tenant("globex"), &login, &code));
+        assert_ne!(h, code_hash(b"other", &tenant("acme"), &login, &code));
+        assert_ne!(h, code_hash(b"secret", &tenant("acme"), &id("BAAAAAAAAAAAAAAAAAAAAA"), &code));
+        assert_ne!(h, code_hash(b"secret", &tenant("acme"), &login, &LoginCode("123457".into())));
         assert!(!h.contains("123456"));
-    }
-
-    #[test]
-    fn login_ids() {
-        let rt = ManualRuntime::new(0, 5);
-        let id = LoginId::generate(&rt);
-        assert_eq!(id.as_str().len(), 22);
-        assert_eq!(LoginId::parse(id.as_str()), Some(id));
-        assert_eq!(LoginId::parse("short"), None);
-        assert_eq!(LoginId::parse("!!!!!!!!!!!!!!!!!!!!!!"), None);
     }
 
     #[test]
@@ -372,5 +535,20 @@ mod tests {
         signed.extend_from_slice(req.body());
         assert_eq!(sig, format!("t=1700000000,v1={}", hmac_hex(b"whsec", &signed)));
         assert_eq!(req.headers()["content-type"], "application/json");
+    }
+
+    #[test]
+    fn login_states() {
+        let rt = ManualRuntime::new(0, 5);
+        let t = crate::testing::tenant();
+        let email = Email::parse("a@b.example").unwrap_or_else(|e| panic!("{e}"));
+        let Issued { login, code } = new_login(&rt, b"secret", &t, &email, None, 1000);
+        assert_eq!((login.expires_at, login.ttl, login.max_attempts), (1600, 1600, 5));
+        assert!(login.matches(b"secret", &code));
+        assert!(!login.matches(b"other", &code));
+        assert_eq!(login.state(1599), State::Open);
+        assert_eq!(login.state(1600), State::Expired);
+        assert_eq!(Login { attempts: 5, ..login.clone() }.state(1000), State::Exhausted);
+        assert_eq!(Login { used_at: Some(1001), ..login }.state(1002), State::Used);
     }
 }

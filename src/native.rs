@@ -9,7 +9,7 @@ use std::task::{Context, Poll, Wake, Waker};
 use std::thread::{self, Thread};
 use std::time::{Duration, SystemTime};
 
-use crate::runtime::{Runtime, Transport, TransportError};
+use crate::runtime::{Clock, Random, Transport, TransportError};
 
 /// A blocking HTTP client. Requests block the calling thread, which is what the CLI and the
 /// tests (one thread per concurrent client) want.
@@ -55,7 +55,7 @@ impl OsRuntime {
     }
 }
 
-impl Runtime for OsRuntime {
+impl Clock for OsRuntime {
     fn now(&self) -> SystemTime {
         (self.clock)()
     }
@@ -63,7 +63,9 @@ impl Runtime for OsRuntime {
     async fn sleep(&self, duration: Duration) {
         thread::sleep(duration);
     }
+}
 
+impl Random for OsRuntime {
     fn fill_random(&self, buf: &mut [u8]) {
         if let Err(e) = getrandom::fill(buf) {
             // Without an OS random source nothing secret may be made; stop rather than go on.

@@ -1,6 +1,9 @@
-//! The two seams between the pure core and the outside world: the HTTP [`Transport`] and the
-//! [`Runtime`] (clock, sleep, randomness). The edge implements them with `fetch`, `Date.now()`,
-//! timers and the JS random source; native code with an HTTP client and the OS; tests with fakes.
+//! The seams between the pure core and the outside world, each a service of its own: the HTTP
+//! [`Transport`] (DynamoDB's, and the webhook's), the [`Clock`] (time and timers, for the DynamoDB
+//! client's signatures and backoff) and [`Random`] (ids, tokens, codes). [`Runtime`] is a clock
+//! and a random source together, what the DynamoDB client is given. The edge implements them with
+//! `fetch`, the host's clock and timers and the JS random source; native code with an HTTP client
+//! and the OS; tests with fakes. Use cases read no clock: they are handed `now`.
 
 use std::fmt;
 use std::time::{Duration, SystemTime};
@@ -15,16 +18,39 @@ pub trait Transport {
     async fn send(&self, request: http::Request<Vec<u8>>) -> Result<http::Response<Vec<u8>>, TransportError>;
 }
 
-/// The clock, timers and randomness the core is given instead of reading them itself.
+/// The wall clock and timers.
 #[allow(async_fn_in_trait)]
-pub trait Runtime {
+pub trait Clock {
     /// The current wall-clock time.
     fn now(&self) -> SystemTime;
     /// Wait for `duration` (tests advance a fake clock instead of waiting).
     async fn sleep(&self, duration: Duration);
-    /// Fill `buf` with cryptographically secure random bytes.
+}
+
+/// Cryptographically secure random bytes.
+pub trait Random {
+    /// Fill `buf` with random bytes.
     fn fill_random(&self, buf: &mut [u8]);
 }
+
+impl dyn Random + '_ {
+    /// `N` random bytes.
+    pub fn bytes<const N: usize>(&self) -> [u8; N] {
+        let mut b = [0u8; N];
+        self.fill_random(&mut b);
+        b
+    }
+
+    /// A random `ClientRequestToken` (32 hex characters).
+    pub fn request_token(&self) -> String {
+        hex::encode(self.bytes::<16>())
+    }
+}
+
+/// A clock and a random source: what the DynamoDB client runs on.
+pub trait Runtime: Clock + Random {}
+
+impl<T: Clock + Random + ?Sized> Runtime for T {}
 
 /// A failure below HTTP: nothing was answered.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -44,13 +70,16 @@ impl<T: Transport + ?Sized> Transport for &T {
     }
 }
 
-impl<R: Runtime + ?Sized> Runtime for &R {
+impl<C: Clock + ?Sized> Clock for &C {
     fn now(&self) -> SystemTime {
         (**self).now()
     }
     async fn sleep(&self, duration: Duration) {
         (**self).sleep(duration).await
     }
+}
+
+impl<R: Random + ?Sized> Random for &R {
     fn fill_random(&self, buf: &mut [u8]) {
         (**self).fill_random(buf)
     }
@@ -64,11 +93,16 @@ pub fn epoch_secs(t: SystemTime) -> i64 {
     }
 }
 
-/// A uniformly random `u64` from the runtime's random source.
-pub fn random_u64(rt: &impl Runtime) -> u64 {
+/// A uniformly random `u64`.
+pub fn random_u64(random: &(impl Random + ?Sized)) -> u64 {
     let mut b = [0u8; 8];
-    rt.fill_random(&mut b);
+    random.fill_random(&mut b);
     u64::from_le_bytes(b)
+}
+
+/// Epoch seconds as RFC 3339 (0 for times before the epoch).
+pub fn rfc3339_secs(secs: i64) -> String {
+    rfc3339(SystemTime::UNIX_EPOCH + Duration::from_secs(u64::try_from(secs).unwrap_or(0)))
 }
 
 /// RFC 3339 UTC with whole seconds: `2026-11-21T10:00:00Z`.

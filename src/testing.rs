@@ -5,7 +5,7 @@ use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::time::{Duration, SystemTime};
 
-use crate::runtime::{Runtime, Transport, TransportError};
+use crate::runtime::{Clock, Random, Transport, TransportError};
 
 /// A clock that moves only when told to (or when something sleeps), and a seeded random stream.
 #[derive(Debug)]
@@ -48,7 +48,7 @@ impl ManualRuntime {
     }
 }
 
-impl Runtime for ManualRuntime {
+impl Clock for ManualRuntime {
     fn now(&self) -> SystemTime {
         self.now.get()
     }
@@ -57,7 +57,9 @@ impl Runtime for ManualRuntime {
         self.sleeps.borrow_mut().push(duration);
         self.advance(duration);
     }
+}
 
+impl Random for ManualRuntime {
     fn fill_random(&self, buf: &mut [u8]) {
         for chunk in buf.chunks_mut(8) {
             let bytes = self.next_u64().to_le_bytes();
@@ -180,7 +182,8 @@ fn operation(request: &http::Request<Vec<u8>>) -> String {
 /// A tenant record for tests: id `acme`, name `Acme`, generation `g1`, the default settings;
 /// adjust the fields a test cares about.
 pub fn tenant() -> crate::tenants::Tenant {
-    use crate::tenants::{LoginCodeSettings, SessionSettings, Tenant, TenantId};
+    use crate::ids::TenantId;
+    use crate::tenants::{LoginCodeSettings, SessionSettings, Tenant};
     Tenant {
         id: TenantId::parse("acme").unwrap_or_else(|_| unreachable!("a valid literal id")),
         name: "Acme".into(),

@@ -8,9 +8,11 @@ use std::collections::HashMap;
 use dynauth::dynamo::table::{self, Schema};
 use dynauth::dynamo::{
     ConditionCheck, CreateTableInput, DeleteItemInput, DynamoError, Expr, GetItemInput, Item, PutItemInput, QueryInput,
-    ReturnValues, TransactItem, TransactWriteItemsInput, UpdateItemInput, Write, from_item, n, s, to_item,
+    ReturnValues, TransactItem, TransactWriteItemsInput, Transaction, TxError, UpdateItemInput, Write, from_item, n, s,
+    to_item,
 };
 use dynauth::native::{HttpTransport, block_on};
+use dynauth::runtime::Random;
 use dynauth::testing::CountingTransport;
 use serde::{Deserialize, Serialize};
 
@@ -192,7 +194,9 @@ fn a_cancelled_transaction_reports_each_reason() {
         let cond = e.not_exists("PK");
         TransactItem::Put(PutItemInput::new(t.name(), item).condition(cond, e))
     };
-    let token = client.request_token();
+    let random = os_runtime();
+    let random: &dyn Random = &random;
+    let token = random.request_token();
     let tx = TransactWriteItemsInput { transact_items: vec![put("A"), put("B")], client_request_token: Some(token) };
     block_on(client.transact_write_items(&tx)).unwrap_or_else(|e| panic!("{e}"));
     // The same token again is the same transaction: idempotent success, nothing written twice.
@@ -205,12 +209,25 @@ fn a_cancelled_transaction_reports_each_reason() {
             put("C"),
             TransactItem::ConditionCheck(ConditionCheck::new(t.name(), key("A", "S"), must_not_exist, e)),
         ],
-        client_request_token: Some(client.request_token()),
+        client_request_token: Some(random.request_token()),
     };
     let err = block_on(client.transact_write_items(&tx)).err();
     let Some(DynamoError::TransactionCanceled { reasons, .. }) = err else { panic!("{err:?}") };
     let codes: Vec<Option<&str>> = reasons.iter().map(|r| r.code.as_deref()).collect();
     assert_eq!(codes, vec![None, Some("ConditionalCheckFailed")]);
+    // The same, with named parts: the reason is found by the name of its part.
+    let mut e = Expr::new();
+    let must_not_exist = e.not_exists("PK");
+    let named = Transaction::new(random.request_token())
+        .with("new", put("C"))
+        .with("absent", TransactItem::ConditionCheck(ConditionCheck::new(t.name(), key("A", "S"), must_not_exist, e)));
+    match block_on(client.transact(&named)) {
+        Err(TxError::Cancelled(c)) => {
+            assert!(c.failed("absent") && !c.failed("new"), "{c}");
+            assert_eq!(c.code("absent"), Some("ConditionalCheckFailed"));
+        }
+        other => panic!("{other:?}"),
+    }
     // Nothing of the cancelled transaction was written.
     let c =
         block_on(client.get_item(&GetItemInput::consistent(t.name(), key("C", "S")))).unwrap_or_else(|e| panic!("{e}"));

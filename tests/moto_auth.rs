@@ -32,7 +32,7 @@ fn client_with<T: Transport>(
     transport: T,
 ) -> Client<T, dynauth::native::OsRuntime> {
     let (endpoint, _) = moto();
-    Client::new(config(&endpoint, region, credentials), transport, os_runtime()).unwrap_or_else(|e| panic!("{e}"))
+    Client::new(&config(&endpoint, region, credentials), transport, os_runtime())
 }
 
 fn assert_rejected(result: Result<impl std::fmt::Debug, DynamoError>, what: &str) {

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use dynauth::dynamo::{Client, ClientConfig, Credentials, RetryPolicy};
+use dynauth::dynamo::{Client, ClientConfig, Credentials, Endpoint, RetryPolicy};
 use dynauth::native::block_on;
 use dynauth::testing::{ManualRuntime, ScriptedTransport};
 use serde::Deserialize;
@@ -50,7 +50,7 @@ fn client_requests_match_botocore() {
         );
         let runtime = ManualRuntime::new(epoch(&case.time), 0);
         let config = ClientConfig {
-            endpoint: Some(case.endpoint.clone()),
+            endpoint: Endpoint::parse(&case.endpoint).unwrap_or_else(|e| panic!("{e}")),
             region: case.region.clone(),
             credentials: Credentials {
                 access_key_id: case.access_key_id.clone(),
@@ -59,7 +59,7 @@ fn client_requests_match_botocore() {
             },
             retry: RetryPolicy::no_retries(),
         };
-        let client = Client::new(config, &transport, &runtime).unwrap_or_else(|e| panic!("{e}"));
+        let client = Client::new(&config, &transport, &runtime);
         let table: serde_json::Value = serde_json::from_str(&case.body).unwrap_or_default();
         let table = table["TableName"].as_str().unwrap_or_default();
         let result = match case.operation.as_str() {
@@ -100,7 +100,7 @@ fn a_different_second_gives_a_different_signature() {
     let runtime = ManualRuntime::new(epoch(&case.time), 0);
     runtime.advance(Duration::from_secs(1));
     let config = ClientConfig {
-        endpoint: Some(case.endpoint.clone()),
+        endpoint: Endpoint::parse(&case.endpoint).unwrap_or_else(|e| panic!("{e}")),
         region: case.region.clone(),
         credentials: Credentials {
             access_key_id: case.access_key_id.clone(),
@@ -109,7 +109,7 @@ fn a_different_second_gives_a_different_signature() {
         },
         retry: RetryPolicy::no_retries(),
     };
-    let client = Client::new(config, &transport, &runtime).unwrap_or_else(|e| panic!("{e}"));
+    let client = Client::new(&config, &transport, &runtime);
     assert!(block_on(client.describe_table("dynauth")).is_ok());
     let got = transport.requests()[0].headers()["authorization"].to_str().unwrap_or("").to_string();
     assert_ne!(got, case.expected["authorization"]);

@@ -11,10 +11,10 @@
 
 use http::HeaderValue;
 
-use super::{ApiError, Request, Response, empty_response, only, request_host};
+use super::{ApiError, Request, Response, body, empty_response, only, request_host};
 use crate::crypto::b64url;
 use crate::host::origin_of;
-use crate::runtime::Runtime;
+use crate::runtime::Random;
 use crate::tenants::Tenant;
 
 /// How long browsers may cache a preflight answer.
@@ -120,13 +120,11 @@ pub(crate) fn safe_return_to(tenant: &Tenant, request: &Request, raw: Option<&st
 }
 
 /// `GET /login?return_to=`: the hosted login page, branded with the tenant's name.
-pub(crate) fn login_page(tenant: &Tenant, request: &Request, rt: &impl Runtime) -> Result<Response, ApiError> {
+pub(crate) fn login_page(tenant: &Tenant, request: &Request, random: &dyn Random) -> Result<Response, ApiError> {
     only(request.method(), "GET")?;
-    let raw = crate::input::query_param(request.uri().query(), "return_to");
+    let raw = body::query(request, "return_to");
     let return_to = safe_return_to(tenant, request, raw.as_deref());
-    let mut nonce = [0u8; 18];
-    rt.fill_random(&mut nonce);
-    let nonce = b64url(&nonce);
+    let nonce = b64url(&random.bytes::<18>());
     let html = include_str!("login_page.html")
         .replace("{{name}}", &html_escape(&tenant.name))
         .replace("{{return_to}}", &html_escape(&return_to))

@@ -1,10 +1,12 @@
 //! API errors and the one function that turns any of them into an HTTP response.
 
-use serde_json::json;
+use serde::Serialize;
 
 use super::Response;
 use crate::config::ConfigError;
 use crate::dynamo::DynamoError;
+use crate::dynamo::table::TableReport;
+use crate::input::Invalid;
 
 /// An error the API answers with. The message is written for the client: it says what went
 /// wrong and what to do, and never carries internal details (table names, DynamoDB messages);
@@ -64,14 +66,34 @@ pub enum ApiError {
     Internal {
         detail: String,
     },
-    /// An error with extra fields for the client (admin health's mismatches, a wrong code's
-    /// attempts left), merged into the `error` object.
-    Detailed {
-        status: u16,
-        code: &'static str,
+    /// 401 `invalid_code` for a known login: how many attempts are left.
+    InvalidCode {
         message: String,
-        details: serde_json::Value,
+        attempts_left: u32,
     },
+    /// 503 `table_mismatch`: the live table is not what dynauth expects.
+    TableMismatch {
+        message: String,
+        report: Box<TableReport>,
+    },
+}
+
+/// `{"error": {...}}`: code and message, and the extra fields of some errors.
+#[derive(Serialize)]
+struct ErrorBody<'a> {
+    error: ErrorView<'a>,
+}
+
+#[derive(Serialize)]
+struct ErrorView<'a> {
+    code: &'static str,
+    message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    attempts_left: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    mismatches: Option<&'a [String]>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    table: Option<&'a TableReport>,
 }
 
 impl ApiError {
@@ -97,8 +119,8 @@ impl ApiError {
             Self::TooManyRequests { .. } => 429,
             Self::Config(_) | Self::Internal { .. } => 500,
             Self::BadGateway { .. } | Self::DeliveryFailed { .. } => 502,
-            Self::Unavailable { .. } => 503,
-            Self::Detailed { status, .. } => *status,
+            Self::Unavailable { .. } | Self::TableMismatch { .. } => 503,
+            Self::InvalidCode { .. } => 401,
         }
     }
 
@@ -110,8 +132,9 @@ impl ApiError {
             | Self::NotFound { code, .. }
             | Self::Conflict { code, .. }
             | Self::Gone { code, .. }
-            | Self::TooManyRequests { code, .. }
-            | Self::Detailed { code, .. } => code,
+            | Self::TooManyRequests { code, .. } => code,
+            Self::InvalidCode { .. } => "invalid_code",
+            Self::TableMismatch { .. } => "table_mismatch",
             Self::MethodNotAllowed { .. } => "method_not_allowed",
             Self::PayloadTooLarge { .. } => "payload_too_large",
             Self::UnsupportedMediaType => "unsupported_media_type",
@@ -133,7 +156,8 @@ impl ApiError {
             | Self::Conflict { message, .. }
             | Self::Gone { message, .. }
             | Self::TooManyRequests { message, .. }
-            | Self::Detailed { message, .. } => message.clone(),
+            | Self::InvalidCode { message, .. }
+            | Self::TableMismatch { message, .. } => message.clone(),
             Self::MethodNotAllowed { allow } => format!("this path accepts only {allow}"),
             Self::PayloadTooLarge { limit } => {
                 format!("the request body is larger than {limit} bytes")
@@ -166,15 +190,23 @@ impl ApiError {
     /// headers (`Retry-After` on 429 and 503, `Allow` on 405, `WWW-Authenticate` on 401).
     pub fn into_response(self) -> Response {
         let status = self.status();
-        let mut error = json!({ "code": self.code(), "message": self.message() });
-        if let (Self::Detailed { details, .. }, Some(obj)) = (&self, error.as_object_mut())
-            && let Some(extra) = details.as_object()
-        {
-            for (k, v) in extra {
-                obj.insert(k.clone(), v.clone());
-            }
-        }
-        let mut response = super::json_response(status, &json!({ "error": error }));
+        let error = ErrorView {
+            code: self.code(),
+            message: self.message(),
+            attempts_left: match &self {
+                Self::InvalidCode { attempts_left, .. } => Some(*attempts_left),
+                _ => None,
+            },
+            mismatches: match &self {
+                Self::TableMismatch { report, .. } => Some(&report.mismatches),
+                _ => None,
+            },
+            table: match &self {
+                Self::TableMismatch { report, .. } => Some(report),
+                _ => None,
+            },
+        };
+        let mut response = super::json_response(status, &ErrorBody { error });
         let headers = response.headers_mut();
         let mut set = |name: &'static str, value: String| {
             if let Ok(v) = http::HeaderValue::from_str(&value) {
@@ -183,11 +215,9 @@ impl ApiError {
         };
         match &self {
             Self::TooManyRequests { retry_after, .. } => set("retry-after", retry_after.to_string()),
-            Self::Unavailable { .. } => set("retry-after", "1".into()),
-            Self::Detailed { status: 503, .. } => set("retry-after", "1".into()),
-            Self::Detailed { status: 401, .. } => set("www-authenticate", "Bearer".into()),
+            Self::Unavailable { .. } | Self::TableMismatch { .. } => set("retry-after", "1".into()),
             Self::MethodNotAllowed { allow } => set("allow", (*allow).to_string()),
-            Self::Unauthorized { .. } => set("www-authenticate", "Bearer".into()),
+            Self::Unauthorized { .. } | Self::InvalidCode { .. } => set("www-authenticate", "Bearer".into()),
             _ => {}
         }
         response
@@ -210,8 +240,20 @@ impl From<ConfigError> for ApiError {
     }
 }
 
+impl From<Invalid> for ApiError {
+    fn from(e: Invalid) -> Self {
+        match e {
+            Invalid::Field { code, message } => ApiError::BadRequest { code, message },
+            Invalid::TooLarge => ApiError::PayloadTooLarge { limit: crate::input::MAX_BODY },
+            Invalid::NotJson => ApiError::UnsupportedMediaType,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    use serde_json::json;
+
     use super::*;
 
     fn body(r: &Response) -> serde_json::Value {
@@ -257,6 +299,19 @@ mod tests {
         assert_eq!(r.status(), 503);
         assert_eq!(r.headers()["retry-after"], "1");
         assert_eq!(body(&r)["error"]["code"], "unavailable");
+    }
+
+    #[test]
+    fn extra_fields_of_some_errors() {
+        let r = ApiError::InvalidCode { message: "wrong".into(), attempts_left: 3 }.into_response();
+        assert_eq!((r.status().as_u16(), r.headers()["www-authenticate"].to_str().ok()), (401, Some("Bearer")));
+        assert_eq!(body(&r), json!({"error": {"code": "invalid_code", "message": "wrong", "attempts_left": 3}}));
+        let report =
+            TableReport { table: "t".into(), mismatches: vec!["index GSI2: missing".into()], ..Default::default() };
+        let r = ApiError::TableMismatch { message: "bad".into(), report: Box::new(report) }.into_response();
+        assert_eq!(r.status().as_u16(), 503);
+        assert_eq!(body(&r)["error"]["mismatches"], json!(["index GSI2: missing"]));
+        assert_eq!(body(&r)["error"]["table"]["table"], "t");
     }
 
     #[test]

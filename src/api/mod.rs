@@ -2,72 +2,102 @@
 //! request to forward to the tenant's origin) and a log line out. The edge feeds it requests from
 //! the Worker runtime; tests call it directly.
 //!
+//! This is the rim: each handler reads the request into typed input, calls a use case of the
+//! domain modules (`sessions`, `login`, `users`, `tenants`) with the request's one `now` and the
+//! services it needs, and renders a typed view ([`views`]) or an [`ApiError`].
+//!
 //! # Layout
 //! - [`error`]: [`ApiError`] and its one mapping to a response.
-//! - [`admin`]: the admin API (Bearer `ADMIN_TOKEN`): health, tenants, domains.
-//! - [`proxy`]: forwarding requests on tenant hosts to the tenant's origin (and the gateway).
+//! - [`body`]: JSON bodies into typed input, path segments, query and page parameters.
+//! - [`cookies`]: the token a request presents, the session cookie, the device.
+//! - [`views`]: what the answers look like.
 //! - [`session`]: session lookup and logout.
 //! - [`login`]: login codes: start and verify.
+//! - [`admin`]: the admin API (Bearer `ADMIN_TOKEN`).
+//! - [`proxy`]: forwarding requests on tenant hosts to the tenant's origin (and the gateway).
+//! - [`browser`]: CORS, the CSRF check, the hosted login page.
 
 pub mod admin;
+pub mod body;
 pub mod browser;
+pub mod cookies;
 pub mod error;
 pub mod login;
 pub mod proxy;
 pub mod session;
+pub mod views;
 
 use std::cell::RefCell;
 use std::rc::Rc;
-use std::time::Duration;
+use std::time::SystemTime;
 
 use serde::Serialize;
-use serde_json::json;
 
 pub use error::ApiError;
 pub use proxy::Forward;
 
 use crate::config::{Config, ConfigError};
-use crate::crypto::hex;
 use crate::dynamo::Client;
 use crate::host;
-use crate::input::{Invalid, percent_decode};
 use crate::resolve::Caches;
-use crate::runtime::{Runtime, Transport};
-use crate::tenants::{Store, Tenant};
+use crate::runtime::{Random, Runtime, Transport, epoch_secs};
+use crate::sessions::{self, Slide};
+use crate::store::Store;
+use crate::tenants::Tenant;
 
 pub type Request = http::Request<Vec<u8>>;
 pub type Response = http::Response<Vec<u8>>;
 
-/// What a request is handled with: the configuration, a DynamoDB client made for this request,
-/// the isolate's caches, and the work to finish after the response.
-#[derive(Debug)]
+/// What a request is handled with: the configuration, the table (over a DynamoDB client made for
+/// this request), the webhook's transport, the random source, the isolate's caches, and the one
+/// `now` of this request; and what it leaves for after the response.
 pub struct Ctx<'a, T, R> {
     pub config: &'a Config,
-    pub db: &'a Client<T, R>,
+    pub store: Store<'a, T, R>,
+    pub webhook: &'a T,
+    pub random: &'a dyn Random,
     pub caches: &'a Caches,
+    /// The time of this request, read once where it came in.
+    pub now: SystemTime,
     later: RefCell<Vec<Deferred>>,
     dev_login_code: RefCell<Option<String>>,
 }
 
+impl<T, R> std::fmt::Debug for Ctx<'_, T, R> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Ctx").field("now", &self.now).finish_non_exhaustive()
+    }
+}
+
 impl<'a, T: Transport, R: Runtime> Ctx<'a, T, R> {
-    pub fn new(config: &'a Config, db: &'a Client<T, R>, caches: &'a Caches) -> Self {
-        Self { config, db, caches, later: RefCell::new(Vec::new()), dev_login_code: RefCell::new(None) }
+    pub fn new(
+        config: &'a Config,
+        db: &'a Client<T, R>,
+        webhook: &'a T,
+        random: &'a dyn Random,
+        caches: &'a Caches,
+        now: SystemTime,
+    ) -> Self {
+        Self {
+            config,
+            store: Store::new(db, &config.schema),
+            webhook,
+            random,
+            caches,
+            now,
+            later: RefCell::new(Vec::new()),
+            dev_login_code: RefCell::new(None),
+        }
     }
 
-    pub fn store(&self) -> Store<'_, T, R> {
-        Store { db: self.db, schema: &self.config.schema }
+    /// `now` in epoch seconds, as the use cases take it.
+    pub fn now_secs(&self) -> i64 {
+        epoch_secs(self.now)
     }
 
-    pub fn sessions(&self) -> crate::sessions::Store<'_, T, R> {
-        crate::sessions::Store { db: self.db, schema: &self.config.schema }
-    }
-
-    pub fn users(&self) -> crate::users::Store<'_, T, R> {
-        crate::users::Store { db: self.db, schema: &self.config.schema }
-    }
-
-    pub fn logins(&self) -> crate::login::Store<'_, T, R> {
-        crate::login::Store { db: self.db, schema: &self.config.schema }
+    /// The `TOKEN_SECRET` bytes.
+    pub fn token_secret(&self) -> &[u8] {
+        self.config.token_secret.expose().as_bytes()
     }
 
     /// `DEV_MODE` only: puts the issued code in this request's log line.
@@ -80,18 +110,20 @@ impl<'a, T: Transport, R: Runtime> Ctx<'a, T, R> {
         self.later.borrow_mut().push(work);
     }
 
-    /// Runs deferred work (the edge calls this inside `wait_until`); returns log lines for the
+    /// Runs deferred work (the edge runs it inside `wait_until`); returns log lines for the
     /// failures, which can only be logged: the answer has been sent.
     pub async fn run_deferred(&self, work: Vec<Deferred>) -> Vec<String> {
         let mut log = Vec::new();
         for item in work {
             match item {
                 Deferred::Slide(slide) => {
-                    if let Err(e) = self.sessions().apply_slide(&slide).await {
-                        log.push(
-                            json!({"deferred": "slide", "tenant": slide.tenant, "error_detail": e.to_string()})
-                                .to_string(),
-                        );
+                    if let Err(e) = sessions::apply_slide(&self.store, &slide).await {
+                        let line = DeferredFailure {
+                            deferred: "slide",
+                            tenant: slide.tenant.as_str(),
+                            error_detail: e.to_string(),
+                        };
+                        log.push(serde_json::to_string(&line).unwrap_or_default());
                     }
                 }
             }
@@ -100,11 +132,18 @@ impl<'a, T: Transport, R: Runtime> Ctx<'a, T, R> {
     }
 }
 
+#[derive(Serialize)]
+struct DeferredFailure<'a> {
+    deferred: &'static str,
+    tenant: &'a str,
+    error_detail: String,
+}
+
 /// Work that must not make the response wait.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Deferred {
     /// Extend a session's idle expiry.
-    Slide(crate::sessions::Slide),
+    Slide(Slide),
 }
 
 /// What to do with a request.
@@ -124,6 +163,7 @@ pub struct LogLine {
     pub route: &'static str,
     pub tenant: Option<String>,
     pub status: u16,
+    /// Filled in by the caller, whose clock measured the request.
     pub duration_ms: u64,
     pub dynamodb_calls: u32,
     pub dynamodb_ms: u64,
@@ -161,27 +201,23 @@ pub fn is_own_path(path: &str) -> bool {
 /// `config_error` naming the variable.
 pub fn config_failure(request: &Request, error: &ConfigError, request_id: String) -> Handled {
     let err = ApiError::Config(error.clone());
-    let log = LogLine {
-        request_id,
-        method: request.method().to_string(),
-        route: "config_error",
-        status: err.status(),
-        error_code: Some(err.code()),
-        error_detail: Some(error.to_string()),
-        ..LogLine::default()
-    };
-    Handled { outcome: Outcome::Respond(err.into_response()), log, deferred: Vec::new() }
+    failed(err, "config_error", request.method().to_string(), error.to_string(), request_id)
 }
 
 /// Handle a request whose head or body could not be read: 400 `invalid_request`.
 pub fn unreadable_request(detail: &str, request_id: String) -> Handled {
     let err = ApiError::bad_request("invalid_request", "the request could not be read");
+    failed(err, "unreadable_request", String::new(), detail.to_string(), request_id)
+}
+
+fn failed(err: ApiError, route: &'static str, method: String, detail: String, request_id: String) -> Handled {
     let log = LogLine {
         request_id,
-        route: "unreadable_request",
+        method,
+        route,
         status: err.status(),
         error_code: Some(err.code()),
-        error_detail: Some(detail.to_string()),
+        error_detail: Some(detail),
         ..LogLine::default()
     };
     Handled { outcome: Outcome::Respond(err.into_response()), log, deferred: Vec::new() }
@@ -209,9 +245,7 @@ impl Routed {
 
 /// Handle one request.
 pub async fn handle<T: Transport, R: Runtime>(ctx: &Ctx<'_, T, R>, request: Request) -> Handled {
-    let rt = ctx.db.runtime();
-    let started = rt.now();
-    let request_id = request_id(&request, rt);
+    let request_id = request_id(&request, ctx.random);
     let method = request.method().to_string();
     let routed = route(ctx, &request).await;
     let (mut outcome, status, error_code, error_detail) = match routed.result {
@@ -231,15 +265,14 @@ pub async fn handle<T: Transport, R: Runtime>(ctx: &Ctx<'_, T, R>, request: Requ
     if let (Some(origin), Outcome::Respond(response)) = (&routed.cors, &mut outcome) {
         browser::add_cors_headers(response, origin);
     }
-    let stats = ctx.db.stats();
-    let elapsed = rt.now().duration_since(started).unwrap_or(Duration::ZERO);
+    let stats = ctx.store.db.stats();
     let log = LogLine {
         request_id,
         method,
         route: routed.route,
         tenant: routed.tenant,
         status,
-        duration_ms: u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX),
+        duration_ms: 0,
         dynamodb_calls: stats.calls,
         dynamodb_ms: stats.millis,
         error_code,
@@ -251,24 +284,22 @@ pub async fn handle<T: Transport, R: Runtime>(ctx: &Ctx<'_, T, R>, request: Requ
 
 async fn route<T: Transport, R: Runtime>(ctx: &Ctx<'_, T, R>, request: &Request) -> Routed {
     let path = request.uri().path();
-    let segments: Option<Vec<String>> = path.trim_start_matches('/').split('/').map(percent_decode).collect();
-    let Some(segments) = segments else {
-        return Routed::respond(
-            "bad_path",
-            Err(ApiError::bad_request("invalid_path", "the path has an invalid percent-encoding")),
-        );
+    let segments = match body::segments(path) {
+        Ok(s) => s,
+        Err(e) => return Routed::new("bad_path", Err(e)),
     };
-    let segments: Vec<&str> = segments.iter().map(String::as_str).collect();
+    let segments: Vec<&str> = segments.iter().map(|s| s.as_ref()).collect();
     match segments.as_slice() {
         ["health"] => Routed::respond(
             "health",
-            only(request.method(), "GET").map(|()| json_response(200, &json!({"status": "ok"}))),
+            only(request.method(), "GET").map(|()| json_response(200, &views::Status { status: "ok" })),
         ),
         ["v1", "admin", rest @ ..] => admin::route(ctx, request, rest).await,
         ["v1", "tenant"] => {
             with_tenant(ctx, request, "tenant", Some("GET"), |tenant| async move {
                 only(request.method(), "GET")?;
-                Ok(Outcome::Respond(json_response(200, &json!({"id": tenant.id, "name": tenant.name}))))
+                let view = views::TenantName { id: &tenant.id, name: &tenant.name };
+                Ok(Outcome::Respond(json_response(200, &view)))
             })
             .await
         }
@@ -286,7 +317,7 @@ async fn route<T: Transport, R: Runtime>(ctx: &Ctx<'_, T, R>, request: &Request)
         }
         ["login"] => {
             with_tenant(ctx, request, "login_page", None, |t| async move {
-                browser::login_page(&t, request, ctx.db.runtime()).map(Outcome::Respond)
+                browser::login_page(&t, request, ctx.random).map(Outcome::Respond)
             })
             .await
         }
@@ -331,15 +362,14 @@ where
 
 /// The tenant of the request's Host: 400 `invalid_host` when the Host is malformed, 404
 /// `unknown_host` when no tenant serves it.
-pub(crate) async fn resolve_tenant<T: Transport, R: Runtime>(
+async fn resolve_tenant<T: Transport, R: Runtime>(
     ctx: &Ctx<'_, T, R>,
     request: &Request,
 ) -> Result<Rc<Tenant>, ApiError> {
     let raw = request_host(request).ok_or_else(|| ApiError::bad_request("invalid_host", "the request has no Host"))?;
     let host = host::canonical(&raw)
         .map_err(|e| ApiError::bad_request("invalid_host", format!("the Host is invalid: {e}")))?;
-    let now = ctx.db.runtime().now();
-    ctx.caches.resolve(&ctx.store(), &host, ctx.config.default_tenant.as_ref(), now).await?.ok_or_else(|| {
+    ctx.caches.resolve(&ctx.store, &host, ctx.config.default_tenant.as_ref(), ctx.now).await?.ok_or_else(|| {
         ApiError::NotFound { code: "unknown_host", message: format!("no tenant serves the host {host}") }
     })
 }
@@ -361,7 +391,7 @@ pub fn only(method: &http::Method, allowed: &'static str) -> Result<(), ApiError
 }
 
 /// A JSON response with `status`.
-pub fn json_response(status: u16, body: &serde_json::Value) -> Response {
+pub fn json_response(status: u16, body: &impl Serialize) -> Response {
     let mut response = empty_response(status);
     *response.body_mut() = serde_json::to_vec(body).unwrap_or_default();
     response.headers_mut().insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("application/json"));
@@ -376,30 +406,13 @@ pub fn empty_response(status: u16) -> Response {
     response
 }
 
-impl From<Invalid> for ApiError {
-    fn from(e: Invalid) -> Self {
-        match e {
-            Invalid::Field { code, message } => ApiError::BadRequest { code, message },
-            Invalid::TooLarge => ApiError::PayloadTooLarge { limit: crate::input::MAX_BODY },
-            Invalid::NotJson => ApiError::UnsupportedMediaType,
-        }
-    }
-}
-
-/// The request's `content-type`.
-pub fn content_type(request: &Request) -> Option<&str> {
-    request.headers().get(http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok())
-}
-
 /// The request id: Cloudflare's `cf-ray` when present, else 16 random hex digits.
-fn request_id(request: &Request, rt: &impl Runtime) -> String {
+fn request_id(request: &Request, random: &dyn Random) -> String {
     if let Some(ray) = request.headers().get("cf-ray").and_then(|v| v.to_str().ok())
         && !ray.is_empty()
         && ray.len() <= 64
     {
         return ray.to_string();
     }
-    let mut b = [0u8; 8];
-    rt.fill_random(&mut b);
-    hex(&b)
+    hex::encode(random.bytes::<8>())
 }

@@ -11,11 +11,10 @@ use std::rc::Rc;
 
 use http::{HeaderMap, HeaderName, HeaderValue};
 
+use super::cookies::strip_session_cookies;
 use super::session::{invalid_session, live_session};
-use super::{ApiError, Ctx, Outcome, Request, empty_response};
-use crate::input::percent_encode;
+use super::{ApiError, Ctx, Outcome, Request, body, empty_response};
 use crate::runtime::{Runtime, Transport};
-use crate::sessions::strip_session_cookies;
 use crate::tenants::Tenant;
 
 /// Forwards `request` to the tenant's origin, through the session gate when the tenant is
@@ -29,17 +28,17 @@ pub(crate) async fn gateway<T: Transport, R: Runtime>(
     if !tenant.protect {
         return Ok(Outcome::Forward(plan));
     }
-    let Some((session, bearer)) = live_session(ctx, request, &tenant).await? else {
+    let Some((session, presented)) = live_session(ctx, request, &tenant).await? else {
         return if accepts_json(request) {
             Err(invalid_session())
         } else {
             Ok(Outcome::Respond(login_redirect(request)))
         };
     };
-    if bearer {
+    if presented.bearer {
         plan.headers.remove(http::header::AUTHORIZATION);
     }
-    for (name, value) in [("x-dynauth-user", &session.user_id), ("x-dynauth-session", &session.id)] {
+    for (name, value) in [("x-dynauth-user", session.user_id.as_str()), ("x-dynauth-session", session.id.as_str())] {
         if let Ok(v) = HeaderValue::from_str(value) {
             plan.headers.insert(HeaderName::from_static(name), v);
         }
@@ -60,7 +59,7 @@ fn accepts_json(request: &Request) -> bool {
 fn login_redirect(request: &Request) -> super::Response {
     let back = request.uri().path_and_query().map(|p| p.as_str()).unwrap_or("/");
     let mut response = empty_response(302);
-    if let Ok(v) = HeaderValue::from_str(&format!("/login?return_to={}", percent_encode(back))) {
+    if let Ok(v) = HeaderValue::from_str(&format!("/login?return_to={}", body::encode_component(back))) {
         response.headers_mut().insert(http::header::LOCATION, v);
     }
     response

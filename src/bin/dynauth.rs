@@ -31,14 +31,17 @@ mod cli {
     use std::collections::HashMap;
     use std::time::{Duration, SystemTime};
 
+    use dynauth::api::views::{DomainView, TenantView};
     use dynauth::config::{database_from_lookup, schema_from_lookup};
     use dynauth::dynamo::Client;
     use dynauth::dynamo::table::{self, Schema, TableReport};
     use dynauth::host::{self, Host};
-    use dynauth::input::Invalid;
+    use dynauth::ids::TenantId;
+    use dynauth::input::{Invalid, decode};
     use dynauth::native::{HttpTransport, OsRuntime, block_on};
-    use dynauth::runtime::rfc3339;
-    use dynauth::tenants::{DomainStatus, Store, TenantError, TenantId, TenantSpec};
+    use dynauth::runtime::epoch_secs;
+    use dynauth::store::Store;
+    use dynauth::tenants::{self, DomainStatus, TenantBody, TenantError, TenantSpec};
     use serde_json::{Value, json};
 
     const USAGE: &str = "usage:
@@ -156,13 +159,16 @@ output: [--json]";
             }
         };
         db_config.retry.deadline = db_config.retry.deadline.max(Duration::from_secs(10));
-        match Client::new(db_config, HttpTransport::default(), OsRuntime::new(SystemTime::now)) {
-            Ok(client) => action(&client, &schema),
-            Err(e) => {
-                eprintln!("dynauth: {e}");
-                2
-            }
-        }
+        let client = Client::new(&db_config, HttpTransport::default(), os());
+        action(&client, &schema)
+    }
+
+    fn os() -> OsRuntime {
+        OsRuntime::new(SystemTime::now)
+    }
+
+    fn now() -> i64 {
+        epoch_secs(SystemTime::now())
     }
 
     fn print_json(value: &Value) {
@@ -251,7 +257,7 @@ output: [--json]";
     }
 
     fn tenant_id(raw: &str) -> Result<TenantId, Failure> {
-        TenantId::parse(raw).map_err(|_| Failure(2, format!("{raw:?} is not a tenant id (1-63 of a-z, 0-9, -)")))
+        TenantId::parse(raw).map_err(|rule| Failure(2, format!("{raw:?} is not a tenant id: {rule}")))
     }
 
     fn host(raw: &str) -> Result<Host, Failure> {
@@ -290,32 +296,34 @@ output: [--json]";
         if args.switch("--protect") {
             body.insert("protect".into(), json!(true));
         }
-        let spec = TenantSpec::from_json(&body).map_err(|e| match e {
+        let spec = decode::<TenantBody>(&Value::Object(body)).and_then(TenantSpec::from_body).map_err(|e| match e {
             Invalid::Field { message, .. } => failed("invalid tenant", message),
             other => failed("invalid tenant", format!("{other:?}")),
         })?;
-        let (tenant, created) = block_on(Store { db: client, schema }.put(&id, spec, &rfc3339(SystemTime::now())))
+        let store = Store::new(client, schema);
+        let (tenant, created) = block_on(tenants::put(&store, &os(), &id, spec, now()))
             .map_err(|e| tenant_error(&format!("putting tenant {id}"), e))?;
         eprintln!("{} tenant {id}", if created { "created" } else { "replaced" });
-        print_json(&tenant.to_json());
+        print_json(&json!(TenantView::from(&tenant)));
         Ok(())
     }
 
     fn tenant_get(client: &Cli, schema: &Schema, id: &str) -> Exit {
         let id = tenant_id(id)?;
-        let tenant =
-            block_on(Store { db: client, schema }.get(&id)).map_err(|e| failed(&format!("reading tenant {id}"), e))?;
-        print_json(&tenant.ok_or_else(|| failed(&format!("tenant {id}"), "not found"))?.to_json());
+        let tenant = block_on(tenants::get(&Store::new(client, schema), &id))
+            .map_err(|e| failed(&format!("reading tenant {id}"), e))?;
+        print_json(&json!(TenantView::from(&tenant.ok_or_else(|| failed(&format!("tenant {id}"), "not found"))?)));
         Ok(())
     }
 
     fn tenant_list(client: &Cli, schema: &Schema) -> Exit {
-        let store = Store { db: client, schema };
+        let store = Store::new(client, schema);
         let mut all = Vec::new();
         let mut start = None;
         loop {
-            let (tenants, next) = block_on(store.list(100, start)).map_err(|e| failed("listing tenants", e))?;
-            all.extend(tenants.iter().map(|t| t.to_json()));
+            let (tenants, next) =
+                block_on(tenants::list(&store, 100, start)).map_err(|e| failed("listing tenants", e))?;
+            all.extend(tenants.iter().map(|t| json!(TenantView::from(t))));
             match next {
                 Some(k) => start = Some(k),
                 None => break,
@@ -329,17 +337,16 @@ output: [--json]";
         let (id, host) = (tenant_id(id)?, host(raw_host)?);
         let status = DomainStatus::parse(status)
             .map_err(|_| Failure(2, "--status must be ready, pending or disabled".into()))?;
-        let (domain, created) =
-            block_on(Store { db: client, schema }.claim(&id, &host, status, &rfc3339(SystemTime::now())))
-                .map_err(|e| tenant_error(&format!("claiming {host}"), e))?;
+        let (domain, created) = block_on(tenants::claim(&Store::new(client, schema), &os(), &id, &host, status, now()))
+            .map_err(|e| tenant_error(&format!("claiming {host}"), e))?;
         eprintln!("{} {host} for tenant {id} ({})", if created { "claimed" } else { "updated" }, status.as_str());
-        print_json(&domain.to_json());
+        print_json(&json!(DomainView::from(&domain.entry())));
         Ok(())
     }
 
     fn domain_release(client: &Cli, schema: &Schema, id: &str, raw_host: &str) -> Exit {
         let (id, host) = (tenant_id(id)?, host(raw_host)?);
-        block_on(Store { db: client, schema }.release(&id, &host))
+        block_on(tenants::release(&Store::new(client, schema), &os(), &id, &host))
             .map_err(|e| tenant_error(&format!("releasing {host}"), e))?;
         eprintln!("released {host} from tenant {id}");
         Ok(())
@@ -347,10 +354,10 @@ output: [--json]";
 
     fn domain_list(client: &Cli, schema: &Schema, id: &str) -> Exit {
         let id = tenant_id(id)?;
-        let domains = block_on(Store { db: client, schema }.domains(&id))
+        let domains = block_on(tenants::domains(&Store::new(client, schema), &id))
             .map_err(|e| failed(&format!("listing domains of {id}"), e))?
             .ok_or_else(|| failed(&format!("tenant {id}"), "not found"))?;
-        print_json(&json!({ "domains": domains.iter().map(|d| d.to_json()).collect::<Vec<_>>() }));
+        print_json(&json!({ "domains": domains.iter().map(DomainView::from).collect::<Vec<_>>() }));
         Ok(())
     }
 }

@@ -379,8 +379,7 @@ mod tests {
         let DynamoError::ConditionalCheckFailed { item: Some(item), .. } = e else {
             panic!("expected a conditional failure with an item, got {e:?}");
         };
-        let map: std::collections::HashMap<String, serde_dynamo::AttributeValue> = item.into();
-        assert_eq!(map.get("n"), Some(&serde_dynamo::AttributeValue::N("3".into())));
+        assert_eq!(item.get("n"), Some(&crate::dynamo::AttributeValue::N("3".into())));
     }
 
     #[test]

@@ -4,6 +4,8 @@
 //!
 //! # Layout
 //! - [`ops`]: the operations' input and output shapes, as DynamoDB names them.
+//! - [`item`]: attribute values and items, and records to and from items.
+//! - [`tx`]: transactions whose parts have names.
 //! - [`expr`]: expression placeholders.
 //! - [`error`]: error parsing and retry classification.
 //! - [`retry`]: backoff and deadline.
@@ -12,10 +14,12 @@
 
 pub mod error;
 pub mod expr;
+pub mod item;
 pub mod ops;
 pub mod retry;
 pub mod sign;
 pub mod table;
+pub mod tx;
 
 use std::cell::Cell;
 use std::time::Duration;
@@ -25,10 +29,13 @@ use serde::de::DeserializeOwned;
 
 pub use error::{CancellationReason, DynamoError};
 pub use expr::Expr;
+pub use item::{AttributeValue, Item, from_item, n, s, to_item, to_typed_item};
 pub use ops::*;
 pub use retry::RetryPolicy;
-pub use serde_dynamo::{AttributeValue, Item};
 pub use sign::Credentials;
+pub use tx::{Cancelled, Transaction, TxError};
+
+use aws_smithy_runtime_api::client::identity::Identity;
 
 use crate::runtime::{Runtime, Transport, random_u64};
 use error::{Retry, classify, parse_error};
@@ -36,11 +43,40 @@ use error::{Retry, classify, parse_error};
 /// Where and as whom the client talks to DynamoDB.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ClientConfig {
-    /// `https://dynamodb.{region}.amazonaws.com` unless set (local servers).
-    pub endpoint: Option<String>,
+    pub endpoint: Endpoint,
     pub region: String,
     pub credentials: Credentials,
     pub retry: RetryPolicy,
+}
+
+/// A DynamoDB endpoint: `http(s)://host[:port]` with no path, query or user. The one rule, used
+/// by the configuration (`DYNAMODB_ENDPOINT`) and the client alike.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Endpoint(http::Uri);
+
+impl Endpoint {
+    /// A local or custom endpoint.
+    pub fn parse(raw: &str) -> Result<Self, &'static str> {
+        const RULE: &str = "must be an http:// or https:// URL of a host and port, without a path";
+        let uri: http::Uri = raw.trim().trim_end_matches('/').parse().map_err(|_| RULE)?;
+        let scheme_ok = matches!(uri.scheme_str(), Some("http" | "https"));
+        let authority_ok = uri.authority().is_some_and(|a| !a.host().is_empty() && !a.as_str().contains('@'));
+        if !scheme_ok || !authority_ok || !matches!(uri.path(), "" | "/") || uri.query().is_some() {
+            return Err(RULE);
+        }
+        let mut parts = uri.into_parts();
+        parts.path_and_query = Some(http::uri::PathAndQuery::from_static("/"));
+        http::Uri::from_parts(parts).map(Self).map_err(|_| RULE)
+    }
+
+    /// AWS's endpoint for `region`.
+    pub fn aws(region: &str) -> Result<Self, &'static str> {
+        Self::parse(&format!("https://dynamodb.{region}.amazonaws.com"))
+    }
+
+    pub fn uri(&self) -> &http::Uri {
+        &self.0
+    }
 }
 
 /// Counts of what the client sent, for the per-request log line.
@@ -76,48 +112,42 @@ impl std::fmt::Debug for Write<'_> {
     }
 }
 
-/// A DynamoDB client over an injected transport and runtime.
-#[derive(Debug)]
+/// A DynamoDB client over an injected transport and runtime (its clock and timers sign and pace
+/// the attempts; its randomness jitters the backoff). One per request: its counters are that
+/// request's.
 pub struct Client<T, R> {
     transport: T,
     runtime: R,
     uri: http::Uri,
     region: String,
-    credentials: Credentials,
+    identity: Identity,
     retry: RetryPolicy,
     stats: Cell<Stats>,
 }
 
+impl<T, R> std::fmt::Debug for Client<T, R> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client").field("uri", &self.uri).field("region", &self.region).finish_non_exhaustive()
+    }
+}
+
 impl<T: Transport, R: Runtime> Client<T, R> {
-    /// A client for `config`; fails when the endpoint is not an `http(s)://host[:port]` URL.
-    pub fn new(config: ClientConfig, transport: T, runtime: R) -> Result<Self, String> {
-        let endpoint =
-            config.endpoint.clone().unwrap_or_else(|| format!("https://dynamodb.{}.amazonaws.com", config.region));
-        let uri = endpoint_uri(&endpoint)?;
-        Ok(Self {
+    /// A client for `config`.
+    pub fn new(config: &ClientConfig, transport: T, runtime: R) -> Self {
+        Self {
             transport,
             runtime,
-            uri,
-            region: config.region,
-            credentials: config.credentials,
+            uri: config.endpoint.uri().clone(),
+            region: config.region.clone(),
+            identity: config.credentials.identity(),
             retry: config.retry,
             stats: Cell::new(Stats::default()),
-        })
+        }
     }
 
     /// What this client has sent so far.
     pub fn stats(&self) -> Stats {
         self.stats.get()
-    }
-
-    /// The runtime the client was given (its clock and randomness serve the features too).
-    pub fn runtime(&self) -> &R {
-        &self.runtime
-    }
-
-    /// The transport the client was given.
-    pub fn transport(&self) -> &T {
-        &self.transport
     }
 
     pub async fn get_item(&self, input: &GetItemInput) -> Result<GetItemOutput, DynamoError> {
@@ -206,11 +236,9 @@ impl<T: Transport, R: Runtime> Client<T, R> {
         Ok(())
     }
 
-    /// A random `ClientRequestToken` (32 hex characters) from the runtime's random source.
-    pub fn request_token(&self) -> String {
-        let mut b = [0u8; 16];
-        self.runtime.fill_random(&mut b);
-        b.iter().map(|x| format!("{x:02x}")).collect()
+    /// A transaction whose parts have names: a cancellation says which parts failed, by name.
+    pub async fn transact(&self, tx: &Transaction) -> Result<(), TxError> {
+        self.transact_write_items(tx.input()).await.map_err(|e| tx.explain(e))
     }
 
     pub async fn create_table(&self, input: &CreateTableInput) -> Result<TableDescription, DynamoError> {
@@ -328,7 +356,7 @@ impl<T: Transport, R: Runtime> Client<T, R> {
             .header("x-amz-target", format!("DynamoDB_20120810.{op}"))
             .body(body.to_vec())
             .map_err(|e| DynamoError::Decode { message: format!("building {op}: {e}") })?;
-        sign::sign_request(&mut request, &self.credentials, &self.region, now)
+        sign::sign_request(&mut request, &self.identity, &self.region, now)
             .map_err(|e| DynamoError::Decode { message: e.to_string() })?;
         let result = self.transport.send(request).await;
         let spent = self.runtime.now().duration_since(now).unwrap_or(Duration::ZERO);
@@ -354,46 +382,6 @@ enum Retries {
     ServerRefused,
 }
 
-/// Encode a value as an item (it must serialize as a map).
-pub fn to_item<V: Serialize>(value: &V) -> Result<Item, DynamoError> {
-    serde_dynamo::to_item(value).map_err(|e| DynamoError::Decode { message: format!("encoding item: {e}") })
-}
-
-/// Encode a record as an item with a `type` attribute naming what it is (so a table scan reads).
-pub fn to_typed_item<V: Serialize>(kind: &str, value: &V) -> Result<Item, DynamoError> {
-    let mut item = to_item(value)?;
-    item.insert("type".to_string(), AttributeValue::S(kind.to_string()));
-    Ok(item)
-}
-
-/// Decode an item into a value.
-pub fn from_item<V: DeserializeOwned>(item: Item) -> Result<V, DynamoError> {
-    serde_dynamo::from_item(item).map_err(|e| DynamoError::Decode { message: format!("decoding item: {e}") })
-}
-
-/// A string attribute.
-pub fn s(value: impl Into<String>) -> AttributeValue {
-    AttributeValue::S(value.into())
-}
-
-/// A number attribute.
-pub fn n(value: i64) -> AttributeValue {
-    AttributeValue::N(value.to_string())
-}
-
-fn endpoint_uri(endpoint: &str) -> Result<http::Uri, String> {
-    let uri: http::Uri =
-        endpoint.trim_end_matches('/').parse().map_err(|_| format!("endpoint {endpoint:?} is not a URL"))?;
-    let scheme_ok = matches!(uri.scheme_str(), Some("http" | "https"));
-    let path_ok = matches!(uri.path(), "" | "/");
-    if !scheme_ok || uri.host().is_none() || !path_ok || uri.query().is_some() {
-        return Err(format!("endpoint {endpoint:?} must look like https://host[:port]"));
-    }
-    let mut parts = uri.into_parts();
-    parts.path_and_query = Some(http::uri::PathAndQuery::from_static("/"));
-    http::Uri::from_parts(parts).map_err(|e| e.to_string())
-}
-
 #[cfg(test)]
 mod tests {
     use std::collections::HashMap;
@@ -412,7 +400,7 @@ mod tests {
         retry: RetryPolicy,
     ) -> Client<&'a ScriptedTransport, &'a ManualRuntime> {
         let config = ClientConfig {
-            endpoint: Some("http://127.0.0.1:9".into()),
+            endpoint: Endpoint::parse("http://127.0.0.1:9").unwrap_or_else(|e| panic!("{e}")),
             region: "us-east-1".into(),
             credentials: Credentials {
                 access_key_id: "AKIDTEST".into(),
@@ -421,10 +409,7 @@ mod tests {
             },
             retry,
         };
-        match Client::new(config, t, rt) {
-            Ok(c) => c,
-            Err(e) => panic!("{e}"),
-        }
+        Client::new(&config, t, rt)
     }
 
     fn key() -> Item {
@@ -557,13 +542,18 @@ mod tests {
 
     #[test]
     fn endpoints() {
-        assert_eq!(endpoint_uri("http://127.0.0.1:8000").map(|u| u.to_string()), Ok("http://127.0.0.1:8000/".into()));
+        let uri = |raw: &str| Endpoint::parse(raw).map(|e| e.uri().to_string());
+        assert_eq!(uri("http://127.0.0.1:8000"), Ok("http://127.0.0.1:8000/".into()));
         assert_eq!(
-            endpoint_uri("https://dynamodb.eu-west-1.amazonaws.com/").map(|u| u.to_string()),
+            uri("https://dynamodb.eu-west-1.amazonaws.com/"),
             Ok("https://dynamodb.eu-west-1.amazonaws.com/".into())
         );
-        assert!(endpoint_uri("ftp://x").is_err());
-        assert!(endpoint_uri("http://x/path").is_err());
-        assert!(endpoint_uri("not a url").is_err());
+        assert_eq!(
+            Endpoint::aws("eu-west-1").map(|e| e.uri().to_string()),
+            Ok("https://dynamodb.eu-west-1.amazonaws.com/".into())
+        );
+        for bad in ["ftp://x", "http://x/path", "not a url", "localhost:8000", "http://user@x", "http://x/?q", ""] {
+            assert!(Endpoint::parse(bad).is_err(), "{bad}");
+        }
     }
 }

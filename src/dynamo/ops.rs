@@ -183,6 +183,8 @@ pub struct QueryInput {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub filter_expression: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    pub projection_expression: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub expression_attribute_names: Names,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub expression_attribute_values: Values,

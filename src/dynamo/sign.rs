@@ -26,6 +26,20 @@ impl fmt::Debug for Credentials {
     }
 }
 
+impl Credentials {
+    /// The credentials as aws-sigv4 takes them (made once per client, shared by its attempts).
+    pub fn identity(&self) -> Identity {
+        aws_credential_types::Credentials::new(
+            self.access_key_id.clone(),
+            self.secret_access_key.clone(),
+            self.session_token.clone(),
+            None,
+            "dynauth",
+        )
+        .into()
+    }
+}
+
 /// Signing could not be done (a malformed URI or header value).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SignError(pub String);
@@ -41,20 +55,12 @@ impl fmt::Display for SignError {
 /// request is signed, and `host` (taken from the URI, port included when not the default).
 pub fn sign_request(
     request: &mut http::Request<Vec<u8>>,
-    credentials: &Credentials,
+    identity: &Identity,
     region: &str,
     time: SystemTime,
 ) -> Result<(), SignError> {
-    let identity: Identity = aws_credential_types::Credentials::new(
-        credentials.access_key_id.clone(),
-        credentials.secret_access_key.clone(),
-        credentials.session_token.clone(),
-        None,
-        "dynauth",
-    )
-    .into();
     let params = v4::SigningParams::builder()
-        .identity(&identity)
+        .identity(identity)
         .region(region)
         .name("dynamodb")
         .time(time)

@@ -134,7 +134,7 @@ fn key_schema(pk: &str, sk: &str) -> Vec<KeySchemaElement> {
 }
 
 /// The result of checking a live table.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct TableReport {
     pub table: String,
     pub status: Option<String>,

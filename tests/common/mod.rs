@@ -5,9 +5,9 @@
 use std::time::{Duration, SystemTime};
 
 use dynauth::dynamo::table::{self, Schema};
-use dynauth::dynamo::{Client, ClientConfig, Credentials, RetryPolicy};
+use dynauth::dynamo::{Client, ClientConfig, Credentials, Endpoint, RetryPolicy};
 use dynauth::native::{HttpTransport, OsRuntime, block_on};
-use dynauth::runtime::{Runtime, Transport};
+use dynauth::runtime::{Random, Runtime, Transport};
 
 /// The DynamoDB Local endpoint (`DYNAUTH_TEST_DYNAMODB`).
 pub fn dynamodb_endpoint() -> String {
@@ -33,7 +33,7 @@ pub fn local_credentials() -> Credentials {
 
 pub fn config(endpoint: &str, region: &str, credentials: Credentials) -> ClientConfig {
     ClientConfig {
-        endpoint: Some(endpoint.to_string()),
+        endpoint: Endpoint::parse(endpoint).unwrap_or_else(|e| panic!("{endpoint}: {e}")),
         region: region.to_string(),
         credentials,
         retry: RetryPolicy { deadline: Duration::from_secs(10), ..RetryPolicy::default() },
@@ -42,15 +42,14 @@ pub fn config(endpoint: &str, region: &str, credentials: Credentials) -> ClientC
 
 /// A client for DynamoDB Local over `transport` and `runtime`.
 pub fn local_client<T: Transport, R: Runtime>(transport: T, runtime: R) -> Client<T, R> {
-    Client::new(config(&dynamodb_endpoint(), "us-east-1", local_credentials()), transport, runtime)
-        .unwrap_or_else(|e| panic!("{e}"))
+    Client::new(&config(&dynamodb_endpoint(), "us-east-1", local_credentials()), transport, runtime)
 }
 
 /// A unique table name with `prefix`.
 pub fn unique_name(prefix: &str) -> String {
     let mut b = [0u8; 6];
     os_runtime().fill_random(&mut b);
-    format!("{prefix}-{}", dynauth::crypto::hex(&b))
+    format!("{prefix}-{}", hex::encode(b))
 }
 
 /// A table made for one test and deleted when dropped.
@@ -177,9 +176,9 @@ pub mod app {
         }
 
         pub fn send(&self, request: http::Request<Vec<u8>>) -> Answer {
-            let db = Client::new(self.config.dynamo.clone(), &self.transport, &self.runtime)
-                .unwrap_or_else(|e| panic!("{e}"));
-            let ctx = Ctx::new(&self.config, &db, &self.caches);
+            let db = Client::new(&self.config.dynamo, &self.transport, &self.runtime);
+            let webhook = &self.transport;
+            let ctx = Ctx::new(&self.config, &db, &webhook, &self.runtime, &self.caches, self.runtime.now());
             let handled = block_on(api::handle(&ctx, request));
             let calls = handled.log.dynamodb_calls;
             // What the edge hands to wait_until runs after the answer is complete.

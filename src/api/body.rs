@@ -1,0 +1,121 @@
+//! Reading a request: a JSON body into its typed input (size, content type and JSON checked
+//! here, fields by the input type's own rules), the path's segments (`percent-encoding`), query
+//! parameters (`form_urlencoded`), and a list's page parameters.
+
+use std::borrow::Cow;
+
+use serde::de::DeserializeOwned;
+
+use super::{ApiError, Request};
+use crate::cursor;
+use crate::dynamo::Item;
+use crate::input::{self, Invalid, MAX_BODY};
+
+/// The request's JSON body as `T`: 413 over [`MAX_BODY`], 415 unless declared as JSON, 400
+/// `invalid_json` unless a JSON object, then `T`'s own rules (unknown fields named, every other
+/// problem naming its field).
+pub fn json<T: DeserializeOwned>(request: &Request) -> Result<T, ApiError> {
+    let body = request.body();
+    if body.len() > MAX_BODY {
+        return Err(Invalid::TooLarge.into());
+    }
+    let is_json = request
+        .headers()
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|c| c.split(';').next().unwrap_or("").trim().eq_ignore_ascii_case("application/json"));
+    if !is_json {
+        return Err(Invalid::NotJson.into());
+    }
+    let value: serde_json::Value = serde_json::from_slice(body)
+        .map_err(|e| Invalid::with_code("invalid_json", format!("the body is not valid JSON: {e}")))?;
+    Ok(input::decode(&value)?)
+}
+
+/// The path's segments, percent-decoded (`+` is a plus in a path); 400 `invalid_path` for a
+/// malformed escape or bytes that are not UTF-8.
+pub fn segments(path: &str) -> Result<Vec<Cow<'_, str>>, ApiError> {
+    let invalid = || ApiError::bad_request("invalid_path", "the path has an invalid percent-encoding");
+    path.trim_start_matches('/')
+        .split('/')
+        .map(|segment| {
+            if !escapes_are_valid(segment) {
+                return Err(invalid());
+            }
+            percent_encoding::percent_decode_str(segment).decode_utf8().map_err(|_| invalid())
+        })
+        .collect()
+}
+
+/// Every `%` starts an escape of two hex digits.
+fn escapes_are_valid(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    bytes
+        .iter()
+        .enumerate()
+        .filter(|(_, b)| **b == b'%')
+        .all(|(i, _)| bytes.get(i + 1..i + 3).is_some_and(|hex| hex.iter().all(u8::is_ascii_hexdigit)))
+}
+
+/// Query parameter `name`, decoded as forms are (`+` is a space); `None` when absent.
+pub fn query(request: &Request, name: &str) -> Option<String> {
+    let query = request.uri().query()?;
+    url::form_urlencoded::parse(query.as_bytes()).find(|(k, _)| k == name).map(|(_, v)| v.into_owned())
+}
+
+/// A list's `limit` (1-100, default 20) and decoded `cursor`; `scope` binds the cursor to its
+/// list, `secret` signs it.
+pub fn page(request: &Request, secret: &[u8], scope: &str) -> Result<(u32, Option<Item>), ApiError> {
+    let limit = match query(request, "limit") {
+        None => 20,
+        Some(raw) => match raw.parse::<u32>() {
+            Ok(n) if (1..=100).contains(&n) => n,
+            _ => return Err(Invalid::field("limit", "must be a whole number from 1 to 100").into()),
+        },
+    };
+    let start = match query(request, "cursor").filter(|c| !c.is_empty()) {
+        None => None,
+        Some(c) => Some(cursor::decode(secret, scope, &c).ok_or_else(|| {
+            ApiError::bad_request("invalid_cursor", "the cursor is not one this list gave out; start again without it")
+        })?),
+    };
+    Ok((limit, start))
+}
+
+/// Percent-encodes everything but unreserved characters (RFC 3986), for a `return_to` value.
+pub fn encode_component(text: &str) -> String {
+    const RESERVED: &percent_encoding::AsciiSet =
+        &percent_encoding::NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
+    percent_encoding::utf8_percent_encode(text, RESERVED).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn get(uri: &str) -> Request {
+        http::Request::builder().uri(uri).body(Vec::new()).unwrap_or_default()
+    }
+
+    #[test]
+    fn query_strings() {
+        let r = get("https://x.test/p?limit=5&cursor=a%2Bb.c&email=a%40b.example&x&q=a+b");
+        assert_eq!(query(&r, "limit").as_deref(), Some("5"));
+        assert_eq!(query(&r, "cursor").as_deref(), Some("a+b.c"));
+        assert_eq!(query(&r, "email").as_deref(), Some("a@b.example"));
+        assert_eq!(query(&r, "x").as_deref(), Some(""));
+        assert_eq!(query(&r, "q").as_deref(), Some("a b"));
+        assert_eq!(query(&r, "nope"), None);
+        assert_eq!(query(&get("https://x.test/p"), "limit"), None);
+        assert_eq!(encode_component("/a b?c=d&e"), "%2Fa%20b%3Fc%3Dd%26e");
+    }
+
+    #[test]
+    fn path_segments() {
+        let parts = segments("/v1/admin/tenants/acme/users/auth0%7Cabc+1/sessions").unwrap_or_default();
+        assert_eq!(parts, ["v1", "admin", "tenants", "acme", "users", "auth0|abc+1", "sessions"]);
+        assert!(segments("/v1/%zz").is_err());
+        assert!(segments("/v1/%e9").is_err(), "not UTF-8");
+        assert!(segments("/v1/a%").is_err());
+    }
+}

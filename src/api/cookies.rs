@@ -1,0 +1,178 @@
+//! The HTTP side of sessions: where a request presents its token (`Authorization: Bearer`, or the
+//! session cookie), how the cookie is written and cleared, dynauth's cookies kept from origins,
+//! and the device a session is made from.
+//!
+//! The cookie is `__Host-dynauth` (`Secure; HttpOnly; SameSite=Lax; Path=/`). Plain-http local
+//! development cannot carry a `__Host-`/`Secure` cookie, so with `INSECURE_LOCAL_COOKIES=true`,
+//! and only for requests over `http://` to `localhost` or `127.0.0.1`, `dynauth_local` is used.
+
+use super::{Request, Response};
+use crate::config::Config;
+use crate::host;
+use crate::sessions::{Device, SessionToken};
+
+/// The session cookie (`Secure`, so only over https).
+pub const COOKIE: &str = "__Host-dynauth";
+/// The cookie used instead for plain-http local development when `INSECURE_LOCAL_COOKIES` is on.
+pub const LOCAL_COOKIE: &str = "dynauth_local";
+
+/// A token as a request presents it, and where.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Presented {
+    pub raw: String,
+    /// It came in `Authorization` (not a cookie): no CSRF check, and it is not forwarded.
+    pub bearer: bool,
+}
+
+impl Presented {
+    /// The token, when it is one (43 base64url characters of 32 bytes).
+    pub fn token(&self) -> Option<SessionToken> {
+        SessionToken::parse(&self.raw)
+    }
+}
+
+/// The token `request` presents: `Authorization: Bearer`, else the session cookie (the local
+/// cookie only in [`CookieMode::Local`]).
+pub fn presented(request: &Request, mode: CookieMode) -> Option<Presented> {
+    let headers = request.headers();
+    if let Some(bearer) =
+        headers.get(http::header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "))
+    {
+        return Some(Presented { raw: bearer.trim().to_string(), bearer: true });
+    }
+    let raw = cookie_value(headers, COOKIE)
+        .or_else(|| if mode == CookieMode::Local { cookie_value(headers, LOCAL_COOKIE) } else { None })?;
+    Some(Presented { raw, bearer: false })
+}
+
+/// The value of cookie `name` in the request's `Cookie` headers.
+pub fn cookie_value(headers: &http::HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(http::header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.trim().to_string())
+}
+
+/// `Cookie` header values without dynauth's own cookies (so the origin never sees a token).
+pub fn strip_session_cookies(value: &str) -> String {
+    value
+        .split(';')
+        .map(str::trim)
+        .filter(|pair| {
+            let name = pair.split('=').next().unwrap_or("");
+            name != COOKIE && name != LOCAL_COOKIE && !pair.is_empty()
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// How session cookies are written for one request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CookieMode {
+    /// `__Host-dynauth=..; Path=/; Secure; HttpOnly; SameSite=Lax`.
+    Secure,
+    /// `dynauth_local=..; Path=/; HttpOnly; SameSite=Lax`: plain-http local development only.
+    Local,
+}
+
+impl CookieMode {
+    /// `Local` only when `INSECURE_LOCAL_COOKIES` is on and `request` came over plain http to
+    /// localhost or 127.0.0.1.
+    pub fn of(config: &Config, request: &Request) -> Self {
+        let local_host = super::request_host(request)
+            .and_then(|h| host::canonical(&h).ok())
+            .is_some_and(|h| matches!(h.as_str(), "localhost" | "127.0.0.1"));
+        if config.insecure_local_cookies && request.uri().scheme_str() == Some("http") && local_host {
+            Self::Local
+        } else {
+            Self::Secure
+        }
+    }
+
+    /// `Set-Cookie` for `token`, living `max_age` seconds.
+    pub fn set(self, token: &SessionToken, max_age: i64) -> String {
+        self.build(token.expose(), max_age.max(0))
+    }
+
+    /// `Set-Cookie` that clears the cookie.
+    pub fn clear(self) -> String {
+        self.build("", 0)
+    }
+
+    fn build(self, value: &str, max_age: i64) -> String {
+        match self {
+            Self::Secure => format!("{COOKIE}={value}; Path=/; Secure; HttpOnly; SameSite=Lax; Max-Age={max_age}"),
+            Self::Local => format!("{LOCAL_COOKIE}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}"),
+        }
+    }
+}
+
+/// Adds a `Set-Cookie` header.
+pub fn set_cookie(response: &mut Response, cookie: &str) {
+    if let Ok(v) = http::HeaderValue::from_str(cookie) {
+        response.headers_mut().append(http::header::SET_COOKIE, v);
+    }
+}
+
+/// Where a request comes from: its `User-Agent` and `CF-Connecting-IP` (each cut to 256
+/// characters).
+pub fn device(request: &Request) -> Device {
+    let get = |name: &str| {
+        request
+            .headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(|v| v.chars().take(256).collect::<String>())
+            .filter(|v| !v.is_empty())
+    };
+    Device { user_agent: get("user-agent"), ip: get("cf-connecting-ip") }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::ManualRuntime;
+
+    fn request(headers: &[(&str, &str)]) -> Request {
+        let mut b = http::Request::builder().uri("https://auth.acme.test/v1/session").header("host", "auth.acme.test");
+        for (k, v) in headers {
+            b = b.header(*k, *v);
+        }
+        b.body(Vec::new()).unwrap_or_default()
+    }
+
+    #[test]
+    fn cookies() {
+        let rt = ManualRuntime::new(0, 1);
+        let token = SessionToken::generate(&rt);
+        assert_eq!(
+            CookieMode::Secure.set(&token, 3600),
+            format!("__Host-dynauth={}; Path=/; Secure; HttpOnly; SameSite=Lax; Max-Age=3600", token.expose())
+        );
+        assert_eq!(CookieMode::Secure.clear(), "__Host-dynauth=; Path=/; Secure; HttpOnly; SameSite=Lax; Max-Age=0");
+        assert_eq!(CookieMode::Local.clear(), "dynauth_local=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0");
+
+        let cookie = request(&[("cookie", "a=1; __Host-dynauth=tok; b=2")]);
+        assert_eq!(presented(&cookie, CookieMode::Secure), Some(Presented { raw: "tok".into(), bearer: false }));
+        let local = request(&[("cookie", "dynauth_local=loc")]);
+        assert_eq!(presented(&local, CookieMode::Secure), None, "the local cookie only counts when allowed");
+        assert_eq!(presented(&local, CookieMode::Local), Some(Presented { raw: "loc".into(), bearer: false }));
+        let both = request(&[("cookie", "__Host-dynauth=tok"), ("authorization", "Bearer bear")]);
+        assert_eq!(presented(&both, CookieMode::Secure), Some(Presented { raw: "bear".into(), bearer: true }));
+        assert_eq!(strip_session_cookies("a=1; __Host-dynauth=tok; dynauth_local=x; b=2"), "a=1; b=2");
+        assert_eq!(strip_session_cookies("__Host-dynauth=tok"), "");
+    }
+
+    #[test]
+    fn devices() {
+        let long = "x".repeat(300);
+        let d = device(&request(&[("user-agent", &long), ("cf-connecting-ip", "203.0.113.9")]));
+        assert_eq!(d.user_agent.map(|u| u.len()), Some(256));
+        assert_eq!(d.ip.as_deref(), Some("203.0.113.9"));
+        assert_eq!(device(&request(&[])), Device::default());
+    }
+}

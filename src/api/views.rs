@@ -1,0 +1,245 @@
+//! What the API answers with: one `#[derive(Serialize)]` view per answer, borrowed from the
+//! records (internal fields such as a tenant's generation never appear). Times are RFC 3339 UTC.
+
+use serde::{Serialize, Serializer};
+
+use crate::dynamo::table::TableReport;
+use crate::email::Email;
+use crate::ids::{LoginId, SessionId, TenantId, UserId};
+use crate::runtime::rfc3339_secs;
+use crate::sessions::{Device, Session};
+use crate::tenants::{DomainEntry, DomainStatus, LoginCodeSettings, SessionSettings, Tenant};
+use crate::users::User;
+
+/// Epoch seconds, written as RFC 3339.
+#[derive(Debug, Clone, Copy)]
+pub struct Time(pub i64);
+
+impl Serialize for Time {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&rfc3339_secs(self.0))
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct Status {
+    pub status: &'static str,
+}
+
+#[derive(Debug, Serialize)]
+pub struct AdminHealth<'a> {
+    pub status: &'static str,
+    pub table: &'a TableReport,
+}
+
+/// `GET /v1/tenant`: who serves this host.
+#[derive(Debug, Serialize)]
+pub struct TenantName<'a> {
+    pub id: &'a TenantId,
+    pub name: &'a str,
+}
+
+/// A session as its owner sees it.
+#[derive(Debug, Serialize)]
+pub struct SessionView<'a> {
+    pub id: &'a SessionId,
+    pub user_id: &'a UserId,
+    pub email: Option<&'a Email>,
+    pub created_at: Time,
+    pub expires_at: Time,
+    pub idle_expires_at: Time,
+}
+
+impl<'a> From<&'a Session> for SessionView<'a> {
+    fn from(s: &'a Session) -> Self {
+        Self {
+            id: &s.id,
+            user_id: &s.user_id,
+            email: s.email.as_ref(),
+            created_at: Time(s.created_at),
+            expires_at: Time(s.expires_at),
+            idle_expires_at: Time(s.idle_expires_at),
+        }
+    }
+}
+
+/// A session as the admin listing shows it.
+#[derive(Debug, Serialize)]
+pub struct AdminSessionView<'a> {
+    pub id: &'a SessionId,
+    pub user_id: &'a UserId,
+    pub email: Option<&'a Email>,
+    pub created_at: Time,
+    pub expires_at: Time,
+    pub idle_expires_at: Time,
+    pub last_seen_at: Time,
+    pub device: &'a Device,
+}
+
+impl<'a> From<&'a Session> for AdminSessionView<'a> {
+    fn from(s: &'a Session) -> Self {
+        Self {
+            id: &s.id,
+            user_id: &s.user_id,
+            email: s.email.as_ref(),
+            created_at: Time(s.created_at),
+            expires_at: Time(s.expires_at),
+            idle_expires_at: Time(s.idle_expires_at),
+            last_seen_at: Time(s.last_seen_at),
+            device: &s.device,
+        }
+    }
+}
+
+/// The user part of a session answer.
+#[derive(Debug, Serialize)]
+pub struct SessionUser<'a> {
+    pub id: &'a UserId,
+    pub email: Option<&'a Email>,
+}
+
+/// `GET /v1/session`.
+#[derive(Debug, Serialize)]
+pub struct LookedUp<'a> {
+    pub session: SessionView<'a>,
+    pub user: SessionUser<'a>,
+}
+
+impl<'a> From<&'a Session> for LookedUp<'a> {
+    fn from(s: &'a Session) -> Self {
+        Self { session: s.into(), user: SessionUser { id: &s.user_id, email: s.email.as_ref() } }
+    }
+}
+
+/// `POST /v1/login/verify`.
+#[derive(Debug, Serialize)]
+pub struct LoggedIn<'a> {
+    pub session: SessionView<'a>,
+    pub user: SessionUser<'a>,
+    pub token: &'a str,
+}
+
+/// `POST /v1/admin/tenants/{id}/sessions`.
+#[derive(Debug, Serialize)]
+pub struct Minted<'a> {
+    pub token: &'a str,
+    pub session: SessionView<'a>,
+}
+
+/// `POST /v1/login/start`: the code only in `DEV_MODE`.
+#[derive(Debug, Serialize)]
+pub struct LoginStarted<'a> {
+    pub login_id: &'a LoginId,
+    pub expires_at: Time,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub code: Option<&'a str>,
+}
+
+/// `POST /v1/admin/tenants/{id}/codes`.
+#[derive(Debug, Serialize)]
+pub struct CodeIssued<'a> {
+    pub login_id: &'a LoginId,
+    pub code: &'a str,
+    pub expires_at: Time,
+}
+
+#[derive(Debug, Serialize)]
+pub struct UserView<'a> {
+    pub id: &'a UserId,
+    pub email: &'a Email,
+    pub created_at: Time,
+    pub last_login_at: Option<Time>,
+    pub login_count: u64,
+}
+
+impl<'a> From<&'a User> for UserView<'a> {
+    fn from(u: &'a User) -> Self {
+        Self {
+            id: &u.id,
+            email: &u.email,
+            created_at: Time(u.created_at),
+            last_login_at: u.last_login_at.map(Time),
+            login_count: u.login_count,
+        }
+    }
+}
+
+/// A tenant as the admin API shows it.
+#[derive(Debug, Serialize)]
+pub struct TenantView<'a> {
+    pub id: &'a TenantId,
+    pub name: &'a str,
+    pub allowed_origins: &'a [String],
+    pub session: SessionSettings,
+    pub login_code: LoginCodeSettings,
+    pub origin: Option<&'a str>,
+    pub protect: bool,
+    pub code_webhook_url: Option<&'a str>,
+    pub created_at: &'a str,
+    pub updated_at: &'a str,
+}
+
+impl<'a> From<&'a Tenant> for TenantView<'a> {
+    fn from(t: &'a Tenant) -> Self {
+        Self {
+            id: &t.id,
+            name: &t.name,
+            allowed_origins: &t.allowed_origins,
+            session: t.session,
+            login_code: t.login_code,
+            origin: t.origin.as_deref(),
+            protect: t.protect,
+            code_webhook_url: t.code_webhook_url.as_deref(),
+            created_at: &t.created_at,
+            updated_at: &t.updated_at,
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct DomainView<'a> {
+    pub host: &'a str,
+    pub tenant: &'a TenantId,
+    pub status: DomainStatus,
+    pub created_at: &'a str,
+    pub updated_at: &'a str,
+}
+
+impl<'a> From<&'a DomainEntry> for DomainView<'a> {
+    fn from(d: &'a DomainEntry) -> Self {
+        Self {
+            host: &d.host,
+            tenant: &d.tenant,
+            status: d.status,
+            created_at: &d.created_at,
+            updated_at: &d.updated_at,
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct Tenants<'a> {
+    pub tenants: Vec<TenantView<'a>>,
+    pub next_cursor: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Domains<'a> {
+    pub domains: Vec<DomainView<'a>>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Sessions<'a> {
+    pub sessions: Vec<AdminSessionView<'a>>,
+    pub next_cursor: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Users<'a> {
+    pub users: Vec<UserView<'a>>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct RevokedCount {
+    pub revoked: u32,
+}

@@ -1,0 +1,172 @@
+//! Items as DynamoDB's JSON protocol writes them: an [`AttributeValue`] is an object with one key
+//! naming its type (`{"S": "text"}`, `{"N": "42"}`, `{"M": {..}}`, ...), numbers travel as
+//! strings. Records convert to and from items through `serde_json::Value` ([`to_item`],
+//! [`from_item`]): one small mapping instead of a serializer and deserializer of their own.
+
+use std::collections::HashMap;
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Number, Value};
+
+use super::DynamoError;
+
+/// One attribute value, tagged with its DynamoDB type.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum AttributeValue {
+    S(String),
+    /// A number, as the decimal string DynamoDB keeps.
+    N(String),
+    #[serde(rename = "BOOL")]
+    Bool(bool),
+    #[serde(rename = "NULL")]
+    Null(bool),
+    M(HashMap<String, AttributeValue>),
+    L(Vec<AttributeValue>),
+    #[serde(rename = "SS")]
+    Ss(Vec<String>),
+    #[serde(rename = "NS")]
+    Ns(Vec<String>),
+    /// Binary, as base64 text (dynauth writes none; read as the text).
+    B(String),
+    #[serde(rename = "BS")]
+    Bs(Vec<String>),
+}
+
+/// An item: attribute names to values.
+pub type Item = HashMap<String, AttributeValue>;
+
+/// A string attribute.
+pub fn s(value: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(value.into())
+}
+
+/// A number attribute.
+pub fn n(value: i64) -> AttributeValue {
+    AttributeValue::N(value.to_string())
+}
+
+/// A record as an item (it must serialize as a map). `None` fields skipped by the record stay
+/// out; `null` becomes `NULL`.
+pub fn to_item<V: Serialize>(value: &V) -> Result<Item, DynamoError> {
+    match serde_json::to_value(value) {
+        Ok(Value::Object(map)) => Ok(map.into_iter().map(|(k, v)| (k, to_attribute(v))).collect()),
+        Ok(_) => Err(DynamoError::Decode { message: "encoding item: a record must be a map".into() }),
+        Err(e) => Err(DynamoError::Decode { message: format!("encoding item: {e}") }),
+    }
+}
+
+/// A record as an item with a `type` attribute naming what it is (so a table scan reads).
+pub fn to_typed_item<V: Serialize>(kind: &str, value: &V) -> Result<Item, DynamoError> {
+    let mut item = to_item(value)?;
+    item.insert("type".to_string(), AttributeValue::S(kind.to_string()));
+    Ok(item)
+}
+
+/// An item as a record.
+pub fn from_item<V: DeserializeOwned>(item: Item) -> Result<V, DynamoError> {
+    let map: Map<String, Value> = item.into_iter().map(|(k, v)| (k, from_attribute(v))).collect();
+    serde_json::from_value(Value::Object(map))
+        .map_err(|e| DynamoError::Decode { message: format!("decoding item: {e}") })
+}
+
+/// A plain value as an attribute.
+pub fn to_attribute(value: Value) -> AttributeValue {
+    match value {
+        Value::Null => AttributeValue::Null(true),
+        Value::Bool(b) => AttributeValue::Bool(b),
+        Value::Number(n) => AttributeValue::N(n.to_string()),
+        Value::String(s) => AttributeValue::S(s),
+        Value::Array(items) => AttributeValue::L(items.into_iter().map(to_attribute).collect()),
+        Value::Object(map) => AttributeValue::M(map.into_iter().map(|(k, v)| (k, to_attribute(v))).collect()),
+    }
+}
+
+/// An attribute as a plain value (sets become arrays, binary its base64 text).
+pub fn from_attribute(value: AttributeValue) -> Value {
+    match value {
+        AttributeValue::S(s) | AttributeValue::B(s) => Value::String(s),
+        AttributeValue::N(n) => number(&n),
+        AttributeValue::Bool(b) => Value::Bool(b),
+        AttributeValue::Null(_) => Value::Null,
+        AttributeValue::M(map) => Value::Object(map.into_iter().map(|(k, v)| (k, from_attribute(v))).collect()),
+        AttributeValue::L(items) => Value::Array(items.into_iter().map(from_attribute).collect()),
+        AttributeValue::Ss(items) | AttributeValue::Bs(items) => {
+            Value::Array(items.into_iter().map(Value::String).collect())
+        }
+        AttributeValue::Ns(items) => Value::Array(items.iter().map(|n| number(n)).collect()),
+    }
+}
+
+/// A DynamoDB number: an integer when it is one, else a float, else (out of range) its text.
+fn number(text: &str) -> Value {
+    if let Ok(i) = text.parse::<i64>() {
+        return Value::Number(i.into());
+    }
+    if let Ok(u) = text.parse::<u64>() {
+        return Value::Number(u.into());
+    }
+    match text.parse::<f64>().ok().and_then(Number::from_f64) {
+        Some(f) => Value::Number(f),
+        None => Value::String(text.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+
+    #[derive(Debug, PartialEq, Serialize, Deserialize)]
+    struct Record {
+        name: String,
+        count: i64,
+        big: u64,
+        flag: bool,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        missing: Option<String>,
+        nothing: Option<String>,
+        list: Vec<i64>,
+        map: BTreeMap<String, String>,
+    }
+
+    #[test]
+    fn records_round_trip_in_the_wire_form() {
+        let record = Record {
+            name: "acme".into(),
+            count: -3,
+            big: u64::MAX,
+            flag: true,
+            missing: None,
+            nothing: None,
+            list: vec![1, 2],
+            map: BTreeMap::from([("a.example".into(), "ready".into())]),
+        };
+        let item = to_item(&record).unwrap_or_default();
+        let wire = serde_json::to_value(&item).unwrap_or_default();
+        assert_eq!(
+            wire,
+            serde_json::json!({
+                "name": {"S": "acme"}, "count": {"N": "-3"}, "big": {"N": "18446744073709551615"},
+                "flag": {"BOOL": true}, "nothing": {"NULL": true}, "list": {"L": [{"N": "1"}, {"N": "2"}]},
+                "map": {"M": {"a.example": {"S": "ready"}}},
+            })
+        );
+        let back: Record = from_item(item).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(back, record);
+        let typed = to_typed_item("thing", &record).unwrap_or_default();
+        assert_eq!(typed.get("type"), Some(&s("thing")));
+    }
+
+    #[test]
+    fn every_wire_type_reads() {
+        let item: Item = serde_json::from_str(
+            r#"{"ss":{"SS":["a","b"]},"ns":{"NS":["1","2.5"]},"b":{"B":"AAE="},"f":{"N":"0.5"},"odd":{"N":"1e400"}}"#,
+        )
+        .unwrap_or_default();
+        let value: Value = from_item(item).unwrap_or_default();
+        assert_eq!(value, serde_json::json!({"ss": ["a", "b"], "ns": [1, 2.5], "b": "AAE=", "f": 0.5, "odd": "1e400"}));
+        assert!(matches!(from_item::<Record>(Item::new()), Err(DynamoError::Decode { .. })));
+    }
+}
