@@ -20,7 +20,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll, Wake, Waker};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use crate::runtime::{Transport, TransportError};
+use crate::runtime::{LocalFuture, Transport, TransportError};
 
 /// What a task asks the host to do (made once per operation and moved once: size is no concern).
 #[derive(Debug)]
@@ -179,11 +179,16 @@ pub struct HostTransport {
 }
 
 impl Transport for HostTransport {
-    async fn send(&self, request: http::Request<Vec<u8>>) -> Result<http::Response<Vec<u8>>, TransportError> {
-        match perform(Op::Send { request, timeout: self.timeout }).await {
-            Done::Sent(answer) => answer,
-            _ => Err(TransportError("the host answered another operation".into())),
-        }
+    fn send(
+        &self,
+        request: http::Request<Vec<u8>>,
+    ) -> LocalFuture<'_, Result<http::Response<Vec<u8>>, TransportError>> {
+        Box::pin(async move {
+            match perform(Op::Send { request, timeout: self.timeout }).await {
+                Done::Sent(answer) => answer,
+                _ => Err(TransportError("the host answered another operation".into())),
+            }
+        })
     }
 }
 

@@ -28,7 +28,7 @@ use crate::config::{Config, ConfigError, VARIABLES};
 use crate::driver::{self, Done, HostTransport, Op, Step, Task};
 use crate::dynamo::Client;
 use crate::resolve::Caches;
-use crate::runtime::{Clock, Random, TransportError};
+use crate::runtime::{Clock, LocalFuture, Random, TransportError};
 
 type Resume = dyn FnMut(u32, u32, f64, u16, String, Uint8Array, String) -> JsValue;
 
@@ -405,7 +405,7 @@ fn random_id() -> String {
 
 impl Isolate {
     /// A DynamoDB client for one request (its counters are that request's).
-    fn client(&self) -> Client<HostTransport, HostRuntime> {
+    fn client(&self) -> Client<'static> {
         Client::new(&self.config.dynamo, self.transport(), HostRuntime)
     }
 
@@ -426,8 +426,10 @@ impl Clock for HostRuntime {
         driver::now()
     }
 
-    async fn sleep(&self, duration: Duration) {
-        driver::perform(Op::Sleep(duration)).await;
+    fn sleep(&self, duration: Duration) -> LocalFuture<'_, ()> {
+        Box::pin(async move {
+            driver::perform(Op::Sleep(duration)).await;
+        })
     }
 }
 

@@ -16,7 +16,7 @@ use crate::dynamo::{DynamoError, Expr, ReturnValues, TransactItem, Transaction, 
 use crate::email::Email;
 use crate::ids::{LoginId, TenantId, UserId};
 use crate::keys;
-use crate::runtime::{Random, Runtime, Transport, TransportError, random_u64, rfc3339_secs};
+use crate::runtime::{Random, Transport, TransportError, random_u64, rfc3339_secs};
 use crate::sessions::{self, Device, NewSession, Session, SessionToken};
 use crate::store::Store;
 use crate::tenants::Tenant;
@@ -167,10 +167,10 @@ struct CodeMessage<'a> {
 /// against the rate limit, posts it to `delivery` (signed; none in development), and only then
 /// stores it, so a failed delivery leaves no usable code behind.
 #[allow(clippy::too_many_arguments)] // each is a service or input the use case needs
-pub async fn start<T: Transport, R: Runtime>(
-    store: &Store<'_, T, R>,
+pub async fn start(
+    store: &Store<'_>,
     random: &dyn Random,
-    webhook: &impl Transport,
+    webhook: &dyn Transport,
     delivery: Option<Delivery<'_>>,
     secret: &[u8],
     rate: RateLimit,
@@ -204,8 +204,8 @@ pub async fn start<T: Transport, R: Runtime>(
 }
 
 /// Issues and stores a code for a backend that delivers it itself (no webhook, no rate limit).
-pub async fn issue<T: Transport, R: Runtime>(
-    store: &Store<'_, T, R>,
+pub async fn issue(
+    store: &Store<'_>,
     random: &dyn Random,
     secret: &[u8],
     tenant: &Tenant,
@@ -253,8 +253,8 @@ impl From<DynamoError> for VerifyError {
 /// the login, finds or creates the user and opens a session, in ONE transaction: at most one
 /// verify of a login ever succeeds. A wrong code spends an attempt.
 #[allow(clippy::too_many_arguments)] // each is a service or input the use case needs
-pub async fn verify<T: Transport, R: Runtime>(
-    store: &Store<'_, T, R>,
+pub async fn verify(
+    store: &Store<'_>,
     random: &dyn Random,
     secret: &[u8],
     tenant: &Tenant,
@@ -301,8 +301,8 @@ pub async fn verify<T: Transport, R: Runtime>(
 /// The right code: ONE transaction of `login` (consumed, on condition that it is still open with
 /// the hash checked), `user` (a login recorded, or with `email` a new user) and `session`.
 /// `None` when the login itself changed meanwhile (the caller reads it again).
-async fn consume<T: Transport, R: Runtime>(
-    store: &Store<'_, T, R>,
+async fn consume(
+    store: &Store<'_>,
     random: &dyn Random,
     tenant: &Tenant,
     login: &Login,
@@ -401,7 +401,7 @@ struct RateItem {
     ttl: i64,
 }
 
-impl<T: Transport, R: Runtime> Store<'_, T, R> {
+impl Store<'_> {
     /// Uses up one attempt for a wrong code, on condition that the login is still open. The
     /// attempts made afterwards, or `None` when it was no longer open.
     async fn charge_attempt(&self, login: &Login, now: i64) -> Result<Option<u32>, DynamoError> {

@@ -9,7 +9,7 @@ use std::task::{Context, Poll, Wake, Waker};
 use std::thread::{self, Thread};
 use std::time::{Duration, SystemTime};
 
-use crate::runtime::{Clock, Random, Transport, TransportError};
+use crate::runtime::{Clock, LocalFuture, Random, Transport, TransportError};
 
 /// A blocking HTTP client. Requests block the calling thread, which is what the CLI and the
 /// tests (one thread per concurrent client) want.
@@ -33,12 +33,17 @@ impl Default for HttpTransport {
 }
 
 impl Transport for HttpTransport {
-    async fn send(&self, request: http::Request<Vec<u8>>) -> Result<http::Response<Vec<u8>>, TransportError> {
-        let response = self.agent.run(request).map_err(|e| TransportError(e.to_string()))?;
-        let (parts, mut body) = response.into_parts();
-        let bytes =
-            body.with_config().limit(16 * 1024 * 1024).read_to_vec().map_err(|e| TransportError(e.to_string()))?;
-        Ok(http::Response::from_parts(parts, bytes))
+    fn send(
+        &self,
+        request: http::Request<Vec<u8>>,
+    ) -> LocalFuture<'_, Result<http::Response<Vec<u8>>, TransportError>> {
+        Box::pin(async move {
+            let response = self.agent.run(request).map_err(|e| TransportError(e.to_string()))?;
+            let (parts, mut body) = response.into_parts();
+            let bytes =
+                body.with_config().limit(16 * 1024 * 1024).read_to_vec().map_err(|e| TransportError(e.to_string()))?;
+            Ok(http::Response::from_parts(parts, bytes))
+        })
     }
 }
 
@@ -60,8 +65,10 @@ impl Clock for OsRuntime {
         (self.clock)()
     }
 
-    async fn sleep(&self, duration: Duration) {
-        thread::sleep(duration);
+    fn sleep(&self, duration: Duration) -> LocalFuture<'_, ()> {
+        Box::pin(async move {
+            thread::sleep(duration);
+        })
     }
 }
 

@@ -18,7 +18,6 @@ use crate::cache::TtlCache;
 use crate::dynamo::DynamoError;
 use crate::host::Host;
 use crate::ids::TenantId;
-use crate::runtime::{Runtime, Transport};
 use crate::store::Store;
 use crate::tenants::{self, DomainStatus, Tenant};
 
@@ -71,9 +70,9 @@ impl Caches {
     }
 
     /// The tenant serving `host`, or `None` (unknown, pending or disabled host).
-    pub async fn resolve<T: Transport, R: Runtime>(
+    pub async fn resolve(
         &self,
-        store: &Store<'_, T, R>,
+        store: &Store<'_>,
         host: &Host,
         default_tenant: Option<&TenantId>,
         now: SystemTime,
@@ -81,6 +80,27 @@ impl Caches {
         if let Some(hit) = self.hosts.get(host, now) {
             return Ok(hit);
         }
+        self.once(host, async {
+            let resolved = match tenants::resolve(store, host).await? {
+                Some(d) if d.status == DomainStatus::Ready => Some(Rc::new(d.tenant_record)),
+                Some(_) => None,
+                None => match default_tenant {
+                    Some(id) => self.tenant(store, id, now).await?,
+                    None => None,
+                },
+            };
+            let ttl = if resolved.is_some() { self.settings.positive_ttl } else { self.settings.negative_ttl };
+            if let Some(t) = &resolved {
+                self.tenants.insert(t.id.clone(), t.clone(), now, now + ttl);
+            }
+            self.hosts.insert(host.clone(), resolved.clone(), now, now + ttl);
+            Ok(resolved)
+        })
+        .await
+    }
+
+    /// Runs `read`, the resolution of `host`, unless one is under way: then waits for that one.
+    async fn once(&self, host: &Host, read: impl Future<Output = Resolution>) -> Resolution {
         let existing = self.in_flight.borrow().get(host).cloned();
         if let Some(flight) = existing {
             return Wait(flight).await;
@@ -90,40 +110,11 @@ impl Caches {
         // However the resolution ends (an answer, an error, or this request given up), the
         // waiters hear of it and the flight is gone.
         let landing = Landing { caches: self, host, flight: &flight, result: None };
-        let result = self.read(store, host, default_tenant, now).await;
-        landing.land(result)
-    }
-
-    async fn read<T: Transport, R: Runtime>(
-        &self,
-        store: &Store<'_, T, R>,
-        host: &Host,
-        default_tenant: Option<&TenantId>,
-        now: SystemTime,
-    ) -> Resolution {
-        let resolved = match tenants::resolve(store, host).await? {
-            Some(d) if d.status == DomainStatus::Ready => Some(Rc::new(d.tenant_record)),
-            Some(_) => None,
-            None => match default_tenant {
-                Some(id) => self.tenant(store, id, now).await?,
-                None => None,
-            },
-        };
-        let ttl = if resolved.is_some() { self.settings.positive_ttl } else { self.settings.negative_ttl };
-        if let Some(t) = &resolved {
-            self.tenants.insert(t.id.clone(), t.clone(), now, now + ttl);
-        }
-        self.hosts.insert(host.clone(), resolved.clone(), now, now + ttl);
-        Ok(resolved)
+        landing.land(read.await)
     }
 
     /// A tenant by id, from the cache or one GetItem (`DEFAULT_TENANT`).
-    async fn tenant<T: Transport, R: Runtime>(
-        &self,
-        store: &Store<'_, T, R>,
-        id: &TenantId,
-        now: SystemTime,
-    ) -> Resolution {
+    async fn tenant(&self, store: &Store<'_>, id: &TenantId, now: SystemTime) -> Resolution {
         if let Some(t) = self.tenants.get(id, now) {
             return Ok(Some(t));
         }

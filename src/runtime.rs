@@ -6,25 +6,28 @@
 //! and the OS; tests with fakes. Use cases read no clock: they are handed `now`.
 
 use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
 use std::time::{Duration, SystemTime};
 
+/// A future of this thread (no `Send` bound: worker futures are not `Send`), boxed so the
+/// services can be trait objects: the core takes `&dyn Transport`, not a type parameter.
+pub type LocalFuture<'a, T> = Pin<Box<dyn Future<Output = T> + 'a>>;
+
 /// Sends one HTTP request and returns the whole response.
-///
-/// No `Send` bound: worker futures are not `Send`.
-#[allow(async_fn_in_trait)]
 pub trait Transport {
     /// Send `request`; an `Err` means no HTTP response was received (connection refused, reset,
     /// timed out), so the request may or may not have reached the server.
-    async fn send(&self, request: http::Request<Vec<u8>>) -> Result<http::Response<Vec<u8>>, TransportError>;
+    fn send(&self, request: http::Request<Vec<u8>>)
+    -> LocalFuture<'_, Result<http::Response<Vec<u8>>, TransportError>>;
 }
 
 /// The wall clock and timers.
-#[allow(async_fn_in_trait)]
 pub trait Clock {
     /// The current wall-clock time.
     fn now(&self) -> SystemTime;
     /// Wait for `duration` (tests advance a fake clock instead of waiting).
-    async fn sleep(&self, duration: Duration);
+    fn sleep(&self, duration: Duration) -> LocalFuture<'_, ()>;
 }
 
 /// Cryptographically secure random bytes.
@@ -65,8 +68,11 @@ impl fmt::Display for TransportError {
 impl std::error::Error for TransportError {}
 
 impl<T: Transport + ?Sized> Transport for &T {
-    async fn send(&self, request: http::Request<Vec<u8>>) -> Result<http::Response<Vec<u8>>, TransportError> {
-        (**self).send(request).await
+    fn send(
+        &self,
+        request: http::Request<Vec<u8>>,
+    ) -> LocalFuture<'_, Result<http::Response<Vec<u8>>, TransportError>> {
+        (**self).send(request)
     }
 }
 
@@ -74,8 +80,8 @@ impl<C: Clock + ?Sized> Clock for &C {
     fn now(&self) -> SystemTime {
         (**self).now()
     }
-    async fn sleep(&self, duration: Duration) {
-        (**self).sleep(duration).await
+    fn sleep(&self, duration: Duration) -> LocalFuture<'_, ()> {
+        (**self).sleep(duration)
     }
 }
 

@@ -16,7 +16,7 @@ use crate::dynamo::{DynamoError, Expr, Item, ReturnValues, TransactItem, Write, 
 use crate::email::Email;
 use crate::ids::{SessionId, TenantId, UserId};
 use crate::keys;
-use crate::runtime::{Random, Runtime, Transport, rfc3339_secs};
+use crate::runtime::{Random, rfc3339_secs};
 use crate::store::Store;
 use crate::tenants::Tenant;
 
@@ -129,8 +129,8 @@ pub enum Revoked {
 /// The live session `token` opens in `tenant` at `now`, with ONE DynamoDB request (a consistent
 /// GetItem), and the slide that is due. Unknown, expired, idle-expired, revoked and another
 /// tenant's sessions are all `None`.
-pub async fn look_up<T: Transport, R: Runtime>(
-    store: &Store<'_, T, R>,
+pub async fn look_up(
+    store: &Store<'_>,
     tenant: &Tenant,
     token: &SessionToken,
     now: i64,
@@ -170,8 +170,8 @@ pub fn open(random: &dyn Random, tenant: &Tenant, new: NewSession, now: i64) -> 
 }
 
 /// Opens and stores a session (created on condition that its key is new).
-pub async fn mint<T: Transport, R: Runtime>(
-    store: &Store<'_, T, R>,
+pub async fn mint(
+    store: &Store<'_>,
     random: &dyn Random,
     tenant: &Tenant,
     new: NewSession,
@@ -183,10 +183,7 @@ pub async fn mint<T: Transport, R: Runtime>(
 }
 
 /// The write that stores `session`, as a part of a transaction.
-pub fn create_part<T: Transport, R: Runtime>(
-    store: &Store<'_, T, R>,
-    session: &Session,
-) -> Result<TransactItem, DynamoError> {
+pub fn create_part(store: &Store<'_>, session: &Session) -> Result<TransactItem, DynamoError> {
     Ok(store.create_part(store.session_item(session)?))
 }
 
@@ -211,10 +208,7 @@ pub fn slide_due(session: &Session, tenant: &Tenant, now: i64) -> Option<Slide> 
 /// Applies a slide. The condition repeats every check (exists, not revoked, not expired, only
 /// forward), so a slide can never revive or extend a dead session. `false` when it no longer
 /// applied.
-pub async fn apply_slide<T: Transport, R: Runtime>(
-    store: &Store<'_, T, R>,
-    slide: &Slide,
-) -> Result<bool, DynamoError> {
+pub async fn apply_slide(store: &Store<'_>, slide: &Slide) -> Result<bool, DynamoError> {
     let mut e = Expr::new();
     let idle = e.name("idle_expires_at");
     let update = format!(
@@ -242,8 +236,8 @@ pub async fn apply_slide<T: Transport, R: Runtime>(
 }
 
 /// Revokes one session (sets `revoked_at`, on condition that it exists and is not revoked).
-pub async fn revoke<T: Transport, R: Runtime>(
-    store: &Store<'_, T, R>,
+pub async fn revoke(
+    store: &Store<'_>,
     tenant: &TenantId,
     session_id: &SessionId,
     now: i64,
@@ -268,8 +262,8 @@ pub async fn revoke<T: Transport, R: Runtime>(
 /// One page of `user`'s live sessions in `tenant`, newest first: up to `limit` sessions and the
 /// key to continue from. The index is read until the page is full or the user has no more
 /// sessions (at most 25 reads), so filtered-out sessions never leave a page empty.
-pub async fn list_live<T: Transport, R: Runtime>(
-    store: &Store<'_, T, R>,
+pub async fn list_live(
+    store: &Store<'_>,
     tenant: &Tenant,
     user: &UserId,
     limit: u32,
@@ -294,12 +288,7 @@ pub async fn list_live<T: Transport, R: Runtime>(
 }
 
 /// Revokes every live session of `user` in `tenant`, across all pages; the number revoked.
-pub async fn revoke_all<T: Transport, R: Runtime>(
-    store: &Store<'_, T, R>,
-    tenant: &Tenant,
-    user: &UserId,
-    now: i64,
-) -> Result<u32, DynamoError> {
+pub async fn revoke_all(store: &Store<'_>, tenant: &Tenant, user: &UserId, now: i64) -> Result<u32, DynamoError> {
     let mut q = store.user_sessions_query(tenant, user, now);
     q.limit = Some(100);
     let mut revoked = 0;
@@ -318,7 +307,7 @@ pub async fn revoke_all<T: Transport, R: Runtime>(
     }
 }
 
-impl<T: Transport, R: Runtime> Store<'_, T, R> {
+impl Store<'_> {
     fn session_item(&self, session: &Session) -> Result<Item, DynamoError> {
         let keys = keys::session(&session.tenant, &session.id, &session.user_id, &rfc3339_secs(session.created_at));
         self.item("session", session, &keys)

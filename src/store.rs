@@ -13,25 +13,16 @@ use crate::dynamo::{
     Transaction, TxError, UpdateItemInput, from_item, to_typed_item,
 };
 use crate::keys::Keys;
-use crate::runtime::{Runtime, Transport};
 
 /// The single table over one DynamoDB client.
-#[derive(Debug)]
-pub struct Store<'a, T, R> {
-    pub db: &'a Client<T, R>,
+#[derive(Debug, Clone, Copy)]
+pub struct Store<'a> {
+    pub db: &'a Client<'a>,
     pub schema: &'a Schema,
 }
 
-impl<T, R> Clone for Store<'_, T, R> {
-    fn clone(&self) -> Self {
-        *self
-    }
-}
-
-impl<T, R> Copy for Store<'_, T, R> {}
-
-impl<'a, T: Transport, R: Runtime> Store<'a, T, R> {
-    pub fn new(db: &'a Client<T, R>, schema: &'a Schema) -> Self {
+impl<'a> Store<'a> {
+    pub fn new(db: &'a Client<'a>, schema: &'a Schema) -> Self {
         Self { db, schema }
     }
 

@@ -16,7 +16,7 @@ use crate::host::{self, Host, InvalidHost};
 use crate::ids::TenantId;
 use crate::input::{Bounded, Flag, Invalid, List, optional_object};
 use crate::keys;
-use crate::runtime::{Random, Runtime, Transport, rfc3339_secs};
+use crate::runtime::{Random, rfc3339_secs};
 use crate::store::Store;
 
 /// Most custom domains one tenant may claim (a tenant write is one transaction over all of them).
@@ -298,18 +298,15 @@ impl From<TxError> for TenantError {
 const NO_TENANT: TenantError = TenantError::NotFound("no tenant with this id");
 
 /// The tenant `id` (consistent read).
-pub async fn get<T: Transport, R: Runtime>(
-    store: &Store<'_, T, R>,
-    id: &TenantId,
-) -> Result<Option<Tenant>, DynamoError> {
+pub async fn get(store: &Store<'_>, id: &TenantId) -> Result<Option<Tenant>, DynamoError> {
     Ok(store.tenant_item(id).await?.map(|t| t.record))
 }
 
 /// Creates or replaces a tenant: the stored record, and whether it was created. A replace keeps
 /// `created_at`, `generation` and the domains, and refreshes the tenant snapshot on every domain
 /// in the same transaction.
-pub async fn put<T: Transport, R: Runtime>(
-    store: &Store<'_, T, R>,
+pub async fn put(
+    store: &Store<'_>,
     random: &dyn Random,
     id: &TenantId,
     spec: TenantSpec,
@@ -355,11 +352,7 @@ pub async fn put<T: Transport, R: Runtime>(
 }
 
 /// Deletes a tenant and releases all its domains in one transaction.
-pub async fn delete<T: Transport, R: Runtime>(
-    store: &Store<'_, T, R>,
-    random: &dyn Random,
-    id: &TenantId,
-) -> Result<(), TenantError> {
+pub async fn delete(store: &Store<'_>, random: &dyn Random, id: &TenantId) -> Result<(), TenantError> {
     for _ in 0..WRITE_ATTEMPTS {
         let Some(existing) = store.tenant_item(id).await? else {
             return Err(NO_TENANT);
@@ -381,8 +374,8 @@ pub async fn delete<T: Transport, R: Runtime>(
 }
 
 /// One page of tenants in id order, and the key to continue from.
-pub async fn list<T: Transport, R: Runtime>(
-    store: &Store<'_, T, R>,
+pub async fn list(
+    store: &Store<'_>,
     limit: u32,
     start: Option<Item>,
 ) -> Result<(Vec<Tenant>, Option<Item>), DynamoError> {
@@ -402,10 +395,7 @@ pub async fn list<T: Transport, R: Runtime>(
 /// The tenant's domains with their statuses: ONE query of the tenant's GSI1 partition (a tenant
 /// with none is read once more, to tell it from no tenant at all). `None` when there is no such
 /// tenant. The index is eventually consistent: a host claimed a moment ago may be missing.
-pub async fn domains<T: Transport, R: Runtime>(
-    store: &Store<'_, T, R>,
-    id: &TenantId,
-) -> Result<Option<Vec<DomainEntry>>, DynamoError> {
+pub async fn domains(store: &Store<'_>, id: &TenantId) -> Result<Option<Vec<DomainEntry>>, DynamoError> {
     let mut e = Expr::new();
     let key = store.gsi1_key(&keys::tenant_domains(id), &mut e);
     let projection = ["host", "tenant", "status", "created_at", "updated_at"].map(|f| e.name(f)).join(", ");
@@ -425,8 +415,8 @@ pub async fn domains<T: Transport, R: Runtime>(
 /// Claims `host` for tenant `id` with `status` (true when newly claimed), or changes the status of
 /// a host the tenant already has. A host of another tenant is `HostTaken`; of two tenants racing
 /// for one host exactly one wins (the domain is created with a condition).
-pub async fn claim<T: Transport, R: Runtime>(
-    store: &Store<'_, T, R>,
+pub async fn claim(
+    store: &Store<'_>,
     random: &dyn Random,
     id: &TenantId,
     host: &Host,
@@ -479,12 +469,7 @@ pub async fn claim<T: Transport, R: Runtime>(
 }
 
 /// Releases a host the tenant holds.
-pub async fn release<T: Transport, R: Runtime>(
-    store: &Store<'_, T, R>,
-    random: &dyn Random,
-    id: &TenantId,
-    host: &Host,
-) -> Result<(), TenantError> {
+pub async fn release(store: &Store<'_>, random: &dyn Random, id: &TenantId, host: &Host) -> Result<(), TenantError> {
     for _ in 0..WRITE_ATTEMPTS {
         let Some(tenant) = store.tenant_item(id).await? else {
             return Err(NO_TENANT);
@@ -506,14 +491,11 @@ pub async fn release<T: Transport, R: Runtime>(
 
 /// The domain item for `host` with its tenant snapshot: the one read of host resolution.
 /// Eventually consistent: resolution is cached for longer than replication takes anyway.
-pub async fn resolve<T: Transport, R: Runtime>(
-    store: &Store<'_, T, R>,
-    host: &Host,
-) -> Result<Option<Domain>, DynamoError> {
+pub async fn resolve(store: &Store<'_>, host: &Host) -> Result<Option<Domain>, DynamoError> {
     store.get(&keys::domain_by_host(host), false).await
 }
 
-impl<T: Transport, R: Runtime> Store<'_, T, R> {
+impl Store<'_> {
     async fn tenant_item(&self, id: &TenantId) -> Result<Option<TenantItem>, DynamoError> {
         self.get(&keys::tenant(id), true).await
     }

@@ -5,7 +5,7 @@ use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::time::{Duration, SystemTime};
 
-use crate::runtime::{Clock, Random, Transport, TransportError};
+use crate::runtime::{Clock, LocalFuture, Random, Transport, TransportError};
 
 /// A clock that moves only when told to (or when something sleeps), and a seeded random stream.
 #[derive(Debug)]
@@ -53,9 +53,11 @@ impl Clock for ManualRuntime {
         self.now.get()
     }
 
-    async fn sleep(&self, duration: Duration) {
-        self.sleeps.borrow_mut().push(duration);
-        self.advance(duration);
+    fn sleep(&self, duration: Duration) -> LocalFuture<'_, ()> {
+        Box::pin(async move {
+            self.sleeps.borrow_mut().push(duration);
+            self.advance(duration);
+        })
     }
 }
 
@@ -105,12 +107,17 @@ impl ScriptedTransport {
 }
 
 impl Transport for ScriptedTransport {
-    async fn send(&self, request: http::Request<Vec<u8>>) -> Result<http::Response<Vec<u8>>, TransportError> {
-        self.requests.borrow_mut().push(request);
-        self.answers
-            .borrow_mut()
-            .pop_front()
-            .unwrap_or_else(|| Err(TransportError("the script has no more answers".into())))
+    fn send(
+        &self,
+        request: http::Request<Vec<u8>>,
+    ) -> LocalFuture<'_, Result<http::Response<Vec<u8>>, TransportError>> {
+        Box::pin(async move {
+            self.requests.borrow_mut().push(request);
+            self.answers
+                .borrow_mut()
+                .pop_front()
+                .unwrap_or_else(|| Err(TransportError("the script has no more answers".into())))
+        })
     }
 }
 
@@ -156,17 +163,22 @@ impl<T> CountingTransport<T> {
 }
 
 impl<T: Transport> Transport for CountingTransport<T> {
-    async fn send(&self, request: http::Request<Vec<u8>>) -> Result<http::Response<Vec<u8>>, TransportError> {
-        let op = operation(&request);
-        self.operations.borrow_mut().push(op.clone());
-        let answer = self.inner.send(request).await;
-        let lose = self.lose_next.get();
-        let applies = self.lose_op.borrow().as_ref().is_none_or(|o| *o == op);
-        if lose > 0 && applies {
-            self.lose_next.set(lose - 1);
-            return Err(TransportError("answer lost (test)".into()));
-        }
-        answer
+    fn send(
+        &self,
+        request: http::Request<Vec<u8>>,
+    ) -> LocalFuture<'_, Result<http::Response<Vec<u8>>, TransportError>> {
+        Box::pin(async move {
+            let op = operation(&request);
+            self.operations.borrow_mut().push(op.clone());
+            let answer = self.inner.send(request).await;
+            let lose = self.lose_next.get();
+            let applies = self.lose_op.borrow().as_ref().is_none_or(|o| *o == op);
+            if lose > 0 && applies {
+                self.lose_next.set(lose - 1);
+                return Err(TransportError("answer lost (test)".into()));
+            }
+            answer
+        })
     }
 }
 

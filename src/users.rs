@@ -12,7 +12,7 @@ use crate::dynamo::{DynamoError, Expr, TransactItem, Transaction, TxError, s};
 use crate::email::Email;
 use crate::ids::{TenantId, UserId};
 use crate::keys;
-use crate::runtime::{Random, Runtime, Transport};
+use crate::runtime::Random;
 use crate::sessions;
 use crate::store::Store;
 use crate::tenants::Tenant;
@@ -48,17 +48,13 @@ struct EmailClaim {
 }
 
 /// The user `id` of this tenant incarnation (consistent read).
-pub async fn get<T: Transport, R: Runtime>(
-    store: &Store<'_, T, R>,
-    tenant: &Tenant,
-    id: &UserId,
-) -> Result<Option<User>, DynamoError> {
+pub async fn get(store: &Store<'_>, tenant: &Tenant, id: &UserId) -> Result<Option<User>, DynamoError> {
     Ok(store.get::<User>(&keys::user_by_id(&tenant.id, id), true).await?.filter(|u| u.is_of(tenant)))
 }
 
 /// The id of the user that owns `email` in this tenant incarnation (a read of the email claim).
-pub async fn owner_of<T: Transport, R: Runtime>(
-    store: &Store<'_, T, R>,
+pub async fn owner_of(
+    store: &Store<'_>,
     tenant: &Tenant,
     email: &Email,
     consistent: bool,
@@ -68,11 +64,7 @@ pub async fn owner_of<T: Transport, R: Runtime>(
 }
 
 /// The user with `email`, if any.
-pub async fn find_by_email<T: Transport, R: Runtime>(
-    store: &Store<'_, T, R>,
-    tenant: &Tenant,
-    email: &Email,
-) -> Result<Option<User>, DynamoError> {
+pub async fn find_by_email(store: &Store<'_>, tenant: &Tenant, email: &Email) -> Result<Option<User>, DynamoError> {
     match owner_of(store, tenant, email, true).await? {
         Some(id) => get(store, tenant, &id).await,
         None => Ok(None),
@@ -81,8 +73,8 @@ pub async fn find_by_email<T: Transport, R: Runtime>(
 
 /// Deletes user `id`: its live sessions are revoked, then the user and its email claim are
 /// deleted together (one transaction). `false` when there is no such user.
-pub async fn delete<T: Transport, R: Runtime>(
-    store: &Store<'_, T, R>,
+pub async fn delete(
+    store: &Store<'_>,
     random: &dyn Random,
     tenant: &Tenant,
     id: &UserId,
@@ -111,8 +103,8 @@ pub async fn delete<T: Transport, R: Runtime>(
 /// Adds to `tx` the parts that create a new user for `email`, its first login counted: `email`
 /// (the claim, on condition that the email is unclaimed or claimed by an earlier incarnation of
 /// the tenant) and `user` (the user item, on condition that its key is new).
-pub fn create_parts<T: Transport, R: Runtime>(
-    store: &Store<'_, T, R>,
+pub fn create_parts(
+    store: &Store<'_>,
     random: &dyn Random,
     tx: &mut Transaction,
     tenant: &Tenant,
@@ -150,14 +142,7 @@ pub fn create_parts<T: Transport, R: Runtime>(
 
 /// Adds to `tx` the part `user` that records a login of an existing user, on condition that it
 /// still exists with this email in this tenant incarnation.
-pub fn login_part<T: Transport, R: Runtime>(
-    store: &Store<'_, T, R>,
-    tx: &mut Transaction,
-    tenant: &Tenant,
-    id: &UserId,
-    email: &Email,
-    now: i64,
-) {
+pub fn login_part(store: &Store<'_>, tx: &mut Transaction, tenant: &Tenant, id: &UserId, email: &Email, now: i64) {
     let mut e = Expr::new();
     let update = format!("SET {} = {} ADD {} {}", e.name("last_login_at"), e.num(now), e.name("login_count"), e.num(1));
     let cond = and(&[

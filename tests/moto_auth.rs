@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use dynauth::dynamo::table::{self, Schema};
 use dynauth::dynamo::{Client, Credentials, DynamoError, GetItemInput, Item, PutItemInput, Write, s};
 use dynauth::native::{HttpTransport, block_on};
-use dynauth::runtime::{Transport, TransportError};
+use dynauth::runtime::{LocalFuture, Transport, TransportError};
 
 use common::{config, os_runtime, unique_name};
 
@@ -26,11 +26,7 @@ fn moto() -> (String, Credentials) {
     (endpoint, credentials)
 }
 
-fn client_with<T: Transport>(
-    region: &str,
-    credentials: Credentials,
-    transport: T,
-) -> Client<T, dynauth::native::OsRuntime> {
+fn client_with<'a>(region: &str, credentials: Credentials, transport: impl Transport + 'a) -> Client<'a> {
     let (endpoint, _) = moto();
     Client::new(&config(&endpoint, region, credentials), transport, os_runtime())
 }
@@ -99,10 +95,15 @@ fn signing_for_the_wrong_region_fails() {
 struct Tamper(HttpTransport);
 
 impl Transport for Tamper {
-    async fn send(&self, mut request: http::Request<Vec<u8>>) -> Result<http::Response<Vec<u8>>, TransportError> {
-        let body = String::from_utf8_lossy(request.body()).replace("original", "tampered");
-        *request.body_mut() = body.into_bytes();
-        self.0.send(request).await
+    fn send(
+        &self,
+        mut request: http::Request<Vec<u8>>,
+    ) -> LocalFuture<'_, Result<http::Response<Vec<u8>>, TransportError>> {
+        Box::pin(async move {
+            let body = String::from_utf8_lossy(request.body()).replace("original", "tampered");
+            *request.body_mut() = body.into_bytes();
+            self.0.send(request).await
+        })
     }
 }
 

@@ -6,7 +6,11 @@ mod common;
 
 use std::time::Duration;
 
-use dynauth::dynamo::s;
+use dynauth::api::{self, Ctx, Outcome};
+use dynauth::driver::{Done, HostTransport, Op, Step, Task, complete, take_woken};
+use dynauth::dynamo::{Client, s};
+use dynauth::native::{HttpTransport, block_on};
+use dynauth::runtime::{Clock, Transport};
 use serde_json::{Value, json};
 
 use common::app::{ADMIN_TOKEN, App};
@@ -242,7 +246,7 @@ fn domains_claim_update_conflict_release() {
     assert_eq!(claim("acme", "b%C3%BCcher.acme.test", "disabled").status, 201);
 
     let list = app.admin("GET", "/v1/admin/tenants/acme/domains", None);
-    assert_eq!(list.status, 200);
+    assert_eq!((list.status, list.calls), (200, 1), "one query of the tenant's GSI1 partition");
     let hosts: Vec<(String, String)> = list.json["domains"]
         .as_array()
         .cloned()
@@ -257,7 +261,8 @@ fn domains_claim_update_conflict_release() {
             ("xn--bcher-kva.acme.test".to_string(), "disabled".to_string())
         ]
     );
-    assert_eq!(app.admin("GET", "/v1/admin/tenants/globex/domains", None).json, json!({"domains": []}));
+    let none = app.admin("GET", "/v1/admin/tenants/globex/domains", None);
+    assert_eq!((none.json, none.calls), (json!({"domains": []}), 2), "no domains: the tenant is read to tell");
     assert_eq!(app.admin("GET", "/v1/admin/tenants/nobody/domains", None).status, 404);
 
     let bad_host = claim("acme", "not_a%20host", "ready");
@@ -414,6 +419,58 @@ fn resolution_is_one_call_then_cached_and_negative_entries_expire() {
 
     let bad = edge.call("GET", "/v1/tenant", "bad_host!", &[], None);
     assert_eq!((bad.status, bad.json["error"]["code"].clone()), (400, json!("invalid_host")));
+}
+
+#[test]
+fn concurrent_requests_for_an_uncached_host_share_one_resolution() {
+    let t = TestTable::new("flight");
+    let admin = app(&t);
+    assert_eq!(admin.admin("PUT", "/v1/admin/tenants/acme", Some(acme())).status, 201);
+    assert_eq!(
+        admin.admin("PUT", "/v1/admin/tenants/acme/domains/auth.acme.test", Some(json!({"status": "ready"}))).status,
+        201
+    );
+    // A fresh isolate driven the way the Worker drives it (dynauth::driver): three requests for
+    // the host arrive at once; this test is the host and performs their I/O on DynamoDB Local.
+    let edge: &'static App<dynauth::testing::ManualRuntime> =
+        Box::leak(Box::new(App::new(t.name(), manual_runtime(T0), &[])));
+    let mut tasks: Vec<Task<u16>> = (0..3)
+        .map(|id| {
+            Task::new(id, async move {
+                let db =
+                    Client::new(&edge.config.dynamo, HostTransport { timeout: Duration::from_secs(10) }, &edge.runtime);
+                let webhook = &edge.transport;
+                let ctx = Ctx::new(&edge.config, &db, &webhook, &edge.runtime, &edge.caches, edge.runtime.now());
+                let request = http::Request::builder()
+                    .uri("https://auth.acme.test/v1/tenant")
+                    .header("host", "auth.acme.test")
+                    .body(Vec::new())
+                    .unwrap_or_default();
+                match api::handle(&ctx, request).await.outcome {
+                    Outcome::Respond(r) => r.status().as_u16(),
+                    Outcome::Forward(_) => 0,
+                }
+            })
+        })
+        .collect();
+    let mut ops = Vec::new();
+    for task in &mut tasks {
+        match task.poll() {
+            Step::Waiting(new) => ops.extend(new),
+            Step::Done(status) => panic!("answered {status} without I/O"),
+        }
+    }
+    assert_eq!(ops.len(), 1, "one resolution for three requests");
+    assert_eq!(edge.caches.in_flight(), 1);
+    let (op, Op::Send { request, .. }) = ops.remove(0) else { panic!("expected an HTTP exchange") };
+    assert_eq!(request.headers()["x-amz-target"], "DynamoDB_20120810.GetItem");
+    complete(op, Done::Sent(block_on(HttpTransport::default().send(request))));
+    assert!(matches!(tasks[0].poll(), Step::Done(200)), "the first request resolved the host");
+    assert_eq!(take_woken(), vec![1, 2], "the others are woken");
+    for task in &mut tasks[1..] {
+        assert!(matches!(task.poll(), Step::Done(200)));
+    }
+    assert_eq!(edge.caches.in_flight(), 0);
 }
 
 #[test]

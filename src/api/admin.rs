@@ -28,13 +28,12 @@ use crate::host;
 use crate::ids::{SessionId, TenantId, UserId};
 use crate::input::{Bounded, Invalid};
 use crate::login;
-use crate::runtime::{Runtime, Transport};
 use crate::sessions::{self, NewSession, Revoked};
 use crate::tenants::{self, DomainStatus, Tenant, TenantBody, TenantError, TenantSpec};
 use crate::users;
 
 /// Routes `/v1/admin/{rest..}`.
-pub(crate) async fn route<T: Transport, R: Runtime>(ctx: &Ctx<'_, T, R>, request: &Request, rest: &[&str]) -> Routed {
+pub(crate) async fn route(ctx: &Ctx<'_>, request: &Request, rest: &[&str]) -> Routed {
     let tenant = match rest {
         ["tenants", id, ..] => TenantId::parse(id).ok().map(|t| t.to_string()),
         _ => None,
@@ -60,11 +59,7 @@ fn route_name(rest: &[&str]) -> &'static str {
     }
 }
 
-async fn dispatch<T: Transport, R: Runtime>(
-    ctx: &Ctx<'_, T, R>,
-    request: &Request,
-    rest: &[&str],
-) -> Result<Response, ApiError> {
+async fn dispatch(ctx: &Ctx<'_>, request: &Request, rest: &[&str]) -> Result<Response, ApiError> {
     authorize(ctx, request)?;
     let method = request.method();
     match rest {
@@ -111,7 +106,7 @@ async fn dispatch<T: Transport, R: Runtime>(
 }
 
 /// Checks the admin bearer token in constant time; 401 `unauthorized` otherwise.
-fn authorize<T, R>(ctx: &Ctx<'_, T, R>, request: &Request) -> Result<(), ApiError> {
+fn authorize(ctx: &Ctx<'_>, request: &Request) -> Result<(), ApiError> {
     let presented = request
         .headers()
         .get(http::header::AUTHORIZATION)
@@ -130,7 +125,7 @@ fn authorize<T, R>(ctx: &Ctx<'_, T, R>, request: &Request) -> Result<(), ApiErro
 }
 
 /// `GET /v1/admin/health`: 200 with the details, or 503 `table_mismatch` listing every mismatch.
-async fn health<T: Transport, R: Runtime>(ctx: &Ctx<'_, T, R>) -> Result<Response, ApiError> {
+async fn health(ctx: &Ctx<'_>) -> Result<Response, ApiError> {
     let report = table::check(ctx.store.db, ctx.store.schema).await?;
     if report.ok() {
         return Ok(json_response(200, &views::AdminHealth { status: "ok", table: &report }));
@@ -141,7 +136,7 @@ async fn health<T: Transport, R: Runtime>(ctx: &Ctx<'_, T, R>) -> Result<Respons
     })
 }
 
-async fn list_tenants<T: Transport, R: Runtime>(ctx: &Ctx<'_, T, R>, request: &Request) -> Result<Response, ApiError> {
+async fn list_tenants(ctx: &Ctx<'_>, request: &Request) -> Result<Response, ApiError> {
     let (limit, start) = body::page(request, ctx.token_secret(), "tenants")?;
     let (tenants, next) = tenants::list(&ctx.store, limit, start).await?;
     let view = views::Tenants {
@@ -151,11 +146,7 @@ async fn list_tenants<T: Transport, R: Runtime>(ctx: &Ctx<'_, T, R>, request: &R
     Ok(json_response(200, &view))
 }
 
-async fn tenant<T: Transport, R: Runtime>(
-    ctx: &Ctx<'_, T, R>,
-    request: &Request,
-    id: &TenantId,
-) -> Result<Response, ApiError> {
+async fn tenant(ctx: &Ctx<'_>, request: &Request, id: &TenantId) -> Result<Response, ApiError> {
     match request.method().as_str() {
         "PUT" => {
             let spec = TenantSpec::from_body(body::json::<TenantBody>(request)?)?;
@@ -177,7 +168,7 @@ async fn tenant<T: Transport, R: Runtime>(
     }
 }
 
-async fn list_domains<T: Transport, R: Runtime>(ctx: &Ctx<'_, T, R>, id: &TenantId) -> Result<Response, ApiError> {
+async fn list_domains(ctx: &Ctx<'_>, id: &TenantId) -> Result<Response, ApiError> {
     let domains = tenants::domains(&ctx.store, id).await?.ok_or_else(no_tenant)?;
     Ok(json_response(200, &views::Domains { domains: domains.iter().map(views::DomainView::from).collect() }))
 }
@@ -188,12 +179,7 @@ struct ClaimBody {
     status: DomainStatus,
 }
 
-async fn domain<T: Transport, R: Runtime>(
-    ctx: &Ctx<'_, T, R>,
-    request: &Request,
-    id: &TenantId,
-    raw_host: &str,
-) -> Result<Response, ApiError> {
+async fn domain(ctx: &Ctx<'_>, request: &Request, id: &TenantId, raw_host: &str) -> Result<Response, ApiError> {
     let host = host::canonical(raw_host)
         .map_err(|e| ApiError::bad_request("invalid_host", format!("the host is invalid: {e}")))?;
     match request.method().as_str() {
@@ -226,11 +212,7 @@ struct MintBody {
 
 /// `POST /v1/admin/tenants/{id}/sessions` `{"user_id", "email"?, "lifetime_secs"?}`: 201
 /// `{"token", "session"}`. The token is shown here once and never again.
-async fn mint_session<T: Transport, R: Runtime>(
-    ctx: &Ctx<'_, T, R>,
-    request: &Request,
-    id: &TenantId,
-) -> Result<Response, ApiError> {
+async fn mint_session(ctx: &Ctx<'_>, request: &Request, id: &TenantId) -> Result<Response, ApiError> {
     let MintBody { user_id, email, lifetime_secs } = body::json(request)?;
     let tenant = existing(ctx, id).await?;
     let new =
@@ -241,11 +223,7 @@ async fn mint_session<T: Transport, R: Runtime>(
 
 /// `DELETE /v1/admin/tenants/{id}/sessions/{session_id}`: 204 (also when already revoked), 404
 /// when there is no such session.
-async fn revoke_session<T: Transport, R: Runtime>(
-    ctx: &Ctx<'_, T, R>,
-    id: &TenantId,
-    session_id: &str,
-) -> Result<Response, ApiError> {
+async fn revoke_session(ctx: &Ctx<'_>, id: &TenantId, session_id: &str) -> Result<Response, ApiError> {
     let tenant = existing(ctx, id).await?;
     let no_session = || ApiError::not_found("no such session");
     let session_id = SessionId::parse(session_id).map_err(|_| no_session())?;
@@ -257,12 +235,7 @@ async fn revoke_session<T: Transport, R: Runtime>(
 
 /// `GET` lists a user's live sessions, newest first (signed cursor); `DELETE` revokes all of
 /// them, across pages, and answers `{"revoked": n}`.
-async fn user_sessions<T: Transport, R: Runtime>(
-    ctx: &Ctx<'_, T, R>,
-    request: &Request,
-    id: &TenantId,
-    user_id: &str,
-) -> Result<Response, ApiError> {
+async fn user_sessions(ctx: &Ctx<'_>, request: &Request, id: &TenantId, user_id: &str) -> Result<Response, ApiError> {
     let user_id = user_id_of(user_id)?;
     match request.method().as_str() {
         "GET" | "HEAD" => {
@@ -287,12 +260,7 @@ async fn user_sessions<T: Transport, R: Runtime>(
 
 /// `GET` a user (200 / 404); `DELETE` it: its sessions are revoked, then the user and its email
 /// claim are deleted together (204 / 404).
-async fn user<T: Transport, R: Runtime>(
-    ctx: &Ctx<'_, T, R>,
-    request: &Request,
-    id: &TenantId,
-    user_id: &str,
-) -> Result<Response, ApiError> {
+async fn user(ctx: &Ctx<'_>, request: &Request, id: &TenantId, user_id: &str) -> Result<Response, ApiError> {
     let user_id = user_id_of(user_id)?;
     let tenant = existing(ctx, id).await?;
     let no_user = || ApiError::not_found("no user with this id");
@@ -311,11 +279,7 @@ async fn user<T: Transport, R: Runtime>(
 
 /// `GET /v1/admin/tenants/{id}/users?email=`: `{"users": [...]}`, the one user with that email or
 /// none.
-async fn find_users<T: Transport, R: Runtime>(
-    ctx: &Ctx<'_, T, R>,
-    request: &Request,
-    id: &TenantId,
-) -> Result<Response, ApiError> {
+async fn find_users(ctx: &Ctx<'_>, request: &Request, id: &TenantId) -> Result<Response, ApiError> {
     let tenant = existing(ctx, id).await?;
     let raw = body::query(request, "email")
         .ok_or_else(|| Invalid::field("email", "is required (users are found by email)"))?;
@@ -332,11 +296,7 @@ struct IssueBody {
 
 /// `POST /v1/admin/tenants/{id}/codes` `{"email"}`: 201 `{"login_id", "code", "expires_at"}` for
 /// a backend that delivers codes itself (no webhook, no rate limit: the backend owns both).
-async fn issue_code<T: Transport, R: Runtime>(
-    ctx: &Ctx<'_, T, R>,
-    request: &Request,
-    id: &TenantId,
-) -> Result<Response, ApiError> {
+async fn issue_code(ctx: &Ctx<'_>, request: &Request, id: &TenantId) -> Result<Response, ApiError> {
     let IssueBody { email } = body::json(request)?;
     let tenant = existing(ctx, id).await?;
     let issued = login::issue(&ctx.store, ctx.random, ctx.token_secret(), &tenant, &email, ctx.now_secs()).await?;
@@ -349,7 +309,7 @@ async fn issue_code<T: Transport, R: Runtime>(
 }
 
 /// The tenant named in an admin path (a consistent read), or 404.
-async fn existing<T: Transport, R: Runtime>(ctx: &Ctx<'_, T, R>, id: &TenantId) -> Result<Tenant, ApiError> {
+async fn existing(ctx: &Ctx<'_>, id: &TenantId) -> Result<Tenant, ApiError> {
     tenants::get(&ctx.store, id).await?.ok_or_else(no_tenant)
 }
 

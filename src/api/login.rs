@@ -13,7 +13,6 @@ use super::{ApiError, Ctx, Outcome, Request, body, json_response, only, views};
 use crate::config::ConfigError;
 use crate::email::Email;
 use crate::login::{self, Delivery, LoginCode, RateLimit, StartError, VerifyError};
-use crate::runtime::{Runtime, Transport};
 use crate::tenants::Tenant;
 
 #[derive(Deserialize)]
@@ -31,11 +30,7 @@ struct VerifyBody {
 
 /// `POST /v1/login/start` `{"email"}`: 202 `{"login_id", "expires_at"}` (plus `"code"` in
 /// `DEV_MODE`), the same whether or not the email has an account.
-pub(crate) async fn start<T: Transport, R: Runtime>(
-    ctx: &Ctx<'_, T, R>,
-    request: &Request,
-    tenant: Rc<Tenant>,
-) -> Result<Outcome, ApiError> {
+pub(crate) async fn start(ctx: &Ctx<'_>, request: &Request, tenant: Rc<Tenant>) -> Result<Outcome, ApiError> {
     only(request.method(), "POST")?;
     let StartBody { email } = body::json(request)?;
     let settings = &ctx.config.login;
@@ -88,11 +83,7 @@ pub(crate) async fn start<T: Transport, R: Runtime>(
 /// `POST /v1/login/verify` `{"login_id", "code"}`: 200 `{"session", "user", "token"}` with the
 /// session cookie; 401 `invalid_code` (with `attempts_left` for a known login), 410 `code_expired`
 /// / `code_used`, 429 `too_many_attempts`.
-pub(crate) async fn verify<T: Transport, R: Runtime>(
-    ctx: &Ctx<'_, T, R>,
-    request: &Request,
-    tenant: Rc<Tenant>,
-) -> Result<Outcome, ApiError> {
+pub(crate) async fn verify(ctx: &Ctx<'_>, request: &Request, tenant: Rc<Tenant>) -> Result<Outcome, ApiError> {
     only(request.method(), "POST")?;
     // It sets the session cookie: a foreign page must not be able to log a browser in.
     super::browser::check_origin(&tenant, request)?;

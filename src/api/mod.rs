@@ -40,7 +40,7 @@ use crate::config::{Config, ConfigError};
 use crate::dynamo::Client;
 use crate::host;
 use crate::resolve::Caches;
-use crate::runtime::{Random, Runtime, Transport, epoch_secs};
+use crate::runtime::{Random, Transport, epoch_secs};
 use crate::sessions::{self, Slide};
 use crate::store::Store;
 use crate::tenants::Tenant;
@@ -51,10 +51,10 @@ pub type Response = http::Response<Vec<u8>>;
 /// What a request is handled with: the configuration, the table (over a DynamoDB client made for
 /// this request), the webhook's transport, the random source, the isolate's caches, and the one
 /// `now` of this request; and what it leaves for after the response.
-pub struct Ctx<'a, T, R> {
+pub struct Ctx<'a> {
     pub config: &'a Config,
-    pub store: Store<'a, T, R>,
-    pub webhook: &'a T,
+    pub store: Store<'a>,
+    pub webhook: &'a dyn Transport,
     pub random: &'a dyn Random,
     pub caches: &'a Caches,
     /// The time of this request, read once where it came in.
@@ -63,17 +63,17 @@ pub struct Ctx<'a, T, R> {
     dev_login_code: RefCell<Option<String>>,
 }
 
-impl<T, R> std::fmt::Debug for Ctx<'_, T, R> {
+impl std::fmt::Debug for Ctx<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Ctx").field("now", &self.now).finish_non_exhaustive()
     }
 }
 
-impl<'a, T: Transport, R: Runtime> Ctx<'a, T, R> {
+impl<'a> Ctx<'a> {
     pub fn new(
         config: &'a Config,
-        db: &'a Client<T, R>,
-        webhook: &'a T,
+        db: &'a Client<'a>,
+        webhook: &'a dyn Transport,
         random: &'a dyn Random,
         caches: &'a Caches,
         now: SystemTime,
@@ -244,7 +244,7 @@ impl Routed {
 }
 
 /// Handle one request.
-pub async fn handle<T: Transport, R: Runtime>(ctx: &Ctx<'_, T, R>, request: Request) -> Handled {
+pub async fn handle(ctx: &Ctx<'_>, request: Request) -> Handled {
     let request_id = request_id(&request, ctx.random);
     let method = request.method().to_string();
     let routed = route(ctx, &request).await;
@@ -282,7 +282,7 @@ pub async fn handle<T: Transport, R: Runtime>(ctx: &Ctx<'_, T, R>, request: Requ
     Handled { outcome, log, deferred: ctx.later.take() }
 }
 
-async fn route<T: Transport, R: Runtime>(ctx: &Ctx<'_, T, R>, request: &Request) -> Routed {
+async fn route(ctx: &Ctx<'_>, request: &Request) -> Routed {
     let path = request.uri().path();
     let segments = match body::segments(path) {
         Ok(s) => s,
@@ -331,16 +331,14 @@ async fn route<T: Transport, R: Runtime>(ctx: &Ctx<'_, T, R>, request: &Request)
 /// Resolves the request's tenant from its Host, then runs `f` with it; the tenant is logged. For a
 /// route browsers call (`browser` names its methods), `OPTIONS` is answered as a CORS preflight and
 /// an allowed cross origin gets CORS headers on whatever the route answers.
-async fn with_tenant<'a, T, R, F, Fut>(
-    ctx: &Ctx<'a, T, R>,
+async fn with_tenant<F, Fut>(
+    ctx: &Ctx<'_>,
     request: &Request,
     route: &'static str,
     browser: Option<&'static str>,
     f: F,
 ) -> Routed
 where
-    T: Transport,
-    R: Runtime,
     F: FnOnce(Rc<Tenant>) -> Fut,
     Fut: std::future::Future<Output = Result<Outcome, ApiError>>,
 {
@@ -362,10 +360,7 @@ where
 
 /// The tenant of the request's Host: 400 `invalid_host` when the Host is malformed, 404
 /// `unknown_host` when no tenant serves it.
-async fn resolve_tenant<T: Transport, R: Runtime>(
-    ctx: &Ctx<'_, T, R>,
-    request: &Request,
-) -> Result<Rc<Tenant>, ApiError> {
+async fn resolve_tenant(ctx: &Ctx<'_>, request: &Request) -> Result<Rc<Tenant>, ApiError> {
     let raw = request_host(request).ok_or_else(|| ApiError::bad_request("invalid_host", "the request has no Host"))?;
     let host = host::canonical(&raw)
         .map_err(|e| ApiError::bad_request("invalid_host", format!("the Host is invalid: {e}")))?;

@@ -14,16 +14,11 @@ use http::{HeaderMap, HeaderName, HeaderValue};
 use super::cookies::strip_session_cookies;
 use super::session::{invalid_session, live_session};
 use super::{ApiError, Ctx, Outcome, Request, body, empty_response};
-use crate::runtime::{Runtime, Transport};
 use crate::tenants::Tenant;
 
 /// Forwards `request` to the tenant's origin, through the session gate when the tenant is
 /// protected.
-pub(crate) async fn gateway<T: Transport, R: Runtime>(
-    ctx: &Ctx<'_, T, R>,
-    request: &Request,
-    tenant: Rc<Tenant>,
-) -> Result<Outcome, ApiError> {
+pub(crate) async fn gateway(ctx: &Ctx<'_>, request: &Request, tenant: Rc<Tenant>) -> Result<Outcome, ApiError> {
     let mut plan = forward(&tenant, request)?;
     if !tenant.protect {
         return Ok(Outcome::Forward(plan));

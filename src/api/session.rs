@@ -5,15 +5,14 @@ use std::rc::Rc;
 
 use super::cookies::{self, CookieMode, Presented};
 use super::{ApiError, Ctx, Deferred, Outcome, Request, empty_response, json_response, only, views};
-use crate::runtime::{Runtime, Transport};
 use crate::sessions::{self, Session};
 use crate::tenants::Tenant;
 
 /// The live session a request presents (cookie or bearer token), with ONE DynamoDB request; a
 /// slide, when due, is deferred. Also how it was presented. Anything else (no token, malformed,
 /// unknown, expired, idle-expired, revoked, another tenant's) is `None`.
-pub(crate) async fn live_session<T: Transport, R: Runtime>(
-    ctx: &Ctx<'_, T, R>,
+pub(crate) async fn live_session(
+    ctx: &Ctx<'_>,
     request: &Request,
     tenant: &Tenant,
 ) -> Result<Option<(Session, Presented)>, ApiError> {
@@ -38,11 +37,7 @@ pub(crate) fn invalid_session() -> ApiError {
 }
 
 /// `GET /v1/session`: 200 `{"session", "user"}` or 401 `invalid_session`.
-pub(crate) async fn lookup<T: Transport, R: Runtime>(
-    ctx: &Ctx<'_, T, R>,
-    request: &Request,
-    tenant: Rc<Tenant>,
-) -> Result<Outcome, ApiError> {
+pub(crate) async fn lookup(ctx: &Ctx<'_>, request: &Request, tenant: Rc<Tenant>) -> Result<Outcome, ApiError> {
     only(request.method(), "GET")?;
     match live_session(ctx, request, &tenant).await? {
         Some((session, _)) => Ok(Outcome::Respond(json_response(200, &views::LookedUp::from(&session)))),
@@ -51,11 +46,7 @@ pub(crate) async fn lookup<T: Transport, R: Runtime>(
 }
 
 /// `POST /v1/logout`: revokes the presented session (if any) and clears the cookie; always 204.
-pub(crate) async fn logout<T: Transport, R: Runtime>(
-    ctx: &Ctx<'_, T, R>,
-    request: &Request,
-    tenant: Rc<Tenant>,
-) -> Result<Outcome, ApiError> {
+pub(crate) async fn logout(ctx: &Ctx<'_>, request: &Request, tenant: Rc<Tenant>) -> Result<Outcome, ApiError> {
     only(request.method(), "POST")?;
     let mode = CookieMode::of(ctx.config, request);
     let presented = cookies::presented(request, mode);

@@ -147,7 +147,7 @@ output: [--json]";
         }
     }
 
-    type Cli = Client<HttpTransport, OsRuntime>;
+    type Cli = Client<'static>;
 
     /// Builds the client from flags and environment, then runs `action` with it.
     fn with_client(lookup: &impl Fn(&str) -> Option<String>, action: impl FnOnce(&Cli, &Schema) -> i32) -> i32 {

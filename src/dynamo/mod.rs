@@ -115,9 +115,9 @@ impl std::fmt::Debug for Write<'_> {
 /// A DynamoDB client over an injected transport and runtime (its clock and timers sign and pace
 /// the attempts; its randomness jitters the backoff). One per request: its counters are that
 /// request's.
-pub struct Client<T, R> {
-    transport: T,
-    runtime: R,
+pub struct Client<'a> {
+    transport: Box<dyn Transport + 'a>,
+    runtime: Box<dyn Runtime + 'a>,
     uri: http::Uri,
     region: String,
     identity: Identity,
@@ -125,18 +125,18 @@ pub struct Client<T, R> {
     stats: Cell<Stats>,
 }
 
-impl<T, R> std::fmt::Debug for Client<T, R> {
+impl std::fmt::Debug for Client<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Client").field("uri", &self.uri).field("region", &self.region).finish_non_exhaustive()
     }
 }
 
-impl<T: Transport, R: Runtime> Client<T, R> {
+impl<'a> Client<'a> {
     /// A client for `config`.
-    pub fn new(config: &ClientConfig, transport: T, runtime: R) -> Self {
+    pub fn new(config: &ClientConfig, transport: impl Transport + 'a, runtime: impl Runtime + 'a) -> Self {
         Self {
-            transport,
-            runtime,
+            transport: Box::new(transport),
+            runtime: Box::new(runtime),
             uri: config.endpoint.uri().clone(),
             region: config.region.clone(),
             identity: config.credentials.identity(),
@@ -337,7 +337,7 @@ impl<T: Transport, R: Runtime> Client<T, R> {
             }
             maybe_applied |= this_maybe_applied;
             let elapsed = self.runtime.now().duration_since(started).unwrap_or(Duration::ZERO);
-            match self.retry.next_delay(attempts, elapsed, random_u64(&self.runtime)) {
+            match self.retry.next_delay(attempts, elapsed, random_u64(&*self.runtime)) {
                 Some(delay) => self.runtime.sleep(delay).await,
                 None => {
                     return Err((DynamoError::RetriesExhausted { attempts, last: Box::new(error) }, maybe_applied));
@@ -394,11 +394,7 @@ mod tests {
         r#"{"__type":"com.amazonaws.dynamodb.v20120810#ThrottlingException","message":"slow down"}"#;
     const CCF: &str = r#"{"__type":"com.amazonaws.dynamodb.v20120810#ConditionalCheckFailedException","message":"The conditional request failed","Item":{"PK":{"S":"k"},"wid":{"S":"mine"}}}"#;
 
-    fn client<'a>(
-        t: &'a ScriptedTransport,
-        rt: &'a ManualRuntime,
-        retry: RetryPolicy,
-    ) -> Client<&'a ScriptedTransport, &'a ManualRuntime> {
+    fn client<'a>(t: &'a ScriptedTransport, rt: &'a ManualRuntime, retry: RetryPolicy) -> Client<'a> {
         let config = ClientConfig {
             endpoint: Endpoint::parse("http://127.0.0.1:9").unwrap_or_else(|e| panic!("{e}")),
             region: "us-east-1".into(),

@@ -8,7 +8,6 @@ use super::{
     AttributeDefinition, Client, CreateTableInput, DynamoError, GlobalSecondaryIndex, KeySchemaElement, Projection,
     TableDescription, TimeToLiveDescription,
 };
-use crate::runtime::{Runtime, Transport};
 
 /// The table's name and the names of its keys and indexes.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -153,10 +152,7 @@ impl TableReport {
 
 /// DescribeTable + DescribeTimeToLive, compared with `schema`. A missing table is a report with
 /// one mismatch, not an error.
-pub async fn check<T: Transport, R: Runtime>(
-    client: &Client<T, R>,
-    schema: &Schema,
-) -> Result<TableReport, DynamoError> {
+pub async fn check(client: &Client<'_>, schema: &Schema) -> Result<TableReport, DynamoError> {
     let table = match client.describe_table(&schema.table).await {
         Ok(table) => table,
         Err(DynamoError::ResourceNotFound { .. }) => {
@@ -187,7 +183,7 @@ pub async fn check<T: Transport, R: Runtime>(
 }
 
 /// CreateTable, then TTL on. A table that already exists is left as it is (`Ok(false)`).
-pub async fn create<T: Transport, R: Runtime>(client: &Client<T, R>, schema: &Schema) -> Result<bool, DynamoError> {
+pub async fn create(client: &Client<'_>, schema: &Schema) -> Result<bool, DynamoError> {
     let created = match client.create_table(&schema.create_table_input()).await {
         Ok(_) => true,
         Err(DynamoError::Service { code, .. }) if code == "ResourceInUseException" => false,

@@ -41,7 +41,7 @@ pub fn config(endpoint: &str, region: &str, credentials: Credentials) -> ClientC
 }
 
 /// A client for DynamoDB Local over `transport` and `runtime`.
-pub fn local_client<T: Transport, R: Runtime>(transport: T, runtime: R) -> Client<T, R> {
+pub fn local_client<'a>(transport: impl Transport + 'a, runtime: impl Runtime + 'a) -> Client<'a> {
     Client::new(&config(&dynamodb_endpoint(), "us-east-1", local_credentials()), transport, runtime)
 }
 
@@ -55,7 +55,7 @@ pub fn unique_name(prefix: &str) -> String {
 /// A table made for one test and deleted when dropped.
 pub struct TestTable {
     pub schema: Schema,
-    client: Client<HttpTransport, OsRuntime>,
+    client: Client<'static>,
 }
 
 impl TestTable {
