@@ -40,7 +40,7 @@ use crate::config::{Config, ConfigError};
 use crate::dynamo::Client;
 use crate::host;
 use crate::resolve::Caches;
-use crate::runtime::{Random, Transport, epoch_secs};
+use crate::runtime::{LocalFuture, Random, Transport, epoch_secs};
 use crate::sessions::{self, Slide};
 use crate::store::Store;
 use crate::tenants::Tenant;
@@ -289,73 +289,93 @@ async fn route(ctx: &Ctx<'_>, request: &Request) -> Routed {
         Err(e) => return Routed::new("bad_path", Err(e)),
     };
     let segments: Vec<&str> = segments.iter().map(|s| s.as_ref()).collect();
-    match segments.as_slice() {
-        ["health"] => Routed::respond(
-            "health",
-            only(request.method(), "GET").map(|()| json_response(200, &views::Status { status: "ok" })),
-        ),
-        ["v1", "admin", rest @ ..] => admin::route(ctx, request, rest).await,
-        ["v1", "tenant"] => {
-            with_tenant(ctx, request, "tenant", Some("GET"), |tenant| async move {
-                only(request.method(), "GET")?;
-                let view = views::TenantName { id: &tenant.id, name: &tenant.name };
-                Ok(Outcome::Respond(json_response(200, &view)))
-            })
-            .await
+    let on_tenant = match segments.as_slice() {
+        ["health"] => {
+            let ok = only(request.method(), "GET").map(|()| json_response(200, &views::Status { status: "ok" }));
+            return Routed::respond("health", ok);
         }
-        ["v1", "session"] => {
-            with_tenant(ctx, request, "session", Some("GET"), |t| session::lookup(ctx, request, t)).await
+        // The admin API is a future of its own (not inlined into this one: it is most of the code).
+        ["v1", "admin", rest @ ..] => {
+            let admin: LocalFuture<'_, Routed> = Box::pin(admin::route(ctx, request, rest));
+            return admin.await;
         }
-        ["v1", "logout"] => {
-            with_tenant(ctx, request, "logout", Some("POST"), |t| session::logout(ctx, request, t)).await
-        }
-        ["v1", "login", "start"] => {
-            with_tenant(ctx, request, "login_start", Some("POST"), |t| login::start(ctx, request, t)).await
-        }
-        ["v1", "login", "verify"] => {
-            with_tenant(ctx, request, "login_verify", Some("POST"), |t| login::verify(ctx, request, t)).await
-        }
-        ["login"] => {
-            with_tenant(ctx, request, "login_page", None, |t| async move {
-                browser::login_page(&t, request, ctx.random).map(Outcome::Respond)
-            })
-            .await
-        }
+        ["v1", "tenant"] => OnTenant::Tenant,
+        ["v1", "session"] => OnTenant::Session,
+        ["v1", "logout"] => OnTenant::Logout,
+        ["v1", "login", "start"] => OnTenant::LoginStart,
+        ["v1", "login", "verify"] => OnTenant::LoginVerify,
+        ["login"] => OnTenant::LoginPage,
         ["v1", ..] | ["login", ..] => {
-            Routed::respond("not_found", Err(ApiError::not_found(format!("no route for {path}"))))
+            return Routed::respond("not_found", Err(ApiError::not_found(format!("no route for {path}"))));
         }
-        _ => with_tenant(ctx, request, "proxy", None, |tenant| proxy::gateway(ctx, request, tenant)).await,
+        _ => OnTenant::Proxy,
+    };
+    with_tenant(ctx, request, on_tenant).await
+}
+
+/// The routes on a tenant's host.
+#[derive(Debug, Clone, Copy)]
+enum OnTenant {
+    Tenant,
+    Session,
+    Logout,
+    LoginStart,
+    LoginVerify,
+    LoginPage,
+    Proxy,
+}
+
+impl OnTenant {
+    fn name(self) -> &'static str {
+        match self {
+            Self::Tenant => "tenant",
+            Self::Session => "session",
+            Self::Logout => "logout",
+            Self::LoginStart => "login_start",
+            Self::LoginVerify => "login_verify",
+            Self::LoginPage => "login_page",
+            Self::Proxy => "proxy",
+        }
+    }
+
+    /// The methods of a route browsers call (CORS applies to it), `None` for the others.
+    fn browser_methods(self) -> Option<&'static str> {
+        match self {
+            Self::Tenant | Self::Session => Some("GET"),
+            Self::Logout | Self::LoginStart | Self::LoginVerify => Some("POST"),
+            Self::LoginPage | Self::Proxy => None,
+        }
     }
 }
 
-/// Resolves the request's tenant from its Host, then runs `f` with it; the tenant is logged. For a
-/// route browsers call (`browser` names its methods), `OPTIONS` is answered as a CORS preflight and
-/// an allowed cross origin gets CORS headers on whatever the route answers.
-async fn with_tenant<F, Fut>(
-    ctx: &Ctx<'_>,
-    request: &Request,
-    route: &'static str,
-    browser: Option<&'static str>,
-    f: F,
-) -> Routed
-where
-    F: FnOnce(Rc<Tenant>) -> Fut,
-    Fut: std::future::Future<Output = Result<Outcome, ApiError>>,
-{
+/// Resolves the request's tenant from its Host, then runs the route with it; the tenant is
+/// logged. For a route browsers call, `OPTIONS` is answered as a CORS preflight and an allowed
+/// cross origin gets CORS headers on whatever the route answers.
+async fn with_tenant(ctx: &Ctx<'_>, request: &Request, on: OnTenant) -> Routed {
     let tenant = match resolve_tenant(ctx, request).await {
         Ok(t) => t,
-        Err(e) => return Routed::new(route, Err(e)),
+        Err(e) => return Routed::new(on.name(), Err(e)),
     };
     let id = Some(tenant.id.to_string());
-    let Some(methods) = browser else {
-        return Routed { route, tenant: id, result: f(tenant).await, cors: None };
-    };
-    if request.method() == http::Method::OPTIONS {
-        let result = browser::preflight(&tenant, request, methods).map(Outcome::Respond);
-        return Routed { route: "preflight", tenant: id, result, cors: None };
+    let mut cors = None;
+    if let Some(methods) = on.browser_methods() {
+        if request.method() == http::Method::OPTIONS {
+            let result = browser::preflight(&tenant, request, methods).map(Outcome::Respond);
+            return Routed { route: "preflight", tenant: id, result, cors: None };
+        }
+        cors = browser::cors_origin(&tenant, request);
     }
-    let cors = browser::cors_origin(&tenant, request);
-    Routed { route, tenant: id, result: f(tenant).await, cors }
+    let result = match on {
+        OnTenant::Tenant => only(request.method(), "GET")
+            .map(|()| Outcome::Respond(json_response(200, &views::TenantName { id: &tenant.id, name: &tenant.name }))),
+        OnTenant::Session => session::lookup(ctx, request, tenant).await,
+        OnTenant::Logout => session::logout(ctx, request, tenant).await,
+        OnTenant::LoginStart => login::start(ctx, request, tenant).await,
+        OnTenant::LoginVerify => login::verify(ctx, request, tenant).await,
+        OnTenant::LoginPage => browser::login_page(&tenant, request, ctx.random).map(Outcome::Respond),
+        OnTenant::Proxy => proxy::gateway(ctx, request, tenant).await,
+    };
+    Routed { route: on.name(), tenant: id, result, cors }
 }
 
 /// The tenant of the request's Host: 400 `invalid_host` when the Host is malformed, 404

@@ -37,7 +37,7 @@ pub use tx::{Cancelled, Transaction, TxError};
 
 use aws_smithy_runtime_api::client::identity::Identity;
 
-use crate::runtime::{Runtime, Transport, random_u64};
+use crate::runtime::{LocalFuture, Runtime, Transport, random_u64};
 use error::{Retry, classify, parse_error};
 
 /// Where and as whom the client talks to DynamoDB.
@@ -274,7 +274,7 @@ impl<'a> Client<'a> {
 
     async fn write_call<I: Serialize, O: DeserializeOwned + Default>(
         &self,
-        op: &str,
+        op: &'static str,
         input: &I,
         write: Write<'_>,
     ) -> Result<O, DynamoError> {
@@ -282,8 +282,8 @@ impl<'a> Client<'a> {
             Write::Idempotent | Write::Recognise(_) => Retries::All,
             Write::AtMostOnce => Retries::ServerRefused,
         };
-        match (self.call_tracked(op, input, retries).await, write) {
-            (Ok(out), _) => Ok(out),
+        match (self.exchange(op, encode(input)?, retries).await, write) {
+            (Ok(bytes), _) => decode(op, &bytes),
             (Err((DynamoError::ConditionalCheckFailed { message, item }, true)), Write::Recognise(recognise)) => {
                 if recognise(item.as_ref()) {
                     Ok(O::default())
@@ -297,53 +297,53 @@ impl<'a> Client<'a> {
 
     async fn call<I: Serialize, O: DeserializeOwned>(
         &self,
-        op: &str,
+        op: &'static str,
         input: &I,
         retries: Retries,
     ) -> Result<O, DynamoError> {
-        self.call_tracked(op, input, retries).await.map_err(|(e, _)| e)
+        let bytes = self.exchange(op, encode(input)?, retries).await.map_err(|(e, _)| e)?;
+        decode(op, &bytes)
     }
 
-    /// Sends `op` until it succeeds or may not be retried. On error also says whether an earlier
-    /// attempt may have been applied (its answer was lost, or was a 5xx).
-    async fn call_tracked<I: Serialize, O: DeserializeOwned>(
+    /// Sends `op` with `body` until it succeeds or may not be retried: the body of the answer.
+    /// On error also says whether an earlier attempt may have been applied (its answer was lost,
+    /// or was a 5xx). One function for every operation (not one per input and output type).
+    fn exchange(
         &self,
-        op: &str,
-        input: &I,
+        op: &'static str,
+        body: Vec<u8>,
         retries: Retries,
-    ) -> Result<O, (DynamoError, bool)> {
-        let body = serde_json::to_vec(input).map_err(|e| (DynamoError::Decode { message: e.to_string() }, false))?;
-        let started = self.runtime.now();
-        let mut attempts = 0u32;
-        let mut maybe_applied = false;
-        loop {
-            attempts += 1;
-            let error = match self.attempt(op, &body).await {
-                Ok(bytes) => {
-                    return serde_json::from_slice::<O>(&bytes)
-                        .map_err(|e| (DynamoError::Decode { message: format!("{op}: {e}") }, maybe_applied));
+    ) -> LocalFuture<'_, Result<Vec<u8>, (DynamoError, bool)>> {
+        Box::pin(async move {
+            let started = self.runtime.now();
+            let mut attempts = 0u32;
+            let mut maybe_applied = false;
+            loop {
+                attempts += 1;
+                let error = match self.attempt(op, &body).await {
+                    Ok(bytes) => return Ok(bytes),
+                    Err(e) => e,
+                };
+                let retryable = classify(&error, retries == Retries::All) == Retry::Yes;
+                let this_maybe_applied = matches!(
+                    error,
+                    DynamoError::Transport { .. }
+                        | DynamoError::Service { status: 500..=599, .. }
+                        | DynamoError::Unparseable { status: 500..=599, .. }
+                );
+                if !retryable {
+                    return Err((error, maybe_applied));
                 }
-                Err(e) => e,
-            };
-            let retryable = classify(&error, retries == Retries::All) == Retry::Yes;
-            let this_maybe_applied = matches!(
-                error,
-                DynamoError::Transport { .. }
-                    | DynamoError::Service { status: 500..=599, .. }
-                    | DynamoError::Unparseable { status: 500..=599, .. }
-            );
-            if !retryable {
-                return Err((error, maybe_applied));
-            }
-            maybe_applied |= this_maybe_applied;
-            let elapsed = self.runtime.now().duration_since(started).unwrap_or(Duration::ZERO);
-            match self.retry.next_delay(attempts, elapsed, random_u64(&*self.runtime)) {
-                Some(delay) => self.runtime.sleep(delay).await,
-                None => {
-                    return Err((DynamoError::RetriesExhausted { attempts, last: Box::new(error) }, maybe_applied));
+                maybe_applied |= this_maybe_applied;
+                let elapsed = self.runtime.now().duration_since(started).unwrap_or(Duration::ZERO);
+                match self.retry.next_delay(attempts, elapsed, random_u64(&*self.runtime)) {
+                    Some(delay) => self.runtime.sleep(delay).await,
+                    None => {
+                        return Err((DynamoError::RetriesExhausted { attempts, last: Box::new(error) }, maybe_applied));
+                    }
                 }
             }
-        }
+        })
     }
 
     /// One signed HTTP exchange; the body of a 2xx answer, or the parsed error.
@@ -372,6 +372,14 @@ impl<'a> Client<'a> {
         let error_type = response.headers().get("x-amzn-errortype").and_then(|v| v.to_str().ok()).map(str::to_string);
         Err(parse_error(status, error_type.as_deref(), response.body()))
     }
+}
+
+fn encode(input: &impl Serialize) -> Result<Vec<u8>, DynamoError> {
+    serde_json::to_vec(input).map_err(|e| DynamoError::Decode { message: e.to_string() })
+}
+
+fn decode<O: DeserializeOwned>(op: &str, bytes: &[u8]) -> Result<O, DynamoError> {
+    serde_json::from_slice(bytes).map_err(|e| DynamoError::Decode { message: format!("{op}: {e}") })
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
