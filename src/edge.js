@@ -120,3 +120,24 @@ export async function drive(task, request, ops) {
     ops = next;
   }
 }
+
+// The WHATWG host and URL parsers (src/whatwg.rs): the runtime's own URL, IDNA included.
+
+/** The serialization of host `input` (no port), or undefined when it is not a host. */
+export function whatwgHost(input) {
+  try {
+    return new URL(`http://${input}/`).hostname;
+  } catch {
+    return undefined;
+  }
+}
+
+/** "scheme\nuserinfo (1 or 0)\nhost\nport" of URL `input`, or undefined. */
+export function whatwgUrl(input) {
+  try {
+    const url = new URL(input);
+    return `${url.protocol.slice(0, -1)}\n${url.username || url.password ? 1 : 0}\n${url.hostname}\n${url.port}`;
+  } catch {
+    return undefined;
+  }
+}

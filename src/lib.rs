@@ -11,7 +11,7 @@
 //!
 //! # Layout
 //! - [`ids`], [`email`], [`host`]: the identities (tenant, user, session, login ids, emails,
-//!   hosts), each checked once where it enters.
+//!   hosts), each checked once where it enters; [`whatwg`]: the WHATWG host and URL parsers.
 //! - [`keys`]: every key value of the single table, from typed identities only.
 //! - [`store`]: the table as the use cases see it (one `Store`).
 //! - [`tenants`], [`resolve`]: tenants and custom domains; Host -> tenant with the caches.
@@ -47,6 +47,7 @@ pub mod sessions;
 pub mod store;
 pub mod tenants;
 pub mod users;
+pub mod whatwg;
 
 #[cfg(target_arch = "wasm32")]
 mod edge;

@@ -60,7 +60,7 @@ fn escapes_are_valid(text: &str) -> bool {
 /// Query parameter `name`, decoded as forms are (`+` is a space); `None` when absent.
 pub fn query(request: &Request, name: &str) -> Option<String> {
     let query = request.uri().query()?;
-    url::form_urlencoded::parse(query.as_bytes()).find(|(k, _)| k == name).map(|(_, v)| v.into_owned())
+    form_urlencoded::parse(query.as_bytes()).find(|(k, _)| k == name).map(|(_, v)| v.into_owned())
 }
 
 /// A list's `limit` (1-100, default 20) and decoded `cursor`; `scope` binds the cursor to its
