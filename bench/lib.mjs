@@ -227,7 +227,7 @@ function cli(env, args) {
 
 /**
  * A fresh table with tenant `acme` serving `HOST` and one session minted through the admin API
- * of the dynauth build `minter`: { bindings, headers, sessionId }. Every Worker looks up that
+ * of the dynauth build `minter` (one with the admin API): { bindings, headers, sessionId }. Every Worker looks up that
  * session; `bindings` are the vars for all of them (the floor's fixed request included).
  */
 export async function seed(minter) {

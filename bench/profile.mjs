@@ -4,7 +4,7 @@
 // Chrome DevTools' Performance panel).
 //
 //   scripts/with-servers.sh node bench/profile.mjs dynauth [build dir]   (a build with its `name`
-//                                                                        section: `npm run build:names`)
+//                                                                        section: `npm run build` keeps one in .run/names/build/)
 //   scripts/with-servers.sh node bench/profile.mjs aws4fetch|sdk|floor|noop
 import { writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -12,13 +12,13 @@ import { join, resolve } from 'node:path';
 import { ROOT, RUN, dynauth, firstAnswer, freePort, lookups, peer, seed, startWorkerd } from './lib.mjs';
 
 const name = process.argv[2] ?? 'dynauth';
-const dir = resolve(process.argv[3] ?? join(ROOT, '.run/build-names'));
+const dir = resolve(process.argv[3] ?? join(ROOT, '.run/names/build'));
 const REQUESTS = Number(process.env.BENCH_REQUESTS ?? 3000);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 8);
 const TOP = Number(process.env.PROFILE_TOP ?? 45);
 
 const worker = name === 'dynauth' || name.startsWith('dynauth') ? dynauth(name, dir) : peer(name);
-const { bindings, headers } = await seed(name.startsWith('dynauth') ? worker : dynauth('minter', join(ROOT, 'build')));
+const { bindings, headers } = await seed(dynauth('minter', join(ROOT, 'build-admin')));
 const inspectorPort = await freePort();
 const w = await startWorkerd(worker, bindings, { inspectorPort });
 try {

@@ -50,7 +50,8 @@ async function main() {
     const [name, dir] = spec.split('=');
     workers.push(dynauth(name, resolve(dir)));
   }
-  const { bindings, headers } = await seed(workers.find((w) => w.name === 'dynauth'));
+  // The session is minted through the admin API (the admin Worker's build).
+  const { bindings, headers } = await seed(dynauth('minter', join(ROOT, 'build-admin')));
 
   for (const worker of workers) {
     const ms = [];

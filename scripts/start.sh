@@ -19,7 +19,8 @@ ddb_port="${DYNAUTH_DDB_PORT:-$(free_port)}"
 start_dynamodb_local "$ddb_port"
 
 # Local-only settings: obviously fake credentials (DynamoDB Local does not check them) and
-# secrets made fresh for this run. wrangler dev reads .dev.vars; it is git-ignored.
+# secrets made fresh for this run. wrangler dev reads .dev.vars (both Workers: their configs are
+# beside it); it is git-ignored.
 admin_token="dev-admin-$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')"
 token_secret="dev-token-secret-$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')"
 cat > .dev.vars <<VARS
@@ -67,6 +68,8 @@ cat >&2 <<INFO
   Ctrl-C stops dynauth and DynamoDB Local.
 
 INFO
-DYNAUTH_SKIP_BUILD=1 wrangler dev --ip 127.0.0.1 --port "$port" --show-interactive-dev-session=false &
+# Both Workers: the edge (wrangler.toml, on the port) and the admin Worker it hands /v1/admin/* to.
+DYNAUTH_SKIP_BUILD=1 wrangler dev -c wrangler.toml -c wrangler.admin.toml --ip 127.0.0.1 --port "$port" \
+  --show-interactive-dev-session=false &
 SERVER_PIDS+=("$!")
 wait "$!"

@@ -14,13 +14,14 @@ cargo fmt --all --check
 
 phase "clippy, native (all targets)"
 cargo clippy --all-targets --quiet -- -D warnings
-phase "clippy, wasm32"
+phase "clippy, wasm32 (the edge Worker, and the admin Worker)"
 cargo clippy --lib --target wasm32-unknown-unknown --quiet -- -D warnings
+cargo clippy --lib --target wasm32-unknown-unknown --features admin --quiet -- -D warnings
 
 phase "signing fixture still matches botocore"
 "$TOOLS/venv/bin/python" tests/fixtures/sigv4/generate.py --check
 
-phase "build the Worker and the CLI"
+phase "build the Workers and the CLI"
 bash scripts/build.sh
 cargo build --quiet --bin dynauth
 

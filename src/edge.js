@@ -141,3 +141,8 @@ export function whatwgUrl(input) {
     return undefined;
   }
 }
+
+/** The admin API lives in the dynauth-admin Worker: hand it the request through the binding. */
+export function toAdmin(env, request) {
+  return env.ADMIN ? env.ADMIN.fetch(request) : undefined;
+}

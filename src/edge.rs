@@ -49,6 +49,9 @@ extern "C" {
     fn body_op(id: u32) -> JsValue;
     #[wasm_bindgen(js_name = forwardOp)]
     fn forward_op(id: u32, method: &str, url: &str, head: &str) -> JsValue;
+    /// `env.ADMIN.fetch(request)`, or undefined when there is no such binding.
+    #[wasm_bindgen(js_name = toAdmin)]
+    fn to_admin(env: &Env, request: &web_sys::Request) -> JsValue;
     #[wasm_bindgen(js_name = parkOp)]
     fn park_op(id: u32) -> JsValue;
     fn unpark(id: u32);
@@ -148,9 +151,14 @@ pub fn fetch(request: web_sys::Request, env: Env, ctx: Context) -> JsValue {
         });
     });
     driver::set_now(js_sys::Date::now() as u64);
+    let head = request_head(&request);
+    #[cfg(not(feature = "admin"))]
+    if api::is_admin_path(path_of(&head)) {
+        return admin(&env, &request);
+    }
     let state = isolate(&env);
     let id = new_task_id();
-    let running = Running::new(id, handle(state.clone(), request_head(&request)), ctx);
+    let running = Running::new(id, handle(state.clone(), head), ctx);
     let next = step(id, running, &state);
     wake_parked();
     match next {
@@ -158,6 +166,41 @@ pub fn fetch(request: web_sys::Request, env: Env, ctx: Context) -> JsValue {
         Next::Ops(ops) => drive(id, &request, &ops).into(),
         Next::Done => JsValue::UNDEFINED,
     }
+}
+
+/// The path of a request head's URL.
+#[cfg(not(feature = "admin"))]
+fn path_of(head: &str) -> &str {
+    let url = head.split('\n').nth(1).unwrap_or("/");
+    let after_scheme = url.split_once("://").map_or(url, |(_, rest)| rest);
+    let path = after_scheme.find('/').map_or("/", |i| &after_scheme[i..]);
+    path.split(['?', '#']).next().unwrap_or("/")
+}
+
+/// This Worker has no admin API: `/v1/admin/*` goes to the admin Worker (`dynauth-admin`, the
+/// same crate built with the admin API) through the `ADMIN` service binding, body and all.
+#[cfg(not(feature = "admin"))]
+fn admin(env: &Env, request: &web_sys::Request) -> JsValue {
+    let forwarded = to_admin(env, request);
+    if !forwarded.is_undefined() {
+        return forwarded;
+    }
+    let error = ConfigError {
+        variable: "ADMIN",
+        problem: "is not bound: the admin API is served by the dynauth-admin Worker through this service binding"
+            .into(),
+    };
+    let err = ApiError::Config(error.clone());
+    let line = LogLine {
+        request_id: random_id(),
+        route: "admin",
+        status: err.status(),
+        error_code: Some(err.code()),
+        error_detail: Some(error.to_string()),
+        ..LogLine::default()
+    };
+    let response = err.into_response();
+    respond(response.status().as_u16(), &join_headers(response.headers()), response.body(), &line.to_json()).into()
 }
 
 /// Called by `drive` (src/edge.js) when operation `op` of task `task` is done: hands the result

@@ -17,6 +17,7 @@
 //! - [`proxy`]: forwarding requests on tenant hosts to the tenant's origin (and the gateway).
 //! - [`browser`]: CORS, the CSRF check, the hosted login page.
 
+#[cfg(any(not(target_arch = "wasm32"), feature = "admin"))]
 pub mod admin;
 pub mod body;
 pub mod browser;
@@ -40,7 +41,7 @@ use crate::config::{Config, ConfigError};
 use crate::dynamo::Client;
 use crate::host;
 use crate::resolve::Caches;
-use crate::runtime::{LocalFuture, Random, Transport, epoch_secs};
+use crate::runtime::{Random, Transport, epoch_secs};
 use crate::sessions::{self, Slide};
 use crate::store::Store;
 use crate::tenants::Tenant;
@@ -191,6 +192,11 @@ pub struct Handled {
     pub deferred: Vec<Deferred>,
 }
 
+/// True for the admin API's paths (the edge Worker hands them to the admin Worker).
+pub fn is_admin_path(path: &str) -> bool {
+    path == "/v1/admin" || path.starts_with("/v1/admin/")
+}
+
 /// True for the paths dynauth answers itself; every other path on a tenant host is forwarded to
 /// the tenant's origin (so the edge knows whether it must read the body).
 pub fn is_own_path(path: &str) -> bool {
@@ -295,8 +301,9 @@ async fn route(ctx: &Ctx<'_>, request: &Request) -> Routed {
             return Routed::respond("health", ok);
         }
         // The admin API is a future of its own (not inlined into this one: it is most of the code).
+        #[cfg(any(not(target_arch = "wasm32"), feature = "admin"))]
         ["v1", "admin", rest @ ..] => {
-            let admin: LocalFuture<'_, Routed> = Box::pin(admin::route(ctx, request, rest));
+            let admin: crate::runtime::LocalFuture<'_, Routed> = Box::pin(admin::route(ctx, request, rest));
             return admin.await;
         }
         ["v1", "tenant"] => OnTenant::Tenant,

@@ -10,6 +10,7 @@ const noGsi2 = uniqueName('e2e-nogsi2');
 let ok;
 let broken;
 let misconfigured;
+let edgeOnly;
 
 before(async () => {
   createTable(good);
@@ -26,10 +27,11 @@ before(async () => {
     BillingMode: 'PAY_PER_REQUEST',
   });
   await dynamodb('UpdateTimeToLive', { TableName: noGsi2, TimeToLiveSpecification: { AttributeName: 'ttl', Enabled: true } });
-  [ok, broken, misconfigured] = await Promise.all([
+  [ok, broken, misconfigured, edgeOnly] = await Promise.all([
     startWorker({ DYNAMODB_TABLE: good }),
     startWorker({ DYNAMODB_TABLE: noGsi2 }),
     startWorker({ DYNAMODB_TABLE: good, TOKEN_SECRET: null }),
+    startWorker({ DYNAMODB_TABLE: good }, { withoutAdmin: true }),
   ]);
 });
 
@@ -108,6 +110,14 @@ describe('configuration', () => {
         error: { code: 'config_error', message: 'dynauth is misconfigured: configuration variable TOKEN_SECRET is not set' },
       });
     }
+  });
+
+  test('the edge without its ADMIN binding answers the admin API with a config_error naming it', async () => {
+    const r = await call(`${edgeOnly.url}/v1/admin/health`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
+    assert.equal(r.status, 500);
+    assert.equal(r.body.error.code, 'config_error');
+    assert.match(r.body.error.message, /^dynauth is misconfigured: configuration variable ADMIN is not bound/);
+    assert.equal((await call(`${edgeOnly.url}/health`)).status, 200, 'everything else is served');
   });
 
   test('no secret value is ever logged', async () => {

@@ -3,7 +3,7 @@
 // process it started (by process group) when the tests end, pass or fail.
 import { spawn, execFileSync } from 'node:child_process';
 import { request as httpRequest, createServer as createHttpServer } from 'node:http';
-import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
@@ -64,12 +64,12 @@ export async function dynamodb(operation, body) {
  * defaults; a var set to null is left out. Returns { url, port, logs(), waitForLog(re), stop() }. A start that
  * fails is retried once; every worker is stopped by `stopAll()` (call it in `after`) or at exit.
  */
-export async function startWorker(vars = {}) {
+export async function startWorker(vars = {}, options = {}) {
   try {
-    return await startWorkerOnce(vars);
+    return await startWorkerOnce(vars, options);
   } catch (first) {
     process.stderr.write(`wrangler dev failed to start, retrying once:\n${first.message}\n`);
-    return startWorkerOnce(vars);
+    return startWorkerOnce(vars, options);
   }
 }
 
@@ -80,14 +80,28 @@ export async function stopAll() {
   await Promise.all([...workers].map((w) => w.stop()));
 }
 
-async function startWorkerOnce(vars) {
+/** `options.withoutAdmin`: only the edge Worker, its ADMIN binding removed. */
+async function startWorkerOnce(vars, { withoutAdmin = false } = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'dynauth-e2e-'));
   const all = { ...BASE_VARS, ...vars };
   const lines = Object.entries(all).filter(([, v]) => v !== null).map(([k, v]) => `${k}=${v}`);
-  writeFileSync(join(dir, 'vars.env'), lines.join('\n') + '\n');
+  // Both Workers in one session: the edge (wrangler.toml, first: it gets the port) and the admin
+  // Worker it hands /v1/admin/* to through the ADMIN service binding. Their configs are copied
+  // here (the builds referenced by absolute path, no build step) beside a .dev.vars that both
+  // read: every instance has vars of its own.
+  const configs = withoutAdmin ? ['wrangler.toml'] : ['wrangler.toml', 'wrangler.admin.toml'];
+  for (const config of configs) {
+    let text = readFileSync(join(ROOT, config), 'utf8')
+      .replace(/^main = "(.*)"$/m, (_, main) => `main = "${join(ROOT, main)}"`)
+      .replace(/^\[build\]\ncommand = .*\n/m, '');
+    if (withoutAdmin) text = text.replace(/^\[\[services\]\]\nbinding = "ADMIN"\nservice = .*\n/m, '');
+    writeFileSync(join(dir, config), text);
+  }
+  writeFileSync(join(dir, '.dev.vars'), lines.join('\n') + '\n');
   const args = [
-    'dev', '--ip', '127.0.0.1', '--port', '0', '--inspector-port', '0',
-    '--env-file', join(dir, 'vars.env'), '--persist-to', join(dir, 'state'),
+    'dev', ...configs.flatMap((c) => ['-c', join(dir, c)]),
+    '--ip', '127.0.0.1', '--port', '0', '--inspector-port', '0',
+    '--persist-to', join(dir, 'state'),
     '--show-interactive-dev-session=false', '--log-level', 'log',
   ];
   const child = spawn(join(ROOT, 'node_modules/.bin/wrangler'), args, {
