@@ -26,8 +26,9 @@ use crate::runtime::{LocalFuture, Transport, TransportError};
 #[derive(Debug)]
 #[allow(clippy::large_enum_variant)]
 pub enum Op {
-    /// Send this request and answer with the whole response, or why none came within `timeout`.
-    Send { request: http::Request<Vec<u8>>, timeout: Duration },
+    /// Send this request and answer with the response (its status, body and the headers named in
+    /// `keep`), or why none came within `timeout`.
+    Send { request: http::Request<Vec<u8>>, timeout: Duration, keep: &'static [&'static str] },
     /// Wait this long.
     Sleep(Duration),
     /// Read the body of the request being handled.
@@ -172,10 +173,12 @@ impl<T> Task<T> {
     }
 }
 
-/// HTTP through the host: each request is an [`Op::Send`] with this timeout.
+/// HTTP through the host: each request is an [`Op::Send`] with this timeout; of the answer's
+/// headers, only those in `keep` come back (each one read costs a crossing of the boundary).
 #[derive(Debug, Clone, Copy)]
 pub struct HostTransport {
     pub timeout: Duration,
+    pub keep: &'static [&'static str],
 }
 
 impl Transport for HostTransport {
@@ -184,7 +187,7 @@ impl Transport for HostTransport {
         request: http::Request<Vec<u8>>,
     ) -> LocalFuture<'_, Result<http::Response<Vec<u8>>, TransportError>> {
         Box::pin(async move {
-            match perform(Op::Send { request, timeout: self.timeout }).await {
+            match perform(Op::Send { request, timeout: self.timeout, keep: self.keep }).await {
                 Done::Sent(answer) => answer,
                 _ => Err(TransportError("the host answered another operation".into())),
             }
@@ -205,7 +208,7 @@ mod tests {
 
     fn send(path: &str) -> Op {
         let request = http::Request::builder().uri(path).body(Vec::new()).unwrap_or_default();
-        Op::Send { request, timeout: Duration::from_secs(1) }
+        Op::Send { request, timeout: Duration::from_secs(1), keep: &[] }
     }
 
     fn answer(status: u16) -> Done {

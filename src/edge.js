@@ -30,9 +30,14 @@ function headerPairs(head) {
   });
 }
 
-function joinHeaders(headers) {
+/** The headers named in `keep` ("name\nname"), as "name:value" lines. */
+function kept(headers, keep) {
   let head = '';
-  for (const [name, value] of headers) head += `${head ? '\n' : ''}${name}:${value}`;
+  if (!keep) return head;
+  for (const name of keep.split('\n')) {
+    const value = headers.get(name);
+    if (value !== null) head += `${head ? '\n' : ''}${name}:${value}`;
+  }
   return head;
 }
 
@@ -47,8 +52,8 @@ export function log(line) {
 }
 
 // The operations a task asks for. Byte arrays are views of wasm memory: copied here, at once.
-export const sendOp = (id, method, url, head, body, timeoutMs) =>
-  ({ id, kind: 'send', method, url, head, body: body.length ? body.slice() : undefined, timeoutMs });
+export const sendOp = (id, method, url, head, body, timeoutMs, keep) =>
+  ({ id, kind: 'send', method, url, head, body: body.length ? body.slice() : undefined, timeoutMs, keep });
 export const sleepOp = (id, ms) => ({ id, kind: 'sleep', ms });
 export const bodyOp = (id) => ({ id, kind: 'body' });
 export const forwardOp = (id, method, url, head) => ({ id, kind: 'forward', method, url, head });
@@ -78,7 +83,7 @@ async function perform(op, request) {
           signal: AbortSignal.timeout(op.timeoutMs),
         });
         const body = new Uint8Array(await response.arrayBuffer());
-        return { op, status: response.status, head: joinHeaders(response.headers), body };
+        return { op, status: response.status, head: kept(response.headers, op.keep), body };
       }
       case 'sleep':
         await new Promise((done) => setTimeout(done, op.ms));
@@ -112,7 +117,7 @@ export async function drive(task, request, ops) {
   for (;;) {
     for (const op of ops) inFlight.set(op.id, perform(op, request));
     if (inFlight.size === 0) throw new Error(`task ${task} waits for nothing`);
-    const r = await Promise.race(inFlight.values());
+    const r = await (inFlight.size === 1 ? inFlight.values().next().value : Promise.race(inFlight.values()));
     inFlight.delete(r.op.id);
     const next = resume(task, r.op.id, Date.now(), r.status ?? 0, r.head ?? '', r.body ?? EMPTY, r.error ?? '');
     if (next === null) return r.response;

@@ -42,7 +42,7 @@ extern "C" {
     fn log(line: &str);
     fn drive(task: u32, request: &JsValue, ops: &js_sys::Array) -> js_sys::Promise;
     #[wasm_bindgen(js_name = sendOp)]
-    fn send_op(id: u32, method: &str, url: &str, head: &str, body: &[u8], timeout_ms: u32) -> JsValue;
+    fn send_op(id: u32, method: &str, url: &str, head: &str, body: &[u8], timeout_ms: u32, keep: &str) -> JsValue;
     #[wasm_bindgen(js_name = sleepOp)]
     fn sleep_op(id: u32, ms: u32) -> JsValue;
     #[wasm_bindgen(js_name = bodyOp)]
@@ -384,12 +384,13 @@ fn new_task_id() -> u32 {
 /// An operation as `src/edge.js` takes it.
 fn op_value(id: u32, op: Op) -> (Kind, JsValue) {
     match op {
-        Op::Send { request, timeout } => {
+        Op::Send { request, timeout, keep } => {
             let (parts, body) = request.into_parts();
             let mut headers = parts.headers;
             headers.remove(http::header::HOST);
             let ms = u32::try_from(timeout.as_millis()).unwrap_or(u32::MAX);
-            let value = send_op(id, parts.method.as_str(), &parts.uri.to_string(), &join_headers(&headers), &body, ms);
+            let (method, url, head) = (parts.method.as_str(), parts.uri.to_string(), join_headers(&headers));
+            let value = send_op(id, method, &url, &head, &body, ms, &keep.join("\n"));
             (Kind::Send, value)
         }
         Op::Sleep(d) => (Kind::Sleep, sleep_op(id, u32::try_from(d.as_millis()).unwrap_or(u32::MAX))),
@@ -449,13 +450,14 @@ fn random_id() -> String {
 impl Isolate {
     /// A DynamoDB client for one request (its counters are that request's).
     fn client(&self) -> Client<'static> {
-        Client::new(&self.config.dynamo, self.transport(), HostRuntime)
+        let transport = HostTransport { keep: crate::dynamo::RESPONSE_HEADERS, ..self.transport() };
+        Client::new(&self.config.dynamo, transport, HostRuntime)
     }
 
     /// HTTP through the host: one `fetch`, its whole answer, and an `AbortSignal` so one hung
     /// request cannot outlive the retry deadline.
     fn transport(&self) -> HostTransport {
-        HostTransport { timeout: self.config.dynamo.retry.deadline }
+        HostTransport { timeout: self.config.dynamo.retry.deadline, keep: &[] }
     }
 }
 

@@ -10,7 +10,7 @@ use serde::de::DeserializeOwned;
 use crate::dynamo::table::Schema;
 use crate::dynamo::{
     Client, DeleteItemInput, DynamoError, Expr, GetItemInput, Item, PutItemInput, QueryInput, TransactItem,
-    Transaction, TxError, UpdateItemInput, from_item, to_typed_item,
+    Transaction, TxError, UpdateItemInput, to_typed_item,
 };
 use crate::keys::Keys;
 
@@ -30,10 +30,7 @@ impl<'a> Store<'a> {
     pub async fn get<V: DeserializeOwned>(&self, keys: &Keys, consistent: bool) -> Result<Option<V>, DynamoError> {
         let mut input = GetItemInput::consistent(&self.schema.table, keys.key(self.schema));
         input.consistent_read = consistent;
-        match self.db.get_item(&input).await?.item {
-            Some(item) => from_item(item).map(Some),
-            None => Ok(None),
-        }
+        self.db.get(&input).await
     }
 
     /// `record` as an item: its fields, a `type` attribute naming what it is, and every key

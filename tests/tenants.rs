@@ -437,8 +437,11 @@ fn concurrent_requests_for_an_uncached_host_share_one_resolution() {
     let mut tasks: Vec<Task<u16>> = (0..3)
         .map(|id| {
             Task::new(id, async move {
-                let db =
-                    Client::new(&edge.config.dynamo, HostTransport { timeout: Duration::from_secs(10) }, &edge.runtime);
+                let db = Client::new(
+                    &edge.config.dynamo,
+                    HostTransport { timeout: Duration::from_secs(10), keep: dynauth::dynamo::RESPONSE_HEADERS },
+                    &edge.runtime,
+                );
                 let webhook = &edge.transport;
                 let ctx = Ctx::new(&edge.config, &db, &webhook, &edge.runtime, &edge.caches, edge.runtime.now());
                 let request = http::Request::builder()

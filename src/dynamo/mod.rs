@@ -40,6 +40,9 @@ use aws_smithy_runtime_api::client::identity::Identity;
 use crate::runtime::{LocalFuture, Runtime, Transport, random_u64};
 use error::{Retry, classify, parse_error};
 
+/// The only headers of DynamoDB's answers the client reads.
+pub const RESPONSE_HEADERS: &[&str] = &["x-amzn-errortype"];
+
 /// Where and as whom the client talks to DynamoDB.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ClientConfig {
@@ -156,10 +159,7 @@ impl<'a> Client<'a> {
 
     /// GetItem decoded into `V`; `None` when there is no item.
     pub async fn get<V: DeserializeOwned>(&self, input: &GetItemInput) -> Result<Option<V>, DynamoError> {
-        match self.get_item(input).await?.item {
-            Some(item) => from_item(item).map(Some),
-            None => Ok(None),
-        }
+        self.get_item(input).await?.item.map(from_item).transpose()
     }
 
     pub async fn put_item(&self, mut input: PutItemInput, write: Write<'_>) -> Result<PutItemOutput, DynamoError> {
