@@ -12,7 +12,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::crypto::{b64url, constant_time_eq, hmac_hex, hmac_parts};
 use crate::dynamo::expr::and;
-use crate::dynamo::{DynamoError, Expr, ReturnValues, TransactItem, Transaction, TxError, Write, from_item, n, s};
+use crate::dynamo::{
+    DynamoError, Expr, Item, ReturnValues, TransactItem, Transaction, TxError, Write, from_item, n, s,
+};
 use crate::email::Email;
 use crate::ids::{LoginId, TenantId, UserId};
 use crate::keys;
@@ -470,7 +472,11 @@ impl Store<'_> {
             let item = self.item("login_rate", &next, &keys)?;
             let mut e = Expr::new();
             let cond = if version == 0 { e.not_exists(&self.schema.pk) } else { e.equals("version", n(version)) };
-            match self.db.put_item(self.put(item, cond, e), Write::AtMostOnce).await {
+            // A retry after an unknown outcome (a lost answer, a 5xx) finds the record at the
+            // next version: when it is exactly this write, the slot was taken once, by us.
+            let mine = item.clone();
+            let recognise = move |old: Option<&Item>| old == Some(&mine);
+            match self.db.put_item(self.put(item, cond, e), Write::Recognise(&recognise)).await {
                 Ok(_) => return Ok(Ok(())),
                 Err(DynamoError::ConditionalCheckFailed { .. }) => continue,
                 Err(e) => return Err(e),

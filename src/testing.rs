@@ -121,20 +121,28 @@ impl Transport for ScriptedTransport {
     }
 }
 
-/// Wraps a transport, counting requests and remembering their operations; can also lose the
+/// Wraps a transport, counting requests and remembering their operations; can also replace the
 /// answers of the next `n` requests after they were delivered (the write happened, the client
-/// never heard).
+/// never heard, or heard an HTTP 5xx).
 #[derive(Debug)]
 pub struct CountingTransport<T> {
     inner: T,
     operations: RefCell<Vec<String>>,
     lose_next: Cell<u32>,
     lose_op: RefCell<Option<String>>,
+    /// `None`: the answer is lost; `Some(status)`: it becomes that 5xx.
+    lose_as: Cell<Option<u16>>,
 }
 
 impl<T> CountingTransport<T> {
     pub fn new(inner: T) -> Self {
-        Self { inner, operations: RefCell::new(Vec::new()), lose_next: Cell::new(0), lose_op: RefCell::new(None) }
+        Self {
+            inner,
+            operations: RefCell::new(Vec::new()),
+            lose_next: Cell::new(0),
+            lose_op: RefCell::new(None),
+            lose_as: Cell::new(None),
+        }
     }
 
     pub fn count(&self) -> usize {
@@ -153,12 +161,21 @@ impl<T> CountingTransport<T> {
     pub fn lose_answers(&self, n: u32) {
         self.lose_next.set(n);
         *self.lose_op.borrow_mut() = None;
+        self.lose_as.set(None);
     }
 
     /// Like [`Self::lose_answers`], counting only requests of operation `op` (e.g. "UpdateItem").
     pub fn lose_answers_of(&self, op: &str, n: u32) {
         self.lose_next.set(n);
         *self.lose_op.borrow_mut() = Some(op.to_string());
+        self.lose_as.set(None);
+    }
+
+    /// Deliver the next `n` requests of operation `op`, and answer each with HTTP `status` (a 5xx,
+    /// `InternalServerError`) instead of what DynamoDB said.
+    pub fn fail_answers_of(&self, op: &str, n: u32, status: u16) {
+        self.lose_answers_of(op, n);
+        self.lose_as.set(Some(status));
     }
 }
 
@@ -175,7 +192,14 @@ impl<T: Transport> Transport for CountingTransport<T> {
             let applies = self.lose_op.borrow().as_ref().is_none_or(|o| *o == op);
             if lose > 0 && applies {
                 self.lose_next.set(lose - 1);
-                return Err(TransportError("answer lost (test)".into()));
+                let Some(status) = self.lose_as.get() else {
+                    return Err(TransportError("answer lost (test)".into()));
+                };
+                let body = r#"{"__type":"com.amazonaws.dynamodb.v20120810#InternalServerError","message":"test"}"#;
+                let mut response = http::Response::new(body.as_bytes().to_vec());
+                *response.status_mut() =
+                    http::StatusCode::from_u16(status).unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
+                return Ok(response);
             }
             answer
         })

@@ -207,6 +207,24 @@ fn wrong_codes_use_up_attempts_and_then_even_the_right_code_fails() {
 }
 
 #[test]
+fn a_wrong_code_answered_500_after_it_was_applied_spends_one_attempt() {
+    let (t, app) = dev("attempt500");
+    let (login_id, code) = dev_login(&app, "ida@example.com");
+    // DynamoDB applies the charge of one attempt, but its answer comes back as HTTP 500.
+    app.transport.fail_answers_of("UpdateItem", 1, 500);
+    app.transport.reset();
+    let r = verify(&app, &login_id, &wrong(&code));
+    assert_eq!((r.status, r.json["error"]["code"].clone()), (503, json!("unavailable")), "{}", r.json);
+    assert!(r.headers.contains_key("retry-after"));
+    assert_eq!(app.transport.operations(), vec!["GetItem", "UpdateItem"], "the charge is not sent again");
+    let stored = items_of_type(t.name(), "login_code");
+    assert_eq!(stored[0].get("attempts"), Some(&AttributeValue::N("1".into())), "one attempt spent, not two");
+    let r = verify(&app, &login_id, &wrong(&code));
+    assert_eq!((r.status, r.json["error"]["attempts_left"].clone()), (401, json!(3)));
+    assert_eq!(verify(&app, &login_id, &code).status, 200);
+}
+
+#[test]
 fn codes_expire_and_are_used_once() {
     let (_t, app) = dev("expiry");
     let (login_id, code) = dev_login(&app, "cy@example.com");
@@ -322,6 +340,27 @@ fn issuance_is_rate_limited_per_email_per_tenant() {
     app.runtime.advance(Duration::from_secs(1)); // t=900
     assert_eq!(start(&app, "flo@example.com").status, 202, "exactly at the window's end");
     assert_eq!(start(&app, "flo@example.com").status, 429, "one slot opened, one used");
+}
+
+#[test]
+fn a_start_whose_rate_limit_answer_is_lost_or_500_recognises_its_own_slot() {
+    let (t, app) = setup("ratelost", &[("DEV_MODE", "true"), ("LOGIN_RATE_LIMIT", "2")]);
+    // The rate-limit record is written, and its answer is lost.
+    app.transport.lose_answers_of("PutItem", 1);
+    let r = start(&app, "hal@example.com");
+    assert_eq!(r.status, 202, "{}", r.json);
+    // Written again, answered HTTP 500.
+    app.transport.fail_answers_of("PutItem", 1, 500);
+    let r = start(&app, "hal@example.com");
+    assert_eq!(r.status, 202, "{}", r.json);
+    let rate = items_of_type(t.name(), "login_rate");
+    let issued = match rate[0].get("issued") {
+        Some(AttributeValue::L(list)) => list.len(),
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(issued, 2, "each start took one slot");
+    assert_eq!(items_of_type(t.name(), "login_code").len(), 2);
+    assert_eq!(start(&app, "hal@example.com").status, 429, "the limit of 2 is reached, not passed");
 }
 
 #[test]

@@ -134,15 +134,17 @@ pub enum Retry {
     No,
 }
 
-/// The retry classification: throttling and 500/502/503/504 always; transport failures only for
-/// idempotent requests (a write whose answer was lost may have been applied).
+/// The retry classification. Throttling always: DynamoDB refused the request before applying it.
+/// 500/502/503/504 and transport failures (a reset, a timeout, a lost answer) only for idempotent
+/// requests: the outcome of such an attempt is unknown (the write may have been applied), so an
+/// at-most-once write must not be sent again.
 pub fn classify(error: &DynamoError, idempotent: bool) -> Retry {
     let yes = match error {
         DynamoError::Transport { .. } => idempotent,
         DynamoError::Service { status, code, .. } => {
-            THROTTLING_CODES.contains(&code.as_str()) || is_retryable_status(*status)
+            THROTTLING_CODES.contains(&code.as_str()) || (idempotent && is_retryable_status(*status))
         }
-        DynamoError::Unparseable { status, .. } => is_retryable_status(*status),
+        DynamoError::Unparseable { status, .. } => idempotent && is_retryable_status(*status),
         DynamoError::ConditionalCheckFailed { .. }
         | DynamoError::TransactionCanceled { .. }
         | DynamoError::SignatureRejected { .. }
@@ -358,7 +360,8 @@ mod tests {
             e,
             DynamoError::Unparseable { status: 502, body: "<html><body><h1>502 Bad Gateway</h1></body></html>".into() }
         );
-        assert_eq!(classify(&e, false), Retry::Yes);
+        assert_eq!(classify(&e, true), Retry::Yes);
+        assert_eq!(classify(&e, false), Retry::No, "a 502 leaves the outcome unknown");
         let e = parse(403, "<html>Forbidden</html>");
         assert_eq!(classify(&e, true), Retry::No);
         assert!(e.to_string().contains("HTTP 403"));
@@ -415,7 +418,9 @@ mod tests {
             assert_eq!(classify(&svc(400, code), false), Retry::Yes, "{code}");
         }
         for status in [500, 502, 503, 504] {
-            assert_eq!(classify(&svc(status, "InternalServerError"), false), Retry::Yes);
+            assert_eq!(classify(&svc(status, "InternalServerError"), true), Retry::Yes);
+            // The write may have been applied: an at-most-once write is not sent again.
+            assert_eq!(classify(&svc(status, "InternalServerError"), false), Retry::No);
         }
         assert_eq!(classify(&svc(501, "NotImplemented"), true), Retry::No);
         assert_eq!(classify(&svc(400, "ValidationException"), true), Retry::No);

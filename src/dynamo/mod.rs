@@ -95,8 +95,8 @@ pub struct Stats {
 pub enum Write<'a> {
     /// Sending it twice is harmless: retry on any retryable error, lost answers included.
     Idempotent,
-    /// Retry only when the server says it was not applied (throttling): a lost answer or a 5xx
-    /// is returned as an error.
+    /// Retry only when the server says it was not applied (throttling): a lost answer, a reset
+    /// or a 5xx leaves the outcome unknown and is returned as an error, never sent again.
     AtMostOnce,
     /// A conditional write that can recognise its own earlier success: retried like
     /// `Idempotent`, asks for `ALL_OLD` on a failed condition, and when the condition fails
@@ -386,7 +386,8 @@ fn decode<O: DeserializeOwned>(op: &str, bytes: &[u8]) -> Result<O, DynamoError>
 enum Retries {
     /// Also retry when no answer came back.
     All,
-    /// Only retry what the server answered as retryable.
+    /// Only retry what the server certainly did not apply (throttling); a 5xx or a lost answer
+    /// leaves the outcome unknown and is returned.
     ServerRefused,
 }
 
@@ -500,6 +501,34 @@ mod tests {
         .err();
         assert_eq!(err, Some(DynamoError::Transport { message: "connection reset".into() }));
         assert_eq!(t.requests().len(), 1, "a write whose answer was lost is not sent again");
+    }
+
+    #[test]
+    fn a_5xx_leaves_an_at_most_once_write_unknown_and_unsent_again() {
+        const ISE: &str = r#"{"__type":"com.amazonaws.dynamodb.v20120810#InternalServerError","message":"x"}"#;
+        let rt = ManualRuntime::new(1_700_000_000, 1);
+        let update = || UpdateItemInput::new("t", key(), "ADD #n0 :v0".into(), None, Expr::new());
+        let t = ScriptedTransport::new();
+        t.respond(500, ISE).respond(200, "{}");
+        let c = client(&t, &rt, RetryPolicy::default());
+        let err = block_on(c.update_item(update(), Write::AtMostOnce)).err();
+        assert!(matches!(&err, Some(DynamoError::Service { status: 500, .. })), "{err:?}");
+        assert!(err.is_some_and(|e| e.is_unavailable()), "answered 503, not 500");
+        assert_eq!(t.requests().len(), 1, "a write answered 500 may have been applied: not sent again");
+
+        // Throttling says it was not applied: retried.
+        let t = ScriptedTransport::new();
+        t.respond(400, THROTTLED).respond(200, "{}");
+        let c = client(&t, &rt, RetryPolicy::default());
+        assert!(block_on(c.update_item(update(), Write::AtMostOnce)).is_ok());
+        assert_eq!(t.requests().len(), 2);
+
+        // An idempotent write is sent again after a 500.
+        let t = ScriptedTransport::new();
+        t.respond(500, ISE).respond(200, "{}");
+        let c = client(&t, &rt, RetryPolicy::default());
+        assert!(block_on(c.update_item(update(), Write::Idempotent)).is_ok());
+        assert_eq!(t.requests().len(), 2);
     }
 
     #[test]
