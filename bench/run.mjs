@@ -8,6 +8,7 @@
 //   sdk        the same lookup over the AWS SDK v3 DocumentClient
 //   dynauth    the built Worker (build/), GET /v1/session
 // plus any other dynauth builds named in BENCH_EXTRA ("name=dir,name2=dir2", e.g. an older build).
+// BENCH_ONLY=aws4fetch,sdk runs only those peers (and dynauth), for more rounds in the same time.
 //
 // Runs are interleaved: each round sends BENCH_REQUESTS lookups to every Worker in a shuffled
 // order, for each concurrency of BENCH_CONCURRENCY. CPU per request is the CPU time of that
@@ -45,7 +46,9 @@ function shuffle(list, seed) {
 
 async function main() {
   mkdirSync(RUN, { recursive: true });
-  const workers = [peer('noop'), peer('floor'), peer('aws4fetch'), peer('sdk'), dynauth('dynauth', join(ROOT, 'build'))];
+  const only = (process.env.BENCH_ONLY ?? '').split(',').filter(Boolean);
+  const peers = ['noop', 'floor', 'aws4fetch', 'sdk'].filter((name) => !only.length || only.includes(name));
+  const workers = [...peers.map(peer), dynauth('dynauth', join(ROOT, 'build'))];
   for (const spec of (process.env.BENCH_EXTRA ?? '').split(',').filter(Boolean)) {
     const [name, dir] = spec.split('=');
     workers.push(dynauth(name, resolve(dir)));

@@ -3,7 +3,8 @@
 # its own bare `workerd serve`, against one DynamoDB Local, interleaved, with CPU per request read
 # from /proc. Installs the peers' packages into bench/node_modules first. Numbers are local (the
 # Workers, DynamoDB Local and the load generator share this machine): compare ratios, not absolutes.
-#   BENCH_ROUNDS, BENCH_REQUESTS, BENCH_CONCURRENCY (e.g. 1,16), BENCH_COLD, BENCH_EXTRA (name=dir
+#   BENCH_ROUNDS, BENCH_REQUESTS, BENCH_CONCURRENCY (e.g. 1,16), BENCH_COLD, BENCH_ONLY (peers to
+#   run, e.g. aws4fetch), BENCH_EXTRA (name=dir
 #   of another dynauth build, e.g. an older one, to compare in the same run)
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"

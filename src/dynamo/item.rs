@@ -1,11 +1,14 @@
 //! Items as DynamoDB's JSON protocol writes them: an [`AttributeValue`] is an object with one key
 //! naming its type (`{"S": "text"}`, `{"N": "42"}`, `{"M": {..}}`, ...), numbers travel as
 //! strings. Records convert to and from items through `serde_json::Value` ([`to_item`],
-//! [`from_item`]): one small mapping instead of a serializer and deserializer of their own.
+//! [`from_item`]): one small mapping instead of a serializer and deserializer of their own. A
+//! record being read skips the [`Item`] map: [`WireItem`] reads the wire form straight into JSON
+//! values (the lookup's hot path).
 
 use std::collections::HashMap;
+use std::fmt;
 
-use serde::de::DeserializeOwned;
+use serde::de::{self, DeserializeOwned, Deserializer, MapAccess, Visitor};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Number, Value};
 
@@ -71,6 +74,86 @@ pub fn from_item<V: DeserializeOwned>(item: Item) -> Result<V, DynamoError> {
 }
 
 /// A plain value as an attribute.
+/// An item read from the wire straight into JSON values: the same values [`from_item`] makes,
+/// without the [`Item`] map in between.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct WireItem(pub Map<String, Value>);
+
+impl WireItem {
+    /// The record `V` this item holds.
+    pub fn into_record<V: DeserializeOwned>(self) -> Result<V, DynamoError> {
+        serde_json::from_value(Value::Object(self.0))
+            .map_err(|e| DynamoError::Decode { message: format!("decoding item: {e}") })
+    }
+}
+
+impl<'de> Deserialize<'de> for WireItem {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Fields;
+        impl<'de> Visitor<'de> for Fields {
+            type Value = Map<String, Value>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a DynamoDB item (a map of attribute values)")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                let mut fields = Map::new();
+                while let Some(name) = map.next_key::<String>()? {
+                    let WireValue(value) = map.next_value()?;
+                    fields.insert(name, value);
+                }
+                Ok(fields)
+            }
+        }
+        deserializer.deserialize_map(Fields).map(WireItem)
+    }
+}
+
+/// One attribute value (`{"S": ..}`, `{"N": ..}`, ...) read into the JSON value
+/// [`from_attribute`] gives for it.
+struct WireValue(Value);
+
+impl<'de> Deserialize<'de> for WireValue {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Tagged;
+        impl<'de> Visitor<'de> for Tagged {
+            type Value = Value;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an attribute value: an object with one key naming its type")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+                let Some(tag) = map.next_key::<std::borrow::Cow<'de, str>>()? else {
+                    return Err(de::Error::custom("an attribute value without a type"));
+                };
+                let strings = |items: Vec<String>| Value::Array(items.into_iter().map(Value::String).collect());
+                let value = match tag.as_ref() {
+                    "S" | "B" => Value::String(map.next_value()?),
+                    "N" => number(&map.next_value::<std::borrow::Cow<'de, str>>()?),
+                    "BOOL" => Value::Bool(map.next_value()?),
+                    "NULL" => {
+                        map.next_value::<bool>()?;
+                        Value::Null
+                    }
+                    "M" => Value::Object(map.next_value::<WireItem>()?.0),
+                    "L" => Value::Array(map.next_value::<Vec<WireValue>>()?.into_iter().map(|v| v.0).collect()),
+                    "SS" | "BS" => strings(map.next_value()?),
+                    "NS" => Value::Array(map.next_value::<Vec<String>>()?.iter().map(|n| number(n)).collect()),
+                    other => {
+                        return Err(de::Error::unknown_variant(
+                            other,
+                            &["S", "N", "BOOL", "NULL", "M", "L", "SS", "NS", "B", "BS"],
+                        ));
+                    }
+                };
+                if map.next_key::<de::IgnoredAny>()?.is_some() {
+                    return Err(de::Error::custom("an attribute value with more than one type"));
+                }
+                Ok(value)
+            }
+        }
+        deserializer.deserialize_map(Tagged).map(WireValue)
+    }
+}
+
 pub fn to_attribute(value: Value) -> AttributeValue {
     match value {
         Value::Null => AttributeValue::Null(true),
@@ -157,6 +240,24 @@ mod tests {
         assert_eq!(back, record);
         let typed = to_typed_item("thing", &record).unwrap_or_default();
         assert_eq!(typed.get("type"), Some(&s("thing")));
+    }
+
+    #[test]
+    fn wire_items_read_as_from_item_reads_them() {
+        let wire = r#"{"s":{"S":"a\"b"},"n":{"N":"-3"},"big":{"N":"18446744073709551615"},"f":{"N":"0.5"},
+            "odd":{"N":"1e400"},"t":{"BOOL":true},"z":{"NULL":true},"b":{"B":"AAE="},"ss":{"SS":["a","b"]},
+            "ns":{"NS":["1","2.5"]},"bs":{"BS":["AA=="]},"l":{"L":[{"N":"1"},{"M":{"k":{"S":"v"}}}]},
+            "m":{"M":{"inner":{"L":[]},"e":{"M":{}}}}}"#;
+        let item: Item = serde_json::from_str(wire).unwrap_or_default();
+        assert_eq!(item.len(), 13);
+        let via_item: Value = from_item(item).unwrap_or_default();
+        let direct: WireItem = serde_json::from_str(wire).unwrap_or_default();
+        assert_eq!(Value::Object(direct.0), via_item);
+        for bad in
+            [r#"{"a":{}}"#, r#"{"a":{"S":"x","N":"1"}}"#, r#"{"a":{"X":"1"}}"#, r#"{"a":"plain"}"#, r#"{"a":{"N":1}}"#]
+        {
+            assert!(serde_json::from_str::<WireItem>(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -29,13 +29,11 @@ use serde::de::DeserializeOwned;
 
 pub use error::{CancellationReason, DynamoError};
 pub use expr::Expr;
-pub use item::{AttributeValue, Item, from_item, n, s, to_item, to_typed_item};
+pub use item::{AttributeValue, Item, WireItem, from_item, n, s, to_item, to_typed_item};
 pub use ops::*;
 pub use retry::RetryPolicy;
-pub use sign::Credentials;
+pub use sign::{Credentials, Signer};
 pub use tx::{Cancelled, Transaction, TxError};
-
-use aws_smithy_runtime_api::client::identity::Identity;
 
 use crate::runtime::{LocalFuture, Runtime, Transport, random_u64};
 use error::{Retry, classify, parse_error};
@@ -122,15 +120,14 @@ pub struct Client<'a> {
     transport: Box<dyn Transport + 'a>,
     runtime: Box<dyn Runtime + 'a>,
     uri: http::Uri,
-    region: String,
-    identity: Identity,
+    signer: Signer,
     retry: RetryPolicy,
     stats: Cell<Stats>,
 }
 
 impl std::fmt::Debug for Client<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Client").field("uri", &self.uri).field("region", &self.region).finish_non_exhaustive()
+        f.debug_struct("Client").field("uri", &self.uri).field("signer", &self.signer).finish_non_exhaustive()
     }
 }
 
@@ -141,8 +138,7 @@ impl<'a> Client<'a> {
             transport: Box::new(transport),
             runtime: Box::new(runtime),
             uri: config.endpoint.uri().clone(),
-            region: config.region.clone(),
-            identity: config.credentials.identity(),
+            signer: Signer::new(config.endpoint.uri(), &config.region, &config.credentials),
             retry: config.retry,
             stats: Cell::new(Stats::default()),
         }
@@ -157,9 +153,16 @@ impl<'a> Client<'a> {
         self.call("GetItem", input, Retries::All).await
     }
 
-    /// GetItem decoded into `V`; `None` when there is no item.
+    /// GetItem decoded into `V`; `None` when there is no item. The item is read from the wire
+    /// straight into the record's JSON form (no [`Item`] map in between).
     pub async fn get<V: DeserializeOwned>(&self, input: &GetItemInput) -> Result<Option<V>, DynamoError> {
-        self.get_item(input).await?.item.map(from_item).transpose()
+        #[derive(serde::Deserialize)]
+        struct Record {
+            #[serde(rename = "Item", default)]
+            item: Option<WireItem>,
+        }
+        let out: Record = self.call("GetItem", input, Retries::All).await?;
+        out.item.map(WireItem::into_record).transpose()
     }
 
     pub async fn put_item(&self, mut input: PutItemInput, write: Write<'_>) -> Result<PutItemOutput, DynamoError> {
@@ -356,8 +359,7 @@ impl<'a> Client<'a> {
             .header("x-amz-target", format!("DynamoDB_20120810.{op}"))
             .body(body.to_vec())
             .map_err(|e| DynamoError::Decode { message: format!("building {op}: {e}") })?;
-        sign::sign_request(&mut request, &self.identity, &self.region, now)
-            .map_err(|e| DynamoError::Decode { message: e.to_string() })?;
+        self.signer.sign(&mut request, now).map_err(|e| DynamoError::Decode { message: e.to_string() })?;
         let result = self.transport.send(request).await;
         let spent = self.runtime.now().duration_since(now).unwrap_or(Duration::ZERO);
         let mut stats = self.stats.get();
