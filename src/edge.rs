@@ -307,7 +307,7 @@ fn step(id: u32, mut running: Running, state: &State) -> Next {
             let elapsed = driver::now().duration_since(running.started).unwrap_or_default();
             line.duration_ms = u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX);
             if !deferred.is_empty() {
-                spawn_deferred(deferred, &running.ctx, state);
+                spawn_deferred(line.request_id.clone(), deferred, &running.ctx, state);
             }
             match outcome {
                 Outcome::Respond(response) => Next::Respond(respond(
@@ -347,7 +347,7 @@ fn forwarded(line: Option<LogLine>, status: u16, error: &str) -> JsValue {
 }
 
 /// Deferred work runs as a task of its own inside `waitUntil`, after the response.
-fn spawn_deferred(work: Vec<Deferred>, ctx: &Context, state: &State) {
+fn spawn_deferred(request_id: String, work: Vec<Deferred>, ctx: &Context, state: &State) {
     let isolate = state.clone();
     let future = async move {
         let failures = match isolate.as_ref() {
@@ -355,9 +355,17 @@ fn spawn_deferred(work: Vec<Deferred>, ctx: &Context, state: &State) {
                 let db = isolate.client();
                 let webhook = isolate.transport();
                 let ctx = Ctx::new(&isolate.config, &db, &webhook, &HostRuntime, &isolate.caches, driver::now());
-                ctx.run_deferred(work).await
+                ctx.run_deferred(&request_id, work).await
             }
-            Err(e) => vec![e.to_string()],
+            Err(e) => {
+                let line = DeferredFailure {
+                    request_id: &request_id,
+                    deferred: "all",
+                    tenant: "",
+                    error_detail: e.to_string(),
+                };
+                vec![serde_json::to_string(&line).unwrap_or_default()]
+            }
         };
         Finished::Background(failures)
     };

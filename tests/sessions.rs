@@ -411,3 +411,35 @@ fn no_raw_token_is_ever_stored() {
     }
     assert!(dump.contains("session"), "the scan did see the sessions");
 }
+
+#[test]
+fn the_bearer_scheme_is_case_insensitive_and_bad_query_escapes_are_named() {
+    let (_t, app) = setup("schemes", &[]);
+    let (token, _) = mint(&app, "acme", json!({"user_id": "u-case"}));
+    for scheme in ["bearer", "BEARER", "Bearer"] {
+        let r = app.call("GET", "/v1/session", HOST, &[("authorization", &format!("{scheme} {token}"))], None);
+        assert_eq!((r.status, r.json["user"]["id"].clone()), (200, json!("u-case")), "{scheme}");
+    }
+    let admin = |path: &str, scheme: &str| {
+        let auth = format!("{scheme} {}", common::app::ADMIN_TOKEN);
+        app.call("GET", path, "admin.dynauth.test", &[("authorization", &auth)], None)
+    };
+    assert_eq!(admin("/v1/admin/tenants/acme/users/u-case/sessions", "bearer").status, 200);
+    assert_eq!(admin("/v1/admin/tenants/acme/users/u-case/sessions", "Basic").status, 401);
+    for (path, name) in [
+        ("/v1/admin/tenants/acme/users/u-case/sessions?cursor=%ZZ", "cursor"),
+        ("/v1/admin/tenants/acme/users/u-case/sessions?limit=%ZZ", "limit"),
+        ("/v1/admin/tenants/acme/users?email=%ZZ", "email"),
+        ("/v1/admin/tenants/acme/users?email=a%e9%40b.example", "email"),
+    ] {
+        let r = admin(path, "Bearer");
+        assert_eq!(
+            (r.status, r.json["error"].clone()),
+            (
+                400,
+                json!({"code": "invalid_request", "message": format!("{name}: is not validly percent-encoded UTF-8")})
+            ),
+            "{path}"
+        );
+    }
+}

@@ -107,13 +107,7 @@ async fn dispatch(ctx: &Ctx<'_>, request: &Request, rest: &[&str]) -> Result<Res
 
 /// Checks the admin bearer token in constant time; 401 `unauthorized` otherwise.
 fn authorize(ctx: &Ctx<'_>, request: &Request) -> Result<(), ApiError> {
-    let presented = request
-        .headers()
-        .get(http::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim)
-        .unwrap_or("");
+    let presented = super::cookies::bearer(request).unwrap_or("");
     if !presented.is_empty() && constant_time_eq(presented.as_bytes(), ctx.config.admin_token.expose().as_bytes()) {
         Ok(())
     } else {
@@ -281,7 +275,7 @@ async fn user(ctx: &Ctx<'_>, request: &Request, id: &TenantId, user_id: &str) ->
 /// none.
 async fn find_users(ctx: &Ctx<'_>, request: &Request, id: &TenantId) -> Result<Response, ApiError> {
     let tenant = existing(ctx, id).await?;
-    let raw = body::query(request, "email")
+    let raw = body::query(request, "email")?
         .ok_or_else(|| Invalid::field("email", "is required (users are found by email)"))?;
     let email = Email::parse(&raw).map_err(|e| Invalid::field("email", e))?;
     let user = users::find_by_email(&ctx.store, &tenant, &email).await?;

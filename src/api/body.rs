@@ -57,23 +57,45 @@ fn escapes_are_valid(text: &str) -> bool {
         .all(|(i, _)| bytes.get(i + 1..i + 3).is_some_and(|hex| hex.iter().all(u8::is_ascii_hexdigit)))
 }
 
-/// Query parameter `name`, decoded as forms are (`+` is a space); `None` when absent.
-pub fn query(request: &Request, name: &str) -> Option<String> {
-    let query = request.uri().query()?;
-    form_urlencoded::parse(query.as_bytes()).find(|(k, _)| k == name).map(|(_, v)| v.into_owned())
+/// Query parameter `name`, decoded as forms are (`+` is a space); `None` when absent; 400
+/// `invalid_request` naming the parameter when its value is not validly percent-encoded UTF-8
+/// (`%ZZ`, `%e9`), never a silently altered value.
+pub fn query(request: &Request, name: &str) -> Result<Option<String>, ApiError> {
+    let Some(query) = request.uri().query() else {
+        return Ok(None);
+    };
+    for pair in query.split('&') {
+        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        if form_decode(key).as_deref() == Some(name) {
+            return form_decode(value)
+                .map(Some)
+                .ok_or_else(|| Invalid::field(name, "is not validly percent-encoded UTF-8").into());
+        }
+    }
+    Ok(None)
+}
+
+/// One form-encoded key or value: `+` is a space, `%XX` a byte; `None` for a malformed escape or
+/// bytes that are not UTF-8.
+fn form_decode(raw: &str) -> Option<String> {
+    if !escapes_are_valid(raw) {
+        return None;
+    }
+    let spaced = raw.replace('+', " ");
+    percent_encoding::percent_decode_str(&spaced).decode_utf8().ok().map(Cow::into_owned)
 }
 
 /// A list's `limit` (1-100, default 20) and decoded `cursor`; `scope` binds the cursor to its
 /// list, `secret` signs it.
 pub fn page(request: &Request, secret: &[u8], scope: &str) -> Result<(u32, Option<Item>), ApiError> {
-    let limit = match query(request, "limit") {
+    let limit = match query(request, "limit")? {
         None => 20,
         Some(raw) => match raw.parse::<u32>() {
             Ok(n) if (1..=100).contains(&n) => n,
             _ => return Err(Invalid::field("limit", "must be a whole number from 1 to 100").into()),
         },
     };
-    let start = match query(request, "cursor").filter(|c| !c.is_empty()) {
+    let start = match query(request, "cursor")?.filter(|c| !c.is_empty()) {
         None => None,
         Some(c) => Some(cursor::decode(secret, scope, &c).ok_or_else(|| {
             ApiError::bad_request("invalid_cursor", "the cursor is not one this list gave out; start again without it")
@@ -99,14 +121,29 @@ mod tests {
 
     #[test]
     fn query_strings() {
-        let r = get("https://x.test/p?limit=5&cursor=a%2Bb.c&email=a%40b.example&x&q=a+b");
-        assert_eq!(query(&r, "limit").as_deref(), Some("5"));
-        assert_eq!(query(&r, "cursor").as_deref(), Some("a+b.c"));
-        assert_eq!(query(&r, "email").as_deref(), Some("a@b.example"));
-        assert_eq!(query(&r, "x").as_deref(), Some(""));
-        assert_eq!(query(&r, "q").as_deref(), Some("a b"));
-        assert_eq!(query(&r, "nope"), None);
-        assert_eq!(query(&get("https://x.test/p"), "limit"), None);
+        let r = get("https://x.test/p?limit=5&cursor=a%2Bb.c&email=a%40b.example&x&q=a+b&bad=%ZZ");
+        let q = |r: &Request, name: &str| query(r, name).unwrap_or_else(|e| panic!("{name}: {e:?}"));
+        assert_eq!(q(&r, "limit").as_deref(), Some("5"));
+        assert_eq!(q(&r, "cursor").as_deref(), Some("a+b.c"));
+        assert_eq!(q(&r, "email").as_deref(), Some("a@b.example"));
+        assert_eq!(q(&r, "x").as_deref(), Some(""));
+        assert_eq!(q(&r, "q").as_deref(), Some("a b"));
+        assert_eq!(q(&r, "nope"), None);
+        assert_eq!(q(&get("https://x.test/p"), "limit"), None);
+        for (uri, name) in [
+            ("https://x.test/p?cursor=%ZZ", "cursor"),
+            ("https://x.test/p?limit=%ZZ", "limit"),
+            ("https://x.test/p?email=a%e9b", "email"),
+            ("https://x.test/p?email=a%4", "email"),
+        ] {
+            let err = query(&get(uri), name).map_err(|e| (e.status(), e.code(), e.message()));
+            assert_eq!(
+                err,
+                Err((400, "invalid_request", format!("{name}: is not validly percent-encoded UTF-8"))),
+                "{uri}"
+            );
+        }
+        assert!(page(&get("https://x.test/p?limit=%ZZ"), b"k", "s").is_err());
         assert_eq!(encode_component("/a b?c=d&e"), "%2Fa%20b%3Fc%3Dd%26e");
     }
 

@@ -122,7 +122,8 @@ pub(crate) fn safe_return_to(tenant: &Tenant, request: &Request, raw: Option<&st
 /// `GET /login?return_to=`: the hosted login page, branded with the tenant's name.
 pub(crate) fn login_page(tenant: &Tenant, request: &Request, random: &dyn Random) -> Result<Response, ApiError> {
     only(request.method(), "GET")?;
-    let raw = body::query(request, "return_to");
+    // A malformed return_to is treated as none: the page falls back to its default target.
+    let raw = body::query(request, "return_to").ok().flatten();
     let return_to = safe_return_to(tenant, request, raw.as_deref());
     let nonce = b64url(&random.bytes::<18>());
     let html = include_str!("login_page.html")

@@ -35,14 +35,20 @@ impl Presented {
 /// cookie only in [`CookieMode::Local`]).
 pub fn presented(request: &Request, mode: CookieMode) -> Option<Presented> {
     let headers = request.headers();
-    if let Some(bearer) =
-        headers.get(http::header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "))
-    {
-        return Some(Presented { raw: bearer.trim().to_string(), bearer: true });
+    if let Some(token) = bearer(request) {
+        return Some(Presented { raw: token.to_string(), bearer: true });
     }
     let raw = cookie_value(headers, COOKIE)
         .or_else(|| if mode == CookieMode::Local { cookie_value(headers, LOCAL_COOKIE) } else { None })?;
     Some(Presented { raw, bearer: false })
+}
+
+/// The credentials of `Authorization: Bearer <token>`, trimmed; the scheme's case does not
+/// matter (RFC 9110: `bearer x` and `BEARER x` are the same).
+pub fn bearer(request: &Request) -> Option<&str> {
+    let value = request.headers().get(http::header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, credentials) = value.trim_start().split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| credentials.trim())
 }
 
 /// The value of cookie `name` in the request's `Cookie` headers.
@@ -161,6 +167,13 @@ mod tests {
         let local = request(&[("cookie", "dynauth_local=loc")]);
         assert_eq!(presented(&local, CookieMode::Secure), None, "the local cookie only counts when allowed");
         assert_eq!(presented(&local, CookieMode::Local), Some(Presented { raw: "loc".into(), bearer: false }));
+        for scheme in ["bearer", "BEARER", "BeArEr"] {
+            let r = request(&[("authorization", &format!("{scheme}  tok "))]);
+            assert_eq!(presented(&r, CookieMode::Secure), Some(Presented { raw: "tok".into(), bearer: true }));
+        }
+        for other in ["Basic tok", "Bearertok", "Bearer"] {
+            assert_eq!(bearer(&request(&[("authorization", other)])), None, "{other}");
+        }
         let both = request(&[("cookie", "__Host-dynauth=tok"), ("authorization", "Bearer bear")]);
         assert_eq!(presented(&both, CookieMode::Secure), Some(Presented { raw: "bear".into(), bearer: true }));
         assert_eq!(strip_session_cookies("a=1; __Host-dynauth=tok; dynauth_local=x; b=2"), "a=1; b=2");

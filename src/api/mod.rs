@@ -112,14 +112,16 @@ impl<'a> Ctx<'a> {
     }
 
     /// Runs deferred work (the edge runs it inside `wait_until`); returns log lines for the
-    /// failures, which can only be logged: the answer has been sent.
-    pub async fn run_deferred(&self, work: Vec<Deferred>) -> Vec<String> {
+    /// failures, which can only be logged: the answer has been sent. Each line carries the
+    /// `request_id` of the request that queued the work.
+    pub async fn run_deferred(&self, request_id: &str, work: Vec<Deferred>) -> Vec<String> {
         let mut log = Vec::new();
         for item in work {
             match item {
                 Deferred::Slide(slide) => {
                     if let Err(e) = sessions::apply_slide(&self.store, &slide).await {
                         let line = DeferredFailure {
+                            request_id,
                             deferred: "slide",
                             tenant: slide.tenant.as_str(),
                             error_detail: e.to_string(),
@@ -133,11 +135,13 @@ impl<'a> Ctx<'a> {
     }
 }
 
-#[derive(Serialize)]
-struct DeferredFailure<'a> {
-    deferred: &'static str,
-    tenant: &'a str,
-    error_detail: String,
+/// The log line of deferred work that failed.
+#[derive(Debug, Serialize)]
+pub struct DeferredFailure<'a> {
+    pub request_id: &'a str,
+    pub deferred: &'static str,
+    pub tenant: &'a str,
+    pub error_detail: String,
 }
 
 /// Work that must not make the response wait.
@@ -437,4 +441,51 @@ fn request_id(request: &Request, random: &dyn Random) -> String {
         return ray.to_string();
     }
     hex::encode(random.bytes::<8>())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+    use crate::ids::{SessionId, TenantId};
+    use crate::native::block_on;
+    use crate::resolve::Caches;
+    use crate::runtime::Clock;
+    use crate::testing::{ManualRuntime, ScriptedTransport};
+
+    #[test]
+    fn a_failed_deferred_slide_is_logged_with_its_request_id() {
+        let vars: HashMap<&str, &str> = HashMap::from([
+            ("AWS_REGION", "us-east-1"),
+            ("DYNAMODB_TABLE", "dynauth"),
+            ("DYNAMODB_ENDPOINT", "http://127.0.0.1:9"),
+            ("AWS_ACCESS_KEY_ID", "AKIDTEST"),
+            ("AWS_SECRET_ACCESS_KEY", "secret"),
+            ("ADMIN_TOKEN", "admin-token-0123456789"),
+            ("TOKEN_SECRET", "token-secret-0123456789-0123456789-0123"),
+        ]);
+        let config = Config::from_lookup(|n| vars.get(n).map(|v| v.to_string())).unwrap_or_else(|e| panic!("{e}"));
+        let transport = ScriptedTransport::new();
+        transport.respond(400, r#"{"__type":"com.amazon.coral.validate#ValidationException","message":"no"}"#);
+        let rt = ManualRuntime::new(1_800_000_000, 1);
+        let db = Client::new(&config.dynamo, &transport, &rt);
+        let caches = Caches::new(config.cache);
+        let ctx = Ctx::new(&config, &db, &transport, &rt, &caches, rt.now());
+        let slide = sessions::Slide {
+            tenant: TenantId::parse("acme").unwrap_or_else(|e| panic!("{e}")),
+            session_id: SessionId::parse("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA")
+                .unwrap_or_else(|e| panic!("{e}")),
+            now: 1_800_000_000,
+            idle_expires_at: 1_800_600_000,
+            ttl: 1_802_000_000,
+        };
+        let lines = block_on(ctx.run_deferred("req-7", vec![Deferred::Slide(slide)]));
+        assert_eq!(lines.len(), 1);
+        let line: serde_json::Value = serde_json::from_str(&lines[0]).unwrap_or_default();
+        assert_eq!(line["request_id"], "req-7");
+        assert_eq!(line["deferred"], "slide");
+        assert_eq!(line["tenant"], "acme");
+        assert!(line["error_detail"].as_str().is_some_and(|d| d.contains("ValidationException")), "{line}");
+    }
 }

@@ -183,7 +183,7 @@ pub mod app {
             let calls = handled.log.dynamodb_calls;
             // What the edge hands to wait_until runs after the answer is complete.
             let deferred = handled.deferred.len();
-            let failures = block_on(ctx.run_deferred(handled.deferred));
+            let failures = block_on(ctx.run_deferred(&handled.log.request_id, handled.deferred));
             assert!(failures.is_empty(), "deferred work failed: {failures:?}");
             self.deferred_runs.set(self.deferred_runs.get() + deferred);
             match handled.outcome {
