@@ -44,6 +44,9 @@ pub struct Config {
     /// requests to `http://localhost` or `http://127.0.0.1` (never for anything else).
     pub insecure_local_cookies: bool,
     pub login: LoginSettings,
+    /// The whole request's budget (`REQUEST_DEADLINE_MS`): every DynamoDB call, retry and webhook
+    /// delivery of one request ends within it; when it is spent the answer is 503.
+    pub request_deadline: Duration,
 }
 
 /// Login-code delivery and limits.
@@ -89,7 +92,9 @@ pub const VARIABLES: &[&str] = &[
     "DYNAMODB_GSI2_PARTITION_KEY",
     "DYNAMODB_GSI2_SORT_KEY",
     "DYNAMODB_TIMEOUT_MS",
+    "DYNAMODB_ATTEMPT_TIMEOUT_MS",
     "DYNAMODB_MAX_ATTEMPTS",
+    "REQUEST_DEADLINE_MS",
     "AWS_ACCESS_KEY_ID",
     "AWS_SECRET_ACCESS_KEY",
     "AWS_SESSION_TOKEN",
@@ -173,6 +178,7 @@ impl Config {
             cache,
             insecure_local_cookies,
             login,
+            request_deadline: Duration::from_millis(vars.number("REQUEST_DEADLINE_MS", 5_000, 100, 60_000)?),
         })
     }
 }
@@ -197,6 +203,7 @@ pub fn database_from_lookup(lookup: &impl Fn(&str) -> Option<String>) -> Result<
     let schema = schema_from_lookup(lookup)?;
     let retry = RetryPolicy {
         deadline: Duration::from_millis(vars.number("DYNAMODB_TIMEOUT_MS", 3_000, 100, 60_000)?),
+        attempt_timeout: Duration::from_millis(vars.number("DYNAMODB_ATTEMPT_TIMEOUT_MS", 1_000, 50, 30_000)?),
         max_attempts: u32::try_from(vars.number("DYNAMODB_MAX_ATTEMPTS", 4, 1, 10)?).unwrap_or(4),
         ..RetryPolicy::default()
     };
@@ -320,6 +327,8 @@ pub(crate) mod tests {
         assert_eq!(config.schema, Schema::new("dynauth"));
         assert_eq!(config.dynamo.endpoint.uri().to_string(), "https://dynamodb.us-east-1.amazonaws.com/");
         assert_eq!(config.dynamo.retry.deadline, Duration::from_secs(3));
+        assert_eq!(config.dynamo.retry.attempt_timeout, Duration::from_secs(1));
+        assert_eq!(config.request_deadline, Duration::from_secs(5));
         assert_eq!(config.dynamo.credentials.session_token, None);
     }
 

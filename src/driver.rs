@@ -20,7 +20,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll, Wake, Waker};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use crate::runtime::{LocalFuture, Transport, TransportError};
+use crate::runtime::{LocalFuture, Timeout, Transport, TransportError};
 
 /// What a task asks the host to do (made once per operation and moved once: size is no concern).
 #[derive(Debug)]
@@ -173,12 +173,14 @@ impl<T> Task<T> {
     }
 }
 
-/// HTTP through the host: each request is an [`Op::Send`] with this timeout; of the answer's
+/// HTTP through the host: each request is an [`Op::Send`] that waits at most the request's own
+/// [`Timeout`] (else `timeout`), and never past `deadline` (the whole request's); of the answer's
 /// headers, only those in `keep` come back (each one read costs a crossing of the boundary).
 #[derive(Debug, Clone, Copy)]
 pub struct HostTransport {
     pub timeout: Duration,
     pub keep: &'static [&'static str],
+    pub deadline: Option<SystemTime>,
 }
 
 impl Transport for HostTransport {
@@ -187,7 +189,14 @@ impl Transport for HostTransport {
         request: http::Request<Vec<u8>>,
     ) -> LocalFuture<'_, Result<http::Response<Vec<u8>>, TransportError>> {
         Box::pin(async move {
-            match perform(Op::Send { request, timeout: self.timeout, keep: self.keep }).await {
+            let mut timeout = request.extensions().get::<Timeout>().map_or(self.timeout, |t| t.0);
+            if let Some(deadline) = self.deadline {
+                timeout = timeout.min(deadline.duration_since(now()).unwrap_or(Duration::ZERO));
+            }
+            if timeout.is_zero() {
+                return Err(TransportError("the request's deadline has passed".into()));
+            }
+            match perform(Op::Send { request, timeout, keep: self.keep }).await {
                 Done::Sent(answer) => answer,
                 _ => Err(TransportError("the host answered another operation".into())),
             }

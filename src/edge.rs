@@ -23,7 +23,7 @@ use worker::js_sys::{self, Uint8Array};
 use worker::worker_sys::Context;
 use worker::{Env, web_sys};
 
-use crate::api::{self, ApiError, Ctx, Deferred, Handled, LogLine, Outcome};
+use crate::api::{self, ApiError, Ctx, Deferred, DeferredFailure, Handled, LogLine, Outcome};
 use crate::config::{Config, ConfigError, VARIABLES};
 use crate::driver::{self, Done, HostTransport, Op, Step, Task};
 use crate::dynamo::Client;
@@ -463,9 +463,11 @@ impl Isolate {
     }
 
     /// HTTP through the host: one `fetch`, its whole answer, and an `AbortSignal` so one hung
-    /// request cannot outlive the retry deadline.
+    /// request cannot outlive its timeout, nor the request its deadline (counted from now: made
+    /// when a request, or its deferred work, starts).
     fn transport(&self) -> HostTransport {
-        HostTransport { timeout: self.config.dynamo.retry.deadline, keep: &[] }
+        let deadline = Some(driver::now() + self.config.request_deadline);
+        HostTransport { timeout: self.config.dynamo.retry.deadline, keep: &[], deadline }
     }
 }
 

@@ -9,7 +9,9 @@ use std::task::{Context, Poll, Wake, Waker};
 use std::thread::{self, Thread};
 use std::time::{Duration, SystemTime};
 
-use crate::runtime::{Clock, LocalFuture, Random, Transport, TransportError};
+use ureq::RequestExt;
+
+use crate::runtime::{Clock, LocalFuture, Random, Timeout, Transport, TransportError};
 
 /// A blocking HTTP client. Requests block the calling thread, which is what the CLI and the
 /// tests (one thread per concurrent client) want.
@@ -38,7 +40,11 @@ impl Transport for HttpTransport {
         request: http::Request<Vec<u8>>,
     ) -> LocalFuture<'_, Result<http::Response<Vec<u8>>, TransportError>> {
         Box::pin(async move {
-            let response = self.agent.run(request).map_err(|e| TransportError(e.to_string()))?;
+            let response = match request.extensions().get::<Timeout>().copied() {
+                Some(Timeout(t)) => request.with_agent(&self.agent).configure().timeout_global(Some(t)).build().run(),
+                None => self.agent.run(request),
+            }
+            .map_err(|e| TransportError(e.to_string()))?;
             let (parts, mut body) = response.into_parts();
             let bytes =
                 body.with_config().limit(16 * 1024 * 1024).read_to_vec().map_err(|e| TransportError(e.to_string()))?;

@@ -22,6 +22,11 @@ pub trait Transport {
     -> LocalFuture<'_, Result<http::Response<Vec<u8>>, TransportError>>;
 }
 
+/// How long one request may wait for its answer, set by the sender as an extension of the
+/// `http::Request`; transports honour it (without one, their own default applies).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timeout(pub Duration);
+
 /// The wall clock and timers.
 pub trait Clock {
     /// The current wall-clock time.

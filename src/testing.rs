@@ -3,25 +3,27 @@
 
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
+use std::rc::Rc;
 use std::time::{Duration, SystemTime};
 
-use crate::runtime::{Clock, LocalFuture, Random, Transport, TransportError};
+use crate::runtime::{Clock, LocalFuture, Random, Timeout, Transport, TransportError};
 
 /// A clock that moves only when told to (or when something sleeps), and a seeded random stream.
-#[derive(Debug)]
+/// Clones share the clock and the stream (a slowed-down transport moves the test's clock).
+#[derive(Debug, Clone)]
 pub struct ManualRuntime {
-    now: Cell<SystemTime>,
-    sleeps: RefCell<Vec<Duration>>,
-    state: Cell<u64>,
+    now: Rc<Cell<SystemTime>>,
+    sleeps: Rc<RefCell<Vec<Duration>>>,
+    state: Rc<Cell<u64>>,
 }
 
 impl ManualRuntime {
     /// Starts at `epoch_secs` seconds after the Unix epoch, random stream seeded by `seed`.
     pub fn new(epoch_secs: u64, seed: u64) -> Self {
         Self {
-            now: Cell::new(SystemTime::UNIX_EPOCH + Duration::from_secs(epoch_secs)),
-            sleeps: RefCell::new(Vec::new()),
-            state: Cell::new(seed),
+            now: Rc::new(Cell::new(SystemTime::UNIX_EPOCH + Duration::from_secs(epoch_secs))),
+            sleeps: Rc::new(RefCell::new(Vec::new())),
+            state: Rc::new(Cell::new(seed)),
         }
     }
 
@@ -132,6 +134,8 @@ pub struct CountingTransport<T> {
     lose_op: RefCell<Option<String>>,
     /// `None`: the answer is lost; `Some(status)`: it becomes that 5xx.
     lose_as: Cell<Option<u16>>,
+    /// Every answer takes this long on this clock.
+    latency: RefCell<Option<(Duration, ManualRuntime)>>,
 }
 
 impl<T> CountingTransport<T> {
@@ -142,7 +146,15 @@ impl<T> CountingTransport<T> {
             lose_next: Cell::new(0),
             lose_op: RefCell::new(None),
             lose_as: Cell::new(None),
+            latency: RefCell::new(None),
         }
+    }
+
+    /// From now on every answer takes `latency` on `clock`. A request whose [`Timeout`] is
+    /// shorter is still delivered (a write is applied), but its sender gives up when the timeout
+    /// passes: the answer is lost, as with a real timeout.
+    pub fn slow_down(&self, latency: Duration, clock: &ManualRuntime) {
+        *self.latency.borrow_mut() = Some((latency, clock.clone()));
     }
 
     pub fn count(&self) -> usize {
@@ -187,7 +199,17 @@ impl<T: Transport> Transport for CountingTransport<T> {
         Box::pin(async move {
             let op = operation(&request);
             self.operations.borrow_mut().push(op.clone());
+            let timeout = request.extensions().get::<Timeout>().map(|t| t.0);
             let answer = self.inner.send(request).await;
+            if let Some((latency, clock)) = self.latency.borrow().as_ref() {
+                match timeout {
+                    Some(t) if t < *latency => {
+                        clock.advance(t);
+                        return Err(TransportError(format!("timed out after {t:?} (test)")));
+                    }
+                    _ => clock.advance(*latency),
+                }
+            }
             let lose = self.lose_next.get();
             let applies = self.lose_op.borrow().as_ref().is_none_or(|o| *o == op);
             if lose > 0 && applies {

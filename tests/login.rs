@@ -464,3 +464,40 @@ fn the_table_holds_no_plain_code_and_no_raw_token() {
     }
     assert!(dump.contains("login_code"));
 }
+
+#[test]
+fn a_slow_database_is_cut_off_at_the_request_deadline() {
+    use dynauth::runtime::Clock;
+    let (_t, app) = dev("deadline");
+    // Every answer takes 2.9 s: longer than an attempt may wait (1 s).
+    app.transport.slow_down(Duration::from_millis(2_900), &app.runtime);
+    app.transport.reset();
+    let before = app.runtime.now();
+    let r = start(&app, "jo@example.com");
+    let spent = app.runtime.now().duration_since(before).unwrap_or_default();
+    assert_eq!((r.status, r.json["error"]["code"].clone()), (503, json!("unavailable")), "{}", r.json);
+    assert!(r.headers.contains_key("retry-after"));
+    assert!(spent <= Duration::from_secs(5), "login/start took {spent:?}, past the 5 s request deadline");
+    assert!(app.transport.count() <= 4, "attempts {:?}", app.transport.operations());
+
+    // Slow but within the attempt timeout: the request completes, still inside the deadline.
+    app.transport.slow_down(Duration::from_millis(400), &app.runtime);
+    let before = app.runtime.now();
+    let r = start(&app, "jo@example.com");
+    let spent = app.runtime.now().duration_since(before).unwrap_or_default();
+    assert_eq!(r.status, 202, "{}", r.json);
+    assert!(spent <= Duration::from_secs(5), "{spent:?}");
+}
+
+#[test]
+fn the_request_deadline_spans_calls_not_one_call() {
+    use dynauth::runtime::Clock;
+    let (_t, app) = setup("deadline2", &[("DEV_MODE", "true"), ("REQUEST_DEADLINE_MS", "1500")]);
+    // Each call takes 600 ms, inside the attempt timeout; login/start makes three calls.
+    app.transport.slow_down(Duration::from_millis(600), &app.runtime);
+    let before = app.runtime.now();
+    let r = start(&app, "kim@example.com");
+    let spent = app.runtime.now().duration_since(before).unwrap_or_default();
+    assert_eq!(r.status, 503, "{}", r.json);
+    assert!(spent <= Duration::from_millis(1_500), "{spent:?}");
+}

@@ -439,7 +439,11 @@ fn concurrent_requests_for_an_uncached_host_share_one_resolution() {
             Task::new(id, async move {
                 let db = Client::new(
                     &edge.config.dynamo,
-                    HostTransport { timeout: Duration::from_secs(10), keep: dynauth::dynamo::RESPONSE_HEADERS },
+                    HostTransport {
+                        timeout: Duration::from_secs(10),
+                        keep: dynauth::dynamo::RESPONSE_HEADERS,
+                        deadline: None,
+                    },
                     &edge.runtime,
                 );
                 let webhook = &edge.transport;

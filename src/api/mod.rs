@@ -79,6 +79,8 @@ impl<'a> Ctx<'a> {
         caches: &'a Caches,
         now: SystemTime,
     ) -> Self {
+        // One deadline for the whole request, counted from when it came in.
+        db.set_deadline(now + config.request_deadline);
         Self {
             config,
             store: Store::new(db, &config.schema),

@@ -31,6 +31,8 @@ pub enum DynamoError {
     Decode { message: String },
     /// Retries stopped (attempt limit or deadline) while the last error was still retryable.
     RetriesExhausted { attempts: u32, last: Box<DynamoError> },
+    /// The request's deadline had passed (or left too little time) before this call could start.
+    DeadlineExceeded,
 }
 
 /// Why one action of a cancelled transaction failed (`Code` is `None` for the actions that were
@@ -59,7 +61,7 @@ impl DynamoError {
             Self::ResourceNotFound { .. } => Some("ResourceNotFoundException"),
             Self::SignatureRejected { code, .. } | Self::Service { code, .. } => Some(code),
             Self::RetriesExhausted { last, .. } => last.code(),
-            Self::Unparseable { .. } | Self::Transport { .. } | Self::Decode { .. } => None,
+            Self::Unparseable { .. } | Self::Transport { .. } | Self::Decode { .. } | Self::DeadlineExceeded => None,
         }
     }
 
@@ -67,7 +69,7 @@ impl DynamoError {
     /// the API answers these with 503 and `Retry-After`.
     pub fn is_unavailable(&self) -> bool {
         match self {
-            Self::RetriesExhausted { .. } | Self::Transport { .. } => true,
+            Self::RetriesExhausted { .. } | Self::Transport { .. } | Self::DeadlineExceeded => true,
             other => classify(other, true) == Retry::Yes,
         }
     }
@@ -103,6 +105,7 @@ impl fmt::Display for DynamoError {
             Self::RetriesExhausted { attempts, last } => {
                 write!(f, "gave up after {attempts} attempts: {last}")
             }
+            Self::DeadlineExceeded => f.write_str("the request's deadline passed before this call could start"),
         }
     }
 }
@@ -150,7 +153,8 @@ pub fn classify(error: &DynamoError, idempotent: bool) -> Retry {
         | DynamoError::SignatureRejected { .. }
         | DynamoError::ResourceNotFound { .. }
         | DynamoError::Decode { .. }
-        | DynamoError::RetriesExhausted { .. } => false,
+        | DynamoError::RetriesExhausted { .. }
+        | DynamoError::DeadlineExceeded => false,
     };
     if yes { Retry::Yes } else { Retry::No }
 }

@@ -22,7 +22,7 @@ pub mod table;
 pub mod tx;
 
 use std::cell::Cell;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -35,7 +35,7 @@ pub use retry::RetryPolicy;
 pub use sign::{Credentials, Signer};
 pub use tx::{Cancelled, Transaction, TxError};
 
-use crate::runtime::{LocalFuture, Runtime, Transport, random_u64};
+use crate::runtime::{LocalFuture, Runtime, Timeout, Transport, random_u64};
 use error::{Retry, classify, parse_error};
 
 /// The only headers of DynamoDB's answers the client reads.
@@ -122,6 +122,8 @@ pub struct Client<'a> {
     uri: http::Uri,
     signer: Signer,
     retry: RetryPolicy,
+    /// The request's deadline: no attempt starts, and none waits, past it.
+    deadline: Cell<Option<SystemTime>>,
     stats: Cell<Stats>,
 }
 
@@ -140,8 +142,15 @@ impl<'a> Client<'a> {
             uri: config.endpoint.uri().clone(),
             signer: Signer::new(config.endpoint.uri(), &config.region, &config.credentials),
             retry: config.retry,
+            deadline: Cell::new(None),
             stats: Cell::new(Stats::default()),
         }
+    }
+
+    /// Ends every call of this client at `at` (the request's deadline): each call still has its
+    /// own budget ([`RetryPolicy::deadline`]), and each attempt its timeout, within it.
+    pub fn set_deadline(&self, at: SystemTime) {
+        self.deadline.set(Some(at));
     }
 
     /// What this client has sent so far.
@@ -319,11 +328,18 @@ impl<'a> Client<'a> {
     ) -> LocalFuture<'_, Result<Vec<u8>, (DynamoError, bool)>> {
         Box::pin(async move {
             let started = self.runtime.now();
+            let call_deadline = started + self.retry.deadline;
+            let deadline = self.deadline.get().map_or(call_deadline, |d| d.min(call_deadline));
+            let left = |now: SystemTime| deadline.duration_since(now).unwrap_or(Duration::ZERO);
+            if left(started) < retry::MIN_ATTEMPT {
+                return Err((DynamoError::DeadlineExceeded, false));
+            }
             let mut attempts = 0u32;
             let mut maybe_applied = false;
             loop {
                 attempts += 1;
-                let error = match self.attempt(op, &body).await {
+                let timeout = left(self.runtime.now()).min(self.retry.attempt_timeout);
+                let error = match self.attempt(op, &body, timeout).await {
                     Ok(bytes) => return Ok(bytes),
                     Err(e) => e,
                 };
@@ -338,8 +354,7 @@ impl<'a> Client<'a> {
                     return Err((error, maybe_applied));
                 }
                 maybe_applied |= this_maybe_applied;
-                let elapsed = self.runtime.now().duration_since(started).unwrap_or(Duration::ZERO);
-                match self.retry.next_delay(attempts, elapsed, random_u64(&*self.runtime)) {
+                match self.retry.next_delay(attempts, left(self.runtime.now()), random_u64(&*self.runtime)) {
                     Some(delay) => self.runtime.sleep(delay).await,
                     None => {
                         return Err((DynamoError::RetriesExhausted { attempts, last: Box::new(error) }, maybe_applied));
@@ -349,8 +364,9 @@ impl<'a> Client<'a> {
         })
     }
 
-    /// One signed HTTP exchange; the body of a 2xx answer, or the parsed error.
-    async fn attempt(&self, op: &str, body: &[u8]) -> Result<Vec<u8>, DynamoError> {
+    /// One signed HTTP exchange that waits at most `timeout`; the body of a 2xx answer, or the
+    /// parsed error.
+    async fn attempt(&self, op: &str, body: &[u8], timeout: Duration) -> Result<Vec<u8>, DynamoError> {
         let now = self.runtime.now();
         let mut request = http::Request::builder()
             .method(http::Method::POST)
@@ -359,6 +375,7 @@ impl<'a> Client<'a> {
             .header("x-amz-target", format!("DynamoDB_20120810.{op}"))
             .body(body.to_vec())
             .map_err(|e| DynamoError::Decode { message: format!("building {op}: {e}") })?;
+        request.extensions_mut().insert(Timeout(timeout));
         self.signer.sign(&mut request, now).map_err(|e| DynamoError::Decode { message: e.to_string() })?;
         let result = self.transport.send(request).await;
         let spent = self.runtime.now().duration_since(now).unwrap_or(Duration::ZERO);
@@ -399,6 +416,7 @@ mod tests {
 
     use super::*;
     use crate::native::block_on;
+    use crate::runtime::Clock;
     use crate::testing::{ManualRuntime, ScriptedTransport};
 
     const THROTTLED: &str =
@@ -436,6 +454,7 @@ mod tests {
                 max_delay: Duration::from_secs(4),
                 deadline: Duration::from_secs(60),
                 max_attempts: 5,
+                ..RetryPolicy::default()
             },
         );
         let out = block_on(c.get_item(&GetItemInput::consistent("t", key())));
@@ -473,6 +492,7 @@ mod tests {
             base_delay: Duration::from_millis(100),
             max_delay: Duration::from_millis(400),
             deadline: Duration::from_millis(1_000),
+            ..RetryPolicy::default()
         };
         let c = client(&t, &rt, policy);
         let err = block_on(c.get_item(&GetItemInput::consistent("t", key()))).err();
@@ -483,6 +503,44 @@ mod tests {
         assert_eq!(usize::try_from(attempts).unwrap_or(0), t.requests().len());
         assert!(attempts >= 2);
         assert!(DynamoError::RetriesExhausted { attempts, last }.is_unavailable());
+    }
+
+    #[test]
+    fn the_request_deadline_bounds_every_call_and_each_attempt_has_a_timeout() {
+        let t = ScriptedTransport::new();
+        for _ in 0..20 {
+            t.respond(400, THROTTLED);
+        }
+        let rt = ManualRuntime::new(1_700_000_000, 5);
+        let policy = RetryPolicy { max_attempts: 20, ..RetryPolicy::default() };
+        let c = client(&t, &rt, policy);
+        let start = rt.now();
+        c.set_deadline(start + Duration::from_millis(400));
+        let err = block_on(c.get_item(&GetItemInput::consistent("t", key()))).err();
+        assert!(matches!(err, Some(DynamoError::RetriesExhausted { .. })), "{err:?}");
+        let spent = rt.now().duration_since(start).unwrap_or_default();
+        assert!(spent <= Duration::from_millis(400), "the call ran {spent:?}, past the request's 400 ms");
+        // Each attempt was given the time left, at most the attempt timeout (1 s by default).
+        let timeouts: Vec<Duration> =
+            t.requests().iter().filter_map(|r| r.extensions().get::<Timeout>().map(|t| t.0)).collect();
+        assert_eq!(timeouts.len(), t.requests().len());
+        assert_eq!(timeouts[0], Duration::from_millis(400));
+        assert!(timeouts.windows(2).all(|w| w[1] <= w[0]), "{timeouts:?}");
+
+        // A spent deadline: the next call does not start at all.
+        rt.advance(Duration::from_millis(400));
+        let sent = t.requests().len();
+        let err = block_on(c.get_item(&GetItemInput::consistent("t", key()))).err();
+        assert_eq!(err, Some(DynamoError::DeadlineExceeded));
+        assert!(DynamoError::DeadlineExceeded.is_unavailable());
+        assert_eq!(t.requests().len(), sent);
+
+        // Without a request deadline an attempt gets the attempt timeout.
+        let t = ScriptedTransport::new();
+        t.respond(200, "{}");
+        let c = client(&t, &rt, RetryPolicy::default());
+        assert!(block_on(c.get_item(&GetItemInput::consistent("t", key()))).is_ok());
+        assert_eq!(t.requests()[0].extensions().get::<Timeout>(), Some(&Timeout(Duration::from_secs(1))));
     }
 
     #[test]

@@ -11,8 +11,12 @@ pub struct RetryPolicy {
     pub base_delay: Duration,
     /// The largest backoff ceiling.
     pub max_delay: Duration,
-    /// The time from the first attempt after which no new attempt starts.
+    /// The time from the first attempt after which no new attempt starts (one call's budget; the
+    /// request's own deadline, when set on the client, can end it sooner).
     pub deadline: Duration,
+    /// How long one attempt may wait for its answer (less when the deadline is nearer), so that a
+    /// hung attempt leaves time for a retry.
+    pub attempt_timeout: Duration,
 }
 
 impl Default for RetryPolicy {
@@ -22,6 +26,7 @@ impl Default for RetryPolicy {
             base_delay: Duration::from_millis(25),
             max_delay: Duration::from_millis(1_000),
             deadline: Duration::from_millis(3_000),
+            attempt_timeout: Duration::from_millis(1_000),
         }
     }
 }
@@ -42,16 +47,22 @@ impl RetryPolicy {
     }
 
     /// The wait before the next attempt, or `None` when no attempt may follow: the attempt limit
-    /// is reached, or the wait would end at or past the deadline (`elapsed` counts from the start
-    /// of the first attempt).
-    pub fn next_delay(&self, attempts_made: u32, elapsed: Duration, random: u64) -> Option<Duration> {
+    /// is reached, or the wait would not leave [`MIN_ATTEMPT`] of the time `left` before the
+    /// deadline for the attempt itself.
+    pub fn next_delay(&self, attempts_made: u32, left: Duration, random: u64) -> Option<Duration> {
         if attempts_made >= self.max_attempts.max(1) {
             return None;
         }
         let delay = self.backoff(attempts_made.saturating_sub(1), random);
-        (elapsed.saturating_add(delay) < self.deadline).then_some(delay)
+        (delay.saturating_add(MIN_ATTEMPT) <= left).then_some(delay)
     }
 }
+
+/// The least time worth starting an attempt with: with less left before the deadline, the call
+/// gives up instead.
+pub const MIN_ATTEMPT: Duration = Duration::from_millis(20);
+
+impl RetryPolicy {}
 
 #[cfg(test)]
 mod tests {
@@ -63,7 +74,7 @@ mod tests {
             max_attempts: 10,
             base_delay: Duration::from_millis(10),
             max_delay: Duration::from_millis(100),
-            deadline: Duration::from_secs(10),
+            ..RetryPolicy::default()
         };
         // random = u64::MAX - k hits near the top of each range; check the upper bounds exactly.
         let max_of = |retry| (0..2000u64).map(|r| p.backoff(retry, r)).max().unwrap_or_default();
@@ -79,10 +90,11 @@ mod tests {
     #[test]
     fn stops_at_the_attempt_limit() {
         let p = RetryPolicy { max_attempts: 3, ..RetryPolicy::default() };
-        assert!(p.next_delay(1, Duration::ZERO, 7).is_some());
-        assert!(p.next_delay(2, Duration::ZERO, 7).is_some());
-        assert_eq!(p.next_delay(3, Duration::ZERO, 7), None);
-        assert_eq!(RetryPolicy::no_retries().next_delay(1, Duration::ZERO, 0), None);
+        let left = Duration::from_secs(3);
+        assert!(p.next_delay(1, left, 7).is_some());
+        assert!(p.next_delay(2, left, 7).is_some());
+        assert_eq!(p.next_delay(3, left, 7), None);
+        assert_eq!(RetryPolicy::no_retries().next_delay(1, left, 0), None);
     }
 
     #[test]
@@ -91,23 +103,25 @@ mod tests {
             max_attempts: 1000,
             base_delay: Duration::from_millis(50),
             max_delay: Duration::from_millis(800),
-            deadline: Duration::from_millis(2_000),
+            ..RetryPolicy::default()
         };
+        let deadline = Duration::from_millis(2_000);
         // Simulate whole retry sequences for many random streams; each must end inside the deadline.
         for seed in 0..500u64 {
-            let mut elapsed = Duration::ZERO;
+            let mut elapsed = Duration::from_millis(3);
             let mut attempts = 1;
             let mut state = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-            while let Some(delay) = p.next_delay(attempts, elapsed, state) {
+            while let Some(delay) = p.next_delay(attempts, deadline.saturating_sub(elapsed), state) {
                 elapsed += delay + Duration::from_millis(3); // the attempt itself takes 3 ms
                 attempts += 1;
                 state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-                assert!(elapsed < p.deadline + Duration::from_millis(3), "seed {seed}: {elapsed:?}");
+                assert!(elapsed < deadline, "seed {seed}: {elapsed:?}");
             }
             assert!(attempts >= 2, "seed {seed}: at least one retry fits in 2 s");
         }
-        // A wait that would reach the deadline is refused.
-        assert_eq!(p.next_delay(1, Duration::from_millis(1_999), 49), None);
-        assert_eq!(p.next_delay(1, Duration::from_millis(1_950), 0), Some(Duration::ZERO));
+        // A wait that would leave no time for the attempt is refused.
+        assert_eq!(p.next_delay(1, Duration::from_millis(1), 49), None);
+        assert_eq!(p.next_delay(1, MIN_ATTEMPT, 0), Some(Duration::ZERO));
+        assert_eq!(p.next_delay(1, MIN_ATTEMPT, 1), None);
     }
 }
