@@ -16,7 +16,7 @@ use crate::dynamo::{
     DynamoError, Expr, Item, ReturnValues, TransactItem, Transaction, TxError, Write, from_item, n, s,
 };
 use crate::email::Email;
-use crate::ids::{LoginId, TenantId, UserId};
+use crate::ids::{LoginId, SessionId, TenantId, UserId};
 use crate::keys;
 use crate::runtime::{Random, Transport, TransportError, random_u64, rfc3339_secs};
 use crate::sessions::{self, Device, NewSession, Session, SessionToken};
@@ -85,8 +85,16 @@ pub struct Login {
     /// The user that owned the email when the code was issued (saves a read when verifying).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_hint: Option<UserId>,
+    /// The session the code opened (its id, the token's hash), set with `used_at`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session: Option<SessionId>,
     pub ttl: i64,
 }
+
+/// How long after a code was used a retry of the same verify (same login, same code) still gets
+/// the session it opened, instead of 410 `code_used`: enough for a client whose answer was lost to
+/// try again, short against replay of an intercepted code.
+pub const RETRY_WINDOW_SECS: i64 = 120;
 
 /// Where a login stands for a verify.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -113,6 +121,20 @@ impl Login {
     /// Whether `code` is this login's code (constant-time comparison of the keyed hashes).
     pub fn matches(&self, secret: &[u8], code: &LoginCode) -> bool {
         constant_time_eq(code_hash(secret, &self.tenant, &self.login_id, code).as_bytes(), self.code_hash.as_bytes())
+    }
+
+    /// The token of the session this login opens with `code`: derived under `secret` from the
+    /// tenant, the login and the code, so every verify of the same code yields the same token.
+    fn session_token(&self, secret: &[u8], code: &LoginCode) -> SessionToken {
+        SessionToken::derived(
+            secret,
+            &[
+                b"dynauth-login-session-v1",
+                self.tenant.as_str().as_bytes(),
+                self.login_id.as_str().as_bytes(),
+                code.0.as_bytes(),
+            ],
+        )
     }
 }
 
@@ -274,7 +296,14 @@ pub async fn verify(
             return Err(VerifyError::InvalidCode { attempts_left: None });
         };
         match login.state(now) {
-            State::Used => return Err(VerifyError::Used),
+            State::Used => {
+                // A retry of a verify that succeeded but whose answer was lost: the same code
+                // opens the same session, once more, within the retry window.
+                return match recognise(store, secret, tenant, &login, code, now).await? {
+                    Some(verified) => Ok(verified),
+                    None => Err(VerifyError::Used),
+                };
+            }
             State::Expired => return Err(VerifyError::Expired),
             State::Exhausted => {
                 return Err(VerifyError::Exhausted {
@@ -293,28 +322,55 @@ pub async fn verify(
                 None => continue, // it changed meanwhile: read it again for the right answer
             }
         }
-        if let Some(verified) = consume(store, random, tenant, &login, device.clone(), now).await? {
+        if let Some(verified) = consume(store, random, secret, tenant, &login, code, device.clone(), now).await? {
             return Ok(verified);
         }
     }
     Err(VerifyError::Conflict)
 }
 
+/// The session a used `login` opened, when `code` is its code, the login was used within
+/// [`RETRY_WINDOW_SECS`], and that session (of the code's derived token) is still live.
+async fn recognise(
+    store: &Store<'_>,
+    secret: &[u8],
+    tenant: &Tenant,
+    login: &Login,
+    code: &LoginCode,
+    now: i64,
+) -> Result<Option<Verified>, DynamoError> {
+    let recent = login.used_at.is_some_and(|used| now - used <= RETRY_WINDOW_SECS);
+    if !recent || !login.matches(secret, code) {
+        return Ok(None);
+    }
+    let token = login.session_token(secret, code);
+    if login.session.as_ref() != Some(&token.id()) {
+        return Ok(None);
+    }
+    let session: Option<Session> = store.get(&keys::session_by_id(&tenant.id, &token.id()), true).await?;
+    Ok(session.filter(|s| s.is_live(tenant, now)).map(|session| Verified { token, session }))
+}
+
 /// The right code: ONE transaction of `login` (consumed, on condition that it is still open with
-/// the hash checked), `user` (a login recorded, or with `email` a new user) and `session`.
-/// `None` when the login itself changed meanwhile (the caller reads it again).
+/// the hash checked, recording the session it opens), `user` (a login recorded, or with `email` a
+/// new user) and `session` (its token derived from the code, see [`recognise`]). `None` when the
+/// login itself changed meanwhile (the caller reads it again).
+#[allow(clippy::too_many_arguments)] // each is a service or input the use case needs
 async fn consume(
     store: &Store<'_>,
     random: &dyn Random,
+    secret: &[u8],
     tenant: &Tenant,
     login: &Login,
+    code: &LoginCode,
     device: Device,
     now: i64,
 ) -> Result<Option<Verified>, DynamoError> {
     let mut owner = login.user_hint.clone();
+    let token = login.session_token(secret, code);
     for _ in 0..3 {
         let mut tx = Transaction::new(random.request_token());
-        tx.add("login", store.use_part(login, now));
+        tx.add("login", store.use_part(login, &token.id(), now));
         let user_id = match &owner {
             Some(id) => {
                 users::login_part(store, &mut tx, tenant, id, &login.email, now);
@@ -323,7 +379,7 @@ async fn consume(
             None => users::create_parts(store, random, &mut tx, tenant, &login.email, now)?.id,
         };
         let new = NewSession { user_id, email: Some(login.email.clone()), lifetime_secs: None, device: device.clone() };
-        let (token, session) = sessions::open(random, tenant, new, now);
+        let (token, session) = sessions::open_with(token.clone(), tenant, new, now);
         tx.add("session", sessions::create_part(store, &session)?);
         match store.transact(&tx).await {
             Ok(()) => return Ok(Some(Verified { token, session })),
@@ -364,6 +420,7 @@ fn new_login(
         expires_at,
         used_at: None,
         user_hint,
+        session: None,
         ttl: expires_at,
     };
     Issued { login, code }
@@ -424,12 +481,19 @@ impl Store<'_> {
         }
     }
 
-    /// The part that consumes a login with the right code: on condition that it is still open
-    /// and the code hash is the one checked.
-    fn use_part(&self, login: &Login, now: i64) -> TransactItem {
+    /// The part that consumes a login with the right code, recording the session it opens: on
+    /// condition that it is still open and the code hash is the one checked.
+    fn use_part(&self, login: &Login, session: &SessionId, now: i64) -> TransactItem {
         let mut e = Expr::new();
         let attempts = e.name("attempts");
-        let update = format!("SET {} = {}, {attempts} = {attempts} + {}", e.name("used_at"), e.num(now), e.num(1));
+        let update = format!(
+            "SET {} = {}, {attempts} = {attempts} + {}, {} = {}",
+            e.name("used_at"),
+            e.num(now),
+            e.num(1),
+            e.name("session"),
+            e.value(s(session.as_str()))
+        );
         let open = self.open_condition(&mut e, now);
         let hash = e.equals("code_hash", s(&login.code_hash));
         let cond = format!("{open} AND {hash}");

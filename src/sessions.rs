@@ -10,7 +10,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use crate::crypto::{b64url, b64url_decode};
+use crate::crypto::{b64url, b64url_decode, hmac_parts};
 use crate::dynamo::expr::and;
 use crate::dynamo::{DynamoError, Expr, Item, ReturnValues, TransactItem, Write, from_item, n, s};
 use crate::email::Email;
@@ -28,6 +28,13 @@ impl SessionToken {
     /// 32 random bytes, base64url (43 characters).
     pub fn generate(random: &dyn Random) -> Self {
         Self(b64url(&random.bytes::<32>()))
+    }
+
+    /// A token derived with HMAC-SHA256 under `key` from `parts` (32 bytes, like a random one):
+    /// the same inputs give the same token, so a retried verify can hand out the session it
+    /// opened. Nothing about it is stored but its hash.
+    pub fn derived(key: &[u8], parts: &[&[u8]]) -> Self {
+        Self(b64url(&hmac_parts(key, parts)))
     }
 
     /// A token as a client presents it; `None` unless it is 43 base64url characters of 32 bytes.
@@ -145,9 +152,13 @@ pub async fn look_up(
     Ok(Some(Live { session, slide }))
 }
 
-/// A new session and its token, not yet stored (for a transaction that stores it).
+/// A new session and its random token, not yet stored (for a transaction that stores it).
 pub fn open(random: &dyn Random, tenant: &Tenant, new: NewSession, now: i64) -> (SessionToken, Session) {
-    let token = SessionToken::generate(random);
+    open_with(SessionToken::generate(random), tenant, new, now)
+}
+
+/// A new session for `token` (a random or derived one), not yet stored.
+pub fn open_with(token: SessionToken, tenant: &Tenant, new: NewSession, now: i64) -> (SessionToken, Session) {
     let lifetime = i64::try_from(new.lifetime_secs.unwrap_or(tenant.session.lifetime_secs)).unwrap_or(i64::MAX);
     let idle = i64::try_from(tenant.session.idle_lifetime_secs).unwrap_or(i64::MAX);
     let expires_at = now.saturating_add(lifetime);

@@ -234,10 +234,17 @@ fn codes_expire_and_are_used_once() {
 
     let (login_id, code) = dev_login(&app, "cy@example.com");
     app.runtime.advance(Duration::from_secs(599));
-    assert_eq!(verify(&app, &login_id, &code).status, 200, "one second before expiry");
-    let r = verify(&app, &login_id, &code);
-    assert_eq!((r.status, r.json["error"]["code"].clone()), (410, json!("code_used")));
+    let first = verify(&app, &login_id, &code);
+    assert_eq!(first.status, 200, "one second before expiry");
     assert_eq!(verify(&app, &login_id, &wrong(&code)).status, 410, "a used login takes no more guesses");
+    // The same verify again (a client whose answer was lost), within the retry window: the same
+    // session, not a second one.
+    app.runtime.advance(Duration::from_secs(120));
+    let again = verify(&app, &login_id, &code);
+    assert_eq!((again.status, again.json["token"].clone()), (200, first.json["token"].clone()));
+    app.runtime.advance(Duration::from_secs(1));
+    let r = verify(&app, &login_id, &code);
+    assert_eq!((r.status, r.json["error"]["code"].clone()), (410, json!("code_used")), "after the window");
 }
 
 #[test]
@@ -367,20 +374,27 @@ fn a_start_whose_rate_limit_answer_is_lost_or_500_recognises_its_own_slot() {
 fn fifty_concurrent_verifies_of_the_right_code_succeed_exactly_once() {
     let (t, app) = dev("fifty");
     let (login_id, code) = dev_login(&app, "gil@example.com");
-    let statuses: Vec<u16> = std::thread::scope(|scope| {
+    let answers: Vec<(u16, Value)> = std::thread::scope(|scope| {
         let handles: Vec<_> = (0..50)
             .map(|_| {
                 let (table, login_id, code) = (t.name().to_string(), login_id.clone(), code.clone());
                 scope.spawn(move || {
                     let app = App::new(&table, manual_runtime(T0), &[("DEV_MODE", "true")]);
-                    verify(&app, &login_id, &code).status
+                    let r = verify(&app, &login_id, &code);
+                    (r.status, r.json["token"].clone())
                 })
             })
             .collect();
-        handles.into_iter().map(|h| h.join().unwrap_or(0)).collect()
+        handles.into_iter().map(|h| h.join().unwrap_or((0, Value::Null))).collect()
     });
-    assert_eq!(statuses.iter().filter(|s| **s == 200).count(), 1, "{statuses:?}");
-    assert!(statuses.iter().all(|s| matches!(s, 200 | 410 | 409)), "{statuses:?}");
+    let statuses: Vec<u16> = answers.iter().map(|(s, _)| *s).collect();
+    assert!(statuses.contains(&200), "{statuses:?}");
+    assert!(statuses.iter().all(|s| matches!(s, 200 | 409)), "{statuses:?}");
+    // The code is consumed once: one session, and every verify that succeeded (the winner, and
+    // those that came after it, as retries of the same verify do) holds its one token.
+    let mut tokens: Vec<&Value> = answers.iter().filter(|(s, _)| *s == 200).map(|(_, t)| t).collect();
+    tokens.dedup();
+    assert_eq!(tokens.len(), 1, "{tokens:?}");
     assert_eq!(items_of_type(t.name(), "session").len(), 1, "one session in the table");
     assert_eq!(items_of_type(t.name(), "user").len(), 1);
 }
@@ -463,6 +477,38 @@ fn the_table_holds_no_plain_code_and_no_raw_token() {
         assert!(!dump.contains(&format!("\"{secret}\"")), "a plain code or token is stored");
     }
     assert!(dump.contains("login_code"));
+}
+
+#[test]
+fn a_verify_whose_answer_was_lost_is_answered_on_retry_with_its_session() {
+    let (t, app) = dev("verifylost");
+    let (login_id, code) = dev_login(&app, "lia@example.com");
+    // The transaction is applied, and every answer to it is lost: the client hears 503.
+    app.transport.lose_answers_of("TransactWriteItems", 10);
+    let r = verify(&app, &login_id, &code);
+    assert_eq!((r.status, r.json["error"]["code"].clone()), (503, json!("unavailable")), "{}", r.json);
+    app.transport.lose_answers(0);
+    assert_eq!(items_of_type(t.name(), "session").len(), 1, "the session exists, the client does not know it");
+
+    // The client retries: 200, with a token that works.
+    let r = verify(&app, &login_id, &code);
+    assert_eq!(r.status, 200, "{}", r.json);
+    let token = r.json["token"].as_str().unwrap_or_default().to_string();
+    let lookup = app.call("GET", "/v1/session", HOST, &[("authorization", &format!("Bearer {token}"))], None);
+    assert_eq!((lookup.status, lookup.json["user"]["email"].clone()), (200, json!("lia@example.com")));
+    assert_eq!(lookup.json["session"]["id"], r.json["session"]["id"]);
+    assert_eq!(items_of_type(t.name(), "session").len(), 1, "still one session");
+    assert_eq!(items_of_type(t.name(), "user").len(), 1);
+    // The token is never stored: the login records only the session id (the token's hash).
+    let login = &items_of_type(t.name(), "login_code")[0];
+    assert_eq!(login.get("session"), Some(&AttributeValue::S(r.json["session"]["id"].as_str().unwrap_or("").into())));
+    assert!(scan_all(t.name()).iter().all(|i| !format!("{i:?}").contains(&token)), "no raw token stored");
+
+    // Revoked, the session is not handed out again.
+    let out = app.call("POST", "/v1/logout", HOST, &[("authorization", &format!("Bearer {token}"))], None);
+    assert_eq!(out.status, 204);
+    let r = verify(&app, &login_id, &code);
+    assert_eq!((r.status, r.json["error"]["code"].clone()), (410, json!("code_used")));
 }
 
 #[test]

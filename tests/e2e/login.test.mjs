@@ -70,14 +70,20 @@ describe('login codes', () => {
     assert.equal(session.body.user.id, verified.body.user.id);
     await dev.waitForLog(/"route":"login_verify","tenant":"acme","status":200,"duration_ms":\d+,"dynamodb_calls":[12],/);
 
+    // The same verify again (as a client whose answer was lost would): the same session.
     const again = await post(dev, '/v1/login/verify', { login_id: started.body.login_id, code: started.body.code });
-    assert.equal(again.status, 410);
-    assert.equal(again.body.error.code, 'code_used');
+    assert.equal(again.status, 200, JSON.stringify(again.body));
+    assert.equal(again.body.token, verified.body.token);
+    assert.equal(again.body.session.id, verified.body.session.id);
 
     const out = await post(dev, '/v1/logout', {}, { cookie: pair, origin: `http://${HOST}` });
     assert.equal(out.status, 204);
     const gone = await rawRequest(`${dev.url}/v1/session`, { host: HOST, headers: { cookie: pair } });
     assert.equal(gone.status, 401);
+    // Its session revoked, the used code opens nothing.
+    const used = await post(dev, '/v1/login/verify', { login_id: started.body.login_id, code: started.body.code });
+    assert.equal(used.status, 410);
+    assert.equal(used.body.error.code, 'code_used');
   });
 
   test('the webhook is signed: the receiver accepts it, and refuses it tampered', async () => {
