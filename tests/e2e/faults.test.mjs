@@ -1,0 +1,291 @@
+// dynauth under DynamoDB faults: the built Worker under `wrangler dev` talks to DynamoDB Local
+// through the fault proxy (tests/e2e/fault-proxy.mjs). First each defect's own scenario, exactly;
+// then a seeded random run (FAULT_REQUESTS requests, 500 by default, FAULT_RATE 0.2 of DynamoDB
+// requests faulted, FAULT_SEED) of logins, verifies, lookups, mints, logouts, tenant writes and
+// domain claims, after which the table is read directly and checked: never a bare 500, every 503
+// with Retry-After, no request past the deadline, no code that opened two sessions, no duplicate
+// user, no host held by two tenants, and no write answered as done that is not in the table.
+// `npm run faults` runs it longer.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+
+import { admin, createTable, DYNAMODB, dynamodb, rawRequest, startWorker, stopAll, uniqueName } from './harness.mjs';
+import { generator, random, startFaultProxy } from './fault-proxy.mjs';
+
+const table = uniqueName('e2e-faults');
+const HOST = 'faults.acme.test';
+const DEADLINE_MS = 3000;
+// wrangler dev's own proxy and the Worker's start add to what the Worker itself may spend.
+const SLACK_MS = 1500;
+const REQUESTS = Number(process.env.FAULT_REQUESTS ?? 500);
+const RATE = Number(process.env.FAULT_RATE ?? 0.2);
+const SEED = Number(process.env.FAULT_SEED ?? 20261125);
+let proxy;
+let worker;
+
+before(async () => {
+  createTable(table);
+  proxy = await startFaultProxy(DYNAMODB);
+  worker = await startWorker({
+    DYNAMODB_TABLE: table,
+    DYNAMODB_ENDPOINT: proxy.url,
+    DEV_MODE: 'true',
+    LOGIN_RATE_LIMIT: '100',
+    REQUEST_DEADLINE_MS: String(DEADLINE_MS),
+    DYNAMODB_TIMEOUT_MS: '2000',
+    DYNAMODB_ATTEMPT_TIMEOUT_MS: '500',
+  });
+  assert.equal((await admin(worker, 'PUT', '/v1/admin/tenants/acme', { name: 'Acme' })).status, 201);
+  assert.equal((await admin(worker, 'PUT', `/v1/admin/tenants/acme/domains/${HOST}`, { status: 'ready' })).status, 201);
+  assert.equal((await admin(worker, 'PUT', '/v1/admin/tenants/globex', { name: 'Globex' })).status, 201);
+});
+
+after(async () => {
+  await stopAll();
+  await proxy?.close();
+  await dynamodb('DeleteTable', { TableName: table }).catch(() => {});
+});
+
+/** A request to the tenant host, timed: { status, headers, body, ms }. */
+async function timed(method, path, { body, headers = {} } = {}) {
+  const started = Date.now();
+  const r = await rawRequest(`${worker.url}${path}`, {
+    method, host: HOST, headers: { ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...headers }, body,
+  });
+  return { ...r, ms: Date.now() - started };
+}
+
+async function timedAdmin(method, path, body) {
+  const started = Date.now();
+  const r = await admin(worker, method, path, body);
+  return { status: r.status, headers: Object.fromEntries(r.headers), body: r.body, ms: Date.now() - started };
+}
+
+const start = (email) => timed('POST', '/v1/login/start', { body: { email } });
+const verify = (login_id, code) => timed('POST', '/v1/login/verify', { body: { login_id, code } });
+const lookup = (token) => timed('GET', '/v1/session', { headers: { authorization: `Bearer ${token}` } });
+const wrong = (code) => `${(Number(code[0]) + 1) % 10}${code.slice(1)}`;
+
+/** The first `n` requests of operation `op` get `fault`; everything else passes. */
+function first(op, fault, n = 1) {
+  let left = n;
+  return (seen) => (seen === op && left-- > 0 ? fault : null);
+}
+
+/** Every item of the table, read from DynamoDB Local directly (not through the proxy). */
+async function scan() {
+  const items = [];
+  let start;
+  do {
+    const page = await dynamodb('Scan', { TableName: table, ...(start ? { ExclusiveStartKey: start } : {}) });
+    items.push(...page.Items);
+    start = page.LastEvaluatedKey;
+  } while (start);
+  return items;
+}
+
+const S = (item, name) => item[name]?.S;
+
+async function loginItem(loginId) {
+  const out = await dynamodb('GetItem', { TableName: table, Key: { PK: { S: `TENANT#acme#LOGIN#${loginId}` }, SK: { S: 'CODE' } } });
+  return out.Item;
+}
+
+describe('faults, one by one', () => {
+  test('a wrong code answered 500 after it was applied spends one attempt and is answered 503', async () => {
+    const s = await start('one@example.com');
+    assert.equal(s.status, 202);
+    proxy.plan = first('UpdateItem', '500-after');
+    const r = await verify(s.body.login_id, wrong(s.body.code));
+    proxy.plan = () => null;
+    assert.equal(r.status, 503, JSON.stringify(r.body));
+    assert.ok(r.headers['retry-after']);
+    assert.equal((await loginItem(s.body.login_id)).attempts.N, '1');
+    const again = await verify(s.body.login_id, wrong(s.body.code));
+    assert.deepEqual([again.status, again.body.error.attempts_left], [401, 3]);
+  });
+
+  test('a verify applied with every answer lost is answered on retry with its session', async () => {
+    const s = await start('two@example.com');
+    proxy.plan = first('TransactWriteItems', 'lose', 10);
+    const lost = await verify(s.body.login_id, s.body.code);
+    proxy.plan = () => null;
+    assert.equal(lost.status, 503, JSON.stringify(lost.body));
+    assert.ok(lost.headers['retry-after']);
+    assert.ok(lost.ms <= DEADLINE_MS + SLACK_MS, `${lost.ms} ms`);
+    assert.equal((await loginItem(s.body.login_id)).used_at !== undefined, true, 'the verify was applied');
+    const retry = await verify(s.body.login_id, s.body.code);
+    assert.equal(retry.status, 200, JSON.stringify(retry.body));
+    const session = await lookup(retry.body.token);
+    assert.deepEqual([session.status, session.body.user.email], [200, 'two@example.com']);
+  });
+
+  test('a start whose rate-limit answer is reset after it was applied recognises its own slot', async () => {
+    proxy.plan = first('PutItem', 'reset-after');
+    const r = await start('three@example.com');
+    proxy.plan = () => null;
+    assert.equal(r.status, 202, JSON.stringify(r.body));
+    const rate = (await scan()).find((i) => S(i, 'type') === 'login_rate' && S(i, 'PK').endsWith('three@example.com'));
+    assert.equal(rate.issued.L.length, 1, 'one slot used');
+  });
+
+  test('a database 2.9 s slow is cut off at the request deadline with 503 + Retry-After', async () => {
+    proxy.plan = () => ({ latency: 2900 });
+    const r = await start('four@example.com');
+    proxy.plan = () => null;
+    assert.equal(r.status, 503, JSON.stringify(r.body));
+    assert.ok(r.headers['retry-after']);
+    assert.ok(r.ms <= DEADLINE_MS + SLACK_MS, `login/start took ${r.ms} ms`);
+  });
+
+  test('20 concurrent verifies of one code under faults open one session', async () => {
+    const s = await start('five@example.com');
+    proxy.plan = random(SEED, 0.3);
+    const answers = await Promise.all(Array.from({ length: 20 }, () => verify(s.body.login_id, s.body.code)));
+    proxy.plan = () => null;
+    const statuses = answers.map((a) => a.status);
+    assert.ok(statuses.every((st) => [200, 409, 503].includes(st)), JSON.stringify(statuses));
+    const tokens = new Set(answers.filter((a) => a.status === 200).map((a) => a.body.token));
+    assert.ok(tokens.size <= 1, `${tokens.size} different tokens`);
+    const login = await loginItem(s.body.login_id);
+    const sessions = (await scan()).filter((i) => S(i, 'type') === 'session' && S(i, 'email') === 'five@example.com');
+    assert.ok(sessions.length <= 1, `${sessions.length} sessions`);
+    if (tokens.size === 1) assert.equal(S(sessions[0], 'id'), S(login, 'session'));
+  });
+});
+
+describe(`a seeded random run: ${REQUESTS} requests, ${RATE * 100}% of DynamoDB requests faulted, seed ${SEED}`, () => {
+  test('integrity holds', { timeout: 30 * 60_000 }, async () => {
+    const pick = generator(SEED + 1);
+    const choose = (list) => list[Math.floor(pick() * list.length)];
+    const emails = Array.from({ length: 25 }, (_, i) => `r${i}@example.com`);
+    const hosts = Array.from({ length: 10 }, (_, i) => `h${i}.claims.test`);
+    const logins = [];
+    const tokens = [];
+    const results = [];
+    proxy.seen = 0;
+    proxy.injected = {};
+    proxy.plan = random(SEED, RATE);
+
+    const one = async () => {
+      const kind = logins.length === 0 ? 'start' : choose(['start', 'verify', 'verify', 'lookup', 'mint', 'logout', 'tenant', 'claim']);
+      let r;
+      let record = { kind };
+      switch (kind) {
+        case 'start':
+          r = await start(choose(emails));
+          if (r.status === 202) logins.push({ id: r.body.login_id, code: r.body.code });
+          break;
+        case 'verify': {
+          const login = choose(logins);
+          const right = pick() < 0.7;
+          r = await verify(login.id, right ? login.code : wrong(login.code));
+          record = { kind, login: login.id };
+          if (r.status === 200) {
+            tokens.push(r.body.token);
+            record.session = r.body.session.id;
+            record.token = r.body.token;
+          }
+          break;
+        }
+        case 'lookup':
+          if (tokens.length === 0) return;
+          r = await lookup(choose(tokens));
+          break;
+        case 'mint':
+          r = await timedAdmin('POST', '/v1/admin/tenants/acme/sessions', { user_id: `m-${Math.floor(pick() * 5)}` });
+          if (r.status === 201) {
+            tokens.push(r.body.token);
+            record.session = r.body.session.id;
+          }
+          break;
+        case 'logout': {
+          if (tokens.length === 0) return;
+          const token = choose(tokens);
+          r = await timed('POST', '/v1/logout', { headers: { authorization: `Bearer ${token}` } });
+          record.token = token;
+          break;
+        }
+        case 'tenant': {
+          const id = `t${Math.floor(pick() * 8)}`;
+          r = await timedAdmin('PUT', `/v1/admin/tenants/${id}`, { name: `Tenant ${id}` });
+          record.tenant = id;
+          break;
+        }
+        case 'claim': {
+          const tenant = choose(['acme', 'globex']);
+          const host = choose(hosts);
+          r = await timedAdmin('PUT', `/v1/admin/tenants/${tenant}/domains/${host}`, { status: 'ready' });
+          Object.assign(record, { tenant, host });
+          break;
+        }
+        default:
+          throw new Error(kind);
+      }
+      results.push({ ...record, status: r.status, ms: r.ms, retryAfter: r.headers['retry-after'], body: r.body });
+    };
+
+    // Eight clients at once, REQUESTS requests in all.
+    let issued = 0;
+    await Promise.all(Array.from({ length: 8 }, async () => {
+      while (issued < REQUESTS) {
+        issued += 1;
+        await one();
+      }
+    }));
+    proxy.plan = () => null;
+
+    const count = (f) => results.filter(f).length;
+    const unavailable = results.filter((r) => r.status === 503);
+    const worst = Math.max(...results.map((r) => r.ms));
+    console.log(`fault run: ${results.length} requests, ${proxy.seen} DynamoDB requests, faults injected ${JSON.stringify(proxy.injected)}, `
+      + `503s ${unavailable.length}, worst ${worst} ms (deadline ${DEADLINE_MS} ms), statuses ${JSON.stringify(Object.fromEntries(
+        [...new Set(results.map((r) => r.status))].sort().map((s) => [s, count((r) => r.status === s)])))}`);
+
+    assert.ok(results.length >= REQUESTS * 0.9, `${results.length} requests made`);
+    const injected = Object.values(proxy.injected).reduce((a, b) => a + b, 0);
+    assert.ok(injected >= proxy.seen * RATE * 0.5, `${injected} faults in ${proxy.seen} requests`);
+    // Never a bare 500 (nor any 5xx but 503), and every 503 says when to retry.
+    const bad = results.filter((r) => r.status >= 500 && r.status !== 503);
+    assert.deepEqual(bad.map((r) => [r.kind, r.status, r.body]), []);
+    assert.deepEqual(unavailable.filter((r) => !r.retryAfter).map((r) => r.kind), []);
+    // No request waited past its deadline.
+    assert.ok(worst <= DEADLINE_MS + SLACK_MS, `worst request ${worst} ms`);
+
+    const items = await scan();
+    const ofType = (type) => items.filter((i) => S(i, 'type') === type);
+    // One user per email, one email claim per email.
+    const users = ofType('user').map((u) => S(u, 'email'));
+    assert.equal(new Set(users).size, users.length, `duplicate users: ${users.sort().join(' ')}`);
+    // No code opened two sessions: every verify answered 200 names the one session its login
+    // recorded, and gave the one token.
+    const loginsById = new Map(ofType('login_code').map((l) => [S(l, 'login_id'), l]));
+    const sessionIds = new Set(ofType('session').map((s) => S(s, 'id')));
+    const tokenOf = new Map();
+    for (const r of results.filter((x) => x.kind === 'verify' && x.status === 200)) {
+      assert.equal(S(loginsById.get(r.login), 'session'), r.session, `login ${r.login}`);
+      assert.ok(sessionIds.has(r.session), `verify answered 200 but session ${r.session} is not stored`);
+      if (tokenOf.has(r.login)) assert.equal(tokenOf.get(r.login), r.token, `login ${r.login} gave two tokens`);
+      tokenOf.set(r.login, r.token);
+    }
+    // Every write answered as done is in the table.
+    for (const r of results.filter((x) => x.kind === 'mint' && x.status === 201)) {
+      assert.ok(sessionIds.has(r.session), `minted session ${r.session} is not stored`);
+    }
+    const tenants = new Set(ofType('tenant').map((t) => S(t, 'PK').slice('TENANT#'.length)));
+    for (const r of results.filter((x) => x.kind === 'tenant' && x.status < 300)) {
+      assert.ok(tenants.has(r.tenant), `tenant ${r.tenant} answered ${r.status} but is not stored`);
+    }
+    // No host held twice: every successful claim of a host names the tenant that holds it.
+    const domains = new Map(ofType('domain').map((d) => [S(d, 'host'), S(d, 'tenant')]));
+    for (const r of results.filter((x) => x.kind === 'claim' && x.status < 300)) {
+      assert.equal(domains.get(r.host), r.tenant, `${r.host} claimed by ${r.tenant} (${r.status}) but held by ${domains.get(r.host)}`);
+    }
+    // A logout answered 204 leaves the session revoked.
+    const revoked = new Set(ofType('session').filter((s) => s.revoked_at).map((s) => S(s, 'id')));
+    const sessionOfToken = new Map(results.filter((r) => r.token && r.session).map((r) => [r.token, r.session]));
+    for (const r of results.filter((x) => x.kind === 'logout' && x.status === 204 && sessionOfToken.has(x.token))) {
+      assert.ok(revoked.has(sessionOfToken.get(r.token)), 'a logout answered 204 left its session live');
+    }
+  });
+});
