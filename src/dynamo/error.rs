@@ -174,7 +174,8 @@ pub fn parse_error(status: u16, error_type_header: Option<&str>, body: &[u8]) ->
     let header_code = error_type_header.map(clean_code).filter(|c| !c.is_empty());
     let (code, message, json) = match parsed {
         Some(b) => {
-            let code = header_code.or_else(|| b.type_.or(b.code).map(|c| clean_code(&c)));
+            // An empty code (`"ns#"`, `"ns#:x"`: found by the fuzz target) is no code.
+            let code = header_code.or_else(|| b.type_.or(b.code).map(|c| clean_code(&c)).filter(|c| !c.is_empty()));
             (code, b.message.or(b.message_upper).unwrap_or_default(), Some(b.rest))
         }
         None => match parse_xml_error(body) {
@@ -256,7 +257,8 @@ fn clean_code(raw: &str) -> String {
 /// `<Error><Code>X</Code><Message>Y</Message></Error>` -> (X, Y).
 fn parse_xml_error(body: &[u8]) -> Option<(String, String)> {
     let text = std::str::from_utf8(body).ok()?;
-    let code = xml_tag(text, "Code")?;
+    // The same cleaning as JSON codes get (found by the fuzz target: `<Code>#X</Code>`).
+    let code = Some(clean_code(&xml_tag(text, "Code")?)).filter(|c| !c.is_empty())?;
     let message = xml_tag(text, "Message").unwrap_or_default();
     Some((code, message))
 }
@@ -413,6 +415,18 @@ mod tests {
         let DynamoError::TransactionCanceled { reasons, .. } = e else { panic!() };
         let codes: Vec<Option<&str>> = reasons.iter().map(|r| r.code.as_deref()).collect();
         assert_eq!(codes, vec![Some("ConditionalCheckFailed"), None]);
+    }
+
+    #[test]
+    fn codes_found_by_the_fuzz_target() {
+        // A namespace in an XML code is removed as in JSON codes.
+        let e = parse(403, "<Error><Code>#SignatureDoesNotMatch</Code><Message>no</Message></Error>");
+        assert_eq!(e.code(), Some("SignatureDoesNotMatch"));
+        // A `__type` whose code is empty is no code: the body is unparseable, not a typed error.
+        let e = parse(400, r#"{"__type":"com.amazonaws.dynamodb.v20120810#:ThrottlingException","message":"x"}"#);
+        assert!(matches!(e, DynamoError::Unparseable { status: 400, .. }), "{e:?}");
+        let e = parse(400, "<Error><Code>ns#</Code></Error>");
+        assert!(matches!(e, DynamoError::Unparseable { status: 400, .. }), "{e:?}");
     }
 
     #[test]
