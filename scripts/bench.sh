@@ -9,9 +9,7 @@
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
-bash scripts/bootstrap.sh
-bash scripts/build.sh
-cargo build --quiet --bin dynauth
+install_and_build
 stamp="bench/node_modules/.dynauth-stamp"
 want="$(cat bench/package.json bench/package-lock.json | sha256sum | cut -d' ' -f1)"
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then

@@ -6,9 +6,7 @@
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
-bash scripts/bootstrap.sh
-bash scripts/build.sh
-cargo build --quiet --bin dynauth
+install_and_build
 export FAULT_REQUESTS="${FAULT_REQUESTS:-3000}"
 export FAULT_SEED="${FAULT_SEED:-$(( (RANDOM << 15) | RANDOM ))}"
 log "faults: $FAULT_REQUESTS requests, rate ${FAULT_RATE:-0.2}, seed $FAULT_SEED"

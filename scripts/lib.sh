@@ -58,3 +58,11 @@ ensure_debian_packages() {
   "${sudo[@]}" apt-get update -qq
   DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
 }
+
+# Installs what is missing, builds both Workers (when their sources changed) and the CLI: what
+# every script that runs the Workers needs first.
+install_and_build() {
+  bash "$ROOT/scripts/bootstrap.sh"
+  bash "$ROOT/scripts/build.sh"
+  (cd "$ROOT" && cargo build --quiet --bin dynauth)
+}

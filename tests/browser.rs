@@ -43,6 +43,7 @@ const CORS: &[&str] = &[
     "access-control-allow-methods",
     "access-control-allow-headers",
     "access-control-max-age",
+    "access-control-expose-headers",
     "vary",
 ];
 
@@ -63,6 +64,7 @@ fn allowed_origins_get_exact_cors_headers_on_every_answer() {
         vec![
             "access-control-allow-credentials: true".to_string(),
             format!("access-control-allow-origin: {APP}"),
+            "access-control-expose-headers: Retry-After".to_string(),
             "vary: Origin".to_string(),
         ]
     );
@@ -106,6 +108,7 @@ fn preflights_are_204_for_allowed_origins_and_403_otherwise() {
             "access-control-allow-headers: authorization, content-type".to_string(),
             "access-control-allow-methods: POST".to_string(),
             format!("access-control-allow-origin: {APP}"),
+            "access-control-expose-headers: Retry-After".to_string(),
             "access-control-max-age: 600".to_string(),
             "vary: Origin".to_string(),
         ]
@@ -217,4 +220,30 @@ fn the_login_page_is_branded_strict_and_never_an_open_redirect() {
     }
     assert_eq!(app.call("POST", "/login", HOST, &[], None).status, 405);
     assert_eq!(app.call("GET", "/login", "unknown.example.test", &[], None).status, 404);
+}
+
+#[test]
+fn json_answers_are_nosniff_no_store_and_https_answers_carry_hsts() {
+    let (_t, app) = setup("headers");
+    let token = mint(&app);
+    let lines = |r: &common::app::Answer| {
+        header_lines(&r.headers, &["cache-control", "x-content-type-options", "strict-transport-security"])
+    };
+    let expected = vec![
+        "cache-control: no-store".to_string(),
+        "strict-transport-security: max-age=31536000".to_string(),
+        "x-content-type-options: nosniff".to_string(),
+    ];
+    let ok = app.call("GET", "/v1/session", HOST, &[("authorization", &format!("Bearer {token}"))], None);
+    assert_eq!((ok.status, lines(&ok)), (200, expected.clone()));
+    let denied = app.call("GET", "/v1/session", HOST, &[], None);
+    assert_eq!((denied.status, lines(&denied)), (401, expected.clone()));
+    let start = app.call("POST", "/v1/login/start", HOST, &[], Some(json!({"email": "nia@example.com"})));
+    assert_eq!(lines(&start), expected);
+    // Plain http (local development): no HSTS.
+    let local = app.call("GET", "/v1/session", "localhost:8787", &[], None);
+    assert_eq!(
+        lines(&local),
+        vec!["cache-control: no-store".to_string(), "x-content-type-options: nosniff".to_string()]
+    );
 }

@@ -48,6 +48,8 @@ pub(crate) fn add_cors_headers(response: &mut Response, origin: &str) {
         headers.insert(http::header::ACCESS_CONTROL_ALLOW_ORIGIN, v);
     }
     headers.insert(http::header::ACCESS_CONTROL_ALLOW_CREDENTIALS, HeaderValue::from_static("true"));
+    // A page must be able to read when to retry a 429 or 503.
+    headers.insert(http::header::ACCESS_CONTROL_EXPOSE_HEADERS, HeaderValue::from_static("Retry-After"));
     headers.append(http::header::VARY, HeaderValue::from_static("Origin"));
 }
 
@@ -106,8 +108,10 @@ pub(crate) fn safe_return_to(tenant: &Tenant, request: &Request, raw: Option<&st
     if raw.chars().any(|c| c.is_control() || c == '\\' || c.is_whitespace()) {
         return "/".into();
     }
-    if raw.starts_with('/') && !raw.starts_with("//") {
-        return raw.to_string();
+    if raw.starts_with('/') {
+        // The path as the browser will resolve it (dot segments, `%2e` among them): one that
+        // then starts with `//` would name another host.
+        return if normalized_path(raw).starts_with("//") { "/".into() } else { raw.to_string() };
     }
     // With whitespace, control characters, backslashes and user info refused, the origin parsed
     // here is the one a browser navigates to.
@@ -117,6 +121,32 @@ pub(crate) fn safe_return_to(tenant: &Tenant, request: &Request, raw: Option<&st
         }
         _ => "/".into(),
     }
+}
+
+/// The path of `raw` (a path-absolute reference) with its dot segments removed as the WHATWG URL
+/// parser removes them (`.`, `..`, `%2e` in any case and mix).
+fn normalized_path(raw: &str) -> String {
+    let path = raw.split(['?', '#']).next().unwrap_or(raw);
+    let dot = |s: &str| s == "." || s.eq_ignore_ascii_case("%2e");
+    let dots = |s: &str| s == ".." || [".%2e", "%2e.", "%2e%2e"].iter().any(|d| s.eq_ignore_ascii_case(d));
+    let parts: Vec<&str> = path.split('/').skip(1).collect();
+    let mut out: Vec<&str> = Vec::new();
+    for (i, part) in parts.iter().enumerate() {
+        let last = i + 1 == parts.len();
+        if dots(part) {
+            out.pop();
+            if last {
+                out.push("");
+            }
+        } else if dot(part) {
+            if last {
+                out.push("");
+            }
+        } else {
+            out.push(part);
+        }
+    }
+    format!("/{}", out.join("/"))
 }
 
 /// `GET /login?return_to=`: the hosted login page, branded with the tenant's name.
@@ -220,9 +250,30 @@ mod tests {
             (Some("data:text/html,x"), "/"),
             (Some("/ok\nLocation: x"), "/"),
             (Some("dashboard"), "/"),
+            (Some("/.//evil.test"), "/"),
+            (Some("/a/..//evil.test"), "/"),
+            (Some("/%2e//evil.test"), "/"),
+            (Some("/%2E%2e/%2e//evil.test/x?y"), "/"),
+            (Some("/./ok"), "/./ok"),
+            (Some("/a/../b"), "/a/../b"),
         ];
         for (raw, want) in cases {
             assert_eq!(safe_return_to(&t, &r, raw), want, "{raw:?}");
+        }
+    }
+
+    #[test]
+    fn paths_normalize_as_browsers_resolve_them() {
+        for (raw, want) in [
+            ("/", "/"),
+            ("/a/./b/../c", "/a/c"),
+            ("/a/..", "/"),
+            ("/a/.", "/a/"),
+            ("/.//x", "//x"),
+            ("/..//x", "//x"),
+            ("/%2E/%2e%2E/x?q=/../", "/x"),
+        ] {
+            assert_eq!(normalized_path(raw), want, "{raw}");
         }
     }
 

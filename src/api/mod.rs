@@ -255,6 +255,9 @@ impl Routed {
     }
 }
 
+/// `Strict-Transport-Security` of every answer dynauth makes over https.
+pub const HSTS: &str = "max-age=31536000";
+
 /// Handle one request.
 pub async fn handle(ctx: &Ctx<'_>, request: Request) -> Handled {
     let request_id = request_id(&request, ctx.random);
@@ -276,6 +279,11 @@ pub async fn handle(ctx: &Ctx<'_>, request: Request) -> Handled {
     };
     if let (Some(origin), Outcome::Respond(response)) = (&routed.cors, &mut outcome) {
         browser::add_cors_headers(response, origin);
+    }
+    // Answered over https: browsers keep to https for this host for a year (no subdomains: a
+    // tenant's other hosts are not dynauth's to decide).
+    if let (Some("https"), Outcome::Respond(response)) = (request.uri().scheme_str(), &mut outcome) {
+        response.headers_mut().insert(http::header::STRICT_TRANSPORT_SECURITY, http::HeaderValue::from_static(HSTS));
     }
     let stats = ctx.store.db.stats();
     let log = LogLine {
@@ -422,7 +430,9 @@ pub fn only(method: &http::Method, allowed: &'static str) -> Result<(), ApiError
 pub fn json_response(status: u16, body: &impl Serialize) -> Response {
     let mut response = empty_response(status);
     *response.body_mut() = serde_json::to_vec(body).unwrap_or_default();
-    response.headers_mut().insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("application/json"));
+    let headers = response.headers_mut();
+    headers.insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("application/json"));
+    headers.insert(http::header::X_CONTENT_TYPE_OPTIONS, http::HeaderValue::from_static("nosniff"));
     response
 }
 
