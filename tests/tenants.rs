@@ -532,6 +532,40 @@ fn requests_on_tenant_hosts_are_forwarded_without_spoofed_headers() {
     assert_eq!(f.headers.get("connection"), None);
     assert_eq!(f.headers.get("host"), None);
 
+    // Hygiene: hop-by-hop headers (and those Connection names, and proxy-*), client-claimed
+    // addresses replaced by CF-Connecting-IP, dynauth's cookies out of every Cookie header.
+    let r = app.call(
+        "GET",
+        "/app",
+        "auth.acme.test",
+        &[
+            ("connection", "close, X-Secret-Hop"),
+            ("x-secret-hop", "1"),
+            ("proxy-authorization", "Basic eA=="),
+            ("x-forwarded-for", "6.6.6.6"),
+            ("x-real-ip", "6.6.6.6"),
+            ("forwarded", "for=6.6.6.6"),
+            ("cf-connecting-ip", "203.0.113.7"),
+            ("cookie", "__Host-dynauth=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA; a=1"),
+            ("cookie", "b=2; __Host-dynauth=BBBB"),
+            ("x-kept", "yes"),
+        ],
+        None,
+    );
+    let Some(f) = r.forward else { panic!("expected a forward, got {} {:?}", r.status, r.json) };
+    for gone in ["connection", "x-secret-hop", "proxy-authorization"] {
+        assert_eq!(f.headers.get(gone), None, "{gone}");
+    }
+    assert_eq!(f.headers.get_all("x-forwarded-for").iter().collect::<Vec<_>>(), vec!["203.0.113.7"]);
+    assert_eq!(f.headers.get_all("x-real-ip").iter().collect::<Vec<_>>(), vec!["203.0.113.7"]);
+    assert_eq!(f.headers.get_all("forwarded").iter().collect::<Vec<_>>(), vec!["for=203.0.113.7;proto=https"]);
+    assert_eq!(f.headers.get_all("cookie").iter().collect::<Vec<_>>(), vec!["a=1", "b=2"]);
+    assert_eq!(f.headers["x-kept"], "yes");
+    // Without CF-Connecting-IP (not behind Cloudflare) the client's claims are dropped, not kept.
+    let r = app.call("GET", "/app", "auth.acme.test", &[("x-forwarded-for", "6.6.6.6")], None);
+    let Some(f) = r.forward else { panic!("expected a forward") };
+    assert_eq!(f.headers.get("x-forwarded-for"), None);
+
     let none = app.call("GET", "/anything", "plain.example.test", &[], None);
     assert_eq!(
         (none.status, none.json.clone()),

@@ -1,7 +1,9 @@
 //! Forwarding: a request on a tenant host whose path is not dynauth's own goes to the tenant's
 //! `origin` (method, path, query, headers, body), marked with `x-dynauth-tenant` and
 //! `x-forwarded-host`. Whatever `x-dynauth-*` headers the client sent are removed first, so the
-//! origin can trust the ones it sees; dynauth's session cookies never reach it.
+//! origin can trust the ones it sees; dynauth's session cookies never reach it; hop-by-hop headers
+//! (and those `Connection` names, and `proxy-*`) stay behind; `x-forwarded-for`, `x-real-ip` and
+//! `forwarded` carry `CF-Connecting-IP`, never what the client claimed.
 //!
 //! The gateway: for a tenant with `protect: true`, only requests with a live session are
 //! forwarded, with `x-dynauth-user` and `x-dynauth-session`; others get 401 `invalid_session`
@@ -68,9 +70,13 @@ pub struct Forward {
     pub headers: HeaderMap,
 }
 
-/// Headers that belong to one connection and are never forwarded.
+/// Headers that belong to one connection and are never forwarded (with those the `Connection`
+/// header names, and every `proxy-*`).
 const HOP_BY_HOP: &[&str] =
     &["connection", "keep-alive", "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade", "host"];
+
+/// Who the client is, as a client may claim it: replaced by what Cloudflare saw.
+const CLIENT_CLAIMS: &[&str] = &["x-forwarded-for", "x-real-ip", "forwarded"];
 
 /// The forward of `request` to `tenant`'s origin; 404 `not_found` when the tenant has none.
 pub(crate) fn forward(tenant: &Tenant, request: &Request) -> Result<Forward, ApiError> {
@@ -80,9 +86,24 @@ pub(crate) fn forward(tenant: &Tenant, request: &Request) -> Result<Forward, Api
     let path_and_query = request.uri().path_and_query().map(|p| p.as_str()).unwrap_or("/");
     let url = format!("{origin}{path_and_query}");
     let mut headers = HeaderMap::with_capacity(request.headers().len() + 3);
+    // Names listed in `Connection` are hop-by-hop too (RFC 9110 7.6.1).
+    let named: Vec<String> = request
+        .headers()
+        .get_all(http::header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(|n| n.trim().to_ascii_lowercase())
+        .filter(|n| !n.is_empty())
+        .collect();
     for (name, value) in request.headers() {
         let n = name.as_str();
-        if n.starts_with("x-dynauth-") || HOP_BY_HOP.contains(&n) {
+        if n.starts_with("x-dynauth-")
+            || n.starts_with("proxy-")
+            || HOP_BY_HOP.contains(&n)
+            || CLIENT_CLAIMS.contains(&n)
+            || named.iter().any(|c| c == n)
+        {
             continue;
         }
         if name == http::header::COOKIE {
@@ -105,5 +126,13 @@ pub(crate) fn forward(tenant: &Tenant, request: &Request) -> Result<Forward, Api
     }
     let proto = request.uri().scheme_str().unwrap_or("https");
     set(&mut headers, "x-forwarded-proto", proto);
+    // The client's address as Cloudflare saw it, never as the client claimed it.
+    let client = request.headers().get("cf-connecting-ip").and_then(|v| v.to_str().ok()).map(str::trim);
+    if let Some(ip) = client.filter(|ip| ip.parse::<std::net::IpAddr>().is_ok()) {
+        set(&mut headers, "x-forwarded-for", ip);
+        set(&mut headers, "x-real-ip", ip);
+        let node = if ip.contains(':') { format!("\"[{ip}]\"") } else { ip.to_string() };
+        set(&mut headers, "forwarded", &format!("for={node};proto={proto}"));
+    }
     Ok(Forward { method: request.method().clone(), url, headers })
 }
