@@ -80,6 +80,7 @@ async function perform(op, request) {
           method: op.method,
           headers: headerPairs(op.head),
           body: op.body,
+          redirect: 'manual', // a 3xx is an answer (a webhook that redirects has failed)
           signal: AbortSignal.timeout(op.timeoutMs),
         });
         const body = new Uint8Array(await response.arrayBuffer());

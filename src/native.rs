@@ -23,7 +23,12 @@ pub struct HttpTransport {
 impl HttpTransport {
     /// A client whose every request gives up after `timeout`.
     pub fn new(timeout: Duration) -> Self {
-        let config = ureq::Agent::config_builder().http_status_as_error(false).timeout_global(Some(timeout)).build();
+        // Redirects are answers, not instructions: a webhook answering 3xx has not taken the code.
+        let config = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .max_redirects(0)
+            .timeout_global(Some(timeout))
+            .build();
         Self { agent: ureq::Agent::new_with_config(config) }
     }
 }

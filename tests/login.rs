@@ -299,11 +299,55 @@ fn delivery_goes_to_the_signed_webhook_and_failure_leaves_no_code() {
     assert!(items_of_type(t2.name(), "login_code").is_empty());
     drop(t);
 
+    // A webhook that redirects has not taken the code: the redirect is not followed.
+    let target = webhook(204);
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("{e}"));
+    let redirecting = format!("http://127.0.0.1:{}/hook", listener.local_addr().map(|a| a.port()).unwrap_or(0));
+    let location = target.url.clone();
+    std::thread::spawn(move || {
+        for mut stream in listener.incoming().flatten() {
+            let mut reader = BufReader::new(stream.try_clone().unwrap_or_else(|e| panic!("{e}")));
+            let mut line = String::new();
+            let mut length = 0usize;
+            while reader.read_line(&mut line).is_ok_and(|n| n > 2) {
+                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                    length = v.trim().parse().unwrap_or(0);
+                }
+                line.clear();
+            }
+            let mut body = vec![0; length];
+            let _ = reader.read_exact(&mut body);
+            let _ = write!(
+                stream,
+                "HTTP/1.1 307 X\r\nlocation: {location}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+            );
+        }
+    });
+    let (t4, app4) =
+        setup("webhookredirect", &[("CODE_WEBHOOK_URL", &redirecting), ("CODE_WEBHOOK_SECRET", WEBHOOK_SECRET)]);
+    let r = start(&app4, "dee@example.com");
+    assert_eq!((r.status, r.json["error"]["code"].clone()), (502, json!("delivery_failed")));
+    assert_eq!(target.seen.lock().map(|s| s.len()).unwrap_or(9), 0, "the redirect was not followed");
+    assert!(items_of_type(t4.name(), "login_code").is_empty());
+
     // Nothing configured and not DEV_MODE: a configuration error naming the variable.
     let (_t3, app3) = setup("nowebhook", &[]);
     let r = start(&app3, "dee@example.com");
     assert_eq!((r.status, r.json["error"]["code"].clone()), (500, json!("config_error")));
     assert!(r.json["error"]["message"].as_str().unwrap_or("").contains("CODE_WEBHOOK_URL"));
+    // A tenant webhook without a secret to sign with is refused when saved, not at the first login.
+    let r = app3.admin(
+        "PUT",
+        "/v1/admin/tenants/acme",
+        Some(json!({"name": "Acme", "code_webhook_url": "https://hooks.acme.test/codes"})),
+    );
+    assert_eq!(
+        (r.status, r.json["error"].clone()),
+        (
+            400,
+            json!({"code": "invalid_request", "message": "code_webhook_url: needs CODE_WEBHOOK_SECRET to be configured (deliveries are signed with it)"})
+        )
+    );
 }
 
 #[test]

@@ -144,6 +144,14 @@ async fn tenant(ctx: &Ctx<'_>, request: &Request, id: &TenantId) -> Result<Respo
     match request.method().as_str() {
         "PUT" => {
             let spec = TenantSpec::from_body(body::json::<TenantBody>(request)?)?;
+            if spec.code_webhook_url.is_some() && ctx.config.login.webhook_secret.is_none() {
+                // Refused when saved, not with a 500 at the first login.
+                return Err(Invalid::field(
+                    "code_webhook_url",
+                    "needs CODE_WEBHOOK_SECRET to be configured (deliveries are signed with it)",
+                )
+                .into());
+            }
             let (tenant, created) =
                 tenants::put(&ctx.store, ctx.random, id, spec, ctx.now_secs()).await.map_err(tenant_error)?;
             ctx.caches.forget_tenant(id);

@@ -86,6 +86,26 @@ describe('login codes', () => {
     assert.equal(used.body.error.code, 'code_used');
   });
 
+  test('a webhook that redirects has not taken the code: the redirect is not followed', async () => {
+    const target = await startOrigin((seen, res) => { res.writeHead(204); res.end(); });
+    const redirect = await startOrigin((seen, res) => { res.writeHead(307, { location: `${target.url}/codes` }); res.end(); });
+    try {
+      const body = { name: 'Redir', code_webhook_url: `${redirect.url}/codes` };
+      assert.equal((await admin(prod, 'PUT', '/v1/admin/tenants/redir', body)).status, 201);
+      assert.equal((await admin(prod, 'PUT', '/v1/admin/tenants/redir/domains/redir.acme.test', { status: 'ready' })).status, 201);
+      const r = await rawRequest(`${prod.url}/v1/login/start`, {
+        method: 'POST', host: 'redir.acme.test', headers: { 'content-type': 'application/json' }, body: { email: 'rex@example.com' },
+      });
+      assert.equal(r.status, 502, JSON.stringify(r.body));
+      assert.equal(r.body.error.code, 'delivery_failed');
+      assert.equal(redirect.requests.length, 1);
+      assert.equal(target.requests.length, 0, 'the redirect was not followed');
+    } finally {
+      await target.close();
+      await redirect.close();
+    }
+  });
+
   test('the webhook is signed: the receiver accepts it, and refuses it tampered', async () => {
     const before = hook.requests.length;
     const started = await post(prod, '/v1/login/start', { email: 'bea@example.com' });
