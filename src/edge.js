@@ -55,7 +55,7 @@ export function log(line) {
 export const sendOp = (id, method, url, head, body, timeoutMs, keep) =>
   ({ id, kind: 'send', method, url, head, body: body.length ? body.slice() : undefined, timeoutMs, keep });
 export const sleepOp = (id, ms) => ({ id, kind: 'sleep', ms });
-export const bodyOp = (id) => ({ id, kind: 'body' });
+export const bodyOp = (id, limit, tooLarge) => ({ id, kind: 'body', limit, tooLarge });
 export const forwardOp = (id, method, url, head) => ({ id, kind: 'forward', method, url, head });
 export const parkOp = (id) => ({ id, kind: 'park' });
 
@@ -90,7 +90,7 @@ async function perform(op, request) {
         await new Promise((done) => setTimeout(done, op.ms));
         return { op };
       case 'body':
-        return { op, body: new Uint8Array(await request.arrayBuffer()) };
+        return { op, ...(await readBody(request, op.limit, op.tooLarge)) };
       case 'park':
         await new Promise((done) => parked.set(op.id, done));
         return { op };
@@ -106,6 +106,36 @@ async function perform(op, request) {
   } catch (e) {
     return { op, error: String(e) || 'failed' };
   }
+}
+
+/**
+ * The request's body, at most `limit` bytes: refused unread when its Content-Length says more,
+ * cut off (and the rest left unread) when the stream brings more.
+ */
+async function readBody(request, limit, tooLarge) {
+  const declared = Number(request.headers.get('content-length'));
+  if (declared > limit) return { error: tooLarge };
+  if (!request.body) return { body: EMPTY };
+  const reader = request.body.getReader();
+  const chunks = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.length;
+    if (size > limit) {
+      await reader.cancel().catch(() => {});
+      return { error: tooLarge };
+    }
+    chunks.push(value);
+  }
+  const body = new Uint8Array(size);
+  let at = 0;
+  for (const chunk of chunks) {
+    body.set(chunk, at);
+    at += chunk.length;
+  }
+  return { body };
 }
 
 /**

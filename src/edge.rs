@@ -46,7 +46,7 @@ extern "C" {
     #[wasm_bindgen(js_name = sleepOp)]
     fn sleep_op(id: u32, ms: u32) -> JsValue;
     #[wasm_bindgen(js_name = bodyOp)]
-    fn body_op(id: u32) -> JsValue;
+    fn body_op(id: u32, limit: u32, too_large: &str) -> JsValue;
     #[wasm_bindgen(js_name = forwardOp)]
     fn forward_op(id: u32, method: &str, url: &str, head: &str) -> JsValue;
     /// `env.ADMIN.fetch(request)`, or undefined when there is no such binding.
@@ -258,6 +258,9 @@ async fn handle(state: State, head: String) -> Finished {
     if needs_body {
         match driver::perform(Op::ReadBody).await {
             Done::Body(Ok(body)) => *request.body_mut() = body,
+            Done::Body(Err(e)) if e == api::BODY_TOO_LARGE => {
+                return Finished::Request(api::body_too_large(request.method().as_str(), random_id()));
+            }
             other => {
                 let detail = match other {
                     Done::Body(Err(e)) => e,
@@ -402,7 +405,10 @@ fn op_value(id: u32, op: Op) -> (Kind, JsValue) {
             (Kind::Send, value)
         }
         Op::Sleep(d) => (Kind::Sleep, sleep_op(id, u32::try_from(d.as_millis()).unwrap_or(u32::MAX))),
-        Op::ReadBody => (Kind::Body, body_op(id)),
+        Op::ReadBody => {
+            let limit = u32::try_from(crate::input::MAX_BODY).unwrap_or(u32::MAX);
+            (Kind::Body, body_op(id, limit, api::BODY_TOO_LARGE))
+        }
     }
 }
 

@@ -222,6 +222,17 @@ pub fn unreadable_request(detail: &str, request_id: String) -> Handled {
     failed(err, "unreadable_request", String::new(), detail.to_string(), request_id)
 }
 
+/// What the host answers for a body over [`crate::input::MAX_BODY`] (declared or read so far):
+/// the edge stops reading it and answers [`body_too_large`].
+pub const BODY_TOO_LARGE: &str = "the body is over the limit";
+
+/// Handle a request whose body was refused unread (its `Content-Length`) or cut off while
+/// streaming, for being over [`crate::input::MAX_BODY`]: 413 `payload_too_large`.
+pub fn body_too_large(method: &str, request_id: String) -> Handled {
+    let err = ApiError::from(crate::input::Invalid::TooLarge);
+    failed(err, "body_too_large", method.to_string(), BODY_TOO_LARGE.to_string(), request_id)
+}
+
 fn failed(err: ApiError, route: &'static str, method: String, detail: String, request_id: String) -> Handled {
     let log = LogLine {
         request_id,
