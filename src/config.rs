@@ -162,10 +162,20 @@ impl Config {
                 problem: "is not set (CODE_WEBHOOK_URL needs it to sign deliveries)".into(),
             });
         }
+        let dev_mode = vars.flag("DEV_MODE")?;
+        if dev_mode && !is_loopback(dynamo.endpoint.uri().host().unwrap_or("")) {
+            // Codes in answers must never reach a real table: refused, never silently turned off.
+            return Err(ConfigError {
+                variable: "DEV_MODE",
+                problem: "is true, which is allowed only with a loopback DYNAMODB_ENDPOINT (local development): \
+                          unset DEV_MODE"
+                    .into(),
+            });
+        }
         let login = LoginSettings {
             webhook_url,
             webhook_secret: webhook_secret.map(Secret),
-            dev_mode: vars.flag("DEV_MODE")?,
+            dev_mode,
             rate_limit: u32::try_from(vars.number("LOGIN_RATE_LIMIT", 5, 1, 100)?).unwrap_or(5),
             rate_window_secs: vars.number("LOGIN_RATE_WINDOW_SECS", 900, 60, 86_400)?,
         };
@@ -181,6 +191,12 @@ impl Config {
             request_deadline: Duration::from_millis(vars.number("REQUEST_DEADLINE_MS", 5_000, 100, 60_000)?),
         })
     }
+}
+
+/// `localhost`, `127.0.0.0/8` or `[::1]`.
+fn is_loopback(host: &str) -> bool {
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    host.eq_ignore_ascii_case("localhost") || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
 /// The DynamoDB part of the configuration (endpoint, region, credentials, retries, table and key
@@ -330,6 +346,33 @@ pub(crate) mod tests {
         assert_eq!(config.dynamo.retry.attempt_timeout, Duration::from_secs(1));
         assert_eq!(config.request_deadline, Duration::from_secs(5));
         assert_eq!(config.dynamo.credentials.session_token, None);
+    }
+
+    #[test]
+    fn dev_mode_is_refused_unless_the_table_is_local() {
+        for endpoint in [
+            None,
+            Some("https://dynamodb.eu-west-1.amazonaws.com"),
+            Some("http://10.0.0.5:8000"),
+            Some("http://db.local:8000"),
+        ] {
+            let mut vars = base_vars();
+            vars.insert("DEV_MODE", "true".into());
+            if let Some(e) = endpoint {
+                vars.insert("DYNAMODB_ENDPOINT", e.into());
+            }
+            let err = parse(&vars).map(|_| ()).map_err(|e| e.variable);
+            assert_eq!(err, Err("DEV_MODE"), "{endpoint:?}");
+        }
+        for endpoint in ["http://127.0.0.1:8000", "http://localhost:8000", "http://127.0.0.9:1", "http://[::1]:8000"] {
+            let mut vars = base_vars();
+            vars.insert("DEV_MODE", "true".into());
+            vars.insert("DYNAMODB_ENDPOINT", endpoint.into());
+            assert!(parse(&vars).is_ok_and(|c| c.login.dev_mode), "{endpoint}");
+        }
+        let mut vars = base_vars();
+        vars.insert("DEV_MODE", "false".into());
+        assert!(parse(&vars).is_ok(), "DEV_MODE off is fine anywhere");
     }
 
     #[test]
