@@ -34,6 +34,8 @@ DYNAMODB_ENDPOINT=http://127.0.0.1:$ddb_port
 INSECURE_LOCAL_COOKIES=true
 # No webhook locally: login codes are returned by /v1/login/start and logged (never in production).
 DEV_MODE=true
+# Tenant origins and webhooks may be local servers (http://localhost:3000 ...).
+ALLOW_LOCAL_TARGETS=true
 VARS
 
 export AWS_REGION=us-east-1 DYNAMODB_TABLE=dynauth DYNAMODB_ENDPOINT="http://127.0.0.1:$ddb_port"

@@ -44,6 +44,9 @@ pub struct Config {
     /// requests to `http://localhost` or `http://127.0.0.1` (never for anything else).
     pub insecure_local_cookies: bool,
     pub login: LoginSettings,
+    /// Local development (`ALLOW_LOCAL_TARGETS`): tenant origins and webhooks may be http:// and
+    /// private or loopback hosts.
+    pub allow_local_targets: bool,
     /// The whole request's budget (`REQUEST_DEADLINE_MS`): every DynamoDB call, retry and webhook
     /// delivery of one request ends within it; when it is spent the answer is 503.
     pub request_deadline: Duration,
@@ -95,6 +98,7 @@ pub const VARIABLES: &[&str] = &[
     "DYNAMODB_ATTEMPT_TIMEOUT_MS",
     "DYNAMODB_MAX_ATTEMPTS",
     "REQUEST_DEADLINE_MS",
+    "ALLOW_LOCAL_TARGETS",
     "AWS_ACCESS_KEY_ID",
     "AWS_SECRET_ACCESS_KEY",
     "AWS_SESSION_TOKEN",
@@ -189,6 +193,7 @@ impl Config {
             insecure_local_cookies,
             login,
             request_deadline: Duration::from_millis(vars.number("REQUEST_DEADLINE_MS", 5_000, 100, 60_000)?),
+            allow_local_targets: vars.flag("ALLOW_LOCAL_TARGETS")?,
         })
     }
 }

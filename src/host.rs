@@ -172,6 +172,36 @@ pub fn webhook_url(raw: &str) -> Result<String, InvalidHost> {
     }
 }
 
+/// Whether `url` (a normalized base URL) is a target dynauth may send requests and secrets to in
+/// production: `https://` to a public host. Refused: `http://`, single-label hosts (`backend`,
+/// `localhost`), and IP literals in the loopback, private, link-local, shared (CGNAT),
+/// unspecified and broadcast ranges.
+pub fn public_target(url: &str) -> Result<(), &'static str> {
+    let Some(rest) = url.strip_prefix("https://") else {
+        return Err("must be https://");
+    };
+    let authority = rest.split('/').next().unwrap_or("");
+    let host = authority.rsplit_once(':').map_or(authority, |(h, _)| h);
+    if let Ok(ip) = host.parse::<std::net::Ipv4Addr>() {
+        let [a, b, ..] = ip.octets();
+        let shared = a == 100 && (64..128).contains(&b);
+        if ip.is_loopback()
+            || ip.is_private()
+            || ip.is_link_local()
+            || ip.is_unspecified()
+            || ip.is_broadcast()
+            || shared
+        {
+            return Err("must be a public host, not a loopback, private or link-local address");
+        }
+        return Ok(());
+    }
+    if !host.contains('.') {
+        return Err("must be a public host name, not a single label");
+    }
+    Ok(())
+}
+
 /// The origin (`scheme://host[:port]`, as browsers serialize it) of an `Origin` header or of an
 /// absolute `http(s)` URL such as a `Referer`; `None` when it has none (`null`, relative, another
 /// scheme, user info, malformed).
@@ -217,6 +247,29 @@ fn join_origin(scheme: &str, host: &str, port: Option<u16>) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn public_targets() {
+        for ok in ["https://app.acme.test", "https://app.acme.test:8443/base", "https://8.8.8.8", "https://100.128.0.1"]
+        {
+            assert_eq!(super::public_target(ok), Ok(()), "{ok}");
+        }
+        for bad in [
+            "http://app.acme.test",
+            "https://127.0.0.1:9",
+            "https://10.1.2.3",
+            "https://172.16.0.1",
+            "https://192.168.1.1/x",
+            "https://169.254.169.254",
+            "https://100.64.0.1",
+            "https://0.0.0.0",
+            "https://255.255.255.255",
+            "https://localhost",
+            "https://backend:8080",
+        ] {
+            assert!(super::public_target(bad).is_err(), "{bad}");
+        }
+    }
+
     use super::*;
 
     #[test]

@@ -152,8 +152,26 @@ pub struct TenantSpec {
 
 impl TenantSpec {
     /// The spec of a decoded body: defaults applied, origins deduplicated, and the rules that
-    /// span fields (at most 50 origins; the idle lifetime no longer than the lifetime).
-    pub fn from_body(body: TenantBody) -> Result<Self, Invalid> {
+    /// span fields (at most 50 origins; the idle lifetime no longer than the lifetime). Unless
+    /// `local_targets` (local development: `ALLOW_LOCAL_TARGETS`), `origin` and
+    /// `code_webhook_url` must be https:// to a public host ([`host::public_target`]).
+    pub fn from_body(body: TenantBody, local_targets: bool) -> Result<Self, Invalid> {
+        if !local_targets {
+            let targets = [
+                ("origin", body.origin.as_ref().map(|u| u.0.as_str())),
+                ("code_webhook_url", body.code_webhook_url.as_ref().map(|u| u.0.as_str())),
+            ];
+            for (field, url) in targets {
+                if let Some(url) = url
+                    && let Err(problem) = host::public_target(url)
+                {
+                    return Err(Invalid::field(
+                        field,
+                        format!("{problem} (local targets need ALLOW_LOCAL_TARGETS, for development only)"),
+                    ));
+                }
+            }
+        }
         let mut allowed_origins: Vec<String> = Vec::new();
         for WebOrigin(origin) in body.allowed_origins.unwrap_or_default().0 {
             if !allowed_origins.contains(&origin) {
@@ -557,7 +575,7 @@ mod tests {
     use crate::input::decode;
 
     fn spec(v: Value) -> Result<TenantSpec, Invalid> {
-        TenantSpec::from_body(decode::<TenantBody>(&v)?)
+        TenantSpec::from_body(decode::<TenantBody>(&v)?, true)
     }
 
     #[test]

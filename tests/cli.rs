@@ -26,6 +26,7 @@ fn dynauth(table: &str, args: &[&str]) -> Run {
         .env("DYNAMODB_ENDPOINT", dynamodb_endpoint())
         .env("AWS_REGION", "us-east-1")
         .env("DYNAMODB_TABLE", table)
+        .env("ALLOW_LOCAL_TARGETS", "true")
         .env("AWS_ACCESS_KEY_ID", "AKIDLOCALCLI")
         .env("AWS_SECRET_ACCESS_KEY", "local-cli-secret")
         .output()

@@ -578,3 +578,38 @@ fn requests_on_tenant_hosts_are_forwarded_without_spoofed_headers() {
         assert_eq!(app.call("GET", path, "auth.acme.test", &[], None).json["error"]["code"], "not_found", "{path}");
     }
 }
+
+#[test]
+fn tenant_origins_and_webhooks_must_be_public_https_unless_local_targets_are_allowed() {
+    let t = TestTable::new("targets");
+    let app = App::new(t.name(), manual_runtime(1_800_000_000), &[("ALLOW_LOCAL_TARGETS", "false")]);
+    let put = |body: Value| app.admin("PUT", "/v1/admin/tenants/acme", Some(body));
+    for (field, url, problem) in [
+        ("origin", "http://app.acme.test", "must be https://"),
+        ("origin", "https://127.0.0.1:9", "must be a public host, not a loopback, private or link-local address"),
+        ("origin", "https://10.0.0.8/app", "must be a public host, not a loopback, private or link-local address"),
+        ("origin", "https://169.254.169.254", "must be a public host, not a loopback, private or link-local address"),
+        ("origin", "https://backend:8080", "must be a public host name, not a single label"),
+        (
+            "code_webhook_url",
+            "https://192.168.1.10/hook",
+            "must be a public host, not a loopback, private or link-local address",
+        ),
+        ("code_webhook_url", "http://127.0.0.1:9/hook", "must be https://"),
+    ] {
+        let r = put(json!({"name": "Acme", field: url}));
+        assert_eq!(
+            (r.status, r.json["error"].clone()),
+            (
+                400,
+                json!({"code": "invalid_request", "message": format!("{field}: {problem} (local targets need ALLOW_LOCAL_TARGETS, for development only)")})
+            ),
+            "{url}"
+        );
+    }
+    assert_eq!(put(json!({"name": "Acme", "origin": "https://app.acme.test/base"})).status, 201);
+    // With the local-development setting, a local origin is fine.
+    let local = App::new(t.name(), manual_runtime(1_800_000_000), &[]);
+    let r = local.admin("PUT", "/v1/admin/tenants/acme", Some(json!({"name": "Acme", "origin": "http://127.0.0.1:9"})));
+    assert_eq!(r.status, 200, "{}", r.json);
+}

@@ -143,7 +143,7 @@ async fn list_tenants(ctx: &Ctx<'_>, request: &Request) -> Result<Response, ApiE
 async fn tenant(ctx: &Ctx<'_>, request: &Request, id: &TenantId) -> Result<Response, ApiError> {
     match request.method().as_str() {
         "PUT" => {
-            let spec = TenantSpec::from_body(body::json::<TenantBody>(request)?)?;
+            let spec = TenantSpec::from_body(body::json::<TenantBody>(request)?, ctx.config.allow_local_targets)?;
             if spec.code_webhook_url.is_some() && ctx.config.login.webhook_secret.is_none() {
                 // Refused when saved, not with a 500 at the first login.
                 return Err(Invalid::field(

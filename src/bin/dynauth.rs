@@ -296,10 +296,13 @@ output: [--json]";
         if args.switch("--protect") {
             body.insert("protect".into(), json!(true));
         }
-        let spec = decode::<TenantBody>(&Value::Object(body)).and_then(TenantSpec::from_body).map_err(|e| match e {
-            Invalid::Field { message, .. } => failed("invalid tenant", message),
-            other => failed("invalid tenant", format!("{other:?}")),
-        })?;
+        let local_targets = std::env::var("ALLOW_LOCAL_TARGETS").is_ok_and(|v| v == "true");
+        let spec = decode::<TenantBody>(&Value::Object(body))
+            .and_then(|b| TenantSpec::from_body(b, local_targets))
+            .map_err(|e| match e {
+                Invalid::Field { message, .. } => failed("invalid tenant", message),
+                other => failed("invalid tenant", format!("{other:?}")),
+            })?;
         let store = Store::new(client, schema);
         let (tenant, created) = block_on(tenants::put(&store, &os(), &id, spec, now()))
             .map_err(|e| tenant_error(&format!("putting tenant {id}"), e))?;

@@ -129,6 +129,8 @@ pub mod app {
                 ("ADMIN_TOKEN".into(), ADMIN_TOKEN.into()),
                 ("TOKEN_SECRET".into(), TOKEN_SECRET.into()),
                 ("DYNAMODB_TIMEOUT_MS".into(), "10000".into()),
+                // Origins and webhooks on 127.0.0.1 (the tests' own servers).
+                ("ALLOW_LOCAL_TARGETS".into(), "true".into()),
             ]);
             for (k, v) in extra {
                 vars.insert((*k).into(), (*v).into());

@@ -19,6 +19,7 @@ const BASE_VARS = {
   TOKEN_SECRET: 'e2e-token-secret-not-secret-0123456789abcdef',
   DYNAMODB_ENDPOINT: DYNAMODB,
   DYNAMODB_TIMEOUT_MS: '5000',
+  ALLOW_LOCAL_TARGETS: 'true', // origins and webhooks on 127.0.0.1 (the tests' own servers)
 };
 
 const running = new Set();
