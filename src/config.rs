@@ -36,6 +36,10 @@ pub struct Config {
     pub dynamo: ClientConfig,
     pub schema: Schema,
     pub admin_token: Secret,
+    /// A second admin token accepted as well (`ADMIN_TOKEN_NEXT`), for rotation without downtime.
+    pub admin_token_next: Option<Secret>,
+    /// The only hosts the admin API answers on (`ADMIN_HOSTS`, canonical); empty: any host.
+    pub admin_hosts: Vec<String>,
     pub token_secret: Secret,
     /// Serves hosts that no tenant has claimed (local development only).
     pub default_tenant: Option<TenantId>,
@@ -103,6 +107,8 @@ pub const VARIABLES: &[&str] = &[
     "AWS_SECRET_ACCESS_KEY",
     "AWS_SESSION_TOKEN",
     "ADMIN_TOKEN",
+    "ADMIN_TOKEN_NEXT",
+    "ADMIN_HOSTS",
     "TOKEN_SECRET",
     "DEFAULT_TENANT",
     "HOST_CACHE_TTL_SECS",
@@ -127,6 +133,23 @@ impl Config {
             admin_token.len() >= 16 && is_visible_ascii(&admin_token),
             "must be at least 16 visible ASCII characters",
         )?;
+        let admin_token_next = vars.optional("ADMIN_TOKEN_NEXT");
+        if let Some(next) = &admin_token_next {
+            check(
+                "ADMIN_TOKEN_NEXT",
+                next.len() >= 16 && is_visible_ascii(next),
+                "must be at least 16 visible ASCII characters",
+            )?;
+        }
+        let mut admin_hosts = Vec::new();
+        for raw in vars.optional("ADMIN_HOSTS").unwrap_or_default().split(',').map(str::trim).filter(|h| !h.is_empty())
+        {
+            let host = crate::host::canonical(raw).map_err(|e| ConfigError {
+                variable: "ADMIN_HOSTS",
+                problem: format!("must be a comma-separated list of hosts: {e}"),
+            })?;
+            admin_hosts.push(host.as_str().to_string());
+        }
         let token_secret = vars.required("TOKEN_SECRET")?;
         check(
             "TOKEN_SECRET",
@@ -187,6 +210,8 @@ impl Config {
             dynamo,
             schema,
             admin_token: Secret(admin_token),
+            admin_token_next: admin_token_next.map(Secret),
+            admin_hosts,
             token_secret: Secret(token_secret),
             default_tenant,
             cache,

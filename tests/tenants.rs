@@ -613,3 +613,40 @@ fn tenant_origins_and_webhooks_must_be_public_https_unless_local_targets_are_all
     let r = local.admin("PUT", "/v1/admin/tenants/acme", Some(json!({"name": "Acme", "origin": "http://127.0.0.1:9"})));
     assert_eq!(r.status, 200, "{}", r.json);
 }
+
+#[test]
+fn the_admin_api_answers_only_on_admin_hosts_and_takes_a_second_token() {
+    let t = TestTable::new("adminhosts");
+    let next = "next-admin-token-for-tests-0123";
+    let app = App::new(
+        t.name(),
+        manual_runtime(1_800_000_000),
+        &[("ADMIN_HOSTS", "admin.dynauth.test, Ops.Example.test"), ("ADMIN_TOKEN_NEXT", next)],
+    );
+    let get = |host: &str, token: &str| {
+        app.call("GET", "/v1/admin/tenants", host, &[("authorization", &format!("Bearer {token}"))], None)
+    };
+    assert_eq!(get("admin.dynauth.test", ADMIN_TOKEN).status, 200);
+    assert_eq!(get("ops.example.test:443", ADMIN_TOKEN).status, 200);
+    assert_eq!(get("admin.dynauth.test", next).status, 200, "the next token works during rotation");
+    assert_eq!(get("admin.dynauth.test", "not-the-token-not-the-token").status, 401);
+    let elsewhere = get("auth.acme.test", ADMIN_TOKEN);
+    assert_eq!(
+        (elsewhere.status, elsewhere.json.clone()),
+        (404, json!({"error": {"code": "not_found", "message": "no route for /v1/admin/tenants"}})),
+        "not an admin host: no admin API, even with the token"
+    );
+    // Without ADMIN_HOSTS every host serves it; without ADMIN_TOKEN_NEXT only the one token.
+    let open = App::new(t.name(), manual_runtime(1_800_000_000), &[]);
+    let r = open.call(
+        "GET",
+        "/v1/admin/tenants",
+        "auth.acme.test",
+        &[("authorization", &format!("Bearer {ADMIN_TOKEN}"))],
+        None,
+    );
+    assert_eq!(r.status, 200);
+    let r =
+        open.call("GET", "/v1/admin/tenants", "auth.acme.test", &[("authorization", &format!("Bearer {next}"))], None);
+    assert_eq!(r.status, 401);
+}

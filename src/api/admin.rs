@@ -60,6 +60,13 @@ fn route_name(rest: &[&str]) -> &'static str {
 }
 
 async fn dispatch(ctx: &Ctx<'_>, request: &Request, rest: &[&str]) -> Result<Response, ApiError> {
+    if !ctx.config.admin_hosts.is_empty() {
+        // Not an admin host: as if there were no admin API here at all.
+        let host = super::request_host(request).and_then(|h| crate::host::canonical(&h).ok());
+        if !host.is_some_and(|h| ctx.config.admin_hosts.iter().any(|a| a == h.as_str())) {
+            return Err(ApiError::not_found(format!("no route for {}", request.uri().path())));
+        }
+    }
     authorize(ctx, request)?;
     let method = request.method();
     match rest {
@@ -108,7 +115,14 @@ async fn dispatch(ctx: &Ctx<'_>, request: &Request, rest: &[&str]) -> Result<Res
 /// Checks the admin bearer token in constant time; 401 `unauthorized` otherwise.
 fn authorize(ctx: &Ctx<'_>, request: &Request) -> Result<(), ApiError> {
     let presented = super::cookies::bearer(request).unwrap_or("");
-    if !presented.is_empty() && constant_time_eq(presented.as_bytes(), ctx.config.admin_token.expose().as_bytes()) {
+    // Both tokens are compared, always, so the time taken says nothing about which one matched.
+    let current = constant_time_eq(presented.as_bytes(), ctx.config.admin_token.expose().as_bytes());
+    let next = ctx
+        .config
+        .admin_token_next
+        .as_ref()
+        .is_some_and(|t| constant_time_eq(presented.as_bytes(), t.expose().as_bytes()));
+    if !presented.is_empty() && (current | next) {
         Ok(())
     } else {
         Err(ApiError::Unauthorized {
