@@ -127,20 +127,8 @@ impl Config {
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let (dynamo, schema) = database_from_lookup(&lookup)?;
         let vars = Vars(&lookup);
-        let admin_token = vars.required("ADMIN_TOKEN")?;
-        check(
-            "ADMIN_TOKEN",
-            admin_token.len() >= 16 && is_visible_ascii(&admin_token),
-            "must be at least 16 visible ASCII characters",
-        )?;
-        let admin_token_next = vars.optional("ADMIN_TOKEN_NEXT");
-        if let Some(next) = &admin_token_next {
-            check(
-                "ADMIN_TOKEN_NEXT",
-                next.len() >= 16 && is_visible_ascii(next),
-                "must be at least 16 visible ASCII characters",
-            )?;
-        }
+        let admin_token = vars.required_secret("ADMIN_TOKEN", 16)?;
+        let admin_token_next = vars.secret("ADMIN_TOKEN_NEXT", 16)?;
         let mut admin_hosts = Vec::new();
         for raw in vars.optional("ADMIN_HOSTS").unwrap_or_default().split(',').map(str::trim).filter(|h| !h.is_empty())
         {
@@ -150,12 +138,7 @@ impl Config {
             })?;
             admin_hosts.push(host.as_str().to_string());
         }
-        let token_secret = vars.required("TOKEN_SECRET")?;
-        check(
-            "TOKEN_SECRET",
-            token_secret.len() >= 32 && is_visible_ascii(&token_secret),
-            "must be at least 32 visible ASCII characters",
-        )?;
+        let token_secret = vars.required_secret("TOKEN_SECRET", 32)?;
         let default_tenant = match vars.optional("DEFAULT_TENANT") {
             None => None,
             Some(raw) => Some(TenantId::parse(&raw).map_err(|_| ConfigError {
@@ -176,14 +159,8 @@ impl Config {
                     .map_err(|e| ConfigError { variable: "CODE_WEBHOOK_URL", problem: e.to_string() })?,
             ),
         };
-        let webhook_secret = vars.optional("CODE_WEBHOOK_SECRET");
-        if let Some(secret) = &webhook_secret {
-            check(
-                "CODE_WEBHOOK_SECRET",
-                secret.len() >= 32 && is_visible_ascii(secret),
-                "must be at least 32 visible ASCII characters",
-            )?;
-        } else if webhook_url.is_some() {
+        let webhook_secret = vars.secret("CODE_WEBHOOK_SECRET", 32)?;
+        if webhook_secret.is_none() && webhook_url.is_some() {
             return Err(ConfigError {
                 variable: "CODE_WEBHOOK_SECRET",
                 problem: "is not set (CODE_WEBHOOK_URL needs it to sign deliveries)".into(),
@@ -304,6 +281,24 @@ impl<F: Fn(&str) -> Option<String>> Vars<'_, F> {
 
     fn required(&self, name: &'static str) -> Result<String, ConfigError> {
         self.optional(name).ok_or_else(|| ConfigError { variable: name, problem: "is not set".into() })
+    }
+
+    /// An optional secret: at least `min` visible ASCII characters when set.
+    fn secret(&self, name: &'static str, min: usize) -> Result<Option<String>, ConfigError> {
+        let value = self.optional(name);
+        if let Some(v) = &value {
+            check(
+                name,
+                v.len() >= min && is_visible_ascii(v),
+                &format!("must be at least {min} visible ASCII characters"),
+            )?;
+        }
+        Ok(value)
+    }
+
+    /// A required secret (see [`Self::secret`]).
+    fn required_secret(&self, name: &'static str, min: usize) -> Result<String, ConfigError> {
+        self.secret(name, min)?.ok_or_else(|| ConfigError { variable: name, problem: "is not set".into() })
     }
 
     fn name(&self, name: &'static str, default: &str) -> Result<String, ConfigError> {

@@ -36,15 +36,16 @@ pub fn json<T: DeserializeOwned>(request: &Request) -> Result<T, ApiError> {
 /// malformed escape or bytes that are not UTF-8.
 pub fn segments(path: &str) -> Result<Vec<Cow<'_, str>>, ApiError> {
     let invalid = || ApiError::bad_request("invalid_path", "the path has an invalid percent-encoding");
-    path.trim_start_matches('/')
-        .split('/')
-        .map(|segment| {
-            if !escapes_are_valid(segment) {
-                return Err(invalid());
-            }
-            percent_encoding::percent_decode_str(segment).decode_utf8().map_err(|_| invalid())
-        })
-        .collect()
+    path.trim_start_matches('/').split('/').map(|segment| percent_decode_strict(segment).ok_or_else(invalid)).collect()
+}
+
+/// `text` percent-decoded; `None` for a malformed escape or bytes that are not UTF-8 (never a
+/// silently altered value).
+fn percent_decode_strict(text: &str) -> Option<Cow<'_, str>> {
+    if !escapes_are_valid(text) {
+        return None;
+    }
+    percent_encoding::percent_decode_str(text).decode_utf8().ok()
 }
 
 /// Every `%` starts an escape of two hex digits.
@@ -78,11 +79,7 @@ pub fn query(request: &Request, name: &str) -> Result<Option<String>, ApiError> 
 /// One form-encoded key or value: `+` is a space, `%XX` a byte; `None` for a malformed escape or
 /// bytes that are not UTF-8.
 fn form_decode(raw: &str) -> Option<String> {
-    if !escapes_are_valid(raw) {
-        return None;
-    }
-    let spaced = raw.replace('+', " ");
-    percent_encoding::percent_decode_str(&spaced).decode_utf8().ok().map(Cow::into_owned)
+    percent_decode_strict(&raw.replace('+', " ")).map(Cow::into_owned)
 }
 
 /// A list's `limit` (1-100, default 20) and decoded `cursor`; `scope` binds the cursor to its
