@@ -97,7 +97,7 @@ async function perform(op, request) {
       case 'forward': {
         const init = { method: op.method, headers: headerPairs(op.head), redirect: 'manual' };
         if (op.method !== 'GET' && op.method !== 'HEAD') init.body = request.body;
-        const response = await fetch(op.url, init);
+        const response = withoutDynauthCookies(await fetch(op.url, init));
         return { op, status: response.status, response };
       }
       default:
@@ -106,6 +106,22 @@ async function perform(op, request) {
   } catch (e) {
     return { op, error: String(e) || 'failed' };
   }
+}
+
+/** dynauth's cookie names (src/api/cookies.rs): `__Host-dynauth...` and `dynauth_local`. */
+const DYNAUTH_COOKIE = /^\s*(__host-dynauth|dynauth_local)[^=]*=/i;
+
+/**
+ * The origin's answer without any Set-Cookie that names a dynauth cookie: an origin (or whoever
+ * controls it) cannot plant, overwrite or clear the session cookie of dynauth's host.
+ */
+function withoutDynauthCookies(response) {
+  const cookies = response.headers.getSetCookie();
+  if (!cookies.some((c) => DYNAUTH_COOKIE.test(c))) return response;
+  const filtered = new Response(response.body, response);
+  filtered.headers.delete('set-cookie');
+  for (const c of cookies) if (!DYNAUTH_COOKIE.test(c)) filtered.headers.append('set-cookie', c);
+  return filtered;
 }
 
 /**

@@ -37,6 +37,7 @@ pub mod driver;
 pub mod dynamo;
 pub mod email;
 pub mod host;
+pub mod identity;
 pub mod ids;
 pub mod input;
 pub mod keys;

@@ -138,11 +138,12 @@ impl Login {
     }
 }
 
-/// Where codes are delivered: the webhook URL, and the secret its posts are signed with.
-#[derive(Debug, Clone, Copy)]
+/// Where codes are delivered: the webhook URL, and the secrets its posts are signed with (one,
+/// or two while a tenant's webhook secret rotation overlaps, newest first).
+#[derive(Debug, Clone)]
 pub struct Delivery<'a> {
     pub url: &'a str,
-    pub secret: &'a [u8],
+    pub secrets: Vec<&'a [u8]>,
 }
 
 /// At most `limit` codes per email per `window_secs` per tenant.
@@ -215,7 +216,7 @@ pub async fn start(
             login_id: &issued.login.login_id,
             expires_at: rfc3339_secs(issued.login.expires_at),
         };
-        let request = webhook_request(delivery.url, delivery.secret, &message, now)
+        let request = webhook_request(delivery.url, &delivery.secrets, &message, now)
             .map_err(|e| StartError::Delivery(e.to_string()))?;
         match webhook.send(request).await {
             Ok(r) if r.status().is_success() => {}
@@ -427,17 +428,21 @@ fn new_login(
 }
 
 /// The webhook request for `message`: JSON, with `x-dynauth-signature: t=<unix>,v1=<hex
-/// HMAC-SHA256 of "<unix>.<body>">`.
+/// HMAC-SHA256 of "<unix>.<body>">`, one `v1` per secret.
 fn webhook_request(
     url: &str,
-    secret: &[u8],
+    secrets: &[&[u8]],
     message: &impl Serialize,
     now: i64,
 ) -> Result<http::Request<Vec<u8>>, TransportError> {
     let body = serde_json::to_vec(message).map_err(|e| TransportError(e.to_string()))?;
     let mut signed = format!("{now}.").into_bytes();
     signed.extend_from_slice(&body);
-    let signature = format!("t={now},v1={}", hmac_hex(secret, &signed));
+    let mut signature = format!("t={now}");
+    for secret in secrets {
+        signature.push_str(",v1=");
+        signature.push_str(&hmac_hex(secret, &signed));
+    }
     http::Request::builder()
         .method(http::Method::POST)
         .uri(url)
@@ -598,12 +603,16 @@ mod tests {
     #[test]
     fn the_webhook_signature_covers_timestamp_and_body() {
         let body = serde_json::json!({"tenant": "acme", "code": "123456"});
-        let req = webhook_request("https://hooks.example.test/x", b"whsec", &body, 1_700_000_000)
+        let req = webhook_request("https://hooks.example.test/x", &[b"whsec", b"old"], &body, 1_700_000_000)
             .unwrap_or_else(|e| panic!("{e}"));
         let sig = req.headers()["x-dynauth-signature"].to_str().unwrap_or("").to_string();
         let mut signed = b"1700000000.".to_vec();
         signed.extend_from_slice(req.body());
-        assert_eq!(sig, format!("t=1700000000,v1={}", hmac_hex(b"whsec", &signed)));
+        assert_eq!(
+            sig,
+            format!("t=1700000000,v1={},v1={}", hmac_hex(b"whsec", &signed), hmac_hex(b"old", &signed)),
+            "both secrets of a rotation's overlap sign"
+        );
         assert_eq!(req.headers()["content-type"], "application/json");
     }
 

@@ -57,6 +57,111 @@ pub struct Tenant {
     pub created_at: String,
     pub updated_at: String,
     pub generation: String,
+    /// The seeds its origin and webhook secrets are derived from (see [`Tenant::secrets`]).
+    #[serde(default)]
+    pub secrets: SecretSeeds,
+}
+
+/// Which of a tenant's secrets: the origin secret signs `x-dynauth-identity`, the webhook secret
+/// signs its own `code_webhook_url` deliveries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SecretKind {
+    Origin,
+    Webhook,
+}
+
+impl SecretKind {
+    pub fn parse(raw: &str) -> Option<Self> {
+        match raw {
+            "origin" => Some(Self::Origin),
+            "webhook" => Some(Self::Webhook),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Origin => "origin",
+            Self::Webhook => "webhook",
+        }
+    }
+}
+
+/// The random seeds of a tenant's secrets, newest first: one, or two while a rotation overlaps.
+/// A seed alone reveals nothing: the secret is HMAC(`TOKEN_SECRET`, kind, tenant, generation,
+/// seed), so a table scan does not yield it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SecretSeeds {
+    #[serde(default)]
+    pub origin: Vec<String>,
+    #[serde(default)]
+    pub webhook: Vec<String>,
+}
+
+impl SecretSeeds {
+    /// Fresh seeds from the platform's CSPRNG.
+    pub fn generate(random: &dyn Random) -> Self {
+        Self { origin: vec![random.request_token()], webhook: vec![random.request_token()] }
+    }
+
+    fn of(&self, kind: SecretKind) -> &Vec<String> {
+        match kind {
+            SecretKind::Origin => &self.origin,
+            SecretKind::Webhook => &self.webhook,
+        }
+    }
+
+    fn of_mut(&mut self, kind: SecretKind) -> &mut Vec<String> {
+        match kind {
+            SecretKind::Origin => &mut self.origin,
+            SecretKind::Webhook => &mut self.webhook,
+        }
+    }
+}
+
+/// A tenant secret (base64url, 43 characters). `Debug` never shows it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct TenantSecret(String);
+
+impl TenantSecret {
+    pub fn new(value: String) -> Self {
+        Self(value)
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for TenantSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("TenantSecret(** redacted **)")
+    }
+}
+
+impl Tenant {
+    /// The tenant's `kind` secrets, newest first, derived under `token_secret`. A tenant stored
+    /// before secrets existed derives its one secret from its generation (rotate to replace it).
+    pub fn secrets(&self, token_secret: &[u8], kind: SecretKind) -> Vec<TenantSecret> {
+        let seeds = self.secrets.of(kind);
+        let legacy = [self.generation.clone()];
+        let seeds = if seeds.is_empty() { &legacy[..] } else { &seeds[..] };
+        seeds
+            .iter()
+            .map(|seed| {
+                TenantSecret(crate::crypto::b64url(&crate::crypto::hmac_parts(
+                    token_secret,
+                    &[
+                        b"dynauth-tenant-secret-v1",
+                        kind.as_str().as_bytes(),
+                        self.id.as_str().as_bytes(),
+                        self.generation.as_bytes(),
+                        seed.as_bytes(),
+                    ],
+                )))
+            })
+            .collect()
+    }
 }
 
 /// The body of `PUT /v1/admin/tenants/{id}` (and of the CLI's `tenant put`). Only `name` is
@@ -333,9 +438,9 @@ pub async fn put(
     let now = rfc3339_secs(now);
     for _ in 0..WRITE_ATTEMPTS {
         let existing = store.tenant_item(id).await?;
-        let (created_at, generation) = match &existing {
-            Some(e) => (e.record.created_at.clone(), e.record.generation.clone()),
-            None => (now.clone(), random.request_token()),
+        let (created_at, generation, secrets) = match &existing {
+            Some(e) => (e.record.created_at.clone(), e.record.generation.clone(), e.record.secrets.clone()),
+            None => (now.clone(), random.request_token(), SecretSeeds::generate(random)),
         };
         let record = Tenant {
             id: id.clone(),
@@ -349,6 +454,7 @@ pub async fn put(
             created_at,
             updated_at: now.clone(),
             generation,
+            secrets,
         };
         match existing {
             None => {
@@ -364,6 +470,52 @@ pub async fn put(
                 Err(e) if e.lost_race() => {} // changed meanwhile: read again
                 Err(e) => return Err(e.into()),
             },
+        }
+    }
+    Err(TenantError::Contended)
+}
+
+/// How a secret changes: `Rotate` makes a new one and keeps the newest old one valid beside it;
+/// `EndOverlap` keeps only the newest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SecretChange {
+    Rotate,
+    EndOverlap,
+}
+
+/// Rotates a tenant's `kind` secret, or ends the overlap of a rotation: the record as stored.
+pub async fn change_secret(
+    store: &Store<'_>,
+    random: &dyn Random,
+    id: &TenantId,
+    kind: SecretKind,
+    change: SecretChange,
+    now: i64,
+) -> Result<Tenant, TenantError> {
+    let now = rfc3339_secs(now);
+    for _ in 0..WRITE_ATTEMPTS {
+        let Some(existing) = store.tenant_item(id).await? else {
+            return Err(NO_TENANT);
+        };
+        let mut record = existing.record.clone();
+        let seeds = record.secrets.of_mut(kind);
+        if seeds.is_empty() {
+            // A tenant from before secrets: its legacy seed is the generation.
+            seeds.push(record.generation.clone());
+        }
+        match change {
+            SecretChange::Rotate => seeds.insert(0, random.request_token()),
+            SecretChange::EndOverlap => {}
+        }
+        seeds.truncate(match change {
+            SecretChange::Rotate => 2,
+            SecretChange::EndOverlap => 1,
+        });
+        record.updated_at = now.clone();
+        match store.replace_tenant(random, existing, &record).await {
+            Ok(()) => return Ok(record),
+            Err(e) if e.lost_race() => {}
+            Err(e) => return Err(e.into()),
         }
     }
     Err(TenantError::Contended)
@@ -687,6 +839,29 @@ mod tests {
     }
 
     #[test]
+    fn secrets_are_derived_per_kind_tenant_generation_and_seed() {
+        let t = crate::testing::tenant();
+        let seeded = Tenant {
+            secrets: SecretSeeds { origin: vec!["b".into(), "a".into()], webhook: vec!["a".into()] },
+            ..t.clone()
+        };
+        let origin = seeded.secrets(b"k", SecretKind::Origin);
+        assert_eq!(origin.len(), 2, "both secrets of an overlap");
+        assert_eq!(origin[1].expose().len(), 43);
+        assert_ne!(origin[1], seeded.secrets(b"k", SecretKind::Webhook)[0], "the kind is bound");
+        assert_ne!(origin[1], seeded.secrets(b"other", SecretKind::Origin)[1], "TOKEN_SECRET is the key");
+        let other_gen = Tenant { generation: "g2".into(), ..seeded.clone() };
+        assert_ne!(origin[1], other_gen.secrets(b"k", SecretKind::Origin)[1], "a re-created tenant gets new secrets");
+        let other_id = Tenant { id: TenantId::parse("globex").unwrap_or_else(|e| panic!("{e}")), ..seeded.clone() };
+        assert_ne!(origin[1], other_id.secrets(b"k", SecretKind::Origin)[1]);
+        // No seeds stored (a tenant from before secrets): one, from the generation.
+        let legacy = t.secrets(b"k", SecretKind::Origin);
+        let as_seed = Tenant { secrets: SecretSeeds { origin: vec!["g1".into()], webhook: vec![] }, ..t };
+        assert_eq!(legacy, as_seed.secrets(b"k", SecretKind::Origin));
+        assert!(!format!("{:?}", legacy[0]).contains(legacy[0].expose()));
+    }
+
+    #[test]
     fn stored_shapes_round_trip() {
         let record = Tenant {
             id: TenantId::parse("acme").unwrap_or_else(|e| panic!("{e}")),
@@ -700,6 +875,7 @@ mod tests {
             created_at: "2026-01-01T00:00:00Z".into(),
             updated_at: "2026-01-02T00:00:00Z".into(),
             generation: "g1".into(),
+            secrets: SecretSeeds { origin: vec!["o2".into(), "o1".into()], webhook: vec!["w1".into()] },
         };
         let item = TenantItem {
             record: record.clone(),

@@ -254,5 +254,6 @@ pub fn tenant() -> crate::tenants::Tenant {
         created_at: String::new(),
         updated_at: String::new(),
         generation: "g1".into(),
+        secrets: crate::tenants::SecretSeeds::default(),
     }
 }

@@ -378,18 +378,144 @@ fn the_gateway_lets_only_live_sessions_reach_a_protected_origin() {
     assert_eq!(f.headers.get("authorization"), None, "nor the bearer token");
     assert_eq!(f.headers["x-dynauth-user"], "u-7");
 
-    // An unprotected tenant forwards without looking at sessions, and still strips the cookie.
+    // An unprotected tenant forwards anyone, and still strips the cookie.
     let open = app.call("GET", "/x", "auth.globex.test", &[("cookie", &format!("__Host-dynauth={token}; b=2"))], None);
     assert_eq!(open.status, 404, "globex has no origin");
     let plain = json!({"name": "Acme", "origin": "http://127.0.0.1:9"});
     assert_eq!(app.admin("PUT", "/v1/admin/tenants/acme", Some(plain)).status, 200);
+    let _warm = app.call("GET", "/x", HOST, &[], None);
+    let anonymous = app.call("GET", "/x", HOST, &[("x-dynauth-user", "admin")], None);
+    let Some(f) = anonymous.forward else { panic!("expected a forward") };
+    assert_eq!((f.headers.get("x-dynauth-user"), f.headers.get("x-dynauth-identity")), (None, None));
+    assert_eq!(anonymous.calls, 0, "no token, no session read");
+    // With a live session it learns who is calling, signed, without a second lookup; the
+    // bearer token that carried the session stays behind, another bearer token is the origin's.
     let headers = [("cookie", format!("__Host-dynauth={token}; b=2")), ("x-dynauth-user", "admin".to_string())];
     let headers: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let _warm = app.call("GET", "/x", HOST, &headers, None);
     let r = app.call("GET", "/x", HOST, &headers, None);
     let Some(f) = r.forward else { panic!("expected a forward") };
-    assert_eq!((f.headers.get("x-dynauth-user"), f.headers["cookie"].to_str().unwrap_or("")), (None, "b=2"));
-    assert_eq!(r.calls, 0, "no session read for an unprotected tenant");
+    assert_eq!(
+        (f.headers["x-dynauth-user"].to_str().unwrap_or(""), f.headers["cookie"].to_str().unwrap_or("")),
+        ("u-7", "b=2")
+    );
+    assert!(f.headers["x-dynauth-identity"].to_str().unwrap_or("").contains("; user=u-7; "));
+    let r = app.call("GET", "/x", HOST, &[("authorization", &format!("Bearer {token}"))], None);
+    let Some(f) = r.forward else { panic!("expected a forward") };
+    assert_eq!((f.headers.get("authorization"), f.headers["x-dynauth-user"].to_str().unwrap_or("")), (None, "u-7"));
+    let theirs = format!("Bearer {}", "Z".repeat(43));
+    let r = app.call("GET", "/x", HOST, &[("authorization", &theirs)], None);
+    let Some(f) = r.forward else { panic!("expected a forward") };
+    assert_eq!(
+        (f.headers["authorization"].to_str().unwrap_or(""), f.headers.get("x-dynauth-user")),
+        (theirs.as_str(), None)
+    );
+}
+
+/// Runs the independent verifier (tests/verify_identity.py, Python's `hmac`): `Ok(user session)`
+/// or `Err(why)`.
+fn python_verify(
+    header: &str,
+    secrets: &[&str],
+    method: &str,
+    host: &str,
+    path: &str,
+    tenant: &str,
+    now: u64,
+) -> Result<String, String> {
+    use std::io::Write as _;
+    let input = json!({"header": header, "secrets": secrets, "method": method, "host": host, "path": path, "tenant": tenant, "now": now});
+    let mut child = std::process::Command::new("python3")
+        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/verify_identity.py"))
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("python3: {e}"));
+    if let Some(mut stdin) = child.stdin.take() {
+        stdin.write_all(input.to_string().as_bytes()).unwrap_or_else(|e| panic!("{e}"));
+    }
+    let out = child.wait_with_output().unwrap_or_else(|e| panic!("{e}"));
+    let text = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    if out.status.success() { Ok(text) } else { Err(text) }
+}
+
+#[test]
+fn the_origin_verifies_who_is_calling_with_an_independent_hmac() {
+    let (_t, app) = setup("identity", &[]);
+    let body = json!({"name": "Signed", "origin": "http://127.0.0.1:9", "protect": true});
+    let created = app.admin("PUT", "/v1/admin/tenants/signed", Some(body.clone()));
+    assert_eq!(created.status, 201);
+    let secret = created.json["secrets"]["origin"].as_str().unwrap_or_default().to_string();
+    assert_eq!(secret.len(), 43, "{}", created.json);
+    assert_ne!(secret, created.json["secrets"]["webhook"].as_str().unwrap_or_default());
+    assert_eq!(created.json["secrets_valid"], json!({"origin": 1, "webhook": 1}));
+    let replaced = app.admin("PUT", "/v1/admin/tenants/signed", Some(body));
+    assert_eq!((replaced.status, replaced.json.get("secrets")), (200, None), "shown once: not on replace");
+    assert_eq!(app.admin("GET", "/v1/admin/tenants/signed", None).json.get("secrets"), None, "nor on read");
+    let host = "app.signed.test";
+    let claim = app.admin("PUT", &format!("/v1/admin/tenants/signed/domains/{host}"), Some(json!({"status": "ready"})));
+    assert_eq!(claim.status, 201);
+    let (token, s) = mint(&app, "signed", json!({"user_id": "u-9"}));
+    let sid = s["id"].as_str().unwrap_or_default().to_string();
+    // The secret never reaches the table: a scan shows no trace of it.
+    assert!(!format!("{:?}", scan_all(_t.name())).contains(&secret));
+
+    let identity_of = |app: &TestApp, method: &str, path: &str| {
+        let r = app.call(method, path, host, &[("authorization", &format!("Bearer {token}"))], None);
+        let Some(f) = r.forward else { panic!("expected a forward, got {} {}", r.status, r.json) };
+        f.headers["x-dynauth-identity"].to_str().unwrap_or("").to_string()
+    };
+    let header = identity_of(&app, "GET", "/orders?page=2");
+    let now = T0;
+    let verify = |header: &str, secrets: &[&str], method: &str, path: &str, tenant: &str, now: u64| {
+        python_verify(header, secrets, method, host, path, tenant, now)
+    };
+    assert_eq!(verify(&header, &[&secret], "GET", "/orders?page=2", "signed", now), Ok(format!("ok u-9 {sid}")));
+    assert_eq!(verify(&header, &[&secret], "GET", "/orders?page=2", "signed", now + 60), Ok(format!("ok u-9 {sid}")));
+    let refused = |r: Result<String, String>| r.err().unwrap_or_default();
+    assert_eq!(refused(verify(&header, &[&secret], "GET", "/orders?page=2", "signed", now + 61)), "refused: too old");
+    assert_eq!(refused(verify(&header, &[&secret], "GET", "/orders?page=3", "signed", now)), "refused: bad signature");
+    assert_eq!(
+        refused(verify(&header, &[&secret], "DELETE", "/orders?page=2", "signed", now)),
+        "refused: bad signature"
+    );
+    let tampered = header.replace("user=u-9", "user=admin");
+    assert_eq!(
+        refused(verify(&tampered, &[&secret], "GET", "/orders?page=2", "signed", now)),
+        "refused: bad signature"
+    );
+    let forged = format!("v1; t={now}; tenant=signed; user=admin; session={sid}; sig={}", "0".repeat(64));
+    assert_eq!(refused(verify(&forged, &[&secret], "GET", "/orders?page=2", "signed", now)), "refused: bad signature");
+    // Another tenant's origin refuses it: its tenant differs, and so does its secret.
+    let other = app.admin("PUT", "/v1/admin/tenants/other", Some(json!({"name": "Other"})));
+    let other_secret = other.json["secrets"]["origin"].as_str().unwrap_or_default().to_string();
+    assert_eq!(
+        refused(verify(&header, &[&other_secret], "GET", "/orders?page=2", "other", now)),
+        "refused: another tenant"
+    );
+    let relabelled = header.replace("tenant=signed", "tenant=other");
+    assert_eq!(
+        refused(verify(&relabelled, &[&other_secret], "GET", "/orders?page=2", "other", now)),
+        "refused: bad signature"
+    );
+
+    // Rotation: the new secret is shown once; both sign until the overlap ends.
+    let rotated = app.admin("POST", "/v1/admin/tenants/signed/secrets/origin", None);
+    assert_eq!(rotated.status, 200, "{}", rotated.json);
+    assert_eq!((rotated.json["kind"].clone(), rotated.json["valid"].clone()), (json!("origin"), json!(2)));
+    let next = rotated.json["secret"].as_str().unwrap_or_default().to_string();
+    assert_ne!(next, secret);
+    let header = identity_of(&app, "GET", "/a");
+    assert_eq!(header.matches("; sig=").count(), 2, "{header}");
+    assert!(verify(&header, &[&secret], "GET", "/a", "signed", now).is_ok(), "origins still holding the old secret");
+    assert!(verify(&header, &[&next], "GET", "/a", "signed", now).is_ok(), "origins already holding the new one");
+    let ended = app.admin("DELETE", "/v1/admin/tenants/signed/secrets/origin/previous", None);
+    assert_eq!((ended.status, ended.json.clone()), (200, json!({"kind": "origin", "valid": 1})));
+    let header = identity_of(&app, "GET", "/a");
+    assert_eq!(header.matches("; sig=").count(), 1);
+    assert_eq!(refused(verify(&header, &[&secret], "GET", "/a", "signed", now)), "refused: bad signature");
+    assert!(verify(&header, &[&next], "GET", "/a", "signed", now).is_ok());
+    assert_eq!(app.admin("POST", "/v1/admin/tenants/signed/secrets/ssh", None).status, 404);
+    assert_eq!(app.admin("POST", "/v1/admin/tenants/nobody/secrets/origin", None).status, 404);
 }
 
 #[test]

@@ -41,10 +41,18 @@ fn tenant_crud_with_exact_bodies() {
         "origin": "http://127.0.0.1:9/base",
         "protect": false,
         "code_webhook_url": null,
+        "secrets_valid": {"origin": 1, "webhook": 1},
         "created_at": "2027-01-15T08:00:00Z",
         "updated_at": "2027-01-15T08:00:00Z",
     });
-    assert_eq!(created.json, expected);
+    // The secrets are shown at creation only (43 base64url characters each).
+    let mut shown = created.json.clone();
+    let secrets = shown.as_object_mut().and_then(|o| o.remove("secrets")).unwrap_or_default();
+    for kind in ["origin", "webhook"] {
+        let secret = secrets[kind].as_str().unwrap_or_default();
+        assert!(secret.len() == 43 && secret.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'));
+    }
+    assert_eq!(shown, expected);
     assert_eq!(app.admin("GET", "/v1/admin/tenants/acme", None).json, expected);
 
     app.runtime.advance(Duration::from_secs(60));
@@ -57,6 +65,7 @@ fn tenant_crud_with_exact_bodies() {
             "session": {"lifetime_secs": 2_592_000, "idle_lifetime_secs": 604_800},
             "login_code": {"length": 6, "ttl_secs": 600, "max_attempts": 5},
             "origin": null, "protect": true, "code_webhook_url": null,
+            "secrets_valid": {"origin": 1, "webhook": 1},
             "created_at": "2027-01-15T08:00:00Z", "updated_at": "2027-01-15T08:01:00Z",
         })
     );

@@ -14,6 +14,8 @@
 //! - `GET|DELETE /v1/admin/tenants/{id}/users/{user_id}`, `GET /v1/admin/tenants/{id}/users?email=`:
 //!   users (deleting one also revokes its sessions and frees its email).
 //! - `POST /v1/admin/tenants/{id}/codes`: issue a login code for a backend that delivers it.
+//! - `POST /v1/admin/tenants/{id}/secrets/{origin|webhook}`: rotate a tenant secret (the previous
+//!   one stays valid); `DELETE .../secrets/{kind}/previous` ends the overlap.
 
 use serde::Deserialize;
 
@@ -29,7 +31,7 @@ use crate::ids::{SessionId, TenantId, UserId};
 use crate::input::{Bounded, Invalid};
 use crate::login;
 use crate::sessions::{self, NewSession, Revoked};
-use crate::tenants::{self, DomainStatus, Tenant, TenantBody, TenantError, TenantSpec};
+use crate::tenants::{self, DomainStatus, SecretChange, SecretKind, Tenant, TenantBody, TenantError, TenantSpec};
 use crate::users;
 
 /// Routes `/v1/admin/{rest..}`.
@@ -55,6 +57,8 @@ fn route_name(rest: &[&str]) -> &'static str {
         ["tenants", _, "users", _] => "admin_user",
         ["tenants", _, "users"] => "admin_users_find",
         ["tenants", _, "codes"] => "admin_code",
+        ["tenants", _, "secrets", _] => "admin_secret_rotate",
+        ["tenants", _, "secrets", _, "previous"] => "admin_secret_end_overlap",
         _ => "not_found",
     }
 }
@@ -104,6 +108,14 @@ async fn dispatch(ctx: &Ctx<'_>, request: &Request, rest: &[&str]) -> Result<Res
                 ["codes"] => {
                     only(method, "POST")?;
                     issue_code(ctx, request, &id).await
+                }
+                ["secrets", kind] => {
+                    only(method, "POST")?;
+                    change_secret(ctx, &id, kind, SecretChange::Rotate).await
+                }
+                ["secrets", kind, "previous"] => {
+                    only(method, "DELETE")?;
+                    change_secret(ctx, &id, kind, SecretChange::EndOverlap).await
                 }
                 _ => Err(ApiError::not_found("no such admin route")),
             }
@@ -158,18 +170,23 @@ async fn tenant(ctx: &Ctx<'_>, request: &Request, id: &TenantId) -> Result<Respo
     match request.method().as_str() {
         "PUT" => {
             let spec = TenantSpec::from_body(body::json::<TenantBody>(request)?, ctx.config.allow_local_targets)?;
-            if spec.code_webhook_url.is_some() && ctx.config.login.webhook_secret.is_none() {
-                // Refused when saved, not with a 500 at the first login.
-                return Err(Invalid::field(
-                    "code_webhook_url",
-                    "needs CODE_WEBHOOK_SECRET to be configured (deliveries are signed with it)",
-                )
-                .into());
-            }
             let (tenant, created) =
                 tenants::put(&ctx.store, ctx.random, id, spec, ctx.now_secs()).await.map_err(tenant_error)?;
             ctx.caches.forget_tenant(id);
-            Ok(json_response(if created { 201 } else { 200 }, &views::TenantView::from(&tenant)))
+            if !created {
+                return Ok(json_response(200, &views::TenantView::from(&tenant)));
+            }
+            // Shown this once: only seeds are stored, and the admin API never shows them again.
+            let origin = tenant.secrets(ctx.token_secret(), SecretKind::Origin);
+            let webhook = tenant.secrets(ctx.token_secret(), SecretKind::Webhook);
+            let view = views::TenantCreated {
+                tenant: views::TenantView::from(&tenant),
+                secrets: views::ShownSecrets {
+                    origin: origin.first().map_or("", |s| s.expose()),
+                    webhook: webhook.first().map_or("", |s| s.expose()),
+                },
+            };
+            Ok(json_response(201, &view))
         }
         "GET" | "HEAD" => {
             let tenant = existing(ctx, id).await?;
@@ -322,6 +339,23 @@ async fn issue_code(ctx: &Ctx<'_>, request: &Request, id: &TenantId) -> Result<R
         expires_at: views::Time(issued.login.expires_at),
     };
     Ok(json_response(201, &view))
+}
+
+/// `POST /v1/admin/tenants/{id}/secrets/{origin|webhook}`: 200 `{"kind", "secret", "valid": 2}`,
+/// a new secret (shown this once) beside the previous one, both valid. `DELETE
+/// .../secrets/{kind}/previous`: 200 `{"kind", "valid": 1}`, the previous one no longer valid.
+async fn change_secret(ctx: &Ctx<'_>, id: &TenantId, kind: &str, change: SecretChange) -> Result<Response, ApiError> {
+    let kind = SecretKind::parse(kind).ok_or_else(|| ApiError::not_found("no such secret: origin or webhook"))?;
+    let tenant =
+        tenants::change_secret(&ctx.store, ctx.random, id, kind, change, ctx.now_secs()).await.map_err(tenant_error)?;
+    ctx.caches.forget_tenant(id);
+    let secrets = tenant.secrets(ctx.token_secret(), kind);
+    let view = views::SecretRotated {
+        kind: kind.as_str(),
+        secret: (change == SecretChange::Rotate).then(|| secrets.first().map_or("", |s| s.expose())),
+        valid: secrets.len(),
+    };
+    Ok(json_response(200, &view))
 }
 
 /// The tenant named in an admin path (a consistent read), or 404.

@@ -13,7 +13,7 @@ use super::{ApiError, Ctx, Outcome, Request, body, json_response, only, views};
 use crate::config::ConfigError;
 use crate::email::Email;
 use crate::login::{self, Delivery, LoginCode, RateLimit, StartError, VerifyError};
-use crate::tenants::Tenant;
+use crate::tenants::{SecretKind, Tenant};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -34,18 +34,23 @@ pub(crate) async fn start(ctx: &Ctx<'_>, request: &Request, tenant: Rc<Tenant>) 
     only(request.method(), "POST")?;
     let StartBody { email } = body::json(request)?;
     let settings = &ctx.config.login;
-    let url = tenant.code_webhook_url.as_deref().or(settings.webhook_url.as_deref());
-    let delivery = match (url, &settings.webhook_secret) {
-        (Some(url), Some(secret)) => Some(Delivery { url, secret: secret.expose().as_bytes() }),
-        (Some(_), None) => {
+    // A tenant's own webhook is signed with its own webhook secret(s); the platform's with
+    // CODE_WEBHOOK_SECRET.
+    let tenant_secrets = tenant.secrets(ctx.token_secret(), SecretKind::Webhook);
+    let delivery = match (&tenant.code_webhook_url, &settings.webhook_url, &settings.webhook_secret) {
+        (Some(url), _, _) => {
+            Some(Delivery { url, secrets: tenant_secrets.iter().map(|s| s.expose().as_bytes()).collect() })
+        }
+        (None, Some(url), Some(secret)) => Some(Delivery { url, secrets: vec![secret.expose().as_bytes()] }),
+        (None, Some(_), None) => {
             return Err(ConfigError {
                 variable: "CODE_WEBHOOK_SECRET",
                 problem: "is not set (webhook deliveries are signed with it)".into(),
             }
             .into());
         }
-        (None, _) if settings.dev_mode => None,
-        (None, _) => {
+        (None, None, _) if settings.dev_mode => None,
+        (None, None, _) => {
             return Err(ConfigError {
                 variable: "CODE_WEBHOOK_URL",
                 problem: "is not set, so login codes cannot be delivered".into(),

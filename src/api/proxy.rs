@@ -6,8 +6,11 @@
 //! `forwarded` carry `CF-Connecting-IP`, never what the client claimed.
 //!
 //! The gateway: for a tenant with `protect: true`, only requests with a live session are
-//! forwarded, with `x-dynauth-user` and `x-dynauth-session`; others get 401 `invalid_session`
-//! (when they accept JSON) or a redirect to `/login?return_to=...`.
+//! forwarded; others get 401 `invalid_session` (when they accept JSON) or a redirect to
+//! `/login?return_to=...`. Any forwarded request with a live session (protected tenant or not)
+//! carries `x-dynauth-identity`, signed with the tenant's origin secret ([`crate::identity`]),
+//! beside the plain `x-dynauth-user` and `x-dynauth-session`, and loses the `Authorization`
+//! header that carried the session's token.
 
 use std::rc::Rc;
 
@@ -16,16 +19,20 @@ use http::{HeaderMap, HeaderName, HeaderValue};
 use super::cookies::strip_session_cookies;
 use super::session::{invalid_session, live_session};
 use super::{ApiError, Ctx, Outcome, Request, body, empty_response};
-use crate::tenants::Tenant;
+use crate::identity::{self, Identity};
+use crate::tenants::{SecretKind, Tenant};
 
 /// Forwards `request` to the tenant's origin, through the session gate when the tenant is
-/// protected.
+/// protected. A live session (required when protected, looked up whenever a token is presented
+/// otherwise) is passed on signed, in `x-dynauth-identity`, and the bearer token that carried it
+/// stays behind.
 pub(crate) async fn gateway(ctx: &Ctx<'_>, request: &Request, tenant: Rc<Tenant>) -> Result<Outcome, ApiError> {
     let mut plan = forward(&tenant, request)?;
-    if !tenant.protect {
-        return Ok(Outcome::Forward(plan));
-    }
-    let Some((session, presented)) = live_session(ctx, request, &tenant).await? else {
+    let live = live_session(ctx, request, &tenant).await?;
+    let Some((session, presented)) = live else {
+        if !tenant.protect {
+            return Ok(Outcome::Forward(plan));
+        }
         return if accepts_json(request) {
             Err(invalid_session())
         } else {
@@ -35,7 +42,22 @@ pub(crate) async fn gateway(ctx: &Ctx<'_>, request: &Request, tenant: Rc<Tenant>
     if presented.bearer {
         plan.headers.remove(http::header::AUTHORIZATION);
     }
-    for (name, value) in [("x-dynauth-user", session.user_id.as_str()), ("x-dynauth-session", session.id.as_str())] {
+    let host = plan.headers.get("x-forwarded-host").and_then(|v| v.to_str().ok()).unwrap_or("");
+    let identity = Identity {
+        tenant: tenant.id.as_str(),
+        user: session.user_id.as_str(),
+        session: session.id.as_str(),
+        method: request.method().as_str(),
+        host,
+        path_and_query: request.uri().path_and_query().map(|p| p.as_str()).unwrap_or("/"),
+    };
+    let signed = identity.header(ctx.now_secs(), &tenant.secrets(ctx.token_secret(), SecretKind::Origin));
+    let headers = [
+        (identity::HEADER, signed.as_str()),
+        ("x-dynauth-user", session.user_id.as_str()),
+        ("x-dynauth-session", session.id.as_str()),
+    ];
+    for (name, value) in headers {
         if let Ok(v) = HeaderValue::from_str(value) {
             plan.headers.insert(HeaderName::from_static(name), v);
         }

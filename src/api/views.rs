@@ -175,8 +175,39 @@ pub struct TenantView<'a> {
     pub origin: Option<&'a str>,
     pub protect: bool,
     pub code_webhook_url: Option<&'a str>,
+    /// How many origin and webhook secrets are valid (2 while a rotation overlaps).
+    pub secrets_valid: SecretsValid,
     pub created_at: &'a str,
     pub updated_at: &'a str,
+}
+
+#[derive(Debug, Serialize)]
+pub struct SecretsValid {
+    pub origin: usize,
+    pub webhook: usize,
+}
+
+/// A tenant just created: the view and its secrets, shown this once.
+#[derive(Debug, Serialize)]
+pub struct TenantCreated<'a> {
+    #[serde(flatten)]
+    pub tenant: TenantView<'a>,
+    pub secrets: ShownSecrets<'a>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ShownSecrets<'a> {
+    pub origin: &'a str,
+    pub webhook: &'a str,
+}
+
+/// A secret rotated (or its overlap ended): the newest secret, and how many are valid.
+#[derive(Debug, Serialize)]
+pub struct SecretRotated<'a> {
+    pub kind: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub secret: Option<&'a str>,
+    pub valid: usize,
 }
 
 impl<'a> From<&'a Tenant> for TenantView<'a> {
@@ -190,6 +221,10 @@ impl<'a> From<&'a Tenant> for TenantView<'a> {
             origin: t.origin.as_deref(),
             protect: t.protect,
             code_webhook_url: t.code_webhook_url.as_deref(),
+            secrets_valid: SecretsValid {
+                origin: t.secrets.origin.len().max(1),
+                webhook: t.secrets.webhook.len().max(1),
+            },
             created_at: &t.created_at,
             updated_at: &t.updated_at,
         }

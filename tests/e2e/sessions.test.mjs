@@ -3,19 +3,32 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 
+import { verifyIdentityHeader } from '../../examples/verify-identity.mjs';
 import { admin, createTable, dynamodb, rawRequest, startOrigin, startWorker, stopAll, uniqueName } from './harness.mjs';
 
 const table = uniqueName('e2e-sessions');
 const HOST = 'app.acme.test';
 let worker;
 let origin;
+let originSecret;
 
 before(async () => {
   createTable(table);
-  origin = await startOrigin();
+  origin = await startOrigin((seen, res) => {
+    if (seen.url === '/set-cookies') {
+      // An origin trying to plant, overwrite or clear dynauth's cookies beside its own.
+      res.writeHead(200, {
+        'set-cookie': ['__Host-dynauth=planted; Path=/; Secure; HttpOnly', 'theme=light; Path=/', 'DYNAUTH_LOCAL=x', '__Host-dynauth-cache=x; Path=/; Secure'],
+      });
+      return res.end('ok');
+    }
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(JSON.stringify(seen));
+  });
   worker = await startWorker({ DYNAMODB_TABLE: table });
   const put = await admin(worker, 'PUT', '/v1/admin/tenants/acme', { name: 'Acme', origin: origin.url, protect: true });
   assert.equal(put.status, 201, JSON.stringify(put.body));
+  originSecret = put.body.secrets.origin;
   assert.equal((await admin(worker, 'PUT', `/v1/admin/tenants/acme/domains/${HOST}`, { status: 'ready' })).status, 201);
 });
 
@@ -73,5 +86,25 @@ describe('sessions', () => {
     assert.equal(ok.body.headers['x-dynauth-session'], session.id);
     assert.equal(ok.body.headers['x-dynauth-tenant'], 'acme');
     assert.equal(ok.body.headers.cookie, 'theme=dark');
+
+    // The signed identity, checked by the reference verifier the README points origins to.
+    const header = ok.body.headers['x-dynauth-identity'];
+    const request = { tenant: 'acme', method: 'GET', host: ok.body.headers['x-forwarded-host'], pathAndQuery: '/dashboard' };
+    assert.equal(request.host, HOST);
+    assert.deepEqual(await verifyIdentityHeader(header, { ...request, secrets: [originSecret] }), { tenant: 'acme', user: 'u-2', session: session.id });
+    const t = Number(/; t=(\d+);/.exec(header)[1]);
+    assert.ok(Math.abs(t - Date.now() / 1000) < 30, 'stamped now');
+    assert.equal(await verifyIdentityHeader(header, { ...request, secrets: [originSecret], now: t + 61 }), null, 'older than 60 s');
+    assert.equal(await verifyIdentityHeader(header, { ...request, secrets: ['not-the-secret'] }), null, 'forged');
+    assert.equal(await verifyIdentityHeader(header.replace('user=u-2', 'user=u-1'), { ...request, secrets: [originSecret] }), null, 'tampered');
+    assert.equal(await verifyIdentityHeader(header, { ...request, pathAndQuery: '/admin', secrets: [originSecret] }), null, 'another path');
+    assert.equal(await verifyIdentityHeader(header, { ...request, tenant: 'globex', secrets: [originSecret] }), null, 'another tenant');
+  });
+
+  test("the origin cannot set dynauth's cookies", async () => {
+    const { token } = await mint('u-3');
+    const r = await rawRequest(`${worker.url}/set-cookies`, { host: HOST, headers: { cookie: `__Host-dynauth=${token}` } });
+    assert.equal(r.status, 200);
+    assert.deepEqual(r.headers['set-cookie'], ['theme=light; Path=/']);
   });
 });
