@@ -63,7 +63,7 @@ cat >&2 <<INFO
     curl -X POST http://127.0.0.1:$port/v1/login/start -H 'content-type: application/json' \\
          -d '{"email":"you@example.com"}'
     curl -i -X POST http://127.0.0.1:$port/v1/login/verify -H 'content-type: application/json' \\
-         -d '{"login_id":"<login_id>","code":"<code>"}'
+         -d '{"login_id":"<login_id>","code":"<code>","deliver":"body"}'
     curl -H 'Authorization: Bearer <token>' http://127.0.0.1:$port/v1/session
 
   Admin token for this run: $admin_token

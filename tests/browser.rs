@@ -171,6 +171,8 @@ fn cookie_requests_that_change_state_need_a_trusted_origin() {
         app.call("POST", "/v1/login/verify", HOST, &[("origin", APP)], Some(json!({"login_id": id, "code": code})));
     assert_eq!(ok.status, 200, "the refused attempt did not spend the code");
     assert_eq!(ok.headers["access-control-allow-origin"], APP);
+    assert_eq!(ok.json.get("token"), None, "a page script never sees the token");
+    assert!(ok.headers["set-cookie"].to_str().unwrap_or("").contains("HttpOnly"));
 }
 
 #[test]

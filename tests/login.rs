@@ -44,7 +44,13 @@ fn start(app: &TestApp, email: &str) -> common::app::Answer {
 }
 
 fn verify(app: &TestApp, login_id: &str, code: &str) -> common::app::Answer {
-    app.call("POST", "/v1/login/verify", HOST, &[], Some(json!({"login_id": login_id, "code": code})))
+    app.call(
+        "POST",
+        "/v1/login/verify",
+        HOST,
+        &[],
+        Some(json!({"login_id": login_id, "code": code, "deliver": "body"})),
+    )
 }
 
 fn dev_login(app: &TestApp, email: &str) -> (String, String) {
@@ -145,17 +151,42 @@ fn start_in_dev_mode_then_verify_starts_a_session() {
     assert_eq!(stored[0].get("ttl"), Some(&AttributeValue::N((T0 + 600).to_string())));
 
     app.runtime.advance(Duration::from_secs(30));
-    let ok = verify(&app, &login_id, &code);
+    // A browser (Origin, Sec-Fetch-Site) may not ask for the token in the body.
+    let body = json!({"login_id": login_id, "code": code, "deliver": "body"});
+    for header in [("origin", "https://auth.acme.test"), ("sec-fetch-site", "same-origin")] {
+        let r = app.call("POST", "/v1/login/verify", HOST, &[header], Some(body.clone()));
+        assert_eq!((r.status, r.json["error"]["code"].clone()), (403, json!("body_delivery_refused")), "{header:?}");
+    }
+    let bad = app.call(
+        "POST",
+        "/v1/login/verify",
+        HOST,
+        &[],
+        Some(json!({"login_id": login_id, "code": code, "deliver": "email"})),
+    );
+    assert_eq!((bad.status, bad.json["error"]["code"].clone()), (400, json!("invalid_request")), "{}", bad.json);
+    assert!(bad.json["error"]["message"].as_str().unwrap_or("").starts_with("deliver: "), "{}", bad.json);
+    // By default the token goes only into the HttpOnly cookie, never into the body.
+    let ok = app.call(
+        "POST",
+        "/v1/login/verify",
+        HOST,
+        &[("origin", "https://auth.acme.test")],
+        Some(json!({"login_id": login_id, "code": code})),
+    );
     assert_eq!(ok.status, 200, "{}", ok.json);
-    let token = ok.json["token"].as_str().unwrap_or_default().to_string();
+    assert_eq!(ok.json.get("token"), None);
+    let cookie = ok.headers["set-cookie"].to_str().unwrap_or("").to_string();
+    let token = cookie.strip_prefix("__Host-dynauth=").and_then(|c| c.split(';').next()).unwrap_or("").to_string();
+    assert_eq!(cookie, format!("__Host-dynauth={token}; Path=/; Secure; HttpOnly; SameSite=Lax; Max-Age=2592000"));
     let user_id = ok.json["user"]["id"].as_str().unwrap_or_default().to_string();
     assert_eq!(ok.json["user"], json!({"id": user_id, "email": "ann@example.com"}));
     assert_eq!(ok.json["session"]["user_id"], json!(user_id));
     assert_eq!(ok.json["session"]["expires_at"], "2027-02-14T08:00:30Z");
-    assert_eq!(
-        ok.headers["set-cookie"],
-        format!("__Host-dynauth={token}; Path=/; Secure; HttpOnly; SameSite=Lax; Max-Age=2592000")
-    );
+    // A server-side client asks for it: the same session (a retry of the verify), in the body, no cookie.
+    let server = verify(&app, &login_id, &code);
+    assert_eq!((server.status, server.json["token"].as_str().unwrap_or("")), (200, token.as_str()));
+    assert_eq!(server.headers.get("set-cookie"), None);
     let session = app.call("GET", "/v1/session", HOST, &[("cookie", &format!("__Host-dynauth={token}"))], None);
     assert_eq!((session.status, session.json["user"]["id"].clone()), (200, json!(user_id)));
 

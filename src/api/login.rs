@@ -26,6 +26,24 @@ struct StartBody {
 struct VerifyBody {
     login_id: String,
     code: String,
+    #[serde(default)]
+    deliver: Option<Deliver>,
+}
+
+/// Where a verify delivers the session token: the HttpOnly cookie (the default, and the only way
+/// for a browser), or the JSON body for a non-browser client that asks for it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum Deliver {
+    Cookie,
+    Body,
+}
+
+/// Whether a browser sent the request: it carries `Origin` or `Sec-Fetch-Site`, which page
+/// scripts can neither set nor remove.
+fn from_browser(request: &Request) -> bool {
+    let h = request.headers();
+    h.contains_key(http::header::ORIGIN) || h.contains_key("sec-fetch-site")
 }
 
 /// `POST /v1/login/start` `{"email"}`: 202 `{"login_id", "expires_at"}` (plus `"code"` in
@@ -85,14 +103,23 @@ pub(crate) async fn start(ctx: &Ctx<'_>, request: &Request, tenant: Rc<Tenant>) 
     Ok(Outcome::Respond(json_response(202, &view)))
 }
 
-/// `POST /v1/login/verify` `{"login_id", "code"}`: 200 `{"session", "user", "token"}` with the
-/// session cookie; 401 `invalid_code` (with `attempts_left` for a known login), 410 `code_expired`
+/// `POST /v1/login/verify` `{"login_id", "code", "deliver"?}`: 200 `{"session", "user"}` with the
+/// session cookie, or with `"deliver": "body"` (refused, 403 `body_delivery_refused`, from a
+/// browser) `{"session", "user", "token"}` and no cookie; 401 `invalid_code` (with `attempts_left` for a known login), 410 `code_expired`
 /// / `code_used`, 429 `too_many_attempts`.
 pub(crate) async fn verify(ctx: &Ctx<'_>, request: &Request, tenant: Rc<Tenant>) -> Result<Outcome, ApiError> {
     only(request.method(), "POST")?;
     // It sets the session cookie: a foreign page must not be able to log a browser in.
     super::browser::check_origin(&tenant, request)?;
-    let VerifyBody { login_id, code } = body::json(request)?;
+    let VerifyBody { login_id, code, deliver } = body::json(request)?;
+    let in_body = deliver == Some(Deliver::Body);
+    if in_body && from_browser(request) {
+        // A page script must never hold the token: browsers get the HttpOnly cookie only.
+        return Err(ApiError::Forbidden {
+            code: "body_delivery_refused",
+            message: "a browser gets the session as an HttpOnly cookie; \"deliver\": \"body\" is for server-side clients (no Origin header)".into(),
+        });
+    }
     let now = ctx.now_secs();
     let code = LoginCode::presented(&code);
     let device = cookies::device(request);
@@ -103,11 +130,13 @@ pub(crate) async fn verify(ctx: &Ctx<'_>, request: &Request, tenant: Rc<Tenant>)
     let view = views::LoggedIn {
         session: session.into(),
         user: views::SessionUser { id: &session.user_id, email: session.email.as_ref() },
-        token: verified.token.expose(),
+        token: in_body.then(|| verified.token.expose()),
     };
     let mut response = json_response(200, &view);
-    let cookie = CookieMode::of(ctx.config, request).set(&verified.token, session.expires_at - now);
-    cookies::set_cookie(&mut response, &cookie);
+    if !in_body {
+        let cookie = CookieMode::of(ctx.config, request).set(&verified.token, session.expires_at - now);
+        cookies::set_cookie(&mut response, &cookie);
+    }
     Ok(Outcome::Respond(response))
 }
 

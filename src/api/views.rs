@@ -116,7 +116,8 @@ impl<'a> From<&'a Session> for LookedUp<'a> {
 pub struct LoggedIn<'a> {
     pub session: SessionView<'a>,
     pub user: SessionUser<'a>,
-    pub token: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token: Option<&'a str>,
 }
 
 /// `POST /v1/admin/tenants/{id}/sessions`.

@@ -110,7 +110,10 @@ describe('in a real browser', () => {
     await shot('3-wrong-code');
 
     await page.getByLabel('Code', { exact: true }).fill(code);
+    const verifying = page.waitForResponse((r) => r.url().endsWith('/v1/login/verify'));
     await page.getByRole('button', { name: 'Sign in' }).click();
+    const verified = await (await verifying).json();
+    assert.deepEqual(Object.keys(verified).sort(), ['session', 'user'], 'no token in what the page script reads');
     await page.getByText('Signed in as ann@example.com', { exact: false }).waitFor();
     await shot('4-signed-in');
 
@@ -123,6 +126,31 @@ describe('in a real browser', () => {
     assert.ok(session, 'the session cookie is set');
     assert.equal(session.httpOnly, true);
     assert.equal(session.sameSite, 'Lax');
+    assert.ok(!(await page.evaluate(() => document.cookie)).includes(session.value), 'document.cookie does not show it');
+  });
+
+  test('page JavaScript cannot obtain the session token', async () => {
+    const own = await browser.newContext(); // its own cookie jar: the other tests keep Ann's session
+    const page = await own.newPage();
+    await page.goto(`${base}/login`);
+    const post = (path, body) =>
+      fetchFrom(page, path, { method: 'POST', credentials: 'include', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    const start = await post('/v1/login/start', { email: 'script@example.com' });
+    assert.equal(start.status, 202);
+    // Asking for the token in the body from a page is refused, and spends nothing.
+    const asked = await post('/v1/login/verify', { login_id: start.body.login_id, code: start.body.code, deliver: 'body' });
+    assert.equal(asked.status, 403, JSON.stringify(asked));
+    assert.equal(asked.body.error.code, 'body_delivery_refused');
+    const ok = await post('/v1/login/verify', { login_id: start.body.login_id, code: start.body.code });
+    assert.equal(ok.status, 200, JSON.stringify(ok));
+    assert.equal(ok.body.token, undefined);
+    assert.equal(ok.body.user.email, 'script@example.com');
+    const token = (await own.cookies(base)).find((c) => c.name === 'dynauth_local').value;
+    const seen = await page.evaluate(() => document.cookie + JSON.stringify(Object.assign({}, localStorage, sessionStorage)));
+    assert.ok(!seen.includes(token), 'neither document.cookie nor storage holds the token');
+    const me = await fetchFrom(page, '/v1/session', { credentials: 'include' });
+    assert.equal(me.body.user.email, 'script@example.com', 'the cookie the page cannot read is the session');
+    await own.close();
   });
 
   test("fetch('/v1/session', {credentials: 'include'}) from the page succeeds", async () => {

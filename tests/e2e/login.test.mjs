@@ -62,9 +62,11 @@ describe('login codes', () => {
     const verified = await post(dev, '/v1/login/verify', { login_id: started.body.login_id, code: started.body.code });
     assert.equal(verified.status, 200, JSON.stringify(verified.body));
     assert.equal(verified.body.user.email, 'ann@example.com');
+    assert.equal(verified.body.token, undefined, 'the token only in the HttpOnly cookie');
     const cookie = verified.headers['set-cookie'][0];
-    assert.equal(cookie, `__Host-dynauth=${verified.body.token}; Path=/; Secure; HttpOnly; SameSite=Lax; Max-Age=2592000`);
     const pair = cookie.split(';')[0];
+    assert.equal(cookie, `${pair}; Path=/; Secure; HttpOnly; SameSite=Lax; Max-Age=2592000`);
+    assert.match(pair, /^__Host-dynauth=[A-Za-z0-9_-]{43}$/);
 
     const session = await rawRequest(`${dev.url}/v1/session`, { host: HOST, headers: { cookie: pair } });
     assert.equal(session.status, 200);
@@ -72,9 +74,9 @@ describe('login codes', () => {
     await dev.waitForLog(/"route":"login_verify","tenant":"acme","status":200,"duration_ms":\d+,"dynamodb_calls":[12],/);
 
     // The same verify again (as a client whose answer was lost would): the same session.
-    const again = await post(dev, '/v1/login/verify', { login_id: started.body.login_id, code: started.body.code });
+    const again = await post(dev, '/v1/login/verify', { login_id: started.body.login_id, code: started.body.code, deliver: 'body' });
     assert.equal(again.status, 200, JSON.stringify(again.body));
-    assert.equal(again.body.token, verified.body.token);
+    assert.equal(`__Host-dynauth=${again.body.token}`, pair, 'a server-side client asks for the token in the body');
     assert.equal(again.body.session.id, verified.body.session.id);
 
     const out = await post(dev, '/v1/logout', {}, { cookie: pair, origin: `http://${HOST}` });
