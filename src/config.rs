@@ -5,6 +5,7 @@
 use std::fmt;
 use std::time::Duration;
 
+use crate::budgets::Limits;
 use crate::dynamo::table::{Index, Schema};
 use crate::dynamo::{ClientConfig, Credentials, Endpoint, RetryPolicy};
 use crate::ids::TenantId;
@@ -65,9 +66,8 @@ pub struct LoginSettings {
     pub webhook_secret: Option<Secret>,
     /// Development only: codes are also returned by `/v1/login/start` and logged.
     pub dev_mode: bool,
-    /// Codes per email per window per tenant.
-    pub rate_limit: u32,
-    pub rate_window_secs: u64,
+    /// The abuse budgets of login starts and verifies.
+    pub limits: Limits,
 }
 
 /// A setting that is missing or malformed. `Display` names the variable and the rule it breaks.
@@ -120,6 +120,12 @@ pub const VARIABLES: &[&str] = &[
     "DEV_MODE",
     "LOGIN_RATE_LIMIT",
     "LOGIN_RATE_WINDOW_SECS",
+    "LOGIN_EMAIL_LIMIT",
+    "LOGIN_IP_LIMIT",
+    "VERIFY_IP_LIMIT",
+    "TENANT_LOGIN_LIMIT",
+    "TENANT_VERIFY_LIMIT",
+    "VERIFY_FAILURE_LIMIT",
 ];
 
 impl Config {
@@ -176,13 +182,8 @@ impl Config {
                     .into(),
             });
         }
-        let login = LoginSettings {
-            webhook_url,
-            webhook_secret: webhook_secret.map(Secret),
-            dev_mode,
-            rate_limit: u32::try_from(vars.number("LOGIN_RATE_LIMIT", 5, 1, 100)?).unwrap_or(5),
-            rate_window_secs: vars.number("LOGIN_RATE_WINDOW_SECS", 900, 60, 86_400)?,
-        };
+        let login =
+            LoginSettings { webhook_url, webhook_secret: webhook_secret.map(Secret), dev_mode, limits: limits(&vars)? };
         Ok(Self {
             dynamo,
             schema,
@@ -326,6 +327,32 @@ impl<F: Fn(&str) -> Option<String>> Vars<'_, F> {
             _ => Err(ConfigError { variable: name, problem: format!("must be a whole number from {min} to {max}") }),
         }
     }
+}
+
+/// The abuse budgets ([`Limits`]); the per-email ceiling must be at least the per-(email,
+/// address) limit.
+fn limits<F: Fn(&str) -> Option<String>>(vars: &Vars<'_, F>) -> Result<Limits, ConfigError> {
+    let d = Limits::default();
+    let count = |name: &'static str, default: u32, max: u64| -> Result<u32, ConfigError> {
+        Ok(u32::try_from(vars.number(name, u64::from(default), 1, max)?).unwrap_or(default))
+    };
+    let start_per_email_ip = count("LOGIN_RATE_LIMIT", d.start_per_email_ip, 100)?;
+    let start_per_email = count("LOGIN_EMAIL_LIMIT", d.start_per_email.max(start_per_email_ip * 4), 1_000)?;
+    check(
+        "LOGIN_EMAIL_LIMIT",
+        start_per_email >= start_per_email_ip,
+        "must be at least LOGIN_RATE_LIMIT (it is the ceiling over all addresses)",
+    )?;
+    Ok(Limits {
+        start_per_email_ip,
+        start_per_email,
+        start_per_ip: count("LOGIN_IP_LIMIT", d.start_per_ip, 100_000)?,
+        start_per_tenant: count("TENANT_LOGIN_LIMIT", d.start_per_tenant, 10_000_000)?,
+        verify_per_ip: count("VERIFY_IP_LIMIT", d.verify_per_ip, 100_000)?,
+        verify_per_tenant: count("TENANT_VERIFY_LIMIT", d.verify_per_tenant, 10_000_000)?,
+        failures_per_email: count("VERIFY_FAILURE_LIMIT", d.failures_per_email, 10_000)?,
+        window_secs: i64::try_from(vars.number("LOGIN_RATE_WINDOW_SECS", 900, 60, 86_400)?).unwrap_or(900),
+    })
 }
 
 fn check(variable: &'static str, ok: bool, rule: &str) -> Result<(), ConfigError> {

@@ -21,6 +21,19 @@ impl Email {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// The address rate limits count under: the part before the @ without its `+tag` (the
+    /// address is already lowercase), so `ann+1@x.com` and `Ann@x.com` share one budget while
+    /// each stays its own identity.
+    pub fn bucket(&self) -> String {
+        match self.0.rsplit_once('@') {
+            Some((local, domain)) => {
+                let base = local.split('+').next().filter(|b| !b.is_empty()).unwrap_or(local);
+                format!("{base}@{domain}")
+            }
+            None => self.0.clone(),
+        }
+    }
 }
 
 impl fmt::Display for Email {
@@ -83,6 +96,16 @@ fn normalize(raw: &str) -> Result<String, &'static str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rate_buckets_drop_case_and_tags_but_identity_keeps_them() {
+        let e = |raw: &str| Email::parse(raw).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(e("Ann+News@Example.com").bucket(), "ann@example.com");
+        assert_eq!(e("Ann+News@Example.com").as_str(), "ann+news@example.com");
+        assert_eq!(e("ann+a+b@example.com").bucket(), "ann@example.com");
+        assert_eq!(e("+x@example.com").bucket(), "+x@example.com", "nothing before the tag: kept whole");
+        assert_eq!(e("ann@example.com").bucket(), "ann@example.com");
+    }
 
     #[test]
     fn accepted_and_normalized() {

@@ -112,9 +112,15 @@ pub fn login(tenant: &TenantId, login: &LoginId) -> Keys {
     Keys::new(format!("TENANT#{tenant}#LOGIN#{login}"), "CODE")
 }
 
-/// The rate-limit record of code issuance for one email: `TENANT#{t}#LOGINRATE#{email}` / `RATE`.
-pub fn login_rate(tenant: &TenantId, email: &Email) -> Keys {
-    Keys::new(format!("TENANT#{tenant}#LOGINRATE#{email}"), "RATE")
+/// The newest login of an email, the only one whose code works: `TENANT#{t}#EMAIL#{email}` /
+/// `LOGIN` (beside the email's claim).
+pub fn latest_login(tenant: &TenantId, email: &Email) -> Keys {
+    Keys::new(format!("TENANT#{tenant}#EMAIL#{email}"), "LOGIN")
+}
+
+/// One window of one abuse budget: `TENANT#{t}#BUDGET#{kind}#{subject}#{window start}` / `BUDGET`.
+pub fn budget(tenant: &TenantId, kind: &str, subject: &str, window_start: i64) -> Keys {
+    Keys::new(format!("TENANT#{tenant}#BUDGET#{kind}#{subject}#{window_start}"), "BUDGET")
 }
 
 #[cfg(test)]
@@ -177,8 +183,10 @@ mod tests {
         let login_id = LoginId::parse("AAAAAAAAAAAAAAAAAAAAAA").unwrap_or_else(|e| panic!("{e}"));
         let l = login(&t("acme"), &login_id);
         assert_eq!((l.pk.as_str(), l.sk), ("TENANT#acme#LOGIN#AAAAAAAAAAAAAAAAAAAAAA", "CODE"));
-        let r = login_rate(&t("acme"), &email("a@b.example"));
-        assert_eq!((r.pk.as_str(), r.sk), ("TENANT#acme#LOGINRATE#a@b.example", "RATE"));
+        let r = latest_login(&t("acme"), &email("a@b.example"));
+        assert_eq!((r.pk.as_str(), r.sk), ("TENANT#acme#EMAIL#a@b.example", "LOGIN"));
+        let b = budget(&t("acme"), "start_ip", "192.0.2.1", 1_800_000_000);
+        assert_eq!((b.pk.as_str(), b.sk), ("TENANT#acme#BUDGET#start_ip#192.0.2.1#1800000000", "BUDGET"));
     }
 
     #[test]

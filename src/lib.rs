@@ -29,6 +29,7 @@
 //!   tests; fakes for tests (manual clock, scripted and counting transports).
 
 pub mod api;
+pub mod budgets;
 pub mod cache;
 pub mod config;
 pub mod crypto;

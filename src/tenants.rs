@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::budgets::Limits;
 use crate::dynamo::expr::and;
 use crate::dynamo::{DynamoError, Expr, Item, TransactItem, Transaction, TxError, n, s, to_item};
 use crate::host::{self, Host, InvalidHost};
@@ -259,8 +260,9 @@ impl TenantSpec {
     /// The spec of a decoded body: defaults applied, origins deduplicated, and the rules that
     /// span fields (at most 50 origins; the idle lifetime no longer than the lifetime). Unless
     /// `local_targets` (local development: `ALLOW_LOCAL_TARGETS`), `origin` and
-    /// `code_webhook_url` must be https:// to a public host ([`host::public_target`]).
-    pub fn from_body(body: TenantBody, local_targets: bool) -> Result<Self, Invalid> {
+    /// `code_webhook_url` must be https:// to a public host ([`host::public_target`]). The
+    /// login-code settings must keep within the guessing budget under `limits`.
+    pub fn from_body(body: TenantBody, local_targets: bool, limits: &Limits) -> Result<Self, Invalid> {
         if !local_targets {
             let targets = [
                 ("origin", body.origin.as_ref().map(|u| u.0.as_str())),
@@ -306,6 +308,11 @@ impl TenantSpec {
             ttl_secs: code.as_ref().and_then(|c| c.ttl_secs).map_or(600, |b| b.0),
             max_attempts: code.as_ref().and_then(|c| c.max_attempts).map_or(5, |b| u32::try_from(b.0).unwrap_or(5)),
         };
+        // The guessing budget: one email's code may not be guessable within a day with a chance
+        // above 1 in 10,000, given the deployment's budgets.
+        limits
+            .check_guessing(login_code.length, login_code.max_attempts)
+            .map_err(|e| Invalid::field("login_code", e))?;
         Ok(Self {
             name: body.name.0,
             allowed_origins,
@@ -727,7 +734,7 @@ mod tests {
     use crate::input::decode;
 
     fn spec(v: Value) -> Result<TenantSpec, Invalid> {
-        TenantSpec::from_body(decode::<TenantBody>(&v)?, true)
+        TenantSpec::from_body(decode::<TenantBody>(&v)?, true, &Limits::default())
     }
 
     #[test]

@@ -187,7 +187,7 @@ fn json_input_target(input: &[u8]) -> Result<(), String> {
         .map_err(|e| e.to_string())?;
     match body::json::<TenantBody>(&request) {
         Ok(body) => {
-            if let Err(e) = TenantSpec::from_body(body, false) {
+            if let Err(e) = TenantSpec::from_body(body, false, &dynauth::budgets::Limits::default()) {
                 let e = dynauth::api::ApiError::from(e);
                 if e.status() != 400 || e.message().is_empty() {
                     return Err(format!("a spec error {} {:?}", e.status(), e.message()));

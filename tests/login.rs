@@ -238,16 +238,16 @@ fn wrong_codes_use_up_attempts_and_then_even_the_right_code_fails() {
 }
 
 #[test]
-fn a_wrong_code_answered_500_after_it_was_applied_spends_one_attempt() {
+fn a_wrong_code_answered_500_after_it_was_applied_spends_one_attempt_once() {
     let (t, app) = dev("attempt500");
     let (login_id, code) = dev_login(&app, "ida@example.com");
-    // DynamoDB applies the charge of one attempt, but its answer comes back as HTTP 500.
-    app.transport.fail_answers_of("UpdateItem", 1, 500);
+    // DynamoDB applies the charge of one attempt, but its answer comes back as HTTP 500: the
+    // transaction is sent again with its token, and DynamoDB does not apply it twice.
+    app.transport.fail_answers_of("TransactWriteItems", 1, 500);
     app.transport.reset();
     let r = verify(&app, &login_id, &wrong(&code));
-    assert_eq!((r.status, r.json["error"]["code"].clone()), (503, json!("unavailable")), "{}", r.json);
-    assert!(r.headers.contains_key("retry-after"));
-    assert_eq!(app.transport.operations(), vec!["GetItem", "UpdateItem"], "the charge is not sent again");
+    assert_eq!((r.status, r.json["error"]["attempts_left"].clone()), (401, json!(4)), "{}", r.json);
+    assert_eq!(app.transport.operations(), vec!["GetItem", "TransactWriteItems", "TransactWriteItems"]);
     let stored = items_of_type(t.name(), "login_code");
     assert_eq!(stored[0].get("attempts"), Some(&AttributeValue::N("1".into())), "one attempt spent, not two");
     let r = verify(&app, &login_id, &wrong(&code));
@@ -425,39 +425,187 @@ fn issuance_is_rate_limited_per_email_per_tenant() {
         assert_eq!(start(&app, "flo@example.com").status, 202, "code {i}");
         app.runtime.advance(Duration::from_secs(60));
     }
-    // 5 codes at t=0,60,..,240; now t=300.
-    let r = start(&app, "FLO@example.com");
-    assert_eq!(r.status, 429);
-    assert_eq!(r.json["error"]["code"], "too_many_requests");
-    assert_eq!(r.headers["retry-after"], "600", "until the first code leaves the 15-minute window");
+    // 5 codes at t=0,60,..,240 of the window [0, 900); now t=300.
+    let r = start(&app, "FLO+news@example.com");
+    assert_eq!(r.status, 429, "case and +tag share the email's budget");
+    assert_eq!(
+        r.json["error"],
+        json!({"code": "too_many_requests", "message": "too many codes were requested for this email; retry in 600 s"})
+    );
+    assert_eq!(r.headers["retry-after"], "600", "until the window ends");
     assert_eq!(start(&app, "other@example.com").status, 202, "other emails are not affected");
     let globex =
         app.call("POST", "/v1/login/start", "auth.globex.test", &[], Some(json!({"email": "flo@example.com"})));
     assert_eq!(globex.status, 202, "nor other tenants");
-    app.runtime.advance(Duration::from_secs(599)); // t=899: the first code is still inside the window
+    app.runtime.advance(Duration::from_secs(599)); // t=899: still the same window
     assert_eq!(start(&app, "flo@example.com").status, 429);
-    app.runtime.advance(Duration::from_secs(1)); // t=900
-    assert_eq!(start(&app, "flo@example.com").status, 202, "exactly at the window's end");
-    assert_eq!(start(&app, "flo@example.com").status, 429, "one slot opened, one used");
+    app.runtime.advance(Duration::from_secs(1)); // t=900: a new window
+    for i in 0..5 {
+        assert_eq!(start(&app, "flo@example.com").status, 202, "code {i} of the new window");
+    }
+    let r = start(&app, "flo@example.com");
+    assert_eq!((r.status, r.headers["retry-after"].to_str().unwrap_or("")), (429, "900"));
+}
+
+fn start_from(app: &TestApp, email: &str, ip: &str) -> common::app::Answer {
+    app.call("POST", "/v1/login/start", HOST, &[("cf-connecting-ip", ip)], Some(json!({"email": email})))
 }
 
 #[test]
-fn a_start_whose_rate_limit_answer_is_lost_or_500_recognises_its_own_slot() {
+fn one_address_cannot_lock_a_victim_out_and_addresses_and_tenants_have_budgets() {
+    let vars = [("DEV_MODE", "true"), ("LOGIN_RATE_LIMIT", "2"), ("LOGIN_EMAIL_LIMIT", "3"), ("LOGIN_IP_LIMIT", "4")];
+    let (_t, app) = setup("budgets", &vars);
+    // The attacker at one address spends its own (email, address) budget...
+    assert_eq!(start_from(&app, "vic@example.com", "198.51.100.1").status, 202);
+    assert_eq!(start_from(&app, "Vic+1@example.com", "198.51.100.1").status, 202);
+    let r = start_from(&app, "vic@example.com", "198.51.100.1");
+    assert_eq!((r.status, r.headers["retry-after"].to_str().unwrap_or("")), (429, "900"));
+    // ...and the victim, elsewhere, still gets a code.
+    assert_eq!(start_from(&app, "vic@example.com", "203.0.113.9").status, 202, "not locked out");
+    // Spreading over addresses runs into the per-email ceiling (3).
+    let r = start_from(&app, "vic@example.com", "192.0.2.77");
+    assert_eq!(
+        (r.status, r.json["error"]["message"].clone()),
+        (429, json!("too many codes were requested for this email; retry in 900 s"))
+    );
+    // One address: at most 4 starts in all (2 above), whatever the emails; one IPv6 /64 is one address.
+    assert_eq!(start_from(&app, "a@example.com", "198.51.100.1").status, 202);
+    assert_eq!(start_from(&app, "b@example.com", "198.51.100.1").status, 202);
+    let r = start_from(&app, "c@example.com", "198.51.100.1");
+    assert_eq!(
+        (r.status, r.json["error"].clone()),
+        (
+            429,
+            json!({"code": "too_many_requests", "message": "too many login requests came from this address; retry in 900 s"})
+        )
+    );
+    for (i, ip) in ["2001:db8:7:7::1", "2001:db8:7:7::2", "2001:db8:7:7:a::3", "2001:db8:7:7:b::4"].iter().enumerate() {
+        assert_eq!(start_from(&app, &format!("u{i}@example.com"), ip).status, 202);
+    }
+    assert_eq!(start_from(&app, "u9@example.com", "2001:db8:7:7:c::5").status, 429, "the same /64");
+    assert_eq!(start_from(&app, "u9@example.com", "2001:db8:7:8::5").status, 202, "another /64");
+
+    // The tenant's own budget.
+    let (_t2, app2) = setup("tenantbudget", &[("DEV_MODE", "true"), ("TENANT_LOGIN_LIMIT", "3")]);
+    for i in 0..3 {
+        assert_eq!(start_from(&app2, &format!("t{i}@example.com"), &format!("192.0.2.{i}")).status, 202);
+    }
+    let r = start_from(&app2, "t9@example.com", "192.0.2.9");
+    assert_eq!(
+        (r.status, r.json["error"]["message"].clone()),
+        (429, json!("this site has too many login requests right now; retry in 900 s"))
+    );
+    // Refused starts spend nothing: the next window opens with the full budget.
+    app2.runtime.advance(Duration::from_secs(900));
+    assert_eq!(start_from(&app2, "t9@example.com", "192.0.2.9").status, 202);
+}
+
+fn verify_from(app: &TestApp, login_id: &str, code: &str, ip: &str) -> common::app::Answer {
+    let body = json!({"login_id": login_id, "code": code, "deliver": "body"});
+    app.call("POST", "/v1/login/verify", HOST, &[("cf-connecting-ip", ip)], Some(body))
+}
+
+#[test]
+fn verifies_have_budgets_and_wrong_codes_are_capped_per_email_across_logins() {
+    let vars = [("DEV_MODE", "true"), ("VERIFY_IP_LIMIT", "3"), ("VERIFY_FAILURE_LIMIT", "4")];
+    let (_t, app) = setup("verifybudgets", &vars);
+    // Per address: 3 verifies per window, right or wrong, known login or not.
+    let (id, code) = dev_login(&app, "kim@example.com");
+    assert_eq!(verify_from(&app, "AAAAAAAAAAAAAAAAAAAAAA", "123456", "198.51.100.2").status, 401);
+    assert_eq!(verify_from(&app, &id, &wrong(&code), "198.51.100.2").status, 401);
+    assert_eq!(verify_from(&app, &id, &wrong(&code), "198.51.100.2").status, 401);
+    let r = verify_from(&app, &id, &code, "198.51.100.2");
+    assert_eq!(
+        (r.status, r.json["error"]["message"].clone(), r.headers["retry-after"].to_str().unwrap_or("")),
+        (429, json!("too many login requests came from this address; retry in 900 s"), "900")
+    );
+    // Wrong codes per email, across logins: 2 spent above; a new start does not reset them.
+    let (id2, code2) = dev_login(&app, "Kim+work@example.com");
+    assert_eq!(verify_from(&app, &id2, &wrong(&code2), "203.0.113.1").status, 401);
+    let r = verify_from(&app, &id2, &wrong(&code2), "203.0.113.2");
+    assert_eq!((r.status, r.json["error"]["attempts_left"].clone()), (401, json!(3)));
+    // The 4 are spent: even the right code, from a fresh address, is refused until the day ends,
+    // so a guesser learns nothing from trying it.
+    let r = verify_from(&app, &id2, &code2, "203.0.113.3");
+    let day_left = 86_400 - (T0 % 86_400);
+    assert_eq!(
+        (r.status, r.json["error"]["message"].clone(), r.headers["retry-after"].to_str().unwrap_or("").to_string()),
+        (
+            429,
+            json!(format!("too many wrong codes were tried for this email; retry in {day_left} s")),
+            day_left.to_string()
+        )
+    );
+    assert_eq!(verify_from(&app, &id2, &wrong(&code2), "203.0.113.4").status, 429);
+    let other = dev_login(&app, "lee@example.com");
+    assert_eq!(verify_from(&app, &other.0, &other.1, "203.0.113.5").status, 200, "other emails are not affected");
+    app.runtime.advance(Duration::from_secs(day_left));
+    assert_eq!(verify_from(&app, &id2, &code2, "203.0.113.6").status, 410, "the next day: expired by now, not refused");
+}
+
+#[test]
+fn a_new_start_supersedes_the_emails_earlier_codes() {
+    let (_t, app) = dev("supersede");
+    let (first, first_code) = dev_login(&app, "max@example.com");
+    let (second, second_code) = dev_login(&app, "max@example.com");
+    let (third, third_code) = dev_login(&app, "max+other@example.com");
+    let superseded = json!({"code": "code_superseded", "message": "a newer code was requested for this email; only the newest one works"});
+    for (id, code) in [(&first, &first_code), (&first, &wrong(&first_code))] {
+        let r = verify(&app, id, code);
+        assert_eq!((r.status, r.json["error"].clone()), (410, superseded.clone()), "right or wrong, the same answer");
+    }
+    let r = verify(&app, &second, &second_code);
+    assert_eq!(r.status, 200, "the newest works: {}", r.json);
+    assert_eq!(verify(&app, &third, &third_code).status, 200, "another address (+tag) is its own identity");
+}
+
+#[test]
+fn the_guessing_budget_is_checked_when_a_tenant_is_saved() {
+    let t = TestTable::new("guessing");
+    let at = App::new(t.name(), manual_runtime(T0), &[("VERIFY_FAILURE_LIMIT", "100")]);
+    assert_eq!(
+        at.admin("PUT", "/v1/admin/tenants/acme", Some(json!({"name": "Acme"}))).status,
+        201,
+        "1 in 10,000 exactly"
+    );
+    let over = App::new(t.name(), manual_runtime(T0), &[("VERIFY_FAILURE_LIMIT", "101")]);
+    let r = over.admin("PUT", "/v1/admin/tenants/acme", Some(json!({"name": "Acme"})));
+    assert_eq!(
+        (r.status, r.json["error"].clone()),
+        (
+            400,
+            json!({"code": "invalid_request", "message": "login_code: with length 6 and max_attempts 5, 101 guesses a day at one email's 6-digit code succeed with a chance of 1 in 9900; at most 1 in 10000 is allowed: use a longer code (or lower VERIFY_FAILURE_LIMIT)"})
+        )
+    );
+    let longer = json!({"name": "Acme", "login_code": {"length": 7}});
+    assert_eq!(over.admin("PUT", "/v1/admin/tenants/acme", Some(longer)).status, 200);
+}
+
+#[test]
+fn a_start_whose_budget_answer_is_lost_or_500_counts_once() {
     let (t, app) = setup("ratelost", &[("DEV_MODE", "true"), ("LOGIN_RATE_LIMIT", "2")]);
-    // The rate-limit record is written, and its answer is lost.
-    app.transport.lose_answers_of("PutItem", 1);
+    // The budgets are spent, and the answer is lost: the transaction is sent again with its
+    // token, and DynamoDB applies it once.
+    app.transport.lose_answers_of("TransactWriteItems", 1);
     let r = start(&app, "hal@example.com");
     assert_eq!(r.status, 202, "{}", r.json);
-    // Written again, answered HTTP 500.
-    app.transport.fail_answers_of("PutItem", 1, 500);
+    // Spent again, answered HTTP 500.
+    app.transport.fail_answers_of("TransactWriteItems", 1, 500);
     let r = start(&app, "hal@example.com");
     assert_eq!(r.status, 202, "{}", r.json);
-    let rate = items_of_type(t.name(), "login_rate");
-    let issued = match rate[0].get("issued") {
-        Some(AttributeValue::L(list)) => list.len(),
-        other => panic!("{other:?}"),
-    };
-    assert_eq!(issued, 2, "each start took one slot");
+    let counts: Vec<(String, AttributeValue)> = items_of_type(t.name(), "budget")
+        .into_iter()
+        .map(|i| {
+            let pk = match i.get("PK") {
+                Some(AttributeValue::S(pk)) => pk.clone(),
+                _ => String::new(),
+            };
+            (pk, i.get("count").cloned().unwrap_or(AttributeValue::Null(true)))
+        })
+        .collect();
+    let email_ip = counts.iter().find(|(pk, _)| pk.contains("#start_email_ip#")).map(|(_, c)| c.clone());
+    assert_eq!(email_ip, Some(AttributeValue::N("2".into())), "each start took one unit: {counts:?}");
+    assert_eq!(counts.len(), 4, "four budgets: {counts:?}");
     assert_eq!(items_of_type(t.name(), "login_code").len(), 2);
     assert_eq!(start(&app, "hal@example.com").status, 429, "the limit of 2 is reached, not passed");
 }
@@ -492,7 +640,7 @@ fn fifty_concurrent_verifies_of_the_right_code_succeed_exactly_once() {
 }
 
 #[test]
-fn twenty_concurrent_first_logins_make_exactly_one_user() {
+fn of_twenty_codes_for_one_email_only_the_newest_works_even_all_at_once() {
     let (t, app) = dev("twenty");
     let codes: Vec<(String, String)> = (0..20)
         .map(|_| {
@@ -504,7 +652,7 @@ fn twenty_concurrent_first_logins_make_exactly_one_user() {
             )
         })
         .collect();
-    let users: Vec<String> = std::thread::scope(|scope| {
+    let answers: Vec<(u16, String)> = std::thread::scope(|scope| {
         let handles: Vec<_> = codes
             .iter()
             .map(|(id, code)| {
@@ -512,19 +660,21 @@ fn twenty_concurrent_first_logins_make_exactly_one_user() {
                 scope.spawn(move || {
                     let app = App::new(&table, manual_runtime(T0), &[("DEV_MODE", "true")]);
                     let r = verify(&app, id, code);
-                    assert_eq!(r.status, 200, "{}", r.json);
-                    r.json["user"]["id"].as_str().unwrap_or_default().to_string()
+                    let what = r.json["user"]["id"].as_str().or(r.json["error"]["code"].as_str()).unwrap_or("");
+                    (r.status, what.to_string())
                 })
             })
             .collect();
         handles.into_iter().map(|h| h.join().unwrap_or_default()).collect()
     });
-    assert!(users.iter().all(|u| !u.is_empty() && *u == users[0]), "{users:?}");
+    assert_eq!(answers[..19].iter().filter(|(s, c)| *s == 410 && c == "code_superseded").count(), 19, "{answers:?}");
+    assert_eq!(answers[19].0, 200, "the newest: {answers:?}");
+    let users = [answers[19].1.clone()];
     assert_eq!(items_of_type(t.name(), "user").len(), 1, "exactly one user");
     assert_eq!(items_of_type(t.name(), "email_claim").len(), 1);
-    assert_eq!(items_of_type(t.name(), "session").len(), 20, "each login has its session");
+    assert_eq!(items_of_type(t.name(), "session").len(), 1, "one session");
     let user = app.admin("GET", &format!("/v1/admin/tenants/acme/users/{}", users[0]), None);
-    assert_eq!(user.json["login_count"], 20);
+    assert_eq!(user.json["login_count"], 1);
 }
 
 #[test]

@@ -169,7 +169,8 @@ async fn list_tenants(ctx: &Ctx<'_>, request: &Request) -> Result<Response, ApiE
 async fn tenant(ctx: &Ctx<'_>, request: &Request, id: &TenantId) -> Result<Response, ApiError> {
     match request.method().as_str() {
         "PUT" => {
-            let spec = TenantSpec::from_body(body::json::<TenantBody>(request)?, ctx.config.allow_local_targets)?;
+            let body = body::json::<TenantBody>(request)?;
+            let spec = TenantSpec::from_body(body, ctx.config.allow_local_targets, &ctx.config.login.limits)?;
             let (tenant, created) =
                 tenants::put(&ctx.store, ctx.random, id, spec, ctx.now_secs()).await.map_err(tenant_error)?;
             ctx.caches.forget_tenant(id);

@@ -10,9 +10,10 @@ use serde::Deserialize;
 
 use super::cookies::{self, CookieMode};
 use super::{ApiError, Ctx, Outcome, Request, body, json_response, only, views};
+use crate::budgets::{Exceeded, client_subject};
 use crate::config::ConfigError;
 use crate::email::Email;
-use crate::login::{self, Delivery, LoginCode, RateLimit, StartError, VerifyError};
+use crate::login::{self, Delivery, LoginCode, StartError, VerifyError};
 use crate::tenants::{SecretKind, Tenant};
 
 #[derive(Deserialize)]
@@ -76,21 +77,26 @@ pub(crate) async fn start(ctx: &Ctx<'_>, request: &Request, tenant: Rc<Tenant>) 
             .into());
         }
     };
-    let rate =
-        RateLimit { limit: settings.rate_limit, window_secs: i64::try_from(settings.rate_window_secs).unwrap_or(900) };
+    let client = client_subject(super::client_ip(request));
     let secret = ctx.token_secret();
-    let issued =
-        login::start(&ctx.store, ctx.random, ctx.webhook, delivery, secret, rate, &tenant, &email, ctx.now_secs())
-            .await
-            .map_err(|e| match e {
-                StartError::TooMany { retry_after } => ApiError::TooManyRequests {
-                    code: "too_many_requests",
-                    message: format!("too many codes were requested for this email; retry in {retry_after} s"),
-                    retry_after,
-                },
-                StartError::Delivery(detail) => ApiError::DeliveryFailed { detail },
-                StartError::Db(e) => e.into(),
-            })?;
+    let issued = login::start(
+        &ctx.store,
+        ctx.random,
+        ctx.webhook,
+        delivery,
+        secret,
+        &settings.limits,
+        &client,
+        &tenant,
+        &email,
+        ctx.now_secs(),
+    )
+    .await
+    .map_err(|e| match e {
+        StartError::TooMany(exceeded) => too_many(exceeded),
+        StartError::Delivery(detail) => ApiError::DeliveryFailed { detail },
+        StartError::Db(e) => e.into(),
+    })?;
     let code = settings.dev_mode.then(|| issued.code.expose());
     if let Some(code) = code {
         ctx.log_dev_code(code);
@@ -123,9 +129,22 @@ pub(crate) async fn verify(ctx: &Ctx<'_>, request: &Request, tenant: Rc<Tenant>)
     let now = ctx.now_secs();
     let code = LoginCode::presented(&code);
     let device = cookies::device(request);
-    let verified = login::verify(&ctx.store, ctx.random, ctx.token_secret(), &tenant, &login_id, &code, device, now)
-        .await
-        .map_err(verify_error)?;
+    let client = client_subject(super::client_ip(request));
+    let limits = &ctx.config.login.limits;
+    let verified = login::verify(
+        &ctx.store,
+        ctx.random,
+        ctx.token_secret(),
+        limits,
+        &client,
+        &tenant,
+        &login_id,
+        &code,
+        device,
+        now,
+    )
+    .await
+    .map_err(verify_error)?;
     let session = &verified.session;
     let view = views::LoggedIn {
         session: session.into(),
@@ -138,6 +157,15 @@ pub(crate) async fn verify(ctx: &Ctx<'_>, request: &Request, tenant: Rc<Tenant>)
         cookies::set_cookie(&mut response, &cookie);
     }
     Ok(Outcome::Respond(response))
+}
+
+/// 429 `too_many_requests` with Retry-After, naming the budget in words.
+fn too_many(exceeded: Exceeded) -> ApiError {
+    ApiError::TooManyRequests {
+        code: "too_many_requests",
+        message: exceeded.message(),
+        retry_after: exceeded.retry_after,
+    }
 }
 
 fn verify_error(e: VerifyError) -> ApiError {
@@ -157,6 +185,10 @@ fn verify_error(e: VerifyError) -> ApiError {
             message: "too many wrong codes: this code no longer works; request a new one".into(),
             retry_after,
         },
+        VerifyError::Superseded => {
+            gone("code_superseded", "a newer code was requested for this email; only the newest one works")
+        }
+        VerifyError::TooMany(exceeded) => too_many(exceeded),
         VerifyError::Conflict => {
             ApiError::Conflict { code: "conflict", message: "the login changed concurrently; retry".into() }
         }

@@ -422,6 +422,11 @@ async fn resolve_tenant(ctx: &Ctx<'_>, request: &Request) -> Result<Rc<Tenant>, 
 }
 
 /// The Host the client asked for: the `Host` header, else the URI's authority.
+/// The client's address as Cloudflare saw it (`CF-Connecting-IP`), when there is one.
+pub fn client_ip(request: &Request) -> Option<&str> {
+    request.headers().get("cf-connecting-ip").and_then(|v| v.to_str().ok())
+}
+
 pub fn request_host(request: &Request) -> Option<String> {
     request
         .headers()

@@ -41,7 +41,7 @@ mod cli {
     use dynauth::native::{HttpTransport, OsRuntime, block_on};
     use dynauth::runtime::epoch_secs;
     use dynauth::store::Store;
-    use dynauth::tenants::{self, DomainStatus, TenantBody, TenantError, TenantSpec};
+    use dynauth::tenants::{self, DomainStatus, SecretKind, TenantBody, TenantError, TenantSpec};
     use serde_json::{Value, json};
 
     const USAGE: &str = "usage:
@@ -298,7 +298,7 @@ output: [--json]";
         }
         let local_targets = std::env::var("ALLOW_LOCAL_TARGETS").is_ok_and(|v| v == "true");
         let spec = decode::<TenantBody>(&Value::Object(body))
-            .and_then(|b| TenantSpec::from_body(b, local_targets))
+            .and_then(|b| TenantSpec::from_body(b, local_targets, &dynauth::budgets::Limits::default()))
             .map_err(|e| match e {
                 Invalid::Field { message, .. } => failed("invalid tenant", message),
                 other => failed("invalid tenant", format!("{other:?}")),
@@ -307,7 +307,21 @@ output: [--json]";
         let (tenant, created) = block_on(tenants::put(&store, &os(), &id, spec, now()))
             .map_err(|e| tenant_error(&format!("putting tenant {id}"), e))?;
         eprintln!("{} tenant {id}", if created { "created" } else { "replaced" });
-        print_json(&json!(TenantView::from(&tenant)));
+        let mut view = json!(TenantView::from(&tenant));
+        match std::env::var("TOKEN_SECRET").ok().filter(|s| !s.is_empty()) {
+            // The tenant's secrets derive from the Worker's TOKEN_SECRET: shown once, as by the API.
+            Some(token_secret) if created => {
+                let shown =
+                    |kind| tenant.secrets(token_secret.as_bytes(), kind).first().map(|s| s.expose().to_string());
+                view["secrets"] = json!({"origin": shown(SecretKind::Origin), "webhook": shown(SecretKind::Webhook)});
+            }
+            None if created => eprintln!(
+                "set TOKEN_SECRET (the Worker's) to see the tenant's secrets now, or rotate them later with \
+                 POST /v1/admin/tenants/{id}/secrets/{{origin|webhook}}"
+            ),
+            _ => {}
+        }
+        print_json(&view);
         Ok(())
     }
 
