@@ -7,7 +7,7 @@ mod common;
 use serde_json::json;
 
 use common::app::App;
-use common::{TestTable, manual_runtime};
+use common::{Sink, TestTable, manual_runtime};
 
 const T0: u64 = 1_800_000_000;
 const HOST: &str = "auth.acme.test";
@@ -15,16 +15,19 @@ const APP: &str = "https://app.acme.test";
 
 type TestApp = App<dynauth::testing::ManualRuntime>;
 
-fn setup(prefix: &str) -> (TestTable, TestApp) {
+fn setup(prefix: &str) -> (TestTable, TestApp, Sink) {
     let t = TestTable::new(prefix);
-    let app = App::new(t.name(), manual_runtime(T0), &[("DEV_MODE", "true")]);
+    let sink = Sink::start();
+    let secret = "whsec-browser-tests-0123456789abcdef";
+    let app =
+        App::new(t.name(), manual_runtime(T0), &[("CODE_WEBHOOK_URL", &sink.url), ("CODE_WEBHOOK_SECRET", secret)]);
     let tenant = json!({"name": "Acme <Corp> & \"Co\"", "allowed_origins": [APP, "http://localhost:3000"]});
     assert_eq!(app.admin("PUT", "/v1/admin/tenants/acme", Some(tenant)).status, 201);
     assert_eq!(
         app.admin("PUT", &format!("/v1/admin/tenants/acme/domains/{HOST}"), Some(json!({"status": "ready"}))).status,
         201
     );
-    (t, app)
+    (t, app, sink)
 }
 
 /// Every header of a response as `name: value` lines (sorted), for exact comparisons.
@@ -54,7 +57,7 @@ fn mint(app: &TestApp) -> String {
 
 #[test]
 fn allowed_origins_get_exact_cors_headers_on_every_answer() {
-    let (_t, app) = setup("cors");
+    let (_t, app, _sink) = setup("cors");
     let token = mint(&app);
     let cookie = format!("__Host-dynauth={token}");
     let ok = app.call("GET", "/v1/session", HOST, &[("origin", APP), ("cookie", &cookie)], None);
@@ -85,7 +88,7 @@ fn allowed_origins_get_exact_cors_headers_on_every_answer() {
 
 #[test]
 fn preflights_are_204_for_allowed_origins_and_403_otherwise() {
-    let (_t, app) = setup("preflight");
+    let (_t, app, _sink) = setup("preflight");
     let pre = |origin: &str, path: &str| {
         app.call(
             "OPTIONS",
@@ -124,7 +127,7 @@ fn preflights_are_204_for_allowed_origins_and_403_otherwise() {
 
 #[test]
 fn cookie_requests_that_change_state_need_a_trusted_origin() {
-    let (_t, app) = setup("csrf");
+    let (_t, app, sink) = setup("csrf");
     let token = mint(&app);
     let cookie = format!("__Host-dynauth={token}");
     let forbidden = json!({"error": {"code": "forbidden_origin", "message": "requests from this origin are not allowed; add it to the tenant's allowed_origins"}});
@@ -158,7 +161,8 @@ fn cookie_requests_that_change_state_need_a_trusted_origin() {
 
     // Verify sets the cookie: the same rule.
     let start = app.call("POST", "/v1/login/start", HOST, &[], Some(json!({"email": "a@example.com"})));
-    let (id, code) = (start.json["login_id"].clone(), start.json["code"].clone());
+    assert_eq!(start.status, 202, "{}", start.json);
+    let (id, code) = sink.last_code();
     let evil = app.call(
         "POST",
         "/v1/login/verify",
@@ -177,7 +181,7 @@ fn cookie_requests_that_change_state_need_a_trusted_origin() {
 
 #[test]
 fn the_login_page_is_branded_strict_and_never_an_open_redirect() {
-    let (_t, app) = setup("page");
+    let (_t, app, _sink) = setup("page");
     let page = |query: &str| {
         let r = app.call("GET", &format!("/login{query}"), HOST, &[], None);
         assert_eq!(r.status, 200);
@@ -226,7 +230,7 @@ fn the_login_page_is_branded_strict_and_never_an_open_redirect() {
 
 #[test]
 fn json_answers_are_nosniff_no_store_and_https_answers_carry_hsts() {
-    let (_t, app) = setup("headers");
+    let (_t, app, _sink) = setup("headers");
     let token = mint(&app);
     let lines = |r: &common::app::Answer| {
         header_lines(&r.headers, &["cache-control", "x-content-type-options", "strict-transport-security"])
@@ -241,7 +245,7 @@ fn json_answers_are_nosniff_no_store_and_https_answers_carry_hsts() {
     let denied = app.call("GET", "/v1/session", HOST, &[], None);
     assert_eq!((denied.status, lines(&denied)), (401, expected.clone()));
     let start = app.call("POST", "/v1/login/start", HOST, &[], Some(json!({"email": "nia@example.com"})));
-    assert_eq!(lines(&start), expected);
+    assert_eq!((start.status, lines(&start)), (202, expected));
     // Plain http (local development): no HSTS.
     let local = app.call("GET", "/v1/session", "localhost:8787", &[], None);
     assert_eq!(

@@ -19,7 +19,7 @@ use common::app::App;
 use common::{TestTable, manual_runtime, scan_all};
 
 const T0: u64 = 1_800_000_000; // 2027-01-15T08:00:00Z
-const HOST: &str = "auth.acme.test";
+const HOST: &str = "auth.acme.localhost"; // DEV_MODE answers codes only to local hosts
 const WEBHOOK_SECRET: &str = "whsec-test-only-0123456789abcdefghij";
 
 type TestApp = App<dynauth::testing::ManualRuntime>;
@@ -150,10 +150,36 @@ fn start_in_dev_mode_then_verify_starts_a_session() {
     assert_eq!(stored[0].get("attempts"), Some(&AttributeValue::N("0".into())));
     assert_eq!(stored[0].get("ttl"), Some(&AttributeValue::N((T0 + 600).to_string())));
 
+    // DEV_MODE answers codes only to plain http on this machine: any other request is refused
+    // loudly, naming the setting, and issues nothing.
+    assert_eq!(
+        app.admin("PUT", "/v1/admin/tenants/acme/domains/auth.acme.test", Some(json!({"status": "ready"}))).status,
+        201
+    );
+    for url in [
+        "https://auth.acme.test/v1/login/start",
+        "http://auth.acme.test/v1/login/start",
+        "https://auth.acme.localhost/v1/login/start",
+    ] {
+        let host = url.split('/').nth(2).unwrap_or_default();
+        let request = http::Request::builder()
+            .method("POST")
+            .uri(url)
+            .header("host", host)
+            .header("content-type", "application/json")
+            .body(br#"{"email":"ann@example.com"}"#.to_vec())
+            .unwrap_or_else(|e| panic!("{e}"));
+        let r = app.send(request);
+        assert_eq!((r.status, r.json["error"]["code"].clone()), (500, json!("config_error")), "{url}");
+        assert!(r.json["error"]["message"].as_str().unwrap_or("").contains("DEV_MODE"), "{}", r.json);
+        assert_eq!(r.json.get("code"), None);
+    }
+    assert_eq!(items_of_type(t.name(), "login_code").len(), 1, "nothing issued");
+
     app.runtime.advance(Duration::from_secs(30));
     // A browser (Origin, Sec-Fetch-Site) may not ask for the token in the body.
     let body = json!({"login_id": login_id, "code": code, "deliver": "body"});
-    for header in [("origin", "https://auth.acme.test"), ("sec-fetch-site", "same-origin")] {
+    for header in [("origin", "http://auth.acme.localhost"), ("sec-fetch-site", "same-origin")] {
         let r = app.call("POST", "/v1/login/verify", HOST, &[header], Some(body.clone()));
         assert_eq!((r.status, r.json["error"]["code"].clone()), (403, json!("body_delivery_refused")), "{header:?}");
     }
@@ -171,7 +197,7 @@ fn start_in_dev_mode_then_verify_starts_a_session() {
         "POST",
         "/v1/login/verify",
         HOST,
-        &[("origin", "https://auth.acme.test")],
+        &[("origin", "http://auth.acme.localhost")],
         Some(json!({"login_id": login_id, "code": code})),
     );
     assert_eq!(ok.status, 200, "{}", ok.json);
@@ -418,7 +444,8 @@ fn issuance_is_rate_limited_per_email_per_tenant() {
         setup("rate", &[("DEV_MODE", "true"), ("LOGIN_RATE_LIMIT", "5"), ("LOGIN_RATE_WINDOW_SECS", "900")]);
     assert_eq!(app.admin("PUT", "/v1/admin/tenants/globex", Some(json!({"name": "Globex"}))).status, 201);
     assert_eq!(
-        app.admin("PUT", "/v1/admin/tenants/globex/domains/auth.globex.test", Some(json!({"status": "ready"}))).status,
+        app.admin("PUT", "/v1/admin/tenants/globex/domains/auth.globex.localhost", Some(json!({"status": "ready"})))
+            .status,
         201
     );
     for i in 0..5 {
@@ -435,7 +462,7 @@ fn issuance_is_rate_limited_per_email_per_tenant() {
     assert_eq!(r.headers["retry-after"], "600", "until the window ends");
     assert_eq!(start(&app, "other@example.com").status, 202, "other emails are not affected");
     let globex =
-        app.call("POST", "/v1/login/start", "auth.globex.test", &[], Some(json!({"email": "flo@example.com"})));
+        app.call("POST", "/v1/login/start", "auth.globex.localhost", &[], Some(json!({"email": "flo@example.com"})));
     assert_eq!(globex.status, 202, "nor other tenants");
     app.runtime.advance(Duration::from_secs(599)); // t=899: still the same window
     assert_eq!(start(&app, "flo@example.com").status, 429);

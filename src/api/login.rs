@@ -40,6 +40,14 @@ enum Deliver {
     Body,
 }
 
+/// Whether the request is plain http to this machine: `localhost`, `127.0.0.1` or a name under
+/// `.localhost` (which resolves to loopback, RFC 6761), the only requests `DEV_MODE` answers.
+fn local_http(request: &Request) -> bool {
+    let host = super::request_host(request).and_then(|h| crate::host::canonical(&h).ok());
+    request.uri().scheme_str() == Some("http")
+        && host.is_some_and(|h| matches!(h.as_str(), "localhost" | "127.0.0.1") || h.as_str().ends_with(".localhost"))
+}
+
 /// Whether a browser sent the request: it carries `Origin` or `Sec-Fetch-Site`, which page
 /// scripts can neither set nor remove.
 fn from_browser(request: &Request) -> bool {
@@ -53,6 +61,16 @@ pub(crate) async fn start(ctx: &Ctx<'_>, request: &Request, tenant: Rc<Tenant>) 
     only(request.method(), "POST")?;
     let StartBody { email } = body::json(request)?;
     let settings = &ctx.config.login;
+    if settings.dev_mode && !local_http(request) {
+        // Codes in answers only to a developer's own machine: refused, never silently dropped.
+        return Err(ConfigError {
+            variable: "DEV_MODE",
+            problem: "is true, which returns login codes only to plain-http requests to localhost, 127.0.0.1 or \
+                      *.localhost, and this request is not one: unset DEV_MODE"
+                .into(),
+        }
+        .into());
+    }
     // A tenant's own webhook is signed with its own webhook secret(s); the platform's with
     // CODE_WEBHOOK_SECRET.
     let tenant_secrets = tenant.secrets(ctx.token_secret(), SecretKind::Webhook);

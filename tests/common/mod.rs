@@ -147,7 +147,8 @@ pub mod app {
         }
 
         /// Sends one request; `host` becomes the Host header (https, as in production, except for
-        /// localhost and 127.0.0.1, which local development serves over plain http).
+        /// localhost, 127.0.0.1 and names under .localhost, which local development serves over
+        /// plain http).
         pub fn call(
             &self,
             method: &str,
@@ -158,10 +159,7 @@ pub mod app {
         ) -> Answer {
             let mut builder = http::Request::builder()
                 .method(method)
-                .uri(format!(
-                    "{}://{host}{path}",
-                    if host.starts_with("localhost") || host.starts_with("127.0.0.1") { "http" } else { "https" }
-                ))
+                .uri(format!("{}://{host}{path}", if super::local(host) { "http" } else { "https" }))
                 .header("host", host);
             for (k, v) in headers {
                 builder = builder.header(*k, *v);
@@ -212,6 +210,55 @@ pub mod app {
         pub fn admin(&self, method: &str, path: &str, body: Option<serde_json::Value>) -> Answer {
             self.call(method, path, "admin.dynauth.test", &[("authorization", &format!("Bearer {ADMIN_TOKEN}"))], body)
         }
+    }
+}
+
+/// Whether local development serves `host` (with or without a port) over plain http.
+fn local(host: &str) -> bool {
+    let name = host.rsplit_once(':').map_or(host, |(name, _)| name);
+    matches!(name, "localhost" | "127.0.0.1") || name.ends_with(".localhost")
+}
+
+/// A webhook receiver on 127.0.0.1 answering 204, keeping each body it is sent: the way tests
+/// outside `DEV_MODE` (which answers codes only to local hosts) get their login codes.
+pub struct Sink {
+    pub url: String,
+    pub bodies: std::sync::Arc<std::sync::Mutex<Vec<serde_json::Value>>>,
+}
+
+impl Sink {
+    pub fn start() -> Self {
+        use std::io::{BufRead, BufReader, Read, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("{e}"));
+        let url = format!("http://127.0.0.1:{}/hook", listener.local_addr().map(|a| a.port()).unwrap_or(0));
+        let bodies = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let kept = bodies.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let mut reader = BufReader::new(stream);
+                let mut line = String::new();
+                let mut len = 0usize;
+                while reader.read_line(&mut line).unwrap_or(0) > 0 && line != "\r\n" {
+                    if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                        len = v.trim().parse().unwrap_or(0);
+                    }
+                    line.clear();
+                }
+                let mut body = vec![0u8; len];
+                let _ = reader.read_exact(&mut body);
+                if let (Ok(mut kept), Ok(v)) = (kept.lock(), serde_json::from_slice(&body)) {
+                    kept.push(v);
+                }
+                let _ = reader.into_inner().write_all(b"HTTP/1.1 204 No Content\r\nconnection: close\r\n\r\n");
+            }
+        });
+        Self { url, bodies }
+    }
+
+    /// The last delivery's `login_id` and `code`.
+    pub fn last_code(&self) -> (String, String) {
+        let last = self.bodies.lock().ok().and_then(|b| b.last().cloned()).unwrap_or_default();
+        (last["login_id"].as_str().unwrap_or("").to_string(), last["code"].as_str().unwrap_or("").to_string())
     }
 }
 

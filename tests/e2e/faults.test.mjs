@@ -13,7 +13,7 @@ import { admin, createTable, DYNAMODB, dynamodb, rawRequest, startWorker, stopAl
 import { generator, random, startFaultProxy } from './fault-proxy.mjs';
 
 const table = uniqueName('e2e-faults');
-const HOST = 'faults.acme.test';
+const HOST = 'faults.acme.localhost'; // DEV_MODE answers codes only to local hosts
 const DEADLINE_MS = 3000;
 // wrangler dev's own proxy and the Worker's start add to what the Worker itself may spend.
 const SLACK_MS = 1500;

@@ -10,7 +10,7 @@ import { request as httpRequest } from 'node:http';
 import { admin, createTable, dynamodb, rawRequest, startOrigin, startWorker, stopAll, uniqueName } from './harness.mjs';
 
 const table = uniqueName('e2e-login');
-const HOST = 'login.acme.test';
+const HOST = 'login.acme.localhost'; // DEV_MODE answers codes only to local hosts
 const SECRET = 'e2e-webhook-secret-not-secret-0123456789';
 let dev;
 let prod;
