@@ -104,6 +104,54 @@ fn admin_routes_need_the_token() {
 }
 
 #[test]
+fn every_admin_write_leaves_one_audit_line_without_secrets() {
+    let t = TestTable::new("audit");
+    let app = app(&t);
+    let admin_from = |method: &str, path: &str, body: Option<Value>, token: &str| {
+        let auth = format!("Bearer {token}");
+        app.call(
+            method,
+            path,
+            "admin.dynauth.test",
+            &[("authorization", &auth), ("cf-connecting-ip", "198.51.100.23")],
+            body,
+        )
+    };
+    let created = admin_from("PUT", "/v1/admin/tenants/acme", Some(acme()), ADMIN_TOKEN);
+    assert_eq!(created.status, 201);
+    let line = &created.log;
+    assert_eq!(
+        (line["route"].clone(), line["tenant"].clone(), line["status"].clone(), line["audit"].clone()),
+        (
+            json!("admin_tenant"),
+            json!("acme"),
+            json!(201),
+            json!({"event": "admin_write", "target": "", "client_ip": "198.51.100.23"})
+        )
+    );
+    assert!(line["request_id"].as_str().is_some_and(|id| !id.is_empty()));
+    for secret in [created.json["secrets"]["origin"].as_str().unwrap_or("-"), ADMIN_TOKEN] {
+        assert!(!line.to_string().contains(secret), "no secret in the audit line");
+    }
+    let claimed = admin_from(
+        "PUT",
+        "/v1/admin/tenants/acme/domains/auth.acme.test",
+        Some(json!({"status": "ready"})),
+        ADMIN_TOKEN,
+    );
+    assert_eq!(claimed.log["audit"]["target"], "domains/auth.acme.test");
+    let rotated = admin_from("POST", "/v1/admin/tenants/acme/secrets/origin", None, ADMIN_TOKEN);
+    assert_eq!((rotated.status, rotated.log["audit"]["target"].clone()), (200, json!("secrets/origin")));
+    assert!(!rotated.log.to_string().contains(rotated.json["secret"].as_str().unwrap_or("-")));
+    // A refused write is audited too (who tried what); reads are not.
+    let refused = admin_from("DELETE", "/v1/admin/tenants/acme", None, "not-the-admin-token");
+    assert_eq!((refused.status, refused.log["audit"]["event"].clone()), (401, json!("admin_write")));
+    assert!(!refused.log.to_string().contains("not-the-admin-token"));
+    let read = admin_from("GET", "/v1/admin/tenants/acme", None, ADMIN_TOKEN);
+    assert_eq!((read.status, read.log.get("audit")), (200, None));
+}
+
+#[test]
 fn invalid_input_is_a_named_400() {
     let t = TestTable::new("invalid");
     let app = app(&t);

@@ -40,6 +40,14 @@ pub(crate) async fn route(ctx: &Ctx<'_>, request: &Request, rest: &[&str]) -> Ro
         ["tenants", id, ..] => TenantId::parse(id).ok().map(|t| t.to_string()),
         _ => None,
     };
+    if matches!(request.method().as_str(), "PUT" | "POST" | "DELETE" | "PATCH") {
+        let target = match rest {
+            ["tenants", _, tail @ ..] => tail.join("/"),
+            _ => rest.join("/"),
+        };
+        let client_ip = super::client_ip(request).map(|ip| ip.trim().chars().take(64).collect());
+        *ctx.audit.borrow_mut() = Some(super::Audit { event: "admin_write", target, client_ip });
+    }
     let result = dispatch(ctx, request, rest).await.map(Outcome::Respond);
     Routed { route: route_name(rest), tenant, result, cors: None }
 }

@@ -62,6 +62,7 @@ pub struct Ctx<'a> {
     pub now: SystemTime,
     later: RefCell<Vec<Deferred>>,
     dev_login_code: RefCell<Option<String>>,
+    audit: RefCell<Option<Audit>>,
 }
 
 impl std::fmt::Debug for Ctx<'_> {
@@ -90,6 +91,7 @@ impl<'a> Ctx<'a> {
             now,
             later: RefCell::new(Vec::new()),
             dev_login_code: RefCell::new(None),
+            audit: RefCell::new(None),
         }
     }
 
@@ -181,6 +183,23 @@ pub struct LogLine {
     /// `DEV_MODE` only: the login code issued, so a developer can sign in without a webhook.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub dev_login_code: Option<String>,
+    /// Admin writes only (whatever their outcome): what was written, and from where.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub audit: Option<Audit>,
+}
+
+/// The audit part of an admin write's log line: the route, tenant and request id are the line's
+/// own; never a secret (no token, no body).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Audit {
+    /// `admin_write`, so audit lines are found with one filter.
+    pub event: &'static str,
+    /// What the write names below the tenant (`domains/app.acme.com`, `secrets/origin`, ...),
+    /// empty for the tenant itself.
+    pub target: String,
+    /// `CF-Connecting-IP`, when there is one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_ip: Option<String>,
 }
 
 impl LogLine {
@@ -309,6 +328,7 @@ pub async fn handle(ctx: &Ctx<'_>, request: Request) -> Handled {
         error_code,
         error_detail,
         dev_login_code: ctx.dev_login_code.take(),
+        audit: ctx.audit.take(),
     };
     Handled { outcome, log, deferred: ctx.later.take() }
 }

@@ -115,6 +115,8 @@ pub mod app {
         pub forward: Option<api::Forward>,
         /// DynamoDB requests made before the answer (deferred work not counted).
         pub calls: u32,
+        /// The request's log line, as JSON.
+        pub log: serde_json::Value,
     }
 
     impl<R: Runtime> App<R> {
@@ -181,6 +183,7 @@ pub mod app {
             let ctx = Ctx::new(&self.config, &db, &webhook, &self.runtime, &self.caches, self.runtime.now());
             let handled = block_on(api::handle(&ctx, request));
             let calls = handled.log.dynamodb_calls;
+            let log = serde_json::to_value(&handled.log).unwrap_or_default();
             // What the edge hands to wait_until runs after the answer is complete.
             let deferred = handled.deferred.len();
             let failures = block_on(ctx.run_deferred(&handled.log.request_id, handled.deferred));
@@ -194,6 +197,7 @@ pub mod app {
                     body: r.body().clone(),
                     forward: None,
                     calls,
+                    log,
                 },
                 Outcome::Forward(f) => Answer {
                     status: 0,
@@ -202,6 +206,7 @@ pub mod app {
                     body: Vec::new(),
                     forward: Some(f),
                     calls,
+                    log,
                 },
             }
         }
