@@ -568,6 +568,19 @@ fn verifies_have_budgets_and_wrong_codes_are_capped_per_email_across_logins() {
     assert_eq!(verify_from(&app, &other.0, &other.1, "203.0.113.5").status, 200, "other emails are not affected");
     app.runtime.advance(Duration::from_secs(day_left));
     assert_eq!(verify_from(&app, &id2, &code2, "203.0.113.6").status, 410, "the next day: expired by now, not refused");
+    // The tenant's verify budget (3 per window), whatever the addresses.
+    let (_t2, app2) = setup("tenantverify", &[("DEV_MODE", "true"), ("TENANT_VERIFY_LIMIT", "3")]);
+    let (id, code) = dev_login(&app2, "ned@example.com");
+    for i in 0..2 {
+        assert_eq!(verify_from(&app2, &id, &wrong(&code), &format!("192.0.2.{i}")).status, 401);
+    }
+    assert_eq!(verify_from(&app2, &id, &code, "192.0.2.50").status, 200, "the third is within the budget");
+    let (id, code) = dev_login(&app2, "ona@example.com");
+    let r = verify_from(&app2, &id, &code, "192.0.2.51");
+    assert_eq!(
+        (r.status, r.json["error"]["message"].clone(), r.headers["retry-after"].to_str().unwrap_or("")),
+        (429, json!("this site has too many login requests right now; retry in 900 s"), "900")
+    );
 }
 
 #[test]
