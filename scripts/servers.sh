@@ -3,13 +3,19 @@
 # stops exactly those processes, and nothing else.
 SERVER_PIDS=()
 
-# start_dynamodb_local PORT: Amazon's DynamoDB Local 3.3.1, in memory, one shared database,
-# telemetry off, listening on 127.0.0.1:PORT only (through scripts/DynamoDBLocalLoopback.java;
-# without javac it falls back to the jar's own main, which listens on every interface).
+# start_dynamodb_local PORT [DIR]: Amazon's DynamoDB Local 3.3.1, in memory (or, with DIR, in a
+# database file under DIR that outlives it), one shared database, telemetry off, listening on
+# 127.0.0.1:PORT only (through scripts/DynamoDBLocalLoopback.java; without javac it falls back to
+# the jar's own main, which listens on every interface).
 start_dynamodb_local() {
-  local port=$1 logfile="$RUN_DIR/dynamodb-local-$1.log"
+  local port=$1 dir=${2:-} logfile="$RUN_DIR/dynamodb-local-$1.log"
   mkdir -p "$RUN_DIR"
-  local args=(-inMemory -sharedDb -disableTelemetry -port "$port")
+  local storage=(-inMemory)
+  if [ -n "$dir" ]; then
+    mkdir -p "$dir"
+    storage=(-dbPath "$dir")
+  fi
+  local args=("${storage[@]}" -sharedDb -disableTelemetry -port "$port")
   if command -v javac >/dev/null 2>&1; then
     java -Djava.library.path="$DDB_LOCAL_DIR/DynamoDBLocal_lib" \
       -cp "$DDB_LOCAL_DIR/DynamoDBLocal.jar:$DDB_LOCAL_DIR/DynamoDBLocal_lib/*" \

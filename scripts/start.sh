@@ -3,6 +3,10 @@
 # DynamoDB Local, creates the table, and runs `wrangler dev` on 127.0.0.1:8787. Ctrl-C stops
 # everything it started.
 # Ports: DYNAUTH_PORT (default 8787), DYNAUTH_DDB_PORT (default: a free port).
+# `npm start -- --persist`: keep DynamoDB Local's data in .run/dynamodb-data/ across runs (by
+# default it lives in memory and is gone at Ctrl-C). `npm start -- --reset`: new admin token and
+# TOKEN_SECRET (otherwise those in .dev.vars are kept, so tokens and sessions survive a restart),
+# and with --persist an empty database.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 source "$ROOT/scripts/servers.sh"
@@ -10,19 +14,41 @@ cd "$ROOT"
 trap stop_servers EXIT
 trap 'exit 130' INT TERM
 
+persist=false
+reset=false
+for arg in "$@"; do
+  case "$arg" in
+    --persist) persist=true ;;
+    --reset) reset=true ;;
+    *) die "unknown option $arg (npm start -- [--persist] [--reset])" ;;
+  esac
+done
+
 bash scripts/bootstrap.sh
 bash scripts/build.sh
 cargo build --quiet --bin dynauth
 
 port="${DYNAUTH_PORT:-8787}"
 ddb_port="${DYNAUTH_DDB_PORT:-$(free_port)}"
-start_dynamodb_local "$ddb_port"
+data_dir="$ROOT/.run/dynamodb-data"
+if $persist; then
+  if $reset; then rm -rf "$data_dir"; fi
+  start_dynamodb_local "$ddb_port" "$data_dir"
+  storage="in $data_dir (kept across runs; npm start -- --persist --reset empties it)"
+else
+  start_dynamodb_local "$ddb_port"
+  storage="in memory: everything is gone at Ctrl-C (npm start -- --persist keeps it)"
+fi
 
-# Local-only settings: obviously fake credentials (DynamoDB Local does not check them) and
-# secrets made fresh for this run. wrangler dev reads .dev.vars (both Workers: their configs are
-# beside it); it is git-ignored.
-admin_token="dev-admin-$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')"
-token_secret="dev-token-secret-$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+# Local-only settings: obviously fake credentials (DynamoDB Local does not check them), and an
+# admin token and TOKEN_SECRET kept from the last run's .dev.vars (new ones on the first run or
+# with --reset). wrangler dev reads .dev.vars (both Workers: their configs are beside it); it is
+# git-ignored.
+previous() { if [ -f .dev.vars ]; then sed -n "s/^$1=//p" .dev.vars | head -1; fi; }
+admin_token="$($reset || previous ADMIN_TOKEN)"
+token_secret="$($reset || previous TOKEN_SECRET)"
+[ -n "$admin_token" ] || admin_token="dev-admin-$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+[ -n "$token_secret" ] || token_secret="dev-token-secret-$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')"
 cat > .dev.vars <<VARS
 # Written by npm start for local development only. Never use these values anywhere else.
 AWS_ACCESS_KEY_ID=AKIDLOCALDEV
@@ -50,6 +76,7 @@ export AWS_ACCESS_KEY_ID=AKIDLOCALDEV AWS_SECRET_ACCESS_KEY=local-dev-secret-not
 cat >&2 <<INFO
 
   dynauth is starting on http://127.0.0.1:$port  (DynamoDB Local on 127.0.0.1:$ddb_port)
+  Data: $storage
 
     curl http://127.0.0.1:$port/health
     curl http://127.0.0.1:$port/v1/tenant          # the demo tenant (localhost and 127.0.0.1)
@@ -66,7 +93,7 @@ cat >&2 <<INFO
          -d '{"login_id":"<login_id>","code":"<code>","deliver":"body"}'
     curl -H 'Authorization: Bearer <token>' http://127.0.0.1:$port/v1/session
 
-  Admin token for this run: $admin_token
+  Admin token (kept in .dev.vars across runs; npm start -- --reset makes a new one): $admin_token
   Ctrl-C stops dynauth and DynamoDB Local.
 
 INFO

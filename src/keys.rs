@@ -112,6 +112,12 @@ pub fn login(tenant: &TenantId, login: &LoginId) -> Keys {
     Keys::new(format!("TENANT#{tenant}#LOGIN#{login}"), "CODE")
 }
 
+/// The key `GET /ready` reads (no item lives there): one eventually consistent GetItem proves the
+/// credentials, the table and the network path (half a read unit).
+pub fn readiness_probe() -> Keys {
+    Keys::new("DYNAUTH#READY".to_string(), "READY")
+}
+
 /// The newest login of an email, the only one whose code works: `TENANT#{t}#EMAIL#{email}` /
 /// `LOGIN` (beside the email's claim).
 pub fn latest_login(tenant: &TenantId, email: &Email) -> Keys {

@@ -1,10 +1,10 @@
 //! Login codes: issuing (uniform numeric codes, stored only as a keyed hash), delivering (a signed
-//! webhook), rate-limiting issuance, and consuming at most once, before expiry, within the
-//! attempt limit.
+//! webhook), spending the abuse budgets ([`crate::budgets`]), and consuming at most once, before
+//! expiry, within the attempt limit, and only the email's newest code.
 //!
-//! Use cases: [`start`] (rate limit, issue, deliver, store), [`verify`] (check the code and, in ONE
-//! transaction, consume it, find or create the user and open a session) and [`issue`] (a code for
-//! a backend that delivers it itself).
+//! Use cases: [`start`] (budgets, issue, deliver, store as the newest), [`verify`] (check the code
+//! and, in ONE transaction with its budgets, consume it, find or create the user and open a
+//! session) and [`issue`] (a code for a backend that delivers it itself).
 
 use std::fmt;
 

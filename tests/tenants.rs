@@ -152,6 +152,30 @@ fn every_admin_write_leaves_one_audit_line_without_secrets() {
 }
 
 #[test]
+fn ready_makes_one_cheap_read_and_is_503_when_dynamodb_is_unreachable() {
+    let t = TestTable::new("ready");
+    let app = app(&t);
+    let r = app.call("GET", "/ready", "anything.example.test", &[], None);
+    assert_eq!((r.status, r.json.clone(), r.calls), (200, json!({"status": "ready"}), 1));
+    assert_eq!(app.transport.operations(), vec!["GetItem"]);
+    let health = app.call("GET", "/health", "anything.example.test", &[], None);
+    assert_eq!((health.status, health.calls), (200, 0), "/health stays database-free");
+    // A table that does not exist, and a database that is not there: 503 + Retry-After.
+    let missing = App::new("no-such-table-here", manual_runtime(T0), &[]);
+    let r = missing.call("GET", "/ready", "anything.example.test", &[], None);
+    assert_eq!((r.status, r.json["error"]["code"].clone()), (503, json!("unavailable")), "{}", r.json);
+    assert!(r.headers.contains_key("retry-after"));
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("{e}"));
+    let endpoint = format!("http://127.0.0.1:{}", closed.local_addr().map(|a| a.port()).unwrap_or(9));
+    drop(closed);
+    let down =
+        App::new(t.name(), manual_runtime(T0), &[("DYNAMODB_ENDPOINT", &endpoint), ("DYNAMODB_TIMEOUT_MS", "300")]);
+    let r = down.call("GET", "/ready", "anything.example.test", &[], None);
+    assert_eq!((r.status, r.json["error"]["code"].clone()), (503, json!("unavailable")), "{}", r.json);
+    assert_eq!(down.call("POST", "/ready", "anything.example.test", &[], None).status, 405);
+}
+
+#[test]
 fn invalid_input_is_a_named_400() {
     let t = TestTable::new("invalid");
     let app = app(&t);

@@ -117,7 +117,7 @@ pub(crate) async fn start(ctx: &Ctx<'_>, request: &Request, tenant: Rc<Tenant>) 
     })?;
     let code = settings.dev_mode.then(|| issued.code.expose());
     if let Some(code) = code {
-        ctx.log_dev_code(code);
+        ctx.log_dev_code(code, issued.login.login_id.as_str(), email.as_str());
     }
     let view = views::LoginStarted {
         login_id: &issued.login.login_id,

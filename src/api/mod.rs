@@ -61,7 +61,7 @@ pub struct Ctx<'a> {
     /// The time of this request, read once where it came in.
     pub now: SystemTime,
     later: RefCell<Vec<Deferred>>,
-    dev_login_code: RefCell<Option<String>>,
+    dev_login: RefCell<Option<DevLogin>>,
     audit: RefCell<Option<Audit>>,
 }
 
@@ -90,7 +90,7 @@ impl<'a> Ctx<'a> {
             caches,
             now,
             later: RefCell::new(Vec::new()),
-            dev_login_code: RefCell::new(None),
+            dev_login: RefCell::new(None),
             audit: RefCell::new(None),
         }
     }
@@ -106,8 +106,9 @@ impl<'a> Ctx<'a> {
     }
 
     /// `DEV_MODE` only: puts the issued code in this request's log line.
-    pub(crate) fn log_dev_code(&self, code: &str) {
-        *self.dev_login_code.borrow_mut() = Some(code.to_string());
+    pub(crate) fn log_dev_code(&self, code: &str, login_id: &str, email: &str) {
+        *self.dev_login.borrow_mut() =
+            Some(DevLogin { code: code.to_string(), login_id: login_id.to_string(), email: email.to_string() });
     }
 
     /// Queues work for after the response.
@@ -180,12 +181,24 @@ pub struct LogLine {
     pub error_code: Option<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error_detail: Option<String>,
-    /// `DEV_MODE` only: the login code issued, so a developer can sign in without a webhook.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub dev_login_code: Option<String>,
+    /// `DEV_MODE` only: the login code issued, its login and email, so a developer can sign in
+    /// without a webhook.
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    pub dev_login: Option<DevLogin>,
     /// Admin writes only (whatever their outcome): what was written, and from where.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub audit: Option<Audit>,
+}
+
+/// `DEV_MODE` only: `dev_login_code`, `dev_login_id` and `dev_login_email` in the log line.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct DevLogin {
+    #[serde(rename = "dev_login_code")]
+    pub code: String,
+    #[serde(rename = "dev_login_id")]
+    pub login_id: String,
+    #[serde(rename = "dev_login_email")]
+    pub email: String,
 }
 
 /// The audit part of an admin write's log line: the route, tenant and request id are the line's
@@ -225,7 +238,12 @@ pub fn is_admin_path(path: &str) -> bool {
 /// True for the paths dynauth answers itself; every other path on a tenant host is forwarded to
 /// the tenant's origin (so the edge knows whether it must read the body).
 pub fn is_own_path(path: &str) -> bool {
-    path == "/health" || path == "/v1" || path.starts_with("/v1/") || path == "/login" || path.starts_with("/login/")
+    path == "/health"
+        || path == "/ready"
+        || path == "/v1"
+        || path.starts_with("/v1/")
+        || path == "/login"
+        || path.starts_with("/login/")
 }
 
 /// Handle a request when the configuration could not be read: every route answers 500
@@ -327,7 +345,7 @@ pub async fn handle(ctx: &Ctx<'_>, request: Request) -> Handled {
         dynamodb_ms: stats.millis,
         error_code,
         error_detail,
-        dev_login_code: ctx.dev_login_code.take(),
+        dev_login: ctx.dev_login.take(),
         audit: ctx.audit.take(),
     };
     Handled { outcome, log, deferred: ctx.later.take() }
@@ -344,6 +362,13 @@ async fn route(ctx: &Ctx<'_>, request: &Request) -> Routed {
         ["health"] => {
             let ok = only(request.method(), "GET").map(|()| json_response(200, &views::Status { status: "ok" }));
             return Routed::respond("health", ok);
+        }
+        ["ready"] => {
+            let ready = match only(request.method(), "GET") {
+                Ok(()) => ready(ctx).await,
+                Err(e) => Err(e),
+            };
+            return Routed::respond("ready", ready);
         }
         // The admin API is a future of its own (not inlined into this one: it is most of the code).
         #[cfg(any(not(target_arch = "wasm32"), feature = "admin"))]
@@ -363,6 +388,15 @@ async fn route(ctx: &Ctx<'_>, request: &Request) -> Routed {
         _ => OnTenant::Proxy,
     };
     with_tenant(ctx, request, on_tenant).await
+}
+
+/// `GET /ready`: 200 `{"status":"ready"}` when one cheap DynamoDB read succeeds (credentials,
+/// table and network all work), 503 `unavailable` + Retry-After otherwise, whatever the failure.
+async fn ready(ctx: &Ctx<'_>) -> Result<Response, ApiError> {
+    match ctx.store.get::<serde::de::IgnoredAny>(&crate::keys::readiness_probe(), false).await {
+        Ok(_) => Ok(json_response(200, &views::Status { status: "ready" })),
+        Err(e) => Err(ApiError::Unavailable { detail: e.to_string() }),
+    }
 }
 
 /// The routes on a tenant's host.

@@ -100,7 +100,7 @@ describe('in a real browser', () => {
     const { code } = await start.json(); // the development channel (DEV_MODE)
     assert.match(code, /^\d{6}$/);
     await page.getByLabel('Code', { exact: true }).waitFor();
-    await page.getByText('We sent a code to ann@example.com', { exact: false }).waitFor();
+    await page.getByText("Development mode: no email is sent. The code for ann@example.com is in dynauth's log", { exact: false }).waitFor();
     await shot('2-code');
 
     const wrongCode = code === '000000' ? '111111' : '000000';

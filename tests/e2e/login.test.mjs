@@ -53,7 +53,8 @@ describe('login codes', () => {
     assert.equal(started.status, 202);
     assert.deepEqual(Object.keys(started.body).sort(), ['code', 'expires_at', 'login_id']);
     assert.match(started.body.code, /^\d{6}$/);
-    await dev.waitForLog(new RegExp(`"dev_login_code":"${started.body.code}"`)); // DEV_MODE logs the code
+    // DEV_MODE logs the code, with its login and email.
+    await dev.waitForLog(new RegExp(`"dev_login_code":"${started.body.code}","dev_login_id":"${started.body.login_id}","dev_login_email":"ann@example.com"`));
 
     const wrong = await post(dev, '/v1/login/verify', { login_id: started.body.login_id, code: started.body.code === '000000' ? '111111' : '000000' });
     assert.equal(wrong.status, 401);
