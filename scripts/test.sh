@@ -21,6 +21,9 @@ cargo clippy --lib --target wasm32-unknown-unknown --features admin --quiet -- -
 phase "signing fixture still matches botocore"
 "$TOOLS/venv/bin/python" tests/fixtures/sigv4/generate.py --check
 
+phase "docs/openapi.json matches docs/openapi.yaml"
+node scripts/openapi.mjs --check
+
 phase "build the Workers and the CLI"
 bash scripts/build.sh
 cargo build --quiet --bin dynauth

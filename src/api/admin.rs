@@ -34,6 +34,17 @@ use crate::sessions::{self, NewSession, Revoked};
 use crate::tenants::{self, DomainStatus, SecretChange, SecretKind, Tenant, TenantBody, TenantError, TenantSpec};
 use crate::users;
 
+/// `GET /openapi.json`: the API description (docs/openapi.yaml, as JSON), on any host, no token.
+pub(crate) fn openapi() -> Response {
+    let mut response = empty_response(200);
+    *response.body_mut() = include_bytes!("../../docs/openapi.json").to_vec();
+    let headers = response.headers_mut();
+    headers.insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("application/json"));
+    headers.insert(http::header::X_CONTENT_TYPE_OPTIONS, http::HeaderValue::from_static("nosniff"));
+    headers.insert(http::header::CACHE_CONTROL, http::HeaderValue::from_static("public, max-age=300"));
+    response
+}
+
 /// Routes `/v1/admin/{rest..}`.
 pub(crate) async fn route(ctx: &Ctx<'_>, request: &Request, rest: &[&str]) -> Routed {
     let tenant = match rest {

@@ -230,9 +230,10 @@ pub struct Handled {
     pub deferred: Vec<Deferred>,
 }
 
-/// True for the admin API's paths (the edge Worker hands them to the admin Worker).
+/// True for the admin API's paths, and `/openapi.json` (the edge Worker hands them to the admin
+/// Worker, which carries the API description so the edge bundle does not).
 pub fn is_admin_path(path: &str) -> bool {
-    path == "/v1/admin" || path.starts_with("/v1/admin/")
+    path == "/v1/admin" || path.starts_with("/v1/admin/") || path == "/openapi.json"
 }
 
 /// True for the paths dynauth answers itself; every other path on a tenant host is forwarded to
@@ -369,6 +370,11 @@ async fn route(ctx: &Ctx<'_>, request: &Request) -> Routed {
                 Err(e) => Err(e),
             };
             return Routed::respond("ready", ready);
+        }
+        #[cfg(any(not(target_arch = "wasm32"), feature = "admin"))]
+        ["openapi.json"] => {
+            let spec = only(request.method(), "GET").map(|()| admin::openapi());
+            return Routed::respond("openapi", spec);
         }
         // The admin API is a future of its own (not inlined into this one: it is most of the code).
         #[cfg(any(not(target_arch = "wasm32"), feature = "admin"))]

@@ -7,6 +7,8 @@ import { mkdtempSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
+import { checkAnswer } from './openapi.mjs';
+
 export const ROOT = resolve(import.meta.dirname, '../..');
 export const DYNAMODB = process.env.DYNAUTH_TEST_DYNAMODB;
 if (!DYNAMODB) throw new Error('DYNAUTH_TEST_DYNAMODB is not set: run with `npm test`');
@@ -173,6 +175,7 @@ export async function call(url, { method = 'GET', headers = {}, body } = {}) {
   const text = await res.text();
   let parsed = text;
   try { parsed = JSON.parse(text); } catch { /* not JSON */ }
+  checkAnswer(method, new URL(url).pathname, res.status, res.headers.get('content-type'), parsed);
   return { status: res.status, headers: res.headers, body: parsed };
 }
 
@@ -191,6 +194,12 @@ export function rawRequest(url, { method = 'GET', host, headers = {}, body } = {
         const text = Buffer.concat(chunks).toString('utf8');
         let parsed = text;
         try { parsed = JSON.parse(text); } catch { /* not JSON */ }
+        try {
+          checkAnswer(method, u.pathname, res.statusCode, res.headers['content-type'], parsed);
+        } catch (e) {
+          fail(e);
+          return;
+        }
         ok({ status: res.statusCode, headers: res.headers, body: parsed });
       });
     });
