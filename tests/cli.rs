@@ -21,7 +21,17 @@ impl Run {
 }
 
 fn dynauth(table: &str, args: &[&str]) -> Run {
-    let out = Command::new(env!("CARGO_BIN_EXE_dynauth"))
+    let out = command(table, args).output().unwrap_or_else(|e| panic!("running dynauth: {e}"));
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+fn command(table: &str, args: &[&str]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_dynauth"));
+    command
         .args(args)
         .env("DYNAMODB_ENDPOINT", dynamodb_endpoint())
         .env("AWS_REGION", "us-east-1")
@@ -29,13 +39,8 @@ fn dynauth(table: &str, args: &[&str]) -> Run {
         .env("ALLOW_LOCAL_TARGETS", "true")
         .env("AWS_ACCESS_KEY_ID", "AKIDLOCALCLI")
         .env("AWS_SECRET_ACCESS_KEY", "local-cli-secret")
-        .output()
-        .unwrap_or_else(|e| panic!("running dynauth: {e}"));
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+        .env("TOKEN_SECRET", common::app::TOKEN_SECRET);
+    command
 }
 
 #[test]
@@ -72,7 +77,7 @@ fn table_tenant_and_domain_commands() {
     assert!(replaced.stderr.starts_with("replaced tenant demo"), "{}", replaced.stderr);
     assert_eq!(dynauth(&table, &["tenant", "get", "demo"]).json()["name"], json!("Demo 2"));
     let bad = dynauth(&table, &["tenant", "put", "demo", "--body", r#"{"name": "x", "login_code": {"length": 3}}"#]);
-    assert_eq!(bad.code, 1);
+    assert_eq!(bad.code, 2);
     assert!(bad.stderr.contains("login_code.length: must be a whole number from 6 to 10"), "{}", bad.stderr);
 
     assert_eq!(dynauth(&table, &["domain", "claim", "demo", "localhost"]).code, 0);
@@ -88,10 +93,10 @@ fn table_tenant_and_domain_commands() {
     assert_eq!(domains, vec![(json!("127.0.0.1"), json!("pending")), (json!("localhost"), json!("ready"))]);
     assert_eq!(dynauth(&table, &["tenant", "put", "other", "--name", "Other"]).code, 0);
     let taken = dynauth(&table, &["domain", "claim", "other", "localhost"]);
-    assert_eq!(taken.code, 1);
+    assert_eq!(taken.code, 5, "a conflict");
     assert!(taken.stderr.contains("claimed by another tenant"), "{}", taken.stderr);
     assert_eq!(dynauth(&table, &["domain", "release", "demo", "localhost"]).code, 0);
-    assert_eq!(dynauth(&table, &["domain", "release", "demo", "localhost"]).code, 1);
+    assert_eq!(dynauth(&table, &["domain", "release", "demo", "localhost"]).code, 4, "not found");
     let tenants: Vec<Value> = dynauth(&table, &["tenant", "list"]).json()["tenants"]
         .as_array()
         .cloned()
@@ -106,4 +111,127 @@ fn table_tenant_and_domain_commands() {
     assert_eq!(dynauth(&table, &["tenant", "get", "demo", "--bogus"]).code, 2);
     let client = common::local_client(dynauth::native::HttpTransport::default(), common::os_runtime());
     let _ = dynauth::native::block_on(client.delete_table(&table));
+}
+
+#[test]
+fn help_and_version_go_to_stdout_and_a_closed_pipe_is_no_panic() {
+    for flag in ["--help", "-h"] {
+        let r = dynauth("unused", &[flag]);
+        assert_eq!((r.code, r.stderr.as_str()), (0, ""), "{flag}");
+        assert!(r.stdout.starts_with("usage:\n  dynauth table create|check|definition"), "{}", r.stdout);
+        assert!(
+            r.stdout.contains(
+                "exit codes: 0 ok, 1 failed, 2 usage, 3 configuration or credentials, 4 not found, 5 conflict"
+            )
+        );
+    }
+    let v = dynauth("unused", &["--version"]);
+    assert_eq!((v.code, v.stdout.as_str()), (0, concat!("dynauth ", env!("CARGO_PKG_VERSION"), "\n")));
+    let usage = dynauth("unused", &[]);
+    assert_eq!((usage.code, usage.stdout.as_str()), (2, ""));
+    assert!(usage.stderr.starts_with("usage:"));
+    // The reader is gone before anything is written: EPIPE on every write, and still no panic.
+    let (reader, writer) = std::io::pipe().unwrap_or_else(|e| panic!("{e}"));
+    drop(reader);
+    let out = command("unused", &["table", "definition"])
+        .stdout(writer)
+        .stderr(std::process::Stdio::piped())
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!((out.status.code(), stderr.contains("panicked")), (Some(0), false), "{stderr}");
+    // Configuration missing: exit 3, naming it.
+    let missing = Command::new(env!("CARGO_BIN_EXE_dynauth"))
+        .args(["tenant", "list"])
+        .env_remove("DYNAMODB_TABLE")
+        .env_remove("AWS_REGION")
+        .env("DYNAMODB_ENDPOINT", dynamodb_endpoint())
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(missing.status.code(), Some(3), "{}", String::from_utf8_lossy(&missing.stderr));
+}
+
+#[test]
+fn users_sessions_and_codes_from_the_command_line() {
+    use common::app::App;
+    let table = unique_name("cliusers");
+    assert_eq!(dynauth(&table, &["table", "create"]).code, 0);
+    assert_eq!(dynauth(&table, &["tenant", "put", "acme", "--name", "Acme"]).code, 0);
+    assert_eq!(dynauth(&table, &["domain", "claim", "acme", "auth.acme.test"]).code, 0);
+    // A code issued here (keyed with the Worker's TOKEN_SECRET) is verified through the API.
+    let issued = dynauth(&table, &["code", "issue", "acme", "Ann@Example.com"]);
+    assert_eq!(issued.code, 0, "{}", issued.stderr);
+    let (login_id, code) = (issued.json()["login_id"].clone(), issued.json()["code"].clone());
+    assert!(code.as_str().is_some_and(|c| c.len() == 6), "{}", issued.stdout);
+    let app = App::new(
+        &table,
+        common::manual_runtime(
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0),
+        ),
+        &[],
+    );
+    let verify = |login_id: &Value, code: &Value| {
+        app.call(
+            "POST",
+            "/v1/login/verify",
+            "auth.acme.test",
+            &[],
+            Some(json!({"login_id": login_id, "code": code, "deliver": "body"})),
+        )
+    };
+    let first = verify(&login_id, &code);
+    assert_eq!(first.status, 200, "{}", first.json);
+    let user = first.json["user"]["id"].as_str().unwrap_or_default().to_string();
+    let second = dynauth(&table, &["code", "issue", "acme", "ann@example.com"]);
+    assert_eq!(verify(&second.json()["login_id"], &second.json()["code"]).status, 200);
+
+    let found = dynauth(&table, &["user", "find", "acme", "--email", "ANN@example.com"]);
+    assert_eq!((found.code, found.json()["id"].as_str().unwrap_or("")), (0, user.as_str()));
+    assert_eq!(found.json()["login_count"], json!(2));
+    assert_eq!(dynauth(&table, &["user", "get", "acme", &user]).json()["email"], json!("ann@example.com"));
+    let listed = dynauth(&table, &["session", "list", "acme", &user]);
+    let ids: Vec<String> = listed.json()["sessions"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .iter()
+        .map(|s| s["id"].as_str().unwrap_or("").to_string())
+        .collect();
+    assert_eq!(ids.len(), 2, "{}", listed.stdout);
+    assert_eq!(ids[0], second_session(&app, &second.json()), "newest first");
+    let revoke = dynauth(&table, &["session", "revoke", "acme", &ids[0]]);
+    assert_eq!(revoke.code, 0, "{}", revoke.stderr);
+    assert_eq!(
+        dynauth(&table, &["session", "list", "acme", &user]).json()["sessions"].as_array().map(Vec::len),
+        Some(1)
+    );
+    assert_eq!(dynauth(&table, &["session", "revoke-all", "acme", &user]).json(), json!({"revoked": 1}));
+    assert_eq!(dynauth(&table, &["session", "revoke", "acme", &"A".repeat(43)]).code, 4);
+
+    assert_eq!(dynauth(&table, &["user", "delete", "acme", &user]).code, 0);
+    assert_eq!(dynauth(&table, &["user", "get", "acme", &user]).code, 4);
+    assert_eq!(dynauth(&table, &["user", "find", "acme", "--email", "ann@example.com"]).code, 4);
+    assert_eq!(dynauth(&table, &["user", "find", "acme"]).code, 2, "--email is required");
+    assert_eq!(dynauth(&table, &["user", "get", "nobody", &user]).code, 4, "no such tenant");
+    let no_secret = command(&table, &["code", "issue", "acme", "bo@example.com"]).env_remove("TOKEN_SECRET").output();
+    assert_eq!(no_secret.ok().and_then(|o| o.status.code()), Some(3));
+
+    assert_eq!(dynauth(&table, &["tenant", "delete", "acme"]).code, 0);
+    assert_eq!(dynauth(&table, &["tenant", "get", "acme"]).code, 4);
+    assert_eq!(dynauth(&table, &["tenant", "delete", "acme"]).code, 4);
+    assert_eq!(dynauth(&table, &["domain", "list", "acme"]).code, 4);
+    let client = common::local_client(dynauth::native::HttpTransport::default(), common::os_runtime());
+    let _ = dynauth::native::block_on(client.delete_table(&table));
+}
+
+/// The id of the session the second code opened: the hash of the token the verify answered.
+fn second_session(app: &common::app::App<dynauth::testing::ManualRuntime>, issued: &Value) -> String {
+    let again = app.call(
+        "POST",
+        "/v1/login/verify",
+        "auth.acme.test",
+        &[],
+        Some(json!({"login_id": issued["login_id"], "code": issued["code"], "deliver": "body"})),
+    );
+    again.json["session"]["id"].as_str().unwrap_or_default().to_string()
 }

@@ -45,8 +45,20 @@ def main(cli):
     if props.get("TimeToLiveSpecification") != {"AttributeName": "ttl", "Enabled": True}:
         failures.append(f"cloudformation TimeToLiveSpecification: {props.get('TimeToLiveSpecification')!r}")
 
-    table_arn = f"arn:aws:dynamodb:REGION:ACCOUNT_ID:table/{default_name}"
-    for name in ["iam-policy.json", "iam-policy-operator.json"]:
+    if props.get("DeletionProtectionEnabled") is not True:
+        failures.append("cloudformation: DeletionProtectionEnabled must be true")
+    if props.get("PointInTimeRecoverySpecification") != {"PointInTimeRecoveryEnabled": True}:
+        failures.append("cloudformation: point-in-time recovery must be enabled")
+    table = template["Resources"]["DynauthTable"]
+    if table.get("DeletionPolicy") != "Retain" or table.get("UpdateReplacePolicy") != "Retain":
+        failures.append("cloudformation: the table must be retained (DeletionPolicy, UpdateReplacePolicy)")
+
+    # The JSON policies name the table TABLE (a placeholder, like REGION and ACCOUNT_ID); the
+    # template's managed policies must grant exactly the same, for its TableName parameter.
+    table_arn = "arn:aws:dynamodb:REGION:ACCOUNT_ID:table/TABLE"
+    gsi1 = table_arn + "/index/GSI1"
+    cfn_arn = "arn:${AWS::Partition}:dynamodb:${AWS::Region}:${AWS::AccountId}:table/${TableName}"
+    for name, resource in [("iam-policy.json", "DynauthWorkerPolicy"), ("iam-policy-operator.json", "DynauthOperatorPolicy")]:
         policy = json.loads((ROOT / "infra" / name).read_text())
         for st in policy["Statement"]:
             actions = st["Action"]
@@ -54,10 +66,27 @@ def main(cli):
                 failures.append(f"{name}: statement {st.get('Sid')} must allow named actions only")
             resources = st["Resource"] if isinstance(st["Resource"], list) else [st["Resource"]]
             for r in resources:
-                if r not in (table_arn, table_arn + "/index/*"):
-                    failures.append(f"{name}: resource {r} is not the table or its indexes")
-            if "dynamodb:Query" in actions and resources != [table_arn + "/index/*"]:
-                failures.append(f"{name}: Query should be allowed on the indexes only")
+                if r not in (table_arn, gsi1):
+                    failures.append(f"{name}: resource {r} is not the table or GSI1 (GSI2 is never queried)")
+            if "dynamodb:Query" in actions and resources != [gsi1]:
+                failures.append(f"{name}: Query should be allowed on GSI1 only")
+        cfn = template["Resources"][resource]["Properties"]["PolicyDocument"]["Statement"]
+        as_json = [
+            {**st, "Resource": st["Resource"]["Sub"].replace(cfn_arn, table_arn)} for st in cfn
+        ]
+        if as_json != policy["Statement"]:
+            failures.append(f"cloudformation {resource} differs from infra/{name}")
+
+    # The grants follow the code: every DynamoDB operation the Worker sends is allowed (the
+    # item actions of a transaction's parts included), and nothing it never sends.
+    worker = json.loads((ROOT / "infra/iam-policy.json").read_text())
+    granted = {a.split(":")[1] for st in worker["Statement"] for a in st["Action"]}
+    source = "\n".join(p.read_text() for p in (ROOT / "src").rglob("*.rs"))
+    needed = {"GetItem", "PutItem", "UpdateItem", "DeleteItem", "Query", "DescribeTable", "DescribeTimeToLive"}
+    if "TransactItem::ConditionCheck" in source:
+        needed.add("ConditionCheckItem")
+    if granted != needed:
+        failures.append(f"iam-policy.json grants {sorted(granted)}, the Worker needs {sorted(needed)}")
 
     for f in failures:
         print("infra check:", f, file=sys.stderr)

@@ -11,7 +11,16 @@
 //! dynauth domain claim <tenant> <host> [--status ready|pending|disabled]
 //! dynauth domain release <tenant> <host>
 //! dynauth domain list <tenant>
+//! dynauth tenant delete <id>
+//! dynauth user get <tenant> <user_id> | user find <tenant> --email E | user delete <tenant> <user_id>
+//! dynauth session list <tenant> <user_id> | session revoke <tenant> <session_id>
+//! dynauth session revoke-all <tenant> <user_id>
+//! dynauth code issue <tenant> <email>
+//! dynauth --help | --version
 //! ```
+//! Exit codes: 0 ok, 1 failed (or a table that does not match), 2 usage, 3 configuration or
+//! credentials (missing setting, signature or key refused), 4 not found, 5 conflict. Output goes
+//! to stdout (JSON), messages to stderr; a closed pipe ends the CLI quietly.
 //! Connection flags (each also read from the environment variable in brackets):
 //! `--endpoint URL` [DYNAMODB_ENDPOINT], `--region R` [AWS_REGION], `--table T` [DYNAMODB_TABLE],
 //! `--access-key-id K` [AWS_ACCESS_KEY_ID], `--secret-access-key S` [AWS_SECRET_ACCESS_KEY],
@@ -31,27 +40,60 @@ mod cli {
     use std::collections::HashMap;
     use std::time::{Duration, SystemTime};
 
-    use dynauth::api::views::{DomainView, TenantView};
+    use std::io::Write as _;
+
+    use dynauth::api::views::{AdminSessionView, DomainView, TenantView, UserView};
     use dynauth::config::{database_from_lookup, schema_from_lookup};
     use dynauth::dynamo::Client;
+    use dynauth::dynamo::DynamoError;
     use dynauth::dynamo::table::{self, Schema, TableReport};
+    use dynauth::email::Email;
     use dynauth::host::{self, Host};
-    use dynauth::ids::TenantId;
+    use dynauth::ids::{SessionId, TenantId, UserId};
     use dynauth::input::{Invalid, decode};
     use dynauth::native::{HttpTransport, OsRuntime, block_on};
     use dynauth::runtime::epoch_secs;
+    use dynauth::sessions::{self, Revoked};
     use dynauth::store::Store;
+    use dynauth::tenants::Tenant;
     use dynauth::tenants::{self, DomainStatus, SecretKind, TenantBody, TenantError, TenantSpec};
+    use dynauth::{login, users};
     use serde_json::{Value, json};
 
     const USAGE: &str = "usage:
   dynauth table create|check|definition
   dynauth tenant put <id> [--name N] [--origin URL] [--allowed-origin O]... [--protect] [--body JSON]
-  dynauth tenant get <id> | tenant list
+  dynauth tenant get <id> | tenant list | tenant delete <id>
   dynauth domain claim <tenant> <host> [--status ready|pending|disabled]
   dynauth domain release <tenant> <host> | domain list <tenant>
+  dynauth user get <tenant> <user_id> | user find <tenant> --email E | user delete <tenant> <user_id>
+  dynauth session list <tenant> <user_id> | session revoke <tenant> <session_id>
+  dynauth session revoke-all <tenant> <user_id>
+  dynauth code issue <tenant> <email>
+  dynauth --help | --version
 connection: [--endpoint URL] [--region R] [--table T] [--access-key-id K] [--secret-access-key S] [--session-token T]
-output: [--json]";
+output: [--json]
+exit codes: 0 ok, 1 failed, 2 usage, 3 configuration or credentials, 4 not found, 5 conflict
+Workers cache a host's tenant for up to 60 s (HOST_CACHE_TTL_SECS): tenant and domain changes made
+here reach them within that time (the admin API's own writes take effect at once on its isolate).";
+
+    /// Exit codes.
+    const OK: i32 = 0;
+    const FAILED: i32 = 1;
+    const USAGE_ERROR: i32 = 2;
+    const CONFIG: i32 = 3;
+    const NOT_FOUND: i32 = 4;
+    const CONFLICT: i32 = 5;
+
+    /// Writes a line to stdout; a closed pipe (`dynauth tenant list | head -1`) is not an error.
+    fn out(text: &str) {
+        let _ = writeln!(std::io::stdout().lock(), "{text}");
+    }
+
+    /// Writes a line to stderr, ignoring a closed stderr.
+    fn note(text: &str) {
+        let _ = writeln!(std::io::stderr().lock(), "{text}");
+    }
 
     /// Flags that stand for configuration variables.
     const VAR_FLAGS: &[(&str, &str)] = &[
@@ -63,9 +105,9 @@ output: [--json]";
         ("--session-token", "AWS_SESSION_TOKEN"),
     ];
     /// Flags that take a value (repeatable where it makes sense).
-    const VALUE_FLAGS: &[&str] = &["--name", "--origin", "--allowed-origin", "--body", "--status"];
+    const VALUE_FLAGS: &[&str] = &["--name", "--origin", "--allowed-origin", "--body", "--status", "--email"];
     /// Flags without a value.
-    const SWITCHES: &[&str] = &["--json", "--protect"];
+    const SWITCHES: &[&str] = &["--json", "--protect", "--help", "-h", "--version", "-V"];
 
     #[derive(Default)]
     struct Args {
@@ -89,9 +131,6 @@ output: [--json]";
         let mut parsed = Args::default();
         let mut it = args.into_iter();
         while let Some(arg) = it.next() {
-            if arg == "--help" || arg == "-h" {
-                return Err(String::new());
-            }
             let (flag, inline) = match arg.split_once('=') {
                 Some((f, v)) if f.starts_with("--") => (f.to_string(), Some(v.to_string())),
                 _ => (arg.clone(), None),
@@ -113,18 +152,24 @@ output: [--json]";
         Ok(parsed)
     }
 
-    /// Runs the CLI; returns the exit code (0 ok, 1 failed or mismatched, 2 usage).
+    /// Runs the CLI; returns the exit code (see [`USAGE`]).
     pub fn run(args: Vec<String>) -> i32 {
         let args = match parse(args) {
             Ok(a) => a,
             Err(problem) => {
-                if !problem.is_empty() {
-                    eprintln!("dynauth: {problem}");
-                }
-                eprintln!("{USAGE}");
-                return 2;
+                note(&format!("dynauth: {problem}"));
+                note(USAGE);
+                return USAGE_ERROR;
             }
         };
+        if args.switch("--help") || args.switch("-h") {
+            out(USAGE);
+            return OK;
+        }
+        if args.switch("--version") || args.switch("-V") {
+            out(&format!("dynauth {}", env!("CARGO_PKG_VERSION")));
+            return OK;
+        }
         let lookup = |name: &str| args.vars.get(name).cloned().or_else(|| std::env::var(name).ok());
         let words: Vec<&str> = args.words.iter().map(String::as_str).collect();
         let json = args.switch("--json");
@@ -140,9 +185,22 @@ output: [--json]";
             }),
             ["domain", "release", id, host] => with_client(&lookup, |c, s| exit(domain_release(c, s, id, host))),
             ["domain", "list", id] => with_client(&lookup, |c, s| exit(domain_list(c, s, id))),
+            ["tenant", "delete", id] => with_client(&lookup, |c, s| exit(tenant_delete(c, s, id))),
+            ["user", "get", t, user] => with_client(&lookup, |c, s| exit(user_get(c, s, t, user))),
+            ["user", "find", t] => with_client(&lookup, |c, s| exit(user_find(c, s, t, args.value("--email")))),
+            ["user", "delete", t, user] => with_client(&lookup, |c, s| exit(user_delete(c, s, t, user))),
+            ["session", "list", t, user] => with_client(&lookup, |c, s| exit(session_list(c, s, t, user))),
+            ["session", "revoke", t, session] => with_client(&lookup, |c, s| exit(session_revoke(c, s, t, session))),
+            ["session", "revoke-all", t, user] => with_client(&lookup, |c, s| exit(session_revoke_all(c, s, t, user))),
+            ["code", "issue", t, email] => with_client(&lookup, |c, s| exit(code_issue(c, s, t, email))),
+            [] => {
+                note(USAGE);
+                USAGE_ERROR
+            }
             _ => {
-                eprintln!("{USAGE}");
-                2
+                note(&format!("dynauth: unknown command {:?}", words.join(" ")));
+                note(USAGE);
+                USAGE_ERROR
             }
         }
     }
@@ -154,8 +212,8 @@ output: [--json]";
         let (mut db_config, schema) = match database_from_lookup(lookup) {
             Ok(c) => c,
             Err(e) => {
-                eprintln!("dynauth: {e} (set it with a flag or the environment)");
-                return 2;
+                note(&format!("dynauth: {e} (set it with a flag or the environment)"));
+                return CONFIG;
             }
         };
         db_config.retry.deadline = db_config.retry.deadline.max(Duration::from_secs(10));
@@ -172,12 +230,13 @@ output: [--json]";
     }
 
     fn print_json(value: &Value) {
-        println!("{}", serde_json::to_string_pretty(value).unwrap_or_default());
+        out(&serde_json::to_string_pretty(value).unwrap_or_default());
     }
 
-    fn fail(what: &str, e: impl std::fmt::Display) -> i32 {
-        eprintln!("dynauth: {what}: {e}");
-        1
+    fn fail(what: &str, e: DynamoError) -> i32 {
+        let Failure(code, message) = failed(what, e);
+        note(&format!("dynauth: {message}"));
+        code
     }
 
     fn table_definition(lookup: &impl Fn(&str) -> Option<String>) -> i32 {
@@ -187,19 +246,19 @@ output: [--json]";
                 0
             }
             Err(e) => {
-                eprintln!("dynauth: {e}");
-                2
+                note(&format!("dynauth: {e}"));
+                CONFIG
             }
         }
     }
 
     fn table_create(client: &Cli, schema: &Schema, json: bool) -> i32 {
         match block_on(table::create(client, schema)) {
-            Ok(true) => eprintln!(
+            Ok(true) => note(&format!(
                 "created table {} ({}/{}, {}, {}, on-demand) with time to live on {}",
                 schema.table, schema.pk, schema.sk, schema.gsi1.name, schema.gsi2.name, schema.ttl
-            ),
-            Ok(false) => eprintln!("table {} already exists; checking it", schema.table),
+            )),
+            Ok(false) => note(&format!("table {} already exists; checking it", schema.table)),
             Err(e) => return fail(&format!("creating table {}", schema.table), e),
         }
         table_check(client, schema, json)
@@ -215,28 +274,28 @@ output: [--json]";
         } else {
             print_report(&report);
         }
-        if report.ok() { 0 } else { 1 }
+        if report.ok() { OK } else { FAILED }
     }
 
     fn print_report(report: &TableReport) {
-        println!("table:   {} ({})", report.table, report.status.as_deref().unwrap_or("missing"));
-        println!("indexes: {}", report.indexes.join(", "));
-        println!(
+        out(&format!("table:   {} ({})", report.table, report.status.as_deref().unwrap_or("missing")));
+        out(&format!("indexes: {}", report.indexes.join(", ")));
+        out(&format!(
             "ttl:     {} on {}",
             report.ttl_status.as_deref().unwrap_or("-"),
             report.ttl_attribute.as_deref().unwrap_or("-")
-        );
+        ));
         if report.ok() {
-            println!("ok: the table matches what dynauth expects");
+            out("ok: the table matches what dynauth expects");
         } else {
-            println!("{} mismatch(es):", report.mismatches.len());
+            out(&format!("{} mismatch(es):", report.mismatches.len()));
             for m in &report.mismatches {
-                println!("  - {m}");
+                out(&format!("  - {m}"));
             }
         }
     }
 
-    /// Why a command failed, and its exit code (1 failed, 2 usage).
+    /// Why a command failed, and its exit code.
     struct Failure(i32, String);
 
     type Exit = Result<(), Failure>;
@@ -244,35 +303,54 @@ output: [--json]";
     /// Runs a command, printing its failure; the exit code.
     fn exit(result: Exit) -> i32 {
         match result {
-            Ok(()) => 0,
+            Ok(()) => OK,
             Err(Failure(code, message)) => {
-                eprintln!("dynauth: {message}");
+                note(&format!("dynauth: {message}"));
                 code
             }
         }
     }
 
-    fn failed(what: &str, e: impl std::fmt::Display) -> Failure {
-        Failure(1, format!("{what}: {e}"))
+    /// A DynamoDB failure: credentials or a missing table are configuration (3), the rest 1.
+    fn failed(what: &str, e: DynamoError) -> Failure {
+        let config = matches!(e, DynamoError::SignatureRejected { .. })
+            || matches!(e.code(), Some("ResourceNotFoundException" | "AccessDeniedException"));
+        Failure(if config { CONFIG } else { FAILED }, format!("{what}: {e}"))
+    }
+
+    fn not_found(what: &str) -> Failure {
+        Failure(NOT_FOUND, format!("{what}: not found"))
     }
 
     fn tenant_id(raw: &str) -> Result<TenantId, Failure> {
-        TenantId::parse(raw).map_err(|rule| Failure(2, format!("{raw:?} is not a tenant id: {rule}")))
+        TenantId::parse(raw).map_err(|rule| Failure(USAGE_ERROR, format!("{raw:?} is not a tenant id: {rule}")))
     }
 
     fn host(raw: &str) -> Result<Host, Failure> {
-        host::canonical(raw).map_err(|e| Failure(2, format!("host {raw:?}: {e}")))
+        host::canonical(raw).map_err(|e| Failure(USAGE_ERROR, format!("host {raw:?}: {e}")))
     }
 
     fn tenant_error(what: &str, e: TenantError) -> Failure {
-        let text = match e {
-            TenantError::NotFound(m) => m.to_string(),
-            TenantError::HostTaken => "the host is claimed by another tenant".into(),
-            TenantError::TooManyDomains => "the tenant has claimed the most hosts it may".into(),
-            TenantError::Contended => "the tenant was changed concurrently; retry".into(),
-            TenantError::Db(e) => e.to_string(),
+        let (code, text) = match e {
+            TenantError::NotFound(m) => (NOT_FOUND, m.to_string()),
+            TenantError::HostTaken => (CONFLICT, "the host is claimed by another tenant".into()),
+            TenantError::TooManyDomains => (CONFLICT, "the tenant has claimed the most hosts it may".into()),
+            TenantError::Contended => (CONFLICT, "the tenant was changed concurrently; retry".into()),
+            TenantError::Db(e) => return failed(what, e),
         };
-        failed(what, text)
+        Failure(code, format!("{what}: {text}"))
+    }
+
+    /// The tenant `raw` (a consistent read), or not found.
+    fn existing_tenant(store: &Store<'_>, raw: &str) -> Result<Tenant, Failure> {
+        let id = tenant_id(raw)?;
+        block_on(tenants::get(store, &id))
+            .map_err(|e| failed(&format!("reading tenant {id}"), e))?
+            .ok_or_else(|| not_found(&format!("tenant {id}")))
+    }
+
+    fn user_id(raw: &str) -> Result<UserId, Failure> {
+        UserId::parse(raw).map_err(|rule| Failure(USAGE_ERROR, format!("{raw:?} is not a user id: {rule}")))
     }
 
     /// `tenant put`: the body is `--body` (the admin API's JSON), with `--name`, `--origin`,
@@ -282,7 +360,7 @@ output: [--json]";
         let mut body = match args.value("--body").map(serde_json::from_str::<Value>) {
             None => serde_json::Map::new(),
             Some(Ok(Value::Object(m))) => m,
-            Some(_) => return Err(Failure(2, "--body must be a JSON object".into())),
+            Some(_) => return Err(Failure(USAGE_ERROR, "--body must be a JSON object".into())),
         };
         if let Some(name) = args.value("--name") {
             body.insert("name".into(), json!(name));
@@ -300,13 +378,13 @@ output: [--json]";
         let spec = decode::<TenantBody>(&Value::Object(body))
             .and_then(|b| TenantSpec::from_body(b, local_targets, &dynauth::budgets::Limits::default()))
             .map_err(|e| match e {
-                Invalid::Field { message, .. } => failed("invalid tenant", message),
-                other => failed("invalid tenant", format!("{other:?}")),
+                Invalid::Field { message, .. } => Failure(USAGE_ERROR, format!("invalid tenant: {message}")),
+                other => Failure(USAGE_ERROR, format!("invalid tenant: {other:?}")),
             })?;
         let store = Store::new(client, schema);
         let (tenant, created) = block_on(tenants::put(&store, &os(), &id, spec, now()))
             .map_err(|e| tenant_error(&format!("putting tenant {id}"), e))?;
-        eprintln!("{} tenant {id}", if created { "created" } else { "replaced" });
+        note(&format!("{} tenant {id}", if created { "created" } else { "replaced" }));
         let mut view = json!(TenantView::from(&tenant));
         match std::env::var("TOKEN_SECRET").ok().filter(|s| !s.is_empty()) {
             // The tenant's secrets derive from the Worker's TOKEN_SECRET: shown once, as by the API.
@@ -315,10 +393,10 @@ output: [--json]";
                     |kind| tenant.secrets(token_secret.as_bytes(), kind).first().map(|s| s.expose().to_string());
                 view["secrets"] = json!({"origin": shown(SecretKind::Origin), "webhook": shown(SecretKind::Webhook)});
             }
-            None if created => eprintln!(
+            None if created => note(&format!(
                 "set TOKEN_SECRET (the Worker's) to see the tenant's secrets now, or rotate them later with \
                  POST /v1/admin/tenants/{id}/secrets/{{origin|webhook}}"
-            ),
+            )),
             _ => {}
         }
         print_json(&view);
@@ -326,10 +404,110 @@ output: [--json]";
     }
 
     fn tenant_get(client: &Cli, schema: &Schema, id: &str) -> Exit {
+        let tenant = existing_tenant(&Store::new(client, schema), id)?;
+        print_json(&json!(TenantView::from(&tenant)));
+        Ok(())
+    }
+
+    /// `tenant delete`: the tenant and all its domains, in one transaction. Its users, sessions
+    /// and codes stop working at once (they belong to its generation) and leave with their TTL.
+    fn tenant_delete(client: &Cli, schema: &Schema, id: &str) -> Exit {
         let id = tenant_id(id)?;
-        let tenant = block_on(tenants::get(&Store::new(client, schema), &id))
-            .map_err(|e| failed(&format!("reading tenant {id}"), e))?;
-        print_json(&json!(TenantView::from(&tenant.ok_or_else(|| failed(&format!("tenant {id}"), "not found"))?)));
+        block_on(tenants::delete(&Store::new(client, schema), &os(), &id))
+            .map_err(|e| tenant_error(&format!("deleting tenant {id}"), e))?;
+        note(&format!("deleted tenant {id} and released its domains"));
+        Ok(())
+    }
+
+    fn user_get(client: &Cli, schema: &Schema, tenant: &str, user: &str) -> Exit {
+        let store = Store::new(client, schema);
+        let (tenant, user) = (existing_tenant(&store, tenant)?, user_id(user)?);
+        let found = block_on(users::get(&store, &tenant, &user)).map_err(|e| failed("reading the user", e))?;
+        print_json(&json!(UserView::from(&found.ok_or_else(|| not_found(&format!("user {user}")))?)));
+        Ok(())
+    }
+
+    fn user_find(client: &Cli, schema: &Schema, tenant: &str, email: Option<&str>) -> Exit {
+        let store = Store::new(client, schema);
+        let tenant = existing_tenant(&store, tenant)?;
+        let raw = email.ok_or_else(|| Failure(USAGE_ERROR, "user find needs --email".into()))?;
+        let email = Email::parse(raw).map_err(|e| Failure(USAGE_ERROR, format!("--email {e}")))?;
+        let found =
+            block_on(users::find_by_email(&store, &tenant, &email)).map_err(|e| failed("finding the user", e))?;
+        print_json(&json!(UserView::from(&found.ok_or_else(|| not_found(&format!("a user with email {email}")))?)));
+        Ok(())
+    }
+
+    fn user_delete(client: &Cli, schema: &Schema, tenant: &str, user: &str) -> Exit {
+        let store = Store::new(client, schema);
+        let (tenant, user) = (existing_tenant(&store, tenant)?, user_id(user)?);
+        match block_on(users::delete(&store, &os(), &tenant, &user, now()))
+            .map_err(|e| failed("deleting the user", e))?
+        {
+            true => {
+                note(&format!("deleted user {user} (its sessions revoked, its email freed)"));
+                Ok(())
+            }
+            false => Err(not_found(&format!("user {user}"))),
+        }
+    }
+
+    /// `session list`: every live session of the user, newest first (all pages).
+    fn session_list(client: &Cli, schema: &Schema, tenant: &str, user: &str) -> Exit {
+        let store = Store::new(client, schema);
+        let (tenant, user) = (existing_tenant(&store, tenant)?, user_id(user)?);
+        let mut all = Vec::new();
+        let mut start = None;
+        loop {
+            let (page, next) = block_on(sessions::list_live(&store, &tenant, &user, 100, start, now()))
+                .map_err(|e| failed("listing sessions", e))?;
+            all.extend(page.iter().map(|s| json!(AdminSessionView::from(s))));
+            match next {
+                Some(k) => start = Some(k),
+                None => break,
+            }
+        }
+        print_json(&json!({ "sessions": all }));
+        Ok(())
+    }
+
+    fn session_revoke(client: &Cli, schema: &Schema, tenant: &str, session: &str) -> Exit {
+        let store = Store::new(client, schema);
+        let tenant = existing_tenant(&store, tenant)?;
+        let id = SessionId::parse(session).map_err(|_| not_found(&format!("session {session}")))?;
+        match block_on(sessions::revoke(&store, &tenant.id, &id, now())).map_err(|e| failed("revoking", e))? {
+            Revoked::Now => note(&format!("revoked session {id}")),
+            Revoked::Already => note(&format!("session {id} was already revoked")),
+            Revoked::NoSuchSession => return Err(not_found(&format!("session {id}"))),
+        }
+        Ok(())
+    }
+
+    fn session_revoke_all(client: &Cli, schema: &Schema, tenant: &str, user: &str) -> Exit {
+        let store = Store::new(client, schema);
+        let (tenant, user) = (existing_tenant(&store, tenant)?, user_id(user)?);
+        let revoked =
+            block_on(sessions::revoke_all(&store, &tenant, &user, now())).map_err(|e| failed("revoking", e))?;
+        print_json(&json!({ "revoked": revoked }));
+        Ok(())
+    }
+
+    /// `code issue`: a login code for a backend that delivers it itself (as the admin API's
+    /// `POST /v1/admin/tenants/{id}/codes`); needs the Worker's TOKEN_SECRET, which keys the code.
+    fn code_issue(client: &Cli, schema: &Schema, tenant: &str, email: &str) -> Exit {
+        let store = Store::new(client, schema);
+        let tenant = existing_tenant(&store, tenant)?;
+        let email = Email::parse(email).map_err(|e| Failure(USAGE_ERROR, format!("email {e}")))?;
+        let secret = std::env::var("TOKEN_SECRET").ok().filter(|s| s.len() >= 32).ok_or_else(|| {
+            Failure(CONFIG, "TOKEN_SECRET (the Worker's, 32+ characters) is needed: codes are keyed with it".into())
+        })?;
+        let issued = block_on(login::issue(&store, &os(), secret.as_bytes(), &tenant, &email, now()))
+            .map_err(|e| failed("issuing a code", e))?;
+        print_json(&json!({
+            "login_id": issued.login.login_id.as_str(),
+            "code": issued.code.expose(),
+            "expires_at": dynauth::runtime::rfc3339_secs(issued.login.expires_at),
+        }));
         Ok(())
     }
 
@@ -353,10 +531,10 @@ output: [--json]";
     fn domain_claim(client: &Cli, schema: &Schema, id: &str, raw_host: &str, status: &str) -> Exit {
         let (id, host) = (tenant_id(id)?, host(raw_host)?);
         let status = DomainStatus::parse(status)
-            .map_err(|_| Failure(2, "--status must be ready, pending or disabled".into()))?;
+            .map_err(|_| Failure(USAGE_ERROR, "--status must be ready, pending or disabled".into()))?;
         let (domain, created) = block_on(tenants::claim(&Store::new(client, schema), &os(), &id, &host, status, now()))
             .map_err(|e| tenant_error(&format!("claiming {host}"), e))?;
-        eprintln!("{} {host} for tenant {id} ({})", if created { "claimed" } else { "updated" }, status.as_str());
+        note(&format!("{} {host} for tenant {id} ({})", if created { "claimed" } else { "updated" }, status.as_str()));
         print_json(&json!(DomainView::from(&domain.entry())));
         Ok(())
     }
@@ -365,7 +543,7 @@ output: [--json]";
         let (id, host) = (tenant_id(id)?, host(raw_host)?);
         block_on(tenants::release(&Store::new(client, schema), &os(), &id, &host))
             .map_err(|e| tenant_error(&format!("releasing {host}"), e))?;
-        eprintln!("released {host} from tenant {id}");
+        note(&format!("released {host} from tenant {id}"));
         Ok(())
     }
 
@@ -373,7 +551,7 @@ output: [--json]";
         let id = tenant_id(id)?;
         let domains = block_on(tenants::domains(&Store::new(client, schema), &id))
             .map_err(|e| failed(&format!("listing domains of {id}"), e))?
-            .ok_or_else(|| failed(&format!("tenant {id}"), "not found"))?;
+            .ok_or_else(|| not_found(&format!("tenant {id}")))?;
         print_json(&json!({ "domains": domains.iter().map(DomainView::from).collect::<Vec<_>>() }));
         Ok(())
     }
