@@ -24,6 +24,10 @@ phase "signing fixture still matches botocore"
 phase "docs/openapi.json matches docs/openapi.yaml"
 node scripts/openapi.mjs --check
 
+phase "JS client: unit tests and type declarations (clients/js)"
+node --test clients/js/test/unit.test.mjs
+tsc -p clients/js/test/tsconfig.json
+
 phase "build the Workers and the CLI"
 bash scripts/build.sh
 cargo build --quiet --bin dynauth

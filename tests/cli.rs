@@ -182,6 +182,7 @@ fn users_sessions_and_codes_from_the_command_line() {
     let first = verify(&login_id, &code);
     assert_eq!(first.status, 200, "{}", first.json);
     let user = first.json["user"]["id"].as_str().unwrap_or_default().to_string();
+    app.runtime.advance(std::time::Duration::from_secs(5)); // the second session is the newer one
     let second = dynauth(&table, &["code", "issue", "acme", "ann@example.com"]);
     assert_eq!(verify(&second.json()["login_id"], &second.json()["code"]).status, 200);
 
@@ -234,4 +235,42 @@ fn second_session(app: &common::app::App<dynauth::testing::ManualRuntime>, issue
         Some(json!({"login_id": issued["login_id"], "code": issued["code"], "deliver": "body"})),
     );
     again.json["session"]["id"].as_str().unwrap_or_default().to_string()
+}
+
+#[test]
+fn credentials_come_from_aws_profile_files_when_none_are_given() {
+    // moto checks every signature: only the right key, read from the profile, gets through.
+    let endpoint = std::env::var("DYNAUTH_TEST_MOTO").unwrap_or_else(|_| panic!("DYNAUTH_TEST_MOTO is not set"));
+    let key = std::env::var("MOTO_ACCESS_KEY_ID").unwrap_or_default();
+    let secret = std::env::var("MOTO_SECRET_ACCESS_KEY").unwrap_or_default();
+    let dir = std::env::temp_dir().join(unique_name("aws-profile"));
+    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
+    let credentials = dir.join("credentials");
+    let config = dir.join("config");
+    std::fs::write(
+        &credentials,
+        format!("[ops]\naws_access_key_id = {key}\naws_secret_access_key = {secret}\n\n[wrong]\naws_access_key_id = {key}\naws_secret_access_key = not-the-secret\n"),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(&config, "[profile ops]\nregion = us-east-1\n\n[profile wrong]\nregion = us-east-1\n")
+        .unwrap_or_else(|e| panic!("{e}"));
+    let run = |profile: &str| {
+        let out = Command::new(env!("CARGO_BIN_EXE_dynauth"))
+            .args(["table", "create", "--table", &unique_name("cliprofile"), "--endpoint", &endpoint])
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("HOME", &dir)
+            .env("AWS_PROFILE", profile)
+            .env("AWS_SHARED_CREDENTIALS_FILE", &credentials)
+            .env("AWS_CONFIG_FILE", &config)
+            .output()
+            .unwrap_or_else(|e| panic!("{e}"));
+        (out.status.code(), String::from_utf8_lossy(&out.stderr).into_owned())
+    };
+    let (code, stderr) = run("ops");
+    assert_eq!(code, Some(0), "the profile's key and region: {stderr}");
+    let (code, stderr) = run("wrong");
+    assert_eq!(code, Some(3), "a refused signature is a credentials error: {stderr}");
+    assert!(stderr.contains("signature"), "{stderr}");
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -24,7 +24,10 @@
 //! Connection flags (each also read from the environment variable in brackets):
 //! `--endpoint URL` [DYNAMODB_ENDPOINT], `--region R` [AWS_REGION], `--table T` [DYNAMODB_TABLE],
 //! `--access-key-id K` [AWS_ACCESS_KEY_ID], `--secret-access-key S` [AWS_SECRET_ACCESS_KEY],
-//! `--session-token T` [AWS_SESSION_TOKEN]; `--json` for JSON output. Key and index names come
+//! `--session-token T` [AWS_SESSION_TOKEN], `--profile P` [AWS_PROFILE]; `--json` for JSON
+//! output. Without explicit keys, credentials (and the region) come from AWS's own chain in the
+//! `aws-config` crate: the environment, then the shared credentials and config files
+//! (`AWS_PROFILE`, `credential_process`). Key and index names come
 //! from the DYNAMODB_* variables of the README's configuration table.
 
 #[cfg(target_arch = "wasm32")]
@@ -71,7 +74,8 @@ mod cli {
   dynauth session revoke-all <tenant> <user_id>
   dynauth code issue <tenant> <email>
   dynauth --help | --version
-connection: [--endpoint URL] [--region R] [--table T] [--access-key-id K] [--secret-access-key S] [--session-token T]
+connection: [--endpoint URL] [--region R] [--table T] [--profile P] [--access-key-id K] [--secret-access-key S] [--session-token T]
+  (without keys: the environment, then ~/.aws/credentials and ~/.aws/config with AWS_PROFILE)
 output: [--json]
 exit codes: 0 ok, 1 failed, 2 usage, 3 configuration or credentials, 4 not found, 5 conflict
 Workers cache a host's tenant for up to 60 s (HOST_CACHE_TTL_SECS): tenant and domain changes made
@@ -103,6 +107,7 @@ here reach them within that time (the admin API's own writes take effect at once
         ("--access-key-id", "AWS_ACCESS_KEY_ID"),
         ("--secret-access-key", "AWS_SECRET_ACCESS_KEY"),
         ("--session-token", "AWS_SESSION_TOKEN"),
+        ("--profile", "AWS_PROFILE"),
     ];
     /// Flags that take a value (repeatable where it makes sense).
     const VALUE_FLAGS: &[&str] = &["--name", "--origin", "--allowed-origin", "--body", "--status", "--email"];
@@ -207,9 +212,17 @@ here reach them within that time (the admin API's own writes take effect at once
 
     type Cli = Client<'static>;
 
-    /// Builds the client from flags and environment, then runs `action` with it.
+    /// Builds the client from flags and environment (and, for what they leave out, AWS's own
+    /// credential and region chain), then runs `action` with it.
     fn with_client(lookup: &impl Fn(&str) -> Option<String>, action: impl FnOnce(&Cli, &Schema) -> i32) -> i32 {
-        let (mut db_config, schema) = match database_from_lookup(lookup) {
+        let explicit = lookup("AWS_ACCESS_KEY_ID").is_some() && lookup("AWS_SECRET_ACCESS_KEY").is_some();
+        let chain = if explicit && lookup("AWS_REGION").is_some() {
+            HashMap::new()
+        } else {
+            aws_chain(lookup("AWS_PROFILE"), !explicit, lookup("AWS_REGION").is_none())
+        };
+        let lookup = |name: &str| lookup(name).or_else(|| chain.get(name).cloned());
+        let (mut db_config, schema) = match database_from_lookup(&lookup) {
             Ok(c) => c,
             Err(e) => {
                 note(&format!("dynauth: {e} (set it with a flag or the environment)"));
@@ -219,6 +232,51 @@ here reach them within that time (the admin API's own writes take effect at once
         db_config.retry.deadline = db_config.retry.deadline.max(Duration::from_secs(10));
         let client = Client::new(&db_config, HttpTransport::default(), os());
         action(&client, &schema)
+    }
+
+    /// What AWS's credential chain (`aws-config`: the environment, then the shared credentials
+    /// and config files, `AWS_PROFILE` or `profile`, `credential_process`) and its profile
+    /// region provider give, as the variables the CLI reads. Empty when they give nothing.
+    fn aws_chain(profile: Option<String>, credentials: bool, region: bool) -> HashMap<&'static str, String> {
+        use aws_config::environment::EnvironmentVariableCredentialsProvider;
+        use aws_config::meta::credentials::CredentialsProviderChain;
+        use aws_config::meta::region::ProvideRegion;
+        use aws_config::profile::{ProfileFileCredentialsProvider, ProfileFileRegionProvider};
+        use aws_credential_types::provider::ProvideCredentials;
+
+        let mut found = HashMap::new();
+        let Ok(runtime) = tokio::runtime::Builder::new_current_thread().enable_all().build() else {
+            return found;
+        };
+        runtime.block_on(async {
+            let mut file_credentials = ProfileFileCredentialsProvider::builder();
+            let mut file_region = ProfileFileRegionProvider::builder();
+            if let Some(p) = &profile {
+                file_credentials = file_credentials.profile_name(p);
+                file_region = file_region.profile_name(p);
+            }
+            if credentials {
+                let chain =
+                    CredentialsProviderChain::first_try("Environment", EnvironmentVariableCredentialsProvider::new())
+                        .or_else("Profile", file_credentials.build());
+                match chain.provide_credentials().await {
+                    Ok(c) => {
+                        found.insert("AWS_ACCESS_KEY_ID", c.access_key_id().to_string());
+                        found.insert("AWS_SECRET_ACCESS_KEY", c.secret_access_key().to_string());
+                        if let Some(token) = c.session_token() {
+                            found.insert("AWS_SESSION_TOKEN", token.to_string());
+                        }
+                    }
+                    Err(e) => {
+                        note(&format!("dynauth: no AWS credentials from the environment or the profile files: {e}"))
+                    }
+                }
+            }
+            if region && let Some(r) = file_region.build().region().await {
+                found.insert("AWS_REGION", r.to_string());
+            }
+        });
+        found
     }
 
     fn os() -> OsRuntime {

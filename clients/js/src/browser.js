@@ -1,0 +1,40 @@
+// The browser side: log in with a code and read the session, with dynauth's HttpOnly cookie.
+// The session token never reaches page JavaScript: verify never asks for it ("deliver" is never
+// sent), and every call sends and receives the cookie (credentials: 'include').
+import { DynauthError } from './errors.js';
+import { baseUrlOf, fetchOf, isNoSession, loginStarted, send, sessionAnswer } from './request.js';
+
+export { DynauthError };
+
+/**
+ * A client for dynauth's browser API. `baseUrl` is dynauth's URL (`https://auth.acme.com`), or
+ * `''` when the page is served on the tenant host itself.
+ */
+export function createClient(options) {
+  const base = baseUrlOf(options);
+  const fetchFn = fetchOf(options);
+  const call = (method, path, body) => send(fetchFn, base + path, { method, body, credentials: 'include' });
+  return Object.freeze({
+    /** Asks for a code for `email`: `{ loginId, expiresAt }` (plus `code` from a DEV_MODE dynauth). */
+    async startLogin(email) {
+      return loginStarted(await call('POST', '/v1/login/start', { email }));
+    },
+    /** Verifies the code the user typed; on success dynauth sets the session cookie. */
+    async verify(loginId, code) {
+      return sessionAnswer(await call('POST', '/v1/login/verify', { login_id: loginId, code }));
+    },
+    /** The signed-in session and user, or null when there is none. */
+    async session() {
+      try {
+        return sessionAnswer(await call('GET', '/v1/session'));
+      } catch (e) {
+        if (isNoSession(e)) return null;
+        throw e;
+      }
+    },
+    /** Revokes the session and clears the cookie (also fine without a session). */
+    async logout() {
+      await call('POST', '/v1/logout');
+    },
+  });
+}

@@ -1,0 +1,37 @@
+import type { ClientOptions, LoginStarted, RequestLike, SessionInfo, SessionWithToken } from './types.js';
+
+export { DynauthError } from './errors.js';
+export type { DynauthErrorCode, DynauthErrorDetails } from './errors.js';
+export { MAX_AGE_SECS, verifyIdentity, verifyIdentityHeader } from './identity.js';
+export type { VerifyIdentityHeaderOptions, VerifyIdentityOptions } from './identity.js';
+export type {
+  ClientOptions,
+  FetchLike,
+  Identity,
+  LoginStarted,
+  RequestLike,
+  Session,
+  SessionInfo,
+  SessionWithToken,
+  User,
+} from './types.js';
+
+/**
+ * `GET {baseUrl}/v1/session` with `Authorization: Bearer <token>`. Takes the token itself, or a
+ * request presenting it (`Authorization: Bearer`, else the `__Host-dynauth` cookie). Resolves to
+ * null when there is no live session (no or malformed token, 401 `invalid_session`); rejects with
+ * a `DynauthError` otherwise.
+ */
+export declare function verifySession(
+  tokenOrRequest: string | RequestLike | null | undefined,
+  options: ClientOptions,
+): Promise<SessionInfo | null>;
+
+/** `POST {baseUrl}/v1/login/start` from a backend. `code` only from a DEV_MODE dynauth. */
+export declare function startLogin(email: string, options: ClientOptions): Promise<LoginStarted>;
+
+/**
+ * `POST {baseUrl}/v1/login/verify` with `"deliver": "body"`: the session token comes in the
+ * answer, no cookie is set. Backends only (a browser is refused with 403 `body_delivery_refused`).
+ */
+export declare function verifyLogin(loginId: string, code: string, options: ClientOptions): Promise<SessionWithToken>;
