@@ -62,6 +62,8 @@ INSECURE_LOCAL_COOKIES=true
 DEV_MODE=true
 # Tenant origins and webhooks may be local servers (http://localhost:3000 ...).
 ALLOW_LOCAL_TARGETS=true
+# Domain verification of local hosts fetches them on this port.
+DOMAIN_CHECK_PORT=$port
 VARS
 
 export AWS_REGION=us-east-1 DYNAMODB_TABLE=dynauth DYNAMODB_ENDPOINT="http://127.0.0.1:$ddb_port"

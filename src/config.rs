@@ -52,6 +52,9 @@ pub struct Config {
     /// Local development (`ALLOW_LOCAL_TARGETS`): tenant origins and webhooks may be http:// and
     /// private or loopback hosts.
     pub allow_local_targets: bool,
+    /// Local development only (with `ALLOW_LOCAL_TARGETS`): the port that domain verification
+    /// fetches loopback hosts on (`npm start`'s port; the tests' own servers).
+    pub domain_check_port: Option<u16>,
     /// The whole request's budget (`REQUEST_DEADLINE_MS`): every DynamoDB call, retry and webhook
     /// delivery of one request ends within it; when it is spent the answer is 503.
     pub request_deadline: Duration,
@@ -118,6 +121,7 @@ pub const VARIABLES: &[&str] = &[
     "CODE_WEBHOOK_URL",
     "CODE_WEBHOOK_SECRET",
     "DEV_MODE",
+    "DOMAIN_CHECK_PORT",
     "LOGIN_RATE_LIMIT",
     "LOGIN_RATE_WINDOW_SECS",
     "LOGIN_EMAIL_LIMIT",
@@ -184,6 +188,18 @@ impl Config {
         }
         let login =
             LoginSettings { webhook_url, webhook_secret: webhook_secret.map(Secret), dev_mode, limits: limits(&vars)? };
+        let allow_local_targets = vars.flag("ALLOW_LOCAL_TARGETS")?;
+        let domain_check_port = match vars.optional("DOMAIN_CHECK_PORT") {
+            None => None,
+            Some(_) => {
+                check(
+                    "DOMAIN_CHECK_PORT",
+                    allow_local_targets,
+                    "is for local development: it needs ALLOW_LOCAL_TARGETS",
+                )?;
+                Some(u16::try_from(vars.number("DOMAIN_CHECK_PORT", 0, 1, 65_535)?).unwrap_or(0))
+            }
+        };
         Ok(Self {
             dynamo,
             schema,
@@ -196,7 +212,8 @@ impl Config {
             insecure_local_cookies,
             login,
             request_deadline: Duration::from_millis(vars.number("REQUEST_DEADLINE_MS", 5_000, 100, 60_000)?),
-            allow_local_targets: vars.flag("ALLOW_LOCAL_TARGETS")?,
+            allow_local_targets,
+            domain_check_port,
         })
     }
 }

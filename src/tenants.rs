@@ -666,6 +666,26 @@ pub async fn release(store: &Store<'_>, random: &dyn Random, id: &TenantId, host
     Err(TenantError::Contended)
 }
 
+/// The domain item of `host`, whatever its status (a consistent read).
+pub async fn claimed(store: &Store<'_>, host: &Host) -> Result<Option<Domain>, DynamoError> {
+    store.get(&keys::domain_by_host(host), true).await
+}
+
+/// The token `GET /.well-known/dynauth-domain-verification` answers on a claimed host: derived
+/// (never stored) from `TOKEN_SECRET`, the host, its tenant and the tenant's generation, so only
+/// this deployment can answer it, and only for the tenant that claimed the host.
+pub fn verification_token(token_secret: &[u8], domain: &Domain) -> String {
+    crate::crypto::b64url(&crate::crypto::hmac_parts(
+        token_secret,
+        &[
+            b"dynauth-domain-verification-v1",
+            domain.host.as_bytes(),
+            domain.tenant.as_str().as_bytes(),
+            domain.tenant_record.generation.as_bytes(),
+        ],
+    ))
+}
+
 /// The domain item for `host` with its tenant snapshot: the one read of host resolution.
 /// Eventually consistent: resolution is cached for longer than replication takes anyway.
 pub async fn resolve(store: &Store<'_>, host: &Host) -> Result<Option<Domain>, DynamoError> {

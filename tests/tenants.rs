@@ -175,6 +175,83 @@ fn ready_makes_one_cheap_read_and_is_503_when_dynamodb_is_unreachable() {
     assert_eq!(down.call("POST", "/ready", "anything.example.test", &[], None).status, 405);
 }
 
+/// A stand-in for "whatever the host reaches": answers every request with the status and body set.
+fn host_server() -> (u16, std::sync::Arc<std::sync::Mutex<(u16, String)>>) {
+    use std::io::{BufRead, BufReader, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("{e}"));
+    let port = listener.local_addr().map(|a| a.port()).unwrap_or(0);
+    let answer = std::sync::Arc::new(std::sync::Mutex::new((404, String::new())));
+    let current = answer.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let mut reader = BufReader::new(stream);
+            let mut line = String::new();
+            while reader.read_line(&mut line).unwrap_or(0) > 0 && line != "\r\n" {
+                line.clear();
+            }
+            let (status, body) = current.lock().map(|a| a.clone()).unwrap_or_default();
+            let _ = write!(
+                reader.into_inner(),
+                "HTTP/1.1 {status} X\r\ncontent-type: text/plain\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    (port, answer)
+}
+
+#[test]
+fn a_pending_domain_becomes_ready_only_once_it_shows_it_reaches_this_worker() {
+    let t = TestTable::new("verifydomain");
+    // The host "reaches" the stand-in server: local checks go to DOMAIN_CHECK_PORT.
+    let (port, answer) = host_server();
+    let app = App::new(t.name(), manual_runtime(T0), &[("DOMAIN_CHECK_PORT", &port.to_string())]);
+    assert_eq!(app.admin("PUT", "/v1/admin/tenants/acme", Some(acme())).status, 201);
+    assert_eq!(app.admin("PUT", "/v1/admin/tenants/globex", Some(json!({"name": "Globex"}))).status, 201);
+    let host = "127.0.0.1";
+    let claim = app.admin("PUT", &format!("/v1/admin/tenants/acme/domains/{host}"), Some(json!({"status": "pending"})));
+    assert_eq!(claim.status, 201);
+    assert_eq!(app.call("GET", "/v1/tenant", host, &[], None).status, 404, "pending: not routed yet");
+    // dynauth serves the claim's token on the host itself, whatever the status.
+    let served = app.call("GET", "/.well-known/dynauth-domain-verification", host, &[], None);
+    assert_eq!(
+        (served.status, served.headers["content-type"].to_str().unwrap_or("")),
+        (200, "text/plain; charset=utf-8")
+    );
+    let token = String::from_utf8_lossy(&served.body).into_owned();
+    assert_eq!(token.len(), 43);
+    let other = app.call("GET", "/.well-known/dynauth-domain-verification", "nobody.example.test", &[], None);
+    assert_eq!((other.status, other.json["error"]["code"].clone()), (404, json!("unknown_host")));
+
+    let verify = |tenant: &str| app.admin("POST", &format!("/v1/admin/tenants/{tenant}/domains/{host}/verify"), None);
+    let url = format!("http://{host}:{port}/.well-known/dynauth-domain-verification");
+    let refused = |r: &common::app::Answer, why: &str| {
+        assert_eq!((r.status, r.json["error"]["code"].clone()), (409, json!("domain_unverified")), "{}", r.json);
+        let message = r.json["error"]["message"].as_str().unwrap_or("");
+        assert!(message.starts_with(&format!("{url} does not show this claim: {why}")), "{message}");
+    };
+    refused(&verify("acme"), "it answered HTTP 404");
+    *answer.lock().unwrap_or_else(|e| e.into_inner()) = (200, "someone-elses-token".into());
+    refused(&verify("acme"), "it answered with another token");
+    assert_eq!(app.admin("GET", "/v1/admin/tenants/acme/domains", None).json["domains"][0]["status"], json!("pending"));
+    assert_eq!(verify("globex").status, 404, "another tenant's claim");
+    // The host reaches this deployment: it shows the token, and the domain goes live.
+    *answer.lock().unwrap_or_else(|e| e.into_inner()) = (200, format!("{token}\n"));
+    let ok = verify("acme");
+    assert_eq!((ok.status, ok.json["status"].clone(), ok.json["host"].clone()), (200, json!("ready"), json!(host)));
+    assert_eq!(app.call("GET", "/v1/tenant", host, &[], None).json["id"], json!("acme"), "routed at once here");
+    // A host nobody listens on.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("{e}"));
+    let port = closed.local_addr().map(|a| a.port()).unwrap_or(9).to_string();
+    drop(closed);
+    let app = App::new(t.name(), manual_runtime(T0), &[("DOMAIN_CHECK_PORT", &port)]);
+    let claim = app.admin("PUT", "/v1/admin/tenants/acme/domains/localhost", Some(json!({"status": "pending"})));
+    assert_eq!(claim.status, 201);
+    let r = app.admin("POST", "/v1/admin/tenants/acme/domains/localhost/verify", None);
+    assert_eq!((r.status, r.json["error"]["code"].clone()), (409, json!("domain_unverified")));
+    assert!(r.json["error"]["message"].as_str().unwrap_or("").contains("could not be reached"), "{}", r.json);
+}
+
 #[test]
 fn invalid_input_is_a_named_400() {
     let t = TestTable::new("invalid");

@@ -7,6 +7,8 @@
 //! - `PUT|GET|DELETE /v1/admin/tenants/{id}`: create or replace, read, delete.
 //! - `GET /v1/admin/tenants/{id}/domains`: the tenant's custom domains.
 //! - `PUT|DELETE /v1/admin/tenants/{id}/domains/{host}`: claim (or change status), release.
+//! - `POST /v1/admin/tenants/{id}/domains/{host}/verify`: check the host reaches this Worker,
+//!   then make it `ready`.
 //! - `POST /v1/admin/tenants/{id}/sessions`: mint a session for a user authenticated elsewhere.
 //! - `DELETE /v1/admin/tenants/{id}/sessions/{session_id}`: revoke one session.
 //! - `GET|DELETE /v1/admin/tenants/{id}/users/{user_id}/sessions`: list or revoke a user's
@@ -70,6 +72,7 @@ fn route_name(rest: &[&str]) -> &'static str {
         ["tenants", _] => "admin_tenant",
         ["tenants", _, "domains"] => "admin_domains_list",
         ["tenants", _, "domains", _] => "admin_domain",
+        ["tenants", _, "domains", _, "verify"] => "admin_domain_verify",
         ["tenants", _, "sessions"] => "admin_session_mint",
         ["tenants", _, "sessions", _] => "admin_session_revoke",
         ["tenants", _, "users", _, "sessions"] => "admin_user_sessions",
@@ -110,6 +113,10 @@ async fn dispatch(ctx: &Ctx<'_>, request: &Request, rest: &[&str]) -> Result<Res
                     list_domains(ctx, &id).await
                 }
                 ["domains", host] => domain(ctx, request, &id, host).await,
+                ["domains", host, "verify"] => {
+                    only(method, "POST")?;
+                    verify_domain(ctx, &id, host).await
+                }
                 ["sessions"] => {
                     only(method, "POST")?;
                     mint_session(ctx, request, &id).await
@@ -251,6 +258,65 @@ async fn domain(ctx: &Ctx<'_>, request: &Request, id: &TenantId, raw_host: &str)
         }
         _ => Err(ApiError::MethodNotAllowed { allow: "PUT, DELETE" }),
     }
+}
+
+/// `POST /v1/admin/tenants/{id}/domains/{host}/verify`: proves the host reaches this deployment
+/// before it routes. It fetches `https://{host}/.well-known/dynauth-domain-verification` (no
+/// redirects), which only this deployment answers with the host's token (derived from
+/// `TOKEN_SECRET`, the host and its tenant); when the answer is that token the domain becomes
+/// `ready` (200, the domain), otherwise 409 `domain_unverified` saying what came back. 404 when the
+/// tenant has not claimed the host. With `ALLOW_LOCAL_TARGETS`, loopback hosts are fetched over
+/// plain http, on `DOMAIN_CHECK_PORT` when set (local development and tests).
+async fn verify_domain(ctx: &Ctx<'_>, id: &TenantId, raw_host: &str) -> Result<Response, ApiError> {
+    let host = host::canonical(raw_host)
+        .map_err(|e| ApiError::bad_request("invalid_host", format!("the host is invalid: {e}")))?;
+    let domain = tenants::claimed(&ctx.store, &host)
+        .await?
+        .filter(|d| &d.tenant == id)
+        .ok_or_else(|| ApiError::not_found("this tenant has not claimed this host"))?;
+    let name = host.as_str().rsplit_once(':').map_or(host.as_str(), |(name, _)| name);
+    let local = matches!(name, "localhost" | "127.0.0.1") || name.ends_with(".localhost");
+    let url = match ctx.config.domain_check_port {
+        Some(port) if ctx.config.allow_local_targets && local => {
+            format!("http://{host}:{port}/.well-known/dynauth-domain-verification")
+        }
+        None if ctx.config.allow_local_targets && local => {
+            format!("http://{host}/.well-known/dynauth-domain-verification")
+        }
+        _ => format!("https://{host}/.well-known/dynauth-domain-verification"),
+    };
+    let expected = tenants::verification_token(ctx.token_secret(), &domain);
+    let check = http::Request::builder()
+        .method(http::Method::GET)
+        .uri(&url)
+        .header(http::header::USER_AGENT, "dynauth-domain-check/1")
+        .body(Vec::new())
+        .map_err(|e| ApiError::bad_request("invalid_host", format!("the host cannot be fetched: {e}")))?;
+    let problem = match ctx.webhook.send(check).await {
+        Ok(r) if r.status() == 200 => {
+            let body = String::from_utf8_lossy(r.body());
+            (!constant_time_eq(body.trim().as_bytes(), expected.as_bytes())).then(|| {
+                "it answered with another token (the host reaches another dynauth deployment, or the claim changed)"
+                    .to_string()
+            })
+        }
+        Ok(r) => Some(format!("it answered HTTP {}", r.status().as_u16())),
+        Err(e) => Some(format!("it could not be reached ({e})")),
+    };
+    if let Some(problem) = problem {
+        return Err(ApiError::Conflict {
+            code: "domain_unverified",
+            message: format!(
+                "{url} does not show this claim: {problem}; route the host to this Worker (a route, a Custom Domain \
+                 or a Cloudflare for SaaS custom hostname) and verify again"
+            ),
+        });
+    }
+    let (domain, _) = tenants::claim(&ctx.store, ctx.random, id, &host, DomainStatus::Ready, ctx.now_secs())
+        .await
+        .map_err(tenant_error)?;
+    ctx.caches.forget_host(&host);
+    Ok(json_response(200, &views::DomainView::from(&domain.entry())))
 }
 
 #[derive(Deserialize)]

@@ -241,6 +241,8 @@ pub fn is_admin_path(path: &str) -> bool {
 pub fn is_own_path(path: &str) -> bool {
     path == "/health"
         || path == "/ready"
+        || path == "/openapi.json"
+        || path == "/.well-known/dynauth-domain-verification"
         || path == "/v1"
         || path.starts_with("/v1/")
         || path == "/login"
@@ -382,6 +384,13 @@ async fn route(ctx: &Ctx<'_>, request: &Request) -> Routed {
             let admin: crate::runtime::LocalFuture<'_, Routed> = Box::pin(admin::route(ctx, request, rest));
             return admin.await;
         }
+        [".well-known", "dynauth-domain-verification"] => {
+            let token = match only(request.method(), "GET") {
+                Ok(()) => domain_verification(ctx, request).await,
+                Err(e) => Err(e),
+            };
+            return Routed::respond("domain_verification", token);
+        }
         ["v1", "tenant"] => OnTenant::Tenant,
         ["v1", "session"] => OnTenant::Session,
         ["v1", "logout"] => OnTenant::Logout,
@@ -403,6 +412,26 @@ async fn ready(ctx: &Ctx<'_>) -> Result<Response, ApiError> {
         Ok(_) => Ok(json_response(200, &views::Status { status: "ready" })),
         Err(e) => Err(ApiError::Unavailable { detail: e.to_string() }),
     }
+}
+
+/// `GET /.well-known/dynauth-domain-verification`: the verification token of the claimed host
+/// the request came to (any status, so a `pending` host can prove it reaches this Worker), as
+/// text; 404 `unknown_host` when no tenant claims it. `POST /v1/admin/tenants/{id}/domains/{host}/verify`
+/// fetches it.
+async fn domain_verification(ctx: &Ctx<'_>, request: &Request) -> Result<Response, ApiError> {
+    let raw = request_host(request).ok_or_else(|| ApiError::bad_request("invalid_host", "the request has no Host"))?;
+    let host = host::canonical(&raw)
+        .map_err(|e| ApiError::bad_request("invalid_host", format!("the Host is invalid: {e}")))?;
+    let domain = crate::tenants::resolve(&ctx.store, &host).await?.ok_or_else(|| ApiError::NotFound {
+        code: "unknown_host",
+        message: format!("no tenant claims the host {host}"),
+    })?;
+    let mut response = empty_response(200);
+    *response.body_mut() = crate::tenants::verification_token(ctx.token_secret(), &domain).into_bytes();
+    response
+        .headers_mut()
+        .insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("text/plain; charset=utf-8"));
+    Ok(response)
 }
 
 /// The routes on a tenant's host.
@@ -481,12 +510,12 @@ async fn resolve_tenant(ctx: &Ctx<'_>, request: &Request) -> Result<Rc<Tenant>, 
     })
 }
 
-/// The Host the client asked for: the `Host` header, else the URI's authority.
 /// The client's address as Cloudflare saw it (`CF-Connecting-IP`), when there is one.
 pub fn client_ip(request: &Request) -> Option<&str> {
     request.headers().get("cf-connecting-ip").and_then(|v| v.to_str().ok())
 }
 
+/// The Host the client asked for: the `Host` header, else the URI's authority.
 pub fn request_host(request: &Request) -> Option<String> {
     request
         .headers()
@@ -541,6 +570,21 @@ mod tests {
     use crate::resolve::Caches;
     use crate::runtime::Clock;
     use crate::testing::{ManualRuntime, ScriptedTransport};
+
+    #[test]
+    fn dynauth_keeps_its_own_paths_from_origins() {
+        for own in
+            ["/health", "/ready", "/openapi.json", "/.well-known/dynauth-domain-verification", "/v1", "/v1/x", "/login"]
+        {
+            assert!(is_own_path(own), "{own}");
+        }
+        for theirs in ["/", "/app", "/.well-known/security.txt", "/v10", "/loginx", "/openapi.yaml"] {
+            assert!(!is_own_path(theirs), "{theirs}");
+        }
+        assert!(
+            is_admin_path("/v1/admin/tenants") && is_admin_path("/openapi.json") && !is_admin_path("/v1/administrator")
+        );
+    }
 
     #[test]
     fn a_failed_deferred_slide_is_logged_with_its_request_id() {
