@@ -46,6 +46,7 @@ pub mod login;
 pub mod resolve;
 pub mod runtime;
 pub mod sessions;
+pub mod snapshot;
 pub mod store;
 pub mod tenants;
 pub mod users;

@@ -31,6 +31,10 @@ const DAY: u64 = 86_400;
 pub struct SessionSettings {
     pub lifetime_secs: u64,
     pub idle_lifetime_secs: u64,
+    /// How long a browser's signed session snapshot answers lookups without DynamoDB (0: off,
+    /// at most 300): also how long a revocation elsewhere may take to reach that browser.
+    #[serde(default)]
+    pub cache_secs: u64,
 }
 
 /// Login-code rules of a tenant.
@@ -194,6 +198,8 @@ struct SessionBody {
     lifetime_secs: Option<Lifetime>,
     #[serde(default)]
     idle_lifetime_secs: Option<Lifetime>,
+    #[serde(default)]
+    cache_secs: Option<Bounded<0, 300>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -289,7 +295,7 @@ impl TenantSpec {
             return Err(Invalid::field("allowed_origins", "may list at most 50 origins"));
         }
         let session = match body.session {
-            None => SessionSettings { lifetime_secs: 30 * DAY, idle_lifetime_secs: 7 * DAY },
+            None => SessionSettings { lifetime_secs: 30 * DAY, idle_lifetime_secs: 7 * DAY, cache_secs: 0 },
             Some(s) => {
                 let lifetime_secs = s.lifetime_secs.map_or(30 * DAY, |b| b.0);
                 let idle_lifetime_secs = s.idle_lifetime_secs.map_or((7 * DAY).min(lifetime_secs), |b| b.0);
@@ -299,7 +305,7 @@ impl TenantSpec {
                         "must not be longer than session.lifetime_secs",
                     ));
                 }
-                SessionSettings { lifetime_secs, idle_lifetime_secs }
+                SessionSettings { lifetime_secs, idle_lifetime_secs, cache_secs: s.cache_secs.map_or(0, |b| b.0) }
             }
         };
         let code = body.login_code;
@@ -765,7 +771,7 @@ mod tests {
             TenantSpec {
                 name: "Acme".into(),
                 allowed_origins: vec![],
-                session: SessionSettings { lifetime_secs: 2_592_000, idle_lifetime_secs: 604_800 },
+                session: SessionSettings { lifetime_secs: 2_592_000, idle_lifetime_secs: 604_800, cache_secs: 0 },
                 login_code: LoginCodeSettings { length: 6, ttl_secs: 600, max_attempts: 5 },
                 origin: None,
                 protect: false,
@@ -786,7 +792,7 @@ mod tests {
         }))
         .unwrap_or_else(|e| panic!("{e:?}"));
         assert_eq!(s.allowed_origins, vec!["https://app.acme.com", "http://localhost:3000"]);
-        assert_eq!(s.session, SessionSettings { lifetime_secs: 86400, idle_lifetime_secs: 3600 });
+        assert_eq!(s.session, SessionSettings { lifetime_secs: 86400, idle_lifetime_secs: 3600, cache_secs: 0 });
         assert_eq!(s.login_code, LoginCodeSettings { length: 8, ttl_secs: 300, max_attempts: 3 });
         assert_eq!(s.origin.as_deref(), Some("https://origin.acme.com"));
         assert!(s.protect);
@@ -860,7 +866,7 @@ mod tests {
             spec(json!({"name": "A", "session": {"ttl": 1}})),
             Err(Invalid::with_code(
                 "unknown_fields",
-                "unknown field(s): session.ttl; accepted: session.lifetime_secs, session.idle_lifetime_secs"
+                "unknown field(s): session.ttl; accepted: session.lifetime_secs, session.idle_lifetime_secs, session.cache_secs"
             ))
         );
     }
@@ -894,7 +900,7 @@ mod tests {
             id: TenantId::parse("acme").unwrap_or_else(|e| panic!("{e}")),
             name: "Acme".into(),
             allowed_origins: vec!["https://app.acme.com".into()],
-            session: SessionSettings { lifetime_secs: 10_000, idle_lifetime_secs: 1_000 },
+            session: SessionSettings { lifetime_secs: 10_000, idle_lifetime_secs: 1_000, cache_secs: 30 },
             login_code: LoginCodeSettings { length: 6, ttl_secs: 600, max_attempts: 5 },
             origin: None,
             protect: false,

@@ -569,3 +569,98 @@ fn the_bearer_scheme_is_case_insensitive_and_bad_query_escapes_are_named() {
         );
     }
 }
+
+/// The `__Host-dynauth-cache` cookie's value in a `Set-Cookie`, and its Max-Age.
+fn snapshot_cookie(r: &common::app::Answer) -> Option<(String, String)> {
+    r.headers.get_all("set-cookie").iter().filter_map(|v| v.to_str().ok()).find_map(|c| {
+        let value = c.strip_prefix("__Host-dynauth-cache=")?.split(';').next()?.to_string();
+        let age = c.split("Max-Age=").nth(1)?.to_string();
+        Some((value, age))
+    })
+}
+
+#[test]
+fn a_cached_lookup_makes_no_dynamodb_call_and_revocation_lands_within_cache_secs() {
+    let (_t, app) = setup("snapshot", &[]);
+    let cached =
+        json!({"name": "Acme", "origin": "http://127.0.0.1:9", "protect": true, "session": {"cache_secs": 60}});
+    assert_eq!(app.admin("PUT", "/v1/admin/tenants/acme", Some(cached)).status, 200);
+    let (token, _) = mint(&app, "acme", json!({"user_id": "u-1", "email": "u1@example.com"}));
+    let cookie = format!("__Host-dynauth={token}");
+    let _warm = app.call("GET", "/v1/tenant", HOST, &[], None);
+
+    let first = app.call("GET", "/v1/session", HOST, &[("cookie", &cookie)], None);
+    assert_eq!((first.status, first.calls), (200, 1), "the first lookup reads DynamoDB");
+    let (snapshot, max_age) = snapshot_cookie(&first).unwrap_or_else(|| panic!("{:?}", first.headers));
+    assert_eq!(max_age, "60");
+    let both = format!("{cookie}; __Host-dynauth-cache={snapshot}");
+    let again = app.call("GET", "/v1/session", HOST, &[("cookie", &both)], None);
+    assert_eq!(
+        (again.status, again.calls, again.json.clone()),
+        (200, 0, first.json.clone()),
+        "answered from the snapshot"
+    );
+    assert_eq!(snapshot_cookie(&again), None, "a cached answer sets nothing");
+    // So does the gateway: forwarded with the signed identity, no DynamoDB call.
+    let gated = app.call("GET", "/app", HOST, &[("cookie", &both)], None);
+    let Some(f) = gated.forward else { panic!("expected a forward, got {}", gated.status) };
+    assert_eq!((gated.calls, f.headers["x-dynauth-user"].to_str().unwrap_or("")), (0, "u-1"));
+    assert_eq!(f.headers.get("cookie"), None, "neither cookie reaches the origin");
+
+    // Anything else falls back to DynamoDB: a tampered snapshot, another token's, another tenant's.
+    let tampered = format!("{cookie}; __Host-dynauth-cache=x{snapshot}");
+    assert_eq!(app.call("GET", "/v1/session", HOST, &[("cookie", &tampered)], None).calls, 1);
+    let (other, _) = mint(&app, "acme", json!({"user_id": "u-2"}));
+    let borrowed = format!("__Host-dynauth={other}; __Host-dynauth-cache={snapshot}");
+    let r = app.call("GET", "/v1/session", HOST, &[("cookie", &borrowed)], None);
+    assert_eq!((r.status, r.calls, r.json["user"]["id"].clone()), (200, 1, json!("u-2")), "its own session, read");
+    let globex = json!({"name": "Globex", "session": {"cache_secs": 60}});
+    assert_eq!(app.admin("PUT", "/v1/admin/tenants/globex", Some(globex)).status, 200);
+    let _warm = app.call("GET", "/v1/tenant", "auth.globex.test", &[], None);
+    let foreign = app.call("GET", "/v1/session", "auth.globex.test", &[("cookie", &both)], None);
+    assert_eq!((foreign.status, foreign.calls), (401, 1), "another tenant's snapshot never answers");
+    // A bearer token never uses or gets a snapshot.
+    let bearer =
+        app.call("GET", "/v1/session", HOST, &[("authorization", &format!("Bearer {token}")), ("cookie", &both)], None);
+    assert_eq!((bearer.calls, snapshot_cookie(&bearer)), (1, None));
+
+    // Revoked elsewhere: the snapshot holds for at most cache_secs, then the read says 401.
+    let s = app.call("GET", "/v1/session", HOST, &[("cookie", &cookie)], None).json["session"]["id"].clone();
+    assert_eq!(
+        app.admin("DELETE", &format!("/v1/admin/tenants/acme/sessions/{}", s.as_str().unwrap_or("")), None).status,
+        204
+    );
+    let stale = app.call("GET", "/v1/session", HOST, &[("cookie", &both)], None);
+    assert_eq!((stale.status, stale.calls), (200, 0), "within cache_secs (the documented bound)");
+    app.runtime.advance(Duration::from_secs(60));
+    let _warm = app.call("GET", "/v1/tenant", HOST, &[], None); // the host cache expired too
+    let after = app.call("GET", "/v1/session", HOST, &[("cookie", &both)], None);
+    assert_eq!((after.status, after.calls), (401, 1), "once cache_secs has passed");
+    let tampered_dead = app.call("GET", "/v1/session", HOST, &[("cookie", &tampered)], None);
+    assert_eq!(tampered_dead.status, 401, "a snapshot never answers 200 by itself");
+
+    // Logout clears this browser's snapshot at once.
+    let (token, _) = mint(&app, "acme", json!({"user_id": "u-3"}));
+    let cookie = format!("__Host-dynauth={token}");
+    let (snapshot, _) =
+        snapshot_cookie(&app.call("GET", "/v1/session", HOST, &[("cookie", &cookie)], None)).unwrap_or_default();
+    let both = format!("{cookie}; __Host-dynauth-cache={snapshot}");
+    let out = app.call("POST", "/v1/logout", HOST, &[("cookie", &both), ("origin", "https://auth.acme.test")], None);
+    let cleared: Vec<&str> = out.headers.get_all("set-cookie").iter().filter_map(|v| v.to_str().ok()).collect();
+    assert_eq!(
+        cleared,
+        vec![
+            "__Host-dynauth=; Path=/; Secure; HttpOnly; SameSite=Lax; Max-Age=0",
+            "__Host-dynauth-cache=; Path=/; Secure; HttpOnly; SameSite=Lax; Max-Age=0"
+        ]
+    );
+    // The browser dropped both cookies; even one that kept the session cookie gets 401.
+    assert_eq!(app.call("GET", "/v1/session", HOST, &[("cookie", &cookie)], None).status, 401, "revoked by the logout");
+    // A tenant that does not cache sets no snapshot.
+    let (token, _) = mint(&app, "globex", json!({"user_id": "u-4"}));
+    let plain = app.admin("PUT", "/v1/admin/tenants/globex", Some(json!({"name": "Globex"})));
+    assert_eq!(plain.status, 200);
+    let _warm = app.call("GET", "/v1/tenant", "auth.globex.test", &[], None);
+    let r = app.call("GET", "/v1/session", "auth.globex.test", &[("cookie", &format!("__Host-dynauth={token}"))], None);
+    assert_eq!((r.status, snapshot_cookie(&r)), (200, None));
+}

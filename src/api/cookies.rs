@@ -15,6 +15,10 @@ use crate::sessions::{Device, SessionToken};
 pub const COOKIE: &str = "__Host-dynauth";
 /// The cookie used instead for plain-http local development when `INSECURE_LOCAL_COOKIES` is on.
 pub const LOCAL_COOKIE: &str = "dynauth_local";
+/// The signed session snapshot of tenants that cache sessions ([`crate::snapshot`]).
+pub const CACHE_COOKIE: &str = "__Host-dynauth-cache";
+/// Its plain-http local development twin.
+pub const LOCAL_CACHE_COOKIE: &str = "dynauth_local_cache";
 
 /// A token as a request presents it, and where.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -70,7 +74,7 @@ pub fn strip_session_cookies(value: &str) -> String {
         .map(str::trim)
         .filter(|pair| {
             let name = pair.split('=').next().unwrap_or("");
-            name != COOKIE && name != LOCAL_COOKIE && !pair.is_empty()
+            ![COOKIE, LOCAL_COOKIE, CACHE_COOKIE, LOCAL_CACHE_COOKIE].contains(&name) && !pair.is_empty()
         })
         .collect::<Vec<_>>()
         .join("; ")
@@ -107,6 +111,25 @@ impl CookieMode {
     /// `Set-Cookie` that clears the cookie.
     pub fn clear(self) -> String {
         self.build("", 0)
+    }
+
+    /// The snapshot cookie's name in this mode.
+    pub fn cache_name(self) -> &'static str {
+        match self {
+            Self::Secure => CACHE_COOKIE,
+            Self::Local => LOCAL_CACHE_COOKIE,
+        }
+    }
+
+    /// `Set-Cookie` for a session snapshot, living `max_age` seconds (0 clears it).
+    pub fn set_cache(self, value: &str, max_age: i64) -> String {
+        let name = self.cache_name();
+        match self {
+            Self::Secure => {
+                format!("{name}={value}; Path=/; Secure; HttpOnly; SameSite=Lax; Max-Age={}", max_age.max(0))
+            }
+            Self::Local => format!("{name}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}", max_age.max(0)),
+        }
     }
 
     fn build(self, value: &str, max_age: i64) -> String {

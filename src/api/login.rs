@@ -173,6 +173,7 @@ pub(crate) async fn verify(ctx: &Ctx<'_>, request: &Request, tenant: Rc<Tenant>)
     if !in_body {
         let cookie = CookieMode::of(ctx.config, request).set(&verified.token, session.expires_at - now);
         cookies::set_cookie(&mut response, &cookie);
+        super::session::set_snapshot(ctx, request, &tenant, session, &mut response);
     }
     Ok(Outcome::Respond(response))
 }

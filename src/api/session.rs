@@ -6,29 +6,48 @@ use std::rc::Rc;
 use super::cookies::{self, CookieMode, Presented};
 use super::{ApiError, Ctx, Deferred, Outcome, Request, empty_response, json_response, only, views};
 use crate::sessions::{self, Session};
+use crate::snapshot;
 use crate::tenants::Tenant;
 
-/// The live session a request presents (cookie or bearer token), with ONE DynamoDB request; a
-/// slide, when due, is deferred. Also how it was presented. Anything else (no token, malformed,
-/// unknown, expired, idle-expired, revoked, another tenant's) is `None`.
+/// The live session a request presents (cookie or bearer token), and how it was presented: from
+/// the browser's signed snapshot when the tenant caches sessions and it holds (no DynamoDB call;
+/// `cached` is true), else with ONE DynamoDB request; a slide, when due, is deferred. Anything
+/// else (no token, malformed, unknown, expired, idle-expired, revoked, another tenant's) is
+/// `None`.
 pub(crate) async fn live_session(
     ctx: &Ctx<'_>,
     request: &Request,
     tenant: &Tenant,
 ) -> Result<Option<(Session, Presented)>, ApiError> {
-    let Some(presented) = cookies::presented(request, CookieMode::of(ctx.config, request)) else {
+    Ok(looked_up(ctx, request, tenant).await?.map(|(session, presented, _)| (session, presented)))
+}
+
+async fn looked_up(
+    ctx: &Ctx<'_>,
+    request: &Request,
+    tenant: &Tenant,
+) -> Result<Option<(Session, Presented, bool)>, ApiError> {
+    let mode = CookieMode::of(ctx.config, request);
+    let Some(presented) = cookies::presented(request, mode) else {
         return Ok(None);
     };
     let Some(token) = presented.token() else {
         return Ok(None);
     };
+    if tenant.session.cache_secs > 0 && !presented.bearer {
+        let snapshot = cookies::cookie_value(request.headers(), mode.cache_name())
+            .and_then(|raw| snapshot::open(ctx.token_secret(), tenant, &raw, &token, ctx.now_secs()));
+        if let Some(session) = snapshot {
+            return Ok(Some((session, presented, true)));
+        }
+    }
     let Some(live) = sessions::look_up(&ctx.store, tenant, &token, ctx.now_secs()).await? else {
         return Ok(None);
     };
     if let Some(slide) = live.slide {
         ctx.defer(Deferred::Slide(slide));
     }
-    Ok(Some((live.session, presented)))
+    Ok(Some((live.session, presented, false)))
 }
 
 /// The one answer for every kind of missing or dead session: it says nothing about which.
@@ -36,12 +55,32 @@ pub(crate) fn invalid_session() -> ApiError {
     ApiError::Unauthorized { code: "invalid_session", message: "no live session: sign in again".into() }
 }
 
-/// `GET /v1/session`: 200 `{"session", "user"}` or 401 `invalid_session`.
+/// `GET /v1/session`: 200 `{"session", "user"}` or 401 `invalid_session`. A browser of a tenant
+/// that caches sessions gets (or keeps) its signed snapshot cookie when this read DynamoDB.
 pub(crate) async fn lookup(ctx: &Ctx<'_>, request: &Request, tenant: Rc<Tenant>) -> Result<Outcome, ApiError> {
     only(request.method(), "GET")?;
-    match live_session(ctx, request, &tenant).await? {
-        Some((session, _)) => Ok(Outcome::Respond(json_response(200, &views::LookedUp::from(&session)))),
+    match looked_up(ctx, request, &tenant).await? {
+        Some((session, presented, cached)) => {
+            let mut response = json_response(200, &views::LookedUp::from(&session));
+            if !cached && !presented.bearer {
+                set_snapshot(ctx, request, &tenant, &session, &mut response);
+            }
+            Ok(Outcome::Respond(response))
+        }
         None => Err(invalid_session()),
+    }
+}
+
+/// Sets the snapshot cookie of `session` when `tenant` caches sessions.
+pub(crate) fn set_snapshot(
+    ctx: &Ctx<'_>,
+    request: &Request,
+    tenant: &Tenant,
+    session: &Session,
+    response: &mut super::Response,
+) {
+    if let Some((value, max_age)) = snapshot::seal(ctx.token_secret(), tenant, session, ctx.now_secs()) {
+        cookies::set_cookie(response, &CookieMode::of(ctx.config, request).set_cache(&value, max_age));
     }
 }
 
@@ -59,5 +98,9 @@ pub(crate) async fn logout(ctx: &Ctx<'_>, request: &Request, tenant: Rc<Tenant>)
     }
     let mut response = empty_response(204);
     cookies::set_cookie(&mut response, &mode.clear());
+    if cookies::cookie_value(request.headers(), mode.cache_name()).is_some() {
+        // This browser's snapshot goes with its session, at once.
+        cookies::set_cookie(&mut response, &mode.set_cache("", 0));
+    }
     Ok(Outcome::Respond(response))
 }

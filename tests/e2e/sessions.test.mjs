@@ -101,6 +101,22 @@ describe('sessions', () => {
     assert.equal(await verifyIdentityHeader(header, { ...request, tenant: 'globex', secrets: [originSecret] }), null, 'another tenant');
   });
 
+  test('with session.cache_secs, a browser\'s second lookup makes no DynamoDB call', async () => {
+    const put = await admin(worker, 'PUT', '/v1/admin/tenants/beta', { name: 'Beta', session: { cache_secs: 60 } });
+    assert.equal(put.status, 201);
+    assert.equal((await admin(worker, 'PUT', '/v1/admin/tenants/beta/domains/beta.acme.test', { status: 'ready' })).status, 201);
+    const minted = await admin(worker, 'POST', '/v1/admin/tenants/beta/sessions', { user_id: 'b-1' });
+    const cookie = `__Host-dynauth=${minted.body.token}`;
+    const first = await rawRequest(`${worker.url}/v1/session`, { host: 'beta.acme.test', headers: { cookie } });
+    assert.equal(first.status, 200);
+    const snapshot = first.headers['set-cookie'].find((c) => c.startsWith('__Host-dynauth-cache='));
+    assert.match(snapshot, /^__Host-dynauth-cache=[A-Za-z0-9_-]+\.[A-Za-z0-9_-]{43}; Path=\/; Secure; HttpOnly; SameSite=Lax; Max-Age=60$/);
+    const both = `${cookie}; ${snapshot.split(';')[0]}`;
+    const second = await rawRequest(`${worker.url}/v1/session`, { host: 'beta.acme.test', headers: { cookie: both } });
+    assert.deepEqual([second.status, second.body], [200, first.body]);
+    await worker.waitForLog(/"route":"session","tenant":"beta","status":200,"duration_ms":\d+,"dynamodb_calls":0,/);
+  });
+
   test("the origin cannot set dynauth's cookies", async () => {
     const { token } = await mint('u-3');
     const r = await rawRequest(`${worker.url}/set-cookies`, { host: HOST, headers: { cookie: `__Host-dynauth=${token}` } });
