@@ -120,8 +120,20 @@ export async function startWorkerd(worker, bindings, { inspectorPort } = {}) {
     : spawn(WORKERD, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   running.add(child);
   let output = '';
+  // dynauth's log lines, counted as they stream by: requests and the DynamoDB calls they made.
+  const log = { requests: 0, calls: 0 };
+  let partial = '';
   const keep = (d) => {
     if (output.length < 20_000) output += d;
+    const lines = (partial + d).split('\n');
+    partial = lines.pop();
+    for (const line of lines) {
+      const m = /"dynamodb_calls":(\d+)/.exec(line);
+      if (m) {
+        log.requests += 1;
+        log.calls += Number(m[1]);
+      }
+    }
   };
   child.stdout.on('data', keep);
   child.stderr.on('data', keep);
@@ -132,6 +144,7 @@ export async function startWorkerd(worker, bindings, { inspectorPort } = {}) {
     pid: child.pid,
     t0,
     output: () => output,
+    log: () => ({ ...log }),
     async stop() {
       child.kill('SIGTERM');
       const timer = setTimeout(() => child.kill('SIGKILL'), 3000);
@@ -234,7 +247,9 @@ export async function seed(minter) {
   const table = `bench-${Date.now().toString(36)}`;
   const env = vars(table);
   cli(env, ['table', 'create']);
-  cli(env, ['tenant', 'put', 'acme', '--name', 'Acme']);
+  // Browsers of this tenant may keep a session snapshot (the dynauth-cached row); bearer lookups
+  // (the dynauth row) never use one.
+  cli(env, ['tenant', 'put', 'acme', '--body', '{"name": "Acme", "session": {"cache_secs": 300}}']);
   cli(env, ['domain', 'claim', 'acme', HOST, '--status', 'ready']);
   const w = await startWorkerd(minter, env);
   let minted;
@@ -256,5 +271,21 @@ export async function seed(minter) {
     }),
     FLOOR_AUTHORIZATION: 'AWS4-HMAC-SHA256 Credential=AKIDLOCALBENCH/20260101/us-east-1/dynamodb/aws4_request, SignedHeaders=host, Signature=0',
   };
-  return { bindings, headers: { authorization: `Bearer ${token}` }, sessionId: session.id };
+  return { bindings, headers: { authorization: `Bearer ${token}` }, token, sessionId: session.id };
+}
+
+/** Cookie headers for `w` carrying the session and a fresh snapshot (one lookup that reads). */
+export async function snapshotHeaders(w, token) {
+  const cookie = `__Host-dynauth=${token}`;
+  const r = await new Promise((ok, fail) => {
+    const req = request({ host: '127.0.0.1', port: w.port, path: PATH, headers: { host: HOST, cookie } }, (res) => {
+      res.resume();
+      res.on('end', () => ok(res));
+    });
+    req.on('error', fail);
+    req.end();
+  });
+  const snapshot = (r.headers['set-cookie'] ?? []).find((c) => c.startsWith('__Host-dynauth-cache='));
+  if (r.statusCode !== 200 || !snapshot) throw new Error(`${w.name}: no session snapshot (${r.statusCode})`);
+  return { cookie: `${cookie}; ${snapshot.split(';')[0]}` };
 }

@@ -6,7 +6,9 @@
 //   floor      one unsigned fetch of the same GetItem: the least a lookup can cost on workerd
 //   aws4fetch  the lookup of bench/peers/lookup.js over aws4fetch
 //   sdk        the same lookup over the AWS SDK v3 DocumentClient
-//   dynauth    the built Worker (build/), GET /v1/session
+//   dynauth    the built Worker (build/), GET /v1/session with the bearer token (one GetItem)
+//   dynauth-cached  the same build, a browser's lookup with the session cookie and its signed
+//              snapshot (tenant session.cache_secs): no DynamoDB call at all
 // plus any other dynauth builds named in BENCH_EXTRA ("name=dir,name2=dir2", e.g. an older build).
 // BENCH_ONLY=aws4fetch,sdk runs only those peers (and dynauth), for more rounds in the same time.
 //
@@ -22,7 +24,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 
-import { ROOT, RUN, WORKERD, dynauth, firstAnswer, lookups, peer, seed, startWorkerd, statNanos } from './lib.mjs';
+import { ROOT, RUN, WORKERD, dynauth, firstAnswer, lookups, peer, seed, snapshotHeaders, startWorkerd, statNanos } from './lib.mjs';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 8);
 const REQUESTS = Number(process.env.BENCH_REQUESTS ?? 300);
@@ -49,19 +51,22 @@ async function main() {
   const only = (process.env.BENCH_ONLY ?? '').split(',').filter(Boolean);
   const peers = ['noop', 'floor', 'aws4fetch', 'sdk'].filter((name) => !only.length || only.includes(name));
   const workers = [...peers.map(peer), dynauth('dynauth', join(ROOT, 'build'))];
+  if (!only.length || only.includes('dynauth-cached')) workers.push({ ...dynauth('dynauth-cached', join(ROOT, 'build')), cached: true });
   for (const spec of (process.env.BENCH_EXTRA ?? '').split(',').filter(Boolean)) {
     const [name, dir] = spec.split('=');
     workers.push(dynauth(name, resolve(dir)));
   }
   // The session is minted through the admin API (the admin Worker's build).
-  const { bindings, headers } = await seed(dynauth('minter', join(ROOT, 'build-admin')));
+  const { bindings, headers, token } = await seed(dynauth('minter', join(ROOT, 'build-admin')));
+  // A snapshot holds at most 300 s: the cached Worker gets a fresh one before each batch.
+  const headersOf = async (w) => (w.cached ? snapshotHeaders(w, token) : headers);
 
   for (const worker of workers) {
     const ms = [];
     const cpu = [];
     for (let i = 0; i < COLD; i += 1) {
       const w = await startWorkerd(worker, bindings);
-      const first = await firstAnswer(w, headers);
+      const first = await firstAnswer(w, headers); // cold: the first lookup reads, cached or not
       ms.push(Number(process.hrtime.bigint() - w.t0) / 1e6);
       cpu.push(statNanos(w.pid) / 1e6);
       await w.stop();
@@ -77,15 +82,22 @@ async function main() {
       const w = await startWorkerd(worker, bindings);
       live.push(w);
       await firstAnswer(w, headers);
-      const warm = await lookups(w, headers, WARMUP, 4);
+      const warm = await lookups(w, await headersOf(w), WARMUP, 4);
       if (warm.failures) throw new Error(`${w.name}: ${warm.failures} of ${WARMUP} warm-up lookups failed\n${w.output()}`);
     }
     for (const c of CONCURRENCY) {
-      const acc = new Map(live.map((w) => [w.name, { times: [], wall: 0, cpu: 0, stat: 0, failures: 0 }]));
+      const acc = new Map(live.map((w) => [w.name, { times: [], wall: 0, cpu: 0, stat: 0, failures: 0, calls: 0, logged: 0 }]));
       for (let round = 0; round < ROUNDS; round += 1) {
         for (const w of shuffle(live, round * 7919 + c)) {
-          const r = await lookups(w, headers, REQUESTS, c);
+          const batch = await headersOf(w);
+          if (w.cached) await new Promise((done) => setTimeout(done, 20)); // the refresh's own log line
+          const before = w.log();
+          const r = await lookups(w, batch, REQUESTS, c);
+          await new Promise((done) => setTimeout(done, 20)); // the last log lines
+          const after = w.log();
           const a = acc.get(w.name);
+          a.calls += after.calls - before.calls;
+          a.logged += after.requests - before.requests;
           a.times.push(...r.times);
           a.wall += r.wall;
           a.cpu += r.cpu;
@@ -101,6 +113,8 @@ async function main() {
           rps: Math.round(sorted.length / a.wall), p50_ms: pct(sorted, 50), p99_ms: pct(sorted, 99),
           cpu_us: a.cpu / sorted.length / 1000, cpu_us_stat: a.stat / sorted.length / 1000,
           gzip_bytes: w.gzip, cold_ms: w.cold.ms, cold_cpu_ms: w.cold.cpu_ms,
+          // dynauth's own log: DynamoDB calls per request (peers do not log them).
+          dynamodb_calls: a.logged ? a.calls / a.logged : null,
         });
       }
     }
@@ -113,8 +127,8 @@ async function main() {
 function report(results) {
   const fixed = (x, d = 0) => Number(x).toFixed(d);
   const lines = [
-    '| Worker | c | req/s | p50 ms | p99 ms | CPU µs/req | vs aws4fetch | vs sdk | gzip | cold start ms (CPU ms) |',
-    '|---|---|---|---|---|---|---|---|---|---|',
+    '| Worker | c | req/s | p50 ms | p99 ms | CPU µs/req | vs aws4fetch | vs sdk | vs noop | DynamoDB calls/req | gzip | cold start ms (CPU ms) |',
+    '|---|---|---|---|---|---|---|---|---|---|---|---|',
   ];
   for (const r of results) {
     const ratio = (name) => {
@@ -122,7 +136,8 @@ function report(results) {
       return p ? `${(r.cpu_us / p.cpu_us).toFixed(2)}x` : '';
     };
     lines.push(`| ${r.worker} | ${r.concurrency} | ${r.rps} | ${fixed(r.p50_ms, 2)} | ${fixed(r.p99_ms, 2)} | `
-      + `${fixed(r.cpu_us)} | ${ratio('aws4fetch')} | ${ratio('sdk')} | ${(r.gzip_bytes / 1024).toFixed(1)} KB | `
+      + `${fixed(r.cpu_us)} | ${ratio('aws4fetch')} | ${ratio('sdk')} | ${ratio('noop')} | `
+      + `${r.dynamodb_calls === null ? '' : fixed(r.dynamodb_calls, 2)} | ${(r.gzip_bytes / 1024).toFixed(1)} KB | `
       + `${fixed(r.cold_ms)} (${fixed(r.cold_cpu_ms)}) |`);
   }
   const version = execFileSync(WORKERD, ['--version'], { encoding: 'utf8' }).trim();
