@@ -1,5 +1,7 @@
-// Reference verifier of dynauth's signed identity header, for an origin behind dynauth.
-// WebCrypto only: runs on Node 20+, Deno, Bun and Workers.
+// Reference verifier of dynauth's signed identity header, for an origin behind dynauth. It is the
+// JS client's own verifier (clients/js/src/identity.js), re-exported here so there is one copy:
+// in an app, `import { verifyIdentity } from '@dynauth/client/server'`. WebCrypto only: runs on
+// Node 20+, Deno, Bun and Workers.
 //
 //   import { verifyIdentity } from './verify-identity.mjs';
 //   const who = await verifyIdentity(request, { tenant: 'acme', secrets: [process.env.DYNAUTH_ORIGIN_SECRET] });
@@ -10,69 +12,4 @@
 // Each sig is hex HMAC-SHA256(origin secret, "v1\n<t>\n<tenant>\n<user>\n<session>\n<METHOD>\n<host>\n<path+query>"),
 // where host is the `x-forwarded-host` dynauth sends. During a rotation dynauth signs with both secrets; hold
 // both (`secrets: [next, current]`) until the overlap ends.
-
-const encoder = new TextEncoder();
-
-/** How old a header may be, in seconds. */
-export const MAX_AGE_SECS = 60;
-
-/**
- * Who is calling, `{ tenant, user, session }`, when `header` is a valid dynauth identity for this
- * request; `null` otherwise (missing, malformed, another tenant, older than `maxAgeSecs`, or no
- * signature made with one of `secrets`).
- */
-export async function verifyIdentityHeader(header, { secrets, tenant, method, host, pathAndQuery, now, maxAgeSecs }) {
-  if (typeof header !== 'string') return null;
-  const fields = {};
-  const sigs = [];
-  const parts = header.split(';').map((p) => p.trim());
-  if (parts[0] !== 'v1') return null;
-  for (const part of parts.slice(1)) {
-    const at = part.indexOf('=');
-    if (at < 0) return null;
-    const [key, value] = [part.slice(0, at), part.slice(at + 1)];
-    if (key === 'sig') sigs.push(value);
-    else fields[key] = value;
-  }
-  const t = Number(fields.t);
-  const clock = now ?? Math.floor(Date.now() / 1000);
-  if (!Number.isSafeInteger(t) || Math.abs(clock - t) > (maxAgeSecs ?? MAX_AGE_SECS)) return null;
-  if (fields.tenant !== tenant || !fields.user || !fields.session) return null;
-  const canonical = encoder.encode(
-    ['v1', String(t), fields.tenant, fields.user, fields.session, method.toUpperCase(), host, pathAndQuery].join('\n'),
-  );
-  for (const secret of secrets) {
-    const key = await crypto.subtle.importKey('raw', encoder.encode(secret), { name: 'HMAC', hash: 'SHA-256' }, false, [
-      'verify',
-    ]);
-    for (const sig of sigs) {
-      const bytes = hexBytes(sig);
-      // crypto.subtle.verify compares in constant time.
-      if (bytes && (await crypto.subtle.verify('HMAC', key, bytes, canonical))) {
-        return { tenant: fields.tenant, user: fields.user, session: fields.session };
-      }
-    }
-  }
-  return null;
-}
-
-/** `verifyIdentityHeader` for a WHATWG `Request` as the origin received it from dynauth. */
-export function verifyIdentity(request, { secrets, tenant, now, maxAgeSecs }) {
-  const url = new URL(request.url);
-  return verifyIdentityHeader(request.headers.get('x-dynauth-identity'), {
-    secrets,
-    tenant,
-    method: request.method,
-    host: request.headers.get('x-forwarded-host') ?? url.host,
-    pathAndQuery: url.pathname + url.search,
-    now,
-    maxAgeSecs,
-  });
-}
-
-function hexBytes(hex) {
-  if (!/^[0-9a-f]{64}$/.test(hex)) return null;
-  const out = new Uint8Array(32);
-  for (let i = 0; i < 32; i++) out[i] = parseInt(hex.slice(i * 2, i * 2 + 2), 16);
-  return out;
-}
+export { MAX_AGE_SECS, verifyIdentity, verifyIdentityHeader } from '../clients/js/src/identity.js';

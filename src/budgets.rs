@@ -13,11 +13,11 @@
 
 use std::net::IpAddr;
 
-use crate::dynamo::expr::and;
-use crate::dynamo::{Cancelled, ConditionCheck, Expr, TransactItem};
+use crate::dynamo::{Cancelled, ConditionCheck, DynamoError, Expr, TransactItem, Transaction, TxError};
 use crate::email::Email;
 use crate::ids::TenantId;
 use crate::keys;
+use crate::runtime::Random;
 use crate::store::Store;
 
 const DAY: i64 = 86_400;
@@ -181,18 +181,45 @@ impl Budget {
     /// The part that only checks that one unit is left.
     pub fn check(&self, store: &Store<'_>, tenant: &TenantId, now: i64) -> TransactItem {
         let mut e = Expr::new();
-        let cond = and(&[self.below_limit(&mut e)]).unwrap_or_default();
+        let cond = self.below_limit(&mut e);
         let key = self.keys(tenant, now).key(store.schema);
         TransactItem::ConditionCheck(ConditionCheck::new(&store.schema.table, key, cond, e))
     }
 }
 
 /// The first of `budgets` (parts named by their kind) that a cancelled transaction found spent.
-pub fn exceeded(cancelled: &Cancelled, budgets: &[&Budget], now: i64) -> Option<Exceeded> {
+pub fn exceeded<'a>(
+    cancelled: &Cancelled,
+    budgets: impl IntoIterator<Item = &'a Budget>,
+    now: i64,
+) -> Option<Exceeded> {
     budgets
-        .iter()
+        .into_iter()
         .find(|b| cancelled.failed(b.kind))
         .map(|b| Exceeded { kind: b.kind, retry_after: b.retry_after(now) })
+}
+
+/// Spends one unit of each of `budgets` in one transaction (idempotent on retry by its token):
+/// `Ok(Err(..))` names the first that had none left, and then none was spent.
+pub async fn spend(
+    store: &Store<'_>,
+    random: &dyn Random,
+    tenant: &TenantId,
+    budgets: &[Budget],
+    now: i64,
+) -> Result<Result<(), Exceeded>, DynamoError> {
+    let mut tx = Transaction::new(random.request_token());
+    for b in budgets {
+        tx.add(b.kind, b.spend(store, tenant, now));
+    }
+    match store.transact(&tx).await {
+        Ok(()) => Ok(Ok(())),
+        Err(TxError::Cancelled(c)) => match exceeded(&c, budgets, now) {
+            Some(exceeded) => Ok(Err(exceeded)),
+            None => Err(TxError::Cancelled(c).into()),
+        },
+        Err(TxError::Db(e)) => Err(e),
+    }
 }
 
 /// The budget subject of a client address: IPv4 as it is, IPv6 by its /64, and `unknown` when

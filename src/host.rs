@@ -22,6 +22,13 @@ impl Host {
         &self.0
     }
 
+    /// This machine: `localhost`, `127.0.0.1`, or a name under `.localhost` (loopback by
+    /// RFC 6761). Local development's hosts: DEV_MODE answers only them, and domain checks fetch
+    /// them over plain http.
+    pub fn is_local(&self) -> bool {
+        matches!(self.0.as_str(), "localhost" | "127.0.0.1") || self.0.ends_with(".localhost")
+    }
+
     /// A host read back from the table (canonical when it was written).
     pub(crate) fn stored(host: &str) -> Self {
         Self(host.to_string())

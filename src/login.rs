@@ -197,22 +197,7 @@ pub async fn start(
     email: &Email,
     now: i64,
 ) -> Result<Issued, StartError> {
-    let budgets = limits.start(email, client);
-    let mut tx = Transaction::new(random.request_token());
-    for b in &budgets {
-        tx.add(b.kind, b.spend(store, &tenant.id, now));
-    }
-    match store.transact(&tx).await {
-        Ok(()) => {}
-        Err(TxError::Cancelled(c)) => {
-            let all: Vec<&Budget> = budgets.iter().collect();
-            return Err(match budgets::exceeded(&c, &all, now) {
-                Some(exceeded) => StartError::TooMany(exceeded),
-                None => StartError::Db(TxError::Cancelled(c).into()),
-            });
-        }
-        Err(TxError::Db(e)) => return Err(e.into()),
-    }
+    budgets::spend(store, random, &tenant.id, &limits.start(email, client), now).await?.map_err(StartError::TooMany)?;
     let hint = users::owner_of(store, tenant, email, false).await?;
     let issued = new_login(random, secret, tenant, email, hint, now);
     if let Some(delivery) = delivery {
@@ -384,9 +369,7 @@ impl Guards<'_> {
     /// Why a cancelled verify transaction was refused, when a guard did it (`None`: the login
     /// or the user changed meanwhile).
     fn refusal(&self, c: &Cancelled, now: i64) -> Option<VerifyError> {
-        let mut all: Vec<&Budget> = self.spent.iter().collect();
-        all.push(self.failures);
-        if let Some(exceeded) = budgets::exceeded(c, &all, now) {
+        if let Some(exceeded) = budgets::exceeded(c, self.spent.iter().chain([self.failures]), now) {
             return Some(VerifyError::TooMany(exceeded));
         }
         c.failed("newest").then_some(VerifyError::Superseded)
@@ -402,19 +385,7 @@ async fn spend_only(
     spent: &[Budget],
     now: i64,
 ) -> Result<(), VerifyError> {
-    let mut tx = Transaction::new(random.request_token());
-    for b in spent {
-        tx.add(b.kind, b.spend(store, &tenant.id, now));
-    }
-    match store.transact(&tx).await {
-        Ok(()) => Ok(()),
-        Err(TxError::Cancelled(c)) => {
-            let all: Vec<&Budget> = spent.iter().collect();
-            Err(budgets::exceeded(&c, &all, now)
-                .map_or_else(|| VerifyError::Db(TxError::Cancelled(c).into()), VerifyError::TooMany))
-        }
-        Err(TxError::Db(e)) => Err(e.into()),
-    }
+    budgets::spend(store, random, &tenant.id, spent, now).await?.map_err(VerifyError::TooMany)
 }
 
 /// The session a used `login` opened, when `code` is its code, the login was used within

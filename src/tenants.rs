@@ -517,13 +517,12 @@ pub async fn change_secret(
             seeds.push(record.generation.clone());
         }
         match change {
-            SecretChange::Rotate => seeds.insert(0, random.request_token()),
-            SecretChange::EndOverlap => {}
+            SecretChange::Rotate => {
+                seeds.insert(0, random.request_token());
+                seeds.truncate(2);
+            }
+            SecretChange::EndOverlap => seeds.truncate(1),
         }
-        seeds.truncate(match change {
-            SecretChange::Rotate => 2,
-            SecretChange::EndOverlap => 1,
-        });
         record.updated_at = now.clone();
         match store.replace_tenant(random, existing, &record).await {
             Ok(()) => return Ok(record),

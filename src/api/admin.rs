@@ -274,17 +274,12 @@ async fn verify_domain(ctx: &Ctx<'_>, id: &TenantId, raw_host: &str) -> Result<R
         .await?
         .filter(|d| &d.tenant == id)
         .ok_or_else(|| ApiError::not_found("this tenant has not claimed this host"))?;
-    let name = host.as_str().rsplit_once(':').map_or(host.as_str(), |(name, _)| name);
-    let local = matches!(name, "localhost" | "127.0.0.1") || name.ends_with(".localhost");
-    let url = match ctx.config.domain_check_port {
-        Some(port) if ctx.config.allow_local_targets && local => {
-            format!("http://{host}:{port}/.well-known/dynauth-domain-verification")
-        }
-        None if ctx.config.allow_local_targets && local => {
-            format!("http://{host}/.well-known/dynauth-domain-verification")
-        }
-        _ => format!("https://{host}/.well-known/dynauth-domain-verification"),
+    let origin = match ctx.config.domain_check_port {
+        _ if !(ctx.config.allow_local_targets && host.is_local()) => format!("https://{host}"),
+        Some(port) => format!("http://{host}:{port}"),
+        None => format!("http://{host}"),
     };
+    let url = format!("{origin}/.well-known/dynauth-domain-verification");
     let expected = tenants::verification_token(ctx.token_secret(), &domain);
     let check = http::Request::builder()
         .method(http::Method::GET)

@@ -44,8 +44,7 @@ enum Deliver {
 /// `.localhost` (which resolves to loopback, RFC 6761), the only requests `DEV_MODE` answers.
 fn local_http(request: &Request) -> bool {
     let host = super::request_host(request).and_then(|h| crate::host::canonical(&h).ok());
-    request.uri().scheme_str() == Some("http")
-        && host.is_some_and(|h| matches!(h.as_str(), "localhost" | "127.0.0.1") || h.as_str().ends_with(".localhost"))
+    request.uri().scheme_str() == Some("http") && host.is_some_and(|h| h.is_local())
 }
 
 /// Whether a browser sent the request: it carries `Origin` or `Sec-Fetch-Site`, which page
@@ -171,9 +170,9 @@ pub(crate) async fn verify(ctx: &Ctx<'_>, request: &Request, tenant: Rc<Tenant>)
     };
     let mut response = json_response(200, &view);
     if !in_body {
-        let cookie = CookieMode::of(ctx.config, request).set(&verified.token, session.expires_at - now);
-        cookies::set_cookie(&mut response, &cookie);
-        super::session::set_snapshot(ctx, request, &tenant, session, &mut response);
+        let mode = CookieMode::of(ctx.config, request);
+        cookies::set_cookie(&mut response, &mode.set(&verified.token, session.expires_at - now));
+        super::session::set_snapshot(ctx, mode, &tenant, session, &mut response);
     }
     Ok(Outcome::Respond(response))
 }

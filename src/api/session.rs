@@ -19,15 +19,16 @@ pub(crate) async fn live_session(
     request: &Request,
     tenant: &Tenant,
 ) -> Result<Option<(Session, Presented)>, ApiError> {
-    Ok(looked_up(ctx, request, tenant).await?.map(|(session, presented, _)| (session, presented)))
+    let mode = CookieMode::of(ctx.config, request);
+    Ok(looked_up(ctx, request, tenant, mode).await?.map(|(session, presented, _)| (session, presented)))
 }
 
 async fn looked_up(
     ctx: &Ctx<'_>,
     request: &Request,
     tenant: &Tenant,
+    mode: CookieMode,
 ) -> Result<Option<(Session, Presented, bool)>, ApiError> {
-    let mode = CookieMode::of(ctx.config, request);
     let Some(presented) = cookies::presented(request, mode) else {
         return Ok(None);
     };
@@ -59,11 +60,12 @@ pub(crate) fn invalid_session() -> ApiError {
 /// that caches sessions gets (or keeps) its signed snapshot cookie when this read DynamoDB.
 pub(crate) async fn lookup(ctx: &Ctx<'_>, request: &Request, tenant: Rc<Tenant>) -> Result<Outcome, ApiError> {
     only(request.method(), "GET")?;
-    match looked_up(ctx, request, &tenant).await? {
+    let mode = CookieMode::of(ctx.config, request);
+    match looked_up(ctx, request, &tenant, mode).await? {
         Some((session, presented, cached)) => {
             let mut response = json_response(200, &views::LookedUp::from(&session));
             if !cached && !presented.bearer {
-                set_snapshot(ctx, request, &tenant, &session, &mut response);
+                set_snapshot(ctx, mode, &tenant, &session, &mut response);
             }
             Ok(Outcome::Respond(response))
         }
@@ -74,13 +76,13 @@ pub(crate) async fn lookup(ctx: &Ctx<'_>, request: &Request, tenant: Rc<Tenant>)
 /// Sets the snapshot cookie of `session` when `tenant` caches sessions.
 pub(crate) fn set_snapshot(
     ctx: &Ctx<'_>,
-    request: &Request,
+    mode: CookieMode,
     tenant: &Tenant,
     session: &Session,
     response: &mut super::Response,
 ) {
     if let Some((value, max_age)) = snapshot::seal(ctx.token_secret(), tenant, session, ctx.now_secs()) {
-        cookies::set_cookie(response, &CookieMode::of(ctx.config, request).set_cache(&value, max_age));
+        cookies::set_cookie(response, &mode.set_cache(&value, max_age));
     }
 }
 

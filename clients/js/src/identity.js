@@ -1,5 +1,5 @@
-// The origin-side verifier of dynauth's signed identity header (the logic of dynauth's reference
-// verifier, examples/verify-identity.mjs). WebCrypto only: Node 20+, Deno, Bun, Workers.
+// The origin-side verifier of dynauth's signed identity header (also dynauth's reference verifier:
+// examples/verify-identity.mjs re-exports it). WebCrypto only: Node 20+, Deno, Bun, Workers.
 //
 // The header: `x-dynauth-identity: v1; t=<unix>; tenant=<id>; user=<id>; session=<id>; sig=<hex>[; sig=<hex>]`.
 // Each sig is hex HMAC-SHA256(origin secret, "v1\n<t>\n<tenant>\n<user>\n<session>\n<METHOD>\n<host>\n<path+query>"),
