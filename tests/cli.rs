@@ -109,6 +109,12 @@ fn table_tenant_and_domain_commands() {
     assert_eq!(dynauth(&table, &["tenant", "get", "Bad_Id"]).code, 2);
     assert_eq!(dynauth(&table, &["nonsense"]).code, 2);
     assert_eq!(dynauth(&table, &["tenant", "get", "demo", "--bogus"]).code, 2);
+    // A word that starts with a dash is an id, not a flag (ids are base64url); after `--`, even
+    // one that starts with `--` is.
+    let dashed = dynauth(&table, &["tenant", "get", "-x"]);
+    assert_eq!((dashed.code, dashed.stderr.contains("is not a tenant id")), (2, true), "{}", dashed.stderr);
+    let after = dynauth(&table, &["tenant", "get", "--", "--x"]);
+    assert_eq!((after.code, after.stderr.contains("is not a tenant id")), (2, true), "{}", after.stderr);
     let client = common::local_client(dynauth::native::HttpTransport::default(), common::os_runtime());
     let _ = dynauth::native::block_on(client.delete_table(&table));
 }
@@ -189,8 +195,9 @@ fn users_sessions_and_codes_from_the_command_line() {
     let found = dynauth(&table, &["user", "find", "acme", "--email", "ANN@example.com"]);
     assert_eq!((found.code, found.json()["id"].as_str().unwrap_or("")), (0, user.as_str()));
     assert_eq!(found.json()["login_count"], json!(2));
-    assert_eq!(dynauth(&table, &["user", "get", "acme", &user]).json()["email"], json!("ann@example.com"));
-    let listed = dynauth(&table, &["session", "list", "acme", &user]);
+    let got = dynauth(&table, &["user", "get", "acme", "--", &user]);
+    assert_eq!(got.json()["email"], json!("ann@example.com"), "{} {}", got.code, got.stderr);
+    let listed = dynauth(&table, &["session", "list", "acme", "--", &user]);
     let ids: Vec<String> = listed.json()["sessions"]
         .as_array()
         .cloned()
@@ -200,20 +207,20 @@ fn users_sessions_and_codes_from_the_command_line() {
         .collect();
     assert_eq!(ids.len(), 2, "{}", listed.stdout);
     assert_eq!(ids[0], second_session(&app, &second.json()), "newest first");
-    let revoke = dynauth(&table, &["session", "revoke", "acme", &ids[0]]);
+    let revoke = dynauth(&table, &["session", "revoke", "acme", "--", &ids[0]]);
     assert_eq!(revoke.code, 0, "{}", revoke.stderr);
     assert_eq!(
-        dynauth(&table, &["session", "list", "acme", &user]).json()["sessions"].as_array().map(Vec::len),
+        dynauth(&table, &["session", "list", "acme", "--", &user]).json()["sessions"].as_array().map(Vec::len),
         Some(1)
     );
-    assert_eq!(dynauth(&table, &["session", "revoke-all", "acme", &user]).json(), json!({"revoked": 1}));
+    assert_eq!(dynauth(&table, &["session", "revoke-all", "acme", "--", &user]).json(), json!({"revoked": 1}));
     assert_eq!(dynauth(&table, &["session", "revoke", "acme", &"A".repeat(43)]).code, 4);
 
-    assert_eq!(dynauth(&table, &["user", "delete", "acme", &user]).code, 0);
-    assert_eq!(dynauth(&table, &["user", "get", "acme", &user]).code, 4);
+    assert_eq!(dynauth(&table, &["user", "delete", "acme", "--", &user]).code, 0);
+    assert_eq!(dynauth(&table, &["user", "get", "acme", "--", &user]).code, 4);
     assert_eq!(dynauth(&table, &["user", "find", "acme", "--email", "ann@example.com"]).code, 4);
     assert_eq!(dynauth(&table, &["user", "find", "acme"]).code, 2, "--email is required");
-    assert_eq!(dynauth(&table, &["user", "get", "nobody", &user]).code, 4, "no such tenant");
+    assert_eq!(dynauth(&table, &["user", "get", "nobody", "--", &user]).code, 4, "no such tenant");
     let no_secret = command(&table, &["code", "issue", "acme", "bo@example.com"]).env_remove("TOKEN_SECRET").output();
     assert_eq!(no_secret.ok().and_then(|o| o.status.code()), Some(3));
 

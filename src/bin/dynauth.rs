@@ -77,6 +77,7 @@ mod cli {
 connection: [--endpoint URL] [--region R] [--table T] [--profile P] [--access-key-id K] [--secret-access-key S] [--session-token T]
   (without keys: the environment, then ~/.aws/credentials and ~/.aws/config with AWS_PROFILE)
 output: [--json]
+ids may start with -; after a -- every argument is a word (for ids that start with --)
 exit codes: 0 ok, 1 failed, 2 usage, 3 configuration or credentials, 4 not found, 5 conflict
 Workers cache a host's tenant for up to 60 s (HOST_CACHE_TTL_SECS): tenant and domain changes made
 here reach them within that time (the admin API's own writes take effect at once on its isolate).";
@@ -136,6 +137,11 @@ here reach them within that time (the admin API's own writes take effect at once
         let mut parsed = Args::default();
         let mut it = args.into_iter();
         while let Some(arg) = it.next() {
+            if arg == "--" {
+                // Everything after `--` is a word, even an id that starts with `--`.
+                parsed.words.extend(it.by_ref());
+                break;
+            }
             let (flag, inline) = match arg.split_once('=') {
                 Some((f, v)) if f.starts_with("--") => (f.to_string(), Some(v.to_string())),
                 _ => (arg.clone(), None),
@@ -148,8 +154,8 @@ here reach them within that time (the admin API's own writes take effect at once
                 parsed.values.entry(f).or_default().push(value);
             } else if let Some(&f) = SWITCHES.iter().find(|f| **f == flag) {
                 parsed.switches.push(f);
-            } else if arg.starts_with('-') {
-                return Err(format!("unknown flag {arg}"));
+            } else if arg.starts_with("--") {
+                return Err(format!("unknown flag {arg} (put ids that start with -- after a --)"));
             } else {
                 parsed.words.push(arg);
             }
