@@ -89,6 +89,13 @@ else
   python3 -m venv "$TOOLS/venv" || { ensure_debian_packages python3-venv && rm -rf "$TOOLS/venv" && python3 -m venv "$TOOLS/venv"; }
   "$TOOLS/venv/bin/pip" install --quiet --disable-pip-version-check "moto[server]==$MOTO_VERSION"
 fi
+# PyJWT with cryptography: the second, independent verifier of dynauth's JWTs (tests/e2e/jwt.test.mjs).
+if "$TOOLS/venv/bin/python" -c "import jwt, sys; sys.exit(jwt.__version__ != '$PYJWT_VERSION')" 2>/dev/null; then
+  step "PyJWT $PYJWT_VERSION: present"
+else
+  step "PyJWT $PYJWT_VERSION: installing into .tools/venv"
+  "$TOOLS/venv/bin/pip" install --quiet --disable-pip-version-check "PyJWT[crypto]==$PYJWT_VERSION"
+fi
 
 # 6. Chromium from Debian (playwright-core drives it; it never downloads a browser).
 if [ -x /usr/bin/chromium ]; then

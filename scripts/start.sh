@@ -4,8 +4,8 @@
 # everything it started.
 # Ports: DYNAUTH_PORT (default 8787), DYNAUTH_DDB_PORT (default: a free port).
 # `npm start -- --persist`: keep DynamoDB Local's data in .run/dynamodb-data/ across runs (by
-# default it lives in memory and is gone at Ctrl-C). `npm start -- --reset`: new admin token and
-# TOKEN_SECRET (otherwise those in .dev.vars are kept, so tokens and sessions survive a restart),
+# default it lives in memory and is gone at Ctrl-C). `npm start -- --reset`: new admin token,
+# TOKEN_SECRET and JWT_MASTER_KEY (otherwise those in .dev.vars are kept, so tokens and sessions survive a restart),
 # and with --persist an empty database.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
@@ -41,20 +41,23 @@ else
 fi
 
 # Local-only settings: obviously fake credentials (DynamoDB Local does not check them), and an
-# admin token and TOKEN_SECRET kept from the last run's .dev.vars (new ones on the first run or
+# admin token, TOKEN_SECRET and JWT_MASTER_KEY kept from the last run's .dev.vars (new ones on the first run or
 # with --reset). wrangler dev reads .dev.vars (both Workers: their configs are beside it); it is
 # git-ignored.
 previous() { if [ -f .dev.vars ]; then sed -n "s/^$1=//p" .dev.vars | head -1; fi; }
 admin_token="$($reset || previous ADMIN_TOKEN)"
 token_secret="$($reset || previous TOKEN_SECRET)"
+jwt_master_key="$($reset || previous JWT_MASTER_KEY)"
 [ -n "$admin_token" ] || admin_token="dev-admin-$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')"
 [ -n "$token_secret" ] || token_secret="dev-token-secret-$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+[ -n "$jwt_master_key" ] || jwt_master_key="dev-jwt-master-key-$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')"
 cat > .dev.vars <<VARS
 # Written by npm start for local development only. Never use these values anywhere else.
 AWS_ACCESS_KEY_ID=AKIDLOCALDEV
 AWS_SECRET_ACCESS_KEY=local-dev-secret-not-real
 ADMIN_TOKEN=$admin_token
 TOKEN_SECRET=$token_secret
+JWT_MASTER_KEY=$jwt_master_key
 DYNAMODB_ENDPOINT=http://127.0.0.1:$ddb_port
 # Plain http on localhost cannot carry the Secure __Host- cookie: use the local one here only.
 INSECURE_LOCAL_COOKIES=true

@@ -42,6 +42,8 @@ pub struct Config {
     /// The only hosts the admin API answers on (`ADMIN_HOSTS`, canonical); empty: any host.
     pub admin_hosts: Vec<String>,
     pub token_secret: Secret,
+    /// Derives every tenant's JWT signing keys (`JWT_MASTER_KEY`); unset: no JWTs, no JWKS.
+    pub jwt_master_key: Option<Secret>,
     /// Serves hosts that no tenant has claimed (local development only).
     pub default_tenant: Option<TenantId>,
     pub cache: CacheSettings,
@@ -113,6 +115,7 @@ pub const VARIABLES: &[&str] = &[
     "ADMIN_TOKEN_NEXT",
     "ADMIN_HOSTS",
     "TOKEN_SECRET",
+    "JWT_MASTER_KEY",
     "DEFAULT_TENANT",
     "HOST_CACHE_TTL_SECS",
     "HOST_CACHE_NEGATIVE_TTL_SECS",
@@ -149,6 +152,9 @@ impl Config {
             admin_hosts.push(host.as_str().to_string());
         }
         let token_secret = vars.required_secret("TOKEN_SECRET", 32)?;
+        let jwt_master_key = vars.secret("JWT_MASTER_KEY", 32)?;
+        // One key, one job: a leak of either must not give away the other's.
+        check("JWT_MASTER_KEY", jwt_master_key.as_ref() != Some(&token_secret), "must differ from TOKEN_SECRET")?;
         let default_tenant = match vars.optional("DEFAULT_TENANT") {
             None => None,
             Some(raw) => Some(TenantId::parse(&raw).map_err(|_| ConfigError {
@@ -207,6 +213,7 @@ impl Config {
             admin_token_next: admin_token_next.map(Secret),
             admin_hosts,
             token_secret: Secret(token_secret),
+            jwt_master_key: jwt_master_key.map(Secret),
             default_tenant,
             cache,
             insecure_local_cookies,
@@ -472,6 +479,8 @@ pub(crate) mod tests {
             ("DYNAMODB_GSI1_NAME", "bad name"),
             ("ADMIN_TOKEN", "short-secret"),
             ("TOKEN_SECRET", "also-too-short-secret"),
+            ("JWT_MASTER_KEY", "a-short-jwt-master-key"),
+            ("JWT_MASTER_KEY", "token-secret-for-tests-only-0123456789"), // = TOKEN_SECRET
             ("AWS_ACCESS_KEY_ID", "AKID WITH SPACE"),
         ];
         for (name, value) in cases {

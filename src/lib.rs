@@ -16,6 +16,7 @@
 //! - [`store`]: the table as the use cases see it (one `Store`).
 //! - [`tenants`], [`resolve`]: tenants and custom domains; Host -> tenant with the caches.
 //! - [`sessions`], [`users`], [`login`]: sessions, users, login codes: records and use cases.
+//! - [`snapshot`], [`jwt`]: the edge session cache; session JWTs and the tenants' JWKS.
 //! - [`input`]: JSON input into typed values, errors naming the field.
 //! - [`api`]: the HTTP API as a pure async function (the rim).
 //! - [`runtime`]: the services: `Transport`, `Clock`, `Random`.
@@ -41,6 +42,7 @@ pub mod host;
 pub mod identity;
 pub mod ids;
 pub mod input;
+pub mod jwt;
 pub mod keys;
 pub mod login;
 pub mod resolve;

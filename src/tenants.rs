@@ -20,6 +20,8 @@ use crate::keys;
 use crate::runtime::{Random, rfc3339_secs};
 use crate::store::Store;
 
+/// The version of a tenant's first JWT key.
+const LEGACY_JWT_VERSION: &str = "1";
 /// Most custom domains one tenant may claim (a tenant write is one transaction over all of them).
 pub const MAX_DOMAINS: usize = 50;
 /// How often a write that lost a race is re-read and tried again.
@@ -45,6 +47,22 @@ pub struct LoginCodeSettings {
     pub max_attempts: u32,
 }
 
+/// The JWTs a tenant's sessions are turned into (`POST /v1/session/token`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JwtSettings {
+    /// How long a token lives (60-3600 s; never past its session).
+    pub ttl_secs: u64,
+    /// The `aud` claim; `None`: the tenant id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub audience: Option<String>,
+}
+
+impl Default for JwtSettings {
+    fn default() -> Self {
+        Self { ttl_secs: crate::jwt::DEFAULT_TTL_SECS, audience: None }
+    }
+}
+
 /// A tenant as stored. `generation` is a random id made when the tenant is created and kept when
 /// it is replaced: records of a deleted tenant never come back to life under a new one.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -59,6 +77,8 @@ pub struct Tenant {
     pub protect: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub code_webhook_url: Option<String>,
+    #[serde(default)]
+    pub jwt: JwtSettings,
     pub created_at: String,
     pub updated_at: String,
     pub generation: String,
@@ -68,11 +88,12 @@ pub struct Tenant {
 }
 
 /// Which of a tenant's secrets: the origin secret signs `x-dynauth-identity`, the webhook secret
-/// signs its own `code_webhook_url` deliveries.
+/// signs its own `code_webhook_url` deliveries, the JWT key signs its session JWTs ([`crate::jwt`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SecretKind {
     Origin,
     Webhook,
+    Jwt,
 }
 
 impl SecretKind {
@@ -80,6 +101,7 @@ impl SecretKind {
         match raw {
             "origin" => Some(Self::Origin),
             "webhook" => Some(Self::Webhook),
+            "jwt" => Some(Self::Jwt),
             _ => None,
         }
     }
@@ -88,31 +110,47 @@ impl SecretKind {
         match self {
             Self::Origin => "origin",
             Self::Webhook => "webhook",
+            Self::Jwt => "jwt",
         }
     }
 }
 
 /// The random seeds of a tenant's secrets, newest first: one, or two while a rotation overlaps.
 /// A seed alone reveals nothing: the secret is HMAC(`TOKEN_SECRET`, kind, tenant, generation,
-/// seed), so a table scan does not yield it.
+/// seed), so a table scan does not yield it. The JWT key's "seeds" are its versions ("1", "2",
+/// ...): the key is derived from `JWT_MASTER_KEY` ([`crate::jwt`]), so they need not be secret.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SecretSeeds {
     #[serde(default)]
     pub origin: Vec<String>,
     #[serde(default)]
     pub webhook: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub jwt: Vec<String>,
 }
 
 impl SecretSeeds {
     /// Fresh seeds from the platform's CSPRNG.
     pub fn generate(random: &dyn Random) -> Self {
-        Self { origin: vec![random.request_token()], webhook: vec![random.request_token()] }
+        Self { origin: vec![random.request_token()], webhook: vec![random.request_token()], jwt: Vec::new() }
+    }
+
+    /// The seed a rotation adds: a random one, or the next JWT key version.
+    fn next(&self, kind: SecretKind, random: &dyn Random) -> String {
+        match kind {
+            SecretKind::Jwt => {
+                let newest = self.jwt.iter().filter_map(|v| v.parse::<u64>().ok()).max().unwrap_or(1);
+                (newest + 1).to_string()
+            }
+            SecretKind::Origin | SecretKind::Webhook => random.request_token(),
+        }
     }
 
     fn of(&self, kind: SecretKind) -> &Vec<String> {
         match kind {
             SecretKind::Origin => &self.origin,
             SecretKind::Webhook => &self.webhook,
+            SecretKind::Jwt => &self.jwt,
         }
     }
 
@@ -120,6 +158,7 @@ impl SecretSeeds {
         match kind {
             SecretKind::Origin => &mut self.origin,
             SecretKind::Webhook => &mut self.webhook,
+            SecretKind::Jwt => &mut self.jwt,
         }
     }
 }
@@ -145,6 +184,16 @@ impl std::fmt::Debug for TenantSecret {
 }
 
 impl Tenant {
+    /// The versions of the tenant's JWT signing keys, newest first (`["1"]` until a rotation).
+    pub fn jwt_versions(&self) -> Vec<String> {
+        if self.secrets.jwt.is_empty() { vec![LEGACY_JWT_VERSION.to_string()] } else { self.secrets.jwt.clone() }
+    }
+
+    /// The `aud` of the tenant's JWTs.
+    pub fn jwt_audience(&self) -> &str {
+        self.jwt.audience.as_deref().unwrap_or(self.id.as_str())
+    }
+
     /// The tenant's `kind` secrets, newest first, derived under `token_secret`. A tenant stored
     /// before secrets existed derives its one secret from its generation (rotate to replace it).
     pub fn secrets(&self, token_secret: &[u8], kind: SecretKind) -> Vec<TenantSecret> {
@@ -187,6 +236,33 @@ pub struct TenantBody {
     protect: Option<Flag>,
     #[serde(default)]
     code_webhook_url: Option<WebhookUrl>,
+    #[serde(default, deserialize_with = "optional_object")]
+    jwt: Option<JwtBody>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct JwtBody {
+    #[serde(default)]
+    ttl_secs: Option<Bounded<60, 3600>>,
+    #[serde(default)]
+    audience: Option<Audience>,
+}
+
+/// A JWT audience: 1-200 visible ASCII characters.
+#[derive(Debug, Deserialize)]
+#[serde(try_from = "String")]
+struct Audience(String);
+
+impl TryFrom<String> for Audience {
+    type Error = &'static str;
+    fn try_from(raw: String) -> Result<Self, &'static str> {
+        if (1..=200).contains(&raw.len()) && raw.bytes().all(|b| b.is_ascii_graphic()) {
+            Ok(Self(raw))
+        } else {
+            Err("must be 1-200 visible ASCII characters (no spaces)")
+        }
+    }
 }
 
 type Lifetime = Bounded<300, { 400 * DAY }>;
@@ -260,6 +336,7 @@ pub struct TenantSpec {
     pub origin: Option<String>,
     pub protect: bool,
     pub code_webhook_url: Option<String>,
+    pub jwt: JwtSettings,
 }
 
 impl TenantSpec {
@@ -327,6 +404,10 @@ impl TenantSpec {
             origin: body.origin.map(|o| o.0),
             protect: body.protect.is_some_and(|f| f.0),
             code_webhook_url: body.code_webhook_url.map(|u| u.0),
+            jwt: JwtSettings {
+                ttl_secs: body.jwt.as_ref().and_then(|j| j.ttl_secs).map_or(crate::jwt::DEFAULT_TTL_SECS, |b| b.0),
+                audience: body.jwt.and_then(|j| j.audience).map(|a| a.0),
+            },
         })
     }
 }
@@ -464,6 +545,7 @@ pub async fn put(
             origin: spec.origin.clone(),
             protect: spec.protect,
             code_webhook_url: spec.code_webhook_url.clone(),
+            jwt: spec.jwt.clone(),
             created_at,
             updated_at: now.clone(),
             generation,
@@ -513,15 +595,18 @@ pub async fn change_secret(
         let mut record = existing.record.clone();
         let seeds = record.secrets.of_mut(kind);
         if seeds.is_empty() {
-            // A tenant from before secrets: its legacy seed is the generation.
-            seeds.push(record.generation.clone());
+            // A tenant from before secrets: its legacy seed is the generation (a JWT key's: 1).
+            let legacy = if kind == SecretKind::Jwt { LEGACY_JWT_VERSION } else { record.generation.as_str() };
+            seeds.push(legacy.to_string());
         }
         match change {
             SecretChange::Rotate => {
-                seeds.insert(0, random.request_token());
+                let next = record.secrets.next(kind, random);
+                let seeds = record.secrets.of_mut(kind);
+                seeds.insert(0, next);
                 seeds.truncate(2);
             }
-            SecretChange::EndOverlap => seeds.truncate(1),
+            SecretChange::EndOverlap => record.secrets.of_mut(kind).truncate(1),
         }
         record.updated_at = now.clone();
         match store.replace_tenant(random, existing, &record).await {
@@ -775,6 +860,7 @@ mod tests {
                 origin: None,
                 protect: false,
                 code_webhook_url: None,
+                jwt: JwtSettings { ttl_secs: 300, audience: None },
             }
         );
     }
@@ -787,7 +873,8 @@ mod tests {
             "session": {"lifetime_secs": 86400, "idle_lifetime_secs": 3600},
             "login_code": {"length": 8, "ttl_secs": 300, "max_attempts": 3},
             "origin": "https://origin.acme.com/",
-            "protect": true
+            "protect": true,
+            "jwt": {"ttl_secs": 60, "audience": "https://api.acme.com"}
         }))
         .unwrap_or_else(|e| panic!("{e:?}"));
         assert_eq!(s.allowed_origins, vec!["https://app.acme.com", "http://localhost:3000"]);
@@ -795,6 +882,7 @@ mod tests {
         assert_eq!(s.login_code, LoginCodeSettings { length: 8, ttl_secs: 300, max_attempts: 3 });
         assert_eq!(s.origin.as_deref(), Some("https://origin.acme.com"));
         assert!(s.protect);
+        assert_eq!(s.jwt, JwtSettings { ttl_secs: 60, audience: Some("https://api.acme.com".into()) });
         // A short lifetime caps the default idle lifetime.
         let s = spec(json!({"name": "A", "session": {"lifetime_secs": 3600}})).unwrap_or_else(|e| panic!("{e:?}"));
         assert_eq!(s.session.idle_lifetime_secs, 3600);
@@ -812,6 +900,16 @@ mod tests {
             (
                 json!({"name": "A", "allowed_origins": ["https://ok.com", "http://evil.com"]}),
                 "allowed_origins[1]: http:// origins are allowed only for localhost and 127.0.0.1",
+            ),
+            (json!({"name": "A", "jwt": {"ttl_secs": 59}}), "jwt.ttl_secs: must be a whole number from 60 to 3600"),
+            (json!({"name": "A", "jwt": {"ttl_secs": 3601}}), "jwt.ttl_secs: must be a whole number from 60 to 3600"),
+            (
+                json!({"name": "A", "jwt": {"audience": "my api"}}),
+                "jwt.audience: must be 1-200 visible ASCII characters (no spaces)",
+            ),
+            (
+                json!({"name": "A", "jwt": {"audience": ""}}),
+                "jwt.audience: must be 1-200 visible ASCII characters (no spaces)",
             ),
             (
                 json!({"name": "A", "session": {"lifetime_secs": 10}}),
@@ -858,7 +956,7 @@ mod tests {
             spec(json!({"name": "A", "colour": "red", "id": "x"})),
             Err(Invalid::with_code(
                 "unknown_fields",
-                "unknown field(s): colour, id; accepted: name, allowed_origins, session, login_code, origin, protect, code_webhook_url"
+                "unknown field(s): colour, id; accepted: name, allowed_origins, session, login_code, origin, protect, code_webhook_url, jwt"
             ))
         );
         assert_eq!(
@@ -868,13 +966,20 @@ mod tests {
                 "unknown field(s): session.ttl; accepted: session.lifetime_secs, session.idle_lifetime_secs, session.cache_secs"
             ))
         );
+        assert_eq!(
+            spec(json!({"name": "A", "jwt": {"aud": "x"}})),
+            Err(Invalid::with_code(
+                "unknown_fields",
+                "unknown field(s): jwt.aud; accepted: jwt.ttl_secs, jwt.audience"
+            ))
+        );
     }
 
     #[test]
     fn secrets_are_derived_per_kind_tenant_generation_and_seed() {
         let t = crate::testing::tenant();
         let seeded = Tenant {
-            secrets: SecretSeeds { origin: vec!["b".into(), "a".into()], webhook: vec!["a".into()] },
+            secrets: SecretSeeds { origin: vec!["b".into(), "a".into()], webhook: vec!["a".into()], jwt: vec![] },
             ..t.clone()
         };
         let origin = seeded.secrets(b"k", SecretKind::Origin);
@@ -888,7 +993,7 @@ mod tests {
         assert_ne!(origin[1], other_id.secrets(b"k", SecretKind::Origin)[1]);
         // No seeds stored (a tenant from before secrets): one, from the generation.
         let legacy = t.secrets(b"k", SecretKind::Origin);
-        let as_seed = Tenant { secrets: SecretSeeds { origin: vec!["g1".into()], webhook: vec![] }, ..t };
+        let as_seed = Tenant { secrets: SecretSeeds { origin: vec!["g1".into()], webhook: vec![], jwt: vec![] }, ..t };
         assert_eq!(legacy, as_seed.secrets(b"k", SecretKind::Origin));
         assert!(!format!("{:?}", legacy[0]).contains(legacy[0].expose()));
     }
@@ -904,10 +1009,15 @@ mod tests {
             origin: None,
             protect: false,
             code_webhook_url: Some("https://hooks.acme.test/codes".into()),
+            jwt: JwtSettings { ttl_secs: 120, audience: Some("api".into()) },
             created_at: "2026-01-01T00:00:00Z".into(),
             updated_at: "2026-01-02T00:00:00Z".into(),
             generation: "g1".into(),
-            secrets: SecretSeeds { origin: vec!["o2".into(), "o1".into()], webhook: vec!["w1".into()] },
+            secrets: SecretSeeds {
+                origin: vec!["o2".into(), "o1".into()],
+                webhook: vec!["w1".into()],
+                jwt: vec!["3".into(), "2".into()],
+            },
         };
         let item = TenantItem {
             record: record.clone(),

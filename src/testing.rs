@@ -241,7 +241,7 @@ fn operation(request: &http::Request<Vec<u8>>) -> String {
 /// adjust the fields a test cares about.
 pub fn tenant() -> crate::tenants::Tenant {
     use crate::ids::TenantId;
-    use crate::tenants::{LoginCodeSettings, SessionSettings, Tenant};
+    use crate::tenants::{JwtSettings, LoginCodeSettings, SessionSettings, Tenant};
     Tenant {
         id: TenantId::parse("acme").unwrap_or_else(|_| unreachable!("a valid literal id")),
         name: "Acme".into(),
@@ -251,6 +251,7 @@ pub fn tenant() -> crate::tenants::Tenant {
         origin: None,
         protect: false,
         code_webhook_url: None,
+        jwt: JwtSettings::default(),
         created_at: String::new(),
         updated_at: String::new(),
         generation: "g1".into(),

@@ -447,7 +447,7 @@ fn the_origin_verifies_who_is_calling_with_an_independent_hmac() {
     let secret = created.json["secrets"]["origin"].as_str().unwrap_or_default().to_string();
     assert_eq!(secret.len(), 43, "{}", created.json);
     assert_ne!(secret, created.json["secrets"]["webhook"].as_str().unwrap_or_default());
-    assert_eq!(created.json["secrets_valid"], json!({"origin": 1, "webhook": 1}));
+    assert_eq!(created.json["secrets_valid"], json!({"origin": 1, "webhook": 1, "jwt": 1}));
     let replaced = app.admin("PUT", "/v1/admin/tenants/signed", Some(body));
     assert_eq!((replaced.status, replaced.json.get("secrets")), (200, None), "shown once: not on replace");
     assert_eq!(app.admin("GET", "/v1/admin/tenants/signed", None).json.get("secrets"), None, "nor on read");
@@ -663,4 +663,157 @@ fn a_cached_lookup_makes_no_dynamodb_call_and_revocation_lands_within_cache_secs
     let _warm = app.call("GET", "/v1/tenant", "auth.globex.test", &[], None);
     let r = app.call("GET", "/v1/session", "auth.globex.test", &[("cookie", &format!("__Host-dynauth={token}"))], None);
     assert_eq!((r.status, snapshot_cookie(&r)), (200, None));
+}
+
+const JWT_MASTER_KEY: &str = "jwt-master-key-for-tests-only-0123456789";
+
+/// The header and claims of a compact JWS, decoded (no check).
+fn jwt_parts(token: &str) -> (Value, Value) {
+    let part = |i: usize| -> Value {
+        let raw = token.split('.').nth(i).unwrap_or_default();
+        serde_json::from_slice(&dynauth::crypto::b64url_decode(raw).unwrap_or_default()).unwrap_or_default()
+    };
+    (part(0), part(1))
+}
+
+/// Whether `token`'s signature verifies under the JWK in `jwks` with its `kid`.
+fn jwks_verifies(jwks: &Value, token: &str) -> bool {
+    use ed25519_dalek::{Signature, Verifier, VerifyingKey};
+    let kid = jwt_parts(token).0["kid"].clone();
+    let Some(jwk) = jwks["keys"].as_array().and_then(|keys| keys.iter().find(|k| k["kid"] == kid)) else {
+        return false;
+    };
+    let x = dynauth::crypto::b64url_decode(jwk["x"].as_str().unwrap_or_default()).unwrap_or_default();
+    let Ok(key) = VerifyingKey::from_bytes(&x.try_into().unwrap_or([0; 32])) else { return false };
+    let Some((signed, signature)) = token.rsplit_once('.') else { return false };
+    let signature = dynauth::crypto::b64url_decode(signature).unwrap_or_default();
+    let Ok(signature) = Signature::from_slice(&signature) else { return false };
+    key.verify(signed.as_bytes(), &signature).is_ok()
+}
+
+fn kids(jwks: &Value) -> Vec<String> {
+    jwks["keys"]
+        .as_array()
+        .map(|k| k.iter().map(|k| k["kid"].as_str().unwrap_or("").to_string()).collect())
+        .unwrap_or_default()
+}
+
+#[test]
+fn a_live_session_becomes_a_jwt_that_the_tenants_jwks_verifies() {
+    let (t, app) = setup("jwt", &[("JWT_MASTER_KEY", JWT_MASTER_KEY)]);
+    let acme = json!({"name": "Acme", "jwt": {"ttl_secs": 120, "audience": "https://api.acme.test"}});
+    let put = app.admin("PUT", "/v1/admin/tenants/acme", Some(acme));
+    assert_eq!(
+        (put.status, put.json["jwt"].clone()),
+        (200, json!({"ttl_secs": 120, "audience": "https://api.acme.test"}))
+    );
+    let (token, session) = mint(&app, "acme", json!({"user_id": "u-1", "email": "u1@example.com"}));
+    let bearer = format!("Bearer {token}");
+
+    let r = app.call("POST", "/v1/session/token", HOST, &[("authorization", &bearer)], None);
+    assert_eq!((r.status, r.calls), (200, 2), "{}", r.json); // the tenant (cold host cache) and the session
+    assert_eq!(r.headers["cache-control"], "no-store");
+    let jwt = r.json["token"].as_str().unwrap_or_default().to_string();
+    assert_eq!(
+        r.json,
+        json!({"token": jwt, "token_type": "Bearer", "expires_at": "2027-01-15T08:02:00Z", "expires_in": 120})
+    );
+    let (header, claims) = jwt_parts(&jwt);
+    let jti = claims["jti"].as_str().unwrap_or_default().to_string();
+    assert_eq!(jti.len(), 22, "16 random bytes");
+    assert_eq!(
+        claims,
+        json!({"iss": "https://auth.acme.test", "sub": "u-1", "aud": "https://api.acme.test", "iat": T0, "exp": T0 + 120,
+               "jti": jti, "sid": session["id"], "tid": "acme", "email": "u1@example.com"})
+    );
+    let jwks = app.call("GET", "/.well-known/jwks.json", HOST, &[], None);
+    assert_eq!((jwks.status, jwks.calls), (200, 0), "derived, not read");
+    assert_eq!(jwks.headers["cache-control"], "public, max-age=300");
+    let k1 = kids(&jwks.json)[0].clone();
+    assert_eq!(jwks.json["keys"][0]["kty"], "OKP");
+    assert_eq!(
+        (header, jwks.json["keys"].as_array().map(Vec::len)),
+        (json!({"alg": "EdDSA", "typ": "JWT", "kid": k1}), Some(1))
+    );
+    assert!(jwks_verifies(&jwks.json, &jwt));
+    let (signed, signature) = jwt.rsplit_once('.').unwrap_or_default();
+    let mut flipped = dynauth::crypto::b64url_decode(signature).unwrap_or_default();
+    flipped[10] ^= 1;
+    let tampered = format!("{signed}.{}", dynauth::crypto::b64url(&flipped));
+    assert!(!jwks_verifies(&jwks.json, &tampered), "a tampered signature fails");
+    let discovery = app.call("GET", "/.well-known/openid-configuration", HOST, &[], None);
+    assert_eq!(
+        discovery.json,
+        json!({"issuer": "https://auth.acme.test", "jwks_uri": "https://auth.acme.test/.well-known/jwks.json",
+               "id_token_signing_alg_values_supported": ["EdDSA"], "subject_types_supported": ["public"]})
+    );
+
+    // By cookie: from the host itself or an allowed origin only (no other page mints tokens).
+    let cookie = format!("__Host-dynauth={token}");
+    let own =
+        app.call("POST", "/v1/session/token", HOST, &[("cookie", &cookie), ("origin", "https://auth.acme.test")], None);
+    assert_eq!(own.status, 200);
+    let foreign =
+        app.call("POST", "/v1/session/token", HOST, &[("cookie", &cookie), ("origin", "https://evil.test")], None);
+    assert_eq!((foreign.status, foreign.json["error"]["code"].clone()), (403, json!("forbidden_origin")));
+    assert_eq!(app.call("GET", "/v1/session/token", HOST, &[("authorization", &bearer)], None).status, 405);
+
+    // Another tenant: its own key; a session of acme is no session there.
+    let globex_jwks = app.call("GET", "/.well-known/jwks.json", "auth.globex.test", &[], None).json;
+    assert_ne!(kids(&globex_jwks), vec![k1.clone()]);
+    assert!(!jwks_verifies(&globex_jwks, &jwt), "acme's token does not verify for globex");
+    let there = app.call("POST", "/v1/session/token", "auth.globex.test", &[("authorization", &bearer)], None);
+    assert_eq!((there.status, there.json), (401, invalid()));
+    let none = app.call("POST", "/v1/session/token", HOST, &[], None);
+    assert_eq!((none.status, none.json), (401, invalid()));
+
+    // Rotation: the next version signs, the JWKS serves both until the overlap ends.
+    let rotated = app.admin("POST", "/v1/admin/tenants/acme/secrets/jwt", None);
+    let k2 = rotated.json["kid"].as_str().unwrap_or_default().to_string();
+    assert_eq!(rotated.json, json!({"kind": "jwt", "kid": k2, "valid": 2}));
+    assert_ne!(k2, k1);
+    let both = app.call("GET", "/.well-known/jwks.json", HOST, &[], None).json;
+    assert_eq!(kids(&both), vec![k2.clone(), k1.clone()]);
+    let newer = app.call("POST", "/v1/session/token", HOST, &[("authorization", &bearer)], None).json;
+    let newer = newer["token"].as_str().unwrap_or_default().to_string();
+    assert_eq!(jwt_parts(&newer).0["kid"], json!(k2));
+    assert!(jwks_verifies(&both, &newer) && jwks_verifies(&both, &jwt), "old and new tokens verify in the overlap");
+    let stored = scan_all(t.name())
+        .into_iter()
+        .find(|i| i.get("PK") == Some(&AttributeValue::S("TENANT#acme".into())))
+        .unwrap_or_default();
+    assert!(format!("{stored:?}").contains(r#"S("2"), S("1")"#), "only versions are stored: {stored:?}");
+    let ended = app.admin("DELETE", "/v1/admin/tenants/acme/secrets/jwt/previous", None);
+    assert_eq!(ended.json, json!({"kind": "jwt", "kid": k2, "valid": 1}));
+    let after = app.call("GET", "/.well-known/jwks.json", HOST, &[], None).json;
+    assert_eq!(kids(&after), vec![k2.clone()]);
+    assert!(!jwks_verifies(&after, &jwt), "the retired key's tokens no longer verify");
+    assert_eq!(app.admin("GET", "/v1/admin/tenants/acme", None).json["secrets_valid"]["jwt"], 1);
+
+    // Revoked: no token.
+    let id = session["id"].as_str().unwrap_or_default();
+    assert_eq!(app.admin("DELETE", &format!("/v1/admin/tenants/acme/sessions/{id}"), None).status, 204);
+    let revoked = app.call("POST", "/v1/session/token", HOST, &[("authorization", &bearer)], None);
+    assert_eq!((revoked.status, revoked.json), (401, invalid()));
+
+    // A re-created tenant has new keys: its old tokens stop verifying.
+    assert_eq!(app.admin("DELETE", "/v1/admin/tenants/acme", None).status, 204);
+    assert_eq!(app.admin("PUT", "/v1/admin/tenants/acme", Some(json!({"name": "Acme"}))).status, 201);
+    let host = format!("/v1/admin/tenants/acme/domains/{HOST}");
+    assert_eq!(app.admin("PUT", &host, Some(json!({"status": "ready"}))).status, 201);
+    app.caches.forget_tenant(&dynauth::ids::TenantId::parse("acme").unwrap_or_else(|e| panic!("{e}")));
+    let reborn = app.call("GET", "/.well-known/jwks.json", HOST, &[], None).json;
+    assert_eq!(reborn["keys"].as_array().map(Vec::len), Some(1));
+    assert!(!kids(&reborn).contains(&k1) && !kids(&reborn).contains(&k2));
+
+    // Without JWT_MASTER_KEY, no JWTs at all.
+    let off = App::new(t.name(), manual_runtime(T0), &[]);
+    let message = "this deployment issues no JWTs: JWT_MASTER_KEY is not set";
+    for (method, path) in
+        [("POST", "/v1/session/token"), ("GET", "/.well-known/jwks.json"), ("GET", "/.well-known/openid-configuration")]
+    {
+        let r = off.call(method, path, HOST, &[("authorization", &bearer)], None);
+        assert_eq!((r.status, r.json), (404, json!({"error": {"code": "not_found", "message": message}})), "{path}");
+    }
+    assert_eq!(off.admin("POST", "/v1/admin/tenants/acme/secrets/jwt", None).status, 404);
 }

@@ -41,7 +41,8 @@ fn tenant_crud_with_exact_bodies() {
         "origin": "http://127.0.0.1:9/base",
         "protect": false,
         "code_webhook_url": null,
-        "secrets_valid": {"origin": 1, "webhook": 1},
+        "jwt": {"ttl_secs": 300, "audience": "acme"},
+        "secrets_valid": {"origin": 1, "webhook": 1, "jwt": 1},
         "created_at": "2027-01-15T08:00:00Z",
         "updated_at": "2027-01-15T08:00:00Z",
     });
@@ -65,7 +66,8 @@ fn tenant_crud_with_exact_bodies() {
             "session": {"lifetime_secs": 2_592_000, "idle_lifetime_secs": 604_800, "cache_secs": 0},
             "login_code": {"length": 6, "ttl_secs": 600, "max_attempts": 5},
             "origin": null, "protect": true, "code_webhook_url": null,
-            "secrets_valid": {"origin": 1, "webhook": 1},
+            "jwt": {"ttl_secs": 300, "audience": "acme"},
+            "secrets_valid": {"origin": 1, "webhook": 1, "jwt": 1},
             "created_at": "2027-01-15T08:00:00Z", "updated_at": "2027-01-15T08:01:00Z",
         })
     );
@@ -267,7 +269,7 @@ fn invalid_input_is_a_named_400() {
             "/v1/admin/tenants/acme",
             json!({"name": "A", "colour": 1}),
             "unknown_fields",
-            "unknown field(s): colour; accepted: name, allowed_origins, session, login_code, origin, protect, code_webhook_url",
+            "unknown field(s): colour; accepted: name, allowed_origins, session, login_code, origin, protect, code_webhook_url, jwt",
         ),
         (
             "/v1/admin/tenants/acme",

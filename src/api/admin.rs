@@ -425,16 +425,28 @@ async fn issue_code(ctx: &Ctx<'_>, request: &Request, id: &TenantId) -> Result<R
 /// `POST /v1/admin/tenants/{id}/secrets/{origin|webhook}`: 200 `{"kind", "secret", "valid": 2}`,
 /// a new secret (shown this once) beside the previous one, both valid. `DELETE
 /// .../secrets/{kind}/previous`: 200 `{"kind", "valid": 1}`, the previous one no longer valid.
+/// The JWT key (`secrets/jwt`, with `JWT_MASTER_KEY`) rotates the same way to its next version:
+/// the answer names the `kid` that signs from now on (no secret: the JWKS publishes the key).
 async fn change_secret(ctx: &Ctx<'_>, id: &TenantId, kind: &str, change: SecretChange) -> Result<Response, ApiError> {
-    let kind = SecretKind::parse(kind).ok_or_else(|| ApiError::not_found("no such secret: origin or webhook"))?;
+    let kind = SecretKind::parse(kind).ok_or_else(|| ApiError::not_found("no such secret: origin, webhook or jwt"))?;
+    let master = ctx.config.jwt_master_key.as_ref().map(|k| k.expose().as_bytes());
+    if kind == SecretKind::Jwt && master.is_none() {
+        return Err(ApiError::not_found("this deployment issues no JWTs: JWT_MASTER_KEY is not set"));
+    }
     let tenant =
         tenants::change_secret(&ctx.store, ctx.random, id, kind, change, ctx.now_secs()).await.map_err(tenant_error)?;
     ctx.caches.forget_tenant(id);
-    let secrets = tenant.secrets(ctx.token_secret(), kind);
-    let view = views::SecretRotated {
-        kind: kind.as_str(),
-        secret: (change == SecretChange::Rotate).then(|| secrets.first().map_or("", |s| s.expose())),
-        valid: secrets.len(),
+    let secrets = if kind == SecretKind::Jwt { Vec::new() } else { tenant.secrets(ctx.token_secret(), kind) };
+    let view = match master.filter(|_| kind == SecretKind::Jwt) {
+        Some(master) => {
+            let keys = crate::jwt::keys(master, &tenant);
+            let kid = keys.first().map(|k| k.kid().to_string());
+            views::SecretRotated { kind: kind.as_str(), secret: None, kid, valid: keys.len() }
+        }
+        None => {
+            let secret = (change == SecretChange::Rotate).then(|| secrets.first().map_or("", |s| s.expose()));
+            views::SecretRotated { kind: kind.as_str(), secret, kid: None, valid: secrets.len() }
+        }
     };
     Ok(json_response(200, &view))
 }

@@ -12,6 +12,7 @@
 //! - [`cookies`]: the token a request presents, the session cookie, the device.
 //! - [`views`]: what the answers look like.
 //! - [`session`]: session lookup and logout.
+//! - [`token`]: session JWTs, the tenant's JWKS and discovery document.
 //! - [`login`]: login codes: start and verify.
 //! - [`admin`]: the admin API (Bearer `ADMIN_TOKEN`).
 //! - [`proxy`]: forwarding requests on tenant hosts to the tenant's origin (and the gateway).
@@ -26,6 +27,7 @@ pub mod error;
 pub mod login;
 pub mod proxy;
 pub mod session;
+pub mod token;
 pub mod views;
 
 use std::cell::RefCell;
@@ -243,6 +245,8 @@ pub fn is_own_path(path: &str) -> bool {
         || path == "/ready"
         || path == "/openapi.json"
         || path == "/.well-known/dynauth-domain-verification"
+        || path == "/.well-known/jwks.json"
+        || path == "/.well-known/openid-configuration"
         || path == "/v1"
         || path.starts_with("/v1/")
         || path == "/login"
@@ -393,6 +397,9 @@ async fn route(ctx: &Ctx<'_>, request: &Request) -> Routed {
         }
         ["v1", "tenant"] => OnTenant::Tenant,
         ["v1", "session"] => OnTenant::Session,
+        ["v1", "session", "token"] => OnTenant::SessionToken,
+        [".well-known", "jwks.json"] => OnTenant::Jwks,
+        [".well-known", "openid-configuration"] => OnTenant::Discovery,
         ["v1", "logout"] => OnTenant::Logout,
         ["v1", "login", "start"] => OnTenant::LoginStart,
         ["v1", "login", "verify"] => OnTenant::LoginVerify,
@@ -439,6 +446,9 @@ async fn domain_verification(ctx: &Ctx<'_>, request: &Request) -> Result<Respons
 enum OnTenant {
     Tenant,
     Session,
+    SessionToken,
+    Jwks,
+    Discovery,
     Logout,
     LoginStart,
     LoginVerify,
@@ -451,6 +461,9 @@ impl OnTenant {
         match self {
             Self::Tenant => "tenant",
             Self::Session => "session",
+            Self::SessionToken => "session_token",
+            Self::Jwks => "jwks",
+            Self::Discovery => "openid_configuration",
             Self::Logout => "logout",
             Self::LoginStart => "login_start",
             Self::LoginVerify => "login_verify",
@@ -463,8 +476,8 @@ impl OnTenant {
     fn browser_methods(self) -> Option<&'static str> {
         match self {
             Self::Tenant | Self::Session => Some("GET"),
-            Self::Logout | Self::LoginStart | Self::LoginVerify => Some("POST"),
-            Self::LoginPage | Self::Proxy => None,
+            Self::SessionToken | Self::Logout | Self::LoginStart | Self::LoginVerify => Some("POST"),
+            Self::Jwks | Self::Discovery | Self::LoginPage | Self::Proxy => None,
         }
     }
 }
@@ -490,6 +503,9 @@ async fn with_tenant(ctx: &Ctx<'_>, request: &Request, on: OnTenant) -> Routed {
         OnTenant::Tenant => only(request.method(), "GET")
             .map(|()| Outcome::Respond(json_response(200, &views::TenantName { id: &tenant.id, name: &tenant.name }))),
         OnTenant::Session => session::lookup(ctx, request, tenant).await,
+        OnTenant::SessionToken => token::issue(ctx, request, tenant).await,
+        OnTenant::Jwks => token::jwks(ctx, request, &tenant),
+        OnTenant::Discovery => token::discovery(ctx, request),
         OnTenant::Logout => session::logout(ctx, request, tenant).await,
         OnTenant::LoginStart => login::start(ctx, request, tenant).await,
         OnTenant::LoginVerify => login::verify(ctx, request, tenant).await,
@@ -573,9 +589,17 @@ mod tests {
 
     #[test]
     fn dynauth_keeps_its_own_paths_from_origins() {
-        for own in
-            ["/health", "/ready", "/openapi.json", "/.well-known/dynauth-domain-verification", "/v1", "/v1/x", "/login"]
-        {
+        for own in [
+            "/health",
+            "/ready",
+            "/openapi.json",
+            "/.well-known/dynauth-domain-verification",
+            "/.well-known/jwks.json",
+            "/.well-known/openid-configuration",
+            "/v1",
+            "/v1/x",
+            "/login",
+        ] {
             assert!(is_own_path(own), "{own}");
         }
         for theirs in ["/", "/app", "/.well-known/security.txt", "/v10", "/loginx", "/openapi.yaml"] {

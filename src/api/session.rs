@@ -20,14 +20,17 @@ pub(crate) async fn live_session(
     tenant: &Tenant,
 ) -> Result<Option<(Session, Presented)>, ApiError> {
     let mode = CookieMode::of(ctx.config, request);
-    Ok(looked_up(ctx, request, tenant, mode).await?.map(|(session, presented, _)| (session, presented)))
+    Ok(looked_up(ctx, request, tenant, mode, true).await?.map(|(session, presented, _)| (session, presented)))
 }
 
-async fn looked_up(
+/// [`live_session`], and whether it came from the snapshot; `use_cache: false` always reads
+/// DynamoDB.
+pub(crate) async fn looked_up(
     ctx: &Ctx<'_>,
     request: &Request,
     tenant: &Tenant,
     mode: CookieMode,
+    use_cache: bool,
 ) -> Result<Option<(Session, Presented, bool)>, ApiError> {
     let Some(presented) = cookies::presented(request, mode) else {
         return Ok(None);
@@ -35,7 +38,7 @@ async fn looked_up(
     let Some(token) = presented.token() else {
         return Ok(None);
     };
-    if tenant.session.cache_secs > 0 && !presented.bearer {
+    if use_cache && tenant.session.cache_secs > 0 && !presented.bearer {
         let snapshot = cookies::cookie_value(request.headers(), mode.cache_name())
             .and_then(|raw| snapshot::open(ctx.token_secret(), tenant, &raw, &token, ctx.now_secs()));
         if let Some(session) = snapshot {
@@ -61,7 +64,7 @@ pub(crate) fn invalid_session() -> ApiError {
 pub(crate) async fn lookup(ctx: &Ctx<'_>, request: &Request, tenant: Rc<Tenant>) -> Result<Outcome, ApiError> {
     only(request.method(), "GET")?;
     let mode = CookieMode::of(ctx.config, request);
-    match looked_up(ctx, request, &tenant, mode).await? {
+    match looked_up(ctx, request, &tenant, mode, true).await? {
         Some((session, presented, cached)) => {
             let mut response = json_response(200, &views::LookedUp::from(&session));
             if !cached && !presented.bearer {

@@ -111,6 +111,24 @@ impl<'a> From<&'a Session> for LookedUp<'a> {
     }
 }
 
+/// `POST /v1/session/token`.
+#[derive(Debug, Serialize)]
+pub struct SessionJwt<'a> {
+    pub token: &'a str,
+    pub token_type: &'static str,
+    pub expires_at: Time,
+    pub expires_in: i64,
+}
+
+/// `GET /.well-known/openid-configuration`.
+#[derive(Debug, Serialize)]
+pub struct Discovery {
+    pub issuer: String,
+    pub jwks_uri: String,
+    pub id_token_signing_alg_values_supported: [&'static str; 1],
+    pub subject_types_supported: [&'static str; 1],
+}
+
 /// `POST /v1/login/verify`.
 #[derive(Debug, Serialize)]
 pub struct LoggedIn<'a> {
@@ -176,7 +194,8 @@ pub struct TenantView<'a> {
     pub origin: Option<&'a str>,
     pub protect: bool,
     pub code_webhook_url: Option<&'a str>,
-    /// How many origin and webhook secrets are valid (2 while a rotation overlaps).
+    pub jwt: JwtView<'a>,
+    /// How many origin and webhook secrets and JWT keys are valid (2 while a rotation overlaps).
     pub secrets_valid: SecretsValid,
     pub created_at: &'a str,
     pub updated_at: &'a str,
@@ -186,6 +205,14 @@ pub struct TenantView<'a> {
 pub struct SecretsValid {
     pub origin: usize,
     pub webhook: usize,
+    pub jwt: usize,
+}
+
+/// A tenant's JWT settings, the audience as it applies (the tenant id when unset).
+#[derive(Debug, Serialize)]
+pub struct JwtView<'a> {
+    pub ttl_secs: u64,
+    pub audience: &'a str,
 }
 
 /// A tenant just created: the view and its secrets, shown this once.
@@ -208,6 +235,9 @@ pub struct SecretRotated<'a> {
     pub kind: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub secret: Option<&'a str>,
+    /// The JWT key's: the `kid` of the key that signs now.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kid: Option<String>,
     pub valid: usize,
 }
 
@@ -222,9 +252,11 @@ impl<'a> From<&'a Tenant> for TenantView<'a> {
             origin: t.origin.as_deref(),
             protect: t.protect,
             code_webhook_url: t.code_webhook_url.as_deref(),
+            jwt: JwtView { ttl_secs: t.jwt.ttl_secs, audience: t.jwt_audience() },
             secrets_valid: SecretsValid {
                 origin: t.secrets.origin.len().max(1),
                 webhook: t.secrets.webhook.len().max(1),
+                jwt: t.secrets.jwt.len().max(1),
             },
             created_at: &t.created_at,
             updated_at: &t.updated_at,

@@ -19,6 +19,7 @@ const BASE_VARS = {
   AWS_SECRET_ACCESS_KEY: 'local-e2e-secret-not-real',
   ADMIN_TOKEN,
   TOKEN_SECRET: 'e2e-token-secret-not-secret-0123456789abcdef',
+  JWT_MASTER_KEY: 'e2e-jwt-master-key-not-secret-0123456789abcdef',
   DYNAMODB_ENDPOINT: DYNAMODB,
   DYNAMODB_TIMEOUT_MS: '5000',
   ALLOW_LOCAL_TARGETS: 'true', // origins and webhooks on 127.0.0.1 (the tests' own servers)
