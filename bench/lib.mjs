@@ -29,6 +29,7 @@ export function vars(table) {
     AWS_SECRET_ACCESS_KEY: 'local-bench-secret-not-real',
     ADMIN_TOKEN,
     TOKEN_SECRET: 'bench-token-secret-not-secret-0123456789abcdef',
+    JWT_MASTER_KEY: 'bench-jwt-master-key-not-secret-0123456789abcdef',
   };
 }
 
@@ -199,7 +200,7 @@ export async function firstAnswer(w, headers, ms = 30_000) {
   const deadline = Date.now() + ms;
   for (;;) {
     try {
-      return await send(undefined, w.port, PATH, headers);
+      return await send(undefined, w.port, w.path ?? PATH, headers, w.method);
     } catch (e) {
       if (Date.now() > deadline) throw new Error(`${w.name} did not start: ${e.message}\n${w.output()}`);
       await new Promise((r) => setTimeout(r, 2));
@@ -219,7 +220,7 @@ export async function lookups(w, headers, n, concurrency) {
   await Promise.all(Array.from({ length: concurrency }, async () => {
     while (next < n) {
       next += 1;
-      const r = await send(agent, w.port, PATH, headers);
+      const r = await send(agent, w.port, w.path ?? PATH, headers, w.method);
       if (r.status !== 200) failures += 1;
       times.push(r.ms);
     }

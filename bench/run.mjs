@@ -9,6 +9,8 @@
 //   dynauth    the built Worker (build/), GET /v1/session with the bearer token (one GetItem)
 //   dynauth-cached  the same build, a browser's lookup with the session cookie and its signed
 //              snapshot (tenant session.cache_secs): no DynamoDB call at all
+//   dynauth-jwt  the same build, POST /v1/session/token with the bearer token: the lookup (one
+//              GetItem) and an Ed25519-signed JWT
 // plus any other dynauth builds named in BENCH_EXTRA ("name=dir,name2=dir2", e.g. an older build).
 // BENCH_ONLY=aws4fetch,sdk runs only those peers (and dynauth), for more rounds in the same time.
 //
@@ -52,6 +54,9 @@ async function main() {
   const peers = ['noop', 'floor', 'aws4fetch', 'sdk'].filter((name) => !only.length || only.includes(name));
   const workers = [...peers.map(peer), dynauth('dynauth', join(ROOT, 'build'))];
   if (!only.length || only.includes('dynauth-cached')) workers.push({ ...dynauth('dynauth-cached', join(ROOT, 'build')), cached: true });
+  if (!only.length || only.includes('dynauth-jwt')) {
+    workers.push({ ...dynauth('dynauth-jwt', join(ROOT, 'build')), path: '/v1/session/token', method: 'POST' });
+  }
   for (const spec of (process.env.BENCH_EXTRA ?? '').split(',').filter(Boolean)) {
     const [name, dir] = spec.split('=');
     workers.push(dynauth(name, resolve(dir)));

@@ -86,7 +86,8 @@ async function flow(pageUrl, baseUrl, email) {
     }
     const verified = await client.verify(started.loginId, started.code);
     const me = await client.session();
-    return { before, started, wrong, verified, me, cookie: document.cookie };
+    const jwt = await client.token();
+    return { before, started, wrong, verified, me, jwt, cookie: document.cookie };
   }, [baseUrl, email]);
 
   const cookie = (await context.cookies(base)).find((c) => c.name === 'dynauth_local');
@@ -94,7 +95,7 @@ async function flow(pageUrl, baseUrl, email) {
     const { createClient } = await import('/pkg/index.js');
     const client = createClient({ baseUrl });
     const out = await client.logout();
-    return { out: out === undefined ? 'undefined' : out, after: await client.session() };
+    return { out: out === undefined ? 'undefined' : out, after: await client.session(), jwtAfter: await client.token() };
   }, baseUrl);
   const cookieAfter = (await context.cookies(base)).find((c) => c.name === 'dynauth_local');
   return { context, page, signedIn, cookie, signedOut, cookieAfter, verifyBodies };
@@ -111,6 +112,10 @@ function check({ signedIn, cookie, signedOut, cookieAfter, verifyBodies }, email
   assert.deepEqual(Object.keys(signedIn.verified).sort(), ['session', 'user'], 'no token in what the page gets');
   assert.deepEqual(signedIn.verified.user, { id: signedIn.verified.session.userId, email });
   assert.deepEqual(signedIn.me, signedIn.verified, 'session() answers the session verify opened');
+  // token(): a JWT of this session for the page's backends (not the session token).
+  assert.equal(signedIn.jwt.expiresIn, 300);
+  const claims = JSON.parse(Buffer.from(signedIn.jwt.token.split('.')[1], 'base64url'));
+  assert.deepEqual([claims.sub, claims.sid, claims.email], [signedIn.verified.user.id, signedIn.verified.session.id, email]);
   // Both verifies asked for the cookie: "deliver" is never sent from the browser client.
   assert.deepEqual(verifyBodies, [
     { login_id: signedIn.started.loginId, code: signedIn.started.code === '000000' ? '111111' : '000000' },
@@ -121,7 +126,7 @@ function check({ signedIn, cookie, signedOut, cookieAfter, verifyBodies }, email
   assert.equal(h(cookie.value), signedIn.verified.session.id, 'the cookie holds the session');
   assert.ok(!signedIn.cookie.includes(cookie.value), 'document.cookie does not show the token');
   assert.ok(!JSON.stringify(signedIn).includes(cookie.value), 'nothing the page got holds the token');
-  assert.deepEqual(signedOut, { out: 'undefined', after: null }, 'logout() resolves to nothing; then session() is null');
+  assert.deepEqual(signedOut, { out: 'undefined', after: null, jwtAfter: null }, 'logout() resolves to nothing; then session() and token() are null');
   assert.equal(cookieAfter, undefined, 'logout cleared the cookie');
 }
 

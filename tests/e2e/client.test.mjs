@@ -11,7 +11,7 @@ import { createServer } from 'node:net';
 
 import { createClient } from '../../clients/js/src/index.js';
 import {
-  DynauthError, startLogin, verifyIdentity, verifyIdentityHeader, verifyLogin, verifySession,
+  DynauthError, sessionJwt, startLogin, verifyIdentity, verifyIdentityHeader, verifyLogin, verifySession,
 } from '../../clients/js/src/server.js';
 import { admin, createTable, dynamodb, rawRequest, startOrigin, startWorker, stopAll, uniqueName } from './harness.mjs';
 
@@ -139,6 +139,18 @@ describe('@dynauth/client against the Worker', () => {
     assert.equal(out.status, 204);
     assert.equal(await verifySession(token, options), null);
     assert.equal(counter.calls, 3);
+  });
+
+  test('sessionJwt: a JWT of the session for services behind the backend; null once logged out', async () => {
+    const options = { baseUrl: dev.url };
+    const { token, session } = await login('finn@example.com');
+    const jwt = await sessionJwt(new Request('https://app.example.com/', { headers: { authorization: `Bearer ${token}` } }), options);
+    assert.equal(jwt.expiresIn, 300);
+    const claims = JSON.parse(Buffer.from(jwt.token.split('.')[1], 'base64url'));
+    assert.equal(Date.parse(jwt.expiresAt) / 1000, claims.exp);
+    assert.deepEqual([claims.sid, claims.email, claims.exp - claims.iat], [session.id, 'finn@example.com', 300]);
+    await rawRequest(`${dev.url}/v1/logout`, { method: 'POST', host: HOST, headers: { authorization: `Bearer ${token}` } });
+    assert.equal(await sessionJwt(token, options), null);
   });
 
   test('a wrong code: invalid_code, 401, attempts left', async () => {

@@ -1,8 +1,8 @@
-import type { ClientOptions, LoginStarted, SessionInfo } from './types.js';
+import type { ClientOptions, LoginStarted, SessionInfo, SessionJwt } from './types.js';
 
 export { DynauthError } from './errors.js';
 export type { DynauthErrorCode, DynauthErrorDetails } from './errors.js';
-export type { ClientOptions, FetchLike, LoginStarted, Session, SessionInfo, User } from './types.js';
+export type { ClientOptions, FetchLike, LoginStarted, Session, SessionInfo, SessionJwt, User } from './types.js';
 
 /** dynauth's browser API, with the session in dynauth's HttpOnly cookie. Every method rejects with a `DynauthError`. */
 export interface DynauthClient {
@@ -12,6 +12,8 @@ export interface DynauthClient {
   verify(loginId: string, code: string): Promise<SessionInfo>;
   /** `GET /v1/session`: the live session and its user; null when there is none (401 `invalid_session`). */
   session(): Promise<SessionInfo | null>;
+  /** `POST /v1/session/token`: a short-lived JWT of the session for backends; null when there is none. */
+  token(): Promise<SessionJwt | null>;
   /** `POST /v1/logout`: revokes the session and clears the cookie (idempotent). */
   logout(): Promise<void>;
 }

@@ -2,7 +2,7 @@
 // The session token never reaches page JavaScript: verify never asks for it ("deliver" is never
 // sent), and every call sends and receives the cookie (credentials: 'include').
 import { DynauthError } from './errors.js';
-import { baseUrlOf, fetchOf, isNoSession, loginStarted, send, sessionAnswer } from './request.js';
+import { baseUrlOf, fetchOf, jwtIssued, loginStarted, orNoSession, send, sessionAnswer } from './request.js';
 
 export { DynauthError };
 
@@ -25,12 +25,14 @@ export function createClient(options) {
     },
     /** The signed-in session and user, or null when there is none. */
     async session() {
-      try {
-        return sessionAnswer(await call('GET', '/v1/session'));
-      } catch (e) {
-        if (isNoSession(e)) return null;
-        throw e;
-      }
+      return orNoSession(call('GET', '/v1/session').then(sessionAnswer));
+    },
+    /**
+     * A short-lived JWT of the session for your backends (`{ token, expiresAt, expiresIn }`), or
+     * null when there is no session. It is not the session token: send it as a bearer token.
+     */
+    async token() {
+      return orNoSession(call('POST', '/v1/session/token').then(jwtIssued));
     },
     /** Revokes the session and clears the cookie (also fine without a session). */
     async logout() {

@@ -12,6 +12,7 @@ export type {
   ResponseLike,
   Session,
   SessionInfo,
+  SessionJwt,
   SessionWithToken,
   User,
 } from './types.js';

@@ -96,5 +96,23 @@ export function loginStarted({ status, json }) {
   return started;
 }
 
+/** `{ token, expiresAt, expiresIn }` from a `POST /v1/session/token` answer. */
+export function jwtIssued({ status, json }) {
+  if (!isObject(json) || typeof json.token !== 'string' || typeof json.expires_in !== 'number') {
+    throw unexpected(status, 'its answer lacks the token');
+  }
+  return { token: json.token, expiresAt: json.expires_at, expiresIn: json.expires_in };
+}
+
 /** True for the one answer that means "no live session". */
 export const isNoSession = (e) => e instanceof DynauthError && e.status === 401 && e.code === 'invalid_session';
+
+/** What `pending` resolves to, or null when it fails with "no live session". */
+export async function orNoSession(pending) {
+  try {
+    return await pending;
+  } catch (e) {
+    if (isNoSession(e)) return null;
+    throw e;
+  }
+}

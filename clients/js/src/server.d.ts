@@ -1,4 +1,4 @@
-import type { ClientOptions, LoginStarted, RequestLike, SessionInfo, SessionWithToken } from './types.js';
+import type { ClientOptions, LoginStarted, RequestLike, SessionInfo, SessionJwt, SessionWithToken } from './types.js';
 
 export { DynauthError } from './errors.js';
 export type { DynauthErrorCode, DynauthErrorDetails } from './errors.js';
@@ -12,6 +12,7 @@ export type {
   RequestLike,
   Session,
   SessionInfo,
+  SessionJwt,
   SessionWithToken,
   User,
 } from './types.js';
@@ -26,6 +27,16 @@ export declare function verifySession(
   tokenOrRequest: string | RequestLike | null | undefined,
   options: ClientOptions,
 ): Promise<SessionInfo | null>;
+
+/**
+ * `POST {baseUrl}/v1/session/token` with `Authorization: Bearer <token>`: a short-lived JWT of the
+ * session (for services that verify it offline against the tenant's JWKS). Takes what
+ * `verifySession` takes; null when there is no live session.
+ */
+export declare function sessionJwt(
+  tokenOrRequest: string | RequestLike | null | undefined,
+  options: ClientOptions,
+): Promise<SessionJwt | null>;
 
 /** `POST {baseUrl}/v1/login/start` from a backend. `code` only from a DEV_MODE dynauth. */
 export declare function startLogin(email: string, options: ClientOptions): Promise<LoginStarted>;

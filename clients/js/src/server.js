@@ -2,7 +2,7 @@
 // login from a backend (the token in the answer instead of a cookie), and verify the signed
 // identity dynauth hands an origin behind it.
 import { DynauthError } from './errors.js';
-import { baseUrlOf, fetchOf, isNoSession, loginStarted, send, sessionAnswer } from './request.js';
+import { baseUrlOf, fetchOf, jwtIssued, loginStarted, orNoSession, send, sessionAnswer } from './request.js';
 
 export { DynauthError };
 export { MAX_AGE_SECS, verifyIdentity, verifyIdentityHeader } from './identity.js';
@@ -19,16 +19,25 @@ const TOKEN = /^[A-Za-z0-9_-]{43}$/;
  * Rejects with a DynauthError for every other failure.
  */
 export async function verifySession(tokenOrRequest, options) {
+  return withSession(tokenOrRequest, options, 'GET', '/v1/session', sessionAnswer);
+}
+
+/**
+ * A short-lived JWT of the session `tokenOrRequest` presents (`{ token, expiresAt, expiresIn }`),
+ * for services that verify it offline against the tenant's JWKS; null when there is no live
+ * session. Rejects with a DynauthError for every other failure.
+ */
+export async function sessionJwt(tokenOrRequest, options) {
+  return withSession(tokenOrRequest, options, 'POST', '/v1/session/token', jwtIssued);
+}
+
+/** `read` of dynauth's answer to `method path` with the presented session as a bearer token; null without one. */
+async function withSession(tokenOrRequest, options, method, path, read) {
   const base = baseUrlOf(options);
   const fetchFn = fetchOf(options);
   const token = presentedToken(tokenOrRequest);
   if (token === null || !TOKEN.test(token)) return null;
-  try {
-    return sessionAnswer(await send(fetchFn, `${base}/v1/session`, { method: 'GET', headers: { authorization: `Bearer ${token}` } }));
-  } catch (e) {
-    if (isNoSession(e)) return null;
-    throw e;
-  }
+  return orNoSession(send(fetchFn, `${base}${path}`, { method, headers: { authorization: `Bearer ${token}` } }).then(read));
 }
 
 /** Asks for a login code for `email` from a backend: `{ loginId, expiresAt }` (plus `code` in DEV_MODE). */
@@ -60,7 +69,7 @@ function presentedToken(value) {
   if (value === null || value === undefined) return null;
   if (typeof value === 'string') return value.trim() || null;
   if (typeof value?.headers?.get !== 'function') {
-    throw new TypeError('dynauth: verifySession takes a token string or a Request');
+    throw new TypeError('dynauth: verifySession and sessionJwt take a token string or a Request');
   }
   const bearer = bearerOf(value.headers.get('authorization'));
   if (bearer !== null) return bearer;

@@ -31,6 +31,16 @@ export interface SessionWithToken extends SessionInfo {
   token: string;
 }
 
+/** `POST /v1/session/token`: a JWT (EdDSA) that backends verify against the tenant's JWKS. */
+export interface SessionJwt {
+  /** The compact JWT: send it as `Authorization: Bearer <token>`. */
+  token: string;
+  /** Its `exp` (RFC 3339 UTC). */
+  expiresAt: string;
+  /** Seconds until then. */
+  expiresIn: number;
+}
+
 /** `POST /v1/login/start`. */
 export interface LoginStarted {
   loginId: string;

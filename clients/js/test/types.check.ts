@@ -1,10 +1,10 @@
 // Type checks of the hand-written declarations (not run; compiled with `tsc --noEmit`, see the
 // README's "Types"): what must compile does, and what must not is marked @ts-expect-error.
 import { createClient, DynauthError } from '@dynauth/client';
-import type { DynauthClient, LoginStarted, Session, SessionInfo, User } from '@dynauth/client';
+import type { DynauthClient, LoginStarted, Session, SessionInfo, SessionJwt, User } from '@dynauth/client';
 import { createClient as createBrowserClient } from '@dynauth/client/browser';
 import {
-  MAX_AGE_SECS, startLogin, verifyIdentity, verifyIdentityHeader, verifyLogin, verifySession,
+  MAX_AGE_SECS, sessionJwt, startLogin, verifyIdentity, verifyIdentityHeader, verifyLogin, verifySession,
 } from '@dynauth/client/server';
 import type { Identity, SessionWithToken } from '@dynauth/client/server';
 
@@ -24,10 +24,15 @@ export async function browserSide(): Promise<void> {
   const email: string | null | undefined = user?.email;
   const session: Session | undefined = me?.session;
   const idle: string | undefined = session?.idleExpiresAt;
+  const jwt: SessionJwt | null = await client.token();
+  const bearer: string | undefined = jwt?.token;
+  const seconds: number | undefined = jwt?.expiresIn;
+  // @ts-expect-error token() may be null
+  jwt.token;
   const none: void = await client.logout();
   // @ts-expect-error baseUrl is required
   createClient({});
-  void [email, idle, none];
+  void [email, idle, none, bearer, seconds];
 }
 
 export async function serverSide(request: Request): Promise<void> {
@@ -35,6 +40,10 @@ export async function serverSide(request: Request): Promise<void> {
   const a: SessionInfo | null = await verifySession(request, options);
   const b: SessionInfo | null = await verifySession('token', { ...options, fetch: globalThis.fetch });
   const c: SessionInfo | null = await verifySession(undefined, options);
+  const forBackends: SessionJwt | null = await sessionJwt(request, options);
+  // @ts-expect-error not a token or a request
+  await sessionJwt(42, options);
+  void forBackends;
   // @ts-expect-error not a token or a request
   await verifySession(42, options);
   const started = await startLogin('ann@example.com', options);

@@ -8,7 +8,7 @@ import { createHmac } from 'node:crypto';
 
 import { createClient, DynauthError } from '../src/index.js';
 import * as browser from '../src/browser.js';
-import { startLogin, verifyIdentity, verifyIdentityHeader, verifyLogin, verifySession } from '../src/server.js';
+import { sessionJwt, startLogin, verifyIdentity, verifyIdentityHeader, verifyLogin, verifySession } from '../src/server.js';
 import { parseRetryAfter } from '../src/errors.js';
 
 const TOKEN = 'A'.repeat(43);
@@ -143,6 +143,28 @@ test('verifySession reads the bearer token, else the cookie, and asks dynauth wi
   await assert.rejects(verifySession(42, options), TypeError);
 });
 
+test('session JWTs: the browser asks with the cookie, the server with the bearer token; null without a session', async () => {
+  const JWT = { token: 'h.p.s', token_type: 'Bearer', expires_at: '2026-11-21T10:05:00Z', expires_in: 300 };
+  const CAMEL_JWT = { token: 'h.p.s', expiresAt: '2026-11-21T10:05:00Z', expiresIn: 300 };
+  const noSession = { status: 401, json: { error: { code: 'invalid_session', message: 'no live session: sign in again' } } };
+  const { fetch, calls } = scripted({ status: 200, json: JWT }, noSession, { status: 200, json: JWT }, noSession, { status: 200, json: {} });
+  const client = createClient({ baseUrl: 'https://auth.acme.com', fetch });
+  assert.deepEqual(await client.token(), CAMEL_JWT);
+  assert.equal(await client.token(), null);
+  const options = { baseUrl: 'https://auth.acme.com', fetch };
+  assert.deepEqual(await sessionJwt(new Request('https://app.acme.com/', { headers: { cookie: `__Host-dynauth=${TOKEN}` } }), options), CAMEL_JWT);
+  assert.equal(await sessionJwt(TOKEN, options), null);
+  assert.equal(await sessionJwt('not-a-token', options), null, 'no request for what cannot be a session');
+  assert.equal((await sessionJwt(TOKEN, options).catch((e) => e)).code, 'unexpected_response', 'an answer without the token');
+  assert.deepEqual(calls.map((c) => [c.url, c.init.method, c.init.credentials, c.init.headers.authorization]), [
+    ['https://auth.acme.com/v1/session/token', 'POST', 'include', undefined],
+    ['https://auth.acme.com/v1/session/token', 'POST', 'include', undefined],
+    ['https://auth.acme.com/v1/session/token', 'POST', undefined, `Bearer ${TOKEN}`],
+    ['https://auth.acme.com/v1/session/token', 'POST', undefined, `Bearer ${TOKEN}`],
+    ['https://auth.acme.com/v1/session/token', 'POST', undefined, `Bearer ${TOKEN}`],
+  ]);
+});
+
 test('startLogin and verifyLogin on the server: no credentials mode, deliver body, the token returned', async () => {
   const { fetch, calls } = scripted(
     { status: 202, json: { login_id: 'L'.repeat(22), expires_at: '2026-11-21T10:10:00Z' } },
@@ -203,6 +225,6 @@ test('the entry points of package.json exports, each with its types', async () =
   assert.deepEqual(await names('@dynauth/client'), ['DynauthError', 'createClient']);
   assert.deepEqual(await names('@dynauth/client/browser'), ['DynauthError', 'createClient']);
   assert.deepEqual(await names('@dynauth/client/server'),
-    ['DynauthError', 'MAX_AGE_SECS', 'startLogin', 'verifyIdentity', 'verifyIdentityHeader', 'verifyLogin', 'verifySession']);
+    ['DynauthError', 'MAX_AGE_SECS', 'sessionJwt', 'startLogin', 'verifyIdentity', 'verifyIdentityHeader', 'verifyLogin', 'verifySession']);
   assert.equal((await import('@dynauth/client/server')).DynauthError, DynauthError, 'one error class for every entry point');
 });
