@@ -91,12 +91,6 @@ impl TenantKey {
     }
 }
 
-/// The tenant's keys under `master`, newest (the signing one) first: one, or two while a
-/// rotation overlaps.
-pub fn keys(master: &[u8], tenant: &Tenant) -> Vec<TenantKey> {
-    tenant.jwt_versions().iter().map(|v| TenantKey::derive(master, &tenant.id, &tenant.generation, v)).collect()
-}
-
 /// A public key in a JWKS.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Jwk {
@@ -145,9 +139,10 @@ pub struct Issued {
 }
 
 /// A JWT for `session` of `tenant`, issued at `now` by `issuer` (`https://{tenant host}`), signed
-/// with the tenant's newest key. It expires after the tenant's `jwt.ttl_secs`, and never after
-/// the session's absolute or idle expiry. `jti` is 16 random bytes.
-pub fn issue(master: &[u8], tenant: &Tenant, session: &Session, issuer: &str, now: i64, jti: [u8; 16]) -> Issued {
+/// with `key` (the tenant's newest: see `Caches::jwt_keys`). It expires after the tenant's
+/// `jwt.ttl_secs`, and never after the session's absolute or idle expiry. `jti` is 16 random
+/// bytes.
+pub fn issue(key: &TenantKey, tenant: &Tenant, session: &Session, issuer: &str, now: i64, jti: [u8; 16]) -> Issued {
     let ttl = i64::try_from(tenant.jwt.ttl_secs).unwrap_or(0);
     let expires_at = (now + ttl).min(session.expires_at).min(session.idle_expires_at);
     let jti = b64url(&jti);
@@ -162,7 +157,6 @@ pub fn issue(master: &[u8], tenant: &Tenant, session: &Session, issuer: &str, no
         tid: &tenant.id,
         email: session.email.as_ref(),
     };
-    let key = TenantKey::derive(master, &tenant.id, &tenant.generation, tenant.jwt_versions()[0].as_str());
     Issued { token: key.sign(&claims), expires_at }
 }
 
@@ -223,15 +217,14 @@ mod tests {
     fn an_issued_token_verifies_and_says_who() {
         let tenant = crate::testing::tenant();
         let session = session(&tenant, 1_000, 100_000, 50_000);
-        let master = b"master-0123456789-0123456789-0123";
-        let issued = issue(master, &tenant, &session, "https://auth.acme.com", 1_000, [7; 16]);
+        let key = TenantKey::derive(b"master-0123456789-0123456789-0123", &tenant.id, "g1", "1");
+        let issued = issue(&key, &tenant, &session, "https://auth.acme.com", 1_000, [7; 16]);
         assert_eq!(issued.expires_at, 1_300, "default ttl");
         let parts: Vec<&str> = issued.token.split('.').collect();
         assert_eq!(parts.len(), 3);
         let decode = |p: &str| -> serde_json::Value {
             serde_json::from_slice(&b64url_decode(p).unwrap_or_default()).unwrap_or_default()
         };
-        let key = &keys(master, &tenant)[0];
         assert_eq!(decode(parts[0]), serde_json::json!({"alg": "EdDSA", "typ": "JWT", "kid": key.kid()}));
         let claims = decode(parts[1]);
         assert_eq!(claims["iss"], "https://auth.acme.com");
@@ -251,10 +244,10 @@ mod tests {
     #[test]
     fn a_token_never_outlives_its_session() {
         let tenant = crate::testing::tenant();
-        let master = b"master-0123456789-0123456789-0123";
+        let key = TenantKey::derive(b"master-0123456789-0123456789-0123", &tenant.id, "g1", "1");
         let absolute = session(&tenant, 1_000, 1_100, 5_000);
-        assert_eq!(issue(master, &tenant, &absolute, "https://a", 1_000, [0; 16]).expires_at, 1_100);
+        assert_eq!(issue(&key, &tenant, &absolute, "https://a", 1_000, [0; 16]).expires_at, 1_100);
         let idle = session(&tenant, 1_000, 5_000, 1_050);
-        assert_eq!(issue(master, &tenant, &idle, "https://a", 1_000, [0; 16]).expires_at, 1_050);
+        assert_eq!(issue(&key, &tenant, &idle, "https://a", 1_000, [0; 16]).expires_at, 1_050);
     }
 }

@@ -18,6 +18,7 @@ use crate::cache::TtlCache;
 use crate::dynamo::DynamoError;
 use crate::host::Host;
 use crate::ids::TenantId;
+use crate::jwt::TenantKey;
 use crate::store::Store;
 use crate::tenants::{self, DomainStatus, Tenant};
 
@@ -37,14 +38,24 @@ impl Default for CacheSettings {
 
 type Resolution = Result<Option<Rc<Tenant>>, DynamoError>;
 
-/// The per-isolate caches: host -> tenant (or nothing), and tenant id -> tenant; and the
-/// resolutions under way.
+/// How long an isolate keeps a derived JWT key. Nothing about it goes stale (the master key,
+/// tenant, generation and version name it); the lifetime only bounds what an idle tenant holds.
+const JWT_KEY_TTL: Duration = Duration::from_secs(3600);
+
+/// A derived JWT key's name: a fingerprint of the master key, the tenant, its generation, the
+/// key version.
+type JwtKeyName = (String, TenantId, String, String);
+
+/// The per-isolate caches: host -> tenant (or nothing), and tenant id -> tenant; the resolutions
+/// under way; and the tenants' derived JWT keys (deriving one costs an Ed25519 base-point
+/// multiplication).
 #[derive(Debug)]
 pub struct Caches {
     settings: CacheSettings,
     hosts: TtlCache<Host, Option<Rc<Tenant>>>,
     tenants: TtlCache<TenantId, Rc<Tenant>>,
     in_flight: RefCell<HashMap<Host, Rc<Flight>>>,
+    jwt_keys: TtlCache<JwtKeyName, Rc<TenantKey>>,
 }
 
 impl Caches {
@@ -54,7 +65,27 @@ impl Caches {
             hosts: TtlCache::new(settings.max_entries),
             tenants: TtlCache::new(settings.max_entries),
             in_flight: RefCell::new(HashMap::new()),
+            jwt_keys: TtlCache::new(settings.max_entries),
         }
+    }
+
+    /// The tenant's JWT keys under `master` (`JWT_MASTER_KEY`), newest (the signing one) first,
+    /// each derived once per isolate.
+    pub fn jwt_keys(&self, master: &[u8], tenant: &Tenant, now: SystemTime) -> Vec<Rc<TenantKey>> {
+        let fingerprint = crate::crypto::hash_b64(master);
+        tenant
+            .jwt_versions()
+            .into_iter()
+            .map(|version| {
+                let name = (fingerprint.clone(), tenant.id.clone(), tenant.generation.clone(), version);
+                if let Some(key) = self.jwt_keys.get(&name, now) {
+                    return key;
+                }
+                let key = Rc::new(TenantKey::derive(master, &tenant.id, &tenant.generation, &name.3));
+                self.jwt_keys.insert(name, key.clone(), now, now + JWT_KEY_TTL);
+                key
+            })
+            .collect()
     }
 
     /// Forgets what this isolate knows of tenant `id` (after an admin change to it). Other
@@ -180,5 +211,37 @@ impl Future for Wait {
         }
         self.0.waiters.borrow_mut().push(cx.waker().clone());
         Poll::Pending
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tenants::SecretSeeds;
+
+    #[test]
+    fn jwt_keys_are_derived_once_per_isolate_and_named_by_all_they_depend_on() {
+        let caches = Caches::new(CacheSettings::default());
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000);
+        let tenant = crate::testing::tenant();
+        let master = b"master-one-0123456789-0123456789";
+        let first = caches.jwt_keys(master, &tenant, now);
+        let again = caches.jwt_keys(master, &tenant, now);
+        assert_eq!((first.len(), Rc::ptr_eq(&first[0], &again[0])), (1, true), "derived once");
+        let other_master = caches.jwt_keys(b"master-two-0123456789-0123456789", &tenant, now);
+        assert_ne!(other_master[0].kid(), first[0].kid());
+        let rotated = Tenant {
+            secrets: SecretSeeds { jwt: vec!["2".into(), "1".into()], ..SecretSeeds::default() },
+            ..tenant.clone()
+        };
+        let both = caches.jwt_keys(master, &rotated, now);
+        assert_eq!(both.len(), 2);
+        assert!(Rc::ptr_eq(&both[1], &first[0]), "version 1 is the same key");
+        assert_ne!(both[0].kid(), first[0].kid());
+        let reborn = Tenant { generation: "g2".into(), ..tenant.clone() };
+        assert_ne!(caches.jwt_keys(master, &reborn, now)[0].kid(), first[0].kid());
+        // An hour later it is derived again (the same key).
+        let later = caches.jwt_keys(master, &tenant, now + JWT_KEY_TTL);
+        assert!(!Rc::ptr_eq(&later[0], &first[0]) && later[0].kid() == first[0].kid());
     }
 }

@@ -439,7 +439,7 @@ async fn change_secret(ctx: &Ctx<'_>, id: &TenantId, kind: &str, change: SecretC
     let secrets = if kind == SecretKind::Jwt { Vec::new() } else { tenant.secrets(ctx.token_secret(), kind) };
     let view = match master.filter(|_| kind == SecretKind::Jwt) {
         Some(master) => {
-            let keys = crate::jwt::keys(master, &tenant);
+            let keys = ctx.caches.jwt_keys(master, &tenant, ctx.now);
             let kid = keys.first().map(|k| k.kid().to_string());
             views::SecretRotated { kind: kind.as_str(), secret: None, kid, valid: keys.len() }
         }

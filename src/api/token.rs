@@ -45,7 +45,10 @@ pub(crate) async fn issue(ctx: &Ctx<'_>, request: &Request, tenant: Rc<Tenant>) 
         return Err(invalid_session());
     };
     let now = ctx.now_secs();
-    let issued = jwt::issue(master, &tenant, &session, &issuer, now, ctx.random.bytes::<16>());
+    let keys = ctx.caches.jwt_keys(master, &tenant, ctx.now);
+    // A tenant always has a key (version 1 until its first rotation).
+    let key = keys.first().ok_or_else(|| ApiError::Internal { detail: "the tenant has no JWT key".into() })?;
+    let issued = jwt::issue(key, &tenant, &session, &issuer, now, ctx.random.bytes::<16>());
     let view = views::SessionJwt {
         token: &issued.token,
         token_type: "Bearer",
@@ -58,7 +61,7 @@ pub(crate) async fn issue(ctx: &Ctx<'_>, request: &Request, tenant: Rc<Tenant>) 
 /// `GET /.well-known/jwks.json`: the tenant's public keys, the signing one first.
 pub(crate) fn jwks(ctx: &Ctx<'_>, request: &Request, tenant: &Tenant) -> Result<Outcome, ApiError> {
     only(request.method(), "GET")?;
-    let keys = jwt::keys(master_key(ctx)?, tenant).iter().map(jwt::TenantKey::jwk).collect();
+    let keys = ctx.caches.jwt_keys(master_key(ctx)?, tenant, ctx.now).iter().map(|k| k.jwk()).collect();
     Ok(Outcome::Respond(public(json_response(200, &jwt::Jwks { keys }))))
 }
 
