@@ -34,7 +34,11 @@ impl fmt::Debug for Secret {
 /// Everything dynauth is configured with.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {
+    /// The home region's DynamoDB: every write, and every read that must be current.
     pub dynamo: ClientConfig,
+    /// The replica regions of a global table (`DYNAMODB_REGIONS` after the home region), in the
+    /// configured order; empty with one region.
+    pub replicas: Vec<ClientConfig>,
     pub schema: Schema,
     pub admin_token: Secret,
     /// A second admin token accepted as well (`ADMIN_TOKEN_NEXT`), for rotation without downtime.
@@ -95,6 +99,8 @@ pub const VARIABLES: &[&str] = &[
     "AWS_REGION",
     "DYNAMODB_TABLE",
     "DYNAMODB_ENDPOINT",
+    "DYNAMODB_REGIONS",
+    "DYNAMODB_ENDPOINTS",
     "DYNAMODB_PARTITION_KEY",
     "DYNAMODB_SORT_KEY",
     "DYNAMODB_GSI1_NAME",
@@ -139,6 +145,7 @@ impl Config {
     /// Parse from `lookup(name)`; empty values count as unset.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let (dynamo, schema) = database_from_lookup(&lookup)?;
+        let replicas = replicas_from_lookup(&lookup, &dynamo)?;
         let vars = Vars(&lookup);
         let admin_token = vars.required_secret("ADMIN_TOKEN", 16)?;
         let admin_token_next = vars.secret("ADMIN_TOKEN_NEXT", 16)?;
@@ -208,6 +215,7 @@ impl Config {
         };
         Ok(Self {
             dynamo,
+            replicas,
             schema,
             admin_token: Secret(admin_token),
             admin_token_next: admin_token_next.map(Secret),
@@ -225,6 +233,25 @@ impl Config {
     }
 }
 
+impl Config {
+    /// With replica regions: the region nearest to `at` (see [`crate::regions::preference`]),
+    /// and its client settings when it is a replica (`None`: home is nearest). `None` with one
+    /// region.
+    pub fn nearest(&self, at: Option<crate::regions::Location>) -> Option<(&str, Option<&ClientConfig>)> {
+        if self.replicas.is_empty() {
+            return None;
+        }
+        let names: Vec<&str> = std::iter::once(self.dynamo.region.as_str())
+            .chain(self.replicas.iter().map(|r| r.region.as_str()))
+            .collect();
+        let first = crate::regions::preference(&names, at).first().copied().unwrap_or(0);
+        Some(match first.checked_sub(1).and_then(|i| self.replicas.get(i)) {
+            Some(replica) => (replica.region.as_str(), Some(replica)),
+            None => (self.dynamo.region.as_str(), None),
+        })
+    }
+}
+
 /// `localhost`, `127.0.0.0/8` or `[::1]`.
 fn is_loopback(host: &str) -> bool {
     let host = host.trim_start_matches('[').trim_end_matches(']');
@@ -236,13 +263,7 @@ fn is_loopback(host: &str) -> bool {
 pub fn database_from_lookup(lookup: &impl Fn(&str) -> Option<String>) -> Result<(ClientConfig, Schema), ConfigError> {
     let vars = Vars(lookup);
     let region = vars.required("AWS_REGION")?;
-    check(
-        "AWS_REGION",
-        region.len() <= 32
-            && region.split('-').count() >= 3
-            && region.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-'),
-        "must be an AWS region such as us-east-1",
-    )?;
+    check("AWS_REGION", is_region(&region), "must be an AWS region such as us-east-1")?;
     let endpoint = match vars.optional("DYNAMODB_ENDPOINT") {
         Some(raw) => Endpoint::parse(&raw),
         None => Endpoint::aws(&region),
@@ -274,6 +295,73 @@ pub fn database_from_lookup(lookup: &impl Fn(&str) -> Option<String>) -> Result<
         retry,
     };
     Ok((dynamo, schema))
+}
+
+/// Most regions a global table may be configured with (home included).
+pub const MAX_REGIONS: usize = 8;
+
+/// The replica regions of a global table: `DYNAMODB_REGIONS` (home first: it must start with
+/// `AWS_REGION`), each with AWS's endpoint or one from `DYNAMODB_ENDPOINTS`
+/// (`region=url,...`, for local use; the home region's endpoint stays `DYNAMODB_ENDPOINT`).
+/// Credentials and retries are the home region's. Without `DYNAMODB_REGIONS`: none.
+pub fn replicas_from_lookup(
+    lookup: &impl Fn(&str) -> Option<String>,
+    home: &ClientConfig,
+) -> Result<Vec<ClientConfig>, ConfigError> {
+    let vars = Vars(lookup);
+    let endpoints = vars.optional("DYNAMODB_ENDPOINTS");
+    let Some(raw) = vars.optional("DYNAMODB_REGIONS") else {
+        check("DYNAMODB_ENDPOINTS", endpoints.is_none(), "needs DYNAMODB_REGIONS (the regions it names)")?;
+        return Ok(Vec::new());
+    };
+    let regions: Vec<&str> = raw.split(',').map(str::trim).collect();
+    for region in &regions {
+        check("DYNAMODB_REGIONS", is_region(region), "must be a comma-separated list of AWS regions, home first")?;
+    }
+    check(
+        "DYNAMODB_REGIONS",
+        regions.first() == Some(&home.region.as_str()),
+        &format!("must start with the home region, AWS_REGION ({})", home.region),
+    )?;
+    check(
+        "DYNAMODB_REGIONS",
+        regions.iter().enumerate().all(|(i, r)| !regions[..i].contains(r)),
+        "must not name a region twice",
+    )?;
+    check("DYNAMODB_REGIONS", regions.len() <= MAX_REGIONS, &format!("may name at most {MAX_REGIONS} regions"))?;
+    let mut named = Vec::new();
+    for pair in endpoints.iter().flat_map(|e| e.split(',')).map(str::trim).filter(|p| !p.is_empty()) {
+        let rule = "must be region=URL pairs, separated by commas, for replica regions of DYNAMODB_REGIONS";
+        let (region, url) =
+            pair.split_once('=').ok_or_else(|| ConfigError { variable: "DYNAMODB_ENDPOINTS", problem: rule.into() })?;
+        let region = region.trim();
+        check("DYNAMODB_ENDPOINTS", regions[1..].contains(&region), rule)?;
+        check(
+            "DYNAMODB_ENDPOINTS",
+            !named.iter().any(|(r, _): &(&str, Endpoint)| *r == region),
+            "must not name a region twice",
+        )?;
+        let endpoint = Endpoint::parse(url.trim())
+            .map_err(|e| ConfigError { variable: "DYNAMODB_ENDPOINTS", problem: format!("{region}: {e}") })?;
+        named.push((region, endpoint));
+    }
+    let mut replicas = Vec::new();
+    for region in &regions[1..] {
+        let endpoint = match named.iter().find(|(r, _)| r == region) {
+            Some((_, endpoint)) => endpoint.clone(),
+            None => Endpoint::aws(region)
+                .map_err(|e| ConfigError { variable: "DYNAMODB_REGIONS", problem: format!("{region}: {e}") })?,
+        };
+        replicas.push(ClientConfig { endpoint, region: (*region).to_string(), ..home.clone() });
+    }
+    Ok(replicas)
+}
+
+/// An AWS region name such as `us-east-1`.
+fn is_region(region: &str) -> bool {
+    region.len() <= 32
+        && region.split('-').count() >= 3
+        && region.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
 }
 
 /// The table and key names (`DYNAMODB_TABLE` and the optional `DYNAMODB_*` names).
@@ -410,6 +498,83 @@ pub(crate) mod tests {
 
     fn parse(vars: &HashMap<&'static str, String>) -> Result<Config, ConfigError> {
         Config::from_lookup(|name| vars.get(name).cloned())
+    }
+
+    #[test]
+    fn a_global_table_has_a_home_and_replica_regions() {
+        let Ok(single) = parse(&base_vars()) else { panic!() };
+        assert!(single.replicas.is_empty(), "one region unless DYNAMODB_REGIONS names more");
+        let mut vars = base_vars();
+        vars.insert("DYNAMODB_ENDPOINT", "http://127.0.0.1:8000".into());
+        vars.insert("DYNAMODB_REGIONS", " us-east-1, eu-west-1 ,ap-southeast-2".into());
+        vars.insert("DYNAMODB_ENDPOINTS", "eu-west-1=http://127.0.0.1:8001".into());
+        let config = parse(&vars).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            (config.dynamo.region.as_str(), config.dynamo.endpoint.uri().to_string()),
+            ("us-east-1", "http://127.0.0.1:8000/".into())
+        );
+        let replicas: Vec<(String, String)> =
+            config.replicas.iter().map(|r| (r.region.clone(), r.endpoint.uri().to_string())).collect();
+        assert_eq!(
+            replicas,
+            vec![
+                ("eu-west-1".into(), "http://127.0.0.1:8001/".into()),
+                ("ap-southeast-2".into(), "https://dynamodb.ap-southeast-2.amazonaws.com/".into()),
+            ]
+        );
+        assert_eq!(config.replicas[0].credentials, config.dynamo.credentials);
+        let cases = [
+            ("DYNAMODB_REGIONS", "eu-west-1,us-east-1", "must start with the home region, AWS_REGION (us-east-1)"),
+            ("DYNAMODB_REGIONS", "us-east-1,us-east-1", "must not name a region twice"),
+            ("DYNAMODB_REGIONS", "us-east-1,Europe", "must be a comma-separated list of AWS regions, home first"),
+            ("DYNAMODB_REGIONS", "us-east-1,,eu-west-1", "must be a comma-separated list of AWS regions, home first"),
+            (
+                "DYNAMODB_ENDPOINTS",
+                "eu-west-1=localhost:8001",
+                "eu-west-1: must be an http:// or https:// URL of a host and port, without a path",
+            ),
+            (
+                "DYNAMODB_ENDPOINTS",
+                "us-east-1=http://127.0.0.1:1",
+                "must be region=URL pairs, separated by commas, for replica regions of DYNAMODB_REGIONS",
+            ),
+            (
+                "DYNAMODB_ENDPOINTS",
+                "eu-central-1=http://127.0.0.1:1",
+                "must be region=URL pairs, separated by commas, for replica regions of DYNAMODB_REGIONS",
+            ),
+            (
+                "DYNAMODB_ENDPOINTS",
+                "eu-west-1",
+                "must be region=URL pairs, separated by commas, for replica regions of DYNAMODB_REGIONS",
+            ),
+            (
+                "DYNAMODB_ENDPOINTS",
+                "eu-west-1=http://127.0.0.1:1,eu-west-1=http://127.0.0.1:2",
+                "must not name a region twice",
+            ),
+        ];
+        for (name, value, problem) in cases {
+            let mut bad = vars.clone();
+            bad.insert(name, value.into());
+            assert_eq!(
+                parse(&bad).map(|_| ()),
+                Err(ConfigError { variable: name, problem: problem.into() }),
+                "{name}={value}"
+            );
+        }
+        let mut orphan = base_vars();
+        orphan.insert("DYNAMODB_ENDPOINTS", "eu-west-1=http://127.0.0.1:1".into());
+        assert_eq!(
+            parse(&orphan).map(|_| ()).map_err(|e| e.to_string()),
+            Err("configuration variable DYNAMODB_ENDPOINTS needs DYNAMODB_REGIONS (the regions it names)".into())
+        );
+        let mut nine = base_vars();
+        nine.insert(
+            "DYNAMODB_REGIONS",
+            "us-east-1,us-east-2,us-west-1,us-west-2,eu-west-1,eu-west-2,eu-west-3,eu-north-1,sa-east-1".into(),
+        );
+        assert_eq!(parse(&nine).map(|_| ()).map_err(|e| e.problem), Err("may name at most 8 regions".into()));
     }
 
     #[test]

@@ -251,7 +251,7 @@ fn wake_parked() {
 
 /// A request through the core: the head parsed, the body read when the route needs it.
 async fn handle(state: State, head: String) -> Finished {
-    let (mut request, needs_body) = match parse_head(&head) {
+    let (mut request, needs_body, location) = match parse_head(&head) {
         Ok(r) => r,
         Err(detail) => return Finished::Request(api::unreadable_request(&detail, random_id())),
     };
@@ -275,7 +275,12 @@ async fn handle(state: State, head: String) -> Finished {
         Ok(isolate) => {
             let db = isolate.client();
             let webhook = isolate.transport();
-            let ctx = Ctx::new(&isolate.config, &db, &webhook, &HostRuntime, &isolate.caches, driver::now());
+            let nearest = isolate.config.nearest(location);
+            let replica = nearest.and_then(|(_, replica)| replica).map(|config| isolate.client_in(config));
+            let mut ctx = Ctx::new(&isolate.config, &db, &webhook, &HostRuntime, &isolate.caches, driver::now());
+            if let Some((region, _)) = nearest {
+                ctx = ctx.with_replica(region, replica.as_ref());
+            }
             api::handle(&ctx, request).await
         }
     })
@@ -414,10 +419,17 @@ fn op_value(id: u32, op: Op) -> (Kind, JsValue) {
 
 /// The request from its head (`METHOD\nURL\nname:value...`), and whether its body must be read
 /// (dynauth's own routes; forwarded bodies are streamed to the origin untouched).
-fn parse_head(head: &str) -> Result<(http::Request<Vec<u8>>, bool), String> {
+/// A request head, read (see `requestHead` in src/edge.js): the request, whether its body must be
+/// read, and where it came from.
+type Head = (http::Request<Vec<u8>>, bool, Option<crate::regions::Location>);
+
+fn parse_head(head: &str) -> Result<Head, String> {
     let mut lines = head.split('\n');
     let method = lines.next().unwrap_or("GET");
     let url = lines.next().unwrap_or("/");
+    // Where the request came from (request.cf), never from a header a client could send.
+    let mut place = lines.next().unwrap_or("").splitn(3, ',');
+    let location = crate::regions::Location::of(place.next(), place.next(), place.next());
     let mut builder = http::Request::builder().method(method).uri(url);
     for line in lines {
         if let Some((name, value)) = line.split_once(':') {
@@ -426,7 +438,7 @@ fn parse_head(head: &str) -> Result<(http::Request<Vec<u8>>, bool), String> {
     }
     let request = builder.body(Vec::new()).map_err(|e| e.to_string())?;
     let needs_body = !matches!(method, "GET" | "HEAD") && api::is_own_path(request.uri().path());
-    Ok((request, needs_body))
+    Ok((request, needs_body, location))
 }
 
 fn response(status: u16, head: &str, body: &Uint8Array) -> Result<http::Response<Vec<u8>>, TransportError> {
@@ -464,8 +476,13 @@ fn random_id() -> String {
 impl Isolate {
     /// A DynamoDB client for one request (its counters are that request's).
     fn client(&self) -> Client<'static> {
+        self.client_in(&self.config.dynamo)
+    }
+
+    /// A DynamoDB client of one request for the region of `config` (home or a replica).
+    fn client_in(&self, config: &crate::dynamo::ClientConfig) -> Client<'static> {
         let transport = HostTransport { keep: crate::dynamo::RESPONSE_HEADERS, ..self.transport() };
-        Client::new(&self.config.dynamo, transport, HostRuntime)
+        Client::new(config, transport, HostRuntime)
     }
 
     /// HTTP through the host: one `fetch`, its whole answer, and an `AbortSignal` so one hung

@@ -45,6 +45,7 @@ pub mod input;
 pub mod jwt;
 pub mod keys;
 pub mod login;
+pub mod regions;
 pub mod resolve;
 pub mod runtime;
 pub mod sessions;

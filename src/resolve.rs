@@ -100,10 +100,13 @@ impl Caches {
         self.hosts.remove(host);
     }
 
-    /// The tenant serving `host`, or `None` (unknown, pending or disabled host).
+    /// The tenant serving `host`, or `None` (unknown, pending or disabled host). With a `near`
+    /// replica, the host is read there first; anything but a `ready` domain there (not yet
+    /// replicated, or a failing replica) is read again at home before it is believed.
     pub async fn resolve(
         &self,
         store: &Store<'_>,
+        near: Option<&Store<'_>>,
         host: &Host,
         default_tenant: Option<&TenantId>,
         now: SystemTime,
@@ -112,7 +115,17 @@ impl Caches {
             return Ok(hit);
         }
         self.once(host, async {
-            let resolved = match tenants::resolve(store, host).await? {
+            let replicated = match near {
+                Some(near) => {
+                    tenants::resolve(near, host).await.ok().flatten().filter(|d| d.status == DomainStatus::Ready)
+                }
+                None => None,
+            };
+            let domain = match replicated {
+                Some(d) => Some(d),
+                None => tenants::resolve(store, host).await?,
+            };
+            let resolved = match domain {
                 Some(d) if d.status == DomainStatus::Ready => Some(Rc::new(d.tenant_record)),
                 Some(_) => None,
                 None => match default_tenant {

@@ -134,22 +134,53 @@ pub enum Revoked {
 }
 
 /// The live session `token` opens in `tenant` at `now`, with ONE DynamoDB request (a consistent
-/// GetItem), and the slide that is due. Unknown, expired, idle-expired, revoked and another
-/// tenant's sessions are all `None`.
+/// GetItem at home), and the slide that is due. Unknown, expired, idle-expired, revoked and
+/// another tenant's sessions are all `None`.
 pub async fn look_up(
     store: &Store<'_>,
     tenant: &Tenant,
     token: &SessionToken,
     now: i64,
 ) -> Result<Option<Live>, DynamoError> {
-    let Some(session) = store.get::<Session>(&keys::session_by_id(&tenant.id, &token.id()), true).await? else {
-        return Ok(None);
+    Ok(match look_up_in(store, tenant, token, now, true).await? {
+        Lookup::Live(live) => Some(*live),
+        Lookup::Dead | Lookup::Unsure => None,
+    })
+}
+
+/// What one read of a session said.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Lookup {
+    Live(Box<Live>),
+    /// Revoked, past its absolute expiry, or of another tenant incarnation: no replica, however
+    /// late, can make it live again.
+    Dead,
+    /// Not there, or idle-expired: a replica may not have the newest write yet (a session just
+    /// made, a slide), so home decides.
+    Unsure,
+}
+
+/// [`look_up`] with ONE GetItem in `store`: consistent (home), or eventually consistent (a
+/// replica region, half the read units), telling a final answer from one home must confirm.
+pub async fn look_up_in(
+    store: &Store<'_>,
+    tenant: &Tenant,
+    token: &SessionToken,
+    now: i64,
+    consistent: bool,
+) -> Result<Lookup, DynamoError> {
+    let Some(session) = store.get::<Session>(&keys::session_by_id(&tenant.id, &token.id()), consistent).await? else {
+        return Ok(Lookup::Unsure);
     };
-    if !session.is_live(tenant, now) {
-        return Ok(None);
+    if session.is_live(tenant, now) {
+        let slide = slide_due(&session, tenant, now);
+        return Ok(Lookup::Live(Box::new(Live { session, slide })));
     }
-    let slide = slide_due(&session, tenant, now);
-    Ok(Some(Live { session, slide }))
+    let idle_only = session.revoked_at.is_none()
+        && now < session.expires_at
+        && session.tenant == tenant.id
+        && session.tenant_generation == tenant.generation;
+    Ok(if idle_only { Lookup::Unsure } else { Lookup::Dead })
 }
 
 /// A new session and its random token, not yet stored (for a transaction that stores it).

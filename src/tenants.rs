@@ -37,6 +37,10 @@ pub struct SessionSettings {
     /// at most 300): also how long a revocation elsewhere may take to reach that browser.
     #[serde(default)]
     pub cache_secs: u64,
+    /// Lookups read home consistently, never a replica region: a revocation holds at once
+    /// everywhere, at the cost of the round trip to home.
+    #[serde(default)]
+    pub strict_revocation: bool,
 }
 
 /// Login-code rules of a tenant.
@@ -276,6 +280,8 @@ struct SessionBody {
     idle_lifetime_secs: Option<Lifetime>,
     #[serde(default)]
     cache_secs: Option<Bounded<0, 300>>,
+    #[serde(default)]
+    strict_revocation: Option<Flag>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -372,7 +378,12 @@ impl TenantSpec {
             return Err(Invalid::field("allowed_origins", "may list at most 50 origins"));
         }
         let session = match body.session {
-            None => SessionSettings { lifetime_secs: 30 * DAY, idle_lifetime_secs: 7 * DAY, cache_secs: 0 },
+            None => SessionSettings {
+                lifetime_secs: 30 * DAY,
+                idle_lifetime_secs: 7 * DAY,
+                cache_secs: 0,
+                strict_revocation: false,
+            },
             Some(s) => {
                 let lifetime_secs = s.lifetime_secs.map_or(30 * DAY, |b| b.0);
                 let idle_lifetime_secs = s.idle_lifetime_secs.map_or((7 * DAY).min(lifetime_secs), |b| b.0);
@@ -382,7 +393,12 @@ impl TenantSpec {
                         "must not be longer than session.lifetime_secs",
                     ));
                 }
-                SessionSettings { lifetime_secs, idle_lifetime_secs, cache_secs: s.cache_secs.map_or(0, |b| b.0) }
+                SessionSettings {
+                    lifetime_secs,
+                    idle_lifetime_secs,
+                    cache_secs: s.cache_secs.map_or(0, |b| b.0),
+                    strict_revocation: s.strict_revocation.is_some_and(|f| f.0),
+                }
             }
         };
         let code = body.login_code;
@@ -855,7 +871,12 @@ mod tests {
             TenantSpec {
                 name: "Acme".into(),
                 allowed_origins: vec![],
-                session: SessionSettings { lifetime_secs: 2_592_000, idle_lifetime_secs: 604_800, cache_secs: 0 },
+                session: SessionSettings {
+                    lifetime_secs: 2_592_000,
+                    idle_lifetime_secs: 604_800,
+                    cache_secs: 0,
+                    strict_revocation: false
+                },
                 login_code: LoginCodeSettings { length: 6, ttl_secs: 600, max_attempts: 5 },
                 origin: None,
                 protect: false,
@@ -878,7 +899,10 @@ mod tests {
         }))
         .unwrap_or_else(|e| panic!("{e:?}"));
         assert_eq!(s.allowed_origins, vec!["https://app.acme.com", "http://localhost:3000"]);
-        assert_eq!(s.session, SessionSettings { lifetime_secs: 86400, idle_lifetime_secs: 3600, cache_secs: 0 });
+        assert_eq!(
+            s.session,
+            SessionSettings { lifetime_secs: 86400, idle_lifetime_secs: 3600, cache_secs: 0, strict_revocation: false }
+        );
         assert_eq!(s.login_code, LoginCodeSettings { length: 8, ttl_secs: 300, max_attempts: 3 });
         assert_eq!(s.origin.as_deref(), Some("https://origin.acme.com"));
         assert!(s.protect);
@@ -963,7 +987,7 @@ mod tests {
             spec(json!({"name": "A", "session": {"ttl": 1}})),
             Err(Invalid::with_code(
                 "unknown_fields",
-                "unknown field(s): session.ttl; accepted: session.lifetime_secs, session.idle_lifetime_secs, session.cache_secs"
+                "unknown field(s): session.ttl; accepted: session.lifetime_secs, session.idle_lifetime_secs, session.cache_secs, session.strict_revocation"
             ))
         );
         assert_eq!(
@@ -1004,7 +1028,12 @@ mod tests {
             id: TenantId::parse("acme").unwrap_or_else(|e| panic!("{e}")),
             name: "Acme".into(),
             allowed_origins: vec!["https://app.acme.com".into()],
-            session: SessionSettings { lifetime_secs: 10_000, idle_lifetime_secs: 1_000, cache_secs: 30 },
+            session: SessionSettings {
+                lifetime_secs: 10_000,
+                idle_lifetime_secs: 1_000,
+                cache_secs: 30,
+                strict_revocation: true,
+            },
             login_code: LoginCodeSettings { length: 6, ttl_secs: 600, max_attempts: 5 },
             origin: None,
             protect: false,

@@ -246,7 +246,12 @@ pub fn tenant() -> crate::tenants::Tenant {
         id: TenantId::parse("acme").unwrap_or_else(|_| unreachable!("a valid literal id")),
         name: "Acme".into(),
         allowed_origins: Vec::new(),
-        session: SessionSettings { lifetime_secs: 30 * 86_400, idle_lifetime_secs: 7 * 86_400, cache_secs: 0 },
+        session: SessionSettings {
+            lifetime_secs: 30 * 86_400,
+            idle_lifetime_secs: 7 * 86_400,
+            cache_secs: 0,
+            strict_revocation: false,
+        },
         login_code: LoginCodeSettings { length: 6, ttl_secs: 600, max_attempts: 5 },
         origin: None,
         protect: false,

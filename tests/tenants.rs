@@ -36,7 +36,7 @@ fn tenant_crud_with_exact_bodies() {
         "id": "acme",
         "name": "Acme",
         "allowed_origins": ["https://app.acme.test"],
-        "session": {"lifetime_secs": 2_592_000, "idle_lifetime_secs": 604_800, "cache_secs": 0},
+        "session": {"lifetime_secs": 2_592_000, "idle_lifetime_secs": 604_800, "cache_secs": 0, "strict_revocation": false},
         "login_code": {"length": 6, "ttl_secs": 600, "max_attempts": 5},
         "origin": "http://127.0.0.1:9/base",
         "protect": false,
@@ -63,7 +63,7 @@ fn tenant_crud_with_exact_bodies() {
         replaced.json,
         json!({
             "id": "acme", "name": "Acme Corp", "allowed_origins": [],
-            "session": {"lifetime_secs": 2_592_000, "idle_lifetime_secs": 604_800, "cache_secs": 0},
+            "session": {"lifetime_secs": 2_592_000, "idle_lifetime_secs": 604_800, "cache_secs": 0, "strict_revocation": false},
             "login_code": {"length": 6, "ttl_secs": 600, "max_attempts": 5},
             "origin": null, "protect": true, "code_webhook_url": null,
             "jwt": {"ttl_secs": 300, "audience": "acme"},

@@ -56,7 +56,13 @@ pub type Response = http::Response<Vec<u8>>;
 /// `now` of this request; and what it leaves for after the response.
 pub struct Ctx<'a> {
     pub config: &'a Config,
+    /// The home region: every write, and every read that must be current.
     pub store: Store<'a>,
+    /// The nearest replica region, when it is not home: session lookups and host resolution
+    /// read it first ([`Ctx::with_replica`]).
+    pub near: Option<Near<'a>>,
+    /// The region nearest to the client (home or a replica), for the log; `None` with one region.
+    pub region: Option<&'a str>,
     pub webhook: &'a dyn Transport,
     pub random: &'a dyn Random,
     pub caches: &'a Caches,
@@ -87,6 +93,8 @@ impl<'a> Ctx<'a> {
         Self {
             config,
             store: Store::new(db, &config.schema),
+            near: None,
+            region: None,
             webhook,
             random,
             caches,
@@ -94,6 +102,30 @@ impl<'a> Ctx<'a> {
             later: RefCell::new(Vec::new()),
             dev_login: RefCell::new(None),
             audit: RefCell::new(None),
+        }
+    }
+
+    /// Reads that may lag go to `replica` first (over `db`, a client for that region), and the log
+    /// names `region`, the region nearest to the client (see [`Config::nearest`]).
+    #[must_use]
+    pub fn with_replica(mut self, region: &'a str, replica: Option<&'a Client<'a>>) -> Self {
+        if let Some(db) = replica {
+            db.set_deadline(self.now + self.config.request_deadline);
+            self.near = Some(Near { store: Store::new(db, &self.config.schema), region });
+        }
+        self.region = Some(region);
+        self
+    }
+
+    /// DynamoDB calls and time of this request, every region's.
+    fn stats(&self) -> crate::dynamo::Stats {
+        let home = self.store.db.stats();
+        match &self.near {
+            Some(near) => {
+                let replica = near.store.db.stats();
+                crate::dynamo::Stats { calls: home.calls + replica.calls, millis: home.millis + replica.millis }
+            }
+            None => home,
         }
     }
 
@@ -140,6 +172,13 @@ impl<'a> Ctx<'a> {
         }
         log
     }
+}
+
+/// A replica region of the table, as a request reads it.
+#[derive(Debug, Clone, Copy)]
+pub struct Near<'a> {
+    pub store: Store<'a>,
+    pub region: &'a str,
 }
 
 /// The log line of deferred work that failed.
@@ -190,6 +229,9 @@ pub struct LogLine {
     /// Admin writes only (whatever their outcome): what was written, and from where.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub audit: Option<Audit>,
+    /// With replica regions: the region nearest to the client, which its lookups read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
 }
 
 /// `DEV_MODE` only: `dev_login_code`, `dev_login_id` and `dev_login_email` in the log line.
@@ -340,7 +382,7 @@ pub async fn handle(ctx: &Ctx<'_>, request: Request) -> Handled {
     if let (Some("https"), Outcome::Respond(response)) = (request.uri().scheme_str(), &mut outcome) {
         response.headers_mut().insert(http::header::STRICT_TRANSPORT_SECURITY, http::HeaderValue::from_static(HSTS));
     }
-    let stats = ctx.store.db.stats();
+    let stats = ctx.stats();
     let log = LogLine {
         request_id,
         method,
@@ -354,6 +396,7 @@ pub async fn handle(ctx: &Ctx<'_>, request: Request) -> Handled {
         error_detail,
         dev_login: ctx.dev_login.take(),
         audit: ctx.audit.take(),
+        region: ctx.region.map(str::to_string),
     };
     Handled { outcome, log, deferred: ctx.later.take() }
 }
@@ -521,7 +564,8 @@ async fn resolve_tenant(ctx: &Ctx<'_>, request: &Request) -> Result<Rc<Tenant>, 
     let raw = request_host(request).ok_or_else(|| ApiError::bad_request("invalid_host", "the request has no Host"))?;
     let host = host::canonical(&raw)
         .map_err(|e| ApiError::bad_request("invalid_host", format!("the Host is invalid: {e}")))?;
-    ctx.caches.resolve(&ctx.store, &host, ctx.config.default_tenant.as_ref(), ctx.now).await?.ok_or_else(|| {
+    let near = ctx.near.as_ref().map(|n| &n.store);
+    ctx.caches.resolve(&ctx.store, near, &host, ctx.config.default_tenant.as_ref(), ctx.now).await?.ok_or_else(|| {
         ApiError::NotFound { code: "unknown_host", message: format!("no tenant serves the host {host}") }
     })
 }

@@ -5,7 +5,7 @@ use std::rc::Rc;
 
 use super::cookies::{self, CookieMode, Presented};
 use super::{ApiError, Ctx, Deferred, Outcome, Request, empty_response, json_response, only, views};
-use crate::sessions::{self, Session};
+use crate::sessions::{self, Lookup, Session};
 use crate::snapshot;
 use crate::tenants::Tenant;
 
@@ -23,8 +23,10 @@ pub(crate) async fn live_session(
     Ok(looked_up(ctx, request, tenant, mode, true).await?.map(|(session, presented, _)| (session, presented)))
 }
 
-/// [`live_session`], and whether it came from the snapshot; `use_cache: false` always reads
-/// DynamoDB.
+/// [`live_session`], and whether it came from the snapshot. A tenant with
+/// `session.strict_revocation`, or `use_cache: false`, reads home consistently; otherwise the
+/// nearest replica first (a session missing there is read at home before 401); `use_cache:
+/// false` never uses the snapshot either.
 pub(crate) async fn looked_up(
     ctx: &Ctx<'_>,
     request: &Request,
@@ -45,7 +47,21 @@ pub(crate) async fn looked_up(
             return Ok(Some((session, presented, true)));
         }
     }
-    let Some(live) = sessions::look_up(&ctx.store, tenant, &token, ctx.now_secs()).await? else {
+    let now = ctx.now_secs();
+    let nearest = ctx.near.as_ref().filter(|_| use_cache && !tenant.session.strict_revocation);
+    let replica = match nearest {
+        // A replica that fails is no answer: home gives it.
+        Some(near) => sessions::look_up_in(&near.store, tenant, &token, now, false).await.unwrap_or(Lookup::Unsure),
+        None => Lookup::Unsure,
+    };
+    let live = match replica {
+        Lookup::Live(live) => Some(*live),
+        Lookup::Dead => None,
+        // Not in the replica (a session made a moment ago, not yet replicated), or no replica:
+        // home, consistently, before anything says 401.
+        Lookup::Unsure => sessions::look_up(&ctx.store, tenant, &token, now).await?,
+    };
+    let Some(live) = live else {
         return Ok(None);
     };
     if let Some(slide) = live.slide {

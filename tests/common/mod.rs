@@ -79,6 +79,79 @@ impl Drop for TestTable {
     }
 }
 
+/// The second DynamoDB Local (`DYNAUTH_TEST_DYNAMODB_REPLICA`): a replica region.
+pub fn replica_endpoint() -> String {
+    std::env::var("DYNAUTH_TEST_DYNAMODB_REPLICA").unwrap_or_else(|_| {
+        panic!("DYNAUTH_TEST_DYNAMODB_REPLICA is not set: run the tests with `npm test` or `scripts/with-servers.sh`")
+    })
+}
+
+/// A replica region of a test table: the same table on the second DynamoDB Local, brought level
+/// with home only when a test calls [`Replica::replicate`]. A stand-in for global-table
+/// replication whose lag the test decides (none, or until it replicates).
+pub struct Replica {
+    schema: Schema,
+    home: Client<'static>,
+    client: Client<'static>,
+}
+
+impl Replica {
+    pub fn of(home: &TestTable) -> Self {
+        let config = config(&replica_endpoint(), "us-east-1", local_credentials());
+        let client = Client::new(&config, HttpTransport::default(), os_runtime());
+        let created = block_on(table::create(&client, &home.schema));
+        assert_eq!(created, Ok(true), "creating the replica of {}", home.schema.table);
+        Self { schema: home.schema.clone(), home: local_client(HttpTransport::default(), os_runtime()), client }
+    }
+
+    /// Makes the replica equal to home as it is now: every item of home written, every item
+    /// home no longer has deleted.
+    pub fn replicate(&self) {
+        let scan = |client: &Client<'static>| {
+            let mut input = dynauth::dynamo::ScanInput {
+                table_name: self.schema.table.clone(),
+                consistent_read: true,
+                ..Default::default()
+            };
+            let mut items = Vec::new();
+            loop {
+                let page = block_on(client.scan(&input)).unwrap_or_else(|e| panic!("{e}"));
+                items.extend(page.items);
+                match page.last_evaluated_key {
+                    Some(k) => input.exclusive_start_key = Some(k),
+                    None => return items,
+                }
+            }
+        };
+        let key = |item: &dynauth::dynamo::Item| -> dynauth::dynamo::Item {
+            [&self.schema.pk, &self.schema.sk]
+                .into_iter()
+                .filter_map(|name| item.get(name).map(|v| (name.clone(), v.clone())))
+                .collect()
+        };
+        let at_home = scan(&self.home);
+        let home_keys: Vec<_> = at_home.iter().map(key).collect();
+        for item in scan(&self.client) {
+            let k = key(&item);
+            if !home_keys.contains(&k) {
+                let input = dynauth::dynamo::DeleteItemInput::new(&self.schema.table, k);
+                block_on(self.client.delete_item(input, dynauth::dynamo::Write::Idempotent))
+                    .unwrap_or_else(|e| panic!("{e}"));
+            }
+        }
+        for item in at_home {
+            let input = dynauth::dynamo::PutItemInput::new(&self.schema.table, item);
+            block_on(self.client.put_item(input, dynauth::dynamo::Write::Idempotent)).unwrap_or_else(|e| panic!("{e}"));
+        }
+    }
+}
+
+impl Drop for Replica {
+    fn drop(&mut self) {
+        let _ = block_on(self.client.delete_table(&self.schema.table));
+    }
+}
+
 /// The API over a real DynamoDB Local table, as the edge runs it: one client per request (with
 /// its own counters), the caches shared for the life of the app (an isolate).
 pub mod app {
@@ -178,9 +251,25 @@ pub mod app {
         }
 
         pub fn send(&self, request: http::Request<Vec<u8>>) -> Answer {
+            self.send_from(request, None)
+        }
+
+        /// [`Self::send`] for a request that came in at `location` (Cloudflare's `request.cf`).
+        pub fn send_from(
+            &self,
+            request: http::Request<Vec<u8>>,
+            location: Option<dynauth::regions::Location>,
+        ) -> Answer {
             let db = Client::new(&self.config.dynamo, &self.transport, &self.runtime);
             let webhook = &self.transport;
-            let ctx = Ctx::new(&self.config, &db, &webhook, &self.runtime, &self.caches, self.runtime.now());
+            // As the edge does: the region nearest to where the request came from (none: home),
+            // its replica read first.
+            let nearest = self.config.nearest(location);
+            let replica = nearest.and_then(|(_, r)| r).map(|c| Client::new(c, &self.transport, &self.runtime));
+            let mut ctx = Ctx::new(&self.config, &db, &webhook, &self.runtime, &self.caches, self.runtime.now());
+            if let Some((region, _)) = nearest {
+                ctx = ctx.with_replica(region, replica.as_ref());
+            }
             let handled = block_on(api::handle(&ctx, request));
             let calls = handled.log.dynamodb_calls;
             let log = serde_json::to_value(&handled.log).unwrap_or_default();

@@ -1,0 +1,159 @@
+//! Reads from the nearest region of a global table: two DynamoDB Local instances act as the home
+//! region (us-east-1) and a replica (ap-southeast-2), with a test replicator whose lag the test
+//! decides ([`common::Replica`]). Requests carry where they came from (Cloudflare's location),
+//! as the edge gives it; the DynamoDB calls of each request are counted exactly.
+
+mod common;
+
+use std::time::Duration;
+
+use dynauth::dynamo::AttributeValue;
+use dynauth::regions::Location;
+use serde_json::{Value, json};
+
+use common::app::{Answer, App};
+use common::{Replica, TestTable, manual_runtime, replica_endpoint, scan_all};
+
+const T0: u64 = 1_800_000_000;
+const HOST: &str = "auth.acme.test";
+const SYDNEY: Location = Location { latitude: -33.87, longitude: 151.21 };
+const NEW_YORK: Location = Location { latitude: 40.71, longitude: -74.0 };
+
+type TestApp = App<dynauth::testing::ManualRuntime>;
+
+fn regions(replica: &str) -> [(&'static str, String); 2] {
+    [
+        ("DYNAMODB_REGIONS", "us-east-1,ap-southeast-2".into()),
+        ("DYNAMODB_ENDPOINTS", format!("ap-southeast-2={replica}")),
+    ]
+}
+
+fn app(table: &TestTable, replica: &str) -> TestApp {
+    let vars = regions(replica);
+    let extra: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    App::new(table.name(), manual_runtime(T0), &extra)
+}
+
+/// `method path` on `host` from `from` (None: Cloudflare did not say where).
+fn call_from(app: &TestApp, from: Option<Location>, method: &str, path: &str, headers: &[(&str, &str)]) -> Answer {
+    let mut builder = http::Request::builder().method(method).uri(format!("https://{HOST}{path}")).header("host", HOST);
+    for (k, v) in headers {
+        builder = builder.header(*k, *v);
+    }
+    app.send_from(builder.body(Vec::new()).unwrap_or_else(|e| panic!("{e}")), from)
+}
+
+fn lookup(app: &TestApp, from: Option<Location>, token: &str) -> Answer {
+    call_from(app, from, "GET", "/v1/session", &[("authorization", &format!("Bearer {token}"))])
+}
+
+fn mint(app: &TestApp, user: &str) -> (String, String) {
+    let r = app.admin("POST", "/v1/admin/tenants/acme/sessions", Some(json!({"user_id": user})));
+    assert_eq!(r.status, 201, "{}", r.json);
+    (r.json["token"].as_str().unwrap_or_default().into(), r.json["session"]["id"].as_str().unwrap_or_default().into())
+}
+
+fn revoke(app: &TestApp, id: &str) {
+    assert_eq!(app.admin("DELETE", &format!("/v1/admin/tenants/acme/sessions/{id}"), None).status, 204);
+}
+
+fn setup(prefix: &str, tenant: Value) -> (TestTable, Replica, TestApp) {
+    let table = TestTable::new(prefix);
+    let replica = Replica::of(&table);
+    let app = app(&table, &replica_endpoint());
+    assert_eq!(app.admin("PUT", "/v1/admin/tenants/acme", Some(tenant)).status, 201);
+    assert_eq!(
+        app.admin("PUT", &format!("/v1/admin/tenants/acme/domains/{HOST}"), Some(json!({"status": "ready"}))).status,
+        201
+    );
+    (table, replica, app)
+}
+
+fn region(answer: &Answer) -> Value {
+    answer.log["region"].clone()
+}
+
+#[test]
+fn lookups_read_the_nearest_replica_and_ask_home_only_for_what_it_lacks() {
+    let (_t, replica, app) = setup("regions", json!({"name": "Acme"}));
+    // Nothing replicated yet: the host and the session are found at home after the replica
+    // missed them (the negative answer of a replica is never cached).
+    let warm = call_from(&app, Some(SYDNEY), "GET", "/v1/tenant", &[]);
+    assert_eq!((warm.status, warm.calls, region(&warm)), (200, 2, json!("ap-southeast-2")), "{}", warm.json);
+    let (token, id) = mint(&app, "u-1");
+    let fresh = lookup(&app, Some(SYDNEY), &token);
+    assert_eq!((fresh.status, fresh.calls), (200, 2), "a session made a moment ago works at once: home fallback");
+    assert_eq!(fresh.json["session"]["id"], json!(id));
+
+    // Replicated: one call, to the replica.
+    replica.replicate();
+    let near = lookup(&app, Some(SYDNEY), &token);
+    assert_eq!((near.status, near.calls, region(&near)), (200, 1, json!("ap-southeast-2")));
+    assert_eq!(near.json, fresh.json);
+    // From New York home is nearest; without a location, home.
+    let home = lookup(&app, Some(NEW_YORK), &token);
+    assert_eq!((home.status, home.calls, region(&home)), (200, 1, json!("us-east-1")));
+    assert_eq!(region(&lookup(&app, None, &token)), json!("us-east-1"));
+
+    // Revoked at home: the replica answers 200 until replication reaches it (the documented
+    // bound), then 401 with its one call (a revoked session is final: home is not asked).
+    revoke(&app, &id);
+    let stale = lookup(&app, Some(SYDNEY), &token);
+    assert_eq!((stale.status, stale.calls), (200, 1), "within the replication lag");
+    assert_eq!(lookup(&app, Some(NEW_YORK), &token).status, 401, "home knows at once");
+    replica.replicate();
+    let revoked = lookup(&app, Some(SYDNEY), &token);
+    assert_eq!((revoked.status, revoked.calls), (401, 1));
+
+    // An unknown token: the replica misses, home confirms, then 401 (two calls, never more).
+    let unknown = lookup(&app, Some(SYDNEY), &"A".repeat(43));
+    assert_eq!((unknown.status, unknown.calls), (401, 2));
+
+    // A host claimed a moment ago resolves through home, like a session.
+    let other = "app.acme.test";
+    assert_eq!(
+        app.admin("PUT", &format!("/v1/admin/tenants/acme/domains/{other}"), Some(json!({"status": "ready"}))).status,
+        201
+    );
+    let request =
+        http::Request::builder().method("GET").uri(format!("https://{other}/v1/tenant")).header("host", other);
+    let claimed = app.send_from(request.body(Vec::new()).unwrap_or_else(|e| panic!("{e}")), Some(SYDNEY));
+    assert_eq!((claimed.status, claimed.calls), (200, 2));
+}
+
+#[test]
+fn writes_go_home_and_strict_revocation_reads_home_at_once() {
+    let (t, replica, app) = setup("regions-strict", json!({"name": "Acme", "session": {"strict_revocation": true}}));
+    let (token, id) = mint(&app, "u-1");
+    replica.replicate();
+    let _warm = call_from(&app, Some(SYDNEY), "GET", "/v1/tenant", &[]);
+    let first = lookup(&app, Some(SYDNEY), &token);
+    assert_eq!((first.status, first.calls, region(&first)), (200, 1, json!("ap-southeast-2")));
+    revoke(&app, &id);
+    let at_once = lookup(&app, Some(SYDNEY), &token);
+    assert_eq!((at_once.status, at_once.calls), (401, 1), "strict: home, consistently, never the stale replica");
+
+    // Logout from Sydney writes home, and answers after that write.
+    let (token, id) = mint(&app, "u-2");
+    replica.replicate();
+    let out = call_from(&app, Some(SYDNEY), "POST", "/v1/logout", &[("authorization", &format!("Bearer {token}"))]);
+    assert_eq!(out.status, 204);
+    let pk = AttributeValue::S(format!("TENANT#acme#SESSION#{id}"));
+    let stored = scan_all(t.name()).into_iter().find(|i| i.get("PK") == Some(&pk)).unwrap_or_default();
+    assert!(stored.contains_key("revoked_at"), "revoked at home: {stored:?}");
+}
+
+#[test]
+fn a_replica_that_is_down_is_skipped_for_home() {
+    let table = TestTable::new("regions-down");
+    let app = app(&table, "http://127.0.0.1:9"); // nothing listens there
+    assert_eq!(app.admin("PUT", "/v1/admin/tenants/acme", Some(json!({"name": "Acme"}))).status, 201);
+    assert_eq!(
+        app.admin("PUT", &format!("/v1/admin/tenants/acme/domains/{HOST}"), Some(json!({"status": "ready"}))).status,
+        201
+    );
+    let (token, _) = mint(&app, "u-1");
+    app.runtime.advance(Duration::from_secs(1));
+    let r = lookup(&app, Some(SYDNEY), &token);
+    assert_eq!((r.status, region(&r)), (200, json!("ap-southeast-2")), "{}", r.json);
+}
