@@ -101,6 +101,7 @@ pub const VARIABLES: &[&str] = &[
     "DYNAMODB_ENDPOINT",
     "DYNAMODB_REGIONS",
     "DYNAMODB_ENDPOINTS",
+    "DYNAMODB_REPLICA_TIMEOUT_MS",
     "DYNAMODB_PARTITION_KEY",
     "DYNAMODB_SORT_KEY",
     "DYNAMODB_GSI1_NAME",
@@ -234,21 +235,28 @@ impl Config {
 }
 
 impl Config {
-    /// With replica regions: the region nearest to `at` (see [`crate::regions::preference`]),
-    /// and its client settings when it is a replica (`None`: home is nearest). `None` with one
-    /// region.
-    pub fn nearest(&self, at: Option<crate::regions::Location>) -> Option<(&str, Option<&ClientConfig>)> {
+    /// With replica regions: the region nearest to `at` (see [`crate::regions::preference`])
+    /// among home and the replicas that are `usable` (a circuit breaker's say), and its client
+    /// settings when it is a replica (`None`: home). `None` with one region.
+    pub fn nearest(
+        &self,
+        at: Option<crate::regions::Location>,
+        usable: impl Fn(&str) -> bool,
+    ) -> Option<(&str, Option<&ClientConfig>)> {
         if self.replicas.is_empty() {
             return None;
         }
         let names: Vec<&str> = std::iter::once(self.dynamo.region.as_str())
             .chain(self.replicas.iter().map(|r| r.region.as_str()))
             .collect();
-        let first = crate::regions::preference(&names, at).first().copied().unwrap_or(0);
-        Some(match first.checked_sub(1).and_then(|i| self.replicas.get(i)) {
-            Some(replica) => (replica.region.as_str(), Some(replica)),
-            None => (self.dynamo.region.as_str(), None),
-        })
+        for i in crate::regions::preference(&names, at) {
+            match i.checked_sub(1).and_then(|i| self.replicas.get(i)) {
+                Some(replica) if usable(&replica.region) => return Some((replica.region.as_str(), Some(replica))),
+                Some(_) => {}
+                None => break, // home: always usable
+            }
+        }
+        Some((self.dynamo.region.as_str(), None))
     }
 }
 
@@ -303,7 +311,9 @@ pub const MAX_REGIONS: usize = 8;
 /// The replica regions of a global table: `DYNAMODB_REGIONS` (home first: it must start with
 /// `AWS_REGION`), each with AWS's endpoint or one from `DYNAMODB_ENDPOINTS`
 /// (`region=url,...`, for local use; the home region's endpoint stays `DYNAMODB_ENDPOINT`).
-/// Credentials and retries are the home region's. Without `DYNAMODB_REGIONS`: none.
+/// Credentials are the home region's. A replica read gets one attempt within
+/// `DYNAMODB_REPLICA_TIMEOUT_MS` (default 250): a slow or failing replica is skipped for home, not
+/// retried. Without `DYNAMODB_REGIONS`: none.
 pub fn replicas_from_lookup(
     lookup: &impl Fn(&str) -> Option<String>,
     home: &ClientConfig,
@@ -329,6 +339,8 @@ pub fn replicas_from_lookup(
         "must not name a region twice",
     )?;
     check("DYNAMODB_REGIONS", regions.len() <= MAX_REGIONS, &format!("may name at most {MAX_REGIONS} regions"))?;
+    let budget = Duration::from_millis(vars.number("DYNAMODB_REPLICA_TIMEOUT_MS", 250, 20, 5_000)?);
+    let retry = RetryPolicy { max_attempts: 1, deadline: budget, attempt_timeout: budget, ..home.retry };
     let mut named = Vec::new();
     for pair in endpoints.iter().flat_map(|e| e.split(',')).map(str::trim).filter(|p| !p.is_empty()) {
         let rule = "must be region=URL pairs, separated by commas, for replica regions of DYNAMODB_REGIONS";
@@ -352,7 +364,7 @@ pub fn replicas_from_lookup(
             None => Endpoint::aws(region)
                 .map_err(|e| ConfigError { variable: "DYNAMODB_REGIONS", problem: format!("{region}: {e}") })?,
         };
-        replicas.push(ClientConfig { endpoint, region: (*region).to_string(), ..home.clone() });
+        replicas.push(ClientConfig { endpoint, region: (*region).to_string(), retry, ..home.clone() });
     }
     Ok(replicas)
 }
@@ -523,6 +535,15 @@ pub(crate) mod tests {
             ]
         );
         assert_eq!(config.replicas[0].credentials, config.dynamo.credentials);
+        // A replica read is one attempt within its budget: a slow replica is skipped, not retried.
+        let retry = config.replicas[0].retry;
+        assert_eq!(
+            (retry.max_attempts, retry.attempt_timeout, retry.deadline),
+            (1, Duration::from_millis(250), Duration::from_millis(250))
+        );
+        let mut budget = vars.clone();
+        budget.insert("DYNAMODB_REPLICA_TIMEOUT_MS", "5".into());
+        assert_eq!(parse(&budget).map(|_| ()).map_err(|e| e.variable), Err("DYNAMODB_REPLICA_TIMEOUT_MS"));
         let cases = [
             ("DYNAMODB_REGIONS", "eu-west-1,us-east-1", "must start with the home region, AWS_REGION (us-east-1)"),
             ("DYNAMODB_REGIONS", "us-east-1,us-east-1", "must not name a region twice"),

@@ -275,7 +275,8 @@ async fn handle(state: State, head: String) -> Finished {
         Ok(isolate) => {
             let db = isolate.client();
             let webhook = isolate.transport();
-            let nearest = isolate.config.nearest(location);
+            let now = driver::now();
+            let nearest = isolate.config.nearest(location, |region| isolate.caches.region_usable(region, now));
             let replica = nearest.and_then(|(_, replica)| replica).map(|config| isolate.client_in(config));
             let mut ctx = Ctx::new(&isolate.config, &db, &webhook, &HostRuntime, &isolate.caches, driver::now());
             if let Some((region, _)) = nearest {

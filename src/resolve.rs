@@ -42,6 +42,20 @@ type Resolution = Result<Option<Rc<Tenant>>, DynamoError>;
 /// tenant, generation and version name it); the lifetime only bounds what an idle tenant holds.
 const JWT_KEY_TTL: Duration = Duration::from_secs(3600);
 
+/// Consecutive failures (errors, or no answer within the replica budget) after which a replica
+/// region is skipped for the next nearest (or home).
+pub const BREAKER_FAILURES: u32 = 3;
+/// How long a tripped replica is skipped before one request tries it again (half-open): a success
+/// closes the breaker, a failure opens it for another cooldown.
+pub const BREAKER_COOLDOWN: Duration = Duration::from_secs(30);
+
+/// A replica region's circuit breaker.
+#[derive(Debug, Default, Clone, Copy)]
+struct Breaker {
+    failures: u32,
+    open_until: Option<SystemTime>,
+}
+
 /// A derived JWT key's name: a fingerprint of the master key, the tenant, its generation, the
 /// key version.
 type JwtKeyName = (String, TenantId, String, String);
@@ -56,6 +70,7 @@ pub struct Caches {
     tenants: TtlCache<TenantId, Rc<Tenant>>,
     in_flight: RefCell<HashMap<Host, Rc<Flight>>>,
     jwt_keys: TtlCache<JwtKeyName, Rc<TenantKey>>,
+    breakers: RefCell<HashMap<String, Breaker>>,
 }
 
 impl Caches {
@@ -66,6 +81,29 @@ impl Caches {
             tenants: TtlCache::new(settings.max_entries),
             in_flight: RefCell::new(HashMap::new()),
             jwt_keys: TtlCache::new(settings.max_entries),
+            breakers: RefCell::new(HashMap::new()),
+        }
+    }
+
+    /// Whether reads may go to replica `region` now: its breaker is closed, or its cooldown is
+    /// over (the next read probes it).
+    pub fn region_usable(&self, region: &str, now: SystemTime) -> bool {
+        self.breakers.borrow().get(region).and_then(|b| b.open_until).is_none_or(|until| now >= until)
+    }
+
+    /// Records how a read of replica `region` went: a success closes its breaker; the
+    /// [`BREAKER_FAILURES`]th failure in a row (and any failure of a probe) opens it for
+    /// [`BREAKER_COOLDOWN`].
+    pub fn region_answered(&self, region: &str, ok: bool, now: SystemTime) {
+        let mut breakers = self.breakers.borrow_mut();
+        if ok {
+            breakers.remove(region);
+            return;
+        }
+        let breaker = breakers.entry(region.to_string()).or_default();
+        breaker.failures += 1;
+        if breaker.failures >= BREAKER_FAILURES {
+            breaker.open_until = Some(now + BREAKER_COOLDOWN);
         }
     }
 
@@ -106,7 +144,7 @@ impl Caches {
     pub async fn resolve(
         &self,
         store: &Store<'_>,
-        near: Option<&Store<'_>>,
+        near: Option<(&Store<'_>, &str)>,
         host: &Host,
         default_tenant: Option<&TenantId>,
         now: SystemTime,
@@ -116,8 +154,10 @@ impl Caches {
         }
         self.once(host, async {
             let replicated = match near {
-                Some(near) => {
-                    tenants::resolve(near, host).await.ok().flatten().filter(|d| d.status == DomainStatus::Ready)
+                Some((near, region)) => {
+                    let read = tenants::resolve(near, host).await;
+                    self.region_answered(region, read.is_ok(), now);
+                    read.ok().flatten().filter(|d| d.status == DomainStatus::Ready)
                 }
                 None => None,
             };

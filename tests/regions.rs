@@ -144,7 +144,7 @@ fn writes_go_home_and_strict_revocation_reads_home_at_once() {
 }
 
 #[test]
-fn a_replica_that_is_down_is_skipped_for_home() {
+fn a_replica_that_is_down_is_skipped_for_home_and_its_breaker_opens_after_three_failures() {
     let table = TestTable::new("regions-down");
     let app = app(&table, "http://127.0.0.1:9"); // nothing listens there
     assert_eq!(app.admin("PUT", "/v1/admin/tenants/acme", Some(json!({"name": "Acme"}))).status, 201);
@@ -153,7 +153,81 @@ fn a_replica_that_is_down_is_skipped_for_home() {
         201
     );
     let (token, _) = mint(&app, "u-1");
-    app.runtime.advance(Duration::from_secs(1));
+    let _warm = call_from(&app, Some(NEW_YORK), "GET", "/v1/tenant", &[]); // the host, from home
+    // One attempt at the replica (no retries: it is skipped, not waited for), then home.
+    for _ in 0..3 {
+        let r = lookup(&app, Some(SYDNEY), &token);
+        assert_eq!((r.status, r.calls, region(&r)), (200, 2, json!("ap-southeast-2")), "{}", r.json);
+    }
+    // Three failures in a row: the breaker is open, Sydney reads home, one call.
+    let skipped = lookup(&app, Some(SYDNEY), &token);
+    assert_eq!((skipped.status, skipped.calls, region(&skipped)), (200, 1, json!("us-east-1")));
+    // After the cooldown one request probes the replica again; it fails, the breaker reopens.
+    app.runtime.advance(dynauth::resolve::BREAKER_COOLDOWN);
+    let probe = lookup(&app, Some(SYDNEY), &token);
+    assert_eq!((probe.status, probe.calls, region(&probe)), (200, 2, json!("ap-southeast-2")));
+    let again = lookup(&app, Some(SYDNEY), &token);
+    assert_eq!((again.calls, region(&again)), (1, json!("us-east-1")));
+}
+
+#[test]
+fn a_replica_slower_than_its_budget_is_skipped_within_the_budget() {
+    // A replica that accepts connections and never answers.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("{e}"));
+    let hung = format!("http://{}", listener.local_addr().unwrap_or_else(|e| panic!("{e}")));
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in listener.incoming().flatten() {
+            held.push(stream); // kept open, never answered
+        }
+    });
+    let table = TestTable::new("regions-slow");
+    let vars = [
+        ("DYNAMODB_REGIONS", "us-east-1,ap-southeast-2".to_string()),
+        ("DYNAMODB_ENDPOINTS", format!("ap-southeast-2={hung}")),
+        ("DYNAMODB_REPLICA_TIMEOUT_MS", "100".to_string()),
+    ];
+    let extra: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let app = App::new(table.name(), manual_runtime(T0), &extra);
+    assert_eq!(app.admin("PUT", "/v1/admin/tenants/acme", Some(json!({"name": "Acme"}))).status, 201);
+    assert_eq!(
+        app.admin("PUT", &format!("/v1/admin/tenants/acme/domains/{HOST}"), Some(json!({"status": "ready"}))).status,
+        201
+    );
+    let (token, _) = mint(&app, "u-1");
+    let _warm = call_from(&app, Some(NEW_YORK), "GET", "/v1/tenant", &[]);
+    let started = std::time::Instant::now();
     let r = lookup(&app, Some(SYDNEY), &token);
-    assert_eq!((r.status, region(&r)), (200, json!("ap-southeast-2")), "{}", r.json);
+    let took = started.elapsed();
+    assert_eq!((r.status, r.calls), (200, 2));
+    assert!(took < Duration::from_millis(1_000), "the replica's 100 ms budget, then home: {took:?}");
+}
+
+#[test]
+fn with_home_down_replicas_keep_answering_lookups_and_writes_are_503() {
+    let (t, replica, app) = setup("regions-home-down", json!({"name": "Acme"}));
+    let (token, id) = mint(&app, "u-1");
+    replica.replicate();
+    let (unreplicated, _) = mint(&app, "u-2");
+    // The same table and replica, home unreachable.
+    let vars = regions(&replica_endpoint());
+    let mut extra: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    extra.push(("DYNAMODB_ENDPOINT", "http://127.0.0.1:9"));
+    let down = App::new(t.name(), manual_runtime(T0), &extra);
+    let r = lookup(&down, Some(SYDNEY), &token);
+    assert_eq!(
+        (r.status, r.json["session"]["id"].clone(), region(&r)),
+        (200, json!(id), json!("ap-southeast-2")),
+        "{}",
+        r.json
+    );
+    // A session the replica does not have yet cannot be confirmed: 503, never a false 401.
+    let unsure = lookup(&down, Some(SYDNEY), &unreplicated);
+    assert_eq!((unsure.status, unsure.json["error"]["code"].clone()), (503, json!("unavailable")), "{}", unsure.json);
+    assert!(unsure.headers.contains_key("retry-after"));
+    // Writes go home: 503 with Retry-After; the session is still live in both regions.
+    let out = call_from(&down, Some(SYDNEY), "POST", "/v1/logout", &[("authorization", &format!("Bearer {token}"))]);
+    assert_eq!((out.status, out.json["error"]["code"].clone()), (503, json!("unavailable")), "{}", out.json);
+    assert!(out.headers.contains_key("retry-after"));
+    assert_eq!(lookup(&app, Some(NEW_YORK), &token).status, 200, "nothing was half-written");
 }

@@ -564,7 +564,7 @@ async fn resolve_tenant(ctx: &Ctx<'_>, request: &Request) -> Result<Rc<Tenant>, 
     let raw = request_host(request).ok_or_else(|| ApiError::bad_request("invalid_host", "the request has no Host"))?;
     let host = host::canonical(&raw)
         .map_err(|e| ApiError::bad_request("invalid_host", format!("the Host is invalid: {e}")))?;
-    let near = ctx.near.as_ref().map(|n| &n.store);
+    let near = ctx.near.as_ref().map(|n| (&n.store, n.region));
     ctx.caches.resolve(&ctx.store, near, &host, ctx.config.default_tenant.as_ref(), ctx.now).await?.ok_or_else(|| {
         ApiError::NotFound { code: "unknown_host", message: format!("no tenant serves the host {host}") }
     })

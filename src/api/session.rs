@@ -51,7 +51,11 @@ pub(crate) async fn looked_up(
     let nearest = ctx.near.as_ref().filter(|_| use_cache && !tenant.session.strict_revocation);
     let replica = match nearest {
         // A replica that fails is no answer: home gives it.
-        Some(near) => sessions::look_up_in(&near.store, tenant, &token, now, false).await.unwrap_or(Lookup::Unsure),
+        Some(near) => {
+            let read = sessions::look_up_in(&near.store, tenant, &token, now, false).await;
+            ctx.caches.region_answered(near.region, read.is_ok(), ctx.now);
+            read.unwrap_or(Lookup::Unsure)
+        }
         None => Lookup::Unsure,
     };
     let live = match replica {

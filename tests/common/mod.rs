@@ -264,7 +264,8 @@ pub mod app {
             let webhook = &self.transport;
             // As the edge does: the region nearest to where the request came from (none: home),
             // its replica read first.
-            let nearest = self.config.nearest(location);
+            let now = self.runtime.now();
+            let nearest = self.config.nearest(location, |region| self.caches.region_usable(region, now));
             let replica = nearest.and_then(|(_, r)| r).map(|c| Client::new(c, &self.transport, &self.runtime));
             let mut ctx = Ctx::new(&self.config, &db, &webhook, &self.runtime, &self.caches, self.runtime.now());
             if let Some((region, _)) = nearest {
