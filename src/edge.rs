@@ -279,6 +279,11 @@ async fn handle(state: State, head: String) -> Finished {
             let nearest = isolate.config.nearest(location, |region| isolate.caches.region_usable(region, now));
             let replica = nearest.and_then(|(_, replica)| replica).map(|config| isolate.client_in(config));
             let mut ctx = Ctx::new(&isolate.config, &db, &webhook, &HostRuntime, &isolate.caches, driver::now());
+            // Only the admin API (its health check) reaches other regions' tables.
+            #[cfg(feature = "admin")]
+            {
+                ctx = ctx.with_connect(isolate);
+            }
             if let Some((region, _)) = nearest {
                 ctx = ctx.with_replica(region, replica.as_ref());
             }
@@ -472,6 +477,13 @@ fn random_id() -> String {
     let mut b = [0u8; 8];
     HostRuntime.fill_random(&mut b);
     hex::encode(b)
+}
+
+#[cfg(feature = "admin")]
+impl api::Connect for Isolate {
+    fn client(&self, config: &crate::dynamo::ClientConfig) -> Client<'_> {
+        self.client_in(config)
+    }
 }
 
 impl Isolate {

@@ -70,7 +70,8 @@ pub struct Caches {
     tenants: TtlCache<TenantId, Rc<Tenant>>,
     in_flight: RefCell<HashMap<Host, Rc<Flight>>>,
     jwt_keys: TtlCache<JwtKeyName, Rc<TenantKey>>,
-    breakers: RefCell<HashMap<String, Breaker>>,
+    /// Per replica region (at most 8: a list, not a map).
+    breakers: RefCell<Vec<(String, Breaker)>>,
 }
 
 impl Caches {
@@ -81,14 +82,16 @@ impl Caches {
             tenants: TtlCache::new(settings.max_entries),
             in_flight: RefCell::new(HashMap::new()),
             jwt_keys: TtlCache::new(settings.max_entries),
-            breakers: RefCell::new(HashMap::new()),
+            breakers: RefCell::new(Vec::new()),
         }
     }
 
     /// Whether reads may go to replica `region` now: its breaker is closed, or its cooldown is
     /// over (the next read probes it).
     pub fn region_usable(&self, region: &str, now: SystemTime) -> bool {
-        self.breakers.borrow().get(region).and_then(|b| b.open_until).is_none_or(|until| now >= until)
+        let breakers = self.breakers.borrow();
+        let open_until = breakers.iter().find(|(r, _)| r == region).and_then(|(_, b)| b.open_until);
+        open_until.is_none_or(|until| now >= until)
     }
 
     /// Records how a read of replica `region` went: a success closes its breaker; the
@@ -96,14 +99,23 @@ impl Caches {
     /// [`BREAKER_COOLDOWN`].
     pub fn region_answered(&self, region: &str, ok: bool, now: SystemTime) {
         let mut breakers = self.breakers.borrow_mut();
-        if ok {
-            breakers.remove(region);
-            return;
-        }
-        let breaker = breakers.entry(region.to_string()).or_default();
-        breaker.failures += 1;
-        if breaker.failures >= BREAKER_FAILURES {
-            breaker.open_until = Some(now + BREAKER_COOLDOWN);
+        let at = breakers.iter().position(|(r, _)| r == region);
+        match (ok, at) {
+            (true, Some(i)) => {
+                breakers.swap_remove(i);
+            }
+            (true, None) => {}
+            (false, at) => {
+                let i = at.unwrap_or_else(|| {
+                    breakers.push((region.to_string(), Breaker::default()));
+                    breakers.len() - 1
+                });
+                let breaker = &mut breakers[i].1;
+                breaker.failures += 1;
+                if breaker.failures >= BREAKER_FAILURES {
+                    breaker.open_until = Some(now + BREAKER_COOLDOWN);
+                }
+            }
         }
     }
 

@@ -281,3 +281,46 @@ fn credentials_come_from_aws_profile_files_when_none_are_given() {
     assert!(stderr.contains("signature"), "{stderr}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn table_check_covers_every_region_of_a_global_table() {
+    let table = unique_name("cli-regions");
+    assert_eq!(dynauth(&table, &["table", "create"]).code, 0);
+    let replica = common::replica_endpoint();
+    let regional = |args: &[&str]| {
+        let out = command(&table, args)
+            .env("DYNAMODB_REGIONS", "us-east-1,ap-southeast-2")
+            .env("DYNAMODB_ENDPOINTS", format!("ap-southeast-2={replica}"))
+            .output()
+            .unwrap_or_else(|e| panic!("{e}"));
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    };
+    // The replica region has no table yet: the check fails and says where.
+    let missing = regional(&["table", "check", "--json"]);
+    assert_eq!(missing.code, 1, "{}", missing.stderr);
+    let regions = missing.json()["regions"].clone();
+    assert_eq!((regions[0]["region"].clone(), regions[0]["mismatches"].clone()), (json!("us-east-1"), json!([])));
+    assert_eq!(regions[1]["region"], "ap-southeast-2");
+    assert_ne!(regions[1]["mismatches"], json!([]), "{regions}");
+    // Once the replica has it, every region passes (text output names each region).
+    let made = Command::new(env!("CARGO_BIN_EXE_dynauth"))
+        .args(["table", "create"])
+        .env("DYNAMODB_ENDPOINT", &replica)
+        .env("AWS_REGION", "ap-southeast-2")
+        .env("DYNAMODB_TABLE", &table)
+        .env("AWS_ACCESS_KEY_ID", "AKIDLOCALCLI")
+        .env("AWS_SECRET_ACCESS_KEY", "local-cli-secret")
+        .status()
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(made.success());
+    let ok = regional(&["table", "check"]);
+    assert_eq!(ok.code, 0, "{}{}", ok.stdout, ok.stderr);
+    assert!(ok.stdout.contains("region:  us-east-1") && ok.stdout.contains("region:  ap-southeast-2"), "{}", ok.stdout);
+    // A DYNAMODB_REGIONS that does not start at home is a configuration error (exit 3).
+    let wrong = command(&table, &["table", "check"]).env("DYNAMODB_REGIONS", "eu-west-1,us-east-1").output();
+    assert_eq!(wrong.map(|o| o.status.code()).unwrap_or_else(|e| panic!("{e}")), Some(3));
+}

@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """Checks that infra/cloudformation.yaml creates exactly the table the code expects (the CreateTable
-request printed by `dynauth table definition`, plus TTL on `ttl`), and that the IAM policies are
-well formed and scoped to the table and its indexes.
+request printed by `dynauth table definition`, plus TTL on `ttl`), that the IAM policies are
+well formed and scoped to the table and its indexes, and that infra/cloudformation-global.yaml
+makes the same table a global table (a stream, every replica safe) with the same grants in every
+one of its regions.
 
     python3 tests/infra_check.py target/debug/dynauth
 """
@@ -77,6 +79,42 @@ def main(cli):
         if as_json != policy["Statement"]:
             failures.append(f"cloudformation {resource} differs from infra/{name}")
 
+    # The global table: the same table, replicated (home plus the replica parameters), each
+    # replica safe, and the same grants as the JSON policies on the table in every region.
+    glob = yaml.load((ROOT / "infra/cloudformation-global.yaml").read_text(), Loader=CfnLoader)
+    gtable = glob["Resources"]["DynauthTable"]
+    gprops = gtable["Properties"]
+    if gtable.get("Type") != "AWS::DynamoDB::GlobalTable":
+        failures.append("cloudformation-global: DynauthTable must be an AWS::DynamoDB::GlobalTable")
+    for key in ["AttributeDefinitions", "KeySchema", "GlobalSecondaryIndexes", "BillingMode"]:
+        if gprops.get(key) != expected[key]:
+            failures.append(f"cloudformation-global {key}: {gprops.get(key)!r} != code's {expected[key]!r}")
+    if gprops.get("TimeToLiveSpecification") != {"AttributeName": "ttl", "Enabled": True}:
+        failures.append("cloudformation-global: time to live on ttl")
+    if gprops.get("StreamSpecification") != {"StreamViewType": "NEW_AND_OLD_IMAGES"}:
+        failures.append("cloudformation-global: global tables need a NEW_AND_OLD_IMAGES stream")
+    if gtable.get("DeletionPolicy") != "Retain" or gtable.get("UpdateReplacePolicy") != "Retain":
+        failures.append("cloudformation-global: the table must be retained")
+    replica_params = [k for k in glob["Parameters"] if k.startswith("ReplicaRegion")]
+    regions = ["AWS::Region"] + replica_params
+    replicas = gprops.get("Replicas", [])
+    if [r["Region"].get("Ref") for r in replicas] != regions:
+        failures.append(f"cloudformation-global: Replicas must be the stack's region and {replica_params}")
+    for r in replicas:
+        if r.get("DeletionProtectionEnabled") is not True or r.get("PointInTimeRecoverySpecification") != {"PointInTimeRecoveryEnabled": True}:
+            failures.append(f"cloudformation-global: replica {r['Region']} needs deletion protection and PITR")
+    region_vars = ["${AWS::Region}"] + ["${" + p + "}" for p in replica_params]
+    for name, resource in [("iam-policy.json", "DynauthWorkerPolicy"), ("iam-policy-operator.json", "DynauthOperatorPolicy")]:
+        policy = json.loads((ROOT / "infra" / name).read_text())
+        statements = glob["Resources"][resource]["Properties"]["PolicyDocument"]["Statement"]
+        for st, want in zip(statements, policy["Statement"]):
+            arns = [r["Sub"] for r in st["Resource"]]
+            expect = [want["Resource"].replace("arn:aws:dynamodb:REGION:ACCOUNT_ID:table/TABLE", cfn_arn.replace("${AWS::Region}", region)) for region in region_vars]
+            if arns != expect or {**st, "Resource": None} != {**want, "Resource": None}:
+                failures.append(f"cloudformation-global {resource} statement {want['Sid']}: not {name} in every region")
+        if len(statements) != len(policy["Statement"]):
+            failures.append(f"cloudformation-global {resource}: not the statements of {name}")
+
     # The grants follow the code: every DynamoDB operation the Worker sends is allowed (the
     # item actions of a transaction's parts included), and nothing it never sends.
     worker = json.loads((ROOT / "infra/iam-policy.json").read_text())
@@ -91,7 +129,8 @@ def main(cli):
     for f in failures:
         print("infra check:", f, file=sys.stderr)
     if not failures:
-        print("infra check: cloudformation table matches the code; IAM policies scoped to the table")
+        print("infra check: both cloudformation tables (single-region and global) match the code; "
+              "IAM policies scoped to the table in each region")
     return 1 if failures else 0
 
 

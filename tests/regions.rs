@@ -231,3 +231,21 @@ fn with_home_down_replicas_keep_answering_lookups_and_writes_are_503() {
     assert!(out.headers.contains_key("retry-after"));
     assert_eq!(lookup(&app, Some(NEW_YORK), &token).status, 200, "nothing was half-written");
 }
+
+#[test]
+fn admin_health_reports_every_region() {
+    let (t, _replica, healthy) = setup("regions-health", json!({"name": "Acme"}));
+    let health = healthy.admin("GET", "/v1/admin/health", None);
+    assert_eq!(health.status, 200, "{}", health.json);
+    let regions: Vec<(Value, Value)> = health.json["regions"]
+        .as_array()
+        .map(|r| r.iter().map(|r| (r["region"].clone(), r["table"]["mismatches"].clone())).collect())
+        .unwrap_or_default();
+    assert_eq!(regions, vec![(json!("us-east-1"), json!([])), (json!("ap-southeast-2"), json!([]))]);
+    // A replica that cannot be read makes the whole check fail, naming the region.
+    let down = app(&t, "http://127.0.0.1:9");
+    let r = down.admin("GET", "/v1/admin/health", None);
+    assert_eq!((r.status, r.json["error"]["code"].clone()), (503, json!("table_mismatch")), "{}", r.json);
+    let mismatches = r.json["error"]["mismatches"].to_string();
+    assert!(mismatches.contains("ap-southeast-2: the table could not be read"), "{mismatches}");
+}

@@ -172,9 +172,33 @@ fn authorize(ctx: &Ctx<'_>, request: &Request) -> Result<(), ApiError> {
 
 /// `GET /v1/admin/health`: 200 with the details, or 503 `table_mismatch` listing every mismatch.
 async fn health(ctx: &Ctx<'_>) -> Result<Response, ApiError> {
-    let report = table::check(ctx.store.db, ctx.store.schema).await?;
+    let mut report = table::check(ctx.store.db, ctx.store.schema).await?;
+    // With replica regions, each one's table too: a problem in one is a mismatch of the whole.
+    let mut regions = Vec::new();
+    if let (Some(connect), false) = (ctx.connect, ctx.config.replicas.is_empty()) {
+        regions.push(views::RegionHealth {
+            region: ctx.config.dynamo.region.clone(),
+            table: Some(report.clone()),
+            error: None,
+        });
+        for replica in &ctx.config.replicas {
+            let db = connect.client(replica);
+            db.set_deadline(ctx.now + ctx.config.request_deadline);
+            let health = match table::check(&db, ctx.store.schema).await {
+                Ok(r) => {
+                    report.mismatches.extend(r.mismatches.iter().map(|m| format!("{}: {m}", replica.region)));
+                    views::RegionHealth { region: replica.region.clone(), table: Some(r), error: None }
+                }
+                Err(e) => {
+                    report.mismatches.push(format!("{}: the table could not be read: {e}", replica.region));
+                    views::RegionHealth { region: replica.region.clone(), table: None, error: Some(e.to_string()) }
+                }
+            };
+            regions.push(health);
+        }
+    }
     if report.ok() {
-        return Ok(json_response(200, &views::AdminHealth { status: "ok", table: &report }));
+        return Ok(json_response(200, &views::AdminHealth { status: "ok", table: &report, regions: &regions }));
     }
     Err(ApiError::TableMismatch {
         message: format!("the table does not match what dynauth expects: {}", report.mismatches.join("; ")),

@@ -63,6 +63,9 @@ pub struct Ctx<'a> {
     pub near: Option<Near<'a>>,
     /// The region nearest to the client (home or a replica), for the log; `None` with one region.
     pub region: Option<&'a str>,
+    /// Makes a DynamoDB client for any configured region (the admin health check reads every
+    /// replica); `None`: only the clients above.
+    pub connect: Option<&'a dyn Connect>,
     pub webhook: &'a dyn Transport,
     pub random: &'a dyn Random,
     pub caches: &'a Caches,
@@ -95,6 +98,7 @@ impl<'a> Ctx<'a> {
             store: Store::new(db, &config.schema),
             near: None,
             region: None,
+            connect: None,
             webhook,
             random,
             caches,
@@ -114,6 +118,13 @@ impl<'a> Ctx<'a> {
             self.near = Some(Near { store: Store::new(db, &self.config.schema), region });
         }
         self.region = Some(region);
+        self
+    }
+
+    /// Lets this request make clients for other regions (see [`Connect`]).
+    #[must_use]
+    pub fn with_connect(mut self, connect: &'a dyn Connect) -> Self {
+        self.connect = Some(connect);
         self
     }
 
@@ -172,6 +183,11 @@ impl<'a> Ctx<'a> {
         }
         log
     }
+}
+
+/// Makes a DynamoDB client (over the host's transport and runtime) for a region's settings.
+pub trait Connect {
+    fn client(&self, config: &crate::dynamo::ClientConfig) -> Client<'_>;
 }
 
 /// A replica region of the table, as a request reads it.

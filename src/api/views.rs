@@ -30,6 +30,19 @@ pub struct Status {
 pub struct AdminHealth<'a> {
     pub status: &'static str,
     pub table: &'a TableReport,
+    /// With replica regions: each region's table, home first.
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    pub regions: &'a [RegionHealth],
+}
+
+/// One region's table in `GET /v1/admin/health`: its report, or why it could not be read.
+#[derive(Debug, Serialize)]
+pub struct RegionHealth {
+    pub region: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub table: Option<TableReport>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }
 
 /// `GET /v1/tenant`: who serves this host.

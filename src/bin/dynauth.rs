@@ -46,8 +46,9 @@ mod cli {
     use std::io::Write as _;
 
     use dynauth::api::views::{AdminSessionView, DomainView, TenantView, UserView};
-    use dynauth::config::{database_from_lookup, schema_from_lookup};
+    use dynauth::config::{database_from_lookup, replicas_from_lookup, schema_from_lookup};
     use dynauth::dynamo::Client;
+    use dynauth::dynamo::ClientConfig;
     use dynauth::dynamo::DynamoError;
     use dynauth::dynamo::table::{self, Schema, TableReport};
     use dynauth::email::Email;
@@ -186,24 +187,26 @@ here reach them within that time (the admin API's own writes take effect at once
         let json = args.switch("--json");
         match words.as_slice() {
             ["table", "definition"] => table_definition(&lookup),
-            ["table", "create"] => with_client(&lookup, |c, s| table_create(c, s, json)),
-            ["table", "check"] => with_client(&lookup, |c, s| table_check(c, s, json)),
-            ["tenant", "put", id] => with_client(&lookup, |c, s| exit(tenant_put(c, s, id, &args))),
-            ["tenant", "get", id] => with_client(&lookup, |c, s| exit(tenant_get(c, s, id))),
-            ["tenant", "list"] => with_client(&lookup, |c, s| exit(tenant_list(c, s))),
-            ["domain", "claim", id, host] => with_client(&lookup, |c, s| {
+            ["table", "create"] => with_client(&lookup, |c, s, _| table_create(c, s, json)),
+            ["table", "check"] => with_client(&lookup, |c, s, regions| table_check(c, s, regions, json)),
+            ["tenant", "put", id] => with_client(&lookup, |c, s, _| exit(tenant_put(c, s, id, &args))),
+            ["tenant", "get", id] => with_client(&lookup, |c, s, _| exit(tenant_get(c, s, id))),
+            ["tenant", "list"] => with_client(&lookup, |c, s, _| exit(tenant_list(c, s))),
+            ["domain", "claim", id, host] => with_client(&lookup, |c, s, _| {
                 exit(domain_claim(c, s, id, host, args.value("--status").unwrap_or("ready")))
             }),
-            ["domain", "release", id, host] => with_client(&lookup, |c, s| exit(domain_release(c, s, id, host))),
-            ["domain", "list", id] => with_client(&lookup, |c, s| exit(domain_list(c, s, id))),
-            ["tenant", "delete", id] => with_client(&lookup, |c, s| exit(tenant_delete(c, s, id))),
-            ["user", "get", t, user] => with_client(&lookup, |c, s| exit(user_get(c, s, t, user))),
-            ["user", "find", t] => with_client(&lookup, |c, s| exit(user_find(c, s, t, args.value("--email")))),
-            ["user", "delete", t, user] => with_client(&lookup, |c, s| exit(user_delete(c, s, t, user))),
-            ["session", "list", t, user] => with_client(&lookup, |c, s| exit(session_list(c, s, t, user))),
-            ["session", "revoke", t, session] => with_client(&lookup, |c, s| exit(session_revoke(c, s, t, session))),
-            ["session", "revoke-all", t, user] => with_client(&lookup, |c, s| exit(session_revoke_all(c, s, t, user))),
-            ["code", "issue", t, email] => with_client(&lookup, |c, s| exit(code_issue(c, s, t, email))),
+            ["domain", "release", id, host] => with_client(&lookup, |c, s, _| exit(domain_release(c, s, id, host))),
+            ["domain", "list", id] => with_client(&lookup, |c, s, _| exit(domain_list(c, s, id))),
+            ["tenant", "delete", id] => with_client(&lookup, |c, s, _| exit(tenant_delete(c, s, id))),
+            ["user", "get", t, user] => with_client(&lookup, |c, s, _| exit(user_get(c, s, t, user))),
+            ["user", "find", t] => with_client(&lookup, |c, s, _| exit(user_find(c, s, t, args.value("--email")))),
+            ["user", "delete", t, user] => with_client(&lookup, |c, s, _| exit(user_delete(c, s, t, user))),
+            ["session", "list", t, user] => with_client(&lookup, |c, s, _| exit(session_list(c, s, t, user))),
+            ["session", "revoke", t, session] => with_client(&lookup, |c, s, _| exit(session_revoke(c, s, t, session))),
+            ["session", "revoke-all", t, user] => {
+                with_client(&lookup, |c, s, _| exit(session_revoke_all(c, s, t, user)))
+            }
+            ["code", "issue", t, email] => with_client(&lookup, |c, s, _| exit(code_issue(c, s, t, email))),
             [] => {
                 note(USAGE);
                 USAGE_ERROR
@@ -220,7 +223,13 @@ here reach them within that time (the admin API's own writes take effect at once
 
     /// Builds the client from flags and environment (and, for what they leave out, AWS's own
     /// credential and region chain), then runs `action` with it.
-    fn with_client(lookup: &impl Fn(&str) -> Option<String>, action: impl FnOnce(&Cli, &Schema) -> i32) -> i32 {
+    /// Runs `action` with a client of the home region, the schema, and the regions of
+    /// `DYNAMODB_REGIONS`: home first, then the replicas (each with the home region's retries: the
+    /// CLI waits, the Worker does not).
+    fn with_client(
+        lookup: &impl Fn(&str) -> Option<String>,
+        action: impl FnOnce(&Cli, &Schema, &[ClientConfig]) -> i32,
+    ) -> i32 {
         let explicit = lookup("AWS_ACCESS_KEY_ID").is_some() && lookup("AWS_SECRET_ACCESS_KEY").is_some();
         let chain = if explicit && lookup("AWS_REGION").is_some() {
             HashMap::new()
@@ -236,8 +245,17 @@ here reach them within that time (the admin API's own writes take effect at once
             }
         };
         db_config.retry.deadline = db_config.retry.deadline.max(Duration::from_secs(10));
+        let regions = match replicas_from_lookup(&lookup, &db_config) {
+            Ok(replicas) => std::iter::once(db_config.clone())
+                .chain(replicas.into_iter().map(|r| ClientConfig { retry: db_config.retry, ..r }))
+                .collect::<Vec<_>>(),
+            Err(e) => {
+                note(&format!("dynauth: {e} (set it with a flag or the environment)"));
+                return CONFIG;
+            }
+        };
         let client = Client::new(&db_config, HttpTransport::default(), os());
-        action(&client, &schema)
+        action(&client, &schema, &regions)
     }
 
     /// What AWS's credential chain (`aws-config`: the environment, then the shared credentials
@@ -325,20 +343,54 @@ here reach them within that time (the admin API's own writes take effect at once
             Ok(false) => note(&format!("table {} already exists; checking it", schema.table)),
             Err(e) => return fail(&format!("creating table {}", schema.table), e),
         }
-        table_check(client, schema, json)
+        table_check(client, schema, &[], json)
     }
 
-    fn table_check(client: &Cli, schema: &Schema, json: bool) -> i32 {
+    /// Checks the table, and with `DYNAMODB_REGIONS` every replica of it (JSON: one report, or
+    /// `{"regions": [{"region", ...report}]}`, home first).
+    fn table_check(client: &Cli, schema: &Schema, regions: &[ClientConfig], json: bool) -> i32 {
+        let (home, replicas) = match regions.split_first() {
+            Some((home, replicas)) => (home.region.clone(), replicas),
+            None => (String::new(), &[][..]),
+        };
         let report = match block_on(table::check(client, schema)) {
             Ok(r) => r,
             Err(e) => return fail(&format!("checking table {}", schema.table), e),
         };
-        if json {
-            print_json(&serde_json::to_value(&report).unwrap_or_default());
-        } else {
-            print_report(&report);
+        if replicas.is_empty() {
+            if json {
+                print_json(&serde_json::to_value(&report).unwrap_or_default());
+            } else {
+                print_report(&report);
+            }
+            return if report.ok() { OK } else { FAILED };
         }
-        if report.ok() { OK } else { FAILED }
+        let mut reports = vec![(home, report)];
+        for replica in replicas {
+            let db = Client::new(replica, HttpTransport::default(), os());
+            match block_on(table::check(&db, schema)) {
+                Ok(r) => reports.push((replica.region.clone(), r)),
+                Err(e) => return fail(&format!("checking table {} in {}", schema.table, replica.region), e),
+            }
+        }
+        let all_ok = reports.iter().all(|(_, r)| r.ok());
+        if json {
+            let regions: Vec<serde_json::Value> = reports
+                .iter()
+                .map(|(region, r)| {
+                    let mut v = serde_json::to_value(r).unwrap_or_default();
+                    v["region"] = json!(region);
+                    v
+                })
+                .collect();
+            print_json(&json!({ "regions": regions }));
+        } else {
+            for (region, r) in &reports {
+                out(&format!("region:  {region}"));
+                print_report(r);
+            }
+        }
+        if all_ok { OK } else { FAILED }
     }
 
     fn print_report(report: &TableReport) {

@@ -192,6 +192,12 @@ pub mod app {
         pub log: serde_json::Value,
     }
 
+    impl<R: Runtime> api::Connect for App<R> {
+        fn client(&self, config: &dynauth::dynamo::ClientConfig) -> Client<'_> {
+            Client::new(config, &self.transport, &self.runtime)
+        }
+    }
+
     impl<R: Runtime> App<R> {
         /// An app on `table` with extra vars.
         pub fn new(table: &str, runtime: R, extra: &[(&str, &str)]) -> Self {
@@ -267,7 +273,8 @@ pub mod app {
             let now = self.runtime.now();
             let nearest = self.config.nearest(location, |region| self.caches.region_usable(region, now));
             let replica = nearest.and_then(|(_, r)| r).map(|c| Client::new(c, &self.transport, &self.runtime));
-            let mut ctx = Ctx::new(&self.config, &db, &webhook, &self.runtime, &self.caches, self.runtime.now());
+            let mut ctx = Ctx::new(&self.config, &db, &webhook, &self.runtime, &self.caches, self.runtime.now())
+                .with_connect(self);
             if let Some((region, _)) = nearest {
                 ctx = ctx.with_replica(region, replica.as_ref());
             }
@@ -301,7 +308,7 @@ pub mod app {
             }
         }
 
-        /// An admin request with the right token.
+        /// An admin request with the right token (on the admin host, from nowhere in particular).
         pub fn admin(&self, method: &str, path: &str, body: Option<serde_json::Value>) -> Answer {
             self.call(method, path, "admin.dynauth.test", &[("authorization", &format!("Bearer {ADMIN_TOKEN}"))], body)
         }
