@@ -249,3 +249,35 @@ fn admin_health_reports_every_region() {
     let mismatches = r.json["error"]["mismatches"].to_string();
     assert!(mismatches.contains("ap-southeast-2: the table could not be read"), "{mismatches}");
 }
+
+#[test]
+fn code_verification_from_a_replica_region_is_still_exactly_once() {
+    let (t, replica, app) = setup("regions-verify", json!({"name": "Acme"}));
+    replica.replicate();
+    let issued = app.admin("POST", "/v1/admin/tenants/acme/codes", Some(json!({"email": "ann@example.com"})));
+    assert_eq!(issued.status, 201, "{}", issued.json);
+    let verify = |code: &Value| {
+        let body = json!({"login_id": issued.json["login_id"], "code": code, "deliver": "body"});
+        let request = http::Request::builder()
+            .method("POST")
+            .uri(format!("https://{HOST}/v1/login/verify"))
+            .header("host", HOST)
+            .header("content-type", "application/json")
+            .body(serde_json::to_vec(&body).unwrap_or_default())
+            .unwrap_or_else(|e| panic!("{e}"));
+        app.send_from(request, Some(SYDNEY))
+    };
+    let wrong = verify(&json!(if issued.json["code"] == "000000" { "111111" } else { "000000" }));
+    assert_eq!((wrong.status, wrong.json["error"]["attempts_left"].clone()), (401, json!(4)), "{}", wrong.json);
+    let first = verify(&issued.json["code"]);
+    let again = verify(&issued.json["code"]);
+    assert_eq!((first.status, again.status), (200, 200), "{} {}", first.json, again.json);
+    assert_eq!(first.json["session"]["id"], again.json["session"]["id"], "the retry is answered with its session");
+    assert_eq!(region(&first), json!("ap-southeast-2"));
+    // Exactly one session, written at home.
+    let sessions = scan_all(t.name())
+        .into_iter()
+        .filter(|i| matches!(i.get("type"), Some(AttributeValue::S(kind)) if kind == "session"))
+        .count();
+    assert_eq!(sessions, 1);
+}
