@@ -12,7 +12,7 @@ use dynauth::regions::Location;
 use serde_json::{Value, json};
 
 use common::app::{Answer, App};
-use common::{Replica, TestTable, manual_runtime, replica_endpoint, scan_all};
+use common::{Replica, StreamReplicator, TestTable, manual_runtime, replica_endpoint, scan_all};
 
 const T0: u64 = 1_800_000_000;
 const HOST: &str = "auth.acme.test";
@@ -280,4 +280,59 @@ fn code_verification_from_a_replica_region_is_still_exactly_once() {
         .filter(|i| matches!(i.get("type"), Some(AttributeValue::S(kind)) if kind == "session"))
         .count();
     assert_eq!(sessions, 1);
+}
+
+#[test]
+fn replicated_from_the_stream_with_a_lag_a_new_session_works_at_once_and_a_revocation_lands_with_the_lag() {
+    let table = TestTable::new("regions-stream");
+    let replica = Replica::of(&table);
+    let stream = StreamReplicator::start(&table, &replica_endpoint());
+    let app = app(&table, &replica_endpoint());
+    assert_eq!(app.admin("PUT", "/v1/admin/tenants/acme", Some(json!({"name": "Acme"}))).status, 201);
+    assert_eq!(
+        app.admin("PUT", &format!("/v1/admin/tenants/acme/domains/{HOST}"), Some(json!({"status": "ready"}))).status,
+        201
+    );
+    stream.catch_up();
+    let warm = call_from(&app, Some(SYDNEY), "GET", "/v1/tenant", &[]);
+    assert_eq!((warm.status, warm.calls), (200, 1), "the host came through the stream");
+
+    // A 2 s lag: ten sessions made and looked up from Sydney at once all work, through home;
+    // once the lag has passed, the replica answers them alone.
+    stream.set_lag(Duration::from_secs(2));
+    let tokens: Vec<String> = (0..10).map(|i| mint(&app, &format!("u-{i}")).0).collect();
+    let at_once: Vec<(u16, u32)> = tokens
+        .iter()
+        .map(|t| {
+            let r = lookup(&app, Some(SYDNEY), t);
+            (r.status, r.calls)
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(2_300));
+    stream.catch_up();
+    let later: Vec<(u16, u32)> = tokens
+        .iter()
+        .map(|t| {
+            let r = lookup(&app, Some(SYDNEY), t);
+            (r.status, r.calls)
+        })
+        .collect();
+    let home = |runs: &[(u16, u32)]| runs.iter().filter(|(_, calls)| *calls == 2).count();
+    eprintln!("home-fallback rate: {}/10 within the lag, {}/10 after it", home(&at_once), home(&later));
+    assert!(at_once.iter().chain(&later).all(|(status, _)| *status == 200), "{at_once:?} {later:?}");
+    assert_eq!((home(&at_once), home(&later)), (10, 0));
+
+    // Revoked at home while replication is held: the replica still says 200 (the bound); once
+    // the change arrives, 401 with its one call.
+    stream.set_lag(Duration::ZERO);
+    let id = lookup(&app, None, &tokens[0]).json["session"]["id"].as_str().unwrap_or_default().to_string();
+    stream.pause(true);
+    revoke(&app, &id);
+    let stale = lookup(&app, Some(SYDNEY), &tokens[0]);
+    assert_eq!((stale.status, stale.calls), (200, 1));
+    stream.pause(false);
+    stream.catch_up();
+    let revoked = lookup(&app, Some(SYDNEY), &tokens[0]);
+    assert_eq!((revoked.status, revoked.calls), (401, 1));
+    drop(replica);
 }

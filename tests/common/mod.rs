@@ -387,3 +387,166 @@ pub fn scan_all(table: &str) -> Vec<dynauth::dynamo::Item> {
         }
     }
 }
+
+/// One DynamoDB (or DynamoDB Streams) JSON 1.0 call to DynamoDB Local, unsigned but for the
+/// header it checks is present: for what the client does not do (streams), in tests only.
+pub fn raw_call(endpoint: &str, target: &str, body: &serde_json::Value) -> serde_json::Value {
+    let mut answer = ureq::post(endpoint)
+        .config()
+        .http_status_as_error(false)
+        .build()
+        .header("content-type", "application/x-amz-json-1.0")
+        .header("x-amz-target", target)
+        .header(
+            "authorization",
+            "AWS4-HMAC-SHA256 Credential=AKIDLOCALTEST/20270115/us-east-1/dynamodb/aws4_request, SignedHeaders=host, Signature=0",
+        )
+        .send(body.to_string())
+        .unwrap_or_else(|e| panic!("{target}: {e}"));
+    let status = answer.status();
+    let text = answer.body_mut().read_to_string().unwrap_or_else(|e| panic!("{target}: {e}"));
+    assert!(status.is_success(), "{target}: {status} {text} (sent {body})");
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{target}: {e}: {text}"))
+}
+
+/// Replication as a global table does it: the home table's stream (`NEW_AND_OLD_IMAGES`,
+/// enabled here) applied to the replica's table by a background thread, each record `lag` after
+/// the replicator first saw it, or held while `paused`. Counts what it applied.
+pub struct StreamReplicator {
+    pub lag_ms: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    pub paused: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    pending: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl StreamReplicator {
+    /// Enables the stream of `home` (before anything is written to it) and starts replicating
+    /// to the table of the same name at `replica`.
+    pub fn start(home: &TestTable, replica: &str) -> Self {
+        use std::sync::Arc;
+        use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+        let table = home.schema.table.clone();
+        let spec = serde_json::json!({"StreamEnabled": true, "StreamViewType": "NEW_AND_OLD_IMAGES"});
+        let updated = raw_call(
+            &dynamodb_endpoint(),
+            "DynamoDB_20120810.UpdateTable",
+            &serde_json::json!({"TableName": table, "StreamSpecification": spec}),
+        );
+        let arn = updated["TableDescription"]["LatestStreamArn"].as_str().unwrap_or_default().to_string();
+        assert!(!arn.is_empty(), "no stream: {updated}");
+        let (lag_ms, paused, pending, stop) = (
+            Arc::new(AtomicU64::new(0)),
+            Arc::new(AtomicBool::new(false)),
+            Arc::new(AtomicUsize::new(0)),
+            Arc::new(AtomicBool::new(false)),
+        );
+        let (lag, hold, waiting, done) = (lag_ms.clone(), paused.clone(), pending.clone(), stop.clone());
+        let replica = replica.to_string();
+        let thread = std::thread::spawn(move || {
+            let home = dynamodb_endpoint();
+            let streams = "DynamoDBStreams_20120810";
+            let mut iterators: std::collections::HashMap<String, Option<String>> = std::collections::HashMap::new();
+            let mut queue: std::collections::VecDeque<(std::time::Instant, serde_json::Value)> =
+                std::collections::VecDeque::new();
+            while !done.load(Ordering::SeqCst) {
+                let described =
+                    raw_call(&home, &format!("{streams}.DescribeStream"), &serde_json::json!({"StreamArn": arn}));
+                for shard in described["StreamDescription"]["Shards"].as_array().cloned().unwrap_or_default() {
+                    let id = shard["ShardId"].as_str().unwrap_or_default().to_string();
+                    if let std::collections::hash_map::Entry::Vacant(entry) = iterators.entry(id.clone()) {
+                        let it = raw_call(
+                            &home,
+                            &format!("{streams}.GetShardIterator"),
+                            &serde_json::json!({"StreamArn": arn, "ShardId": id, "ShardIteratorType": "TRIM_HORIZON"}),
+                        );
+                        entry.insert(it["ShardIterator"].as_str().map(str::to_string));
+                    }
+                }
+                for iterator in iterators.values_mut() {
+                    let Some(current) = iterator.clone() else { continue };
+                    let got = raw_call(
+                        &home,
+                        &format!("{streams}.GetRecords"),
+                        &serde_json::json!({"ShardIterator": current}),
+                    );
+                    for record in got["Records"].as_array().cloned().unwrap_or_default() {
+                        queue.push_back((std::time::Instant::now(), record));
+                    }
+                    *iterator = got["NextShardIterator"].as_str().map(str::to_string);
+                }
+                let lag = std::time::Duration::from_millis(lag.load(Ordering::SeqCst));
+                while !hold.load(Ordering::SeqCst) && queue.front().is_some_and(|(seen, _)| seen.elapsed() >= lag) {
+                    let Some((_, record)) = queue.pop_front() else { break };
+                    let change = &record["dynamodb"];
+                    if record["eventName"] == "REMOVE" {
+                        raw_call(
+                            &replica,
+                            "DynamoDB_20120810.DeleteItem",
+                            &serde_json::json!({"TableName": table, "Key": change["Keys"]}),
+                        );
+                    } else {
+                        let mut item = change["NewImage"].clone();
+                        if let Some(attributes) = item.as_object_mut() {
+                            attributes.values_mut().for_each(repair);
+                        }
+                        raw_call(
+                            &replica,
+                            "DynamoDB_20120810.PutItem",
+                            &serde_json::json!({"TableName": table, "Item": item}),
+                        );
+                    }
+                }
+                waiting.store(queue.len(), Ordering::SeqCst);
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+        });
+        Self { lag_ms, paused, pending, stop, thread: Some(thread) }
+    }
+
+    pub fn set_lag(&self, lag: std::time::Duration) {
+        let ms = u64::try_from(lag.as_millis()).unwrap_or(u64::MAX);
+        self.lag_ms.store(ms, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    pub fn pause(&self, paused: bool) {
+        self.paused.store(paused, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// Waits (up to 10 s) until every change written to home so far is in the replica.
+    pub fn catch_up(&self) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        // A few rounds of the thread: what was just written is read before it is counted.
+        std::thread::sleep(std::time::Duration::from_millis(150));
+        while self.pending.load(std::sync::atomic::Ordering::SeqCst) > 0 {
+            assert!(std::time::Instant::now() < deadline, "the replicator did not catch up");
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(60));
+    }
+}
+
+/// DynamoDB Local's stream images write an empty map attribute as `{}` (no `M`): put the type
+/// back, at any depth, so the replica gets the item home has.
+fn repair(value: &mut serde_json::Value) {
+    let Some(object) = value.as_object_mut() else { return };
+    if object.is_empty() {
+        object.insert("M".into(), serde_json::json!({}));
+        return;
+    }
+    if let Some(map) = object.get_mut("M").and_then(|m| m.as_object_mut()) {
+        map.values_mut().for_each(repair);
+    }
+    if let Some(list) = object.get_mut("L").and_then(|l| l.as_array_mut()) {
+        list.iter_mut().for_each(repair);
+    }
+}
+
+impl Drop for StreamReplicator {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
