@@ -21,7 +21,12 @@ impl Run {
 }
 
 fn dynauth(table: &str, args: &[&str]) -> Run {
-    let out = command(table, args).output().unwrap_or_else(|e| panic!("running dynauth: {e}"));
+    run(&mut command(table, args))
+}
+
+/// Runs a prepared `dynauth` command to its end.
+fn run(command: &mut Command) -> Run {
+    let out = command.output().unwrap_or_else(|e| panic!("running dynauth: {e}"));
     Run {
         code: out.status.code().unwrap_or(-1),
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -288,16 +293,9 @@ fn table_check_covers_every_region_of_a_global_table() {
     assert_eq!(dynauth(&table, &["table", "create"]).code, 0);
     let replica = common::replica_endpoint();
     let regional = |args: &[&str]| {
-        let out = command(&table, args)
+        run(command(&table, args)
             .env("DYNAMODB_REGIONS", "us-east-1,ap-southeast-2")
-            .env("DYNAMODB_ENDPOINTS", format!("ap-southeast-2={replica}"))
-            .output()
-            .unwrap_or_else(|e| panic!("{e}"));
-        Run {
-            code: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        }
+            .env("DYNAMODB_ENDPOINTS", format!("ap-southeast-2={replica}")))
     };
     // The replica region has no table yet: the check fails and says where.
     let missing = regional(&["table", "check", "--json"]);

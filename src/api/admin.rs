@@ -453,26 +453,19 @@ async fn issue_code(ctx: &Ctx<'_>, request: &Request, id: &TenantId) -> Result<R
 /// the answer names the `kid` that signs from now on (no secret: the JWKS publishes the key).
 async fn change_secret(ctx: &Ctx<'_>, id: &TenantId, kind: &str, change: SecretChange) -> Result<Response, ApiError> {
     let kind = SecretKind::parse(kind).ok_or_else(|| ApiError::not_found("no such secret: origin, webhook or jwt"))?;
-    let master = ctx.config.jwt_master_key.as_ref().map(|k| k.expose().as_bytes());
-    if kind == SecretKind::Jwt && master.is_none() {
-        return Err(ApiError::not_found("this deployment issues no JWTs: JWT_MASTER_KEY is not set"));
-    }
+    let master = if kind == SecretKind::Jwt { Some(super::token::master_key(ctx)?) } else { None };
     let tenant =
         tenants::change_secret(&ctx.store, ctx.random, id, kind, change, ctx.now_secs()).await.map_err(tenant_error)?;
     ctx.caches.forget_tenant(id);
-    let secrets = if kind == SecretKind::Jwt { Vec::new() } else { tenant.secrets(ctx.token_secret(), kind) };
-    let view = match master.filter(|_| kind == SecretKind::Jwt) {
-        Some(master) => {
-            let keys = ctx.caches.jwt_keys(master, &tenant, ctx.now);
-            let kid = keys.first().map(|k| k.kid().to_string());
-            views::SecretRotated { kind: kind.as_str(), secret: None, kid, valid: keys.len() }
-        }
-        None => {
-            let secret = (change == SecretChange::Rotate).then(|| secrets.first().map_or("", |s| s.expose()));
-            views::SecretRotated { kind: kind.as_str(), secret, kid: None, valid: secrets.len() }
-        }
-    };
-    Ok(json_response(200, &view))
+    let kind_name = kind.as_str();
+    if let Some(master) = master {
+        let keys = ctx.caches.jwt_keys(master, &tenant, ctx.now);
+        let kid = keys.first().map(|k| k.kid().to_string());
+        return Ok(json_response(200, &views::SecretRotated { kind: kind_name, secret: None, kid, valid: keys.len() }));
+    }
+    let secrets = tenant.secrets(ctx.token_secret(), kind);
+    let secret = (change == SecretChange::Rotate).then(|| secrets.first().map_or("", |s| s.expose()));
+    Ok(json_response(200, &views::SecretRotated { kind: kind_name, secret, kid: None, valid: secrets.len() }))
 }
 
 /// The tenant named in an admin path (a consistent read), or 404.

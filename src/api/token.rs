@@ -16,7 +16,7 @@ use crate::tenants::Tenant;
 const PUBLIC_MAX_AGE: &str = "public, max-age=300";
 
 /// `JWT_MASTER_KEY`, or 404: without it this deployment issues no JWTs.
-fn master_key<'a>(ctx: &Ctx<'a>) -> Result<&'a [u8], ApiError> {
+pub(crate) fn master_key<'a>(ctx: &Ctx<'a>) -> Result<&'a [u8], ApiError> {
     ctx.config
         .jwt_master_key
         .as_ref()

@@ -107,22 +107,7 @@ impl Replica {
     /// Makes the replica equal to home as it is now: every item of home written, every item
     /// home no longer has deleted.
     pub fn replicate(&self) {
-        let scan = |client: &Client<'static>| {
-            let mut input = dynauth::dynamo::ScanInput {
-                table_name: self.schema.table.clone(),
-                consistent_read: true,
-                ..Default::default()
-            };
-            let mut items = Vec::new();
-            loop {
-                let page = block_on(client.scan(&input)).unwrap_or_else(|e| panic!("{e}"));
-                items.extend(page.items);
-                match page.last_evaluated_key {
-                    Some(k) => input.exclusive_start_key = Some(k),
-                    None => return items,
-                }
-            }
-        };
+        let scan = |client: &Client<'static>| scan_with(client, &self.schema.table);
         let key = |item: &dynauth::dynamo::Item| -> dynauth::dynamo::Item {
             [&self.schema.pk, &self.schema.sk]
                 .into_iter()
@@ -374,7 +359,11 @@ pub fn manual_runtime(epoch_secs: u64) -> dynauth::testing::ManualRuntime {
 
 /// Every item of a table (a scan, page by page).
 pub fn scan_all(table: &str) -> Vec<dynauth::dynamo::Item> {
-    let client = local_client(HttpTransport::default(), os_runtime());
+    scan_with(&local_client(HttpTransport::default(), os_runtime()), table)
+}
+
+/// Every item of `table` as `client` (home, or a replica) has it.
+fn scan_with(client: &Client<'_>, table: &str) -> Vec<dynauth::dynamo::Item> {
     let mut input =
         dynauth::dynamo::ScanInput { table_name: table.to_string(), consistent_read: true, ..Default::default() };
     let mut items = Vec::new();
