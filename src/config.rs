@@ -170,10 +170,12 @@ impl Config {
                 problem: "must be a tenant id (a-z, 0-9, -)".into(),
             })?),
         };
+        let request_deadline = Duration::from_millis(vars.number("REQUEST_DEADLINE_MS", 5_000, 100, 60_000)?);
         let cache = CacheSettings {
             positive_ttl: Duration::from_secs(vars.number("HOST_CACHE_TTL_SECS", 60, 0, 3600)?),
             negative_ttl: Duration::from_secs(vars.number("HOST_CACHE_NEGATIVE_TTL_SECS", 5, 0, 600)?),
             max_entries: usize::try_from(vars.number("HOST_CACHE_MAX_ENTRIES", 1000, 1, 100_000)?).unwrap_or(1000),
+            wait_limit: request_deadline,
         };
         let insecure_local_cookies = vars.flag("INSECURE_LOCAL_COOKIES")?;
         let webhook_url = match vars.optional("CODE_WEBHOOK_URL") {
@@ -227,7 +229,7 @@ impl Config {
             cache,
             insecure_local_cookies,
             login,
-            request_deadline: Duration::from_millis(vars.number("REQUEST_DEADLINE_MS", 5_000, 100, 60_000)?),
+            request_deadline,
             allow_local_targets,
             domain_check_port,
         })

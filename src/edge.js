@@ -63,6 +63,8 @@ export const parkOp = (id) => ({ id, kind: 'park' });
 
 /** Parked operations: a task waiting on another task, resumed when Rust says so. */
 const parked = new Map();
+/** A parked task is resumed at least this often (ms), whether woken or not. */
+const PARK_MS = 100;
 
 export function unpark(id) {
   const resume = parked.get(id);
@@ -94,7 +96,14 @@ async function perform(op, request) {
       case 'body':
         return { op, ...(await readBody(request, op.limit, op.tooLarge)) };
       case 'park':
-        await new Promise((done) => parked.set(op.id, done));
+        // Woken from the request it waits on (another request's context), or by this timer of
+        // its own: the runtime cancels a request that waits on nothing of its own as hung, and
+        // the task rechecks whether what it waits on was abandoned.
+        await new Promise((done) => {
+          parked.set(op.id, done);
+          setTimeout(done, PARK_MS);
+        });
+        parked.delete(op.id);
         return { op };
       case 'forward': {
         const init = { method: op.method, headers: headerPairs(op.head), redirect: 'manual' };

@@ -151,6 +151,7 @@ pub fn fetch(request: web_sys::Request, env: Env, ctx: Context) -> JsValue {
         });
     });
     driver::set_now(js_sys::Date::now() as u64);
+    sweep(driver::now());
     let head = request_head(&request);
     #[cfg(not(feature = "admin"))]
     if api::is_admin_path(path_of(&head)) {
@@ -166,6 +167,19 @@ pub fn fetch(request: web_sys::Request, env: Env, ctx: Context) -> JsValue {
         Next::Ops(ops) => drive(id, &request, &ops).into(),
         Next::Done => JsValue::UNDEFINED,
     }
+}
+
+/// A task older than this belongs to a request the runtime cancelled (its client went away, or
+/// it was taken for hung): nothing resumes it, and no request or work after one lasts as long.
+const ABANDONED: Duration = Duration::from_secs(120);
+
+/// Drops abandoned tasks (outside the borrow: dropping one lands a host resolution it had under
+/// way, which wakes the requests waiting on it).
+fn sweep(now: std::time::SystemTime) {
+    let abandoned: Vec<(u32, Running)> = RUNNING.with(|r| {
+        r.borrow_mut().extract_if(|_, t| now.duration_since(t.started).is_ok_and(|age| age > ABANDONED)).collect()
+    });
+    drop(abandoned);
 }
 
 /// The path of a request head's URL.

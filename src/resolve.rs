@@ -4,7 +4,9 @@
 //! hosts with no claim at all.
 //!
 //! Single flight: requests that arrive for a host while its resolution is under way wait for that
-//! one resolution instead of each reading the table.
+//! one resolution instead of each reading the table, but never past the resolving request's
+//! deadline: a resolution still under way after it belongs to a request the runtime cancelled
+//! (its client went away), and the next request resolves the host itself.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -19,6 +21,7 @@ use crate::dynamo::DynamoError;
 use crate::host::Host;
 use crate::ids::TenantId;
 use crate::jwt::TenantKey;
+use crate::runtime::Clock;
 use crate::store::Store;
 use crate::tenants::{self, DomainStatus, Tenant};
 
@@ -28,11 +31,19 @@ pub struct CacheSettings {
     pub positive_ttl: Duration,
     pub negative_ttl: Duration,
     pub max_entries: usize,
+    /// How long others wait on a resolution under way (the request deadline: no request
+    /// resolving a host is still at it after that, unless the runtime cancelled it).
+    pub wait_limit: Duration,
 }
 
 impl Default for CacheSettings {
     fn default() -> Self {
-        Self { positive_ttl: Duration::from_secs(60), negative_ttl: Duration::from_secs(5), max_entries: 1000 }
+        Self {
+            positive_ttl: Duration::from_secs(60),
+            negative_ttl: Duration::from_secs(5),
+            max_entries: 1000,
+            wait_limit: Duration::from_secs(5),
+        }
     }
 }
 
@@ -152,7 +163,8 @@ impl Caches {
 
     /// The tenant serving `host`, or `None` (unknown, pending or disabled host). With a `near`
     /// replica, the host is read there first; anything but a `ready` domain there (not yet
-    /// replicated, or a failing replica) is read again at home before it is believed.
+    /// replicated, or a failing replica) is read again at home before it is believed. `clock`
+    /// tells a wait on another request's resolution when to give up on it.
     pub async fn resolve(
         &self,
         store: &Store<'_>,
@@ -160,11 +172,12 @@ impl Caches {
         host: &Host,
         default_tenant: Option<&TenantId>,
         now: SystemTime,
+        clock: &dyn Clock,
     ) -> Resolution {
         if let Some(hit) = self.hosts.get(host, now) {
             return Ok(hit);
         }
-        self.once(host, async {
+        self.once(host, now, clock, async {
             let replicated = match near {
                 Some((near, region)) => {
                     let read = tenants::resolve(near, host).await;
@@ -195,13 +208,27 @@ impl Caches {
         .await
     }
 
-    /// Runs `read`, the resolution of `host`, unless one is under way: then waits for that one.
-    async fn once(&self, host: &Host, read: impl Future<Output = Resolution>) -> Resolution {
+    /// Runs `read`, the resolution of `host`, unless one is under way: then waits for that one
+    /// (until the [`CacheSettings::wait_limit`] of its start, after which it is taken over).
+    async fn once(
+        &self,
+        host: &Host,
+        now: SystemTime,
+        clock: &dyn Clock,
+        read: impl Future<Output = Resolution>,
+    ) -> Resolution {
         let existing = self.in_flight.borrow().get(host).cloned();
-        if let Some(flight) = existing {
-            return Wait(flight).await;
+        if let Some(flight) = existing
+            && let Some(result) = (Wait { flight, clock }).await
+        {
+            return result;
         }
-        let flight = Rc::new(Flight::default());
+        let flight = Rc::new(Flight {
+            until: now + self.settings.wait_limit,
+            result: RefCell::new(None),
+            waiters: RefCell::new(Vec::new()),
+        });
+        // Replaces an abandoned flight, if any (its waiters have given up on it too).
         self.in_flight.borrow_mut().insert(host.clone(), flight.clone());
         // However the resolution ends (an answer, an error, or this request given up), the
         // waiters hear of it and the flight is gone.
@@ -228,9 +255,10 @@ impl Caches {
     }
 }
 
-/// A resolution under way: its result once known, and who waits for it.
-#[derive(Debug, Default)]
+/// A resolution under way: until when it is waited for, its result once known, and who waits.
+#[derive(Debug)]
 struct Flight {
+    until: SystemTime,
     result: RefCell<Option<Resolution>>,
     waiters: RefCell<Vec<Waker>>,
 }
@@ -257,24 +285,38 @@ impl Drop for Landing<'_> {
             Err(DynamoError::Transport { message: "the resolution of this host was abandoned".into() })
         });
         *self.flight.result.borrow_mut() = Some(result);
-        self.caches.in_flight.borrow_mut().remove(self.host);
+        let mut in_flight = self.caches.in_flight.borrow_mut();
+        // Not a flight that took over from this one (when this one was given up for abandoned).
+        if in_flight.get(self.host).is_some_and(|f| Rc::ptr_eq(f, self.flight)) {
+            in_flight.remove(self.host);
+        }
+        drop(in_flight);
         for waker in self.flight.waiters.borrow_mut().drain(..) {
             waker.wake();
         }
     }
 }
 
-/// Waits for a flight's result.
-struct Wait(Rc<Flight>);
+/// Waits for a flight's result: `None` once the flight is past its `until` without one.
+struct Wait<'a> {
+    flight: Rc<Flight>,
+    clock: &'a dyn Clock,
+}
 
-impl Future for Wait {
-    type Output = Resolution;
+impl Future for Wait<'_> {
+    type Output = Option<Resolution>;
 
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Resolution> {
-        if let Some(result) = self.0.result.borrow().as_ref() {
-            return Poll::Ready(result.clone());
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Resolution>> {
+        if let Some(result) = self.flight.result.borrow().as_ref() {
+            return Poll::Ready(Some(result.clone()));
         }
-        self.0.waiters.borrow_mut().push(cx.waker().clone());
+        if self.clock.now() >= self.flight.until {
+            return Poll::Ready(None);
+        }
+        let mut waiters = self.flight.waiters.borrow_mut();
+        if !waiters.iter().any(|w| w.will_wake(cx.waker())) {
+            waiters.push(cx.waker().clone());
+        }
         Poll::Pending
     }
 }
@@ -283,6 +325,70 @@ impl Future for Wait {
 mod tests {
     use super::*;
     use crate::tenants::SecretSeeds;
+    use crate::testing::ManualRuntime;
+    use std::pin::pin;
+
+    struct Nobody;
+
+    impl std::task::Wake for Nobody {
+        fn wake(self: std::sync::Arc<Self>) {}
+    }
+
+    thread_local! {
+        /// One waker for every poll, as a task has.
+        static WAKER: Waker = Waker::from(std::sync::Arc::new(Nobody));
+    }
+
+    fn poll<F: Future>(future: Pin<&mut F>) -> Poll<F::Output> {
+        WAKER.with(|waker| future.poll(&mut Context::from_waker(waker)))
+    }
+
+    #[test]
+    fn a_resolution_under_way_is_waited_for_until_its_deadline_then_taken_over() {
+        let clock = ManualRuntime::new(1_000, 1);
+        let caches = Caches::new(CacheSettings::default());
+        let Ok(host) = crate::host::canonical("app.acme.test") else { panic!("a host") };
+        let tenant = Rc::new(crate::testing::tenant());
+        let now = clock.now();
+        // The first request's resolution never ends: the runtime cancelled that request, and
+        // nothing polls or drops its task.
+        let mut owner = Box::pin(caches.once(&host, now, &clock, std::future::pending()));
+        assert!(poll(owner.as_mut()).is_pending());
+        assert_eq!(caches.in_flight(), 1);
+        // The next request waits for it (without reading) while it may still answer...
+        let answer = Ok(Some(tenant.clone()));
+        let mut waiter = pin!(caches.once(&host, now, &clock, async { answer }));
+        assert!(poll(waiter.as_mut()).is_pending());
+        clock.advance(Duration::from_millis(4_999));
+        assert!(poll(waiter.as_mut()).is_pending());
+        // ...and past the first request's deadline resolves the host itself.
+        clock.advance(Duration::from_millis(1));
+        let Poll::Ready(Ok(Some(resolved))) = poll(waiter.as_mut()) else { panic!("the waiter did not take over") };
+        assert!(Rc::ptr_eq(&resolved, &tenant));
+        assert_eq!(caches.in_flight(), 0);
+        // A flight that took over is not removed by the abandoned one's late end.
+        let mut third = Box::pin(caches.once(&host, clock.now(), &clock, std::future::pending()));
+        assert!(poll(third.as_mut()).is_pending());
+        drop(owner);
+        assert_eq!(caches.in_flight(), 1, "the abandoned flight's end leaves the current one");
+        drop(third);
+        assert_eq!(caches.in_flight(), 0);
+    }
+
+    #[test]
+    fn a_waiter_polled_again_and_again_registers_its_waker_once() {
+        let clock = ManualRuntime::new(1_000, 1);
+        let caches = Caches::new(CacheSettings::default());
+        let Ok(host) = crate::host::canonical("app.acme.test") else { panic!("a host") };
+        let mut owner = Box::pin(caches.once(&host, clock.now(), &clock, std::future::pending()));
+        assert!(poll(owner.as_mut()).is_pending());
+        let mut waiter = pin!(caches.once(&host, clock.now(), &clock, std::future::pending()));
+        for _ in 0..50 {
+            assert!(poll(waiter.as_mut()).is_pending());
+        }
+        let Some(flight) = caches.in_flight.borrow().get(&host).cloned() else { panic!("no flight") };
+        assert_eq!(flight.waiters.borrow().len(), 1);
+    }
 
     #[test]
     fn jwt_keys_are_derived_once_per_isolate_and_named_by_all_they_depend_on() {

@@ -43,7 +43,7 @@ use crate::config::{Config, ConfigError};
 use crate::dynamo::Client;
 use crate::host;
 use crate::resolve::Caches;
-use crate::runtime::{Random, Transport, epoch_secs};
+use crate::runtime::{Clock, Random, Runtime, Transport, epoch_secs};
 use crate::sessions::{self, Slide};
 use crate::store::Store;
 use crate::tenants::Tenant;
@@ -68,6 +68,8 @@ pub struct Ctx<'a> {
     pub connect: Option<&'a dyn Connect>,
     pub webhook: &'a dyn Transport,
     pub random: &'a dyn Random,
+    /// The time as it goes on (waits on another request's host resolution end by it).
+    pub clock: &'a dyn Clock,
     pub caches: &'a Caches,
     /// The time of this request, read once where it came in.
     pub now: SystemTime,
@@ -87,7 +89,7 @@ impl<'a> Ctx<'a> {
         config: &'a Config,
         db: &'a Client<'a>,
         webhook: &'a dyn Transport,
-        random: &'a dyn Random,
+        runtime: &'a dyn Runtime,
         caches: &'a Caches,
         now: SystemTime,
     ) -> Self {
@@ -100,7 +102,8 @@ impl<'a> Ctx<'a> {
             region: None,
             connect: None,
             webhook,
-            random,
+            random: runtime,
+            clock: runtime,
             caches,
             now,
             later: RefCell::new(Vec::new()),
@@ -581,7 +584,8 @@ async fn resolve_tenant(ctx: &Ctx<'_>, request: &Request) -> Result<Rc<Tenant>, 
     let host = host::canonical(&raw)
         .map_err(|e| ApiError::bad_request("invalid_host", format!("the Host is invalid: {e}")))?;
     let near = ctx.near.as_ref().map(|n| (&n.store, n.region));
-    ctx.caches.resolve(&ctx.store, near, &host, ctx.config.default_tenant.as_ref(), ctx.now).await?.ok_or_else(|| {
+    let default_tenant = ctx.config.default_tenant.as_ref();
+    ctx.caches.resolve(&ctx.store, near, &host, default_tenant, ctx.now, ctx.clock).await?.ok_or_else(|| {
         ApiError::NotFound { code: "unknown_host", message: format!("no tenant serves the host {host}") }
     })
 }

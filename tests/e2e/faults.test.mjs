@@ -141,6 +141,20 @@ describe('faults, one by one', () => {
     assert.ok(r.ms <= DEADLINE_MS + SLACK_MS, `login/start took ${r.ms} ms`);
   });
 
+  test('a burst for a host whose one read is slow: every request waits for it, none cancelled as hung', async () => {
+    // The first request reads the domain; the others wait on that read, which is another
+    // request's: without a timer of their own, workerd took them for hung and answered 500.
+    const host = 'burst.acme.localhost';
+    assert.equal((await admin(worker, 'PUT', `/v1/admin/tenants/acme/domains/${host}`, { status: 'ready' })).status, 201);
+    const seen = proxy.log.length;
+    proxy.plan = (op, body) => (op === 'GetItem' && body.includes(`DOMAIN#${host}`) ? { latency: 400 } : null);
+    const answers = await Promise.all(Array.from({ length: 20 }, () => rawRequest(`${worker.url}/v1/tenant`, { host })));
+    proxy.plan = () => null;
+    assert.deepEqual(answers.map((a) => a.status), Array(20).fill(200), JSON.stringify(answers.find((a) => a.status !== 200)?.body));
+    assert.deepEqual(answers[0].body, { id: 'acme', name: 'Acme' });
+    assert.equal(proxy.log.slice(seen).filter((e) => e.op === 'GetItem').length, 1, 'one read for all 20');
+  });
+
   test('20 concurrent verifies of one code under faults open one session', async () => {
     const s = await start('five@example.com');
     proxy.plan = random(SEED, 0.3);
