@@ -2,7 +2,7 @@
 // processes for them (one process per Worker, on loopback, stopped by PID), the seeded table, HTTP
 // load, and CPU readings from /proc.
 import { execFileSync, spawn } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { copyFileSync, createWriteStream, existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
@@ -78,6 +78,8 @@ export function freePort() {
 
 const capnp = (s) => JSON.stringify(String(s));
 
+// A request's `cf-blob` header (JSON) becomes its request.cf, as Cloudflare's edge sets it: the
+// multi-region bench says where its clients are.
 function writeConfig(worker, port, bindings) {
   const dir = join(RUN, 'workers', `${worker.name}-${port}`);
   mkdirSync(dir, { recursive: true });
@@ -90,7 +92,7 @@ const config :Workerd.Config = (
     (name = "main", worker = .worker),
     (name = "loopback", network = (allow = ["local", "private", "public"])),
   ],
-  sockets = [(name = "http", address = "127.0.0.1:${port}", http = (), service = "main")],
+  sockets = [(name = "http", address = "127.0.0.1:${port}", http = (cfBlobHeader = "cf-blob"), service = "main")],
 );
 const worker :Workerd.Worker = (
   modules = [${modules.join(', ')}],
@@ -121,11 +123,14 @@ export async function startWorkerd(worker, bindings, { inspectorPort } = {}) {
     : spawn(WORKERD, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   running.add(child);
   let output = '';
-  // dynauth's log lines, counted as they stream by: requests and the DynamoDB calls they made.
-  const log = { requests: 0, calls: 0 };
+  // dynauth's log lines, counted as they stream by: requests, the DynamoDB calls they made, and
+  // the regions they were served from (with replica regions).
+  const log = { requests: 0, calls: 0, regions: {} };
   let partial = '';
+  const file = createWriteStream(join(dir, 'output.log')); // all of it, for a post-mortem
   const keep = (d) => {
-    if (output.length < 20_000) output += d;
+    file.write(d);
+    output = (output + d).slice(-20_000); // the latest, where an error shows
     const lines = (partial + d).split('\n');
     partial = lines.pop();
     for (const line of lines) {
@@ -133,6 +138,8 @@ export async function startWorkerd(worker, bindings, { inspectorPort } = {}) {
       if (m) {
         log.requests += 1;
         log.calls += Number(m[1]);
+        const region = /"region":"([^"]+)"/.exec(line)?.[1];
+        if (region) log.regions[region] = (log.regions[region] ?? 0) + 1;
       }
     }
   };
@@ -145,7 +152,7 @@ export async function startWorkerd(worker, bindings, { inspectorPort } = {}) {
     pid: child.pid,
     t0,
     output: () => output,
-    log: () => ({ ...log }),
+    log: () => ({ ...log, regions: { ...log.regions } }),
     async stop() {
       child.kill('SIGTERM');
       const timer = setTimeout(() => child.kill('SIGKILL'), 3000);
@@ -214,6 +221,7 @@ export async function lookups(w, headers, n, concurrency) {
   const times = [];
   let next = 0;
   let failures = 0;
+  let failure; // the first failed answer, for the report
   const cpu0 = cpuNanos(w.pid);
   const stat0 = statNanos(w.pid);
   const t0 = process.hrtime.bigint();
@@ -221,19 +229,23 @@ export async function lookups(w, headers, n, concurrency) {
     while (next < n) {
       next += 1;
       const r = await send(agent, w.port, w.path ?? PATH, headers, w.method);
-      if (r.status !== 200) failures += 1;
+      if (r.status !== 200) {
+        failures += 1;
+        failure ??= `${r.status} ${r.body.slice(0, 300)}`;
+      }
       times.push(r.ms);
     }
   }));
   const wall = Number(process.hrtime.bigint() - t0) / 1e9;
-  const result = { times, wall, cpu: cpuNanos(w.pid) - cpu0, stat: statNanos(w.pid) - stat0, failures };
+  const result = { times, wall, cpu: cpuNanos(w.pid) - cpu0, stat: statNanos(w.pid) - stat0, failures, failure };
   agent.destroy();
   return result;
 }
 
 // ---- the data ---------------------------------------------------------------------------------
 
-function cli(env, args) {
+/** Runs the CLI (`target/debug/dynauth`) with `env` over the process environment. */
+export function cli(env, args) {
   return execFileSync(join(ROOT, 'target/debug/dynauth'), args, {
     env: { ...process.env, ...env }, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -241,8 +253,9 @@ function cli(env, args) {
 
 /**
  * A fresh table with tenant `acme` serving `HOST` and one session minted through the admin API
- * of the dynauth build `minter` (one with the admin API): { bindings, headers, sessionId }. Every Worker looks up that
- * session; `bindings` are the vars for all of them (the floor's fixed request included).
+ * of the dynauth build `minter` (one with the admin API): { env, bindings, headers, token, sessionId }.
+ * Every Worker looks up that session; `bindings` are the vars for all of them (the floor's fixed
+ * request included).
  */
 export async function seed(minter) {
   const table = `bench-${Date.now().toString(36)}`;
@@ -252,6 +265,21 @@ export async function seed(minter) {
   // (the dynauth row) never use one.
   cli(env, ['tenant', 'put', 'acme', '--body', '{"name": "Acme", "session": {"cache_secs": 300}}']);
   cli(env, ['domain', 'claim', 'acme', HOST, '--status', 'ready']);
+  const { token, session } = await mintSession(minter, env);
+  const bindings = {
+    ...env,
+    FLOOR_BODY: JSON.stringify({
+      TableName: table, ConsistentRead: true,
+      Key: { PK: { S: `TENANT#acme#SESSION#${session.id}` }, SK: { S: 'SESSION' } },
+    }),
+    FLOOR_AUTHORIZATION: 'AWS4-HMAC-SHA256 Credential=AKIDLOCALBENCH/20260101/us-east-1/dynamodb/aws4_request, SignedHeaders=host, Signature=0',
+  };
+  return { env, bindings, headers: { authorization: `Bearer ${token}` }, token, sessionId: session.id };
+}
+
+/** One more session of tenant `acme` in `env`'s table, minted through `minter`'s admin API:
+ *  { token, session }. */
+export async function mintSession(minter, env) {
   const w = await startWorkerd(minter, env);
   let minted;
   try {
@@ -263,16 +291,7 @@ export async function seed(minter) {
     await w.stop();
   }
   if (minted.status !== 201) throw new Error(`minting the session: ${minted.status} ${minted.body}`);
-  const { token, session } = JSON.parse(minted.body);
-  const bindings = {
-    ...env,
-    FLOOR_BODY: JSON.stringify({
-      TableName: table, ConsistentRead: true,
-      Key: { PK: { S: `TENANT#acme#SESSION#${session.id}` }, SK: { S: 'SESSION' } },
-    }),
-    FLOOR_AUTHORIZATION: 'AWS4-HMAC-SHA256 Credential=AKIDLOCALBENCH/20260101/us-east-1/dynamodb/aws4_request, SignedHeaders=host, Signature=0',
-  };
-  return { bindings, headers: { authorization: `Bearer ${token}` }, token, sessionId: session.id };
+  return JSON.parse(minted.body);
 }
 
 /** Cookie headers for `w` carrying the session and a fresh snapshot (one lookup that reads). */

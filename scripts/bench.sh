@@ -6,7 +6,16 @@
 #   BENCH_ROUNDS, BENCH_REQUESTS, BENCH_CONCURRENCY (e.g. 1,16), BENCH_COLD, BENCH_ONLY (peers to
 #   run, e.g. aws4fetch), BENCH_EXTRA (name=dir
 #   of another dynauth build, e.g. an older one, to compare in the same run)
+# `npm run bench -- --regions`: the multi-region mode instead (bench/regions.mjs): lookup latency
+# single-region vs from the nearest replica, with home and replica put 150 ms and 10 ms away by a
+# loopback proxy (BENCH_HOME_MS, BENCH_REPLICA_MS; BENCH_ROUNDS, BENCH_REQUESTS, BENCH_CONCURRENCY).
 set -euo pipefail
+script=bench/run.mjs
+case "${1:-}" in
+  --regions) script=bench/regions.mjs ;;
+  "") ;;
+  *) echo "usage: npm run bench [-- --regions]" >&2; exit 2 ;;
+esac
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
 install_and_build
@@ -20,6 +29,6 @@ fi
 # workerd on CPU 1, the load generator and DynamoDB Local on CPU 0, when there are two or more.
 if [ "$(nproc)" -ge 2 ] && command -v taskset >/dev/null; then
   export BENCH_WORKERD_CPUS="${BENCH_WORKERD_CPUS:-1}"
-  exec taskset -c 0 scripts/with-servers.sh node bench/run.mjs
+  exec taskset -c 0 scripts/with-servers.sh node "$script"
 fi
-exec scripts/with-servers.sh node bench/run.mjs
+exec scripts/with-servers.sh node "$script"

@@ -12,6 +12,8 @@ import { checkAnswer } from './openapi.mjs';
 export const ROOT = resolve(import.meta.dirname, '../..');
 export const DYNAMODB = process.env.DYNAUTH_TEST_DYNAMODB;
 if (!DYNAMODB) throw new Error('DYNAUTH_TEST_DYNAMODB is not set: run with `npm test`');
+/** A second DynamoDB Local: a replica region for the multi-region tests. */
+export const DYNAMODB_REPLICA = process.env.DYNAUTH_TEST_DYNAMODB_REPLICA;
 
 export const ADMIN_TOKEN = 'e2e-admin-token-not-secret-0123';
 const BASE_VARS = {
@@ -37,18 +39,18 @@ export function uniqueName(prefix) {
   return `${prefix}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
 }
 
-/** Creates dynauth's table with the CLI (the same code the operator uses). */
-export function createTable(table) {
+/** Creates dynauth's table with the CLI (the same code the operator uses), on `endpoint`. */
+export function createTable(table, endpoint = DYNAMODB) {
   execFileSync(join(ROOT, 'target/debug/dynauth'), ['table', 'create', '--table', table], {
-    env: { ...process.env, ...BASE_VARS, AWS_REGION: 'us-east-1' },
+    env: { ...process.env, ...BASE_VARS, AWS_REGION: 'us-east-1', DYNAMODB_ENDPOINT: endpoint },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
 }
 
 /** A raw DynamoDB JSON 1.0 call to DynamoDB Local (it checks that a signature header exists,
  *  not what it says), for setting up states the CLI will not make, like a wrong table. */
-export async function dynamodb(operation, body) {
-  const res = await fetch(DYNAMODB, {
+export async function dynamodb(operation, body, endpoint = DYNAMODB) {
+  const res = await fetch(endpoint, {
     method: 'POST',
     headers: {
       'content-type': 'application/x-amz-json-1.0',
