@@ -242,6 +242,23 @@ export async function lookups(w, headers, n, concurrency) {
   return result;
 }
 
+// ---- rounds and figures -----------------------------------------------------------------------
+
+/** The `p`th percentile of `sorted`. */
+export const pct = (sorted, p) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+
+/** `list` in an order drawn from `seed` (the same seed, the same order: a run can be replayed). */
+export function shuffle(list, seed) {
+  const a = [...list];
+  let s = seed;
+  for (let i = a.length - 1; i > 0; i -= 1) {
+    s = (s * 1103515245 + 12345) % 2147483648;
+    const j = s % (i + 1);
+    [a[i], a[j]] = [a[j], a[i]];
+  }
+  return a;
+}
+
 // ---- the data ---------------------------------------------------------------------------------
 
 /** Runs the CLI (`target/debug/dynauth`) with `env` over the process environment. */

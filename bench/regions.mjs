@@ -19,7 +19,7 @@ import { cpus } from 'node:os';
 import { join } from 'node:path';
 
 import { startFaultProxy } from '../tests/e2e/fault-proxy.mjs';
-import { HOST, ROOT, RUN, cli, dynauth, firstAnswer, lookups, mintSession, seed, startWorkerd } from './lib.mjs';
+import { HOST, ROOT, RUN, cli, dynauth, firstAnswer, lookups, mintSession, pct, seed, shuffle, startWorkerd } from './lib.mjs';
 
 const HOME_MS = Number(process.env.BENCH_HOME_MS ?? 150);
 const REPLICA_MS = Number(process.env.BENCH_REPLICA_MS ?? 10);
@@ -30,18 +30,7 @@ const WARMUP = 20;
 const DUBLIN = JSON.stringify({ latitude: '53.34981', longitude: '-6.26031', continent: 'EU' });
 const AUTH = 'AWS4-HMAC-SHA256 Credential=AKIDLOCALBENCH/20260101/us-east-1/dynamodb/aws4_request, SignedHeaders=host, Signature=0';
 
-const pct = (sorted, p) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 
-function shuffle(list, seed) {
-  const a = [...list];
-  let s = seed;
-  for (let i = a.length - 1; i > 0; i -= 1) {
-    s = (s * 1103515245 + 12345) % 2147483648;
-    const j = s % (i + 1);
-    [a[i], a[j]] = [a[j], a[i]];
-  }
-  return a;
-}
 
 /** One DynamoDB JSON 1.0 call (DynamoDB Local checks that a signature exists, not what it says). */
 function call(url, operation, body, agent) {

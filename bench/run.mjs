@@ -26,7 +26,9 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 
-import { ROOT, RUN, WORKERD, dynauth, firstAnswer, lookups, peer, seed, snapshotHeaders, startWorkerd, statNanos } from './lib.mjs';
+import {
+  ROOT, RUN, WORKERD, dynauth, firstAnswer, lookups, pct, peer, seed, shuffle, snapshotHeaders, startWorkerd, statNanos,
+} from './lib.mjs';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 8);
 const REQUESTS = Number(process.env.BENCH_REQUESTS ?? 300);
@@ -34,19 +36,8 @@ const CONCURRENCY = (process.env.BENCH_CONCURRENCY ?? '1,16').split(',').map(Num
 const COLD = Number(process.env.BENCH_COLD ?? 5);
 const WARMUP = Number(process.env.BENCH_WARMUP ?? 500);
 
-const pct = (sorted, p) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
-function shuffle(list, seed) {
-  const a = [...list];
-  let s = seed;
-  for (let i = a.length - 1; i > 0; i -= 1) {
-    s = (s * 1103515245 + 12345) % 2147483648;
-    const j = s % (i + 1);
-    [a[i], a[j]] = [a[j], a[i]];
-  }
-  return a;
-}
 
 async function main() {
   mkdirSync(RUN, { recursive: true });
