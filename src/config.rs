@@ -31,6 +31,37 @@ impl fmt::Debug for Secret {
     }
 }
 
+/// `JWT_MASTER_KEY`, and the fingerprint that names the keys derived from it (hashed once, where
+/// the configuration is read, not for every token).
+#[derive(Clone, PartialEq, Eq)]
+pub struct MasterKey {
+    secret: Secret,
+    fingerprint: String,
+}
+
+impl MasterKey {
+    pub fn new(secret: impl Into<String>) -> Self {
+        let secret = Secret(secret.into());
+        let fingerprint = crate::crypto::hash_b64(secret.expose().as_bytes());
+        Self { secret, fingerprint }
+    }
+
+    pub fn expose(&self) -> &[u8] {
+        self.secret.expose().as_bytes()
+    }
+
+    /// A hash of the key: tells keys derived from different master keys apart.
+    pub fn fingerprint(&self) -> &str {
+        &self.fingerprint
+    }
+}
+
+impl fmt::Debug for MasterKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("MasterKey(** redacted **)")
+    }
+}
+
 /// Everything dynauth is configured with.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {
@@ -47,7 +78,7 @@ pub struct Config {
     pub admin_hosts: Vec<String>,
     pub token_secret: Secret,
     /// Derives every tenant's JWT signing keys (`JWT_MASTER_KEY`); unset: no JWTs, no JWKS.
-    pub jwt_master_key: Option<Secret>,
+    pub jwt_master_key: Option<MasterKey>,
     /// Serves hosts that no tenant has claimed (local development only).
     pub default_tenant: Option<TenantId>,
     pub cache: CacheSettings,
@@ -224,7 +255,7 @@ impl Config {
             admin_token_next: admin_token_next.map(Secret),
             admin_hosts,
             token_secret: Secret(token_secret),
-            jwt_master_key: jwt_master_key.map(Secret),
+            jwt_master_key: jwt_master_key.map(MasterKey::new),
             default_tenant,
             cache,
             insecure_local_cookies,

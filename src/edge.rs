@@ -292,7 +292,7 @@ async fn handle(state: State, head: String) -> Finished {
             let now = driver::now();
             let nearest = isolate.config.nearest(location, |region| isolate.caches.region_usable(region, now));
             let replica = nearest.and_then(|(_, replica)| replica).map(|config| isolate.client_in(config));
-            let mut ctx = Ctx::new(&isolate.config, &db, &webhook, &HostRuntime, &isolate.caches, driver::now());
+            let mut ctx = Ctx::new(&isolate.config, &db, &webhook, &HostRuntime, &isolate.caches, now);
             // Only the admin API (its health check) reaches other regions' tables.
             #[cfg(feature = "admin")]
             {

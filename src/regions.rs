@@ -164,11 +164,12 @@ pub fn preference(regions: &[&str], at: Option<Location>) -> Vec<usize> {
         })
     };
     // At most 8 regions: picking the nearest left, one at a time, is all the sorting needed (and
-    // `min_by_key` keeps the first of equals: the configured order).
-    let mut left: Vec<usize> = (0..regions.len()).collect();
+    // `min_by_key` keeps the first of equals: the configured order). Each distance is worked out
+    // once.
+    let mut left: Vec<(usize, u64)> = (0..regions.len()).map(|i| (i, distance(i))).collect();
     let mut order = Vec::with_capacity(left.len());
-    while let Some((at_index, _)) = left.iter().enumerate().min_by_key(|&(_, &i)| distance(i)) {
-        order.push(left.remove(at_index));
+    while let Some((at_index, _)) = left.iter().enumerate().min_by_key(|&(_, &(_, d))| d) {
+        order.push(left.remove(at_index).0);
     }
     order
 }

@@ -17,6 +17,7 @@ use std::task::{Context, Poll, Waker};
 use std::time::{Duration, SystemTime};
 
 use crate::cache::TtlCache;
+use crate::config::MasterKey;
 use crate::dynamo::DynamoError;
 use crate::host::Host;
 use crate::ids::TenantId;
@@ -105,10 +106,17 @@ impl Caches {
         open_until.is_none_or(|until| now >= until)
     }
 
+    /// The answer of `read`, a read of replica `region`, once its outcome is recorded on the
+    /// region's breaker; `None` when it failed (no answer: home gives it).
+    pub fn from_replica<T, E>(&self, region: &str, now: SystemTime, read: Result<T, E>) -> Option<T> {
+        self.region_answered(region, read.is_ok(), now);
+        read.ok()
+    }
+
     /// Records how a read of replica `region` went: a success closes its breaker; the
     /// [`BREAKER_FAILURES`]th failure in a row (and any failure of a probe) opens it for
     /// [`BREAKER_COOLDOWN`].
-    pub fn region_answered(&self, region: &str, ok: bool, now: SystemTime) {
+    fn region_answered(&self, region: &str, ok: bool, now: SystemTime) {
         let mut breakers = self.breakers.borrow_mut();
         let at = breakers.iter().position(|(r, _)| r == region);
         match (ok, at) {
@@ -132,17 +140,16 @@ impl Caches {
 
     /// The tenant's JWT keys under `master` (`JWT_MASTER_KEY`), newest (the signing one) first,
     /// each derived once per isolate.
-    pub fn jwt_keys(&self, master: &[u8], tenant: &Tenant, now: SystemTime) -> Vec<Rc<TenantKey>> {
-        let fingerprint = crate::crypto::hash_b64(master);
+    pub fn jwt_keys(&self, master: &MasterKey, tenant: &Tenant, now: SystemTime) -> Vec<Rc<TenantKey>> {
         tenant
             .jwt_versions()
             .into_iter()
             .map(|version| {
-                let name = (fingerprint.clone(), tenant.id.clone(), tenant.generation.clone(), version);
+                let name = (master.fingerprint().to_string(), tenant.id.clone(), tenant.generation.clone(), version);
                 if let Some(key) = self.jwt_keys.get(&name, now) {
                     return key;
                 }
-                let key = Rc::new(TenantKey::derive(master, &tenant.id, &tenant.generation, &name.3));
+                let key = Rc::new(TenantKey::derive(master.expose(), &tenant.id, &tenant.generation, &name.3));
                 self.jwt_keys.insert(name, key.clone(), now, now + JWT_KEY_TTL);
                 key
             })
@@ -179,13 +186,10 @@ impl Caches {
         }
         self.once(host, now, clock, async {
             let replicated = match near {
-                Some((near, region)) => {
-                    let read = tenants::resolve(near, host).await;
-                    self.region_answered(region, read.is_ok(), now);
-                    read.ok().flatten().filter(|d| d.status == DomainStatus::Ready)
-                }
+                Some((near, region)) => self.from_replica(region, now, tenants::resolve(near, host).await).flatten(),
                 None => None,
             };
+            let replicated = replicated.filter(|d| d.status == DomainStatus::Ready);
             let domain = match replicated {
                 Some(d) => Some(d),
                 None => tenants::resolve(store, host).await?,
@@ -395,11 +399,11 @@ mod tests {
         let caches = Caches::new(CacheSettings::default());
         let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000);
         let tenant = crate::testing::tenant();
-        let master = b"master-one-0123456789-0123456789";
+        let master = &MasterKey::new("master-one-0123456789-0123456789");
         let first = caches.jwt_keys(master, &tenant, now);
         let again = caches.jwt_keys(master, &tenant, now);
         assert_eq!((first.len(), Rc::ptr_eq(&first[0], &again[0])), (1, true), "derived once");
-        let other_master = caches.jwt_keys(b"master-two-0123456789-0123456789", &tenant, now);
+        let other_master = caches.jwt_keys(&MasterKey::new("master-two-0123456789-0123456789"), &tenant, now);
         assert_ne!(other_master[0].kid(), first[0].kid());
         let rotated = Tenant {
             secrets: SecretSeeds { jwt: vec!["2".into(), "1".into()], ..SecretSeeds::default() },

@@ -301,22 +301,20 @@ fn replicated_from_the_stream_with_a_lag_a_new_session_works_at_once_and_a_revoc
     // once the lag has passed, the replica answers them alone.
     stream.set_lag(Duration::from_secs(2));
     let tokens: Vec<String> = (0..10).map(|i| mint(&app, &format!("u-{i}")).0).collect();
-    let at_once: Vec<(u16, u32)> = tokens
-        .iter()
-        .map(|t| {
-            let r = lookup(&app, Some(SYDNEY), t);
-            (r.status, r.calls)
-        })
-        .collect();
+    // Each session looked up from Sydney: (status, DynamoDB calls).
+    let look_up_all = || -> Vec<(u16, u32)> {
+        tokens
+            .iter()
+            .map(|t| {
+                let r = lookup(&app, Some(SYDNEY), t);
+                (r.status, r.calls)
+            })
+            .collect()
+    };
+    let at_once = look_up_all();
     std::thread::sleep(Duration::from_millis(2_300));
     stream.catch_up();
-    let later: Vec<(u16, u32)> = tokens
-        .iter()
-        .map(|t| {
-            let r = lookup(&app, Some(SYDNEY), t);
-            (r.status, r.calls)
-        })
-        .collect();
+    let later = look_up_all();
     let home = |runs: &[(u16, u32)]| runs.iter().filter(|(_, calls)| *calls == 2).count();
     eprintln!("home-fallback rate: {}/10 within the lag, {}/10 after it", home(&at_once), home(&later));
     assert!(at_once.iter().chain(&later).all(|(status, _)| *status == 200), "{at_once:?} {later:?}");

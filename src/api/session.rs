@@ -53,8 +53,7 @@ pub(crate) async fn looked_up(
         // A replica that fails is no answer: home gives it.
         Some(near) => {
             let read = sessions::look_up_in(&near.store, tenant, &token, now, false).await;
-            ctx.caches.region_answered(near.region, read.is_ok(), ctx.now);
-            read.unwrap_or(Lookup::Unsure)
+            ctx.caches.from_replica(near.region, ctx.now, read).unwrap_or(Lookup::Unsure)
         }
         None => Lookup::Unsure,
     };

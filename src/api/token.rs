@@ -8,6 +8,7 @@ use super::browser::{self, self_origin};
 use super::cookies::{self, CookieMode};
 use super::session::{invalid_session, looked_up};
 use super::{ApiError, Ctx, Outcome, Request, Response, json_response, only, views};
+use crate::config::MasterKey;
 use crate::jwt;
 use crate::tenants::Tenant;
 
@@ -16,11 +17,10 @@ use crate::tenants::Tenant;
 const PUBLIC_MAX_AGE: &str = "public, max-age=300";
 
 /// `JWT_MASTER_KEY`, or 404: without it this deployment issues no JWTs.
-pub(crate) fn master_key<'a>(ctx: &Ctx<'a>) -> Result<&'a [u8], ApiError> {
+pub(crate) fn master_key<'a>(ctx: &Ctx<'a>) -> Result<&'a MasterKey, ApiError> {
     ctx.config
         .jwt_master_key
         .as_ref()
-        .map(|k| k.expose().as_bytes())
         .ok_or_else(|| ApiError::not_found("this deployment issues no JWTs: JWT_MASTER_KEY is not set"))
 }
 

@@ -258,8 +258,7 @@ pub mod app {
             let now = self.runtime.now();
             let nearest = self.config.nearest(location, |region| self.caches.region_usable(region, now));
             let replica = nearest.and_then(|(_, r)| r).map(|c| Client::new(c, &self.transport, &self.runtime));
-            let mut ctx = Ctx::new(&self.config, &db, &webhook, &self.runtime, &self.caches, self.runtime.now())
-                .with_connect(self);
+            let mut ctx = Ctx::new(&self.config, &db, &webhook, &self.runtime, &self.caches, now).with_connect(self);
             if let Some((region, _)) = nearest {
                 ctx = ctx.with_replica(region, replica.as_ref());
             }
