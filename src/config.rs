@@ -171,6 +171,7 @@ pub const VARIABLES: &[&str] = &[
     "TENANT_LOGIN_LIMIT",
     "TENANT_VERIFY_LIMIT",
     "VERIFY_FAILURE_LIMIT",
+    "VERIFY_FAILURE_IP_LIMIT",
 ];
 
 impl Config {
@@ -500,6 +501,14 @@ fn limits<F: Fn(&str) -> Option<String>>(vars: &Vars<'_, F>) -> Result<Limits, C
         start_per_email >= start_per_email_ip,
         "must be at least LOGIN_RATE_LIMIT (it is the ceiling over all addresses)",
     )?;
+    let failures_per_email = count("VERIFY_FAILURE_LIMIT", d.failures_per_email, 10_000)?;
+    let failures_per_email_ip =
+        count("VERIFY_FAILURE_IP_LIMIT", d.failures_per_email_ip.min(failures_per_email), 10_000)?;
+    check(
+        "VERIFY_FAILURE_LIMIT",
+        failures_per_email >= failures_per_email_ip,
+        "must be at least VERIFY_FAILURE_IP_LIMIT (it is the ceiling over all addresses)",
+    )?;
     Ok(Limits {
         start_per_email_ip,
         start_per_email,
@@ -507,7 +516,8 @@ fn limits<F: Fn(&str) -> Option<String>>(vars: &Vars<'_, F>) -> Result<Limits, C
         start_per_tenant: count("TENANT_LOGIN_LIMIT", d.start_per_tenant, 10_000_000)?,
         verify_per_ip: count("VERIFY_IP_LIMIT", d.verify_per_ip, 100_000)?,
         verify_per_tenant: count("TENANT_VERIFY_LIMIT", d.verify_per_tenant, 10_000_000)?,
-        failures_per_email: count("VERIFY_FAILURE_LIMIT", d.failures_per_email, 10_000)?,
+        failures_per_email_ip,
+        failures_per_email,
         window_secs: i64::try_from(vars.number("LOGIN_RATE_WINDOW_SECS", 900, 60, 86_400)?).unwrap_or(900),
     })
 }

@@ -118,10 +118,11 @@ pub fn readiness_probe() -> Keys {
     Keys::new("DYNAUTH#READY".to_string(), "READY")
 }
 
-/// The newest login of an email, the only one whose code works: `TENANT#{t}#EMAIL#{email}` /
-/// `LOGIN` (beside the email's claim).
-pub fn latest_login(tenant: &TenantId, email: &Email) -> Keys {
-    Keys::new(format!("TENANT#{tenant}#EMAIL#{email}"), "LOGIN")
+/// The newest login of an email for one client (`scope`: `b.{h(binding)}`, or `a.{address}` for
+/// starts that presented no binding): `TENANT#{t}#EMAIL#{email}#LOGIN#{scope}` / `NEWEST`. A new
+/// start makes itself the newest of its scopes, so it supersedes only that client's earlier codes.
+pub fn newest_login(tenant: &TenantId, email: &Email, scope: &str) -> Keys {
+    Keys::new(format!("TENANT#{tenant}#EMAIL#{email}#LOGIN#{scope}"), "NEWEST")
 }
 
 /// One window of one abuse budget: `TENANT#{t}#BUDGET#{kind}#{subject}#{window start}` / `BUDGET`.
@@ -189,8 +190,8 @@ mod tests {
         let login_id = LoginId::parse("AAAAAAAAAAAAAAAAAAAAAA").unwrap_or_else(|e| panic!("{e}"));
         let l = login(&t("acme"), &login_id);
         assert_eq!((l.pk.as_str(), l.sk), ("TENANT#acme#LOGIN#AAAAAAAAAAAAAAAAAAAAAA", "CODE"));
-        let r = latest_login(&t("acme"), &email("a@b.example"));
-        assert_eq!((r.pk.as_str(), r.sk), ("TENANT#acme#EMAIL#a@b.example", "LOGIN"));
+        let r = newest_login(&t("acme"), &email("a@b.example"), "b.h4sh");
+        assert_eq!((r.pk.as_str(), r.sk), ("TENANT#acme#EMAIL#a@b.example#LOGIN#b.h4sh", "NEWEST"));
         let b = budget(&t("acme"), "start_ip", "192.0.2.1", 1_800_000_000);
         assert_eq!((b.pk.as_str(), b.sk), ("TENANT#acme#BUDGET#start_ip#192.0.2.1#1800000000", "BUDGET"));
     }

@@ -1,20 +1,36 @@
-//! Login codes: issuing (uniform numeric codes, stored only as a keyed hash), delivering (a signed
-//! webhook), spending the abuse budgets ([`crate::budgets`]), and consuming at most once, before
-//! expiry, within the attempt limit, and only the email's newest code.
+//! Login codes: issuing (uniform numeric codes, stored only as a keyed hash, each bound to the
+//! client that asked for it), delivering (a signed webhook), spending the abuse budgets
+//! ([`crate::budgets`]), and consuming at most once, before expiry, within the attempt limit, by
+//! the client it is bound to, and only as that client's newest code.
 //!
-//! Use cases: [`start`] (budgets, issue, deliver, store as the newest), [`verify`] (check the code
-//! and, in ONE transaction with its budgets, consume it, find or create the user and open a
-//! session) and [`issue`] (a code for a backend that delivers it itself).
+//! What holds, whatever the concurrency:
+//! - **A login belongs to its client.** A start hands the client a [`Binding`] (32 random bytes;
+//!   only its hash is stored). A verify without it, or with another client's, compares nothing
+//!   and spends none of the login's attempts: it is answered as a wrong code.
+//! - **At most `max_attempts` codes are compared per login.** A verify first reserves an attempt
+//!   (a conditional increment, in one transaction with the budgets it spends, the wrong-code
+//!   budgets among them); only a verify holding a reservation compares the code, and the right
+//!   code is consumed on condition of that very reservation.
+//! - **A used code works for nobody else.** The retry of a verify whose answer was lost gets the
+//!   session it opened only with the same binding (and code); anyone else gets `Used`.
+//! - **A new code supersedes only its own client's earlier codes**: those of the same binding,
+//!   and, for a start that presented none, those of the same email from the same address.
+//!
+//! Use cases, on [`Logins`]: [`Logins::start`] (budgets, issue, deliver, store as the newest),
+//! [`Logins::verify`] (reserve, compare, then in ONE transaction consume the login, find or
+//! create the user and open a session) and [`Logins::issue`] (a code for a backend that delivers
+//! it itself).
 
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use crate::budgets::{self, Budget, Exceeded, Limits};
-use crate::crypto::{b64url, constant_time_eq, hmac_hex, hmac_parts};
+use crate::budgets::{self, Budget, Exceeded, Limits, Refusal};
+use crate::crypto::{b64url, b64url_decode, constant_time_eq, hash_b64, hmac_hex, hmac_parts};
 use crate::dynamo::expr::and;
 use crate::dynamo::{
-    Cancelled, ConditionCheck, DynamoError, Expr, PutItemInput, TransactItem, Transaction, TxError, s,
+    Cancelled, ConditionCheck, DynamoError, Expr, PutItemInput, ReturnValues, TransactItem, Transaction, TxError,
+    from_item, s,
 };
 use crate::email::Email;
 use crate::ids::{LoginId, SessionId, TenantId, UserId};
@@ -61,6 +77,41 @@ impl fmt::Debug for LoginCode {
     }
 }
 
+/// The secret that ties a login to the client that started it: 32 random bytes, base64url. A
+/// browser keeps it in an HttpOnly cookie, a server-side client in its own state; only its hash
+/// is stored. `Debug` never shows it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Binding(String);
+
+impl Binding {
+    pub fn generate(random: &dyn Random) -> Self {
+        Self(b64url(&random.bytes::<32>()))
+    }
+
+    /// A binding as a client presents it; `None` unless it is 43 base64url characters of 32
+    /// bytes.
+    pub fn parse(raw: &str) -> Option<Self> {
+        let raw = raw.trim();
+        (raw.len() == 43 && b64url_decode(raw).is_some_and(|b| b.len() == 32)).then(|| Self(raw.to_string()))
+    }
+
+    /// The binding itself, to hand to its client (once per start).
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    /// `h(binding)`: the only form that is stored.
+    pub fn hash(&self) -> String {
+        hash_b64(self.0.as_bytes())
+    }
+}
+
+impl fmt::Debug for Binding {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Binding(** redacted **)")
+    }
+}
+
 /// HMAC-SHA256(`TOKEN_SECRET`, tenant, login id, code): the only form of a code that is stored.
 pub fn code_hash(secret: &[u8], tenant: &TenantId, login_id: &LoginId, code: &LoginCode) -> String {
     b64url(&hmac_parts(
@@ -77,6 +128,7 @@ pub struct Login {
     pub tenant_generation: String,
     pub email: Email,
     pub code_hash: String,
+    /// Attempts reserved so far: each is one comparison of a code.
     pub attempts: u32,
     pub max_attempts: u32,
     pub created_at: i64,
@@ -89,12 +141,21 @@ pub struct Login {
     /// The session the code opened (its id, the token's hash), set with `used_at`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub session: Option<SessionId>,
+    /// `h(binding)` of the client the login belongs to (logins stored before bindings have
+    /// none, and no verify can use them).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub binding_hash: Option<String>,
+    /// The client address of a start that presented no binding: the login is then also its
+    /// email's newest from that address ([`keys::newest_login`]), so such a client's next start
+    /// supersedes it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_from: Option<String>,
     pub ttl: i64,
 }
 
-/// How long after a code was used a retry of the same verify (same login, same code) still gets
-/// the session it opened, instead of 410 `code_used`: enough for a client whose answer was lost to
-/// try again, short against replay of an intercepted code.
+/// How long after a code was used a retry of the same verify (same login, code and binding)
+/// still gets the session it opened, instead of 410 `code_used`: enough for a client whose answer
+/// was lost to try again.
 pub const RETRY_WINDOW_SECS: i64 = 120;
 
 /// Where a login stands for a verify.
@@ -119,23 +180,48 @@ impl Login {
         }
     }
 
-    /// Whether `code` is this login's code (constant-time comparison of the keyed hashes).
-    pub fn matches(&self, secret: &[u8], code: &LoginCode) -> bool {
+    /// Whether `binding` is the one this login was started with (constant time).
+    pub fn bound_to(&self, binding: Option<&Binding>) -> bool {
+        match (binding, &self.binding_hash) {
+            (Some(b), Some(stored)) => constant_time_eq(b.hash().as_bytes(), stored.as_bytes()),
+            _ => false,
+        }
+    }
+
+    /// Whether `code` is this login's code (constant-time comparison of the keyed hashes). Only
+    /// a verify that holds a reserved attempt may ask.
+    fn matches(&self, secret: &[u8], code: &LoginCode) -> bool {
         constant_time_eq(code_hash(secret, &self.tenant, &self.login_id, code).as_bytes(), self.code_hash.as_bytes())
     }
 
-    /// The token of the session this login opens with `code`: derived under `secret` from the
-    /// tenant, the login and the code, so every verify of the same code yields the same token.
-    fn session_token(&self, secret: &[u8], code: &LoginCode) -> SessionToken {
+    /// The token of the session this login opens for `binding` with `code`: derived under
+    /// `secret` from the tenant, the login, the binding and the code, so every verify of the same
+    /// code by the same client yields the same token, and no one without the binding can.
+    fn session_token(&self, secret: &[u8], binding: &Binding, code: &LoginCode) -> SessionToken {
         SessionToken::derived(
             secret,
             &[
-                b"dynauth-login-session-v1",
+                b"dynauth-login-session-v2",
                 self.tenant.as_str().as_bytes(),
                 self.login_id.as_str().as_bytes(),
+                binding.0.as_bytes(),
                 code.0.as_bytes(),
             ],
         )
+    }
+
+    /// The newest-login pointers this login is on, with the names of their transaction parts:
+    /// its binding's, and for a start without a presented binding, its address's.
+    fn scopes(&self) -> Vec<(&'static str, String)> {
+        let mut scopes = vec![("newest", format!("b.{}", self.binding_hash.as_deref().unwrap_or_default()))];
+        if let Some(address) = &self.started_from {
+            scopes.push(("newest_here", format!("a.{address}")));
+        }
+        scopes
+    }
+
+    fn retry_after(&self, now: i64) -> u64 {
+        u64::try_from(self.expires_at - now).unwrap_or(1).max(1)
     }
 }
 
@@ -147,11 +233,21 @@ pub struct Delivery<'a> {
     pub secrets: Vec<&'a [u8]>,
 }
 
-/// A code issued and stored.
+/// Who asks: the client's address (a budget subject, see [`budgets::client_subject`]) and the
+/// binding it presented, if any.
+#[derive(Debug, Clone, Copy)]
+pub struct Caller<'a> {
+    pub address: &'a str,
+    pub binding: Option<&'a Binding>,
+}
+
+/// A code issued and stored, and the binding its client must present (the one it presented, or
+/// a new one).
 #[derive(Debug, Clone)]
-pub struct Issued {
+pub struct NewCode {
     pub login: Login,
     pub code: LoginCode,
+    pub binding: Binding,
 }
 
 /// Why a start did not issue a code.
@@ -180,62 +276,6 @@ struct CodeMessage<'a> {
     expires_at: String,
 }
 
-/// Issues a code for `email` (the same whether or not the email has an account): spends the
-/// start budgets (per email and client address, per email, per address, per tenant), posts it to
-/// `delivery` (signed; none in development), and only then stores it as the email's newest login,
-/// so a failed delivery leaves no usable code behind and every earlier open code stops working.
-#[allow(clippy::too_many_arguments)] // each is a service or input the use case needs
-pub async fn start(
-    store: &Store<'_>,
-    random: &dyn Random,
-    webhook: &dyn Transport,
-    delivery: Option<Delivery<'_>>,
-    secret: &[u8],
-    limits: &Limits,
-    client: &str,
-    tenant: &Tenant,
-    email: &Email,
-    now: i64,
-) -> Result<Issued, StartError> {
-    budgets::spend(store, random, &tenant.id, &limits.start(email, client), now).await?.map_err(StartError::TooMany)?;
-    let hint = users::owner_of(store, tenant, email, false).await?;
-    let issued = new_login(random, secret, tenant, email, hint, now);
-    if let Some(delivery) = delivery {
-        let message = CodeMessage {
-            tenant: &tenant.id,
-            email,
-            code: issued.code.expose(),
-            login_id: &issued.login.login_id,
-            expires_at: rfc3339_secs(issued.login.expires_at),
-        };
-        let request = webhook_request(delivery.url, &delivery.secrets, &message, now)
-            .map_err(|e| StartError::Delivery(e.to_string()))?;
-        match webhook.send(request).await {
-            Ok(r) if r.status().is_success() => {}
-            Ok(r) => return Err(StartError::Delivery(format!("the webhook answered HTTP {}", r.status().as_u16()))),
-            Err(e) => return Err(StartError::Delivery(e.to_string())),
-        }
-    }
-    store.save_newest(random, &issued.login).await?;
-    Ok(issued)
-}
-
-/// Issues and stores a code for a backend that delivers it itself (no webhook, no budgets); it
-/// is the email's newest login like any other.
-pub async fn issue(
-    store: &Store<'_>,
-    random: &dyn Random,
-    secret: &[u8],
-    tenant: &Tenant,
-    email: &Email,
-    now: i64,
-) -> Result<Issued, DynamoError> {
-    let hint = users::owner_of(store, tenant, email, false).await?;
-    let issued = new_login(random, secret, tenant, email, hint, now);
-    store.save_newest(random, &issued.login).await?;
-    Ok(issued)
-}
-
 /// A verified code: the session opened, and its token (shown once).
 #[derive(Debug, Clone)]
 pub struct Verified {
@@ -246,17 +286,19 @@ pub struct Verified {
 /// Why a verify did not open a session.
 #[derive(Debug, Clone, PartialEq)]
 pub enum VerifyError {
-    /// A wrong code (`attempts_left` for a known login), or no such login.
+    /// A wrong code (`attempts_left` for a known login), no such login, or a client that is not
+    /// the login's (`unbound`: the request carried no binding at all).
     InvalidCode {
         attempts_left: Option<u32>,
+        unbound: bool,
     },
     Used,
     Expired,
-    /// Too many wrong codes; the login expires in `retry_after` seconds.
+    /// No attempt left: the login expires in `retry_after` seconds.
     Exhausted {
         retry_after: u64,
     },
-    /// A newer code was issued for the email: only the newest works.
+    /// A newer code was issued to the same client for the email: only the newest works.
     Superseded,
     /// Over one of the budgets (client address, tenant, wrong codes for the email).
     TooMany(Exceeded),
@@ -271,228 +313,336 @@ impl From<DynamoError> for VerifyError {
     }
 }
 
-/// Verifies `code` for login `login_id` (as the client sent it) and, when it is right, consumes
-/// the login, finds or creates the user and opens a session, in ONE transaction: at most one
-/// verify of a login ever succeeds. A wrong code spends an attempt of the login and one of the
-/// email's daily wrong-code budget; either way the client address and the tenant spend one
-/// verify. A login that is no longer its email's newest never works.
-#[allow(clippy::too_many_arguments)] // each is a service or input the use case needs
-pub async fn verify(
-    store: &Store<'_>,
-    random: &dyn Random,
-    secret: &[u8],
-    limits: &Limits,
-    client: &str,
-    tenant: &Tenant,
-    login_id: &str,
-    code: &LoginCode,
-    device: Device,
-    now: i64,
-) -> Result<Verified, VerifyError> {
-    let spent = limits.verify(client);
-    let no_login = || VerifyError::InvalidCode { attempts_left: None };
-    let Ok(login_id) = LoginId::parse(login_id) else {
-        return Err(spend_only(store, random, tenant, &spent, now).await.err().unwrap_or_else(no_login));
-    };
-    for _ in 0..4 {
-        let login: Option<Login> = store.get(&keys::login(&tenant.id, &login_id), true).await?;
-        let Some(login) = login.filter(|l| l.tenant_generation == tenant.generation) else {
-            return Err(spend_only(store, random, tenant, &spent, now).await.err().unwrap_or_else(no_login));
-        };
-        match login.state(now) {
-            State::Used => {
-                // A retry of a verify that succeeded but whose answer was lost: the same code
-                // opens the same session, once more, within the retry window.
-                return match recognise(store, secret, tenant, &login, code, now).await? {
-                    Some(verified) => Ok(verified),
-                    None => Err(VerifyError::Used),
-                };
-            }
-            State::Expired => return Err(VerifyError::Expired),
-            State::Exhausted => {
-                return Err(VerifyError::Exhausted {
-                    retry_after: u64::try_from(login.expires_at - now).unwrap_or(1).max(1),
-                });
-            }
-            State::Open => {}
-        }
-        let failures = limits.failures(&login.email);
-        let guards = Guards { spent: &spent, failures: &failures };
-        if !login.matches(secret, code) {
-            let mut tx = Transaction::new(random.request_token());
-            guards.add(store, &mut tx, &login, true, now);
-            tx.add("login", store.charge_part(&login, now));
-            match store.transact(&tx).await {
-                Ok(()) => {
-                    return Err(VerifyError::InvalidCode {
-                        attempts_left: Some(login.max_attempts.saturating_sub(login.attempts + 1)),
-                    });
+/// What the login use cases run with: the table, randomness, `TOKEN_SECRET` and the budgets.
+#[derive(Clone, Copy)]
+pub struct Logins<'a> {
+    pub store: &'a Store<'a>,
+    pub random: &'a dyn Random,
+    pub secret: &'a [u8],
+    pub limits: &'a Limits,
+}
+
+impl fmt::Debug for Logins<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Logins").field("limits", self.limits).finish_non_exhaustive()
+    }
+}
+
+impl Logins<'_> {
+    /// Issues a code for `email` (the same whether or not the email has an account): spends the
+    /// start budgets (per email and client address, per email, per address, per tenant), posts it
+    /// to `delivery` (signed; none in development), and only then stores it as the newest login
+    /// of its client, so a failed delivery leaves no usable code behind and that client's earlier
+    /// open codes stop working.
+    pub async fn start(
+        &self,
+        webhook: &dyn Transport,
+        delivery: Option<Delivery<'_>>,
+        caller: Caller<'_>,
+        tenant: &Tenant,
+        email: &Email,
+        now: i64,
+    ) -> Result<NewCode, StartError> {
+        let mut spent = self.limits.start(email, caller.address, self.random);
+        budgets::spend(self.store, self.random, &tenant.id, &mut spent, now).await?.map_err(StartError::TooMany)?;
+        let issued = self.new_code(caller, tenant, email, now).await?;
+        if let Some(delivery) = delivery {
+            let message = CodeMessage {
+                tenant: &tenant.id,
+                email,
+                code: issued.code.expose(),
+                login_id: &issued.login.login_id,
+                expires_at: rfc3339_secs(issued.login.expires_at),
+            };
+            let request = webhook_request(delivery.url, &delivery.secrets, &message, now)
+                .map_err(|e| StartError::Delivery(e.to_string()))?;
+            match webhook.send(request).await {
+                Ok(r) if r.status().is_success() => {}
+                Ok(r) => {
+                    return Err(StartError::Delivery(format!("the webhook answered HTTP {}", r.status().as_u16())));
                 }
-                Err(TxError::Cancelled(c)) => match guards.refusal(&c, now) {
-                    Some(refused) => return Err(refused),
-                    None => continue, // the login changed meanwhile: read it again for the right answer
+                Err(e) => return Err(StartError::Delivery(e.to_string())),
+            }
+        }
+        self.store.save_newest(self.random, &issued.login).await?;
+        Ok(issued)
+    }
+
+    /// Issues and stores a code for a backend that delivers it itself (no webhook, no budgets);
+    /// it is its client's newest login like any other.
+    pub async fn issue(
+        &self,
+        caller: Caller<'_>,
+        tenant: &Tenant,
+        email: &Email,
+        now: i64,
+    ) -> Result<NewCode, DynamoError> {
+        let issued = self.new_code(caller, tenant, email, now).await?;
+        self.store.save_newest(self.random, &issued.login).await?;
+        Ok(issued)
+    }
+
+    /// Verifies `code` for login `login_id` (as the client sent it) and, when it is right and the
+    /// caller holds the login's binding, consumes the login, finds or creates the user and opens a
+    /// session: at most one verify of a login ever succeeds, and at most `max_attempts` codes are
+    /// ever compared. Every verify spends the address's and the tenant's verify budgets; one that
+    /// compares a code holds a unit of the email's wrong-code budgets (given back when it was
+    /// right). A login that is no longer its client's newest never works.
+    pub async fn verify(
+        &self,
+        caller: Caller<'_>,
+        tenant: &Tenant,
+        login_id: &str,
+        code: &LoginCode,
+        device: Device,
+        now: i64,
+    ) -> Result<Verified, VerifyError> {
+        let mut spent = self.limits.verify(caller.address, self.random);
+        let unbound = caller.binding.is_none();
+        let Ok(login_id) = LoginId::parse(login_id) else {
+            return Err(self
+                .spend_only(tenant, &mut spent, now)
+                .await
+                .err()
+                .unwrap_or(VerifyError::InvalidCode { attempts_left: None, unbound }));
+        };
+        let mut read: Option<Login> = None;
+        for _ in 0..4 {
+            let login = match read.take() {
+                Some(login) => login,
+                None => match self.store.get::<Login>(&keys::login(&tenant.id, &login_id), true).await? {
+                    Some(login) if login.tenant_generation == tenant.generation => login,
+                    _ => {
+                        let unknown = VerifyError::InvalidCode { attempts_left: None, unbound };
+                        return Err(self.spend_only(tenant, &mut spent, now).await.err().unwrap_or(unknown));
+                    }
                 },
+            };
+            let owner = login.bound_to(caller.binding);
+            match login.state(now) {
+                State::Used => {
+                    // A retry of a verify that succeeded but whose answer was lost: the same
+                    // client with the same code gets the same session, once more, within the
+                    // retry window. Anyone else: used.
+                    return match caller.binding.filter(|_| owner) {
+                        Some(binding) => self.recognise(tenant, &login, binding, code, now).await,
+                        None => Err(VerifyError::Used),
+                    };
+                }
+                State::Expired => return Err(VerifyError::Expired),
+                State::Exhausted => return Err(VerifyError::Exhausted { retry_after: login.retry_after(now) }),
+                State::Open => {}
+            }
+            let Some(binding) = caller.binding.filter(|_| owner) else {
+                // Not the login's client: nothing is compared and no attempt of the owner's is
+                // spent; the answer is a wrong code's.
+                let left = login.max_attempts.saturating_sub(login.attempts);
+                let wrong = VerifyError::InvalidCode { attempts_left: Some(left), unbound };
+                return Err(self.spend_only(tenant, &mut spent, now).await.err().unwrap_or(wrong));
+            };
+            let mut failures = self.limits.failures(&login.email, caller.address);
+            let reservation = self.random.request_token();
+            match self.reserve(&login, &reservation, &mut spent, &mut failures, now).await? {
+                Reserved::Yes => {}
+                Reserved::Refused(e) => return Err(e),
+                Reserved::Changed(now_stored) => {
+                    read = now_stored;
+                    continue;
+                }
+            }
+            if !login.matches(self.secret, code) {
+                // The attempt and the wrong-code units stay spent.
+                let left = login.max_attempts.saturating_sub(login.attempts + 1);
+                return Err(VerifyError::InvalidCode { attempts_left: Some(left), unbound: false });
+            }
+            return self.consume(tenant, &login, binding, code, &reservation, &failures, device, now).await;
+        }
+        Err(VerifyError::Conflict)
+    }
+
+    /// A new login for `email` (not yet stored), its code, and its client's binding (the one the
+    /// caller presented, or a new one).
+    async fn new_code(
+        &self,
+        caller: Caller<'_>,
+        tenant: &Tenant,
+        email: &Email,
+        now: i64,
+    ) -> Result<NewCode, DynamoError> {
+        let user_hint = users::owner_of(self.store, tenant, email, false).await?;
+        let (binding, started_from) = match caller.binding {
+            Some(b) => (b.clone(), None),
+            None => (Binding::generate(self.random), Some(caller.address.to_string())),
+        };
+        let login_id = LoginId::generate(self.random);
+        let code = LoginCode::generate(self.random, tenant.login_code.length);
+        let expires_at = now + i64::try_from(tenant.login_code.ttl_secs).unwrap_or(600);
+        let login = Login {
+            code_hash: code_hash(self.secret, &tenant.id, &login_id, &code),
+            login_id,
+            tenant: tenant.id.clone(),
+            tenant_generation: tenant.generation.clone(),
+            email: email.clone(),
+            attempts: 0,
+            max_attempts: tenant.login_code.max_attempts,
+            created_at: now,
+            expires_at,
+            used_at: None,
+            user_hint,
+            session: None,
+            binding_hash: Some(binding.hash()),
+            started_from,
+            ttl: expires_at,
+        };
+        Ok(NewCode { login, code, binding })
+    }
+
+    /// Spends the verify budgets of a request that compares no code: `Err` only when one of them
+    /// is exhausted (or DynamoDB fails).
+    async fn spend_only(&self, tenant: &Tenant, spent: &mut [Budget], now: i64) -> Result<(), VerifyError> {
+        budgets::spend(self.store, self.random, &tenant.id, spent, now).await?.map_err(VerifyError::TooMany)
+    }
+
+    /// Reserves one attempt of `login` for this verify (recorded as `reservation`), in ONE
+    /// transaction with the verify budgets, a unit of each wrong-code budget, and the check that
+    /// the login is still its client's newest.
+    async fn reserve(
+        &self,
+        login: &Login,
+        reservation: &str,
+        spent: &mut [Budget],
+        failures: &mut [Budget],
+        now: i64,
+    ) -> Result<Reserved, VerifyError> {
+        loop {
+            let mut tx = Transaction::new(self.random.request_token());
+            for b in spent.iter().chain(failures.iter()) {
+                tx.add(b.kind, b.spend(self.store, &login.tenant, now));
+            }
+            tx.add("login", self.store.reserve_part(login, reservation, now));
+            for (name, scope) in login.scopes() {
+                tx.add(name, self.store.newest_check(login, &scope));
+            }
+            let cancelled = match self.store.transact(&tx).await {
+                Ok(()) => return Ok(Reserved::Yes),
+                Err(TxError::Cancelled(c)) => c,
+                Err(TxError::Db(e)) => return Err(e.into()),
+            };
+            match budgets::refusal(&cancelled, spent.iter_mut().chain(failures.iter_mut()), self.random, now) {
+                Some(Refusal::Spent(exceeded)) => return Ok(Reserved::Refused(VerifyError::TooMany(exceeded))),
+                Some(Refusal::Moved) => continue,
+                None => {}
+            }
+            if cancelled.condition_failed("login") {
+                // Used, expired or out of attempts meanwhile: the login as it stands says which.
+                return Ok(Reserved::Changed(stored_login(&cancelled)));
+            }
+            if cancelled.condition_failed("newest") || cancelled.condition_failed("newest_here") {
+                return Ok(Reserved::Refused(VerifyError::Superseded));
+            }
+            return Err(DynamoError::from(TxError::Cancelled(cancelled)).into());
+        }
+    }
+
+    /// The session a used `login` opened, when `binding` and `code` are the ones that used it,
+    /// within [`RETRY_WINDOW_SECS`], and that session (of the derived token) is still live.
+    async fn recognise(
+        &self,
+        tenant: &Tenant,
+        login: &Login,
+        binding: &Binding,
+        code: &LoginCode,
+        now: i64,
+    ) -> Result<Verified, VerifyError> {
+        let recent = login.used_at.is_some_and(|used| now - used <= RETRY_WINDOW_SECS);
+        let token = login.session_token(self.secret, binding, code);
+        if !recent || login.session.as_ref() != Some(&token.id()) {
+            return Err(VerifyError::Used);
+        }
+        let session: Option<Session> = self.store.get(&keys::session_by_id(&tenant.id, &token.id()), true).await?;
+        match session.filter(|s| s.is_live(tenant, now)) {
+            Some(session) => Ok(Verified { token, session }),
+            None => Err(VerifyError::Used),
+        }
+    }
+
+    /// The right code, compared under `reservation`: ONE transaction of `login` (consumed, on
+    /// condition that it is unused, unexpired and still holds the reservation, with the hashes
+    /// checked, recording the session it opens), the wrong-code units given back, `user` (a login
+    /// recorded, or with `email` a new user) and `session` (its token derived from the binding and
+    /// the code, see [`Self::recognise`]).
+    #[allow(clippy::too_many_arguments)] // the login, the client's proof and the reservation travel together
+    async fn consume(
+        &self,
+        tenant: &Tenant,
+        login: &Login,
+        binding: &Binding,
+        code: &LoginCode,
+        reservation: &str,
+        failures: &[Budget],
+        device: Device,
+        now: i64,
+    ) -> Result<Verified, VerifyError> {
+        let mut owner = login.user_hint.clone();
+        let token = login.session_token(self.secret, binding, code);
+        for _ in 0..3 {
+            let mut tx = Transaction::new(self.random.request_token());
+            tx.add("login", self.store.use_part(login, reservation, &token.id(), now));
+            for b in failures {
+                tx.add(b.kind, b.refund(self.store, &login.tenant, now));
+            }
+            let user_id = match &owner {
+                Some(id) => {
+                    users::login_part(self.store, &mut tx, tenant, id, &login.email, now);
+                    id.clone()
+                }
+                None => users::create_parts(self.store, self.random, &mut tx, tenant, &login.email, now)?.id,
+            };
+            let new =
+                NewSession { user_id, email: Some(login.email.clone()), lifetime_secs: None, device: device.clone() };
+            let (token, session) = sessions::open_with(token.clone(), tenant, new, now);
+            tx.add("session", sessions::create_part(self.store, &session)?);
+            match self.store.transact(&tx).await {
+                Ok(()) => return Ok(Verified { token, session }),
+                Err(TxError::Cancelled(c)) if c.condition_failed("login") => {
+                    // Consumed meanwhile, by this client's other verify of the same code (a
+                    // double submit): the session it opened is this one's too.
+                    let stored = match stored_login(&c) {
+                        Some(l) => Some(l),
+                        None => self.store.get::<Login>(&keys::login(&tenant.id, &login.login_id), true).await?,
+                    };
+                    return match stored {
+                        Some(l) if l.state(now) == State::Used => self.recognise(tenant, &l, binding, code, now).await,
+                        Some(l) if l.state(now) == State::Expired => Err(VerifyError::Expired),
+                        _ => Err(VerifyError::Conflict),
+                    };
+                }
+                Err(TxError::Cancelled(c)) if c.condition_failed("user") || c.condition_failed("email") => {
+                    // The user we expected is gone, or someone else just created it: ask the
+                    // email claim who owns the email now.
+                    owner = users::owner_of(self.store, tenant, &login.email, true).await?;
+                }
+                Err(TxError::Cancelled(c)) => return Err(DynamoError::from(TxError::Cancelled(c)).into()),
                 Err(TxError::Db(e)) => return Err(e.into()),
             }
         }
-        if let Some(verified) =
-            consume(store, random, secret, tenant, &login, code, device.clone(), &guards, now).await?
-        {
-            return Ok(verified);
-        }
-    }
-    Err(VerifyError::Conflict)
-}
-
-/// What a verify transaction guards itself with: the verify budgets it spends, the email's
-/// wrong-code budget (spent by a wrong code, checked by a right one), and that the login is
-/// still its email's newest.
-struct Guards<'a> {
-    spent: &'a [Budget],
-    failures: &'a Budget,
-}
-
-impl Guards<'_> {
-    fn add(&self, store: &Store<'_>, tx: &mut Transaction, login: &Login, wrong: bool, now: i64) {
-        for b in self.spent {
-            tx.add(b.kind, b.spend(store, &login.tenant, now));
-        }
-        let failures = if wrong {
-            self.failures.spend(store, &login.tenant, now)
-        } else {
-            self.failures.check(store, &login.tenant, now)
-        };
-        tx.add(self.failures.kind, failures);
-        tx.add("newest", store.newest_check(login));
-    }
-
-    /// Why a cancelled verify transaction was refused, when a guard did it (`None`: the login
-    /// or the user changed meanwhile).
-    fn refusal(&self, c: &Cancelled, now: i64) -> Option<VerifyError> {
-        if let Some(exceeded) = budgets::exceeded(c, self.spent.iter().chain([self.failures]), now) {
-            return Some(VerifyError::TooMany(exceeded));
-        }
-        c.failed("newest").then_some(VerifyError::Superseded)
+        Err(VerifyError::Conflict)
     }
 }
 
-/// Spends the verify budgets of a request that names no usable login: `Err` only when one of them
-/// is exhausted (or DynamoDB fails).
-async fn spend_only(
-    store: &Store<'_>,
-    random: &dyn Random,
-    tenant: &Tenant,
-    spent: &[Budget],
-    now: i64,
-) -> Result<(), VerifyError> {
-    budgets::spend(store, random, &tenant.id, spent, now).await?.map_err(VerifyError::TooMany)
+/// How a reservation went.
+enum Reserved {
+    Yes,
+    Refused(VerifyError),
+    /// The login changed meanwhile (as it now stands, when DynamoDB said).
+    Changed(Option<Login>),
 }
 
-/// The session a used `login` opened, when `code` is its code, the login was used within
-/// [`RETRY_WINDOW_SECS`], and that session (of the code's derived token) is still live.
-async fn recognise(
-    store: &Store<'_>,
-    secret: &[u8],
-    tenant: &Tenant,
-    login: &Login,
-    code: &LoginCode,
-    now: i64,
-) -> Result<Option<Verified>, DynamoError> {
-    let recent = login.used_at.is_some_and(|used| now - used <= RETRY_WINDOW_SECS);
-    if !recent || !login.matches(secret, code) {
-        return Ok(None);
-    }
-    let token = login.session_token(secret, code);
-    if login.session.as_ref() != Some(&token.id()) {
-        return Ok(None);
-    }
-    let session: Option<Session> = store.get(&keys::session_by_id(&tenant.id, &token.id()), true).await?;
-    Ok(session.filter(|s| s.is_live(tenant, now)).map(|session| Verified { token, session }))
-}
-
-/// The right code: ONE transaction of the guards, `login` (consumed, on condition that
-/// it is still open with the hash checked, recording the session it opens), `user` (a login
-/// recorded, or with `email` a new user) and `session` (its token derived from the code, see
-/// [`recognise`]). `None` when the login itself changed meanwhile (the caller reads it again).
-#[allow(clippy::too_many_arguments)] // each is a service or input the use case needs
-async fn consume(
-    store: &Store<'_>,
-    random: &dyn Random,
-    secret: &[u8],
-    tenant: &Tenant,
-    login: &Login,
-    code: &LoginCode,
-    device: Device,
-    guards: &Guards<'_>,
-    now: i64,
-) -> Result<Option<Verified>, VerifyError> {
-    let mut owner = login.user_hint.clone();
-    let token = login.session_token(secret, code);
-    for _ in 0..3 {
-        let mut tx = Transaction::new(random.request_token());
-        guards.add(store, &mut tx, login, false, now);
-        tx.add("login", store.use_part(login, &token.id(), now));
-        let user_id = match &owner {
-            Some(id) => {
-                users::login_part(store, &mut tx, tenant, id, &login.email, now);
-                id.clone()
-            }
-            None => users::create_parts(store, random, &mut tx, tenant, &login.email, now)?.id,
-        };
-        let new = NewSession { user_id, email: Some(login.email.clone()), lifetime_secs: None, device: device.clone() };
-        let (token, session) = sessions::open_with(token.clone(), tenant, new, now);
-        tx.add("session", sessions::create_part(store, &session)?);
-        match store.transact(&tx).await {
-            Ok(()) => return Ok(Some(Verified { token, session })),
-            Err(TxError::Cancelled(c)) => {
-                if let Some(refused) = guards.refusal(&c, now) {
-                    return Err(refused);
-                }
-                if c.failed("login") {
-                    return Ok(None);
-                }
-                if c.failed("user") || c.failed("email") {
-                    // The user we expected is gone, or someone else just created it: ask the
-                    // email claim who owns the email now.
-                    owner = users::owner_of(store, tenant, &login.email, true).await?;
-                    continue;
-                }
-                return Ok(None);
-            }
-            Err(TxError::Db(e)) => return Err(e.into()),
-        }
-    }
-    Ok(None)
-}
-
-/// A new login for `email` (not yet stored) and its code.
-fn new_login(
-    random: &dyn Random,
-    secret: &[u8],
-    tenant: &Tenant,
-    email: &Email,
-    user_hint: Option<UserId>,
-    now: i64,
-) -> Issued {
-    let login_id = LoginId::generate(random);
-    let code = LoginCode::generate(random, tenant.login_code.length);
-    let expires_at = now + i64::try_from(tenant.login_code.ttl_secs).unwrap_or(600);
-    let login = Login {
-        code_hash: code_hash(secret, &tenant.id, &login_id, &code),
-        login_id,
-        tenant: tenant.id.clone(),
-        tenant_generation: tenant.generation.clone(),
-        email: email.clone(),
-        attempts: 0,
-        max_attempts: tenant.login_code.max_attempts,
-        created_at: now,
-        expires_at,
-        used_at: None,
-        user_hint,
-        session: None,
-        ttl: expires_at,
-    };
-    Issued { login, code }
+/// The login as it stood when the condition of part `login` failed (DynamoDB returns it for
+/// `ReturnValuesOnConditionCheckFailure: ALL_OLD`).
+fn stored_login(cancelled: &Cancelled) -> Option<Login> {
+    let (_, reason) = cancelled.parts.iter().find(|(name, _)| *name == "login")?;
+    from_item(reason.as_ref()?.item.clone()?).ok()
 }
 
 /// The webhook request for `message`: JSON, with `x-dynauth-signature: t=<unix>,v1=<hex
@@ -521,7 +671,7 @@ fn webhook_request(
         .map_err(|e| TransportError(e.to_string()))
 }
 
-/// The pointer to an email's newest login.
+/// The pointer to a client's newest login for an email.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 struct Newest {
     login_id: LoginId,
@@ -529,65 +679,77 @@ struct Newest {
 }
 
 impl Store<'_> {
-    /// The part that uses up one attempt for a wrong code, on condition that the login is still
-    /// open and nobody else charged it since it was read.
-    fn charge_part(&self, login: &Login, now: i64) -> TransactItem {
-        let mut e = Expr::new();
-        let attempts = e.name("attempts");
-        let update = format!("SET {attempts} = {attempts} + {}", e.num(1));
-        let open = self.open_condition(&mut e, now);
-        let unchanged = format!("{attempts} = {}", e.num(i64::from(login.attempts)));
-        let cond = format!("{open} AND {unchanged}");
-        TransactItem::Update(self.update(&keys::login(&login.tenant, &login.login_id), update, Some(cond), e))
-    }
-
-    /// Stores `login` as its email's newest login (one transaction: the login, and the pointer
-    /// every verify checks).
+    /// Stores `login` as its client's newest login for its email (one transaction: the login,
+    /// and the pointers every verify checks).
     async fn save_newest(&self, random: &dyn Random, login: &Login) -> Result<(), DynamoError> {
         let item = self.item("login_code", login, &keys::login(&login.tenant, &login.login_id))?;
-        let newest = Newest { login_id: login.login_id.clone(), ttl: login.expires_at };
-        let pointer = self.item("newest_login", &newest, &keys::latest_login(&login.tenant, &login.email))?;
-        let tx = Transaction::new(random.request_token())
-            .with("login", self.create_part(item))
-            .with("newest", TransactItem::Put(PutItemInput::new(&self.schema.table, pointer)));
+        let mut tx = Transaction::new(random.request_token()).with("login", self.create_part(item));
+        for (name, scope) in login.scopes() {
+            let newest = Newest { login_id: login.login_id.clone(), ttl: login.expires_at };
+            let pointer =
+                self.item("newest_login", &newest, &keys::newest_login(&login.tenant, &login.email, &scope))?;
+            tx.add(name, TransactItem::Put(PutItemInput::new(&self.schema.table, pointer)));
+        }
         self.transact(&tx).await.map_err(DynamoError::from)
     }
 
-    /// The part that checks that `login` is still its email's newest (a login stored before
-    /// there were pointers has none: it passes).
-    fn newest_check(&self, login: &Login) -> TransactItem {
+    /// The part that checks that `login` is still the newest of `scope`.
+    fn newest_check(&self, login: &Login, scope: &str) -> TransactItem {
         let mut e = Expr::new();
-        let cond = format!("{} OR {}", e.not_exists("login_id"), e.equals("login_id", s(login.login_id.as_str())));
-        let key = keys::latest_login(&login.tenant, &login.email).key(self.schema);
+        let cond = e.equals("login_id", s(login.login_id.as_str()));
+        let key = keys::newest_login(&login.tenant, &login.email, scope).key(self.schema);
         TransactItem::ConditionCheck(ConditionCheck::new(&self.schema.table, key, cond, e))
     }
 
-    /// The part that consumes a login with the right code, recording the session it opens: on
-    /// condition that it is still open and the code hash is the one checked.
-    fn use_part(&self, login: &Login, session: &SessionId, now: i64) -> TransactItem {
+    /// The part that reserves one attempt of `login` for a verify, recording `reservation`: on
+    /// condition that the login is open (unused, unexpired, an attempt left) and bound to the
+    /// binding that was checked. A failed condition returns the login as it stands.
+    fn reserve_part(&self, login: &Login, reservation: &str, now: i64) -> TransactItem {
         let mut e = Expr::new();
         let attempts = e.name("attempts");
         let update = format!(
-            "SET {} = {}, {attempts} = {attempts} + {}, {} = {}",
+            "SET {attempts} = {attempts} + {} ADD {} {}",
+            e.num(1),
+            e.name("reservations"),
+            e.value(crate::dynamo::AttributeValue::Ss(vec![reservation.to_string()]))
+        );
+        let open = self.open_condition(&mut e, now);
+        let left = format!("{attempts} < {}", e.name("max_attempts"));
+        let bound = e.equals("binding_hash", s(login.binding_hash.as_deref().unwrap_or_default()));
+        let cond = and(&[open, left, bound]).unwrap_or_default();
+        let mut update = self.update(&keys::login(&login.tenant, &login.login_id), update, Some(cond), e);
+        update.return_values_on_condition_check_failure = Some(ReturnValues::AllOld);
+        TransactItem::Update(update)
+    }
+
+    /// The part that consumes a login with the right code, recording the session it opens: on
+    /// condition that it is unused and unexpired, still holds `reservation`, and has the code and
+    /// binding hashes that were checked. A failed condition returns the login as it stands.
+    fn use_part(&self, login: &Login, reservation: &str, session: &SessionId, now: i64) -> TransactItem {
+        let mut e = Expr::new();
+        let update = format!(
+            "SET {} = {}, {} = {}",
             e.name("used_at"),
             e.num(now),
-            e.num(1),
             e.name("session"),
             e.value(s(session.as_str()))
         );
         let open = self.open_condition(&mut e, now);
-        let hash = e.equals("code_hash", s(&login.code_hash));
-        let cond = format!("{open} AND {hash}");
-        TransactItem::Update(self.update(&keys::login(&login.tenant, &login.login_id), update, Some(cond), e))
+        let held = format!("contains({}, {})", e.name("reservations"), e.str(reservation));
+        let code = e.equals("code_hash", s(&login.code_hash));
+        let bound = e.equals("binding_hash", s(login.binding_hash.as_deref().unwrap_or_default()));
+        let cond = and(&[open, held, code, bound]).unwrap_or_default();
+        let mut update = self.update(&keys::login(&login.tenant, &login.login_id), update, Some(cond), e);
+        update.return_values_on_condition_check_failure = Some(ReturnValues::AllOld);
+        TransactItem::Update(update)
     }
 
-    /// Exists, not used, not expired, attempts left: the conditions of every write to a login.
+    /// Exists, not used, not expired: the conditions of every write to a login.
     fn open_condition(&self, e: &mut Expr, now: i64) -> String {
         let exists = e.exists(&self.schema.pk);
         let unused = e.not_exists("used_at");
         let expiry = format!("{} > {}", e.name("expires_at"), e.num(now));
-        let left = format!("{} < {}", e.name("attempts"), e.name("max_attempts"));
-        and(&[exists, unused, expiry, left]).unwrap_or_default()
+        and(&[exists, unused, expiry]).unwrap_or_default()
     }
 }
 
@@ -652,17 +814,51 @@ mod tests {
     }
 
     #[test]
-    fn login_states() {
+    fn login_states_and_bindings() {
         let rt = ManualRuntime::new(0, 5);
-        let t = crate::testing::tenant();
-        let email = Email::parse("a@b.example").unwrap_or_else(|e| panic!("{e}"));
-        let Issued { login, code } = new_login(&rt, b"secret", &t, &email, None, 1000);
-        assert_eq!((login.expires_at, login.ttl, login.max_attempts), (1600, 1600, 5));
+        let binding = Binding::generate(&rt);
+        let code = LoginCode::generate(&rt, 6);
+        let login_id = LoginId::generate(&rt);
+        let login = Login {
+            code_hash: code_hash(b"secret", &tenant("acme"), &login_id, &code),
+            login_id,
+            tenant: tenant("acme"),
+            tenant_generation: "g1".into(),
+            email: Email::parse("a@b.example").unwrap_or_else(|e| panic!("{e}")),
+            attempts: 0,
+            max_attempts: 5,
+            created_at: 1000,
+            expires_at: 1600,
+            used_at: None,
+            user_hint: None,
+            session: None,
+            binding_hash: Some(binding.hash()),
+            started_from: Some("192.0.2.1".into()),
+            ttl: 1600,
+        };
         assert!(login.matches(b"secret", &code));
         assert!(!login.matches(b"other", &code));
         assert_eq!(login.state(1599), State::Open);
         assert_eq!(login.state(1600), State::Expired);
         assert_eq!(Login { attempts: 5, ..login.clone() }.state(1000), State::Exhausted);
-        assert_eq!(Login { used_at: Some(1001), ..login }.state(1002), State::Used);
+        assert_eq!(Login { used_at: Some(1001), ..login.clone() }.state(1002), State::Used);
+        assert!(login.bound_to(Some(&binding)));
+        assert!(!login.bound_to(Some(&Binding::generate(&rt))), "another client's binding");
+        assert!(!login.bound_to(None));
+        assert!(
+            !Login { binding_hash: None, ..login.clone() }.bound_to(Some(&binding)),
+            "a login from before bindings"
+        );
+        // The session token needs the binding: the same code with another binding gives another.
+        let token = login.session_token(b"secret", &binding, &code);
+        assert_eq!(token, login.session_token(b"secret", &binding, &code));
+        assert_ne!(token, login.session_token(b"secret", &Binding::generate(&rt), &code));
+        assert_eq!(Binding::parse(binding.expose()), Some(binding.clone()));
+        assert_eq!(Binding::parse("short"), None);
+        assert_eq!(Binding::parse(&format!("{}=", &binding.expose()[..42])), None);
+        assert_eq!(format!("{binding:?}"), "Binding(** redacted **)");
+        let scopes = login.scopes();
+        assert_eq!(scopes, vec![("newest", format!("b.{}", binding.hash())), ("newest_here", "a.192.0.2.1".into())]);
+        assert_eq!(Login { started_from: None, ..login }.scopes().len(), 1, "a start that presented its binding");
     }
 }

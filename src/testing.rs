@@ -131,11 +131,15 @@ pub struct CountingTransport<T> {
     inner: T,
     operations: RefCell<Vec<String>>,
     lose_next: Cell<u32>,
+    /// Requests of `lose_op` to let through first.
+    lose_after: Cell<u32>,
     lose_op: RefCell<Option<String>>,
     /// `None`: the answer is lost; `Some(status)`: it becomes that 5xx.
     lose_as: Cell<Option<u16>>,
     /// Every answer takes this long on this clock.
     latency: RefCell<Option<(Duration, ManualRuntime)>>,
+    /// How many of the next `TransactWriteItems` to cancel as conflicts, undelivered.
+    conflicts: Cell<u32>,
 }
 
 impl<T> CountingTransport<T> {
@@ -144,10 +148,20 @@ impl<T> CountingTransport<T> {
             inner,
             operations: RefCell::new(Vec::new()),
             lose_next: Cell::new(0),
+            lose_after: Cell::new(0),
             lose_op: RefCell::new(None),
             lose_as: Cell::new(None),
             latency: RefCell::new(None),
+            conflicts: Cell::new(0),
         }
+    }
+
+    /// Answer the next `n` `TransactWriteItems` as real DynamoDB does when another transaction
+    /// holds one of their items (DynamoDB Local serialises transactions and never does): 400
+    /// `TransactionCanceledException`, reason `TransactionConflict` for the part on a tenant's
+    /// counter (`_tenant` budget), else for the first part. Nothing is delivered.
+    pub fn conflict_transactions(&self, n: u32) {
+        self.conflicts.set(n);
     }
 
     /// From now on every answer takes `latency` on `clock`. A request whose [`Timeout`] is
@@ -172,13 +186,20 @@ impl<T> CountingTransport<T> {
     /// Deliver the next `n` requests but report their answers as lost.
     pub fn lose_answers(&self, n: u32) {
         self.lose_next.set(n);
+        self.lose_after.set(0);
         *self.lose_op.borrow_mut() = None;
         self.lose_as.set(None);
     }
 
     /// Like [`Self::lose_answers`], counting only requests of operation `op` (e.g. "UpdateItem").
     pub fn lose_answers_of(&self, op: &str, n: u32) {
+        self.lose_answers_of_after(op, 0, n);
+    }
+
+    /// Like [`Self::lose_answers_of`], after letting the next `after` requests of `op` through.
+    pub fn lose_answers_of_after(&self, op: &str, after: u32, n: u32) {
         self.lose_next.set(n);
+        self.lose_after.set(after);
         *self.lose_op.borrow_mut() = Some(op.to_string());
         self.lose_as.set(None);
     }
@@ -199,6 +220,12 @@ impl<T: Transport> Transport for CountingTransport<T> {
         Box::pin(async move {
             let op = operation(&request);
             self.operations.borrow_mut().push(op.clone());
+            if op == "TransactWriteItems" && self.conflicts.get() > 0 {
+                self.conflicts.set(self.conflicts.get() - 1);
+                let mut response = http::Response::new(transaction_conflict(request.body()).into_bytes());
+                *response.status_mut() = http::StatusCode::BAD_REQUEST;
+                return Ok(response);
+            }
             let timeout = request.extensions().get::<Timeout>().map(|t| t.0);
             let answer = self.inner.send(request).await;
             if let Some((latency, clock)) = self.latency.borrow().as_ref() {
@@ -212,7 +239,9 @@ impl<T: Transport> Transport for CountingTransport<T> {
             }
             let lose = self.lose_next.get();
             let applies = self.lose_op.borrow().as_ref().is_none_or(|o| *o == op);
-            if lose > 0 && applies {
+            if lose > 0 && applies && self.lose_after.get() > 0 {
+                self.lose_after.set(self.lose_after.get() - 1);
+            } else if lose > 0 && applies {
                 self.lose_next.set(lose - 1);
                 let Some(status) = self.lose_as.get() else {
                     return Err(TransportError("answer lost (test)".into()));
@@ -226,6 +255,31 @@ impl<T: Transport> Transport for CountingTransport<T> {
             answer
         })
     }
+}
+
+/// The `TransactionCanceledException` real DynamoDB answers to a transaction (`body`) one of whose
+/// items another transaction holds: the tenant counter's part, or the first.
+pub fn transaction_conflict(body: &[u8]) -> String {
+    let request: serde_json::Value = serde_json::from_slice(body).unwrap_or_default();
+    let items = request["TransactItems"].as_array().cloned().unwrap_or_default();
+    let on_counter = |item: &serde_json::Value| item.to_string().contains("_tenant#");
+    let hot = items.iter().position(on_counter).unwrap_or(0);
+    let reasons: Vec<serde_json::Value> = (0..items.len().max(1))
+        .map(|i| {
+            if i == hot {
+                serde_json::json!({"Code": "TransactionConflict", "Message": "Transaction is ongoing for the item"})
+            } else {
+                serde_json::json!({"Code": "None"})
+            }
+        })
+        .collect();
+    let codes: Vec<&str> = reasons.iter().map(|r| r["Code"].as_str().unwrap_or("None")).collect();
+    serde_json::json!({
+        "__type": "com.amazonaws.dynamodb.v20120810#TransactionCanceledException",
+        "Message": format!("Transaction cancelled, please refer cancellation reasons for specific reasons [{}]", codes.join(", ")),
+        "CancellationReasons": reasons,
+    })
+    .to_string()
 }
 
 fn operation(request: &http::Request<Vec<u8>>) -> String {

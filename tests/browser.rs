@@ -160,19 +160,36 @@ fn cookie_requests_that_change_state_need_a_trusted_origin() {
     assert_eq!(r.status, 204, "a trusted Referer when there is no Origin");
 
     // Verify sets the cookie: the same rule.
-    let start = app.call("POST", "/v1/login/start", HOST, &[], Some(json!({"email": "a@example.com"})));
+    let start = app.call("POST", "/v1/login/start", HOST, &[("origin", APP)], Some(json!({"email": "a@example.com"})));
     assert_eq!(start.status, 202, "{}", start.json);
+    assert_eq!(start.headers["access-control-allow-origin"], APP);
+    // The login's binding, as the browser keeps it: an HttpOnly cookie.
+    let binding = start
+        .headers
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(|c| c.strip_prefix("__Host-dynauth-login="))
+        .and_then(|c| c.split(';').next())
+        .unwrap_or_default()
+        .to_string();
+    let binding_cookie = format!("__Host-dynauth-login={binding}");
     let (id, code) = sink.last_code();
     let evil = app.call(
         "POST",
         "/v1/login/verify",
         HOST,
-        &[("origin", "https://evil.test")],
+        &[("origin", "https://evil.test"), ("cookie", &binding_cookie)],
         Some(json!({"login_id": id, "code": code})),
     );
     assert_eq!((evil.status, evil.json.clone()), (403, forbidden));
-    let ok =
-        app.call("POST", "/v1/login/verify", HOST, &[("origin", APP)], Some(json!({"login_id": id, "code": code})));
+    let ok = app.call(
+        "POST",
+        "/v1/login/verify",
+        HOST,
+        &[("origin", APP), ("cookie", &binding_cookie)],
+        Some(json!({"login_id": id, "code": code})),
+    );
     assert_eq!(ok.status, 200, "the refused attempt did not spend the code");
     assert_eq!(ok.headers["access-control-allow-origin"], APP);
     assert_eq!(ok.json.get("token"), None, "a page script never sees the token");

@@ -172,8 +172,9 @@ fn users_sessions_and_codes_from_the_command_line() {
     // A code issued here (keyed with the Worker's TOKEN_SECRET) is verified through the API.
     let issued = dynauth(&table, &["code", "issue", "acme", "Ann@Example.com"]);
     assert_eq!(issued.code, 0, "{}", issued.stderr);
-    let (login_id, code) = (issued.json()["login_id"].clone(), issued.json()["code"].clone());
+    let code = issued.json()["code"].clone();
     assert!(code.as_str().is_some_and(|c| c.len() == 6), "{}", issued.stdout);
+    assert!(issued.json()["binding"].as_str().is_some_and(|b| b.len() == 43), "{}", issued.stdout);
     let app = App::new(
         &table,
         common::manual_runtime(
@@ -181,21 +182,16 @@ fn users_sessions_and_codes_from_the_command_line() {
         ),
         &[],
     );
-    let verify = |login_id: &Value, code: &Value| {
-        app.call(
-            "POST",
-            "/v1/login/verify",
-            "auth.acme.test",
-            &[],
-            Some(json!({"login_id": login_id, "code": code, "deliver": "body"})),
-        )
+    let verify = |issued: &Value| {
+        let body = json!({"login_id": issued["login_id"], "code": issued["code"], "binding": issued["binding"], "deliver": "body"});
+        app.call("POST", "/v1/login/verify", "auth.acme.test", &[], Some(body))
     };
-    let first = verify(&login_id, &code);
+    let first = verify(&issued.json());
     assert_eq!(first.status, 200, "{}", first.json);
     let user = first.json["user"]["id"].as_str().unwrap_or_default().to_string();
     app.runtime.advance(std::time::Duration::from_secs(5)); // the second session is the newer one
     let second = dynauth(&table, &["code", "issue", "acme", "ann@example.com"]);
-    assert_eq!(verify(&second.json()["login_id"], &second.json()["code"]).status, 200);
+    assert_eq!(verify(&second.json()).status, 200);
 
     let found = dynauth(&table, &["user", "find", "acme", "--email", "ANN@example.com"]);
     assert_eq!((found.code, found.json()["id"].as_str().unwrap_or("")), (0, user.as_str()));
@@ -244,7 +240,7 @@ fn second_session(app: &common::app::App<dynauth::testing::ManualRuntime>, issue
         "/v1/login/verify",
         "auth.acme.test",
         &[],
-        Some(json!({"login_id": issued["login_id"], "code": issued["code"], "deliver": "body"})),
+        Some(json!({"login_id": issued["login_id"], "code": issued["code"], "binding": issued["binding"], "deliver": "body"})),
     );
     again.json["session"]["id"].as_str().unwrap_or_default().to_string()
 }

@@ -223,7 +223,7 @@ fn a_cancelled_transaction_reports_each_reason() {
         .with("absent", TransactItem::ConditionCheck(ConditionCheck::new(t.name(), key("A", "S"), must_not_exist, e)));
     match block_on(client.transact(&named)) {
         Err(TxError::Cancelled(c)) => {
-            assert!(c.failed("absent") && !c.failed("new"), "{c}");
+            assert!(c.condition_failed("absent") && !c.condition_failed("new"), "{c}");
             assert_eq!(c.code("absent"), Some("ConditionalCheckFailed"));
         }
         other => panic!("{other:?}"),

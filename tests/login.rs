@@ -1,13 +1,19 @@
 //! Login codes through the HTTP API against DynamoDB Local: issue and deliver (a local webhook
 //! server checks the signature), rate limits, verify (wrong codes, attempt limit, expiry, reuse),
-//! find-or-create users, the race of 50 verifies and of 20 first logins, round trips, admin
-//! routes, and a scan proving no plain code or raw token is stored.
+//! the binding of a login to its client, find-or-create users, races (200 guesses at one login,
+//! 50 verifies of one code, 20 first logins, wrong codes from many addresses, a tenant's sharded
+//! counter), conflicts real DynamoDB answers, round trips, admin routes, and a scan proving no
+//! plain code, binding or raw token is stored.
+//!
+//! The helpers below start logins as a server-side client (`"deliver": "body"`) and remember each
+//! login's binding, which `verify` presents; tests of strangers present another or none.
 
 mod common;
 
+use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write as _};
 use std::net::TcpListener;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, LazyLock, Mutex};
 use std::time::Duration;
 
 use dynauth::dynamo::AttributeValue;
@@ -39,24 +45,85 @@ fn dev(prefix: &str) -> (TestTable, TestApp) {
     setup(prefix, &[("DEV_MODE", "true")])
 }
 
-fn start(app: &TestApp, email: &str) -> common::app::Answer {
-    app.call("POST", "/v1/login/start", HOST, &[], Some(json!({"email": email})))
+/// Every login's binding, by login id, as the helpers got it from the start (login ids are
+/// random, so tests running at once never collide).
+static BINDINGS: LazyLock<Mutex<HashMap<String, String>>> = LazyLock::new(|| Mutex::new(HashMap::new()));
+
+/// Remembers the binding of the login an answer (a start, or an admin code) names.
+fn remember(r: &common::app::Answer) {
+    if let (Some(id), Some(binding)) = (r.json["login_id"].as_str(), r.json["binding"].as_str())
+        && let Ok(mut all) = BINDINGS.lock()
+    {
+        all.insert(id.to_string(), binding.to_string());
+    }
 }
 
+/// The binding the helpers got for login `id`.
+fn binding_of(id: &str) -> Option<String> {
+    BINDINGS.lock().ok().and_then(|all| all.get(id).cloned())
+}
+
+/// A start as a server-side client (the binding in the answer), from `headers`.
+fn start_with(app: &TestApp, email: &str, headers: &[(&str, &str)]) -> common::app::Answer {
+    let r = app.call("POST", "/v1/login/start", HOST, headers, Some(json!({"email": email, "deliver": "body"})));
+    remember(&r);
+    r
+}
+
+fn start(app: &TestApp, email: &str) -> common::app::Answer {
+    start_with(app, email, &[])
+}
+
+/// A verify as a server-side client presenting `binding`, from `headers`.
+fn verify_as(
+    app: &TestApp,
+    login_id: &str,
+    code: &str,
+    binding: Option<&str>,
+    headers: &[(&str, &str)],
+) -> common::app::Answer {
+    let mut body = json!({"login_id": login_id, "code": code, "deliver": "body"});
+    if let Some(b) = binding {
+        body["binding"] = json!(b);
+    }
+    app.call("POST", "/v1/login/verify", HOST, headers, Some(body))
+}
+
+/// A verify by the client that started the login.
 fn verify(app: &TestApp, login_id: &str, code: &str) -> common::app::Answer {
-    app.call(
-        "POST",
-        "/v1/login/verify",
-        HOST,
-        &[],
-        Some(json!({"login_id": login_id, "code": code, "deliver": "body"})),
-    )
+    verify_as(app, login_id, code, binding_of(login_id).as_deref(), &[])
+}
+
+/// An admin-issued code for `email` (from the backend that then holds its binding).
+fn issue(app: &TestApp, email: &str) -> (String, String) {
+    let r = app.admin("POST", "/v1/admin/tenants/acme/codes", Some(json!({"email": email})));
+    assert_eq!(r.status, 201, "{}", r.json);
+    remember(&r);
+    (r.json["login_id"].as_str().unwrap_or_default().into(), r.json["code"].as_str().unwrap_or_default().into())
 }
 
 fn dev_login(app: &TestApp, email: &str) -> (String, String) {
     let r = start(app, email);
     assert_eq!(r.status, 202, "{}", r.json);
     (r.json["login_id"].as_str().unwrap_or_default().into(), r.json["code"].as_str().unwrap_or_default().into())
+}
+
+/// A binding nobody started a login with (well-formed: 32 bytes, base64url).
+fn stranger_binding() -> String {
+    use dynauth::runtime::Random;
+    let mut bytes = [0u8; 32];
+    common::os_runtime().fill_random(&mut bytes);
+    dynauth::crypto::b64url(&bytes)
+}
+
+/// The value of cookie `name` in an answer's `Set-Cookie` headers.
+fn set_cookie(r: &common::app::Answer, name: &str) -> Option<String> {
+    r.headers
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|c| c.starts_with(&format!("{name}=")))
+        .map(str::to_string)
 }
 
 fn wrong(code: &str) -> String {
@@ -141,14 +208,50 @@ fn start_in_dev_mode_then_verify_starts_a_session() {
     assert_eq!(r.status, 202);
     let login_id = r.json["login_id"].as_str().unwrap_or_default().to_string();
     let code = r.json["code"].as_str().unwrap_or_default().to_string();
-    assert_eq!(r.json, json!({"login_id": login_id, "expires_at": "2027-01-15T08:10:00Z", "code": code}));
-    assert_eq!((login_id.len(), code.len()), (22, 6));
+    let binding = r.json["binding"].as_str().unwrap_or_default().to_string();
+    assert_eq!(
+        r.json,
+        json!({"login_id": login_id, "expires_at": "2027-01-15T08:10:00Z", "code": code, "binding": binding})
+    );
+    assert_eq!((login_id.len(), code.len(), binding.len()), (22, 6, 43));
+    assert_eq!(set_cookie(&r, "__Host-dynauth-login"), None, "the binding went into the body instead");
 
     let stored = items_of_type(t.name(), "login_code");
     assert_eq!(stored.len(), 1);
     assert_eq!(stored[0].get("email"), Some(&AttributeValue::S("ann@example.com".into())));
     assert_eq!(stored[0].get("attempts"), Some(&AttributeValue::N("0".into())));
     assert_eq!(stored[0].get("ttl"), Some(&AttributeValue::N((T0 + 600).to_string())));
+    let binding_hash = dynauth::crypto::hash_b64(binding.as_bytes());
+    assert_eq!(stored[0].get("binding_hash"), Some(&AttributeValue::S(binding_hash.clone())), "only its hash");
+    assert_eq!(stored[0].get("started_from"), Some(&AttributeValue::S("unknown".into())), "no binding presented");
+
+    // A browser gets the binding as an HttpOnly cookie for as long as the code lives, never in
+    // the body, and may not ask for it there.
+    let page = app.call(
+        "POST",
+        "/v1/login/start",
+        HOST,
+        &[("origin", "http://auth.acme.localhost")],
+        Some(json!({"email": "bo@example.com"})),
+    );
+    assert_eq!(page.status, 202, "{}", page.json);
+    assert_eq!(page.json.get("binding"), None);
+    let cookie = set_cookie(&page, "__Host-dynauth-login").unwrap_or_default();
+    let value =
+        cookie.split(';').next().and_then(|c| c.split_once('=')).map(|(_, v)| v.to_string()).unwrap_or_default();
+    assert_eq!(cookie, format!("__Host-dynauth-login={value}; Path=/; Secure; HttpOnly; SameSite=Strict; Max-Age=600"));
+    assert_eq!(value.len(), 43);
+    for body in
+        [json!({"email": "bo@example.com", "deliver": "body"}), json!({"email": "bo@example.com", "binding": value})]
+    {
+        let r = app.call("POST", "/v1/login/start", HOST, &[("sec-fetch-site", "same-origin")], Some(body));
+        assert_eq!((r.status, r.json["error"]["code"].clone()), (403, json!("body_delivery_refused")), "{}", r.json);
+    }
+    let bad = app.call("POST", "/v1/login/start", HOST, &[], Some(json!({"email": "bo@example.com", "binding": "x"})));
+    assert_eq!(
+        (bad.status, bad.json["error"]["message"].clone()),
+        (400, json!("binding: must be the binding a login start returned"))
+    );
 
     // DEV_MODE answers codes only to plain http on this machine: any other request is refused
     // loudly, naming the setting, and issues nothing.
@@ -174,7 +277,7 @@ fn start_in_dev_mode_then_verify_starts_a_session() {
         assert!(r.json["error"]["message"].as_str().unwrap_or("").contains("DEV_MODE"), "{}", r.json);
         assert_eq!(r.json.get("code"), None);
     }
-    assert_eq!(items_of_type(t.name(), "login_code").len(), 1, "nothing issued");
+    assert_eq!(items_of_type(t.name(), "login_code").len(), 2, "nothing issued");
 
     app.runtime.advance(Duration::from_secs(30));
     // A browser (Origin, Sec-Fetch-Site) may not ask for the token in the body.
@@ -192,15 +295,21 @@ fn start_in_dev_mode_then_verify_starts_a_session() {
     );
     assert_eq!((bad.status, bad.json["error"]["code"].clone()), (400, json!("invalid_request")), "{}", bad.json);
     assert!(bad.json["error"]["message"].as_str().unwrap_or("").starts_with("deliver: "), "{}", bad.json);
-    // By default the token goes only into the HttpOnly cookie, never into the body.
+    // By default the token goes only into the HttpOnly cookie, never into the body; a browser
+    // presents its binding as the cookie.
     let ok = app.call(
         "POST",
         "/v1/login/verify",
         HOST,
-        &[("origin", "http://auth.acme.localhost")],
+        &[("origin", "http://auth.acme.localhost"), ("cookie", &format!("__Host-dynauth-login={binding}"))],
         Some(json!({"login_id": login_id, "code": code})),
     );
     assert_eq!(ok.status, 200, "{}", ok.json);
+    assert_eq!(
+        set_cookie(&ok, "__Host-dynauth-login").as_deref(),
+        Some("__Host-dynauth-login=; Path=/; Secure; HttpOnly; SameSite=Strict; Max-Age=0"),
+        "the used login's binding is cleared"
+    );
     assert_eq!(ok.json.get("token"), None);
     let cookie = ok.headers["set-cookie"].to_str().unwrap_or("").to_string();
     let token = cookie.strip_prefix("__Host-dynauth=").and_then(|c| c.split(';').next()).unwrap_or("").to_string();
@@ -221,7 +330,7 @@ fn start_in_dev_mode_then_verify_starts_a_session() {
     let (id2, code2) = dev_login(&app, "ann@example.com");
     let again = verify(&app, &id2, &code2);
     assert_eq!(again.json["user"]["id"], json!(user_id));
-    assert_eq!(again.calls, 2, "an existing user's success path: GetItem + one TransactWriteItems");
+    assert_eq!(again.calls, 3, "an existing user's success path: GetItem, the reservation, the consuming transaction");
     let user = app.admin("GET", &format!("/v1/admin/tenants/acme/users/{user_id}"), None);
     assert_eq!(
         user.json,
@@ -253,10 +362,19 @@ fn wrong_codes_use_up_attempts_and_then_even_the_right_code_fails() {
     assert_eq!(r.headers["retry-after"], "600");
     assert_eq!(verify(&app, &login_id, "not digits").status, 429);
 
-    let unknown = verify(&app, "AAAAAAAAAAAAAAAAAAAAAA", "123456");
+    let unknown = verify_as(&app, "AAAAAAAAAAAAAAAAAAAAAA", "123456", Some(&stranger_binding()), &[]);
     assert_eq!(
         (unknown.status, unknown.json.clone()),
         (401, json!({"error": {"code": "invalid_code", "message": "the code is wrong, or there is no such login"}}))
+    );
+    // Without a binding the answer says so, whatever the login: it is about the request.
+    let unbound = verify_as(&app, "AAAAAAAAAAAAAAAAAAAAAA", "123456", None, &[]);
+    assert_eq!(
+        (unbound.status, unbound.json.clone()),
+        (
+            401,
+            json!({"error": {"code": "invalid_code", "message": "the code is wrong, or there is no such login; this request presents no login binding (the cookie a browser got from the start, or \"binding\" from a start with \"deliver\": \"body\"), and without it no code works"}})
+        )
     );
     assert_eq!(verify(&app, "bad id", "123456").status, 401);
     let missing = app.call("POST", "/v1/login/verify", HOST, &[], Some(json!({"login_id": login_id})));
@@ -528,8 +646,7 @@ fn one_address_cannot_lock_a_victim_out_and_addresses_and_tenants_have_budgets()
 }
 
 fn verify_from(app: &TestApp, login_id: &str, code: &str, ip: &str) -> common::app::Answer {
-    let body = json!({"login_id": login_id, "code": code, "deliver": "body"});
-    app.call("POST", "/v1/login/verify", HOST, &[("cf-connecting-ip", ip)], Some(body))
+    verify_as(app, login_id, code, binding_of(login_id).as_deref(), &[("cf-connecting-ip", ip)])
 }
 
 #[test]
@@ -584,19 +701,46 @@ fn verifies_have_budgets_and_wrong_codes_are_capped_per_email_across_logins() {
 }
 
 #[test]
-fn a_new_start_supersedes_the_emails_earlier_codes() {
+fn a_new_start_supersedes_only_the_same_clients_earlier_codes() {
     let (_t, app) = dev("supersede");
+    let superseded = json!({"code": "code_superseded", "message": "a newer code was requested for this email from this client; only the newest one works"});
+    // A client that keeps no binding: its starts from one address supersede each other.
     let (first, first_code) = dev_login(&app, "max@example.com");
     let (second, second_code) = dev_login(&app, "max@example.com");
     let (third, third_code) = dev_login(&app, "max+other@example.com");
-    let superseded = json!({"code": "code_superseded", "message": "a newer code was requested for this email; only the newest one works"});
     for (id, code) in [(&first, &first_code), (&first, &wrong(&first_code))] {
         let r = verify(&app, id, code);
         assert_eq!((r.status, r.json["error"].clone()), (410, superseded.clone()), "right or wrong, the same answer");
     }
+    assert_eq!(items_of_type(_t.name(), "login_code")[0].get("attempts"), Some(&AttributeValue::N("0".into())));
     let r = verify(&app, &second, &second_code);
     assert_eq!(r.status, 200, "the newest works: {}", r.json);
     assert_eq!(verify(&app, &third, &third_code).status, 200, "another address (+tag) is its own identity");
+
+    // A client that presents its binding keeps it, and supersedes its own earlier code...
+    let victim = start_with(&app, "ula@example.com", &[("cf-connecting-ip", "203.0.113.10")]);
+    let binding = victim.json["binding"].as_str().unwrap_or_default().to_string();
+    let again = app.call(
+        "POST",
+        "/v1/login/start",
+        HOST,
+        &[("cf-connecting-ip", "198.51.100.20")],
+        Some(json!({"email": "ula@example.com", "deliver": "body", "binding": binding})),
+    );
+    assert_eq!((again.status, again.json["binding"].clone()), (202, json!(binding)), "{}", again.json);
+    let (old_id, old_code) =
+        (victim.json["login_id"].as_str().unwrap_or(""), victim.json["code"].as_str().unwrap_or(""));
+    let r = verify_as(&app, old_id, old_code, Some(&binding), &[]);
+    assert_eq!((r.status, r.json["error"]["code"].clone()), (410, json!("code_superseded")));
+    // ...but no one else's: starts for the victim's email from four other addresses leave the
+    // victim's newest code working.
+    for i in 0..4 {
+        let r = start_with(&app, "ula@example.com", &[("cf-connecting-ip", &format!("192.0.2.{}", 40 + i))]);
+        assert_eq!(r.status, 202, "{}", r.json);
+    }
+    let (id, code) = (again.json["login_id"].as_str().unwrap_or(""), again.json["code"].as_str().unwrap_or(""));
+    let r = verify_as(&app, id, code, Some(&binding), &[]);
+    assert_eq!(r.status, 200, "not superseded by strangers: {}", r.json);
 }
 
 #[test]
@@ -645,9 +789,51 @@ fn a_start_whose_budget_answer_is_lost_or_500_counts_once() {
         .collect();
     let email_ip = counts.iter().find(|(pk, _)| pk.contains("#start_email_ip#")).map(|(_, c)| c.clone());
     assert_eq!(email_ip, Some(AttributeValue::N("2".into())), "each start took one unit: {counts:?}");
-    assert_eq!(counts.len(), 4, "four budgets: {counts:?}");
+    let tenant: Vec<&AttributeValue> =
+        counts.iter().filter(|(pk, _)| pk.contains("#start_tenant#")).map(|(_, c)| c).collect();
+    let tenant_units: u32 =
+        tenant.iter().map(|c| if let AttributeValue::N(n) = c { n.parse().unwrap_or(0) } else { 0 }).sum();
+    assert_eq!(tenant_units, 2, "the tenant's counter, on one or two of its shards: {counts:?}");
+    assert_eq!(counts.len() - tenant.len(), 3, "three more budgets: {counts:?}");
     assert_eq!(items_of_type(t.name(), "login_code").len(), 2);
     assert_eq!(start(&app, "hal@example.com").status, 429, "the limit of 2 is reached, not passed");
+}
+
+#[test]
+fn a_transaction_conflict_is_retried_and_never_taken_for_a_spent_budget() {
+    use dynauth::runtime::Clock;
+    let (t, app) = dev("conflict");
+    // Real DynamoDB cancels a transaction whose item another one holds (every start of a tenant
+    // writes its counter): the first three attempts of the start's budget transaction are
+    // cancelled so; each is sent again after a jittered wait, and the start goes through.
+    app.transport.conflict_transactions(3);
+    app.transport.reset();
+    let r = start(&app, "cole@example.com");
+    assert_eq!(r.status, 202, "{}", r.json);
+    let ops = app.transport.operations();
+    assert_eq!(ops.iter().filter(|o| *o == "TransactWriteItems").count(), 5, "4 tries of the budgets, 1 save: {ops:?}");
+    let id = r.json["login_id"].as_str().unwrap_or_default().to_string();
+    let code = r.json["code"].as_str().unwrap_or_default().to_string();
+    app.transport.conflict_transactions(2);
+    let v = verify(&app, &id, &code);
+    assert_eq!(v.status, 200, "{}", v.json);
+
+    // Contended to the deadline: 503 + Retry-After (not 429 with a window's wait), within the
+    // request deadline, and nothing spent.
+    app.transport.conflict_transactions(1_000);
+    let before = app.runtime.now();
+    let r = start(&app, "dee@example.com");
+    let spent = app.runtime.now().duration_since(before).unwrap_or_default();
+    app.transport.conflict_transactions(0);
+    assert_eq!((r.status, r.json["error"]["code"].clone()), (503, json!("unavailable")), "{}", r.json);
+    assert_eq!(r.headers["retry-after"], "1");
+    assert!(spent <= Duration::from_secs(5), "{spent:?} past the request deadline");
+    let dee = items_of_type(t.name(), "budget")
+        .into_iter()
+        .filter(|i| format!("{:?}", i.get("PK")).contains("dee@example.com"))
+        .count();
+    assert_eq!(dee, 0, "a cancelled transaction spends nothing");
+    assert_eq!(start(&app, "dee@example.com").status, 202, "and the budget is whole afterwards");
 }
 
 #[test]
@@ -656,11 +842,19 @@ fn fifty_concurrent_verifies_of_the_right_code_succeed_exactly_once() {
     let (login_id, code) = dev_login(&app, "gil@example.com");
     let answers: Vec<(u16, Value)> = std::thread::scope(|scope| {
         let handles: Vec<_> = (0..50)
-            .map(|_| {
+            .map(|i| {
                 let (table, login_id, code) = (t.name().to_string(), login_id.clone(), code.clone());
                 scope.spawn(move || {
-                    let app = App::new(&table, manual_runtime(T0), &[("DEV_MODE", "true")]);
-                    let r = verify(&app, &login_id, &code);
+                    let app = App::new(&table, manual_runtime(T0), &[("DEV_MODE", "true"), PATIENT]);
+                    // The same client (its binding), from the addresses a mobile client moves through.
+                    let ip = format!("198.51.100.{i}");
+                    let r = verify_as(
+                        &app,
+                        &login_id,
+                        &code,
+                        binding_of(&login_id).as_deref(),
+                        &[("cf-connecting-ip", &ip)],
+                    );
                     (r.status, r.json["token"].clone())
                 })
             })
@@ -669,7 +863,13 @@ fn fifty_concurrent_verifies_of_the_right_code_succeed_exactly_once() {
     });
     let statuses: Vec<u16> = answers.iter().map(|(s, _)| *s).collect();
     assert!(statuses.contains(&200), "{statuses:?}");
-    assert!(statuses.iter().all(|s| matches!(s, 200 | 409)), "{statuses:?}");
+    // Those that found no attempt left to reserve before the code was used: 429.
+    assert!(statuses.iter().all(|s| matches!(s, 200 | 409 | 429)), "{statuses:?}");
+    let login = &items_of_type(t.name(), "login_code")[0];
+    assert!(
+        matches!(login.get("attempts"), Some(AttributeValue::N(n)) if n.parse::<u32>().is_ok_and(|n| (1..=5).contains(&n))),
+        "at most max_attempts reserved: {login:?}"
+    );
     // The code is consumed once: one session, and every verify that succeeded (the winner, and
     // those that came after it, as retries of the same verify do) holds its one token.
     let mut tokens: Vec<&Value> = answers.iter().filter(|(s, _)| *s == 200).map(|(_, t)| t).collect();
@@ -682,16 +882,8 @@ fn fifty_concurrent_verifies_of_the_right_code_succeed_exactly_once() {
 #[test]
 fn of_twenty_codes_for_one_email_only_the_newest_works_even_all_at_once() {
     let (t, app) = dev("twenty");
-    let codes: Vec<(String, String)> = (0..20)
-        .map(|_| {
-            let r = app.admin("POST", "/v1/admin/tenants/acme/codes", Some(json!({"email": "hal@example.com"})));
-            assert_eq!(r.status, 201, "{}", r.json);
-            (
-                r.json["login_id"].as_str().unwrap_or_default().to_string(),
-                r.json["code"].as_str().unwrap_or_default().to_string(),
-            )
-        })
-        .collect();
+    // One backend (one address, no binding kept): each code supersedes the one before.
+    let codes: Vec<(String, String)> = (0..20).map(|_| issue(&app, "hal@example.com")).collect();
     let answers: Vec<(u16, String)> = std::thread::scope(|scope| {
         let handles: Vec<_> = codes
             .iter()
@@ -753,6 +945,8 @@ fn the_table_holds_no_plain_code_and_no_raw_token() {
     }
     let admin_code = app.admin("POST", "/v1/admin/tenants/acme/codes", Some(json!({"email": "q@example.com"})));
     secrets.push(admin_code.json["code"].as_str().unwrap_or_default().to_string());
+    secrets.push(admin_code.json["binding"].as_str().unwrap_or_default().to_string());
+    secrets.extend(BINDINGS.lock().map(|all| all.values().cloned().collect::<Vec<_>>()).unwrap_or_default());
     let dump = format!("{:?}", scan_all(t.name()));
     for secret in &secrets {
         assert!(!secret.is_empty());
@@ -765,8 +959,9 @@ fn the_table_holds_no_plain_code_and_no_raw_token() {
 fn a_verify_whose_answer_was_lost_is_answered_on_retry_with_its_session() {
     let (t, app) = dev("verifylost");
     let (login_id, code) = dev_login(&app, "lia@example.com");
-    // The transaction is applied, and every answer to it is lost: the client hears 503.
-    app.transport.lose_answers_of("TransactWriteItems", 10);
+    // The reservation goes through; the consuming transaction is applied, and every answer to
+    // it is lost: the client hears 503.
+    app.transport.lose_answers_of_after("TransactWriteItems", 1, 10);
     let r = verify(&app, &login_id, &code);
     assert_eq!((r.status, r.json["error"]["code"].clone()), (503, json!("unavailable")), "{}", r.json);
     app.transport.lose_answers(0);
@@ -828,4 +1023,305 @@ fn the_request_deadline_spans_calls_not_one_call() {
     let spent = app.runtime.now().duration_since(before).unwrap_or_default();
     assert_eq!(r.status, 503, "{}", r.json);
     assert!(spent <= Duration::from_millis(1_500), "{spent:?}");
+}
+
+/// For requests sent by the hundred at once: DynamoDB Local, which runs transactions one at a
+/// time, may take longer than the 1 s an attempt waits by default (in real time: the test clock
+/// moves only when told).
+const PATIENT: (&str, &str) = ("DYNAMODB_ATTEMPT_TIMEOUT_MS", "20000");
+
+/// The answers of `n` verifies of one login sent at once (a barrier releases them together),
+/// each with its code from `codes(i)` and its own client address.
+fn verifies_at_once(
+    table: &str,
+    login_id: &str,
+    binding: Option<&str>,
+    n: usize,
+    codes: impl Fn(usize) -> String + Sync,
+    ip: impl Fn(usize) -> String + Sync,
+) -> Vec<common::app::Answer> {
+    let barrier = std::sync::Barrier::new(n);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..n)
+            .map(|i| {
+                let (barrier, codes, ip) = (&barrier, &codes, &ip);
+                scope.spawn(move || {
+                    let app = App::new(table, manual_runtime(T0), &[("DEV_MODE", "true"), PATIENT]);
+                    let (code, ip) = (codes(i), ip(i));
+                    barrier.wait();
+                    verify_as(&app, login_id, &code, binding, &[("cf-connecting-ip", &ip)])
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap_or_else(|_| panic!("a verify thread panicked"))).collect()
+    })
+}
+
+/// Whether an answer is a compared wrong code: 401 `invalid_code` with `attempts_left`.
+fn compared_wrong(r: &common::app::Answer) -> bool {
+    r.status == 401 && r.json["error"]["attempts_left"].is_u64()
+}
+
+fn number(item: &dynauth::dynamo::Item, name: &str) -> i64 {
+    match item.get(name) {
+        Some(AttributeValue::N(n)) => n.parse().unwrap_or(-1),
+        _ => -1,
+    }
+}
+
+#[test]
+fn two_hundred_guesses_at_once_compare_at_most_max_attempts_codes() {
+    // 200 wrong codes and the right one, all at once, each from its own address, at one login
+    // (max_attempts 5): only verifies holding a reserved attempt compare their code, so at most 5
+    // are compared, and the right one wins only when it is among them (about 5 in 201).
+    let trials: usize = std::env::var("LOGIN_TRIALS").ok().and_then(|t| t.parse().ok()).unwrap_or(20);
+    let (t, app) = dev("guess200");
+    let mut successes = 0;
+    let mut compared_total = 0;
+    for trial in 0..trials {
+        let r = start_with(&app, &format!("g{trial}@example.com"), &[("cf-connecting-ip", "203.0.113.200")]);
+        assert_eq!(r.status, 202, "{}", r.json);
+        let (id, code) = (r.json["login_id"].as_str().unwrap_or_default(), r.json["code"].as_str().unwrap_or_default());
+        let right_at = {
+            use dynauth::runtime::Random;
+            let mut b = [0u8; 2];
+            common::os_runtime().fill_random(&mut b);
+            usize::from(u16::from_le_bytes(b)) % 201
+        };
+        let guess = |i: usize| {
+            if i == right_at {
+                return code.to_string();
+            }
+            // 200 distinct wrong codes.
+            let n = (code.parse::<u32>().unwrap_or(0) + 1 + u32::try_from(i).unwrap_or(0)) % 1_000_000;
+            format!("{n:06}")
+        };
+        let answers = verifies_at_once(t.name(), id, binding_of(id).as_deref(), 201, guess, |i| {
+            format!("10.{}.{}.{}", trial % 250, i / 250, i % 250)
+        });
+        let statuses: Vec<u16> = answers.iter().map(|a| a.status).collect();
+        assert!(statuses.iter().all(|s| matches!(s, 200 | 401 | 429)), "trial {trial}: {statuses:?}");
+        let not_compared = answers.iter().filter(|a| a.status == 429).count();
+        assert!(
+            answers.iter().filter(|a| a.status == 429).all(|a| a.json["error"]["code"] == "too_many_attempts"),
+            "trial {trial}"
+        );
+        let wins = statuses.iter().filter(|s| **s == 200).count();
+        let compared = answers.iter().filter(|a| compared_wrong(a)).count() + wins;
+        assert_eq!(compared + not_compared, 201, "trial {trial}: {statuses:?}");
+        assert!(compared <= 5, "trial {trial}: {compared} codes compared");
+        let login = items_of_type(t.name(), "login_code")
+            .into_iter()
+            .find(|l| l.get("login_id") == Some(&AttributeValue::S(id.to_string())))
+            .unwrap_or_default();
+        assert_eq!(
+            number(&login, "attempts"),
+            i64::try_from(compared).unwrap_or(0),
+            "trial {trial}: one reservation per comparison"
+        );
+        let right = &answers[right_at];
+        assert_ne!(right.status, 401, "the right code is never answered as wrong");
+        assert_eq!(
+            wins,
+            usize::from(right.status == 200),
+            "trial {trial}: only the right code wins, when it was compared"
+        );
+        successes += wins;
+        compared_total += compared;
+    }
+    println!(
+        "200 guesses + the right code at once, {trials} trials: {compared_total} codes compared ({:.2} per login, at most 5), \
+         right code won {successes} times ({:.1}%, expected about 5/201 = 2.5%)",
+        compared_total as f64 / trials as f64,
+        100.0 * successes as f64 / trials as f64
+    );
+    // Before reservations the right code won every trial (8 of 8 in the review): here it may win
+    // only when it drew one of 5 reservations of 201.
+    assert!(successes * 5 <= trials.max(5), "{successes} wins in {trials} trials");
+}
+
+#[test]
+fn a_stranger_can_neither_use_nor_spend_another_clients_code() {
+    let (t, app) = dev("stranger");
+    let victim = start_with(&app, "val@example.com", &[("cf-connecting-ip", "203.0.113.7")]);
+    let (id, code) = (victim.json["login_id"].as_str().unwrap_or(""), victim.json["code"].as_str().unwrap_or(""));
+    let binding = victim.json["binding"].as_str().unwrap_or("").to_string();
+    // 50 onlookers who saw the code, at once, each from its own address, with bindings of their
+    // own (or none): the right code does nothing for them, and the victim's attempts stay whole.
+    let answers = verifies_at_once(t.name(), id, None, 50, |_| code.to_string(), |i| format!("192.0.2.{i}"));
+    assert!(
+        answers.iter().all(|a| a.status == 401 && a.json["error"]["code"] == "invalid_code"),
+        "{:?}",
+        answers.iter().map(|a| a.status).collect::<Vec<_>>()
+    );
+    let stranger = stranger_binding();
+    let r = verify_as(&app, id, code, Some(&stranger), &[("cf-connecting-ip", "198.51.100.66")]);
+    assert_eq!(
+        (r.status, r.json.clone()),
+        (
+            401,
+            json!({"error": {"code": "invalid_code", "message": "the code is wrong, or there is no such login", "attempts_left": 5}})
+        ),
+        "the same answer as a wrong code"
+    );
+    let login = &items_of_type(t.name(), "login_code")[0];
+    assert_eq!(number(login, "attempts"), 0, "no attempt of the victim's spent");
+    assert_eq!(login.get("reservations"), None);
+    // The victim's own verify works, and its retry (a lost answer) gets the same session...
+    let ok = verify_as(&app, id, code, Some(&binding), &[("cf-connecting-ip", "203.0.113.7")]);
+    assert_eq!(ok.status, 200, "{}", ok.json);
+    let retry = verify_as(&app, id, code, Some(&binding), &[]);
+    assert_eq!((retry.status, retry.json["token"].clone()), (200, ok.json["token"].clone()));
+    // ...but the used code is nobody else's: 410 with any other binding, or none, at once too.
+    for other in [Some(stranger.as_str()), None] {
+        let r = verify_as(&app, id, code, other, &[]);
+        assert_eq!((r.status, r.json["error"]["code"].clone()), (410, json!("code_used")), "{other:?}");
+    }
+    let used =
+        verifies_at_once(t.name(), id, Some(&stranger), 20, |_| code.to_string(), |i| format!("192.0.2.{}", 100 + i));
+    assert!(used.iter().all(|a| a.status == 410), "{:?}", used.iter().map(|a| a.status).collect::<Vec<_>>());
+    assert_eq!(items_of_type(t.name(), "session").len(), 1, "one session, the victim's");
+}
+
+#[test]
+fn one_address_cannot_lock_an_email_out_and_the_ceiling_takes_several() {
+    let vars = [("DEV_MODE", "true"), ("VERIFY_FAILURE_IP_LIMIT", "2"), ("VERIFY_FAILURE_LIMIT", "6")];
+    let (t, app) = setup("lockout", &vars);
+    let attack = |ip: &str| {
+        let r = start_with(&app, "vic@example.com", &[("cf-connecting-ip", ip)]);
+        let (id, code) =
+            (r.json["login_id"].as_str().unwrap_or("").to_string(), r.json["code"].as_str().unwrap_or("").to_string());
+        let answers: Vec<u16> = (0..3)
+            .map(|_| {
+                verify_as(&app, &id, &wrong(&code), binding_of(&id).as_deref(), &[("cf-connecting-ip", ip)]).status
+            })
+            .collect();
+        let last = verify_as(&app, &id, &wrong(&code), binding_of(&id).as_deref(), &[("cf-connecting-ip", ip)]);
+        (answers, last)
+    };
+    // One address spends its own (email, address) budget of 2 wrong codes...
+    let (answers, last) = attack("198.51.100.1");
+    assert_eq!(answers, vec![401, 401, 429]);
+    assert_eq!(
+        last.json["error"]["message"],
+        json!(format!(
+            "too many wrong codes were tried for this email from this address; retry in {} s",
+            86_400 - T0 % 86_400
+        ))
+    );
+    // ...and the victim, elsewhere, still logs in (and gives the unit its right code held back).
+    let (id, code) = {
+        let r = start_with(&app, "vic@example.com", &[("cf-connecting-ip", "203.0.113.50")]);
+        (r.json["login_id"].as_str().unwrap_or("").to_string(), r.json["code"].as_str().unwrap_or("").to_string())
+    };
+    let ok = verify_as(&app, &id, &code, binding_of(&id).as_deref(), &[("cf-connecting-ip", "203.0.113.50")]);
+    assert_eq!(ok.status, 200, "not locked out by one address: {}", ok.json);
+    // The ceiling (6) takes 6 / 2 = 3 addresses: two more, and the email is out for the day.
+    attack("198.51.100.2");
+    attack("198.51.100.3");
+    let ceiling = items_of_type(t.name(), "budget")
+        .into_iter()
+        .find(|b| format!("{:?}", b.get("PK")).contains("#BUDGET#verify_failures#vic@example.com#"))
+        .unwrap_or_default();
+    assert_eq!(number(&ceiling, "count"), 6, "6 wrong codes; the victim's right one gave its unit back");
+    let (id, code) = {
+        let r = start_with(&app, "vic@example.com", &[("cf-connecting-ip", "203.0.113.50")]);
+        (r.json["login_id"].as_str().unwrap_or("").to_string(), r.json["code"].as_str().unwrap_or("").to_string())
+    };
+    let out = verify_as(&app, &id, &code, binding_of(&id).as_deref(), &[("cf-connecting-ip", "203.0.113.50")]);
+    assert_eq!(
+        (out.status, out.json["error"]["message"].clone()),
+        (429, json!(format!("too many wrong codes were tried for this email; retry in {} s", 86_400 - T0 % 86_400)))
+    );
+}
+
+#[test]
+fn wrong_codes_from_many_addresses_at_once_never_pass_the_ceiling() {
+    let vars = [("DEV_MODE", "true"), ("VERIFY_FAILURE_IP_LIMIT", "3"), ("VERIFY_FAILURE_LIMIT", "8"), PATIENT];
+    let (t, app) = setup("ceiling", &vars);
+    // Six addresses, each with a login of its own for one email, send 10 wrong codes each, all
+    // 60 at once.
+    let logins: Vec<(String, String, String)> = (0..6)
+        .map(|i| {
+            let ip = format!("198.51.100.{}", 10 + i);
+            let r = start_with(&app, "wyn@example.com", &[("cf-connecting-ip", &ip)]);
+            assert_eq!(r.status, 202, "{}", r.json);
+            (r.json["login_id"].as_str().unwrap_or("").to_string(), wrong(r.json["code"].as_str().unwrap_or("")), ip)
+        })
+        .collect();
+    let barrier = std::sync::Barrier::new(60);
+    let answers: Vec<(usize, common::app::Answer)> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..60)
+            .map(|i| {
+                let (barrier, (id, code, ip)) = (&barrier, &logins[i % 6]);
+                let table = t.name().to_string();
+                scope.spawn(move || {
+                    let app = App::new(&table, manual_runtime(T0), &vars);
+                    barrier.wait();
+                    (i % 6, verify_as(&app, id, code, binding_of(id).as_deref(), &[("cf-connecting-ip", ip)]))
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap_or_else(|_| panic!("a verify thread panicked"))).collect()
+    });
+    let compared = answers.iter().filter(|(_, a)| compared_wrong(a)).count();
+    assert!(compared <= 8, "{compared} wrong codes compared, the ceiling is 8");
+    for address in 0..6 {
+        let mine = answers.iter().filter(|(a, r)| *a == address && compared_wrong(r)).count();
+        assert!(mine <= 3, "address {address}: {mine} compared, its budget is 3");
+    }
+    assert!(answers.iter().all(|(_, a)| matches!(a.status, 401 | 429)));
+    let ceiling = items_of_type(t.name(), "budget")
+        .into_iter()
+        .find(|b| format!("{:?}", b.get("PK")).contains("#BUDGET#verify_failures#wyn@example.com#"))
+        .unwrap_or_default();
+    assert_eq!(number(&ceiling, "count"), i64::try_from(compared).unwrap_or(0), "every comparison held a unit");
+}
+
+#[test]
+fn a_tenants_counter_is_sharded_and_its_limit_holds_exactly() {
+    // 128 starts a window: two shards of 64. 130 starts at once, each from its own address.
+    let vars = [("DEV_MODE", "true"), ("TENANT_LOGIN_LIMIT", "128"), PATIENT];
+    let (t, _app) = setup("shards", &vars);
+    let barrier = std::sync::Barrier::new(130);
+    let answers: Vec<common::app::Answer> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..130)
+            .map(|i| {
+                let (barrier, table) = (&barrier, t.name().to_string());
+                scope.spawn(move || {
+                    let app = App::new(&table, manual_runtime(T0), &vars);
+                    let ip = format!("10.9.{}.{}", i / 100, i % 100);
+                    barrier.wait();
+                    start_with(&app, &format!("s{i}@example.com"), &[("cf-connecting-ip", &ip)])
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap_or_else(|_| panic!("a start thread panicked"))).collect()
+    });
+    let ok = answers.iter().filter(|a| a.status == 202).count();
+    let refused: Vec<&Value> =
+        answers.iter().filter(|a| a.status == 429).map(|a| &a.json["error"]["message"]).collect();
+    assert_eq!(
+        (ok, refused.len()),
+        (128, 2),
+        "{:?}",
+        answers.iter().filter(|a| a.status != 202).map(|a| a.log.clone()).take(3).collect::<Vec<_>>()
+    );
+    assert!(
+        refused.iter().all(|m| *m == "this site has too many login requests right now; retry in 900 s"),
+        "{refused:?}"
+    );
+    let mut shards: Vec<(String, i64)> = items_of_type(t.name(), "budget")
+        .into_iter()
+        .filter_map(|b| match b.get("PK") {
+            Some(AttributeValue::S(pk)) if pk.contains("#BUDGET#start_tenant#") => {
+                Some((pk.clone(), number(&b, "count")))
+            }
+            _ => None,
+        })
+        .collect();
+    shards.sort();
+    assert_eq!(shards.len(), 2, "{shards:?}");
+    assert!(shards[0].0.contains("#start_tenant#all.0#") && shards[1].0.contains("#start_tenant#all.1#"), "{shards:?}");
+    assert_eq!((shards[0].1, shards[1].1), (64, 64), "each shard holds its share");
 }

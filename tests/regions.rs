@@ -257,7 +257,7 @@ fn code_verification_from_a_replica_region_is_still_exactly_once() {
     let issued = app.admin("POST", "/v1/admin/tenants/acme/codes", Some(json!({"email": "ann@example.com"})));
     assert_eq!(issued.status, 201, "{}", issued.json);
     let verify = |code: &Value| {
-        let body = json!({"login_id": issued.json["login_id"], "code": code, "deliver": "body"});
+        let body = json!({"login_id": issued.json["login_id"], "code": code, "binding": issued.json["binding"], "deliver": "body"});
         let request = http::Request::builder()
             .method("POST")
             .uri(format!("https://{HOST}/v1/login/verify"))

@@ -430,18 +430,32 @@ async fn find_users(ctx: &Ctx<'_>, request: &Request, id: &TenantId) -> Result<R
 #[serde(deny_unknown_fields)]
 struct IssueBody {
     email: Email,
+    /// The binding of an earlier code for the same end user, to keep (that code is superseded).
+    #[serde(default)]
+    binding: Option<String>,
 }
 
-/// `POST /v1/admin/tenants/{id}/codes` `{"email"}`: 201 `{"login_id", "code", "expires_at"}` for
-/// a backend that delivers codes itself (no webhook, no rate limit: the backend owns both).
+/// `POST /v1/admin/tenants/{id}/codes` `{"email", "binding"?}`: 201 `{"login_id", "code",
+/// "expires_at", "binding"}` for a backend that delivers codes itself (no webhook, no rate limit:
+/// the backend owns both). The binding is what the verify must present: the backend keeps it for
+/// its user.
 async fn issue_code(ctx: &Ctx<'_>, request: &Request, id: &TenantId) -> Result<Response, ApiError> {
-    let IssueBody { email } = body::json(request)?;
+    let IssueBody { email, binding } = body::json(request)?;
+    let binding = match binding {
+        Some(raw) => Some(login::Binding::parse(&raw).ok_or_else(|| {
+            ApiError::bad_request("invalid_request", "binding: must be the binding an earlier code was issued with")
+        })?),
+        None => None,
+    };
     let tenant = existing(ctx, id).await?;
-    let issued = login::issue(&ctx.store, ctx.random, ctx.token_secret(), &tenant, &email, ctx.now_secs()).await?;
+    let address = crate::budgets::client_subject(super::client_ip(request));
+    let caller = login::Caller { address: &address, binding: binding.as_ref() };
+    let issued = super::login::logins(ctx).issue(caller, &tenant, &email, ctx.now_secs()).await?;
     let view = views::CodeIssued {
         login_id: &issued.login.login_id,
         code: issued.code.expose(),
         expires_at: views::Time(issued.login.expires_at),
+        binding: issued.binding.expose(),
     };
     Ok(json_response(201, &view))
 }

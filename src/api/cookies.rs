@@ -5,6 +5,12 @@
 //! The cookie is `__Host-dynauth` (`Secure; HttpOnly; SameSite=Lax; Path=/`). Plain-http local
 //! development cannot carry a `__Host-`/`Secure` cookie, so with `INSECURE_LOCAL_COOKIES=true`,
 //! and only for requests over `http://` to `localhost` or `127.0.0.1`, `dynauth_local` is used.
+//!
+//! A login start gives a browser its login binding ([`crate::login::Binding`]) as
+//! `__Host-dynauth-login` (`Secure; HttpOnly; SameSite=Strict; Path=/`, living as long as the
+//! code; `dynauth_local_login` in the local mode). The `__Host-` prefix requires `Path=/`, so it
+//! is kept to the login routes by dynauth itself: only they read it, and it never reaches an
+//! origin.
 
 use super::{Request, Response};
 use crate::config::Config;
@@ -19,6 +25,10 @@ pub const LOCAL_COOKIE: &str = "dynauth_local";
 pub const CACHE_COOKIE: &str = "__Host-dynauth-cache";
 /// Its plain-http local development twin.
 pub const LOCAL_CACHE_COOKIE: &str = "dynauth_local_cache";
+/// The login binding of a browser that started a login.
+pub const BINDING_COOKIE: &str = "__Host-dynauth-login";
+/// Its plain-http local development twin.
+pub const LOCAL_BINDING_COOKIE: &str = "dynauth_local_login";
 
 /// A token as a request presents it, and where.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -74,7 +84,9 @@ pub fn strip_session_cookies(value: &str) -> String {
         .map(str::trim)
         .filter(|pair| {
             let name = pair.split('=').next().unwrap_or("");
-            ![COOKIE, LOCAL_COOKIE, CACHE_COOKIE, LOCAL_CACHE_COOKIE].contains(&name) && !pair.is_empty()
+            ![COOKIE, LOCAL_COOKIE, CACHE_COOKIE, LOCAL_CACHE_COOKIE, BINDING_COOKIE, LOCAL_BINDING_COOKIE]
+                .contains(&name)
+                && !pair.is_empty()
         })
         .collect::<Vec<_>>()
         .join("; ")
@@ -129,6 +141,30 @@ impl CookieMode {
                 format!("{name}={value}; Path=/; Secure; HttpOnly; SameSite=Lax; Max-Age={}", max_age.max(0))
             }
             Self::Local => format!("{name}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}", max_age.max(0)),
+        }
+    }
+
+    /// The login binding cookie's name in this mode.
+    pub fn binding_name(self) -> &'static str {
+        match self {
+            Self::Secure => BINDING_COOKIE,
+            Self::Local => LOCAL_BINDING_COOKIE,
+        }
+    }
+
+    /// The binding the request's cookie presents (in this mode), when it is one.
+    pub fn binding(self, request: &Request) -> Option<crate::login::Binding> {
+        cookie_value(request.headers(), self.binding_name()).and_then(|v| crate::login::Binding::parse(&v))
+    }
+
+    /// `Set-Cookie` for a login binding, living `max_age` seconds (0 clears it).
+    pub fn set_binding(self, value: &str, max_age: i64) -> String {
+        let name = self.binding_name();
+        match self {
+            Self::Secure => {
+                format!("{name}={value}; Path=/; Secure; HttpOnly; SameSite=Strict; Max-Age={}", max_age.max(0))
+            }
+            Self::Local => format!("{name}={value}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}", max_age.max(0)),
         }
     }
 
@@ -201,6 +237,20 @@ mod tests {
         assert_eq!(presented(&both, CookieMode::Secure), Some(Presented { raw: "bear".into(), bearer: true }));
         assert_eq!(strip_session_cookies("a=1; __Host-dynauth=tok; dynauth_local=x; b=2"), "a=1; b=2");
         assert_eq!(strip_session_cookies("__Host-dynauth=tok"), "");
+        assert_eq!(strip_session_cookies("a=1; __Host-dynauth-login=b; dynauth_local_login=c"), "a=1");
+        assert_eq!(
+            CookieMode::Secure.set_binding("bind", 600),
+            "__Host-dynauth-login=bind; Path=/; Secure; HttpOnly; SameSite=Strict; Max-Age=600"
+        );
+        assert_eq!(
+            CookieMode::Local.set_binding("", 0),
+            "dynauth_local_login=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0"
+        );
+        let binding = crate::login::Binding::generate(&rt);
+        let with = request(&[("cookie", &format!("x=1; __Host-dynauth-login={}", binding.expose()))]);
+        assert_eq!(CookieMode::Secure.binding(&with), Some(binding));
+        assert_eq!(CookieMode::Local.binding(&with), None, "each mode reads its own cookie");
+        assert_eq!(CookieMode::Secure.binding(&request(&[("cookie", "__Host-dynauth-login=junk")])), None);
     }
 
     #[test]

@@ -1,8 +1,9 @@
-//! Passwordless login on a tenant host: `POST /v1/login/start` issues and delivers a code,
-//! `POST /v1/login/verify` consumes it (at most once, before expiry, within the attempt limit),
-//! finds or creates the user and starts a session. The use cases are `login::start` and
-//! `login::verify`; this reads the bodies, picks the delivery the configuration asks for, and
-//! renders the answers.
+//! Passwordless login on a tenant host: `POST /v1/login/start` issues and delivers a code and
+//! hands the client its login binding, `POST /v1/login/verify` consumes the code (at most once,
+//! before expiry, within the attempt limit, only with the binding), finds or creates the user and
+//! starts a session. The use cases are `Logins::start` and `Logins::verify`; this reads the
+//! bodies and the binding (the HttpOnly cookie for browsers, a body field for server-side
+//! clients), picks the delivery the configuration asks for, and renders the answers.
 
 use std::rc::Rc;
 
@@ -13,13 +14,19 @@ use super::{ApiError, Ctx, Outcome, Request, body, json_response, only, views};
 use crate::budgets::{Exceeded, client_subject};
 use crate::config::ConfigError;
 use crate::email::Email;
-use crate::login::{self, Delivery, LoginCode, StartError, VerifyError};
+use crate::login::{Binding, Caller, Delivery, LoginCode, Logins, StartError, VerifyError};
 use crate::tenants::{SecretKind, Tenant};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct StartBody {
     email: Email,
+    #[serde(default)]
+    deliver: Option<Deliver>,
+    /// A server-side client's binding from an earlier start, to keep (its earlier code is then
+    /// superseded).
+    #[serde(default)]
+    binding: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -29,10 +36,14 @@ struct VerifyBody {
     code: String,
     #[serde(default)]
     deliver: Option<Deliver>,
+    /// A server-side client's binding (a browser's is its cookie).
+    #[serde(default)]
+    binding: Option<String>,
 }
 
-/// Where a verify delivers the session token: the HttpOnly cookie (the default, and the only way
-/// for a browser), or the JSON body for a non-browser client that asks for it.
+/// Where a start delivers the login binding and a verify the session token: the HttpOnly cookie
+/// (the default, and the only way for a browser), or the JSON body for a non-browser client that
+/// asks for it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
 enum Deliver {
@@ -54,11 +65,17 @@ fn from_browser(request: &Request) -> bool {
     h.contains_key(http::header::ORIGIN) || h.contains_key("sec-fetch-site")
 }
 
-/// `POST /v1/login/start` `{"email"}`: 202 `{"login_id", "expires_at"}` (plus `"code"` in
-/// `DEV_MODE`), the same whether or not the email has an account.
+/// `POST /v1/login/start` `{"email", "deliver"?, "binding"?}`: 202 `{"login_id", "expires_at"}`
+/// (plus `"code"` in `DEV_MODE`), the same whether or not the email has an account, with the
+/// login binding as the HttpOnly `__Host-dynauth-login` cookie, or with `"deliver": "body"` (a
+/// server-side client; refused from a browser) in the answer as `"binding"`. A client that
+/// presents its binding from an earlier start keeps it, and that start's code is superseded.
 pub(crate) async fn start(ctx: &Ctx<'_>, request: &Request, tenant: Rc<Tenant>) -> Result<Outcome, ApiError> {
     only(request.method(), "POST")?;
-    let StartBody { email } = body::json(request)?;
+    let StartBody { email, deliver, binding } = body::json(request)?;
+    let in_body = deliver == Some(Deliver::Body);
+    let mode = CookieMode::of(ctx.config, request);
+    let presented = presented_binding(request, mode, in_body, binding.as_deref())?;
     let settings = &ctx.config.login;
     if settings.dev_mode && !local_http(request) {
         // Codes in answers only to a developer's own machine: refused, never silently dropped.
@@ -94,26 +111,15 @@ pub(crate) async fn start(ctx: &Ctx<'_>, request: &Request, tenant: Rc<Tenant>) 
             .into());
         }
     };
-    let client = client_subject(super::client_ip(request));
-    let secret = ctx.token_secret();
-    let issued = login::start(
-        &ctx.store,
-        ctx.random,
-        ctx.webhook,
-        delivery,
-        secret,
-        &settings.limits,
-        &client,
-        &tenant,
-        &email,
-        ctx.now_secs(),
-    )
-    .await
-    .map_err(|e| match e {
-        StartError::TooMany(exceeded) => too_many(exceeded),
-        StartError::Delivery(detail) => ApiError::DeliveryFailed { detail },
-        StartError::Db(e) => e.into(),
-    })?;
+    let address = client_subject(super::client_ip(request));
+    let caller = Caller { address: &address, binding: presented.as_ref() };
+    let issued = logins(ctx).start(ctx.webhook, delivery, caller, &tenant, &email, ctx.now_secs()).await.map_err(
+        |e| match e {
+            StartError::TooMany(exceeded) => too_many(exceeded),
+            StartError::Delivery(detail) => ApiError::DeliveryFailed { detail },
+            StartError::Db(e) => e.into(),
+        },
+    )?;
     let code = settings.dev_mode.then(|| issued.code.expose());
     if let Some(code) = code {
         ctx.log_dev_code(code, issued.login.login_id.as_str(), email.as_str());
@@ -122,46 +128,36 @@ pub(crate) async fn start(ctx: &Ctx<'_>, request: &Request, tenant: Rc<Tenant>) 
         login_id: &issued.login.login_id,
         expires_at: views::Time(issued.login.expires_at),
         code,
+        binding: in_body.then(|| issued.binding.expose()),
     };
-    Ok(Outcome::Respond(json_response(202, &view)))
+    let mut response = json_response(202, &view);
+    if !in_body {
+        let max_age = issued.login.expires_at - ctx.now_secs();
+        cookies::set_cookie(&mut response, &mode.set_binding(issued.binding.expose(), max_age));
+    }
+    Ok(Outcome::Respond(response))
 }
 
-/// `POST /v1/login/verify` `{"login_id", "code", "deliver"?}`: 200 `{"session", "user"}` with the
+/// `POST /v1/login/verify` `{"login_id", "code", "deliver"?, "binding"?}`, with the login's binding
+/// (the cookie, or `"binding"` from a server-side client): 200 `{"session", "user"}` with the
 /// session cookie, or with `"deliver": "body"` (refused, 403 `body_delivery_refused`, from a
-/// browser) `{"session", "user", "token"}` and no cookie; 401 `invalid_code` (with `attempts_left` for a known login), 410 `code_expired`
-/// / `code_used`, 429 `too_many_attempts`.
+/// browser) `{"session", "user", "token"}` and no cookie; 401 `invalid_code` (with
+/// `attempts_left` for a known login; also without the binding, or with another client's), 410
+/// `code_expired` / `code_used` / `code_superseded`, 429 `too_many_attempts`.
 pub(crate) async fn verify(ctx: &Ctx<'_>, request: &Request, tenant: Rc<Tenant>) -> Result<Outcome, ApiError> {
     only(request.method(), "POST")?;
     // It sets the session cookie: a foreign page must not be able to log a browser in.
     super::browser::check_origin(&tenant, request)?;
-    let VerifyBody { login_id, code, deliver } = body::json(request)?;
+    let VerifyBody { login_id, code, deliver, binding } = body::json(request)?;
     let in_body = deliver == Some(Deliver::Body);
-    if in_body && from_browser(request) {
-        // A page script must never hold the token: browsers get the HttpOnly cookie only.
-        return Err(ApiError::Forbidden {
-            code: "body_delivery_refused",
-            message: "a browser gets the session as an HttpOnly cookie; \"deliver\": \"body\" is for server-side clients (no Origin header)".into(),
-        });
-    }
+    let mode = CookieMode::of(ctx.config, request);
+    let presented = presented_binding(request, mode, in_body, binding.as_deref())?;
     let now = ctx.now_secs();
     let code = LoginCode::presented(&code);
     let device = cookies::device(request);
-    let client = client_subject(super::client_ip(request));
-    let limits = &ctx.config.login.limits;
-    let verified = login::verify(
-        &ctx.store,
-        ctx.random,
-        ctx.token_secret(),
-        limits,
-        &client,
-        &tenant,
-        &login_id,
-        &code,
-        device,
-        now,
-    )
-    .await
-    .map_err(verify_error)?;
+    let address = client_subject(super::client_ip(request));
+    let caller = Caller { address: &address, binding: presented.as_ref() };
+    let verified = logins(ctx).verify(caller, &tenant, &login_id, &code, device, now).await.map_err(verify_error)?;
     let session = &verified.session;
     let view = views::LoggedIn {
         session: session.into(),
@@ -170,11 +166,41 @@ pub(crate) async fn verify(ctx: &Ctx<'_>, request: &Request, tenant: Rc<Tenant>)
     };
     let mut response = json_response(200, &view);
     if !in_body {
-        let mode = CookieMode::of(ctx.config, request);
         cookies::set_cookie(&mut response, &mode.set(&verified.token, session.expires_at - now));
         super::session::set_snapshot(ctx, mode, &tenant, session, &mut response);
+        // The login is used: its binding has nothing left to do.
+        cookies::set_cookie(&mut response, &mode.set_binding("", 0));
     }
     Ok(Outcome::Respond(response))
+}
+
+/// The login use cases over this request's table and settings.
+pub(crate) fn logins<'a>(ctx: &'a Ctx<'_>) -> Logins<'a> {
+    Logins { store: &ctx.store, random: ctx.random, secret: ctx.token_secret(), limits: &ctx.config.login.limits }
+}
+
+/// The binding a request presents: for a server-side client (no `Origin`) the body's `binding`,
+/// else the binding cookie. A browser's page script never sees or sends the binding: a browser
+/// request asking for body delivery or carrying a `binding` field is refused (403
+/// `body_delivery_refused`), and a malformed body field is 400.
+fn presented_binding(
+    request: &Request,
+    mode: CookieMode,
+    in_body: bool,
+    field: Option<&str>,
+) -> Result<Option<Binding>, ApiError> {
+    if (in_body || field.is_some()) && from_browser(request) {
+        return Err(ApiError::Forbidden {
+            code: "body_delivery_refused",
+            message: "a browser keeps its login binding and session as HttpOnly cookies; \"deliver\": \"body\" and \"binding\" are for server-side clients (no Origin header)".into(),
+        });
+    }
+    match field {
+        Some(raw) => Binding::parse(raw).map(Some).ok_or_else(|| {
+            ApiError::bad_request("invalid_request", "binding: must be the binding a login start returned")
+        }),
+        None => Ok(mode.binding(request)),
+    }
 }
 
 /// 429 `too_many_requests` with Retry-After, naming the budget in words.
@@ -187,14 +213,20 @@ fn too_many(exceeded: Exceeded) -> ApiError {
 }
 
 fn verify_error(e: VerifyError) -> ApiError {
-    let wrong = "the code is wrong, or there is no such login".to_string();
     let gone = |code: &'static str, message: &str| ApiError::Gone { code, message: message.into() };
     match e {
-        VerifyError::InvalidCode { attempts_left: Some(attempts_left) } => {
-            ApiError::InvalidCode { message: wrong, attempts_left }
-        }
-        VerifyError::InvalidCode { attempts_left: None } => {
-            ApiError::Unauthorized { code: "invalid_code", message: wrong }
+        VerifyError::InvalidCode { attempts_left, unbound } => {
+            let mut message = "the code is wrong, or there is no such login".to_string();
+            if unbound {
+                // Said of the request, not of the login: it reveals nothing about the login.
+                message.push_str(
+                    "; this request presents no login binding (the cookie a browser got from the start, or \"binding\" from a start with \"deliver\": \"body\"), and without it no code works",
+                );
+            }
+            match attempts_left {
+                Some(attempts_left) => ApiError::InvalidCode { message, attempts_left },
+                None => ApiError::Unauthorized { code: "invalid_code", message },
+            }
         }
         VerifyError::Used => gone("code_used", "this code has already been used; request a new one"),
         VerifyError::Expired => gone("code_expired", "this code has expired; request a new one"),
@@ -203,9 +235,10 @@ fn verify_error(e: VerifyError) -> ApiError {
             message: "too many wrong codes: this code no longer works; request a new one".into(),
             retry_after,
         },
-        VerifyError::Superseded => {
-            gone("code_superseded", "a newer code was requested for this email; only the newest one works")
-        }
+        VerifyError::Superseded => gone(
+            "code_superseded",
+            "a newer code was requested for this email from this client; only the newest one works",
+        ),
         VerifyError::TooMany(exceeded) => too_many(exceeded),
         VerifyError::Conflict => {
             ApiError::Conflict { code: "conflict", message: "the login changed concurrently; retry".into() }

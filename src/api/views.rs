@@ -158,13 +158,16 @@ pub struct Minted<'a> {
     pub session: SessionView<'a>,
 }
 
-/// `POST /v1/login/start`: the code only in `DEV_MODE`.
+/// `POST /v1/login/start`: the code only in `DEV_MODE`, the binding only when the client asked
+/// for it in the body.
 #[derive(Debug, Serialize)]
 pub struct LoginStarted<'a> {
     pub login_id: &'a LoginId,
     pub expires_at: Time,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub code: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub binding: Option<&'a str>,
 }
 
 /// `POST /v1/admin/tenants/{id}/codes`.
@@ -173,6 +176,7 @@ pub struct CodeIssued<'a> {
     pub login_id: &'a LoginId,
     pub code: &'a str,
     pub expires_at: Time,
+    pub binding: &'a str,
 }
 
 #[derive(Debug, Serialize)]

@@ -617,12 +617,16 @@ here reach them within that time (the admin API's own writes take effect at once
         let secret = std::env::var("TOKEN_SECRET").ok().filter(|s| s.len() >= 32).ok_or_else(|| {
             Failure(CONFIG, "TOKEN_SECRET (the Worker's, 32+ characters) is needed: codes are keyed with it".into())
         })?;
-        let issued = block_on(login::issue(&store, &os(), secret.as_bytes(), &tenant, &email, now()))
-            .map_err(|e| failed("issuing a code", e))?;
+        let random = os();
+        let limits = dynauth::budgets::Limits::default();
+        let logins = login::Logins { store: &store, random: &random, secret: secret.as_bytes(), limits: &limits };
+        let caller = login::Caller { address: "cli", binding: None };
+        let issued = block_on(logins.issue(caller, &tenant, &email, now())).map_err(|e| failed("issuing a code", e))?;
         print_json(&json!({
             "login_id": issued.login.login_id.as_str(),
             "code": issued.code.expose(),
             "expires_at": dynauth::runtime::rfc3339_secs(issued.login.expires_at),
+            "binding": issued.binding.expose(),
         }));
         Ok(())
     }

@@ -249,8 +249,48 @@ impl<'a> Client<'a> {
     }
 
     /// A transaction whose parts have names: a cancellation says which parts failed, by name.
+    ///
+    /// A cancellation for transient reasons only (another transaction held one of the items, or
+    /// throttling: see [`Cancelled::only_transient`]) is no answer about the items, so the
+    /// transaction is sent again, under a new token, after a full-jitter backoff, until it commits,
+    /// is refused for a reason of its own, or the deadline comes: then
+    /// [`DynamoError::RetriesExhausted`] (503 + Retry-After in the API), never a failed condition.
     pub async fn transact(&self, tx: &Transaction) -> Result<(), TxError> {
-        self.transact_write_items(tx.input()).await.map_err(|e| tx.explain(e))
+        let started = self.runtime.now();
+        let policy = RetryPolicy { max_attempts: retry::CONFLICT_ATTEMPTS, ..self.retry };
+        let mut renewed: Option<Transaction> = None;
+        let mut attempts = 0u32;
+        loop {
+            let current = renewed.as_ref().unwrap_or(tx);
+            attempts += 1;
+            let error = match self.transact_write_items(current.input()).await {
+                Ok(()) => return Ok(()),
+                Err(e) => current.explain(e),
+            };
+            let TxError::Cancelled(cancelled) = &error else { return Err(error) };
+            if !cancelled.only_transient() {
+                return Err(error);
+            }
+            let left = self.time_left(started, self.runtime.now());
+            match policy.next_delay(attempts, left, random_u64(&*self.runtime)) {
+                Some(delay) => self.runtime.sleep(delay).await,
+                None => {
+                    let last = Box::new(DynamoError::from(error));
+                    return Err(TxError::Db(DynamoError::RetriesExhausted { attempts, last }));
+                }
+            }
+            let mut token = [0u8; 16];
+            self.runtime.fill_random(&mut token);
+            renewed = Some(tx.renewed(hex::encode(token)));
+        }
+    }
+
+    /// The time left at `now` for a call that started at `started`: its own budget, or the
+    /// request's deadline when that comes first.
+    fn time_left(&self, started: SystemTime, now: SystemTime) -> Duration {
+        let call_deadline = started + self.retry.deadline;
+        let deadline = self.deadline.get().map_or(call_deadline, |d| d.min(call_deadline));
+        deadline.duration_since(now).unwrap_or(Duration::ZERO)
     }
 
     pub async fn create_table(&self, input: &CreateTableInput) -> Result<TableDescription, DynamoError> {
@@ -328,9 +368,7 @@ impl<'a> Client<'a> {
     ) -> LocalFuture<'_, Result<Vec<u8>, (DynamoError, bool)>> {
         Box::pin(async move {
             let started = self.runtime.now();
-            let call_deadline = started + self.retry.deadline;
-            let deadline = self.deadline.get().map_or(call_deadline, |d| d.min(call_deadline));
-            let left = |now: SystemTime| deadline.duration_since(now).unwrap_or(Duration::ZERO);
+            let left = |now: SystemTime| self.time_left(started, now);
             if left(started) < retry::MIN_ATTEMPT {
                 return Err((DynamoError::DeadlineExceeded, false));
             }

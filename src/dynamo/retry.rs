@@ -58,11 +58,13 @@ impl RetryPolicy {
     }
 }
 
+/// How many times a transaction cancelled only by conflicts with other transactions (or
+/// throttling) is sent in all, within the deadline, before the call gives up.
+pub const CONFLICT_ATTEMPTS: u32 = 10;
+
 /// The least time worth starting an attempt with: with less left before the deadline, the call
 /// gives up instead.
 pub const MIN_ATTEMPT: Duration = Duration::from_millis(20);
-
-impl RetryPolicy {}
 
 #[cfg(test)]
 mod tests {

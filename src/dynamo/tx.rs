@@ -36,6 +36,15 @@ impl Transaction {
         self
     }
 
+    /// The same transaction under a new `ClientRequestToken`: for sending it again after DynamoDB
+    /// cancelled it (a cancelled transaction applied nothing), so that the new attempt is not
+    /// taken for a repeat of the cancelled one.
+    pub(crate) fn renewed(&self, token: String) -> Self {
+        let mut next = self.clone();
+        next.input.client_request_token = Some(token);
+        next
+    }
+
     /// The names of the parts, in order.
     pub fn names(&self) -> &[&'static str] {
         &self.names
@@ -113,6 +122,10 @@ impl From<TxError> for DynamoError {
     }
 }
 
+/// The cancellation reasons that say nothing about the items: another transaction held one of
+/// them, or the table was over its capacity.
+const TRANSIENT_REASONS: &[&str] = &["TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded"];
+
 /// The reasons of a cancelled transaction, each with the name of its part.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Cancelled {
@@ -128,17 +141,26 @@ impl Cancelled {
         self.parts.iter().find(|(n, _)| *n == name).and_then(|(_, r)| r.as_ref()?.code.as_deref())
     }
 
-    /// Whether part `name` failed.
-    pub fn failed(&self, name: &str) -> bool {
-        self.code(name).is_some()
+    /// Whether the condition of part `name` was false (`ConditionalCheckFailed`): the one reason
+    /// that says something about the item itself. A part that lost a race with another
+    /// transaction (`TransactionConflict`) or was throttled says nothing about it.
+    pub fn condition_failed(&self, name: &str) -> bool {
+        self.code(name) == Some("ConditionalCheckFailed")
     }
 
     /// Every failure was a failed condition or a conflict with another transaction.
     pub fn only_lost_races(&self) -> bool {
-        self.parts
-            .iter()
-            .filter_map(|(_, r)| r.as_ref()?.code.as_deref())
-            .all(|c| matches!(c, "ConditionalCheckFailed" | "TransactionConflict"))
+        self.codes().all(|c| matches!(c, "ConditionalCheckFailed" | "TransactionConflict"))
+    }
+
+    /// Nothing was wrong with the transaction or its items: every part that failed was in a
+    /// conflict with another transaction, or throttled. Sent again (after a wait), it may commit.
+    pub fn only_transient(&self) -> bool {
+        self.codes().next().is_some() && self.codes().all(|c| TRANSIENT_REASONS.contains(&c))
+    }
+
+    fn codes(&self) -> impl Iterator<Item = &str> {
+        self.parts.iter().filter_map(|(_, r)| r.as_ref()?.code.as_deref())
     }
 }
 
@@ -176,7 +198,7 @@ mod tests {
             reasons: vec![reason(None), reason(Some("ConditionalCheckFailed")), reason(None)],
         });
         let TxError::Cancelled(c) = &e else { panic!("{e:?}") };
-        assert!(!c.failed("login") && c.failed("user") && !c.failed("session"));
+        assert!(!c.condition_failed("login") && c.condition_failed("user") && !c.condition_failed("session"));
         assert_eq!(c.code("user"), Some("ConditionalCheckFailed"));
         assert!(e.lost_race());
         assert_eq!(
@@ -194,10 +216,35 @@ mod tests {
         });
         assert!(!e.lost_race(), "a validation error is no race");
         let TxError::Cancelled(c) = &e else { panic!("{e:?}") };
-        assert!(!c.failed("b"), "a part without a reason did not fail");
+        assert!(!c.condition_failed("b"), "a part without a reason did not fail");
+        assert!(!c.only_transient(), "a validation error is not transient");
         let conflict =
             DynamoError::Service { status: 400, code: "TransactionConflictException".into(), message: String::new() };
         assert!(tx.explain(conflict).lost_race());
         assert!(!tx.explain(DynamoError::Transport { message: "reset".into() }).lost_race());
+    }
+
+    #[test]
+    fn a_conflict_is_not_a_failed_condition() {
+        let tx = Transaction::new("tok").with("budget", delete()).with("login", delete());
+        let cancelled = |codes: [Option<&str>; 2]| {
+            let reasons = codes.iter().map(|c| reason(*c)).collect();
+            match tx.explain(DynamoError::TransactionCanceled { message: String::new(), reasons }) {
+                TxError::Cancelled(c) => c,
+                other => panic!("{other:?}"),
+            }
+        };
+        let conflict = cancelled([Some("TransactionConflict"), None]);
+        assert_eq!(conflict.code("budget"), Some("TransactionConflict"));
+        assert!(!conflict.condition_failed("budget"), "another transaction on the item says nothing about its count");
+        assert!(conflict.only_transient());
+        assert!(cancelled([Some("ThrottlingError"), Some("TransactionConflict")]).only_transient());
+        let mixed = cancelled([Some("TransactionConflict"), Some("ConditionalCheckFailed")]);
+        assert!(!mixed.only_transient(), "a failed condition is an answer");
+        assert!(mixed.condition_failed("login") && !mixed.condition_failed("budget"));
+        assert!(!cancelled([None, None]).only_transient(), "no reason at all is not a conflict");
+        let renewed = tx.renewed("tok2".into());
+        assert_eq!(renewed.input().client_request_token.as_deref(), Some("tok2"));
+        assert_eq!(renewed.names(), tx.names());
     }
 }

@@ -8,13 +8,33 @@
 //   '500-before'     500 InternalServerError; nothing reached DynamoDB
 //   '500-after'      forwarded and applied, then answered 500 instead of DynamoDB's answer
 //   'lose'           forwarded and applied, then no answer at all (until the client gives up)
+//   'conflict'       a TransactWriteItems is cancelled as real DynamoDB cancels one whose item
+//                    another transaction holds: 400 TransactionCanceledException, reason
+//                    TransactionConflict on the tenant's counter (else the first part); nothing
+//                    reached DynamoDB. DynamoDB Local serialises transactions and never answers so.
+//                    Other operations pass untouched.
 // `random(seed, rate)` is a plan that injects one of these into `rate` of the requests, from a
 // seeded generator, so a failing run can be replayed.
 import { createServer, request as httpRequest } from 'node:http';
 
-export const FAULTS = ['latency', 'reset-before', 'reset-after', 'throttle', '500-before', '500-after', 'lose'];
+export const FAULTS = ['latency', 'reset-before', 'reset-after', 'throttle', '500-before', '500-after', 'lose', 'conflict'];
 
 const ERROR = (type) => JSON.stringify({ __type: `com.amazonaws.dynamodb.v20120810#${type}`, message: 'injected by the fault proxy' });
+
+/** The TransactionCanceledException of a transaction (its JSON `body`) that lost a race on one item. */
+export function transactionConflict(body) {
+  let items = [];
+  try { items = JSON.parse(body).TransactItems ?? []; } catch { /* not JSON: one reason */ }
+  const hot = Math.max(0, items.findIndex((item) => JSON.stringify(item).includes('_tenant#')));
+  const reasons = Array.from({ length: Math.max(1, items.length) }, (_, i) => (i === hot
+    ? { Code: 'TransactionConflict', Message: 'Transaction is ongoing for the item' }
+    : { Code: 'None' }));
+  return JSON.stringify({
+    __type: 'com.amazonaws.dynamodb.v20120810#TransactionCanceledException',
+    Message: `Transaction cancelled, please refer cancellation reasons for specific reasons [${reasons.map((r) => r.Code).join(', ')}]`,
+    CancellationReasons: reasons,
+  });
+}
 
 /** mulberry32: a small seeded generator of floats in [0, 1). */
 export function generator(seed) {
@@ -86,7 +106,8 @@ export async function startFaultProxy(target) {
       const body = Buffer.concat(chunks);
       const op = String(req.headers['x-amz-target'] ?? '').split('.').pop();
       const fault = proxy.plan(op, body.toString('utf8'));
-      const kind = fault === null ? 'none' : (typeof fault === 'object' ? 'latency' : fault);
+      let kind = fault === null ? 'none' : (typeof fault === 'object' ? 'latency' : fault);
+      if (kind === 'conflict' && op !== 'TransactWriteItems') kind = 'none';
       proxy.seen += 1;
       if (kind !== 'none') proxy.injected[kind] = (proxy.injected[kind] ?? 0) + 1;
       proxy.log.push({ op, fault: kind });
@@ -96,6 +117,7 @@ export async function startFaultProxy(target) {
           case 'reset-before': return req.socket.destroy();
           case 'throttle': return answer(res, 400, json, ERROR('ThrottlingException'));
           case '500-before': return answer(res, 500, json, ERROR('InternalServerError'));
+          case 'conflict': return answer(res, 400, json, transactionConflict(body.toString('utf8')));
           default: break;
         }
         if (kind === 'latency') await new Promise((r) => setTimeout(r, fault.latency));

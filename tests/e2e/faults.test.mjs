@@ -155,6 +155,31 @@ describe('faults, one by one', () => {
     assert.equal(proxy.log.slice(seen).filter((e) => e.op === 'GetItem').length, 1, 'one read for all 20');
   });
 
+  test('transactions that real DynamoDB cancels as TransactionConflict are retried, not taken for a spent budget', async () => {
+    // Three conflicts on the tenant's counter for the start, three for the verify: each is sent
+    // again after a short wait, and the answers are the ones without conflicts.
+    let seen = proxy.log.length;
+    proxy.plan = first('TransactWriteItems', 'conflict', 3);
+    const s = await start('six@example.com');
+    assert.equal(s.status, 202, JSON.stringify(s.body));
+    assert.equal(proxy.log.slice(seen).filter((e) => e.fault === 'conflict').length, 3);
+    seen = proxy.log.length;
+    proxy.plan = first('TransactWriteItems', 'conflict', 3);
+    const v = await verify(s.body.login_id, s.body.code);
+    proxy.plan = () => null;
+    assert.equal(v.status, 200, JSON.stringify(v.body));
+    assert.equal(proxy.log.slice(seen).filter((e) => e.fault === 'conflict').length, 3);
+    // A counter that stays contended to the deadline: 503 + Retry-After, never 429, and nothing spent.
+    proxy.plan = (op) => (op === 'TransactWriteItems' ? 'conflict' : null);
+    const r = await start('seven@example.com');
+    proxy.plan = () => null;
+    assert.deepEqual([r.status, r.body.error?.code], [503, 'unavailable'], JSON.stringify(r.body));
+    assert.ok(r.headers['retry-after']);
+    assert.ok(r.ms <= DEADLINE_MS + SLACK_MS, `${r.ms} ms`);
+    const spent = (await scan()).filter((i) => S(i, 'type') === 'budget' && S(i, 'PK').includes('seven@example.com'));
+    assert.deepEqual(spent, [], 'a cancelled transaction spends nothing');
+  });
+
   test('20 concurrent verifies of one code under faults open one session', async () => {
     const s = await start('five@example.com');
     proxy.plan = random(SEED, 0.3);
