@@ -91,11 +91,12 @@ cat >&2 <<INFO
   Sign in with the hosted page: http://localhost:$port/login?return_to=/v1/session
   (DEV_MODE: the code is printed in the log line of /v1/login/start, as "dev_login_code").
 
-  Or with curl (the code also comes back in the answer):
+  Or with curl, as a server-side client (the code also comes back in the answer, and the login
+  binding, which only the client that started the login holds and the verify must present):
     curl -X POST http://127.0.0.1:$port/v1/login/start -H 'content-type: application/json' \\
-         -d '{"email":"you@example.com"}'
+         -d '{"email":"you@example.com","deliver":"body"}'
     curl -i -X POST http://127.0.0.1:$port/v1/login/verify -H 'content-type: application/json' \\
-         -d '{"login_id":"<login_id>","code":"<code>","deliver":"body"}'
+         -d '{"login_id":"<login_id>","code":"<code>","binding":"<binding>","deliver":"body"}'
     curl -H 'Authorization: Bearer <token>' http://127.0.0.1:$port/v1/session
 
   Admin token (kept in .dev.vars across runs; npm start -- --reset makes a new one): $admin_token

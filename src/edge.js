@@ -54,8 +54,8 @@ export function log(line) {
 }
 
 // The operations a task asks for. Byte arrays are views of wasm memory: copied here, at once.
-export const sendOp = (id, method, url, head, body, timeoutMs, keep) =>
-  ({ id, kind: 'send', method, url, head, body: body.length ? body.slice() : undefined, timeoutMs, keep });
+export const sendOp = (id, method, url, head, body, timeoutMs, keep, limit) =>
+  ({ id, kind: 'send', method, url, head, body: body.length ? body.slice() : undefined, timeoutMs, keep, limit });
 export const sleepOp = (id, ms) => ({ id, kind: 'sleep', ms });
 export const bodyOp = (id, limit, tooLarge) => ({ id, kind: 'body', limit, tooLarge });
 export const forwardOp = (id, method, url, head) => ({ id, kind: 'forward', method, url, head });
@@ -87,14 +87,18 @@ async function perform(op, request) {
           redirect: 'manual', // a 3xx is an answer (a webhook that redirects has failed)
           signal: AbortSignal.timeout(op.timeoutMs),
         });
-        const body = new Uint8Array(await response.arrayBuffer());
-        return { op, status: response.status, head: kept(response.headers, op.keep), body };
+        // An answer from outside (a webhook, a domain check) is read up to its limit, never whole.
+        const read = op.limit
+          ? await readLimited(response, op.limit, `the answer is larger than ${op.limit} bytes`)
+          : { body: new Uint8Array(await response.arrayBuffer()) };
+        if (read.error) return { op, error: read.error };
+        return { op, status: response.status, head: kept(response.headers, op.keep), body: read.body };
       }
       case 'sleep':
         await new Promise((done) => setTimeout(done, op.ms));
         return { op };
       case 'body':
-        return { op, ...(await readBody(request, op.limit, op.tooLarge)) };
+        return { op, ...(await readLimited(request, op.limit, op.tooLarge)) };
       case 'park':
         // Woken from the request it waits on (another request's context), or by this timer of
         // its own: the runtime cancels a request that waits on nothing of its own as hung, and
@@ -136,14 +140,18 @@ function withoutDynauthCookies(response) {
 }
 
 /**
- * The request's body, at most `limit` bytes: refused unread when its Content-Length says more,
- * cut off (and the rest left unread) when the stream brings more.
+ * The body of `message` (the request, or an answer from outside), at most `limit` bytes: refused
+ * unread when its Content-Length says more, cut off (and the rest left unread) when the stream
+ * brings more; then `{ error: tooLarge }`.
  */
-async function readBody(request, limit, tooLarge) {
-  const declared = Number(request.headers.get('content-length'));
-  if (declared > limit) return { error: tooLarge };
-  if (!request.body) return { body: EMPTY };
-  const reader = request.body.getReader();
+async function readLimited(message, limit, tooLarge) {
+  const declared = Number(message.headers.get('content-length'));
+  if (declared > limit) {
+    await message.body?.cancel().catch(() => {});
+    return { error: tooLarge };
+  }
+  if (!message.body) return { body: EMPTY };
+  const reader = message.body.getReader();
   const chunks = [];
   let size = 0;
   for (;;) {

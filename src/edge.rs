@@ -28,7 +28,7 @@ use crate::config::{Config, ConfigError, VARIABLES};
 use crate::driver::{self, Done, HostTransport, Op, Step, Task};
 use crate::dynamo::Client;
 use crate::resolve::Caches;
-use crate::runtime::{Clock, LocalFuture, Random, TransportError};
+use crate::runtime::{AnswerLimit, Clock, LocalFuture, Random, TransportError};
 
 type Resume = dyn FnMut(u32, u32, f64, u16, String, Uint8Array, String) -> JsValue;
 
@@ -42,7 +42,17 @@ extern "C" {
     fn log(line: &str);
     fn drive(task: u32, request: &JsValue, ops: &js_sys::Array) -> js_sys::Promise;
     #[wasm_bindgen(js_name = sendOp)]
-    fn send_op(id: u32, method: &str, url: &str, head: &str, body: &[u8], timeout_ms: u32, keep: &str) -> JsValue;
+    #[allow(clippy::too_many_arguments)] // one JS call carries the whole operation
+    fn send_op(
+        id: u32,
+        method: &str,
+        url: &str,
+        head: &str,
+        body: &[u8],
+        timeout_ms: u32,
+        keep: &str,
+        limit: u32,
+    ) -> JsValue;
     #[wasm_bindgen(js_name = sleepOp)]
     fn sleep_op(id: u32, ms: u32) -> JsValue;
     #[wasm_bindgen(js_name = bodyOp)]
@@ -422,11 +432,13 @@ fn op_value(id: u32, op: Op) -> (Kind, JsValue) {
     match op {
         Op::Send { request, timeout, keep } => {
             let (parts, body) = request.into_parts();
+            // 0: read the whole answer (DynamoDB's).
+            let limit = parts.extensions.get::<AnswerLimit>().map_or(0, |l| u32::try_from(l.0).unwrap_or(u32::MAX));
             let mut headers = parts.headers;
             headers.remove(http::header::HOST);
             let ms = u32::try_from(timeout.as_millis()).unwrap_or(u32::MAX);
             let (method, url, head) = (parts.method.as_str(), parts.uri.to_string(), join_headers(&headers));
-            let value = send_op(id, method, &url, &head, &body, ms, &keep.join("\n"));
+            let value = send_op(id, method, &url, &head, &body, ms, &keep.join("\n"), limit);
             (Kind::Send, value)
         }
         Op::Sleep(d) => (Kind::Sleep, sleep_op(id, u32::try_from(d.as_millis()).unwrap_or(u32::MAX))),

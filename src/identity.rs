@@ -5,8 +5,11 @@
 //! of the canonical string: the lines `v1`, `t`, tenant, user, session, method, host and
 //! path+query, joined by `\n`. During a rotation's overlap both secrets sign, newest first; an
 //! origin accepts the header when any `sig` matches a secret it holds and `t` is at most 60 s
-//! old. Binding method, host and path+query means a captured header cannot be replayed on
-//! another request.
+//! old. Binding method, host and path+query means a captured header cannot be replayed on a
+//! request to another method, host or path+query, nor after 60 s. The body is not covered (the
+//! gateway streams it to the origin unread): within those 60 s the same request line with another
+//! body verifies, when sent straight to the origin (through dynauth, client-sent `x-dynauth-*`
+//! headers are dropped). An origin that must bind the body accepts requests only through dynauth.
 
 use crate::crypto::hmac_hex;
 use crate::tenants::TenantSecret;

@@ -35,7 +35,7 @@ use crate::dynamo::{
 use crate::email::Email;
 use crate::ids::{LoginId, SessionId, TenantId, UserId};
 use crate::keys;
-use crate::runtime::{Random, Transport, TransportError, random_u64, rfc3339_secs};
+use crate::runtime::{AnswerLimit, OUTSIDE_ANSWER_LIMIT, Random, Transport, TransportError, random_u64, rfc3339_secs};
 use crate::sessions::{self, Device, NewSession, Session, SessionToken};
 use crate::store::Store;
 use crate::tenants::Tenant;
@@ -667,6 +667,7 @@ fn webhook_request(
         .header(http::header::CONTENT_TYPE, "application/json")
         .header("x-dynauth-signature", signature)
         .header(http::header::USER_AGENT, "dynauth-webhook/1")
+        .extension(AnswerLimit(OUTSIDE_ANSWER_LIMIT))
         .body(body)
         .map_err(|e| TransportError(e.to_string()))
 }
@@ -811,6 +812,7 @@ mod tests {
             "both secrets of a rotation's overlap sign"
         );
         assert_eq!(req.headers()["content-type"], "application/json");
+        assert_eq!(req.extensions().get::<AnswerLimit>(), Some(&AnswerLimit(OUTSIDE_ANSWER_LIMIT)), "never read whole");
     }
 
     #[test]

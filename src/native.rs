@@ -11,7 +11,10 @@ use std::time::{Duration, SystemTime};
 
 use ureq::RequestExt;
 
-use crate::runtime::{Clock, LocalFuture, Random, Timeout, Transport, TransportError};
+use crate::runtime::{AnswerLimit, Clock, LocalFuture, Random, Timeout, Transport, TransportError, answer_too_large};
+
+/// What is read of an answer without an [`AnswerLimit`] (DynamoDB's: at most 16 MB a page).
+const DEFAULT_ANSWER_LIMIT: usize = 16 * 1024 * 1024;
 
 /// A blocking HTTP client. Requests block the calling thread, which is what the CLI and the
 /// tests (one thread per concurrent client) want.
@@ -45,6 +48,7 @@ impl Transport for HttpTransport {
         request: http::Request<Vec<u8>>,
     ) -> LocalFuture<'_, Result<http::Response<Vec<u8>>, TransportError>> {
         Box::pin(async move {
+            let limit = request.extensions().get::<AnswerLimit>().map_or(DEFAULT_ANSWER_LIMIT, |l| l.0);
             let response = match request.extensions().get::<Timeout>().copied() {
                 Some(Timeout(t)) => request.with_agent(&self.agent).configure().timeout_global(Some(t)).build().run(),
                 None => self.agent.run(request),
@@ -52,7 +56,13 @@ impl Transport for HttpTransport {
             .map_err(|e| TransportError(e.to_string()))?;
             let (parts, mut body) = response.into_parts();
             let bytes =
-                body.with_config().limit(16 * 1024 * 1024).read_to_vec().map_err(|e| TransportError(e.to_string()))?;
+                body.with_config().limit(u64::try_from(limit).unwrap_or(u64::MAX)).read_to_vec().map_err(|e| {
+                    if matches!(e, ureq::Error::BodyExceedsLimit(_)) {
+                        answer_too_large(limit)
+                    } else {
+                        TransportError(e.to_string())
+                    }
+                })?;
             Ok(http::Response::from_parts(parts, bytes))
         })
     }

@@ -27,6 +27,21 @@ pub trait Transport {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Timeout(pub Duration);
 
+/// The most bytes of an answer the sender will read, set as an extension of the `http::Request`;
+/// transports stop reading past it and fail the request (without one: their own, larger, limit).
+/// Answers from outside (webhooks, domain checks) are read with [`OUTSIDE_ANSWER_LIMIT`], as
+/// request bodies are with their limit: never whole, whatever the other side sends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AnswerLimit(pub usize);
+
+/// What dynauth reads of an answer from a host it does not trust (a webhook, a domain check).
+pub const OUTSIDE_ANSWER_LIMIT: usize = 16 * 1024;
+
+/// Why a transport gave up on an answer over its [`AnswerLimit`].
+pub fn answer_too_large(limit: usize) -> TransportError {
+    TransportError(format!("the answer is larger than {limit} bytes"))
+}
+
 /// The wall clock and timers.
 pub trait Clock {
     /// The current wall-clock time.

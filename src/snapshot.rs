@@ -45,7 +45,7 @@ fn key(token_secret: &[u8], tenant: &Tenant) -> [u8; 32] {
 /// The cookie value for `session` read at `now`, and how many seconds it holds; `None` when the
 /// tenant does not cache or the session ends too soon to be worth it.
 pub fn seal(token_secret: &[u8], tenant: &Tenant, session: &Session, now: i64) -> Option<(String, i64)> {
-    let cache = i64::try_from(tenant.session.cache_secs.min(MAX_CACHE_SECS)).unwrap_or(0);
+    let cache = i64::try_from(tenant.session.snapshot_secs().min(MAX_CACHE_SECS)).unwrap_or(0);
     let until = (now + cache).min(session.expires_at).min(session.idle_expires_at);
     if cache == 0 || until <= now {
         return None;
@@ -156,5 +156,8 @@ mod tests {
         let idle_soon = Session { idle_expires_at: 1_030, ..session.clone() };
         assert_eq!(seal(b"k", &tenant, &idle_soon, 1_010).map(|(_, a)| a), Some(20));
         assert_eq!(seal(b"k", &cached(0), &session, 1_010), None);
+        let strict =
+            Tenant { session: SessionSettings { strict_revocation: true, ..tenant.session }, ..tenant.clone() };
+        assert_eq!(seal(b"k", &strict, &session, 1_010), None, "strict_revocation: no snapshot at all");
     }
 }

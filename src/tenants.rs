@@ -37,10 +37,19 @@ pub struct SessionSettings {
     /// at most 300): also how long a revocation elsewhere may take to reach that browser.
     #[serde(default)]
     pub cache_secs: u64,
-    /// Lookups read home consistently, never a replica region: a revocation holds at once
-    /// everywhere, at the cost of the round trip to home.
+    /// Lookups read home consistently, never a replica region, and never a snapshot (it
+    /// overrides `cache_secs`): a revocation holds at once everywhere, at the cost of the round
+    /// trip to home.
     #[serde(default)]
     pub strict_revocation: bool,
+}
+
+impl SessionSettings {
+    /// How long a browser's session snapshot may answer lookups: `cache_secs`, or 0 (no
+    /// snapshot at all) with `strict_revocation`, which promises that a revocation holds at once.
+    pub fn snapshot_secs(&self) -> u64 {
+        if self.strict_revocation { 0 } else { self.cache_secs }
+    }
 }
 
 /// Login-code rules of a tenant.

@@ -178,6 +178,30 @@ fn webhook(status: u16) -> Webhook {
     Webhook { url, seen }
 }
 
+/// A webhook on 127.0.0.1 that reads each request and answers with the bytes `raw` (a whole HTTP
+/// answer); its URL.
+fn answering(raw: Vec<u8>) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("{e}"));
+    let url = format!("http://127.0.0.1:{}/hook", listener.local_addr().map(|a| a.port()).unwrap_or(0));
+    std::thread::spawn(move || {
+        for mut stream in listener.incoming().flatten() {
+            let mut reader = BufReader::new(stream.try_clone().unwrap_or_else(|e| panic!("{e}")));
+            let mut line = String::new();
+            let mut length = 0usize;
+            while reader.read_line(&mut line).is_ok_and(|n| n > 2) {
+                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                    length = v.trim().parse().unwrap_or(0);
+                }
+                line.clear();
+            }
+            let mut body = vec![0; length];
+            let _ = reader.read_exact(&mut body);
+            let _ = stream.write_all(&raw);
+        }
+    });
+    url
+}
+
 /// What a receiver does: recompute HMAC-SHA256(secret, "<t>.<body>"), accept when any `v1`
 /// matches, and reject stale timestamps.
 fn signature_ok(header: &str, body: &[u8], secret: &str, now: i64) -> bool {
@@ -476,34 +500,30 @@ fn delivery_goes_to_the_signed_webhook_and_failure_leaves_no_code() {
 
     // A webhook that redirects has not taken the code: the redirect is not followed.
     let target = webhook(204);
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("{e}"));
-    let redirecting = format!("http://127.0.0.1:{}/hook", listener.local_addr().map(|a| a.port()).unwrap_or(0));
-    let location = target.url.clone();
-    std::thread::spawn(move || {
-        for mut stream in listener.incoming().flatten() {
-            let mut reader = BufReader::new(stream.try_clone().unwrap_or_else(|e| panic!("{e}")));
-            let mut line = String::new();
-            let mut length = 0usize;
-            while reader.read_line(&mut line).is_ok_and(|n| n > 2) {
-                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
-                    length = v.trim().parse().unwrap_or(0);
-                }
-                line.clear();
-            }
-            let mut body = vec![0; length];
-            let _ = reader.read_exact(&mut body);
-            let _ = write!(
-                stream,
-                "HTTP/1.1 307 X\r\nlocation: {location}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
-            );
-        }
-    });
+    let redirecting = answering(
+        format!("HTTP/1.1 307 X\r\nlocation: {}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n", target.url)
+            .into_bytes(),
+    );
     let (t4, app4) =
         setup("webhookredirect", &[("CODE_WEBHOOK_URL", &redirecting), ("CODE_WEBHOOK_SECRET", WEBHOOK_SECRET)]);
     let r = start(&app4, "dee@example.com");
     assert_eq!((r.status, r.json["error"]["code"].clone()), (502, json!("delivery_failed")));
     assert_eq!(target.seen.lock().map(|s| s.len()).unwrap_or(9), 0, "the redirect was not followed");
     assert!(items_of_type(t4.name(), "login_code").is_empty());
+
+    // A webhook whose answer is larger than 16 KB is not read whole: the delivery fails.
+    let mut big = b"HTTP/1.1 200 OK\r\ncontent-length: 1000000\r\nconnection: close\r\n\r\n".to_vec();
+    big.extend(vec![b'x'; 1_000_000]);
+    let chatty = answering(big);
+    let (t5, app5) = setup("webhookbig", &[("CODE_WEBHOOK_URL", &chatty), ("CODE_WEBHOOK_SECRET", WEBHOOK_SECRET)]);
+    let r = start(&app5, "dee@example.com");
+    assert_eq!((r.status, r.json["error"]["code"].clone()), (502, json!("delivery_failed")), "{}", r.json);
+    assert!(
+        r.log["error_detail"].as_str().unwrap_or("").contains("the answer is larger than 16384 bytes"),
+        "{}",
+        r.log
+    );
+    assert!(items_of_type(t5.name(), "login_code").is_empty());
 
     // Nothing configured and not DEV_MODE: a configuration error naming the variable.
     let (_t3, app3) = setup("nowebhook", &[]);
@@ -1079,7 +1099,8 @@ fn two_hundred_guesses_at_once_compare_at_most_max_attempts_codes() {
     let mut successes = 0;
     let mut compared_total = 0;
     for trial in 0..trials {
-        let r = start_with(&app, &format!("g{trial}@example.com"), &[("cf-connecting-ip", "203.0.113.200")]);
+        let ip = format!("100.64.{}.{}", trial / 250, trial % 250);
+        let r = start_with(&app, &format!("g{trial}@example.com"), &[("cf-connecting-ip", &ip)]);
         assert_eq!(r.status, 202, "{}", r.json);
         let (id, code) = (r.json["login_id"].as_str().unwrap_or_default(), r.json["code"].as_str().unwrap_or_default());
         let right_at = {
@@ -1097,13 +1118,18 @@ fn two_hundred_guesses_at_once_compare_at_most_max_attempts_codes() {
             format!("{n:06}")
         };
         let answers = verifies_at_once(t.name(), id, binding_of(id).as_deref(), 201, guess, |i| {
-            format!("10.{}.{}.{}", trial % 250, i / 250, i % 250)
+            format!("10.{}.{}.{}", trial % 250, trial / 250 * 2 + i / 250, i % 250)
         });
         let statuses: Vec<u16> = answers.iter().map(|a| a.status).collect();
-        assert!(statuses.iter().all(|s| matches!(s, 200 | 401 | 429)), "trial {trial}: {statuses:?}");
-        let not_compared = answers.iter().filter(|a| a.status == 429).count();
+        // 429 `too_many_attempts`: no attempt left to reserve; 410 `code_used`: the right code
+        // was consumed first. Neither compared its code.
+        assert!(statuses.iter().all(|s| matches!(s, 200 | 401 | 410 | 429)), "trial {trial}: {statuses:?}");
+        let not_compared = answers.iter().filter(|a| matches!(a.status, 410 | 429)).count();
         assert!(
-            answers.iter().filter(|a| a.status == 429).all(|a| a.json["error"]["code"] == "too_many_attempts"),
+            answers
+                .iter()
+                .filter(|a| matches!(a.status, 410 | 429))
+                .all(|a| a.json["error"]["code"] == if a.status == 429 { "too_many_attempts" } else { "code_used" }),
             "trial {trial}"
         );
         let wins = statuses.iter().filter(|s| **s == 200).count();
@@ -1128,6 +1154,15 @@ fn two_hundred_guesses_at_once_compare_at_most_max_attempts_codes() {
         );
         successes += wins;
         compared_total += compared;
+        if std::env::var("LOGIN_TRIALS_DEBUG").is_ok() {
+            let reserved: Vec<usize> = answers
+                .iter()
+                .enumerate()
+                .filter(|(_, a)| a.status == 200 || compared_wrong(a))
+                .map(|(i, _)| i)
+                .collect();
+            println!("trial {trial}: right at {right_at}, compared {reserved:?}");
+        }
     }
     println!(
         "200 guesses + the right code at once, {trials} trials: {compared_total} codes compared ({:.2} per login, at most 5), \

@@ -402,7 +402,15 @@ fn the_gateway_lets_only_live_sessions_reach_a_protected_origin() {
     let r = app.call("GET", "/x", HOST, &[("authorization", &format!("Bearer {token}"))], None);
     let Some(f) = r.forward else { panic!("expected a forward") };
     assert_eq!((f.headers.get("authorization"), f.headers["x-dynauth-user"].to_str().unwrap_or("")), (None, "u-7"));
-    let theirs = format!("Bearer {}", "Z".repeat(43));
+    // Another tenant's live token, or any value in dynauth's token format, never reaches this
+    // origin either.
+    let (globex_token, _) = mint(&app, "globex", json!({"user_id": "g-1"}));
+    for foreign in [globex_token, dynauth::crypto::b64url(&[7u8; 32])] {
+        let r = app.call("GET", "/x", HOST, &[("authorization", &format!("Bearer {foreign}"))], None);
+        let Some(f) = r.forward else { panic!("expected a forward") };
+        assert_eq!((f.headers.get("authorization"), f.headers.get("x-dynauth-user")), (None, None), "{foreign}");
+    }
+    let theirs = "Bearer eyJhbGciOiJFZERTQSJ9.eyJzdWIiOiIxIn0.c2ln".to_string();
     let r = app.call("GET", "/x", HOST, &[("authorization", &theirs)], None);
     let Some(f) = r.forward else { panic!("expected a forward") };
     assert_eq!(
@@ -483,6 +491,16 @@ fn the_origin_verifies_who_is_calling_with_an_independent_hmac() {
         refused(verify(&tampered, &[&secret], "GET", "/orders?page=2", "signed", now)),
         "refused: bad signature"
     );
+    // What the signature does not cover: the body (the gateway streams it to the origin unread).
+    // The same request line with another body carries the same header: a header captured within
+    // its 60 s works for a request to the same method, host and path, with any body, sent
+    // straight to the origin (through dynauth, client-sent x-dynauth-* headers are dropped).
+    let with_body = |body: Value| {
+        let r = app.call("POST", "/orders", host, &[("authorization", &format!("Bearer {token}"))], Some(body));
+        let Some(f) = r.forward else { panic!("expected a forward, got {} {}", r.status, r.json) };
+        f.headers["x-dynauth-identity"].to_str().unwrap_or("").to_string()
+    };
+    assert_eq!(with_body(json!({"amount": 1})), with_body(json!({"amount": 1_000_000})));
     let forged = format!("v1; t={now}; tenant=signed; user=admin; session={sid}; sig={}", "0".repeat(64));
     assert_eq!(refused(verify(&forged, &[&secret], "GET", "/orders?page=2", "signed", now)), "refused: bad signature");
     // Another tenant's origin refuses it: its tenant differs, and so does its secret.
@@ -816,4 +834,35 @@ fn a_live_session_becomes_a_jwt_that_the_tenants_jwks_verifies() {
         assert_eq!((r.status, r.json), (404, json!({"error": {"code": "not_found", "message": message}})), "{path}");
     }
     assert_eq!(off.admin("POST", "/v1/admin/tenants/acme/secrets/jwt", None).status, 404);
+}
+
+#[test]
+fn strict_revocation_turns_the_session_snapshot_off() {
+    // A tenant with both cache_secs and strict_revocation: strict wins. No snapshot is set, and
+    // one a browser kept from before (sealed while the tenant cached) answers nothing, so a
+    // revocation holds at once, as strict_revocation promises.
+    let (_t, app) = setup("strictcache", &[]);
+    let cached = json!({"name": "Acme", "session": {"cache_secs": 60}});
+    assert_eq!(app.admin("PUT", "/v1/admin/tenants/acme", Some(cached)).status, 200);
+    let (token, _) = mint(&app, "acme", json!({"user_id": "u-1"}));
+    let cookie = format!("__Host-dynauth={token}");
+    let _warm = app.call("GET", "/v1/tenant", HOST, &[], None);
+    let (kept, _) =
+        snapshot_cookie(&app.call("GET", "/v1/session", HOST, &[("cookie", &cookie)], None)).unwrap_or_default();
+    assert!(!kept.is_empty(), "the tenant cached sessions");
+
+    let strict = json!({"name": "Acme", "session": {"cache_secs": 60, "strict_revocation": true}});
+    let saved = app.admin("PUT", "/v1/admin/tenants/acme", Some(strict));
+    assert_eq!((saved.status, saved.json["session"]["strict_revocation"].clone()), (200, json!(true)));
+    app.runtime.advance(Duration::from_secs(31)); // the isolate's host cache picks the change up
+    let _warm = app.call("GET", "/v1/tenant", HOST, &[], None);
+    let first = app.call("GET", "/v1/session", HOST, &[("cookie", &cookie)], None);
+    assert_eq!((first.status, first.calls, snapshot_cookie(&first)), (200, 1, None), "no snapshot is set");
+    let both = format!("{cookie}; __Host-dynauth-cache={kept}");
+    let read = app.call("GET", "/v1/session", HOST, &[("cookie", &both)], None);
+    assert_eq!((read.status, read.calls), (200, 1), "the kept snapshot is not used: DynamoDB is read");
+    let id = first.json["session"]["id"].as_str().unwrap_or_default().to_string();
+    assert_eq!(app.admin("DELETE", &format!("/v1/admin/tenants/acme/sessions/{id}"), None).status, 204);
+    let revoked = app.call("GET", "/v1/session", HOST, &[("cookie", &both)], None);
+    assert_eq!(revoked.status, 401, "revoked at once, within cache_secs");
 }

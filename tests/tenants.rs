@@ -235,6 +235,9 @@ fn a_pending_domain_becomes_ready_only_once_it_shows_it_reaches_this_worker() {
     refused(&verify("acme"), "it answered HTTP 404");
     *answer.lock().unwrap_or_else(|e| e.into_inner()) = (200, "someone-elses-token".into());
     refused(&verify("acme"), "it answered with another token");
+    // An answer is read only up to 16 KB: a host that sends more is refused, not read whole.
+    *answer.lock().unwrap_or_else(|e| e.into_inner()) = (200, format!("{token}{}", " ".repeat(100_000)));
+    refused(&verify("acme"), "it could not be reached (transport error: the answer is larger than 16384 bytes)");
     assert_eq!(app.admin("GET", "/v1/admin/tenants/acme/domains", None).json["domains"][0]["status"], json!("pending"));
     assert_eq!(verify("globex").status, 404, "another tenant's claim");
     // The host reaches this deployment: it shows the token, and the domain goes live.

@@ -309,6 +309,7 @@ async fn verify_domain(ctx: &Ctx<'_>, id: &TenantId, raw_host: &str) -> Result<R
         .method(http::Method::GET)
         .uri(&url)
         .header(http::header::USER_AGENT, "dynauth-domain-check/1")
+        .extension(crate::runtime::AnswerLimit(crate::runtime::OUTSIDE_ANSWER_LIMIT))
         .body(Vec::new())
         .map_err(|e| ApiError::bad_request("invalid_host", format!("the host cannot be fetched: {e}")))?;
     let problem = match ctx.webhook.send(check).await {

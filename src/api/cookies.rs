@@ -60,9 +60,19 @@ pub fn presented(request: &Request, mode: CookieMode) -> Option<Presented> {
 /// The credentials of `Authorization: Bearer <token>`, trimmed; the scheme's case does not
 /// matter (RFC 9110: `bearer x` and `BEARER x` are the same).
 pub fn bearer(request: &Request) -> Option<&str> {
-    let value = request.headers().get(http::header::AUTHORIZATION)?.to_str().ok()?;
+    bearer_credentials(request.headers().get(http::header::AUTHORIZATION)?.to_str().ok()?)
+}
+
+/// The credentials of an `Authorization` value of the Bearer scheme.
+fn bearer_credentials(value: &str) -> Option<&str> {
     let (scheme, credentials) = value.trim_start().split_once(' ')?;
     scheme.eq_ignore_ascii_case("bearer").then(|| credentials.trim())
+}
+
+/// Whether an `Authorization` value is a bearer token in dynauth's format (32 bytes, base64url):
+/// the gateway never forwards one, live or not, this tenant's or another's.
+pub fn is_dynauth_bearer(value: &http::HeaderValue) -> bool {
+    value.to_str().ok().and_then(bearer_credentials).and_then(SessionToken::parse).is_some()
 }
 
 /// The value of cookie `name` in the request's `Cookie` headers.
@@ -237,6 +247,11 @@ mod tests {
         assert_eq!(presented(&both, CookieMode::Secure), Some(Presented { raw: "bear".into(), bearer: true }));
         assert_eq!(strip_session_cookies("a=1; __Host-dynauth=tok; dynauth_local=x; b=2"), "a=1; b=2");
         assert_eq!(strip_session_cookies("__Host-dynauth=tok"), "");
+        let value = |v: &str| http::HeaderValue::from_str(v).unwrap_or_else(|e| panic!("{e}"));
+        assert!(is_dynauth_bearer(&value(&format!("bearer {}", token.expose()))));
+        for theirs in ["Bearer eyJhbGciOiJFZERTQSJ9.e30.sig", "Basic dXNlcjpwYXNz", "Bearer short", "Bearer"] {
+            assert!(!is_dynauth_bearer(&value(theirs)), "{theirs}");
+        }
         assert_eq!(strip_session_cookies("a=1; __Host-dynauth-login=b; dynauth_local_login=c"), "a=1");
         assert_eq!(
             CookieMode::Secure.set_binding("bind", 600),

@@ -9,14 +9,15 @@
 //! forwarded; others get 401 `invalid_session` (when they accept JSON) or a redirect to
 //! `/login?return_to=...`. Any forwarded request with a live session (protected tenant or not)
 //! carries `x-dynauth-identity`, signed with the tenant's origin secret ([`crate::identity`]),
-//! beside the plain `x-dynauth-user` and `x-dynauth-session`, and loses the `Authorization`
-//! header that carried the session's token.
+//! beside the plain `x-dynauth-user` and `x-dynauth-session`. A bearer token in dynauth's format
+//! (a session token's, live or not, of any tenant) never reaches an origin; other `Authorization`
+//! values are the origin's and pass.
 
 use std::rc::Rc;
 
 use http::{HeaderMap, HeaderName, HeaderValue};
 
-use super::cookies::strip_session_cookies;
+use super::cookies::{is_dynauth_bearer, strip_session_cookies};
 use super::session::{invalid_session, live_session};
 use super::{ApiError, Ctx, Outcome, Request, body, empty_response};
 use crate::identity::{self, Identity};
@@ -24,12 +25,12 @@ use crate::tenants::{SecretKind, Tenant};
 
 /// Forwards `request` to the tenant's origin, through the session gate when the tenant is
 /// protected. A live session (required when protected, looked up whenever a token is presented
-/// otherwise) is passed on signed, in `x-dynauth-identity`, and the bearer token that carried it
-/// stays behind.
+/// otherwise) is passed on signed, in `x-dynauth-identity`; a bearer token in dynauth's format
+/// stays behind whoever's it is (see [`forward`]).
 pub(crate) async fn gateway(ctx: &Ctx<'_>, request: &Request, tenant: Rc<Tenant>) -> Result<Outcome, ApiError> {
     let mut plan = forward(&tenant, request)?;
     let live = live_session(ctx, request, &tenant).await?;
-    let Some((session, presented)) = live else {
+    let Some((session, _)) = live else {
         if !tenant.protect {
             return Ok(Outcome::Forward(plan));
         }
@@ -39,9 +40,6 @@ pub(crate) async fn gateway(ctx: &Ctx<'_>, request: &Request, tenant: Rc<Tenant>
             Ok(Outcome::Respond(login_redirect(request)))
         };
     };
-    if presented.bearer {
-        plan.headers.remove(http::header::AUTHORIZATION);
-    }
     let host = plan.headers.get("x-forwarded-host").and_then(|v| v.to_str().ok()).unwrap_or("");
     let identity = Identity {
         tenant: tenant.id.as_str(),
@@ -121,6 +119,7 @@ pub(crate) fn forward(tenant: &Tenant, request: &Request) -> Result<Forward, Api
     for (name, value) in request.headers() {
         let n = name.as_str();
         if n.starts_with("x-dynauth-")
+            || (name == http::header::AUTHORIZATION && is_dynauth_bearer(value))
             || n.starts_with("proxy-")
             || HOP_BY_HOP.contains(&n)
             || CLIENT_CLAIMS.contains(&n)

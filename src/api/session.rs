@@ -40,7 +40,7 @@ pub(crate) async fn looked_up(
     let Some(token) = presented.token() else {
         return Ok(None);
     };
-    if use_cache && tenant.session.cache_secs > 0 && !presented.bearer {
+    if use_cache && tenant.session.snapshot_secs() > 0 && !presented.bearer {
         let snapshot = cookies::cookie_value(request.headers(), mode.cache_name())
             .and_then(|raw| snapshot::open(ctx.token_secret(), tenant, &raw, &token, ctx.now_secs()));
         if let Some(session) = snapshot {

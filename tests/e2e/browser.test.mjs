@@ -137,6 +137,12 @@ describe('in a real browser', () => {
       fetchFrom(page, path, { method: 'POST', credentials: 'include', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
     const start = await post('/v1/login/start', { email: 'script@example.com' });
     assert.equal(start.status, 202);
+    assert.equal(start.body.binding, undefined, 'the login binding never reaches the page');
+    const binding = (await own.cookies(base)).find((c) => c.name === 'dynauth_local_login');
+    assert.deepEqual([binding?.httpOnly, binding?.sameSite, binding?.value.length], [true, 'Strict', 43]);
+    assert.ok(!(await page.evaluate(() => document.cookie)).includes(binding.value), 'nor document.cookie');
+    const refused = await post('/v1/login/start', { email: 'script@example.com', deliver: 'body' });
+    assert.equal(refused.body.error.code, 'body_delivery_refused', 'a page cannot ask for the binding');
     // Asking for the token in the body from a page is refused, and spends nothing.
     const asked = await post('/v1/login/verify', { login_id: start.body.login_id, code: start.body.code, deliver: 'body' });
     assert.equal(asked.status, 403, JSON.stringify(asked));
@@ -145,6 +151,7 @@ describe('in a real browser', () => {
     assert.equal(ok.status, 200, JSON.stringify(ok));
     assert.equal(ok.body.token, undefined);
     assert.equal(ok.body.user.email, 'script@example.com');
+    assert.equal((await own.cookies(base)).find((c) => c.name === 'dynauth_local_login'), undefined, 'the used binding is cleared');
     const token = (await own.cookies(base)).find((c) => c.name === 'dynauth_local').value;
     const seen = await page.evaluate(() => document.cookie + JSON.stringify(Object.assign({}, localStorage, sessionStorage)));
     assert.ok(!seen.includes(token), 'neither document.cookie nor storage holds the token');

@@ -4,7 +4,8 @@
 // and runs startLogin -> verify -> session() -> logout() -> session() === null, twice: served by
 // dynauth as the tenant's origin (same origin, baseUrl '') and from another localhost origin
 // listed in allowed_origins (CORS with credentials). The page never holds the session token: not
-// in what verify returns, not in document.cookie, and the server's verifyLogin is refused there.
+// in what verify returns, not in document.cookie, and the server's startLogin and verifyLogin are
+// refused there.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
@@ -134,17 +135,18 @@ describe('@dynauth/client in a real browser', () => {
   test('same origin (the app behind dynauth, baseUrl ""): login, session, logout', async () => {
     const run = await flow(`${base}/app.html`, '', 'pia@example.com');
     check(run, 'pia@example.com');
-    // The server's verifyLogin ("deliver": "body") is refused in a page, and holds no token.
+    // The server's startLogin and verifyLogin ("deliver": "body": the binding and the token in
+    // the answer) are refused in a page, which holds neither.
     const refused = await run.page.evaluate(async () => {
       const { startLogin, verifyLogin } = await import('/pkg/server.js');
-      const started = await startLogin('quinn@example.com', { baseUrl: '' });
-      try {
-        return { got: await verifyLogin(started.loginId, started.code, { baseUrl: '' }) };
-      } catch (e) {
-        return { status: e.status, code: e.code };
-      }
+      const { loginId, code } = await (await import('/pkg/index.js')).createClient({ baseUrl: '' }).startLogin('quinn@example.com');
+      const attempt = async (f) => { try { return { got: await f() }; } catch (e) { return { status: e.status, code: e.code }; } };
+      return [
+        await attempt(() => startLogin('quinn@example.com', { baseUrl: '' })),
+        await attempt(() => verifyLogin(loginId, code, { baseUrl: '' })),
+      ];
     });
-    assert.deepEqual(refused, { status: 403, code: 'body_delivery_refused' });
+    assert.deepEqual(refused, [{ status: 403, code: 'body_delivery_refused' }, { status: 403, code: 'body_delivery_refused' }]);
     await run.context.close();
   });
 

@@ -82,7 +82,7 @@ const opts = () => ({ baseUrl: dev.url });
 /** A server-side login for `email`: { session, user, token }. */
 async function login(email) {
   const started = await startLogin(email, opts());
-  return verifyLogin(started.loginId, started.code, opts());
+  return verifyLogin(started, started.code, opts());
 }
 
 describe('@dynauth/client against the Worker', () => {
@@ -92,13 +92,16 @@ describe('@dynauth/client against the Worker', () => {
     const t0 = Math.floor(Date.now() / 1000);
     const started = await startLogin('Cleo@Example.com', opts());
     const t1 = Math.ceil(Date.now() / 1000);
-    assert.deepEqual(Object.keys(started).sort(), ['code', 'expiresAt', 'loginId']);
+    assert.deepEqual(Object.keys(started).sort(), ['binding', 'code', 'expiresAt', 'loginId']);
     assert.match(started.loginId, /^[A-Za-z0-9_-]{22}$/);
+    assert.match(started.binding, /^[A-Za-z0-9_-]{43}$/);
     assert.match(started.code, /^\d{6}$/);
     const expires = Date.parse(started.expiresAt) / 1000;
     assert.ok(expires >= t0 + 600 && expires <= t1 + 600, `the code lives 600 s: ${started.expiresAt}`);
 
-    logged = await verifyLogin(started.loginId, started.code, opts());
+    // Without its binding the code does nothing.
+    assert.equal((await failure(verifyLogin(started.loginId, started.code, opts()))).code, 'invalid_code');
+    logged = await verifyLogin(started, started.code, opts());
     assert.deepEqual(Object.keys(logged).sort(), ['session', 'token', 'user']);
     assert.match(logged.token, /^[A-Za-z0-9_-]{43}$/);
     assert.equal(logged.session.id, h(logged.token), 'the session id is the hash of the token');
@@ -156,33 +159,38 @@ describe('@dynauth/client against the Worker', () => {
   test('a wrong code: invalid_code, 401, attempts left', async () => {
     const started = await startLogin('eve@example.com', opts());
     const wrong = started.code === '000000' ? '111111' : '000000';
-    assert.deepEqual(await failure(verifyLogin(started.loginId, wrong, opts())), {
+    assert.deepEqual(await failure(verifyLogin(started, wrong, opts())), {
       name: 'DynauthError', message: 'the code is wrong, or there is no such login',
       status: 401, code: 'invalid_code', retryAfter: null, attemptsLeft: 4,
     });
-    // The browser client answers the same error (the second wrong code: 3 left).
+    // The browser client, with no cookie jar here, carries no binding: the same error, nothing
+    // spent, and the message says why no code can work.
     const browser = createClient({ baseUrl: dev.url });
-    assert.deepEqual(await failure(browser.verify(started.loginId, wrong)), {
+    const unbound = await failure(browser.verify(started.loginId, started.code));
+    assert.deepEqual({ ...unbound, message: unbound.message.split(';')[0] }, {
       name: 'DynauthError', message: 'the code is wrong, or there is no such login',
-      status: 401, code: 'invalid_code', retryAfter: null, attemptsLeft: 3,
+      status: 401, code: 'invalid_code', retryAfter: null, attemptsLeft: 4,
     });
+    assert.match(unbound.message, /this request presents no login binding/);
     // No such login: invalid_code without attempts.
-    assert.deepEqual(await failure(verifyLogin('L'.repeat(22), '123456', opts())), {
+    assert.deepEqual(await failure(verifyLogin('L'.repeat(22), '123456', { ...opts(), binding: started.binding })), {
       name: 'DynauthError', message: 'the code is wrong, or there is no such login',
       status: 401, code: 'invalid_code', retryAfter: null, attemptsLeft: null,
     });
-    // The right code still works after two wrong ones.
-    assert.equal((await verifyLogin(started.loginId, started.code, opts())).user.email, 'eve@example.com');
+    // The right code still works after a wrong one, with the binding in the options too.
+    assert.equal((await verifyLogin(started.loginId, started.code, { ...opts(), binding: started.binding })).user.email, 'eve@example.com');
   });
 
   test('a superseded code: code_superseded, 410', async () => {
     const first = await startLogin('finn@example.com', opts());
-    const second = await startLogin('finn@example.com', opts());
-    assert.deepEqual(await failure(verifyLogin(first.loginId, first.code, opts())), {
-      name: 'DynauthError', message: 'a newer code was requested for this email; only the newest one works',
+    // The same user's backend starts again, keeping the binding.
+    const second = await startLogin('finn@example.com', { ...opts(), binding: first.binding });
+    assert.equal(second.binding, first.binding);
+    assert.deepEqual(await failure(verifyLogin(first, first.code, opts())), {
+      name: 'DynauthError', message: 'a newer code was requested for this email from this client; only the newest one works',
       status: 410, code: 'code_superseded', retryAfter: null, attemptsLeft: null,
     });
-    assert.equal((await verifyLogin(second.loginId, second.code, opts())).user.email, 'finn@example.com');
+    assert.equal((await verifyLogin(second, second.code, opts())).user.email, 'finn@example.com');
   });
 
   test('a spent budget: too_many_requests, 429, with Retry-After in seconds', async () => {

@@ -34,6 +34,9 @@ before(async () => {
     // Every request of this suite comes from one address: its budgets must not hide the faults.
     LOGIN_IP_LIMIT: '100000',
     VERIFY_IP_LIMIT: '100000',
+    // As many wrong codes per address as per email (100: what 6-digit codes allow).
+    VERIFY_FAILURE_IP_LIMIT: '100',
+    VERIFY_FAILURE_LIMIT: '100',
     REQUEST_DEADLINE_MS: String(DEADLINE_MS),
     DYNAMODB_TIMEOUT_MS: '2000',
     DYNAMODB_ATTEMPT_TIMEOUT_MS: '500',
@@ -64,15 +67,30 @@ async function timedAdmin(method, path, body) {
   return { status: r.status, headers: Object.fromEntries(r.headers), body: r.body, ms: Date.now() - started };
 }
 
-const start = (email) => timed('POST', '/v1/login/start', { body: { email } });
-const verify = (login_id, code) => timed('POST', '/v1/login/verify', { body: { login_id, code, deliver: 'body' } });
+/** Each login's binding, by login id, as the starts (server-side: in the body) got it. */
+const bindings = new Map();
+const start = async (email) => {
+  const r = await timed('POST', '/v1/login/start', { body: { email, deliver: 'body' } });
+  if (r.status === 202) bindings.set(r.body.login_id, r.body.binding);
+  return r;
+};
+const verify = (login_id, code) => timed('POST', '/v1/login/verify', { body: { login_id, code, deliver: 'body', binding: bindings.get(login_id) } });
 const lookup = (token) => timed('GET', '/v1/session', { headers: { authorization: `Bearer ${token}` } });
 const wrong = (code) => `${(Number(code[0]) + 1) % 10}${code.slice(1)}`;
 
 /** The first `n` requests of operation `op` get `fault`; everything else passes. */
 function first(op, fault, n = 1) {
-  let left = n;
-  return (seen) => (seen === op && left-- > 0 ? fault : null);
+  return skipping(op, 0, fault, n);
+}
+
+/** The `n` requests of operation `op` after the next `skip` get `fault`; everything else passes. */
+function skipping(op, skip, fault, n = 1) {
+  let seen = 0;
+  return (o) => {
+    if (o !== op) return null;
+    seen += 1;
+    return seen > skip && seen <= skip + n ? fault : null;
+  };
 }
 
 /** Every item of the table, read from DynamoDB Local directly (not through the proxy). */
@@ -98,7 +116,7 @@ describe('faults, one by one', () => {
   test('a wrong code answered 500 after it was applied spends one attempt, once', async () => {
     const s = await start('one@example.com');
     assert.equal(s.status, 202);
-    // The charge is a transaction with a token: sent again, DynamoDB applies it once.
+    // The reservation is a transaction with a token: sent again, DynamoDB applies it once.
     proxy.plan = first('TransactWriteItems', '500-after');
     const r = await verify(s.body.login_id, wrong(s.body.code));
     proxy.plan = () => null;
@@ -110,7 +128,8 @@ describe('faults, one by one', () => {
 
   test('a verify applied with every answer lost is answered on retry with its session', async () => {
     const s = await start('two@example.com');
-    proxy.plan = first('TransactWriteItems', 'lose', 10);
+    // The reservation goes through; the consuming transaction is applied and never answered.
+    proxy.plan = skipping('TransactWriteItems', 1, 'lose', 10);
     const lost = await verify(s.body.login_id, s.body.code);
     proxy.plan = () => null;
     assert.equal(lost.status, 503, JSON.stringify(lost.body));
@@ -186,7 +205,8 @@ describe('faults, one by one', () => {
     const answers = await Promise.all(Array.from({ length: 20 }, () => verify(s.body.login_id, s.body.code)));
     proxy.plan = () => null;
     const statuses = answers.map((a) => a.status);
-    assert.ok(statuses.every((st) => [200, 409, 503].includes(st)), JSON.stringify(statuses));
+    // 429: no attempt left to reserve before the code was used.
+    assert.ok(statuses.every((st) => [200, 409, 429, 503].includes(st)), JSON.stringify(statuses));
     const tokens = new Set(answers.filter((a) => a.status === 200).map((a) => a.body.token));
     assert.ok(tokens.size <= 1, `${tokens.size} different tokens`);
     const login = await loginItem(s.body.login_id);
@@ -293,12 +313,19 @@ describe(`a seeded random run: ${REQUESTS} requests, ${RATE * 100}% of DynamoDB 
     assert.deepEqual(unavailable.filter((r) => !r.retryAfter).map((r) => r.kind), []);
     // No request waited past its deadline.
     assert.ok(worst <= DEADLINE_MS + SLACK_MS, `worst request ${worst} ms`);
+    // No lost race (TransactionConflict among the faults) ever read as a spent budget: the
+    // budgets here are far above what the run spends.
+    assert.deepEqual(results.filter((r) => r.body?.error?.code === 'too_many_requests').map((r) => [r.kind, r.body]), []);
 
     const items = await scan();
     const ofType = (type) => items.filter((i) => S(i, 'type') === type);
     // One user per email, one email claim per email.
     const users = ofType('user').map((u) => S(u, 'email'));
     assert.equal(new Set(users).size, users.length, `duplicate users: ${users.sort().join(' ')}`);
+    // No login compared more codes than it has attempts.
+    for (const l of ofType('login_code')) {
+      assert.ok(Number(l.attempts.N) <= Number(l.max_attempts.N), `login ${S(l, 'login_id')}: ${l.attempts.N} attempts`);
+    }
     // No code opened two sessions: every verify answered 200 names the one session its login
     // recorded, and gave the one token.
     const loginsById = new Map(ofType('login_code').map((l) => [S(l, 'login_id'), l]));

@@ -51,7 +51,7 @@ test('the error codes documented are exactly those the code answers with', () =>
   // `code: "x"`, `with_code("x"`, `bad_request("x"`, `gone("x"` anywhere in the API, and
   // `Self::X { .. } => "x"` in ApiError::code.
   const found = new Set();
-  for (const re of [/code: "([a-z_]+)"/g, /with_code\("([a-z_]+)"/g, /bad_request\("([a-z_]+)"/g, /gone\("([a-z_]+)"/g]) {
+  for (const re of [/code: "([a-z_]+)"/g, /with_code\(\s*"([a-z_]+)"/g, /bad_request\(\s*"([a-z_]+)"/g, /gone\(\s*"([a-z_]+)"/g]) {
     for (const m of source.matchAll(re)) found.add(m[1]);
   }
   for (const m of read('error.rs').matchAll(/Self::[A-Za-z]+(?: \{ \.\. \}|\(_\))? => "([a-z_]+)",/g)) found.add(m[1]);

@@ -1,6 +1,7 @@
-// The browser side: log in with a code and read the session, with dynauth's HttpOnly cookie.
-// The session token never reaches page JavaScript: verify never asks for it ("deliver" is never
-// sent), and every call sends and receives the cookie (credentials: 'include').
+// The browser side: log in with a code and read the session, with dynauth's HttpOnly cookies.
+// Neither the login binding nor the session token ever reaches page JavaScript: start and verify
+// never ask for them ("deliver" is never sent), and every call sends and receives the cookies
+// (credentials: 'include'), so a login started here can be verified only by this browser.
 import { DynauthError } from './errors.js';
 import { baseUrlOf, fetchOf, jwtIssued, loginStarted, orNoSession, send, sessionAnswer } from './request.js';
 
@@ -19,7 +20,10 @@ export function createClient(options) {
     async startLogin(email) {
       return loginStarted(await call('POST', '/v1/login/start', { email }));
     },
-    /** Verifies the code the user typed; on success dynauth sets the session cookie. */
+    /**
+     * Verifies the code the user typed, with the login binding the start left in this browser's
+     * cookie; on success dynauth sets the session cookie.
+     */
     async verify(loginId, code) {
       return sessionAnswer(await call('POST', '/v1/login/verify', { login_id: loginId, code }));
     },

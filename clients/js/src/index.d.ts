@@ -10,6 +10,7 @@ export type {
   RequestInitLike,
   RequestLike,
   ResponseLike,
+  ServerLoginStarted,
   Session,
   SessionInfo,
   SessionJwt,

@@ -16,5 +16,5 @@ export declare function send(
 ): Promise<Answer>;
 export declare function sessionAnswer(answer: Answer): SessionInfo;
 export declare function sessionAnswer(answer: Answer, options: { token: true }): SessionWithToken;
-export declare function loginStarted(answer: Answer): LoginStarted;
+export declare function loginStarted(answer: Answer, options?: { binding?: boolean }): LoginStarted & { binding?: string };
 export declare function isNoSession(e: unknown): e is DynauthError;

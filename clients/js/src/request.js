@@ -88,11 +88,13 @@ export function sessionAnswer({ status, json }, { token = false } = {}) {
   return result;
 }
 
-/** `{ loginId, expiresAt, code? }` from a start answer. */
-export function loginStarted({ status, json }) {
+/** `{ loginId, expiresAt, code?, binding? }` from a start answer (`binding` required when asked). */
+export function loginStarted({ status, json }, { binding = false } = {}) {
   if (!isObject(json) || typeof json.login_id !== 'string') throw unexpected(status, 'its answer lacks the login_id');
+  if (binding && typeof json.binding !== 'string') throw unexpected(status, 'its answer lacks the login binding');
   const started = { loginId: json.login_id, expiresAt: json.expires_at };
   if (typeof json.code === 'string') started.code = json.code;
+  if (binding) started.binding = json.binding;
   return started;
 }
 

@@ -1,4 +1,4 @@
-import type { ClientOptions, LoginStarted, RequestLike, SessionInfo, SessionJwt, SessionWithToken } from './types.js';
+import type { ClientOptions, RequestLike, ServerLoginStarted, SessionInfo, SessionJwt, SessionWithToken } from './types.js';
 
 export { DynauthError } from './errors.js';
 export type { DynauthErrorCode, DynauthErrorDetails } from './errors.js';
@@ -10,6 +10,7 @@ export type {
   Identity,
   LoginStarted,
   RequestLike,
+  ServerLoginStarted,
   Session,
   SessionInfo,
   SessionJwt,
@@ -38,11 +39,25 @@ export declare function sessionJwt(
   options: ClientOptions,
 ): Promise<SessionJwt | null>;
 
-/** `POST {baseUrl}/v1/login/start` from a backend. `code` only from a DEV_MODE dynauth. */
-export declare function startLogin(email: string, options: ClientOptions): Promise<LoginStarted>;
+/** Options of a server-side login: `binding`, the binding of an earlier start for the same user. */
+export interface LoginOptions extends ClientOptions {
+  binding?: string;
+}
 
 /**
- * `POST {baseUrl}/v1/login/verify` with `"deliver": "body"`: the session token comes in the
- * answer, no cookie is set. Backends only (a browser is refused with 403 `body_delivery_refused`).
+ * `POST {baseUrl}/v1/login/start` from a backend, with the login binding in the answer (`"deliver":
+ * "body"`). `code` only from a DEV_MODE dynauth. Keep `binding` with your user's state: only a
+ * verify presenting it can use the code.
  */
-export declare function verifyLogin(loginId: string, code: string, options: ClientOptions): Promise<SessionWithToken>;
+export declare function startLogin(email: string, options: LoginOptions): Promise<ServerLoginStarted>;
+
+/**
+ * `POST {baseUrl}/v1/login/verify` with `"deliver": "body"` and the login binding: the session
+ * token comes in the answer, no cookie is set. `login` is what startLogin resolved to, or the login
+ * id with `options.binding`. Backends only (a browser is refused with 403 `body_delivery_refused`).
+ */
+export declare function verifyLogin(
+  login: string | Pick<ServerLoginStarted, 'loginId' | 'binding'>,
+  code: string,
+  options: LoginOptions,
+): Promise<SessionWithToken>;

@@ -40,24 +40,41 @@ async function withSession(tokenOrRequest, options, method, path, read) {
   return orNoSession(send(fetchFn, `${base}${path}`, { method, headers: { authorization: `Bearer ${token}` } }).then(read));
 }
 
-/** Asks for a login code for `email` from a backend: `{ loginId, expiresAt }` (plus `code` in DEV_MODE). */
+/**
+ * Asks for a login code for `email` from a backend: `{ loginId, expiresAt, binding }` (plus `code`
+ * in DEV_MODE). The login belongs to whoever holds `binding`: keep it with your user's state (a
+ * signed, HttpOnly cookie of your own, a server-side session) and hand it back to verifyLogin.
+ * `options.binding` (a binding from an earlier start for the same user) is kept, and that
+ * start's code stops working.
+ */
 export async function startLogin(email, options) {
   const base = baseUrlOf(options);
-  return loginStarted(await send(fetchOf(options), `${base}/v1/login/start`, { method: 'POST', body: { email } }));
+  const body = { email, deliver: 'body', ...bindingOf(options?.binding) };
+  return loginStarted(await send(fetchOf(options), `${base}/v1/login/start`, { method: 'POST', body }), { binding: true });
 }
 
 /**
- * Verifies a login code from a backend: `{ session, user, token }`. The token comes in the answer
- * (`"deliver": "body"`), not as a cookie; dynauth refuses this from a browser (403
- * `body_delivery_refused`).
+ * Verifies a login code from a backend: `{ session, user, token }`. `login` is what startLogin
+ * resolved to (`{ loginId, binding }`), or the login id with the binding in `options.binding`.
+ * The token comes in the answer (`"deliver": "body"`), not as a cookie; dynauth refuses this from
+ * a browser (403 `body_delivery_refused`).
  */
-export async function verifyLogin(loginId, code, options) {
+export async function verifyLogin(login, code, options) {
   const base = baseUrlOf(options);
+  const { loginId, binding } = typeof login === 'string' ? { loginId: login, binding: options?.binding } : (login ?? {});
+  if (typeof loginId !== 'string') throw new TypeError('dynauth: verifyLogin takes what startLogin resolved to, or a login id');
   const answer = await send(fetchOf(options), `${base}/v1/login/verify`, {
     method: 'POST',
-    body: { login_id: loginId, code, deliver: 'body' },
+    body: { login_id: loginId, code, deliver: 'body', ...bindingOf(binding) },
   });
   return sessionAnswer(answer, { token: true });
+}
+
+/** `{ binding }` for a request body, or nothing without one. */
+function bindingOf(binding) {
+  if (binding === undefined || binding === null) return {};
+  if (typeof binding !== 'string') throw new TypeError('dynauth: a login binding is the string startLogin returned');
+  return { binding };
 }
 
 /**

@@ -50,6 +50,12 @@ export interface LoginStarted {
   code?: string;
 }
 
+/** A login started by a backend: what verifyLogin needs, `binding` included (keep it secret). */
+export interface ServerLoginStarted extends LoginStarted {
+  /** The login binding: only a verify presenting it can use the code. */
+  binding: string;
+}
+
 /** Who is calling, from a valid `x-dynauth-identity` header. */
 export interface Identity {
   tenant: string;

@@ -47,7 +47,12 @@ export async function serverSide(request: Request): Promise<void> {
   // @ts-expect-error not a token or a request
   await verifySession(42, options);
   const started = await startLogin('ann@example.com', options);
-  const logged: SessionWithToken = await verifyLogin(started.loginId, '123456', options);
+  const binding: string = started.binding;
+  const logged: SessionWithToken = await verifyLogin(started, '123456', options);
+  await verifyLogin(started.loginId, '123456', { ...options, binding });
+  await startLogin('ann@example.com', { ...options, binding });
+  // @ts-expect-error a login needs its binding
+  await verifyLogin({ loginId: started.loginId }, '123456', options);
   const token: string = logged.token;
   const who: Identity | null = await verifyIdentity(request, { tenant: 'acme', secrets: ['s1', 's2'] });
   const who2: Identity | null = await verifyIdentityHeader(request.headers.get('x-dynauth-identity'), {

@@ -12,6 +12,7 @@ import { sessionJwt, startLogin, verifyIdentity, verifyIdentityHeader, verifyLog
 import { parseRetryAfter } from '../src/errors.js';
 
 const TOKEN = 'A'.repeat(43);
+const BINDING = 'B'.repeat(43);
 const SESSION = {
   id: 'S'.repeat(43), user_id: 'u-1', email: 'ann@example.com',
   created_at: '2026-11-21T10:00:00Z', expires_at: '2026-12-21T10:00:00Z', idle_expires_at: '2026-11-28T10:00:00Z',
@@ -167,18 +168,28 @@ test('session JWTs: the browser asks with the cookie, the server with the bearer
 
 test('startLogin and verifyLogin on the server: no credentials mode, deliver body, the token returned', async () => {
   const { fetch, calls } = scripted(
-    { status: 202, json: { login_id: 'L'.repeat(22), expires_at: '2026-11-21T10:10:00Z' } },
+    { status: 202, json: { login_id: 'L'.repeat(22), expires_at: '2026-11-21T10:10:00Z', binding: BINDING } },
     { status: 200, json: { session: SESSION, user: USER, token: TOKEN } },
     { status: 200, json: { session: SESSION, user: USER } },
+    { status: 202, json: { login_id: 'L'.repeat(22), expires_at: '2026-11-21T10:10:00Z' } },
+    { status: 200, json: { session: SESSION, user: USER, token: TOKEN } },
   );
   const options = { baseUrl: 'https://auth.acme.com', fetch };
-  assert.deepEqual(await startLogin('ann@example.com', options), { loginId: 'L'.repeat(22), expiresAt: '2026-11-21T10:10:00Z' });
-  assert.deepEqual(await verifyLogin('L'.repeat(22), '123456', options), { ...CAMEL, token: TOKEN });
-  const e = await verifyLogin('L'.repeat(22), '123456', options).catch((x) => x);
+  const started = await startLogin('ann@example.com', options);
+  assert.deepEqual(started, { loginId: 'L'.repeat(22), expiresAt: '2026-11-21T10:10:00Z', binding: BINDING });
+  assert.deepEqual(await verifyLogin(started, '123456', options), { ...CAMEL, token: TOKEN });
+  const e = await verifyLogin('L'.repeat(22), '123456', { ...options, binding: BINDING }).catch((x) => x);
   assert.equal(e.code, 'unexpected_response', 'a verify answer without the token');
+  const noBinding = await startLogin('ann@example.com', { ...options, binding: BINDING }).catch((x) => x);
+  assert.equal(noBinding.code, 'unexpected_response', 'a start answer without the binding');
+  await verifyLogin('L'.repeat(22), '123456', options);
+  await assert.rejects(verifyLogin({ binding: BINDING }, '123456', options), TypeError);
   const json = { accept: 'application/json', 'content-type': 'application/json' };
-  assert.deepEqual(calls.slice(0, 2), [
-    { url: 'https://auth.acme.com/v1/login/start', init: { method: 'POST', headers: json, body: '{"email":"ann@example.com"}' } },
+  assert.deepEqual(calls, [
+    { url: 'https://auth.acme.com/v1/login/start', init: { method: 'POST', headers: json, body: '{"email":"ann@example.com","deliver":"body"}' } },
+    { url: 'https://auth.acme.com/v1/login/verify', init: { method: 'POST', headers: json, body: `{"login_id":"${'L'.repeat(22)}","code":"123456","deliver":"body","binding":"${BINDING}"}` } },
+    { url: 'https://auth.acme.com/v1/login/verify', init: { method: 'POST', headers: json, body: `{"login_id":"${'L'.repeat(22)}","code":"123456","deliver":"body","binding":"${BINDING}"}` } },
+    { url: 'https://auth.acme.com/v1/login/start', init: { method: 'POST', headers: json, body: `{"email":"ann@example.com","deliver":"body","binding":"${BINDING}"}` } },
     { url: 'https://auth.acme.com/v1/login/verify', init: { method: 'POST', headers: json, body: `{"login_id":"${'L'.repeat(22)}","code":"123456","deliver":"body"}` } },
   ]);
 });
