@@ -6,11 +6,11 @@ use std::time::Duration;
 
 use dynauth::api::{self, Ctx};
 use dynauth::config::Config;
+use dynauth::domain::resolve::Caches;
 use dynauth::dynamo::Client;
-use dynauth::native::block_on;
-use dynauth::resolve::Caches;
-use dynauth::runtime::{Clock, LocalFuture, Transport, TransportError};
-use dynauth::testing::ManualRuntime;
+use dynauth::platform::native::block_on;
+use dynauth::platform::runtime::{Clock, LocalFuture, Transport, TransportError};
+use dynauth::platform::testing::ManualRuntime;
 
 struct Canned {
     domain: Vec<u8>,
@@ -38,7 +38,7 @@ fn main() {
     let config = Config::from_lookup(|n| vars.get(n).map(|v| v.to_string())).unwrap_or_else(|e| panic!("{e}"));
     let caches = Caches::new(config.cache);
     let token = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
-    let id = dynauth::crypto::hash_b64(token.as_bytes());
+    let id = dynauth::platform::crypto::hash_b64(token.as_bytes());
     let domain = r#"{"Item":{"PK":{"S":"DOMAIN#bench.acme.test"},"SK":{"S":"DOMAIN"},"host":{"S":"bench.acme.test"},"tenant":{"S":"acme"},"status":{"S":"ready"},"created_at":{"S":"2026-01-01T00:00:00Z"},"updated_at":{"S":"2026-01-01T00:00:00Z"},"tenant_record":{"M":{"id":{"S":"acme"},"name":{"S":"Acme"},"allowed_origins":{"L":[]},"session":{"M":{"lifetime_secs":{"N":"2592000"},"idle_lifetime_secs":{"N":"604800"}}},"login_code":{"M":{"length":{"N":"6"},"ttl_secs":{"N":"600"},"max_attempts":{"N":"5"}}},"protect":{"BOOL":false},"created_at":{"S":"x"},"updated_at":{"S":"x"},"generation":{"S":"g1"}}}}}"#.as_bytes().to_vec();
     let session = format!(r#"{{"Item":{{"PK":{{"S":"TENANT#acme#SESSION#{id}"}},"SK":{{"S":"SESSION"}},"type":{{"S":"session"}},"id":{{"S":"{id}"}},"tenant":{{"S":"acme"}},"tenant_generation":{{"S":"g1"}},"user_id":{{"S":"u-bench"}},"email":{{"S":"bench@example.com"}},"created_at":{{"N":"1800000000"}},"expires_at":{{"N":"1802592000"}},"idle_expires_at":{{"N":"1800604800"}},"last_seen_at":{{"N":"1800000000"}},"device":{{"M":{{}}}},"ttl":{{"N":"1802592000"}}}}}}"#).into_bytes();
     let transport = Canned { domain, session };

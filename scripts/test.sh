@@ -21,6 +21,9 @@ cargo clippy --lib --target wasm32-unknown-unknown --features admin --quiet -- -
 phase "signing fixture still matches botocore"
 "$TOOLS/venv/bin/python" tests/fixtures/sigv4/generate.py --check
 
+phase "layers: every crate:: path points down, no import cycle"
+node scripts/layers.mjs
+
 phase "docs/openapi.json matches docs/openapi.yaml"
 node scripts/openapi.mjs --check
 

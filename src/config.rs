@@ -5,11 +5,12 @@
 use std::fmt;
 use std::time::Duration;
 
-use crate::budgets::Limits;
-use crate::dynamo::table::{Index, Schema};
+use crate::domain::budgets::Limits;
+use crate::domain::jwt::MasterKey;
+use crate::domain::resolve::CacheSettings;
 use crate::dynamo::{ClientConfig, Credentials, Endpoint, RetryPolicy};
-use crate::ids::TenantId;
-use crate::resolve::CacheSettings;
+use crate::table::schema::{Index, Schema};
+use crate::values::ids::TenantId;
 
 /// A secret string: compared and used, never shown by `Debug`.
 #[derive(Clone, PartialEq, Eq)]
@@ -28,37 +29,6 @@ impl Secret {
 impl fmt::Debug for Secret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("Secret(** redacted **)")
-    }
-}
-
-/// `JWT_MASTER_KEY`, and the fingerprint that names the keys derived from it (hashed once, where
-/// the configuration is read, not for every token).
-#[derive(Clone, PartialEq, Eq)]
-pub struct MasterKey {
-    secret: Secret,
-    fingerprint: String,
-}
-
-impl MasterKey {
-    pub fn new(secret: impl Into<String>) -> Self {
-        let secret = Secret(secret.into());
-        let fingerprint = crate::crypto::hash_b64(secret.expose().as_bytes());
-        Self { secret, fingerprint }
-    }
-
-    pub fn expose(&self) -> &[u8] {
-        self.secret.expose().as_bytes()
-    }
-
-    /// A hash of the key: tells keys derived from different master keys apart.
-    pub fn fingerprint(&self) -> &str {
-        &self.fingerprint
-    }
-}
-
-impl fmt::Debug for MasterKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("MasterKey(** redacted **)")
     }
 }
 
@@ -185,7 +155,7 @@ impl Config {
         let mut admin_hosts = Vec::new();
         for raw in vars.optional("ADMIN_HOSTS").unwrap_or_default().split(',').map(str::trim).filter(|h| !h.is_empty())
         {
-            let host = crate::host::canonical(raw).map_err(|e| ConfigError {
+            let host = crate::values::host::canonical(raw).map_err(|e| ConfigError {
                 variable: "ADMIN_HOSTS",
                 problem: format!("must be a comma-separated list of hosts: {e}"),
             })?;
@@ -213,7 +183,7 @@ impl Config {
         let webhook_url = match vars.optional("CODE_WEBHOOK_URL") {
             None => None,
             Some(raw) => Some(
-                crate::host::webhook_url(&raw)
+                crate::values::host::webhook_url(&raw)
                     .map_err(|e| ConfigError { variable: "CODE_WEBHOOK_URL", problem: e.to_string() })?,
             ),
         };
@@ -269,12 +239,12 @@ impl Config {
 }
 
 impl Config {
-    /// With replica regions: the region nearest to `at` (see [`crate::regions::preference`])
+    /// With replica regions: the region nearest to `at` (see [`crate::domain::regions::preference`])
     /// among home and the replicas that are `usable` (a circuit breaker's say), and its client
     /// settings when it is a replica (`None`: home). `None` with one region.
     pub fn nearest(
         &self,
-        at: Option<crate::regions::Location>,
+        at: Option<crate::domain::regions::Location>,
         usable: impl Fn(&str) -> bool,
     ) -> Option<(&str, Option<&ClientConfig>)> {
         if self.replicas.is_empty() {
@@ -283,7 +253,7 @@ impl Config {
         let names: Vec<&str> = std::iter::once(self.dynamo.region.as_str())
             .chain(self.replicas.iter().map(|r| r.region.as_str()))
             .collect();
-        for i in crate::regions::preference(&names, at) {
+        for i in crate::domain::regions::preference(&names, at) {
             match i.checked_sub(1).and_then(|i| self.replicas.get(i)) {
                 Some(replica) if usable(&replica.region) => return Some((replica.region.as_str(), Some(replica))),
                 Some(_) => {}

@@ -120,8 +120,8 @@ fn table_tenant_and_domain_commands() {
     assert_eq!((dashed.code, dashed.stderr.contains("is not a tenant id")), (2, true), "{}", dashed.stderr);
     let after = dynauth(&table, &["tenant", "get", "--", "--x"]);
     assert_eq!((after.code, after.stderr.contains("is not a tenant id")), (2, true), "{}", after.stderr);
-    let client = common::local_client(dynauth::native::HttpTransport::default(), common::os_runtime());
-    let _ = dynauth::native::block_on(client.delete_table(&table));
+    let client = common::local_client(dynauth::platform::native::HttpTransport::default(), common::os_runtime());
+    let _ = dynauth::platform::native::block_on(client.delete_table(&table));
 }
 
 #[test]
@@ -229,12 +229,12 @@ fn users_sessions_and_codes_from_the_command_line() {
     assert_eq!(dynauth(&table, &["tenant", "get", "acme"]).code, 4);
     assert_eq!(dynauth(&table, &["tenant", "delete", "acme"]).code, 4);
     assert_eq!(dynauth(&table, &["domain", "list", "acme"]).code, 4);
-    let client = common::local_client(dynauth::native::HttpTransport::default(), common::os_runtime());
-    let _ = dynauth::native::block_on(client.delete_table(&table));
+    let client = common::local_client(dynauth::platform::native::HttpTransport::default(), common::os_runtime());
+    let _ = dynauth::platform::native::block_on(client.delete_table(&table));
 }
 
 /// The id of the session the second code opened: the hash of the token the verify answered.
-fn second_session(app: &common::app::App<dynauth::testing::ManualRuntime>, issued: &Value) -> String {
+fn second_session(app: &common::app::App<dynauth::platform::testing::ManualRuntime>, issued: &Value) -> String {
     let again = app.call(
         "POST",
         "/v1/login/verify",

@@ -5,15 +5,15 @@ mod common;
 
 use std::collections::HashMap;
 
-use dynauth::dynamo::table::{self, Schema};
 use dynauth::dynamo::{
     ConditionCheck, CreateTableInput, DeleteItemInput, DynamoError, Expr, GetItemInput, Item, PutItemInput, QueryInput,
     ReturnValues, TransactItem, TransactWriteItemsInput, Transaction, TxError, UpdateItemInput, Write, from_item, n, s,
     to_item,
 };
-use dynauth::native::{HttpTransport, block_on};
-use dynauth::runtime::Random;
-use dynauth::testing::CountingTransport;
+use dynauth::platform::native::{HttpTransport, block_on};
+use dynauth::platform::runtime::Random;
+use dynauth::platform::testing::CountingTransport;
+use dynauth::table::schema::{self, Schema};
 use serde::{Deserialize, Serialize};
 
 use common::{TestTable, local_client, os_runtime};
@@ -40,8 +40,8 @@ fn create_check_and_a_table_missing_an_index() {
     let t = TestTable::new("check");
     let client = local_client(HttpTransport::default(), os_runtime());
     // Creating again leaves the existing table alone.
-    assert_eq!(block_on(table::create(&client, &t.schema)), Ok(false));
-    let report = block_on(table::check(&client, &t.schema)).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(block_on(schema::create(&client, &t.schema)), Ok(false));
+    let report = block_on(schema::check(&client, &t.schema)).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(report.mismatches, Vec::<String>::new());
     assert_eq!(report.indexes, vec!["GSI1".to_string(), "GSI2".to_string()]);
     assert_eq!(report.ttl_attribute.as_deref(), Some("ttl"));
@@ -53,7 +53,7 @@ fn create_check_and_a_table_missing_an_index() {
     input.global_secondary_indexes.retain(|g| g.index_name != "GSI2");
     input.attribute_definitions.retain(|a| !a.attribute_name.starts_with("GSI2"));
     block_on(client.create_table(&input)).unwrap_or_else(|e| panic!("{e}"));
-    let report = block_on(table::check(&client, &bad)).unwrap_or_else(|e| panic!("{e}"));
+    let report = block_on(schema::check(&client, &bad)).unwrap_or_else(|e| panic!("{e}"));
     let _ = block_on(client.delete_table(&bad.table));
     assert_eq!(
         report.mismatches,
@@ -65,7 +65,7 @@ fn create_check_and_a_table_missing_an_index() {
 
     // A table that does not exist is a report, not an error.
     let missing = Schema::new("dynauth-no-such-table");
-    let report = block_on(table::check(&client, &missing)).unwrap_or_else(|e| panic!("{e}"));
+    let report = block_on(schema::check(&client, &missing)).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(report.mismatches, vec!["table dynauth-no-such-table: does not exist".to_string()]);
 }
 

@@ -18,12 +18,12 @@ use std::time::{Duration, Instant};
 
 use dynauth::api::body;
 use dynauth::api::cookies::{self, CookieMode};
-use dynauth::cursor;
+use dynauth::domain::sessions::SessionToken;
+use dynauth::domain::tenants::{TenantBody, TenantSpec};
 use dynauth::dynamo::error::{classify, parse_error};
 use dynauth::dynamo::{Item, WireItem, from_item};
-use dynauth::host;
-use dynauth::sessions::SessionToken;
-use dynauth::tenants::{TenantBody, TenantSpec};
+use dynauth::table::cursor;
+use dynauth::values::host;
 
 type Target = fn(&[u8]) -> Result<(), String>;
 
@@ -187,7 +187,7 @@ fn json_input_target(input: &[u8]) -> Result<(), String> {
         .map_err(|e| e.to_string())?;
     match body::json::<TenantBody>(&request) {
         Ok(body) => {
-            if let Err(e) = TenantSpec::from_body(body, false, &dynauth::budgets::Limits::default()) {
+            if let Err(e) = TenantSpec::from_body(body, false, &dynauth::domain::budgets::Limits::default()) {
                 let e = dynauth::api::ApiError::from(e);
                 if e.status() != 400 || e.message().is_empty() {
                     return Err(format!("a spec error {} {:?}", e.status(), e.message()));
@@ -443,7 +443,7 @@ fn saved(name: &str) -> Vec<(PathBuf, Vec<u8>)> {
 }
 
 fn save(name: &str, input: &[u8]) -> PathBuf {
-    let path = dir(name).join(format!("found-{}", dynauth::crypto::hash_b64(input)));
+    let path = dir(name).join(format!("found-{}", dynauth::platform::crypto::hash_b64(input)));
     let _ = std::fs::create_dir_all(dir(name));
     let _ = std::fs::write(&path, input);
     path

@@ -28,7 +28,7 @@ const T0: u64 = 1_800_000_000; // 2027-01-15T08:00:00Z
 const HOST: &str = "auth.acme.localhost"; // DEV_MODE answers codes only to local hosts
 const WEBHOOK_SECRET: &str = "whsec-test-only-0123456789abcdefghij";
 
-type TestApp = App<dynauth::testing::ManualRuntime>;
+type TestApp = App<dynauth::platform::testing::ManualRuntime>;
 
 fn setup(prefix: &str, extra: &[(&str, &str)]) -> (TestTable, TestApp) {
     let t = TestTable::new(prefix);
@@ -110,10 +110,10 @@ fn dev_login(app: &TestApp, email: &str) -> (String, String) {
 
 /// A binding nobody started a login with (well-formed: 32 bytes, base64url).
 fn stranger_binding() -> String {
-    use dynauth::runtime::Random;
+    use dynauth::platform::runtime::Random;
     let mut bytes = [0u8; 32];
     common::os_runtime().fill_random(&mut bytes);
-    dynauth::crypto::b64url(&bytes)
+    dynauth::platform::crypto::b64url(&bytes)
 }
 
 /// The value of cookie `name` in an answer's `Set-Cookie` headers.
@@ -245,7 +245,7 @@ fn start_in_dev_mode_then_verify_starts_a_session() {
     assert_eq!(stored[0].get("email"), Some(&AttributeValue::S("ann@example.com".into())));
     assert_eq!(stored[0].get("attempts"), Some(&AttributeValue::N("0".into())));
     assert_eq!(stored[0].get("ttl"), Some(&AttributeValue::N((T0 + 600).to_string())));
-    let binding_hash = dynauth::crypto::hash_b64(binding.as_bytes());
+    let binding_hash = dynauth::platform::crypto::hash_b64(binding.as_bytes());
     assert_eq!(stored[0].get("binding_hash"), Some(&AttributeValue::S(binding_hash.clone())), "only its hash");
     assert_eq!(stored[0].get("started_from"), Some(&AttributeValue::S("unknown".into())), "no binding presented");
 
@@ -821,7 +821,7 @@ fn a_start_whose_budget_answer_is_lost_or_500_counts_once() {
 
 #[test]
 fn a_transaction_conflict_is_retried_and_never_taken_for_a_spent_budget() {
-    use dynauth::runtime::Clock;
+    use dynauth::platform::runtime::Clock;
     let (t, app) = dev("conflict");
     // Real DynamoDB cancels a transaction whose item another one holds (every start of a tenant
     // writes its counter): the first three attempts of the start's budget transaction are
@@ -1010,7 +1010,7 @@ fn a_verify_whose_answer_was_lost_is_answered_on_retry_with_its_session() {
 
 #[test]
 fn a_slow_database_is_cut_off_at_the_request_deadline() {
-    use dynauth::runtime::Clock;
+    use dynauth::platform::runtime::Clock;
     let (_t, app) = dev("deadline");
     // Every answer takes 2.9 s: longer than an attempt may wait (1 s).
     app.transport.slow_down(Duration::from_millis(2_900), &app.runtime);
@@ -1034,7 +1034,7 @@ fn a_slow_database_is_cut_off_at_the_request_deadline() {
 
 #[test]
 fn the_request_deadline_spans_calls_not_one_call() {
-    use dynauth::runtime::Clock;
+    use dynauth::platform::runtime::Clock;
     let (_t, app) = setup("deadline2", &[("DEV_MODE", "true"), ("REQUEST_DEADLINE_MS", "1500")]);
     // Each call takes 600 ms, inside the attempt timeout; login/start makes three calls.
     app.transport.slow_down(Duration::from_millis(600), &app.runtime);
@@ -1104,7 +1104,7 @@ fn two_hundred_guesses_at_once_compare_at_most_max_attempts_codes() {
         assert_eq!(r.status, 202, "{}", r.json);
         let (id, code) = (r.json["login_id"].as_str().unwrap_or_default(), r.json["code"].as_str().unwrap_or_default());
         let right_at = {
-            use dynauth::runtime::Random;
+            use dynauth::platform::runtime::Random;
             let mut b = [0u8; 2];
             common::os_runtime().fill_random(&mut b);
             usize::from(u16::from_le_bytes(b)) % 201

@@ -7,10 +7,10 @@ mod common;
 
 use std::collections::HashMap;
 
-use dynauth::dynamo::table::{self, Schema};
 use dynauth::dynamo::{Client, Credentials, DynamoError, GetItemInput, Item, PutItemInput, Write, s};
-use dynauth::native::{HttpTransport, block_on};
-use dynauth::runtime::{LocalFuture, Transport, TransportError};
+use dynauth::platform::native::{HttpTransport, block_on};
+use dynauth::platform::runtime::{LocalFuture, Transport, TransportError};
+use dynauth::table::schema::{self, Schema};
 
 use common::{config, os_runtime, unique_name};
 
@@ -47,7 +47,7 @@ fn correctly_signed_requests_succeed() {
     let (_, credentials) = moto();
     let client = client_with("us-east-1", credentials, HttpTransport::default());
     let schema = Schema::new(&unique_name("moto"));
-    assert_eq!(block_on(table::create(&client, &schema)), Ok(true));
+    assert_eq!(block_on(schema::create(&client, &schema)), Ok(true));
     let item = Item::from(HashMap::from([
         ("PK".to_string(), s("A")),
         ("SK".to_string(), s("B")),
@@ -79,7 +79,7 @@ fn signing_for_the_wrong_region_fails() {
     let (_, credentials) = moto();
     let right = client_with("us-east-1", credentials.clone(), HttpTransport::default());
     let schema = Schema::new(&unique_name("region"));
-    assert_eq!(block_on(table::create(&right, &schema)), Ok(true));
+    assert_eq!(block_on(schema::create(&right, &schema)), Ok(true));
     let wrong = client_with("eu-west-1", credentials, HttpTransport::default());
     let result = block_on(wrong.describe_table(&schema.table));
     let _ = block_on(right.delete_table(&schema.table));

@@ -7,8 +7,8 @@ mod common;
 
 use std::time::Duration;
 
+use dynauth::domain::regions::Location;
 use dynauth::dynamo::AttributeValue;
-use dynauth::regions::Location;
 use serde_json::{Value, json};
 
 use common::app::{Answer, App};
@@ -19,7 +19,7 @@ const HOST: &str = "auth.acme.test";
 const SYDNEY: Location = Location { latitude: -33.87, longitude: 151.21 };
 const NEW_YORK: Location = Location { latitude: 40.71, longitude: -74.0 };
 
-type TestApp = App<dynauth::testing::ManualRuntime>;
+type TestApp = App<dynauth::platform::testing::ManualRuntime>;
 
 fn regions(replica: &str) -> [(&'static str, String); 2] {
     [
@@ -163,7 +163,7 @@ fn a_replica_that_is_down_is_skipped_for_home_and_its_breaker_opens_after_three_
     let skipped = lookup(&app, Some(SYDNEY), &token);
     assert_eq!((skipped.status, skipped.calls, region(&skipped)), (200, 1, json!("us-east-1")));
     // After the cooldown one request probes the replica again; it fails, the breaker reopens.
-    app.runtime.advance(dynauth::resolve::BREAKER_COOLDOWN);
+    app.runtime.advance(dynauth::domain::resolve::BREAKER_COOLDOWN);
     let probe = lookup(&app, Some(SYDNEY), &token);
     assert_eq!((probe.status, probe.calls, region(&probe)), (200, 2, json!("ap-southeast-2")));
     let again = lookup(&app, Some(SYDNEY), &token);

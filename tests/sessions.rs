@@ -17,7 +17,7 @@ const T0: u64 = 1_800_000_000; // 2027-01-15T08:00:00Z
 const DAY: u64 = 86_400;
 const HOST: &str = "auth.acme.test";
 
-type TestApp = App<dynauth::testing::ManualRuntime>;
+type TestApp = App<dynauth::platform::testing::ManualRuntime>;
 
 /// A table with tenants `acme` (auth.acme.test, origin) and `globex` (auth.globex.test).
 fn setup(prefix: &str, extra: &[(&str, &str)]) -> (TestTable, TestApp) {
@@ -405,7 +405,7 @@ fn the_gateway_lets_only_live_sessions_reach_a_protected_origin() {
     // Another tenant's live token, or any value in dynauth's token format, never reaches this
     // origin either.
     let (globex_token, _) = mint(&app, "globex", json!({"user_id": "g-1"}));
-    for foreign in [globex_token, dynauth::crypto::b64url(&[7u8; 32])] {
+    for foreign in [globex_token, dynauth::platform::crypto::b64url(&[7u8; 32])] {
         let r = app.call("GET", "/x", HOST, &[("authorization", &format!("Bearer {foreign}"))], None);
         let Some(f) = r.forward else { panic!("expected a forward") };
         assert_eq!((f.headers.get("authorization"), f.headers.get("x-dynauth-user")), (None, None), "{foreign}");
@@ -689,7 +689,7 @@ const JWT_MASTER_KEY: &str = "jwt-master-key-for-tests-only-0123456789";
 fn jwt_parts(token: &str) -> (Value, Value) {
     let part = |i: usize| -> Value {
         let raw = token.split('.').nth(i).unwrap_or_default();
-        serde_json::from_slice(&dynauth::crypto::b64url_decode(raw).unwrap_or_default()).unwrap_or_default()
+        serde_json::from_slice(&dynauth::platform::crypto::b64url_decode(raw).unwrap_or_default()).unwrap_or_default()
     };
     (part(0), part(1))
 }
@@ -701,10 +701,10 @@ fn jwks_verifies(jwks: &Value, token: &str) -> bool {
     let Some(jwk) = jwks["keys"].as_array().and_then(|keys| keys.iter().find(|k| k["kid"] == kid)) else {
         return false;
     };
-    let x = dynauth::crypto::b64url_decode(jwk["x"].as_str().unwrap_or_default()).unwrap_or_default();
+    let x = dynauth::platform::crypto::b64url_decode(jwk["x"].as_str().unwrap_or_default()).unwrap_or_default();
     let Ok(key) = VerifyingKey::from_bytes(&x.try_into().unwrap_or([0; 32])) else { return false };
     let Some((signed, signature)) = token.rsplit_once('.') else { return false };
-    let signature = dynauth::crypto::b64url_decode(signature).unwrap_or_default();
+    let signature = dynauth::platform::crypto::b64url_decode(signature).unwrap_or_default();
     let Ok(signature) = Signature::from_slice(&signature) else { return false };
     key.verify(signed.as_bytes(), &signature).is_ok()
 }
@@ -755,9 +755,9 @@ fn a_live_session_becomes_a_jwt_that_the_tenants_jwks_verifies() {
     );
     assert!(jwks_verifies(&jwks.json, &jwt));
     let (signed, signature) = jwt.rsplit_once('.').unwrap_or_default();
-    let mut flipped = dynauth::crypto::b64url_decode(signature).unwrap_or_default();
+    let mut flipped = dynauth::platform::crypto::b64url_decode(signature).unwrap_or_default();
     flipped[10] ^= 1;
-    let tampered = format!("{signed}.{}", dynauth::crypto::b64url(&flipped));
+    let tampered = format!("{signed}.{}", dynauth::platform::crypto::b64url(&flipped));
     assert!(!jwks_verifies(&jwks.json, &tampered), "a tampered signature fails");
     let discovery = app.call("GET", "/.well-known/openid-configuration", HOST, &[], None);
     assert_eq!(
@@ -819,7 +819,7 @@ fn a_live_session_becomes_a_jwt_that_the_tenants_jwks_verifies() {
     assert_eq!(app.admin("PUT", "/v1/admin/tenants/acme", Some(json!({"name": "Acme"}))).status, 201);
     let host = format!("/v1/admin/tenants/acme/domains/{HOST}");
     assert_eq!(app.admin("PUT", &host, Some(json!({"status": "ready"}))).status, 201);
-    app.caches.forget_tenant(&dynauth::ids::TenantId::parse("acme").unwrap_or_else(|e| panic!("{e}")));
+    app.caches.forget_tenant(&dynauth::values::ids::TenantId::parse("acme").unwrap_or_else(|e| panic!("{e}")));
     let reborn = app.call("GET", "/.well-known/jwks.json", HOST, &[], None).json;
     assert_eq!(reborn["keys"].as_array().map(Vec::len), Some(1));
     assert!(!kids(&reborn).contains(&k1) && !kids(&reborn).contains(&k2));

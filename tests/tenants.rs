@@ -7,10 +7,10 @@ mod common;
 use std::time::Duration;
 
 use dynauth::api::{self, Ctx, Outcome};
-use dynauth::driver::{Done, HostTransport, Op, Step, Task, complete, take_woken};
 use dynauth::dynamo::{Client, s};
-use dynauth::native::{HttpTransport, block_on};
-use dynauth::runtime::{Clock, Transport};
+use dynauth::platform::driver::{Done, HostTransport, Op, Step, Task, complete, take_woken};
+use dynauth::platform::native::{HttpTransport, block_on};
+use dynauth::platform::runtime::{Clock, Transport};
 use serde_json::{Value, json};
 
 use common::app::{ADMIN_TOKEN, App};
@@ -18,7 +18,7 @@ use common::{TestTable, manual_runtime, scan_all};
 
 const T0: u64 = 1_800_000_000; // 2027-01-15T08:00:00Z
 
-fn app(table: &TestTable) -> App<dynauth::testing::ManualRuntime> {
+fn app(table: &TestTable) -> App<dynauth::platform::testing::ManualRuntime> {
     App::new(table.name(), manual_runtime(T0), &[])
 }
 
@@ -361,7 +361,7 @@ fn listing_pages_with_a_signed_cursor() {
     let (payload, sig) = c.split_once('.').unwrap_or_default();
     let forged = format!(
         "{}.{sig}",
-        dynauth::crypto::b64url(
+        dynauth::platform::crypto::b64url(
             br#"{"PK":{"S":"TENANT#t4"},"SK":{"S":"TENANT"},"GSI1PK":{"S":"TENANTS"},"GSI1SK":{"S":"TENANT#t4"}}"#
         )
     );
@@ -593,9 +593,9 @@ fn concurrent_requests_for_an_uncached_host_share_one_resolution() {
         admin.admin("PUT", "/v1/admin/tenants/acme/domains/auth.acme.test", Some(json!({"status": "ready"}))).status,
         201
     );
-    // A fresh isolate driven the way the Worker drives it (dynauth::driver): three requests for
+    // A fresh isolate driven the way the Worker drives it (dynauth::platform::driver): three requests for
     // the host arrive at once; this test is the host and performs their I/O on DynamoDB Local.
-    let edge: &'static App<dynauth::testing::ManualRuntime> =
+    let edge: &'static App<dynauth::platform::testing::ManualRuntime> =
         Box::leak(Box::new(App::new(t.name(), manual_runtime(T0), &[])));
     let mut tasks: Vec<Task<u16>> = (0..3)
         .map(|id| {

@@ -24,17 +24,19 @@ use serde::Deserialize;
 use super::{
     ApiError, Ctx, Outcome, Request, Response, Routed, body, cookies, empty_response, json_response, only, views,
 };
-use crate::crypto::constant_time_eq;
-use crate::cursor;
-use crate::dynamo::table;
-use crate::email::Email;
-use crate::host;
-use crate::ids::{SessionId, TenantId, UserId};
-use crate::input::{Bounded, Invalid};
-use crate::login;
-use crate::sessions::{self, NewSession, Revoked};
-use crate::tenants::{self, DomainStatus, SecretChange, SecretKind, Tenant, TenantBody, TenantError, TenantSpec};
-use crate::users;
+use crate::domain::login;
+use crate::domain::sessions::{self, NewSession, Revoked};
+use crate::domain::tenants::{
+    self, DomainStatus, SecretChange, SecretKind, Tenant, TenantBody, TenantError, TenantSpec,
+};
+use crate::domain::users;
+use crate::platform::crypto::constant_time_eq;
+use crate::table::cursor;
+use crate::table::schema;
+use crate::values::email::Email;
+use crate::values::host;
+use crate::values::ids::{SessionId, TenantId, UserId};
+use crate::values::input::{Bounded, Invalid};
 
 /// `GET /openapi.json`: the API description (docs/openapi.yaml, as JSON), on any host, no token.
 pub(crate) fn openapi() -> Response {
@@ -88,7 +90,7 @@ fn route_name(rest: &[&str]) -> &'static str {
 async fn dispatch(ctx: &Ctx<'_>, request: &Request, rest: &[&str]) -> Result<Response, ApiError> {
     if !ctx.config.admin_hosts.is_empty() {
         // Not an admin host: as if there were no admin API here at all.
-        let host = super::request_host(request).and_then(|h| crate::host::canonical(&h).ok());
+        let host = super::request_host(request).and_then(|h| crate::values::host::canonical(&h).ok());
         if !host.is_some_and(|h| ctx.config.admin_hosts.iter().any(|a| a == h.as_str())) {
             return Err(ApiError::not_found(format!("no route for {}", request.uri().path())));
         }
@@ -172,7 +174,7 @@ fn authorize(ctx: &Ctx<'_>, request: &Request) -> Result<(), ApiError> {
 
 /// `GET /v1/admin/health`: 200 with the details, or 503 `table_mismatch` listing every mismatch.
 async fn health(ctx: &Ctx<'_>) -> Result<Response, ApiError> {
-    let mut report = table::check(ctx.store.db, ctx.store.schema).await?;
+    let mut report = schema::check(ctx.store.db, ctx.store.schema).await?;
     // With replica regions, each one's table too: a problem in one is a mismatch of the whole.
     let mut regions = Vec::new();
     if let (Some(connect), false) = (ctx.connect, ctx.config.replicas.is_empty()) {
@@ -184,7 +186,7 @@ async fn health(ctx: &Ctx<'_>) -> Result<Response, ApiError> {
         for replica in &ctx.config.replicas {
             let db = connect.client(replica);
             db.set_deadline(ctx.now + ctx.config.request_deadline);
-            let health = match table::check(&db, ctx.store.schema).await {
+            let health = match schema::check(&db, ctx.store.schema).await {
                 Ok(r) => {
                     report.mismatches.extend(r.mismatches.iter().map(|m| format!("{}: {m}", replica.region)));
                     views::RegionHealth { region: replica.region.clone(), table: Some(r), error: None }
@@ -309,7 +311,7 @@ async fn verify_domain(ctx: &Ctx<'_>, id: &TenantId, raw_host: &str) -> Result<R
         .method(http::Method::GET)
         .uri(&url)
         .header(http::header::USER_AGENT, "dynauth-domain-check/1")
-        .extension(crate::runtime::AnswerLimit(crate::runtime::OUTSIDE_ANSWER_LIMIT))
+        .extension(crate::platform::runtime::AnswerLimit(crate::platform::runtime::OUTSIDE_ANSWER_LIMIT))
         .body(Vec::new())
         .map_err(|e| ApiError::bad_request("invalid_host", format!("the host cannot be fetched: {e}")))?;
     let problem = match ctx.webhook.send(check).await {
@@ -449,7 +451,7 @@ async fn issue_code(ctx: &Ctx<'_>, request: &Request, id: &TenantId) -> Result<R
         None => None,
     };
     let tenant = existing(ctx, id).await?;
-    let address = crate::budgets::client_subject(super::client_ip(request));
+    let address = crate::domain::budgets::client_subject(super::client_ip(request));
     let caller = login::Caller { address: &address, binding: binding.as_ref() };
     let issued = super::login::logins(ctx).issue(caller, &tenant, &email, ctx.now_secs()).await?;
     let view = views::CodeIssued {

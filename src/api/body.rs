@@ -7,9 +7,9 @@ use std::borrow::Cow;
 use serde::de::DeserializeOwned;
 
 use super::{ApiError, Request};
-use crate::cursor;
 use crate::dynamo::Item;
-use crate::input::{self, Invalid, MAX_BODY};
+use crate::table::cursor;
+use crate::values::input::{self, Invalid, MAX_BODY};
 
 /// The request's JSON body as `T`: 413 over [`MAX_BODY`], 415 unless declared as JSON, 400
 /// `invalid_json` unless a JSON object, then `T`'s own rules (unknown fields named, every other

@@ -12,10 +12,10 @@
 use http::HeaderValue;
 
 use super::{ApiError, Request, Response, body, empty_response, only, request_host};
-use crate::crypto::b64url;
-use crate::host::origin_of;
-use crate::runtime::Random;
-use crate::tenants::Tenant;
+use crate::domain::tenants::Tenant;
+use crate::platform::crypto::b64url;
+use crate::platform::runtime::Random;
+use crate::values::host::origin_of;
 
 /// How long browsers may cache a preflight answer.
 const PREFLIGHT_MAX_AGE: &str = "600";
@@ -213,7 +213,7 @@ mod tests {
         Tenant {
             name: "Acme <b>&</b>".into(),
             allowed_origins: vec!["https://app.acme.test".into(), "http://localhost:3000".into()],
-            ..crate::testing::tenant()
+            ..crate::platform::testing::tenant()
         }
     }
 

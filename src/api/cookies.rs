@@ -6,7 +6,7 @@
 //! development cannot carry a `__Host-`/`Secure` cookie, so with `INSECURE_LOCAL_COOKIES=true`,
 //! and only for requests over `http://` to `localhost` or `127.0.0.1`, `dynauth_local` is used.
 //!
-//! A login start gives a browser its login binding ([`crate::login::Binding`]) as
+//! A login start gives a browser its login binding ([`crate::domain::login::Binding`]) as
 //! `__Host-dynauth-login` (`Secure; HttpOnly; SameSite=Strict; Path=/`, living as long as the
 //! code; `dynauth_local_login` in the local mode). The `__Host-` prefix requires `Path=/`, so it
 //! is kept to the login routes by dynauth itself: only they read it, and it never reaches an
@@ -14,14 +14,14 @@
 
 use super::{Request, Response};
 use crate::config::Config;
-use crate::host;
-use crate::sessions::{Device, SessionToken};
+use crate::domain::sessions::{Device, SessionToken};
+use crate::values::host;
 
 /// The session cookie (`Secure`, so only over https).
 pub const COOKIE: &str = "__Host-dynauth";
 /// The cookie used instead for plain-http local development when `INSECURE_LOCAL_COOKIES` is on.
 pub const LOCAL_COOKIE: &str = "dynauth_local";
-/// The signed session snapshot of tenants that cache sessions ([`crate::snapshot`]).
+/// The signed session snapshot of tenants that cache sessions ([`crate::domain::snapshot`]).
 pub const CACHE_COOKIE: &str = "__Host-dynauth-cache";
 /// Its plain-http local development twin.
 pub const LOCAL_CACHE_COOKIE: &str = "dynauth_local_cache";
@@ -163,8 +163,8 @@ impl CookieMode {
     }
 
     /// The binding the request's cookie presents (in this mode), when it is one.
-    pub fn binding(self, request: &Request) -> Option<crate::login::Binding> {
-        cookie_value(request.headers(), self.binding_name()).and_then(|v| crate::login::Binding::parse(&v))
+    pub fn binding(self, request: &Request) -> Option<crate::domain::login::Binding> {
+        cookie_value(request.headers(), self.binding_name()).and_then(|v| crate::domain::login::Binding::parse(&v))
     }
 
     /// `Set-Cookie` for a login binding, living `max_age` seconds (0 clears it).
@@ -210,7 +210,7 @@ pub fn device(request: &Request) -> Device {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::ManualRuntime;
+    use crate::platform::testing::ManualRuntime;
 
     fn request(headers: &[(&str, &str)]) -> Request {
         let mut b = http::Request::builder().uri("https://auth.acme.test/v1/session").header("host", "auth.acme.test");
@@ -261,7 +261,7 @@ mod tests {
             CookieMode::Local.set_binding("", 0),
             "dynauth_local_login=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0"
         );
-        let binding = crate::login::Binding::generate(&rt);
+        let binding = crate::domain::login::Binding::generate(&rt);
         let with = request(&[("cookie", &format!("x=1; __Host-dynauth-login={}", binding.expose()))]);
         assert_eq!(CookieMode::Secure.binding(&with), Some(binding));
         assert_eq!(CookieMode::Local.binding(&with), None, "each mode reads its own cookie");

@@ -5,8 +5,8 @@ use serde::Serialize;
 use super::Response;
 use crate::config::ConfigError;
 use crate::dynamo::DynamoError;
-use crate::dynamo::table::TableReport;
-use crate::input::Invalid;
+use crate::table::schema::TableReport;
+use crate::values::input::Invalid;
 
 /// An error the API answers with. The message is written for the client: it says what went
 /// wrong and what to do, and never carries internal details (table names, DynamoDB messages);
@@ -244,7 +244,7 @@ impl From<Invalid> for ApiError {
     fn from(e: Invalid) -> Self {
         match e {
             Invalid::Field { code, message } => ApiError::BadRequest { code, message },
-            Invalid::TooLarge => ApiError::PayloadTooLarge { limit: crate::input::MAX_BODY },
+            Invalid::TooLarge => ApiError::PayloadTooLarge { limit: crate::values::input::MAX_BODY },
             Invalid::NotJson => ApiError::UnsupportedMediaType,
         }
     }

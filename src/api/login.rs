@@ -11,11 +11,11 @@ use serde::Deserialize;
 
 use super::cookies::{self, CookieMode};
 use super::{ApiError, Ctx, Outcome, Request, body, json_response, only, views};
-use crate::budgets::{Exceeded, client_subject};
 use crate::config::ConfigError;
-use crate::email::Email;
-use crate::login::{Binding, Caller, Delivery, LoginCode, Logins, StartError, VerifyError};
-use crate::tenants::{SecretKind, Tenant};
+use crate::domain::budgets::{Exceeded, client_subject};
+use crate::domain::login::{Binding, Caller, Delivery, LoginCode, Logins, StartError, VerifyError};
+use crate::domain::tenants::{SecretKind, Tenant};
+use crate::values::email::Email;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -54,7 +54,7 @@ enum Deliver {
 /// Whether the request is plain http to this machine: `localhost`, `127.0.0.1` or a name under
 /// `.localhost` (which resolves to loopback, RFC 6761), the only requests `DEV_MODE` answers.
 fn local_http(request: &Request) -> bool {
-    let host = super::request_host(request).and_then(|h| crate::host::canonical(&h).ok());
+    let host = super::request_host(request).and_then(|h| crate::values::host::canonical(&h).ok());
     request.uri().scheme_str() == Some("http") && host.is_some_and(|h| h.is_local())
 }
 

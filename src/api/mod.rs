@@ -40,13 +40,13 @@ pub use error::ApiError;
 pub use proxy::Forward;
 
 use crate::config::{Config, ConfigError};
+use crate::domain::resolve::Caches;
+use crate::domain::sessions::{self, Slide};
+use crate::domain::tenants::Tenant;
 use crate::dynamo::Client;
-use crate::host;
-use crate::resolve::Caches;
-use crate::runtime::{Clock, Random, Runtime, Transport, epoch_secs};
-use crate::sessions::{self, Slide};
-use crate::store::Store;
-use crate::tenants::Tenant;
+use crate::platform::runtime::{Clock, Random, Runtime, Transport, epoch_secs};
+use crate::table::store::Store;
+use crate::values::host;
 
 pub type Request = http::Request<Vec<u8>>;
 pub type Response = http::Response<Vec<u8>>;
@@ -327,14 +327,14 @@ pub fn unreadable_request(detail: &str, request_id: String) -> Handled {
     failed(err, "unreadable_request", String::new(), detail.to_string(), request_id)
 }
 
-/// What the host answers for a body over [`crate::input::MAX_BODY`] (declared or read so far):
+/// What the host answers for a body over [`crate::values::input::MAX_BODY`] (declared or read so far):
 /// the edge stops reading it and answers [`body_too_large`].
 pub const BODY_TOO_LARGE: &str = "the body is over the limit";
 
 /// Handle a request whose body was refused unread (its `Content-Length`) or cut off while
-/// streaming, for being over [`crate::input::MAX_BODY`]: 413 `payload_too_large`.
+/// streaming, for being over [`crate::values::input::MAX_BODY`]: 413 `payload_too_large`.
 pub fn body_too_large(method: &str, request_id: String) -> Handled {
-    let err = ApiError::from(crate::input::Invalid::TooLarge);
+    let err = ApiError::from(crate::values::input::Invalid::TooLarge);
     failed(err, "body_too_large", method.to_string(), BODY_TOO_LARGE.to_string(), request_id)
 }
 
@@ -447,7 +447,7 @@ async fn route(ctx: &Ctx<'_>, request: &Request) -> Routed {
         // The admin API is a future of its own (not inlined into this one: it is most of the code).
         #[cfg(any(not(target_arch = "wasm32"), feature = "admin"))]
         ["v1", "admin", rest @ ..] => {
-            let admin: crate::runtime::LocalFuture<'_, Routed> = Box::pin(admin::route(ctx, request, rest));
+            let admin: crate::platform::runtime::LocalFuture<'_, Routed> = Box::pin(admin::route(ctx, request, rest));
             return admin.await;
         }
         [".well-known", "dynauth-domain-verification"] => {
@@ -477,7 +477,7 @@ async fn route(ctx: &Ctx<'_>, request: &Request) -> Routed {
 /// `GET /ready`: 200 `{"status":"ready"}` when one cheap DynamoDB read succeeds (credentials,
 /// table and network all work), 503 `unavailable` + Retry-After otherwise, whatever the failure.
 async fn ready(ctx: &Ctx<'_>) -> Result<Response, ApiError> {
-    match ctx.store.get::<serde::de::IgnoredAny>(&crate::keys::readiness_probe(), false).await {
+    match ctx.store.get::<serde::de::IgnoredAny>(&crate::table::keys::readiness_probe(), false).await {
         Ok(_) => Ok(json_response(200, &views::Status { status: "ready" })),
         Err(e) => Err(ApiError::Unavailable { detail: e.to_string() }),
     }
@@ -491,12 +491,12 @@ async fn domain_verification(ctx: &Ctx<'_>, request: &Request) -> Result<Respons
     let raw = request_host(request).ok_or_else(|| ApiError::bad_request("invalid_host", "the request has no Host"))?;
     let host = host::canonical(&raw)
         .map_err(|e| ApiError::bad_request("invalid_host", format!("the Host is invalid: {e}")))?;
-    let domain = crate::tenants::resolve(&ctx.store, &host).await?.ok_or_else(|| ApiError::NotFound {
+    let domain = crate::domain::tenants::resolve(&ctx.store, &host).await?.ok_or_else(|| ApiError::NotFound {
         code: "unknown_host",
         message: format!("no tenant claims the host {host}"),
     })?;
     let mut response = empty_response(200);
-    *response.body_mut() = crate::tenants::verification_token(ctx.token_secret(), &domain).into_bytes();
+    *response.body_mut() = crate::domain::tenants::verification_token(ctx.token_secret(), &domain).into_bytes();
     response
         .headers_mut()
         .insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("text/plain; charset=utf-8"));
@@ -645,11 +645,11 @@ mod tests {
     use std::collections::HashMap;
 
     use super::*;
-    use crate::ids::{SessionId, TenantId};
-    use crate::native::block_on;
-    use crate::resolve::Caches;
-    use crate::runtime::Clock;
-    use crate::testing::{ManualRuntime, ScriptedTransport};
+    use crate::domain::resolve::Caches;
+    use crate::platform::native::block_on;
+    use crate::platform::runtime::Clock;
+    use crate::platform::testing::{ManualRuntime, ScriptedTransport};
+    use crate::values::ids::{SessionId, TenantId};
 
     #[test]
     fn dynauth_keeps_its_own_paths_from_origins() {

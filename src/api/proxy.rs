@@ -8,7 +8,7 @@
 //! The gateway: for a tenant with `protect: true`, only requests with a live session are
 //! forwarded; others get 401 `invalid_session` (when they accept JSON) or a redirect to
 //! `/login?return_to=...`. Any forwarded request with a live session (protected tenant or not)
-//! carries `x-dynauth-identity`, signed with the tenant's origin secret ([`crate::identity`]),
+//! carries `x-dynauth-identity`, signed with the tenant's origin secret ([`crate::domain::identity`]),
 //! beside the plain `x-dynauth-user` and `x-dynauth-session`. A bearer token in dynauth's format
 //! (a session token's, live or not, of any tenant) never reaches an origin; other `Authorization`
 //! values are the origin's and pass.
@@ -20,8 +20,8 @@ use http::{HeaderMap, HeaderName, HeaderValue};
 use super::cookies::{is_dynauth_bearer, strip_session_cookies};
 use super::session::{invalid_session, live_session};
 use super::{ApiError, Ctx, Outcome, Request, body, empty_response};
-use crate::identity::{self, Identity};
-use crate::tenants::{SecretKind, Tenant};
+use crate::domain::identity::{self, Identity};
+use crate::domain::tenants::{SecretKind, Tenant};
 
 /// Forwards `request` to the tenant's origin, through the session gate when the tenant is
 /// protected. A live session (required when protected, looked up whenever a token is presented

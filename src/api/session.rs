@@ -5,9 +5,9 @@ use std::rc::Rc;
 
 use super::cookies::{self, CookieMode, Presented};
 use super::{ApiError, Ctx, Deferred, Outcome, Request, empty_response, json_response, only, views};
-use crate::sessions::{self, Lookup, Session};
-use crate::snapshot;
-use crate::tenants::Tenant;
+use crate::domain::sessions::{self, Lookup, Session};
+use crate::domain::snapshot;
+use crate::domain::tenants::Tenant;
 
 /// The live session a request presents (cookie or bearer token), and how it was presented: from
 /// the browser's signed snapshot when the tenant caches sessions and it holds (no DynamoDB call;

@@ -8,9 +8,9 @@ use super::browser::{self, self_origin};
 use super::cookies::{self, CookieMode};
 use super::session::{invalid_session, looked_up};
 use super::{ApiError, Ctx, Outcome, Request, Response, json_response, only, views};
-use crate::config::MasterKey;
-use crate::jwt;
-use crate::tenants::Tenant;
+use crate::domain::jwt;
+use crate::domain::jwt::MasterKey;
+use crate::domain::tenants::Tenant;
 
 /// How long a JWKS or discovery document may be cached: a verifier that meets an unknown `kid`
 /// fetches again (jose and PyJWT both do), so a rotation does not wait for it.

@@ -3,13 +3,13 @@
 
 use serde::{Serialize, Serializer};
 
-use crate::dynamo::table::TableReport;
-use crate::email::Email;
-use crate::ids::{LoginId, SessionId, TenantId, UserId};
-use crate::runtime::rfc3339_secs;
-use crate::sessions::{Device, Session};
-use crate::tenants::{DomainEntry, DomainStatus, LoginCodeSettings, SessionSettings, Tenant};
-use crate::users::User;
+use crate::domain::sessions::{Device, Session};
+use crate::domain::tenants::{DomainEntry, DomainStatus, LoginCodeSettings, SessionSettings, Tenant};
+use crate::domain::users::User;
+use crate::platform::runtime::rfc3339_secs;
+use crate::table::schema::TableReport;
+use crate::values::email::Email;
+use crate::values::ids::{LoginId, SessionId, TenantId, UserId};
 
 /// Epoch seconds, written as RFC 3339.
 #[derive(Debug, Clone, Copy)]

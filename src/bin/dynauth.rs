@@ -47,21 +47,21 @@ mod cli {
 
     use dynauth::api::views::{AdminSessionView, DomainView, TenantView, UserView};
     use dynauth::config::{database_from_lookup, replicas_from_lookup, schema_from_lookup};
+    use dynauth::domain::sessions::{self, Revoked};
+    use dynauth::domain::tenants::Tenant;
+    use dynauth::domain::tenants::{self, DomainStatus, SecretKind, TenantBody, TenantError, TenantSpec};
+    use dynauth::domain::{login, users};
     use dynauth::dynamo::Client;
     use dynauth::dynamo::ClientConfig;
     use dynauth::dynamo::DynamoError;
-    use dynauth::dynamo::table::{self, Schema, TableReport};
-    use dynauth::email::Email;
-    use dynauth::host::{self, Host};
-    use dynauth::ids::{SessionId, TenantId, UserId};
-    use dynauth::input::{Invalid, decode};
-    use dynauth::native::{HttpTransport, OsRuntime, block_on};
-    use dynauth::runtime::epoch_secs;
-    use dynauth::sessions::{self, Revoked};
-    use dynauth::store::Store;
-    use dynauth::tenants::Tenant;
-    use dynauth::tenants::{self, DomainStatus, SecretKind, TenantBody, TenantError, TenantSpec};
-    use dynauth::{login, users};
+    use dynauth::platform::native::{HttpTransport, OsRuntime, block_on};
+    use dynauth::platform::runtime::epoch_secs;
+    use dynauth::table::schema::{self, Schema, TableReport};
+    use dynauth::table::store::Store;
+    use dynauth::values::email::Email;
+    use dynauth::values::host::{self, Host};
+    use dynauth::values::ids::{SessionId, TenantId, UserId};
+    use dynauth::values::input::{Invalid, decode};
     use serde_json::{Value, json};
 
     const USAGE: &str = "usage:
@@ -335,7 +335,7 @@ here reach them within that time (the admin API's own writes take effect at once
     }
 
     fn table_create(client: &Cli, schema: &Schema, json: bool) -> i32 {
-        match block_on(table::create(client, schema)) {
+        match block_on(schema::create(client, schema)) {
             Ok(true) => note(&format!(
                 "created table {} ({}/{}, {}, {}, on-demand) with time to live on {}",
                 schema.table, schema.pk, schema.sk, schema.gsi1.name, schema.gsi2.name, schema.ttl
@@ -353,7 +353,7 @@ here reach them within that time (the admin API's own writes take effect at once
             Some((home, replicas)) => (home.region.clone(), replicas),
             None => (String::new(), &[][..]),
         };
-        let report = match block_on(table::check(client, schema)) {
+        let report = match block_on(schema::check(client, schema)) {
             Ok(r) => r,
             Err(e) => return fail(&format!("checking table {}", schema.table), e),
         };
@@ -368,7 +368,7 @@ here reach them within that time (the admin API's own writes take effect at once
         let mut reports = vec![(home, report)];
         for replica in replicas {
             let db = Client::new(replica, HttpTransport::default(), os());
-            match block_on(table::check(&db, schema)) {
+            match block_on(schema::check(&db, schema)) {
                 Ok(r) => reports.push((replica.region.clone(), r)),
                 Err(e) => return fail(&format!("checking table {} in {}", schema.table, replica.region), e),
             }
@@ -492,7 +492,7 @@ here reach them within that time (the admin API's own writes take effect at once
         }
         let local_targets = std::env::var("ALLOW_LOCAL_TARGETS").is_ok_and(|v| v == "true");
         let spec = decode::<TenantBody>(&Value::Object(body))
-            .and_then(|b| TenantSpec::from_body(b, local_targets, &dynauth::budgets::Limits::default()))
+            .and_then(|b| TenantSpec::from_body(b, local_targets, &dynauth::domain::budgets::Limits::default()))
             .map_err(|e| match e {
                 Invalid::Field { message, .. } => Failure(USAGE_ERROR, format!("invalid tenant: {message}")),
                 other => Failure(USAGE_ERROR, format!("invalid tenant: {other:?}")),
@@ -618,14 +618,14 @@ here reach them within that time (the admin API's own writes take effect at once
             Failure(CONFIG, "TOKEN_SECRET (the Worker's, 32+ characters) is needed: codes are keyed with it".into())
         })?;
         let random = os();
-        let limits = dynauth::budgets::Limits::default();
+        let limits = dynauth::domain::budgets::Limits::default();
         let logins = login::Logins { store: &store, random: &random, secret: secret.as_bytes(), limits: &limits };
         let caller = login::Caller { address: "cli", binding: None };
         let issued = block_on(logins.issue(caller, &tenant, &email, now())).map_err(|e| failed("issuing a code", e))?;
         print_json(&json!({
             "login_id": issued.login.login_id.as_str(),
             "code": issued.code.expose(),
-            "expires_at": dynauth::runtime::rfc3339_secs(issued.login.expires_at),
+            "expires_at": dynauth::platform::runtime::rfc3339_secs(issued.login.expires_at),
             "binding": issued.binding.expose(),
         }));
         Ok(())

@@ -18,7 +18,6 @@ pub mod item;
 pub mod ops;
 pub mod retry;
 pub mod sign;
-pub mod table;
 pub mod tx;
 
 use std::cell::Cell;
@@ -35,7 +34,7 @@ pub use retry::RetryPolicy;
 pub use sign::{Credentials, Signer};
 pub use tx::{Cancelled, Transaction, TxError};
 
-use crate::runtime::{LocalFuture, Runtime, Timeout, Transport, random_u64};
+use crate::platform::runtime::{LocalFuture, Runtime, Timeout, Transport, random_u64};
 use error::{Retry, classify, parse_error};
 
 /// The only headers of DynamoDB's answers the client reads.
@@ -453,9 +452,9 @@ mod tests {
     use std::collections::HashMap;
 
     use super::*;
-    use crate::native::block_on;
-    use crate::runtime::Clock;
-    use crate::testing::{ManualRuntime, ScriptedTransport};
+    use crate::platform::native::block_on;
+    use crate::platform::runtime::Clock;
+    use crate::platform::testing::{ManualRuntime, ScriptedTransport};
 
     const THROTTLED: &str =
         r#"{"__type":"com.amazonaws.dynamodb.v20120810#ThrottlingException","message":"slow down"}"#;

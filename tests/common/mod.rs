@@ -4,10 +4,10 @@
 
 use std::time::{Duration, SystemTime};
 
-use dynauth::dynamo::table::{self, Schema};
 use dynauth::dynamo::{Client, ClientConfig, Credentials, Endpoint, RetryPolicy};
-use dynauth::native::{HttpTransport, OsRuntime, block_on};
-use dynauth::runtime::{Random, Runtime, Transport};
+use dynauth::platform::native::{HttpTransport, OsRuntime, block_on};
+use dynauth::platform::runtime::{Random, Runtime, Transport};
+use dynauth::table::schema::{self, Schema};
 
 /// The DynamoDB Local endpoint (`DYNAUTH_TEST_DYNAMODB`).
 pub fn dynamodb_endpoint() -> String {
@@ -63,7 +63,7 @@ impl TestTable {
     pub fn new(prefix: &str) -> Self {
         let schema = Schema::new(&unique_name(prefix));
         let client = local_client(HttpTransport::default(), os_runtime());
-        let created = block_on(table::create(&client, &schema));
+        let created = block_on(schema::create(&client, &schema));
         assert_eq!(created, Ok(true), "creating {}", schema.table);
         Self { schema, client }
     }
@@ -99,7 +99,7 @@ impl Replica {
     pub fn of(home: &TestTable) -> Self {
         let config = config(&replica_endpoint(), "us-east-1", local_credentials());
         let client = Client::new(&config, HttpTransport::default(), os_runtime());
-        let created = block_on(table::create(&client, &home.schema));
+        let created = block_on(schema::create(&client, &home.schema));
         assert_eq!(created, Ok(true), "creating the replica of {}", home.schema.table);
         Self { schema: home.schema.clone(), home: local_client(HttpTransport::default(), os_runtime()), client }
     }
@@ -144,11 +144,11 @@ pub mod app {
 
     use dynauth::api::{self, Ctx, Outcome};
     use dynauth::config::Config;
+    use dynauth::domain::resolve::Caches;
     use dynauth::dynamo::Client;
-    use dynauth::native::{HttpTransport, block_on};
-    use dynauth::resolve::Caches;
-    use dynauth::runtime::Runtime;
-    use dynauth::testing::CountingTransport;
+    use dynauth::platform::native::{HttpTransport, block_on};
+    use dynauth::platform::runtime::Runtime;
+    use dynauth::platform::testing::CountingTransport;
 
     pub const ADMIN_TOKEN: &str = "admin-token-for-tests-only-0123";
     pub const TOKEN_SECRET: &str = "token-secret-for-tests-only-0123456789";
@@ -249,7 +249,7 @@ pub mod app {
         pub fn send_from(
             &self,
             request: http::Request<Vec<u8>>,
-            location: Option<dynauth::regions::Location>,
+            location: Option<dynauth::domain::regions::Location>,
         ) -> Answer {
             let db = Client::new(&self.config.dynamo, &self.transport, &self.runtime);
             let webhook = &self.transport;
@@ -350,10 +350,10 @@ impl Sink {
 
 /// A manual clock at `epoch_secs` whose random stream is seeded from the OS, so request tokens
 /// never repeat across tests sharing one DynamoDB Local.
-pub fn manual_runtime(epoch_secs: u64) -> dynauth::testing::ManualRuntime {
+pub fn manual_runtime(epoch_secs: u64) -> dynauth::platform::testing::ManualRuntime {
     let mut seed = [0u8; 8];
     os_runtime().fill_random(&mut seed);
-    dynauth::testing::ManualRuntime::new(epoch_secs, u64::from_le_bytes(seed))
+    dynauth::platform::testing::ManualRuntime::new(epoch_secs, u64::from_le_bytes(seed))
 }
 
 /// Every item of a table (a scan, page by page).

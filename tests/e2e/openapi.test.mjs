@@ -47,7 +47,7 @@ test('the error codes documented are exactly those the code answers with', () =>
   const documented = new Set(spec.components.schemas.ErrorCode.enum);
   const read = (f) => readFileSync(`${ROOT}/src/api/${f}`, 'utf8');
   const source = readdirSync(`${ROOT}/src/api`).filter((f) => f.endsWith('.rs')).map(read)
-    .concat(readFileSync(`${ROOT}/src/input.rs`, 'utf8')).join('\n');
+    .concat(readFileSync(`${ROOT}/src/values/input.rs`, 'utf8')).join('\n');
   // `code: "x"`, `with_code("x"`, `bad_request("x"`, `gone("x"` anywhere in the API, and
   // `Self::X { .. } => "x"` in ApiError::code.
   const found = new Set();

@@ -11,7 +11,9 @@ use std::time::{Duration, SystemTime};
 
 use ureq::RequestExt;
 
-use crate::runtime::{AnswerLimit, Clock, LocalFuture, Random, Timeout, Transport, TransportError, answer_too_large};
+use crate::platform::runtime::{
+    AnswerLimit, Clock, LocalFuture, Random, Timeout, Transport, TransportError, answer_too_large,
+};
 
 /// What is read of an answer without an [`AnswerLimit`] (DynamoDB's: at most 16 MB a page).
 const DEFAULT_ANSWER_LIMIT: usize = 16 * 1024 * 1024;

@@ -83,7 +83,7 @@ mod imp {
 
     use super::{HostError, Url, ends_in_number};
 
-    #[wasm_bindgen(module = "/src/edge.js")]
+    #[wasm_bindgen(module = "/src/platform/edge/edge.js")]
     extern "C" {
         #[wasm_bindgen(js_name = whatwgHost)]
         fn whatwg_host(input: &str) -> Option<String>;

@@ -2,8 +2,8 @@
 //! list it came from (its scope) and signed with `TOKEN_SECRET`, so a client can neither read
 //! meaning into it nor forge or move one: anything altered is `invalid_cursor`, never a 500.
 
-use crate::crypto::{b64url, b64url_decode, constant_time_eq, hmac_parts};
 use crate::dynamo::Item;
+use crate::platform::crypto::{b64url, b64url_decode, constant_time_eq, hmac_parts};
 
 const MAX_LEN: usize = 4096;
 

@@ -10,15 +10,15 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use crate::crypto::{b64url, b64url_decode, hmac_parts};
+use crate::domain::tenants::Tenant;
 use crate::dynamo::expr::and;
 use crate::dynamo::{DynamoError, Expr, Item, ReturnValues, TransactItem, Write, from_item, n, s};
-use crate::email::Email;
-use crate::ids::{SessionId, TenantId, UserId};
-use crate::keys;
-use crate::runtime::{Random, rfc3339_secs};
-use crate::store::Store;
-use crate::tenants::Tenant;
+use crate::platform::crypto::{b64url, b64url_decode, hmac_parts};
+use crate::platform::runtime::{Random, rfc3339_secs};
+use crate::table::keys;
+use crate::table::store::Store;
+use crate::values::email::Email;
+use crate::values::ids::{SessionId, TenantId, UserId};
 
 /// A session token. `Debug` never shows it.
 #[derive(Clone, PartialEq, Eq)]
@@ -376,10 +376,10 @@ impl Store<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::ManualRuntime;
+    use crate::platform::testing::ManualRuntime;
 
     fn tenant(idle: u64) -> Tenant {
-        let mut t = crate::testing::tenant();
+        let mut t = crate::platform::testing::tenant();
         t.session.idle_lifetime_secs = idle;
         t
     }
@@ -387,7 +387,7 @@ mod tests {
     fn session(now: i64, idle: i64, lifetime: i64) -> Session {
         Session {
             id: SessionId::of_token("t"),
-            tenant: crate::testing::tenant().id,
+            tenant: crate::platform::testing::tenant().id,
             tenant_generation: "g1".into(),
             user_id: UserId::parse("u1").unwrap_or_else(|e| panic!("{e}")),
             email: None,

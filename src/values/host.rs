@@ -11,7 +11,7 @@
 
 use std::fmt;
 
-use crate::whatwg::{self, HostError};
+use crate::values::whatwg::{self, HostError};
 
 /// A host in canonical form.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -281,7 +281,7 @@ mod tests {
 
     #[test]
     fn canonicalization_table() {
-        let table: serde_json::Value = serde_json::from_str(include_str!("../tests/fixtures/hosts.json"))
+        let table: serde_json::Value = serde_json::from_str(include_str!("../../tests/fixtures/hosts.json"))
             .unwrap_or_else(|e| panic!("tests/fixtures/hosts.json: {e}"));
         let cases = table["cases"].as_array().cloned().unwrap_or_default();
         assert!(cases.len() > 40);

@@ -1,6 +1,6 @@
 //! Login codes: issuing (uniform numeric codes, stored only as a keyed hash, each bound to the
 //! client that asked for it), delivering (a signed webhook), spending the abuse budgets
-//! ([`crate::budgets`]), and consuming at most once, before expiry, within the attempt limit, by
+//! ([`crate::domain::budgets`]), and consuming at most once, before expiry, within the attempt limit, by
 //! the client it is bound to, and only as that client's newest code.
 //!
 //! What holds, whatever the concurrency:
@@ -25,21 +25,23 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use crate::budgets::{self, Budget, Exceeded, Limits, Refusal};
-use crate::crypto::{b64url, b64url_decode, constant_time_eq, hash_b64, hmac_hex, hmac_parts};
+use crate::domain::budgets::{self, Budget, Exceeded, Limits, Refusal};
+use crate::domain::sessions::{self, Device, NewSession, Session, SessionToken};
+use crate::domain::tenants::Tenant;
+use crate::domain::users;
 use crate::dynamo::expr::and;
 use crate::dynamo::{
     Cancelled, ConditionCheck, DynamoError, Expr, PutItemInput, ReturnValues, TransactItem, Transaction, TxError,
     from_item, s,
 };
-use crate::email::Email;
-use crate::ids::{LoginId, SessionId, TenantId, UserId};
-use crate::keys;
-use crate::runtime::{AnswerLimit, OUTSIDE_ANSWER_LIMIT, Random, Transport, TransportError, random_u64, rfc3339_secs};
-use crate::sessions::{self, Device, NewSession, Session, SessionToken};
-use crate::store::Store;
-use crate::tenants::Tenant;
-use crate::users;
+use crate::platform::crypto::{b64url, b64url_decode, constant_time_eq, hash_b64, hmac_hex, hmac_parts};
+use crate::platform::runtime::{
+    AnswerLimit, OUTSIDE_ANSWER_LIMIT, Random, Transport, TransportError, random_u64, rfc3339_secs,
+};
+use crate::table::keys;
+use crate::table::store::Store;
+use crate::values::email::Email;
+use crate::values::ids::{LoginId, SessionId, TenantId, UserId};
 
 /// A numeric login code. `Debug` never shows it.
 #[derive(Clone, PartialEq, Eq)]
@@ -757,7 +759,7 @@ impl Store<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::ManualRuntime;
+    use crate::platform::testing::ManualRuntime;
 
     fn id(raw: &str) -> LoginId {
         LoginId::parse(raw).unwrap_or_else(|e| panic!("{e}"))

@@ -4,7 +4,7 @@
 
 use serde::Serialize;
 
-use super::{
+use crate::dynamo::{
     AttributeDefinition, Client, CreateTableInput, DynamoError, GlobalSecondaryIndex, KeySchemaElement, Projection,
     TableDescription, TimeToLiveDescription,
 };

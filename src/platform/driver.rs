@@ -20,7 +20,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll, Wake, Waker};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use crate::runtime::{LocalFuture, Timeout, Transport, TransportError};
+use crate::platform::runtime::{LocalFuture, Timeout, Transport, TransportError};
 
 /// What a task asks the host to do (made once per operation and moved once: size is no concern).
 #[derive(Debug)]

@@ -3,11 +3,11 @@
 //! the *values*. Every function takes typed identities only, and every tenant-owned key takes a
 //! [`TenantId`]: "the tenant is in every key" is a fact the compiler checks.
 
-use crate::dynamo::table::Schema;
 use crate::dynamo::{Item, s};
-use crate::email::Email;
-use crate::host::Host;
-use crate::ids::{LoginId, SessionId, TenantId, UserId};
+use crate::table::schema::Schema;
+use crate::values::email::Email;
+use crate::values::host::Host;
+use crate::values::ids::{LoginId, SessionId, TenantId, UserId};
 
 /// The key attributes of one item: the table key, and optionally its two index keys.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -139,7 +139,7 @@ mod tests {
     }
 
     fn host(h: &str) -> Host {
-        crate::host::canonical(h).unwrap_or_else(|e| panic!("{e}"))
+        crate::values::host::canonical(h).unwrap_or_else(|e| panic!("{e}"))
     }
 
     fn email(e: &str) -> Email {

@@ -11,8 +11,8 @@
 //! body verifies, when sent straight to the origin (through dynauth, client-sent `x-dynauth-*`
 //! headers are dropped). An origin that must bind the body accepts requests only through dynauth.
 
-use crate::crypto::hmac_hex;
-use crate::tenants::TenantSecret;
+use crate::domain::tenants::TenantSecret;
+use crate::platform::crypto::hmac_hex;
 
 pub const HEADER: &str = "x-dynauth-identity";
 /// How old a header an origin should accept, in seconds (the README and the reference verifier

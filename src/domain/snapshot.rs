@@ -10,11 +10,11 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::crypto::{b64url, b64url_decode, constant_time_eq, hmac_parts};
-use crate::email::Email;
-use crate::ids::{SessionId, UserId};
-use crate::sessions::{Device, Session, SessionToken};
-use crate::tenants::Tenant;
+use crate::domain::sessions::{Device, Session, SessionToken};
+use crate::domain::tenants::Tenant;
+use crate::platform::crypto::{b64url, b64url_decode, constant_time_eq, hmac_parts};
+use crate::values::email::Email;
+use crate::values::ids::{SessionId, UserId};
 
 /// The most a tenant may cache a session, in seconds.
 pub const MAX_CACHE_SECS: u64 = 300;
@@ -97,12 +97,12 @@ pub fn open(token_secret: &[u8], tenant: &Tenant, raw: &str, token: &SessionToke
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sessions::{NewSession, open as open_session};
-    use crate::tenants::SessionSettings;
-    use crate::testing::ManualRuntime;
+    use crate::domain::sessions::{NewSession, open as open_session};
+    use crate::domain::tenants::SessionSettings;
+    use crate::platform::testing::ManualRuntime;
 
     fn cached(secs: u64) -> Tenant {
-        let t = crate::testing::tenant();
+        let t = crate::platform::testing::tenant();
         Tenant { session: SessionSettings { cache_secs: secs, ..t.session }, ..t }
     }
 
@@ -141,8 +141,10 @@ mod tests {
         assert_eq!(open(b"other-secret", &tenant, &cookie, &token, 1_020), None, "another TOKEN_SECRET");
         let recreated = Tenant { generation: "g2".into(), ..tenant.clone() };
         assert_eq!(open(b"k", &recreated, &cookie, &token, 1_020), None, "a re-created tenant");
-        let globex =
-            Tenant { id: crate::ids::TenantId::parse("globex").unwrap_or_else(|e| panic!("{e}")), ..tenant.clone() };
+        let globex = Tenant {
+            id: crate::values::ids::TenantId::parse("globex").unwrap_or_else(|e| panic!("{e}")),
+            ..tenant.clone()
+        };
         assert_eq!(open(b"k", &globex, &cookie, &token, 1_020), None, "another tenant");
         // Tampering with the payload (a longer validity) breaks the MAC.
         let (payload, mac) = cookie.split_once('.').unwrap_or_default();

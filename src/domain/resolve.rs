@@ -16,15 +16,15 @@ use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, SystemTime};
 
-use crate::cache::TtlCache;
-use crate::config::MasterKey;
+use crate::domain::jwt::MasterKey;
+use crate::domain::jwt::TenantKey;
+use crate::domain::tenants::{self, DomainStatus, Tenant};
 use crate::dynamo::DynamoError;
-use crate::host::Host;
-use crate::ids::TenantId;
-use crate::jwt::TenantKey;
-use crate::runtime::Clock;
-use crate::store::Store;
-use crate::tenants::{self, DomainStatus, Tenant};
+use crate::platform::cache::TtlCache;
+use crate::platform::runtime::Clock;
+use crate::table::store::Store;
+use crate::values::host::Host;
+use crate::values::ids::TenantId;
 
 /// Cache lifetimes and size.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -328,8 +328,8 @@ impl Future for Wait<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tenants::SecretSeeds;
-    use crate::testing::ManualRuntime;
+    use crate::domain::tenants::SecretSeeds;
+    use crate::platform::testing::ManualRuntime;
     use std::pin::pin;
 
     struct Nobody;
@@ -351,8 +351,8 @@ mod tests {
     fn a_resolution_under_way_is_waited_for_until_its_deadline_then_taken_over() {
         let clock = ManualRuntime::new(1_000, 1);
         let caches = Caches::new(CacheSettings::default());
-        let Ok(host) = crate::host::canonical("app.acme.test") else { panic!("a host") };
-        let tenant = Rc::new(crate::testing::tenant());
+        let Ok(host) = crate::values::host::canonical("app.acme.test") else { panic!("a host") };
+        let tenant = Rc::new(crate::platform::testing::tenant());
         let now = clock.now();
         // The first request's resolution never ends: the runtime cancelled that request, and
         // nothing polls or drops its task.
@@ -383,7 +383,7 @@ mod tests {
     fn a_waiter_polled_again_and_again_registers_its_waker_once() {
         let clock = ManualRuntime::new(1_000, 1);
         let caches = Caches::new(CacheSettings::default());
-        let Ok(host) = crate::host::canonical("app.acme.test") else { panic!("a host") };
+        let Ok(host) = crate::values::host::canonical("app.acme.test") else { panic!("a host") };
         let mut owner = Box::pin(caches.once(&host, clock.now(), &clock, std::future::pending()));
         assert!(poll(owner.as_mut()).is_pending());
         let mut waiter = pin!(caches.once(&host, clock.now(), &clock, std::future::pending()));
@@ -398,7 +398,7 @@ mod tests {
     fn jwt_keys_are_derived_once_per_isolate_and_named_by_all_they_depend_on() {
         let caches = Caches::new(CacheSettings::default());
         let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000);
-        let tenant = crate::testing::tenant();
+        let tenant = crate::platform::testing::tenant();
         let master = &MasterKey::new("master-one-0123456789-0123456789");
         let first = caches.jwt_keys(master, &tenant, now);
         let again = caches.jwt_keys(master, &tenant, now);

@@ -10,15 +10,15 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::budgets::Limits;
+use crate::domain::budgets::Limits;
 use crate::dynamo::expr::and;
 use crate::dynamo::{DynamoError, Expr, Item, TransactItem, Transaction, TxError, n, s, to_item};
-use crate::host::{self, Host, InvalidHost};
-use crate::ids::TenantId;
-use crate::input::{Bounded, Flag, Invalid, List, optional_object};
-use crate::keys;
-use crate::runtime::{Random, rfc3339_secs};
-use crate::store::Store;
+use crate::platform::runtime::{Random, rfc3339_secs};
+use crate::table::keys;
+use crate::table::store::Store;
+use crate::values::host::{self, Host, InvalidHost};
+use crate::values::ids::TenantId;
+use crate::values::input::{Bounded, Flag, Invalid, List, optional_object};
 
 /// The version of a tenant's first JWT key.
 const LEGACY_JWT_VERSION: &str = "1";
@@ -60,6 +60,9 @@ pub struct LoginCodeSettings {
     pub max_attempts: u32,
 }
 
+/// How long a session JWT lives unless the tenant says otherwise (`jwt.ttl_secs`).
+pub const DEFAULT_JWT_TTL_SECS: u64 = 300;
+
 /// The JWTs a tenant's sessions are turned into (`POST /v1/session/token`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct JwtSettings {
@@ -72,7 +75,7 @@ pub struct JwtSettings {
 
 impl Default for JwtSettings {
     fn default() -> Self {
-        Self { ttl_secs: crate::jwt::DEFAULT_TTL_SECS, audience: None }
+        Self { ttl_secs: DEFAULT_JWT_TTL_SECS, audience: None }
     }
 }
 
@@ -101,7 +104,7 @@ pub struct Tenant {
 }
 
 /// Which of a tenant's secrets: the origin secret signs `x-dynauth-identity`, the webhook secret
-/// signs its own `code_webhook_url` deliveries, the JWT key signs its session JWTs ([`crate::jwt`]).
+/// signs its own `code_webhook_url` deliveries, the JWT key signs its session JWTs ([`crate::domain::jwt`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SecretKind {
     Origin,
@@ -131,7 +134,7 @@ impl SecretKind {
 /// The random seeds of a tenant's secrets, newest first: one, or two while a rotation overlaps.
 /// A seed alone reveals nothing: the secret is HMAC(`TOKEN_SECRET`, kind, tenant, generation,
 /// seed), so a table scan does not yield it. The JWT key's "seeds" are its versions ("1", "2",
-/// ...): the key is derived from `JWT_MASTER_KEY` ([`crate::jwt`]), so they need not be secret.
+/// ...): the key is derived from `JWT_MASTER_KEY` ([`crate::domain::jwt`]), so they need not be secret.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SecretSeeds {
     #[serde(default)]
@@ -216,7 +219,7 @@ impl Tenant {
         seeds
             .iter()
             .map(|seed| {
-                TenantSecret(crate::crypto::b64url(&crate::crypto::hmac_parts(
+                TenantSecret(crate::platform::crypto::b64url(&crate::platform::crypto::hmac_parts(
                     token_secret,
                     &[
                         b"dynauth-tenant-secret-v1",
@@ -430,7 +433,7 @@ impl TenantSpec {
             protect: body.protect.is_some_and(|f| f.0),
             code_webhook_url: body.code_webhook_url.map(|u| u.0),
             jwt: JwtSettings {
-                ttl_secs: body.jwt.as_ref().and_then(|j| j.ttl_secs).map_or(crate::jwt::DEFAULT_TTL_SECS, |b| b.0),
+                ttl_secs: body.jwt.as_ref().and_then(|j| j.ttl_secs).map_or(DEFAULT_JWT_TTL_SECS, |b| b.0),
                 audience: body.jwt.and_then(|j| j.audience).map(|a| a.0),
             },
         })
@@ -539,6 +542,36 @@ impl From<TxError> for TenantError {
 
 const NO_TENANT: TenantError = TenantError::NotFound("no tenant with this id");
 
+/// What one optimistic attempt came to: done, or lost to a concurrent writer (read again).
+enum Attempt<T> {
+    Done(T),
+    Lost,
+}
+
+/// Runs `attempt` (read, decide, write on condition of what was read) until it is done: an
+/// attempt whose write lost to a concurrent one reads again, at most [`WRITE_ATTEMPTS`] times in
+/// all, then `Contended`. Every read-modify-write of tenants and domains goes through it.
+async fn optimistically<T>(
+    mut attempt: impl AsyncFnMut() -> Result<Attempt<T>, TenantError>,
+) -> Result<T, TenantError> {
+    for _ in 0..WRITE_ATTEMPTS {
+        if let Attempt::Done(value) = attempt().await? {
+            return Ok(value);
+        }
+    }
+    Err(TenantError::Contended)
+}
+
+/// A conditional write's outcome as an attempt: `Done(value)`, `Lost` when another writer got
+/// there first, or its error.
+fn settled<T>(written: Result<(), TxError>, value: T) -> Result<Attempt<T>, TenantError> {
+    match written {
+        Ok(()) => Ok(Attempt::Done(value)),
+        Err(e) if e.lost_race() => Ok(Attempt::Lost),
+        Err(e) => Err(e.into()),
+    }
+}
+
 /// The tenant `id` (consistent read).
 pub async fn get(store: &Store<'_>, id: &TenantId) -> Result<Option<Tenant>, DynamoError> {
     Ok(store.tenant_item(id).await?.map(|t| t.record))
@@ -555,7 +588,7 @@ pub async fn put(
     now: i64,
 ) -> Result<(Tenant, bool), TenantError> {
     let now = rfc3339_secs(now);
-    for _ in 0..WRITE_ATTEMPTS {
+    optimistically(async || {
         let existing = store.tenant_item(id).await?;
         let (created_at, generation, secrets) = match &existing {
             Some(e) => (e.record.created_at.clone(), e.record.generation.clone(), e.record.secrets.clone()),
@@ -580,19 +613,15 @@ pub async fn put(
             None => {
                 let item = TenantItem { record: record.clone(), domains: BTreeMap::new(), version: 1 };
                 match store.create(store.item("tenant", &item, &keys::tenant(id))?).await {
-                    Ok(()) => return Ok((record, true)),
-                    Err(DynamoError::ConditionalCheckFailed { .. }) => {} // created meanwhile: read again
-                    Err(e) => return Err(e.into()),
+                    Ok(()) => Ok(Attempt::Done((record, true))),
+                    Err(DynamoError::ConditionalCheckFailed { .. }) => Ok(Attempt::Lost), // created meanwhile
+                    Err(e) => Err(e.into()),
                 }
             }
-            Some(e) => match store.replace_tenant(random, e, &record).await {
-                Ok(()) => return Ok((record, false)),
-                Err(e) if e.lost_race() => {} // changed meanwhile: read again
-                Err(e) => return Err(e.into()),
-            },
+            Some(e) => settled(store.replace_tenant(random, e, &record).await, (record, false)),
         }
-    }
-    Err(TenantError::Contended)
+    })
+    .await
 }
 
 /// How a secret changes: `Rotate` makes a new one and keeps the newest old one valid beside it;
@@ -613,7 +642,7 @@ pub async fn change_secret(
     now: i64,
 ) -> Result<Tenant, TenantError> {
     let now = rfc3339_secs(now);
-    for _ in 0..WRITE_ATTEMPTS {
+    optimistically(async || {
         let Some(existing) = store.tenant_item(id).await? else {
             return Err(NO_TENANT);
         };
@@ -634,18 +663,15 @@ pub async fn change_secret(
             SecretChange::EndOverlap => record.secrets.of_mut(kind).truncate(1),
         }
         record.updated_at = now.clone();
-        match store.replace_tenant(random, existing, &record).await {
-            Ok(()) => return Ok(record),
-            Err(e) if e.lost_race() => {}
-            Err(e) => return Err(e.into()),
-        }
-    }
-    Err(TenantError::Contended)
+        let written = store.replace_tenant(random, existing, &record).await;
+        settled(written, record)
+    })
+    .await
 }
 
 /// Deletes a tenant and releases all its domains in one transaction.
 pub async fn delete(store: &Store<'_>, random: &dyn Random, id: &TenantId) -> Result<(), TenantError> {
-    for _ in 0..WRITE_ATTEMPTS {
+    optimistically(async || {
         let Some(existing) = store.tenant_item(id).await? else {
             return Err(NO_TENANT);
         };
@@ -656,13 +682,9 @@ pub async fn delete(store: &Store<'_>, random: &dyn Random, id: &TenantId) -> Re
         for host in existing.domains.keys() {
             tx.add("domain", TransactItem::Delete(store.domain_delete(id, host)));
         }
-        match store.transact(&tx).await {
-            Ok(()) => return Ok(()),
-            Err(e) if e.lost_race() => continue,
-            Err(e) => return Err(e.into()),
-        }
-    }
-    Err(TenantError::Contended)
+        settled(store.transact(&tx).await, ())
+    })
+    .await
 }
 
 /// One page of tenants in id order, and the key to continue from.
@@ -716,7 +738,7 @@ pub async fn claim(
     now: i64,
 ) -> Result<(Domain, bool), TenantError> {
     let now = rfc3339_secs(now);
-    for _ in 0..WRITE_ATTEMPTS {
+    optimistically(async || {
         let Some(tenant) = store.tenant_item(id).await? else {
             return Err(NO_TENANT);
         };
@@ -724,7 +746,7 @@ pub async fn claim(
         let (domain, created) = match current {
             Some(d) if &d.tenant != id => return Err(TenantError::HostTaken),
             Some(d) if d.status == status && tenant.domains.get(host.as_str()) == Some(&status) => {
-                return Ok((d, false));
+                return Ok(Attempt::Done((d, false)));
             }
             Some(d) => (Domain { status, updated_at: now.clone(), tenant_record: tenant.record.clone(), ..d }, false),
             None if tenant.domains.len() >= MAX_DOMAINS => return Err(TenantError::TooManyDomains),
@@ -751,18 +773,14 @@ pub async fn claim(
         let tx = Transaction::new(random.request_token())
             .with("domain", put)
             .with("tenant", TransactItem::Update(store.tenant_domains_update(&tenant, host, Some(status))));
-        match store.transact(&tx).await {
-            Ok(()) => return Ok((domain, created)),
-            Err(e) if e.lost_race() => continue,
-            Err(e) => return Err(e.into()),
-        }
-    }
-    Err(TenantError::Contended)
+        settled(store.transact(&tx).await, (domain, created))
+    })
+    .await
 }
 
 /// Releases a host the tenant holds.
 pub async fn release(store: &Store<'_>, random: &dyn Random, id: &TenantId, host: &Host) -> Result<(), TenantError> {
-    for _ in 0..WRITE_ATTEMPTS {
+    optimistically(async || {
         let Some(tenant) = store.tenant_item(id).await? else {
             return Err(NO_TENANT);
         };
@@ -772,13 +790,9 @@ pub async fn release(store: &Store<'_>, random: &dyn Random, id: &TenantId, host
         let tx = Transaction::new(random.request_token())
             .with("domain", TransactItem::Delete(store.domain_delete(id, host.as_str())))
             .with("tenant", TransactItem::Update(store.tenant_domains_update(&tenant, host, None)));
-        match store.transact(&tx).await {
-            Ok(()) => return Ok(()),
-            Err(e) if e.lost_race() => continue,
-            Err(e) => return Err(e.into()),
-        }
-    }
-    Err(TenantError::Contended)
+        settled(store.transact(&tx).await, ())
+    })
+    .await
 }
 
 /// The domain item of `host`, whatever its status (a consistent read).
@@ -790,7 +804,7 @@ pub async fn claimed(store: &Store<'_>, host: &Host) -> Result<Option<Domain>, D
 /// (never stored) from `TOKEN_SECRET`, the host, its tenant and the tenant's generation, so only
 /// this deployment can answer it, and only for the tenant that claimed the host.
 pub fn verification_token(token_secret: &[u8], domain: &Domain) -> String {
-    crate::crypto::b64url(&crate::crypto::hmac_parts(
+    crate::platform::crypto::b64url(&crate::platform::crypto::hmac_parts(
         token_secret,
         &[
             b"dynauth-domain-verification-v1",
@@ -866,7 +880,7 @@ mod tests {
 
     use super::*;
     use crate::dynamo::from_item;
-    use crate::input::decode;
+    use crate::values::input::decode;
 
     fn spec(v: Value) -> Result<TenantSpec, Invalid> {
         TenantSpec::from_body(decode::<TenantBody>(&v)?, true, &Limits::default())
@@ -1010,7 +1024,7 @@ mod tests {
 
     #[test]
     fn secrets_are_derived_per_kind_tenant_generation_and_seed() {
-        let t = crate::testing::tenant();
+        let t = crate::platform::testing::tenant();
         let seeded = Tenant {
             secrets: SecretSeeds { origin: vec!["b".into(), "a".into()], webhook: vec!["a".into()], jwt: vec![] },
             ..t.clone()

@@ -1,5 +1,5 @@
 //! The identities that travel through dynauth: [`TenantId`], [`UserId`], [`SessionId`] and
-//! [`LoginId`] ([`Email`](crate::email::Email) has a module of its own). Each is checked once, where
+//! [`LoginId`] ([`Email`](crate::values::email::Email) has a module of its own). Each is checked once, where
 //! it enters (a path, a body, an item read back), and trusted afterwards: a function that takes a
 //! `TenantId` cannot be handed a user id, and the key formats (`keys`) take nothing else.
 //!
@@ -10,8 +10,8 @@ use std::fmt;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use crate::crypto::{b64url, b64url_decode, hash_b64};
-use crate::runtime::Random;
+use crate::platform::crypto::{b64url, b64url_decode, hash_b64};
+use crate::platform::runtime::Random;
 
 /// Defines a string newtype: `parse`, `as_str`, `Display`, and serde as a checked string.
 macro_rules! identity {
@@ -117,7 +117,7 @@ impl LoginId {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::ManualRuntime;
+    use crate::platform::testing::ManualRuntime;
 
     #[test]
     fn tenant_ids() {

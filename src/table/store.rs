@@ -7,12 +7,12 @@
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::dynamo::table::Schema;
 use crate::dynamo::{
     Client, DeleteItemInput, DynamoError, Expr, GetItemInput, Item, PutItemInput, QueryInput, TransactItem,
     Transaction, TxError, UpdateItemInput, to_typed_item,
 };
-use crate::keys::Keys;
+use crate::table::keys::Keys;
+use crate::table::schema::Schema;
 
 /// The single table over one DynamoDB client.
 #[derive(Debug, Clone, Copy)]

@@ -14,14 +14,42 @@ use hkdf::Hkdf;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use crate::crypto::b64url;
-use crate::email::Email;
-use crate::ids::{SessionId, TenantId, UserId};
-use crate::sessions::Session;
-use crate::tenants::Tenant;
+use crate::domain::sessions::Session;
+use crate::domain::tenants::Tenant;
+use crate::platform::crypto::{b64url, hash_b64};
+use crate::values::email::Email;
+use crate::values::ids::{SessionId, TenantId, UserId};
 
-/// A token's lifetime when the tenant sets none, in seconds.
-pub const DEFAULT_TTL_SECS: u64 = 300;
+/// `JWT_MASTER_KEY`, and the fingerprint that names the keys derived from it (hashed once, where
+/// the configuration is read, not for every token).
+#[derive(Clone, PartialEq, Eq)]
+pub struct MasterKey {
+    secret: String,
+    fingerprint: String,
+}
+
+impl MasterKey {
+    pub fn new(secret: impl Into<String>) -> Self {
+        let secret = secret.into();
+        let fingerprint = hash_b64(secret.as_bytes());
+        Self { secret, fingerprint }
+    }
+
+    pub fn expose(&self) -> &[u8] {
+        self.secret.as_bytes()
+    }
+
+    /// A hash of the key: tells keys derived from different master keys apart.
+    pub fn fingerprint(&self) -> &str {
+        &self.fingerprint
+    }
+}
+
+impl std::fmt::Debug for MasterKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("MasterKey(** redacted **)")
+    }
+}
 
 /// One of a tenant's signing keys, derived on demand. `Debug` never shows the private half.
 pub struct TenantKey {
@@ -165,8 +193,8 @@ mod tests {
     use ed25519_dalek::{Signature, Verifier};
 
     use super::*;
-    use crate::crypto::b64url_decode;
-    use crate::sessions::Device;
+    use crate::domain::sessions::Device;
+    use crate::platform::crypto::b64url_decode;
 
     fn session(tenant: &Tenant, now: i64, expires_at: i64, idle_expires_at: i64) -> Session {
         Session {
@@ -215,7 +243,7 @@ mod tests {
 
     #[test]
     fn an_issued_token_verifies_and_says_who() {
-        let tenant = crate::testing::tenant();
+        let tenant = crate::platform::testing::tenant();
         let session = session(&tenant, 1_000, 100_000, 50_000);
         let key = TenantKey::derive(b"master-0123456789-0123456789-0123", &tenant.id, "g1", "1");
         let issued = issue(&key, &tenant, &session, "https://auth.acme.com", 1_000, [7; 16]);
@@ -243,7 +271,7 @@ mod tests {
 
     #[test]
     fn a_token_never_outlives_its_session() {
-        let tenant = crate::testing::tenant();
+        let tenant = crate::platform::testing::tenant();
         let key = TenantKey::derive(b"master-0123456789-0123456789-0123", &tenant.id, "g1", "1");
         let absolute = session(&tenant, 1_000, 1_100, 5_000);
         assert_eq!(issue(&key, &tenant, &absolute, "https://a", 1_000, [0; 16]).expires_at, 1_100);

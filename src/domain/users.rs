@@ -7,15 +7,15 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::domain::sessions;
+use crate::domain::tenants::Tenant;
 use crate::dynamo::expr::and;
 use crate::dynamo::{DynamoError, Expr, TransactItem, Transaction, TxError, s};
-use crate::email::Email;
-use crate::ids::{TenantId, UserId};
-use crate::keys;
-use crate::runtime::Random;
-use crate::sessions;
-use crate::store::Store;
-use crate::tenants::Tenant;
+use crate::platform::runtime::Random;
+use crate::table::keys;
+use crate::table::store::Store;
+use crate::values::email::Email;
+use crate::values::ids::{TenantId, UserId};
 
 /// A user as stored (times in epoch seconds).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -3,7 +3,7 @@
 //! email per day, across all of its logins, from one address and from all of them.
 //!
 //! The wrong-code budgets are spent before a code is compared, as the login's attempt is (see
-//! [`crate::login`]): every comparison holds a unit of them, so however many verifies are in
+//! [`crate::domain::login`]): every comparison holds a unit of them, so however many verifies are in
 //! flight, no more codes are compared than the budgets allow. A right code gives its unit back in
 //! the transaction that consumes the login.
 //!
@@ -29,11 +29,11 @@
 use std::net::IpAddr;
 
 use crate::dynamo::{Cancelled, DynamoError, Expr, TransactItem, Transaction, TxError};
-use crate::email::Email;
-use crate::ids::TenantId;
-use crate::keys;
-use crate::runtime::{Random, random_u64};
-use crate::store::Store;
+use crate::platform::runtime::{Random, random_u64};
+use crate::table::keys;
+use crate::table::store::Store;
+use crate::values::email::Email;
+use crate::values::ids::TenantId;
 
 const DAY: i64 = 86_400;
 
@@ -393,7 +393,7 @@ mod tests {
 
     #[test]
     fn tenant_counters_are_shared_out_over_shards() {
-        let rt = crate::testing::ManualRuntime::new(0, 3);
+        let rt = crate::platform::testing::ManualRuntime::new(0, 3);
         let shards = |limit| Budget::new("start_tenant", "all".into(), limit, 900).sharded(&rt).shards;
         assert_eq!((shards(3), shards(127), shards(128), shards(1_000), shards(10_000)), (1, 1, 2, 15, 16));
         let b = Budget::new("start_tenant", "all".into(), 10_000, 900).sharded(&rt);
@@ -414,7 +414,7 @@ mod tests {
     #[test]
     fn a_full_shard_moves_once_and_only_conditions_refuse() {
         use crate::dynamo::{CancellationReason, DeleteItemInput, DynamoError, Item, TransactItem};
-        let rt = crate::testing::ManualRuntime::new(0, 9);
+        let rt = crate::platform::testing::ManualRuntime::new(0, 9);
         let part = || TransactItem::Delete(DeleteItemInput::new("t", Item::new()));
         let tx = Transaction::new("tok").with("start_ip", part()).with("start_tenant", part());
         let cancel = |codes: [&str; 2]| {

@@ -6,7 +6,7 @@ use std::collections::VecDeque;
 use std::rc::Rc;
 use std::time::{Duration, SystemTime};
 
-use crate::runtime::{Clock, LocalFuture, Random, Timeout, Transport, TransportError};
+use crate::platform::runtime::{Clock, LocalFuture, Random, Timeout, Transport, TransportError};
 
 /// A clock that moves only when told to (or when something sleeps), and a seeded random stream.
 /// Clones share the clock and the stream (a slowed-down transport moves the test's clock).
@@ -293,9 +293,9 @@ fn operation(request: &http::Request<Vec<u8>>) -> String {
 
 /// A tenant record for tests: id `acme`, name `Acme`, generation `g1`, the default settings;
 /// adjust the fields a test cares about.
-pub fn tenant() -> crate::tenants::Tenant {
-    use crate::ids::TenantId;
-    use crate::tenants::{JwtSettings, LoginCodeSettings, SessionSettings, Tenant};
+pub fn tenant() -> crate::domain::tenants::Tenant {
+    use crate::domain::tenants::{JwtSettings, LoginCodeSettings, SessionSettings, Tenant};
+    use crate::values::ids::TenantId;
     Tenant {
         id: TenantId::parse("acme").unwrap_or_else(|_| unreachable!("a valid literal id")),
         name: "Acme".into(),
@@ -314,6 +314,6 @@ pub fn tenant() -> crate::tenants::Tenant {
         created_at: String::new(),
         updated_at: String::new(),
         generation: "g1".into(),
-        secrets: crate::tenants::SecretSeeds::default(),
+        secrets: crate::domain::tenants::SecretSeeds::default(),
     }
 }

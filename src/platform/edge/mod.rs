@@ -25,14 +25,14 @@ use worker::{Env, web_sys};
 
 use crate::api::{self, ApiError, Ctx, Deferred, DeferredFailure, Handled, LogLine, Outcome};
 use crate::config::{Config, ConfigError, VARIABLES};
-use crate::driver::{self, Done, HostTransport, Op, Step, Task};
+use crate::domain::resolve::Caches;
 use crate::dynamo::Client;
-use crate::resolve::Caches;
-use crate::runtime::{AnswerLimit, Clock, LocalFuture, Random, TransportError};
+use crate::platform::driver::{self, Done, HostTransport, Op, Step, Task};
+use crate::platform::runtime::{AnswerLimit, Clock, LocalFuture, Random, TransportError};
 
 type Resume = dyn FnMut(u32, u32, f64, u16, String, Uint8Array, String) -> JsValue;
 
-#[wasm_bindgen(module = "/src/edge.js")]
+#[wasm_bindgen(module = "/src/platform/edge/edge.js")]
 extern "C" {
     #[wasm_bindgen(js_name = setResume)]
     fn set_resume(resume: &Closure<Resume>);
@@ -443,7 +443,7 @@ fn op_value(id: u32, op: Op) -> (Kind, JsValue) {
         }
         Op::Sleep(d) => (Kind::Sleep, sleep_op(id, u32::try_from(d.as_millis()).unwrap_or(u32::MAX))),
         Op::ReadBody => {
-            let limit = u32::try_from(crate::input::MAX_BODY).unwrap_or(u32::MAX);
+            let limit = u32::try_from(crate::values::input::MAX_BODY).unwrap_or(u32::MAX);
             (Kind::Body, body_op(id, limit, api::BODY_TOO_LARGE))
         }
     }
@@ -453,7 +453,7 @@ fn op_value(id: u32, op: Op) -> (Kind, JsValue) {
 /// (dynauth's own routes; forwarded bodies are streamed to the origin untouched).
 /// A request head, read (see `requestHead` in src/edge.js): the request, whether its body must be
 /// read, and where it came from.
-type Head = (http::Request<Vec<u8>>, bool, Option<crate::regions::Location>);
+type Head = (http::Request<Vec<u8>>, bool, Option<crate::domain::regions::Location>);
 
 fn parse_head(head: &str) -> Result<Head, String> {
     let mut lines = head.split('\n');
@@ -461,7 +461,7 @@ fn parse_head(head: &str) -> Result<Head, String> {
     let url = lines.next().unwrap_or("/");
     // Where the request came from (request.cf), never from a header a client could send.
     let mut place = lines.next().unwrap_or("").splitn(3, ',');
-    let location = crate::regions::Location::of(place.next(), place.next(), place.next());
+    let location = crate::domain::regions::Location::of(place.next(), place.next(), place.next());
     let mut builder = http::Request::builder().method(method).uri(url);
     for line in lines {
         if let Some((name, value)) = line.split_once(':') {
