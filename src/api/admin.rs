@@ -470,7 +470,7 @@ async fn issue_code(ctx: &Ctx<'_>, request: &Request, id: &TenantId) -> Result<R
 /// the answer names the `kid` that signs from now on (no secret: the JWKS publishes the key).
 async fn change_secret(ctx: &Ctx<'_>, id: &TenantId, kind: &str, change: SecretChange) -> Result<Response, ApiError> {
     let kind = SecretKind::parse(kind).ok_or_else(|| ApiError::not_found("no such secret: origin, webhook or jwt"))?;
-    let master = if kind == SecretKind::Jwt { Some(super::token::master_key(ctx)?) } else { None };
+    let master = if kind == SecretKind::Jwt { Some(super::jwks::master_key(ctx)?) } else { None };
     let tenant =
         tenants::change_secret(&ctx.store, ctx.random, id, kind, change, ctx.now_secs()).await.map_err(tenant_error)?;
     ctx.caches.forget_tenant(id);

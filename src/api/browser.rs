@@ -1,5 +1,5 @@
-//! What browsers need: CORS for the tenant's allowed origins, the CSRF check of state-changing
-//! requests, and the hosted login page.
+//! What browsers need: CORS for the tenant's allowed origins and the CSRF check of state-changing
+//! requests (the hosted login page is [`super::page`]).
 //!
 //! - CORS: a request whose `Origin` is in the tenant's `allowed_origins` gets
 //!   `Access-Control-Allow-Origin: <origin>`, `Access-Control-Allow-Credentials: true` and
@@ -11,10 +11,8 @@
 
 use http::HeaderValue;
 
-use super::{ApiError, Request, Response, body, empty_response, only, request_host};
+use super::{ApiError, Request, Response, empty_response, request_host};
 use crate::domain::tenants::Tenant;
-use crate::platform::crypto::b64url;
-use crate::platform::runtime::Random;
 use crate::values::host::origin_of;
 
 /// How long browsers may cache a preflight answer.
@@ -76,6 +74,7 @@ pub(crate) fn preflight(tenant: &Tenant, request: &Request, methods: &'static st
     Ok(response)
 }
 
+#[cfg(any(not(target_arch = "wasm32"), feature = "admin"))]
 /// The CSRF check: the request's `Origin` (or, lacking it, its `Referer`'s origin) must be the
 /// tenant host itself or one of the tenant's allowed origins.
 pub(crate) fn check_origin(tenant: &Tenant, request: &Request) -> Result<(), ApiError> {
@@ -101,110 +100,6 @@ fn forbidden_origin() -> ApiError {
     }
 }
 
-/// Where the login page may send the user afterwards: a path on this host, or a URL on the host
-/// itself or on an allowed origin; anything else (other hosts, `//host`, `javascript:`) is `/`.
-pub(crate) fn safe_return_to(tenant: &Tenant, request: &Request, raw: Option<&str>) -> String {
-    let Some(raw) = raw.map(str::trim).filter(|r| !r.is_empty() && r.len() <= 2048) else { return "/".into() };
-    if raw.chars().any(|c| c.is_control() || c == '\\' || c.is_whitespace()) {
-        return "/".into();
-    }
-    if raw.starts_with('/') {
-        // The path as the browser will resolve it (dot segments, `%2e` among them): one that
-        // then starts with `//` would name another host.
-        return if normalized_path(raw).starts_with("//") { "/".into() } else { raw.to_string() };
-    }
-    // With whitespace, control characters, backslashes and user info refused, the origin parsed
-    // here is the one a browser navigates to.
-    match origin_of(raw) {
-        Some(origin) if tenant.allowed_origins.contains(&origin) || Some(&origin) == self_origin(request).as_ref() => {
-            raw.to_string()
-        }
-        _ => "/".into(),
-    }
-}
-
-/// The path of `raw` (a path-absolute reference) with its dot segments removed as the WHATWG URL
-/// parser removes them (`.`, `..`, `%2e` in any case and mix).
-fn normalized_path(raw: &str) -> String {
-    let path = raw.split(['?', '#']).next().unwrap_or(raw);
-    let dot = |s: &str| s == "." || s.eq_ignore_ascii_case("%2e");
-    let dots = |s: &str| s == ".." || [".%2e", "%2e.", "%2e%2e"].iter().any(|d| s.eq_ignore_ascii_case(d));
-    let parts: Vec<&str> = path.split('/').skip(1).collect();
-    let mut out: Vec<&str> = Vec::new();
-    for (i, part) in parts.iter().enumerate() {
-        let last = i + 1 == parts.len();
-        if dots(part) {
-            out.pop();
-            if last {
-                out.push("");
-            }
-        } else if dot(part) {
-            if last {
-                out.push("");
-            }
-        } else {
-            out.push(part);
-        }
-    }
-    format!("/{}", out.join("/"))
-}
-
-/// `GET /login?return_to=`: the hosted login page, branded with the tenant's name.
-pub(crate) fn login_page(tenant: &Tenant, request: &Request, random: &dyn Random) -> Result<Response, ApiError> {
-    only(request.method(), "GET")?;
-    // A malformed return_to is treated as none: the page falls back to its default target.
-    let raw = body::query(request, "return_to").ok().flatten();
-    let return_to = safe_return_to(tenant, request, raw.as_deref());
-    let nonce = b64url(&random.bytes::<18>());
-    let html = include_str!("login_page.html")
-        .replace("{{name}}", &html_escape(&tenant.name))
-        .replace("{{return_to}}", &html_escape(&return_to))
-        .replace("{{nonce}}", &nonce);
-    let mut response = empty_response(200);
-    *response.body_mut() = html.into_bytes();
-    let csp = format!(
-        "default-src 'none'; script-src 'nonce-{nonce}'; style-src 'nonce-{nonce}'; connect-src 'self'; img-src 'self'; \
-         form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
-    );
-    let headers = response.headers_mut();
-    headers.insert(http::header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
-    if let Ok(v) = HeaderValue::from_str(&csp) {
-        headers.insert(http::header::CONTENT_SECURITY_POLICY, v);
-    }
-    add_html_security_headers(&mut response);
-    Ok(response)
-}
-
-/// The headers every HTML answer carries.
-pub(crate) fn add_html_security_headers(response: &mut Response) {
-    let headers = response.headers_mut();
-    headers.insert(http::header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
-    headers.insert(http::header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
-    headers.insert(http::header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    if !headers.contains_key(http::header::CONTENT_SECURITY_POLICY) {
-        headers.insert(
-            http::header::CONTENT_SECURITY_POLICY,
-            HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'"),
-        );
-    }
-}
-
-/// Escapes text for HTML content and double-quoted attributes.
-pub(crate) fn html_escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -226,55 +121,6 @@ mod tests {
             b = b.header(*k, *v);
         }
         b.body(Vec::new()).unwrap_or_default()
-    }
-
-    #[test]
-    fn return_to_is_never_an_open_redirect() {
-        let t = tenant();
-        let r = request(&[]);
-        let cases = [
-            (None, "/"),
-            (Some(""), "/"),
-            (Some("/dashboard?tab=1#x"), "/dashboard?tab=1#x"),
-            (Some("//evil.test/x"), "/"),
-            (Some("/\\evil.test"), "/"),
-            (Some("https://evil.test/x"), "/"),
-            (Some("https://app.acme.test/after"), "https://app.acme.test/after"),
-            (Some("https://app.acme.test"), "https://app.acme.test"),
-            (Some("https://app.acme.test.evil.test/"), "/"),
-            (Some("https://app.acme.test@evil.test/"), "/"),
-            (Some("https://auth.acme.test/home"), "https://auth.acme.test/home"),
-            (Some("http://localhost:3000/x"), "http://localhost:3000/x"),
-            (Some("http://localhost:3001/x"), "/"),
-            (Some("javascript:alert(1)"), "/"),
-            (Some("data:text/html,x"), "/"),
-            (Some("/ok\nLocation: x"), "/"),
-            (Some("dashboard"), "/"),
-            (Some("/.//evil.test"), "/"),
-            (Some("/a/..//evil.test"), "/"),
-            (Some("/%2e//evil.test"), "/"),
-            (Some("/%2E%2e/%2e//evil.test/x?y"), "/"),
-            (Some("/./ok"), "/./ok"),
-            (Some("/a/../b"), "/a/../b"),
-        ];
-        for (raw, want) in cases {
-            assert_eq!(safe_return_to(&t, &r, raw), want, "{raw:?}");
-        }
-    }
-
-    #[test]
-    fn paths_normalize_as_browsers_resolve_them() {
-        for (raw, want) in [
-            ("/", "/"),
-            ("/a/./b/../c", "/a/c"),
-            ("/a/..", "/"),
-            ("/a/.", "/a/"),
-            ("/.//x", "//x"),
-            ("/..//x", "//x"),
-            ("/%2E/%2e%2E/x?q=/../", "/x"),
-        ] {
-            assert_eq!(normalized_path(raw), want, "{raw}");
-        }
     }
 
     #[test]
@@ -305,10 +151,5 @@ mod tests {
         assert_eq!(cors_origin(&t, &request(&[("origin", "https://evil.test")])), None);
         assert_eq!(cors_origin(&t, &request(&[("origin", "https://auth.acme.test")])), None, "same origin needs none");
         assert_eq!(cors_origin(&t, &request(&[])), None);
-    }
-
-    #[test]
-    fn escaping() {
-        assert_eq!(html_escape(r#"<a href="x">'&'</a>"#), "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;");
     }
 }

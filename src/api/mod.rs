@@ -7,16 +7,21 @@
 //! services it needs, and renders a typed view ([`views`]) or an [`ApiError`].
 //!
 //! # Layout
+//! - [`route`]: every route, parsed once: its log name, whether dynauth answers it, its browser
+//!   methods, and whether the edge Worker serves it (the hot path) or the admin Worker.
 //! - [`error`]: [`ApiError`] and its one mapping to a response.
 //! - [`body`]: JSON bodies into typed input, path segments, query and page parameters.
-//! - [`cookies`]: the token a request presents, the session cookie, the device.
+//! - [`cookies`]: the token a request presents, the session, snapshot and binding cookies.
 //! - [`views`]: what the answers look like.
-//! - [`session`]: session lookup and logout.
-//! - [`token`]: session JWTs, the tenant's JWKS and discovery document.
-//! - [`login`]: login codes: start and verify.
+//! - [`session`]: session lookup (hot) and logout.
+//! - [`jwks`]: the tenant's JWKS and discovery document (hot); [`token`]: session JWTs.
+//! - [`login`]: login codes: start and verify; [`page`]: the hosted login page.
 //! - [`admin`]: the admin API (Bearer `ADMIN_TOKEN`).
 //! - [`proxy`]: forwarding requests on tenant hosts to the tenant's origin (and the gateway).
-//! - [`browser`]: CORS, the CSRF check, the hosted login page.
+//! - [`browser`]: CORS and the CSRF check.
+//!
+//! Cold modules and items (everything but the hot path) are compiled into the admin Worker and
+//! every native build, not into the edge Worker, which hands their routes to the admin Worker.
 
 #[cfg(any(not(target_arch = "wasm32"), feature = "admin"))]
 pub mod admin;
@@ -24,9 +29,15 @@ pub mod body;
 pub mod browser;
 pub mod cookies;
 pub mod error;
+pub mod jwks;
+#[cfg(any(not(target_arch = "wasm32"), feature = "admin"))]
 pub mod login;
+#[cfg(any(not(target_arch = "wasm32"), feature = "admin"))]
+pub mod page;
 pub mod proxy;
+pub mod route;
 pub mod session;
+#[cfg(any(not(target_arch = "wasm32"), feature = "admin"))]
 pub mod token;
 pub mod views;
 
@@ -38,6 +49,7 @@ use serde::Serialize;
 
 pub use error::ApiError;
 pub use proxy::Forward;
+pub use route::Route;
 
 use crate::config::{Config, ConfigError};
 use crate::domain::resolve::Caches;
@@ -153,6 +165,7 @@ impl<'a> Ctx<'a> {
         self.config.token_secret.expose().as_bytes()
     }
 
+    #[cfg(any(not(target_arch = "wasm32"), feature = "admin"))]
     /// `DEV_MODE` only: puts the issued code in this request's log line.
     pub(crate) fn log_dev_code(&self, code: &str, login_id: &str, email: &str) {
         *self.dev_login.borrow_mut() =
@@ -293,27 +306,6 @@ pub struct Handled {
     pub deferred: Vec<Deferred>,
 }
 
-/// True for the admin API's paths, and `/openapi.json` (the edge Worker hands them to the admin
-/// Worker, which carries the API description so the edge bundle does not).
-pub fn is_admin_path(path: &str) -> bool {
-    path == "/v1/admin" || path.starts_with("/v1/admin/") || path == "/openapi.json"
-}
-
-/// True for the paths dynauth answers itself; every other path on a tenant host is forwarded to
-/// the tenant's origin (so the edge knows whether it must read the body).
-pub fn is_own_path(path: &str) -> bool {
-    path == "/health"
-        || path == "/ready"
-        || path == "/openapi.json"
-        || path == "/.well-known/dynauth-domain-verification"
-        || path == "/.well-known/jwks.json"
-        || path == "/.well-known/openid-configuration"
-        || path == "/v1"
-        || path.starts_with("/v1/")
-        || path == "/login"
-        || path.starts_with("/login/")
-}
-
 /// Handle a request when the configuration could not be read: every route answers 500
 /// `config_error` naming the variable.
 pub fn config_failure(request: &Request, error: &ConfigError, request_id: String) -> Handled {
@@ -426,52 +418,44 @@ async fn route(ctx: &Ctx<'_>, request: &Request) -> Routed {
         Ok(s) => s,
         Err(e) => return Routed::new("bad_path", Err(e)),
     };
-    let segments: Vec<&str> = segments.iter().map(|s| s.as_ref()).collect();
-    let on_tenant = match segments.as_slice() {
-        ["health"] => {
+    let route = Route::of(&segments);
+    match route {
+        Route::Health => {
             let ok = only(request.method(), "GET").map(|()| json_response(200, &views::Status { status: "ok" }));
-            return Routed::respond("health", ok);
+            Routed::respond(route.name(), ok)
         }
-        ["ready"] => {
+        Route::Ready => {
             let ready = match only(request.method(), "GET") {
                 Ok(()) => ready(ctx).await,
                 Err(e) => Err(e),
             };
-            return Routed::respond("ready", ready);
+            Routed::respond(route.name(), ready)
         }
         #[cfg(any(not(target_arch = "wasm32"), feature = "admin"))]
-        ["openapi.json"] => {
+        Route::OpenApi => {
             let spec = only(request.method(), "GET").map(|()| admin::openapi());
-            return Routed::respond("openapi", spec);
+            Routed::respond(route.name(), spec)
         }
         // The admin API is a future of its own (not inlined into this one: it is most of the code).
         #[cfg(any(not(target_arch = "wasm32"), feature = "admin"))]
-        ["v1", "admin", rest @ ..] => {
-            let admin: crate::platform::runtime::LocalFuture<'_, Routed> = Box::pin(admin::route(ctx, request, rest));
-            return admin.await;
+        Route::Admin => {
+            let rest: Vec<&str> = segments.iter().skip(2).map(|s| s.as_ref()).collect();
+            let admin: crate::platform::runtime::LocalFuture<'_, Routed> = Box::pin(admin::route(ctx, request, &rest));
+            admin.await
         }
-        [".well-known", "dynauth-domain-verification"] => {
+        #[cfg(any(not(target_arch = "wasm32"), feature = "admin"))]
+        Route::DomainVerification => {
             let token = match only(request.method(), "GET") {
                 Ok(()) => domain_verification(ctx, request).await,
                 Err(e) => Err(e),
             };
-            return Routed::respond("domain_verification", token);
+            Routed::respond(route.name(), token)
         }
-        ["v1", "tenant"] => OnTenant::Tenant,
-        ["v1", "session"] => OnTenant::Session,
-        ["v1", "session", "token"] => OnTenant::SessionToken,
-        [".well-known", "jwks.json"] => OnTenant::Jwks,
-        [".well-known", "openid-configuration"] => OnTenant::Discovery,
-        ["v1", "logout"] => OnTenant::Logout,
-        ["v1", "login", "start"] => OnTenant::LoginStart,
-        ["v1", "login", "verify"] => OnTenant::LoginVerify,
-        ["login"] => OnTenant::LoginPage,
-        ["v1", ..] | ["login", ..] => {
-            return Routed::respond("not_found", Err(ApiError::not_found(format!("no route for {path}"))));
-        }
-        _ => OnTenant::Proxy,
-    };
-    with_tenant(ctx, request, on_tenant).await
+        Route::NotFound => Routed::respond(route.name(), Err(ApiError::not_found(format!("no route for {path}")))),
+        _ if route.on_tenant() => with_tenant(ctx, request, route).await,
+        // A cold route that reached the edge Worker (it hands them to the admin Worker first).
+        _ => Routed::respond(route.name(), Err(ApiError::not_found(format!("no route for {path} here")))),
+    }
 }
 
 /// `GET /ready`: 200 `{"status":"ready"}` when one cheap DynamoDB read succeeds (credentials,
@@ -483,6 +467,7 @@ async fn ready(ctx: &Ctx<'_>) -> Result<Response, ApiError> {
     }
 }
 
+#[cfg(any(not(target_arch = "wasm32"), feature = "admin"))]
 /// `GET /.well-known/dynauth-domain-verification`: the verification token of the claimed host
 /// the request came to (any status, so a `pending` host can prove it reaches this Worker), as
 /// text; 404 `unknown_host` when no tenant claims it. `POST /v1/admin/tenants/{id}/domains/{host}/verify`
@@ -503,78 +488,43 @@ async fn domain_verification(ctx: &Ctx<'_>, request: &Request) -> Result<Respons
     Ok(response)
 }
 
-/// The routes on a tenant's host.
-#[derive(Debug, Clone, Copy)]
-enum OnTenant {
-    Tenant,
-    Session,
-    SessionToken,
-    Jwks,
-    Discovery,
-    Logout,
-    LoginStart,
-    LoginVerify,
-    LoginPage,
-    Proxy,
-}
-
-impl OnTenant {
-    fn name(self) -> &'static str {
-        match self {
-            Self::Tenant => "tenant",
-            Self::Session => "session",
-            Self::SessionToken => "session_token",
-            Self::Jwks => "jwks",
-            Self::Discovery => "openid_configuration",
-            Self::Logout => "logout",
-            Self::LoginStart => "login_start",
-            Self::LoginVerify => "login_verify",
-            Self::LoginPage => "login_page",
-            Self::Proxy => "proxy",
-        }
-    }
-
-    /// The methods of a route browsers call (CORS applies to it), `None` for the others.
-    fn browser_methods(self) -> Option<&'static str> {
-        match self {
-            Self::Tenant | Self::Session => Some("GET"),
-            Self::SessionToken | Self::Logout | Self::LoginStart | Self::LoginVerify => Some("POST"),
-            Self::Jwks | Self::Discovery | Self::LoginPage | Self::Proxy => None,
-        }
-    }
-}
-
 /// Resolves the request's tenant from its Host, then runs the route with it; the tenant is
 /// logged. For a route browsers call, `OPTIONS` is answered as a CORS preflight and an allowed
 /// cross origin gets CORS headers on whatever the route answers.
-async fn with_tenant(ctx: &Ctx<'_>, request: &Request, on: OnTenant) -> Routed {
+async fn with_tenant(ctx: &Ctx<'_>, request: &Request, route: Route) -> Routed {
     let tenant = match resolve_tenant(ctx, request).await {
         Ok(t) => t,
-        Err(e) => return Routed::new(on.name(), Err(e)),
+        Err(e) => return Routed::new(route.name(), Err(e)),
     };
     let id = Some(tenant.id.to_string());
     let mut cors = None;
-    if let Some(methods) = on.browser_methods() {
+    if let Some(methods) = route.browser_methods() {
         if request.method() == http::Method::OPTIONS {
             let result = browser::preflight(&tenant, request, methods).map(Outcome::Respond);
             return Routed { route: "preflight", tenant: id, result, cors: None };
         }
         cors = browser::cors_origin(&tenant, request);
     }
-    let result = match on {
-        OnTenant::Tenant => only(request.method(), "GET")
+    let result = match route {
+        Route::Session => session::lookup(ctx, request, tenant).await,
+        Route::Jwks => jwks::jwks(ctx, request, &tenant),
+        Route::Discovery => jwks::discovery(ctx, request),
+        Route::Proxy => proxy::gateway(ctx, request, tenant).await,
+        Route::Tenant => only(request.method(), "GET")
             .map(|()| Outcome::Respond(json_response(200, &views::TenantName { id: &tenant.id, name: &tenant.name }))),
-        OnTenant::Session => session::lookup(ctx, request, tenant).await,
-        OnTenant::SessionToken => token::issue(ctx, request, tenant).await,
-        OnTenant::Jwks => token::jwks(ctx, request, &tenant),
-        OnTenant::Discovery => token::discovery(ctx, request),
-        OnTenant::Logout => session::logout(ctx, request, tenant).await,
-        OnTenant::LoginStart => login::start(ctx, request, tenant).await,
-        OnTenant::LoginVerify => login::verify(ctx, request, tenant).await,
-        OnTenant::LoginPage => browser::login_page(&tenant, request, ctx.random).map(Outcome::Respond),
-        OnTenant::Proxy => proxy::gateway(ctx, request, tenant).await,
+        #[cfg(any(not(target_arch = "wasm32"), feature = "admin"))]
+        Route::SessionToken => token::issue(ctx, request, tenant).await,
+        #[cfg(any(not(target_arch = "wasm32"), feature = "admin"))]
+        Route::Logout => session::logout(ctx, request, tenant).await,
+        #[cfg(any(not(target_arch = "wasm32"), feature = "admin"))]
+        Route::LoginStart => login::start(ctx, request, tenant).await,
+        #[cfg(any(not(target_arch = "wasm32"), feature = "admin"))]
+        Route::LoginVerify => login::verify(ctx, request, tenant).await,
+        #[cfg(any(not(target_arch = "wasm32"), feature = "admin"))]
+        Route::LoginPage => page::login_page(&tenant, request, ctx.random).map(Outcome::Respond),
+        _ => Err(ApiError::not_found(format!("no route for {} here", request.uri().path()))),
     };
-    Routed { route: on.name(), tenant: id, result, cors }
+    Routed { route: route.name(), tenant: id, result, cors }
 }
 
 /// The tenant of the request's Host: 400 `invalid_host` when the Host is malformed, 404
@@ -650,29 +600,6 @@ mod tests {
     use crate::platform::runtime::Clock;
     use crate::platform::testing::{ManualRuntime, ScriptedTransport};
     use crate::values::ids::{SessionId, TenantId};
-
-    #[test]
-    fn dynauth_keeps_its_own_paths_from_origins() {
-        for own in [
-            "/health",
-            "/ready",
-            "/openapi.json",
-            "/.well-known/dynauth-domain-verification",
-            "/.well-known/jwks.json",
-            "/.well-known/openid-configuration",
-            "/v1",
-            "/v1/x",
-            "/login",
-        ] {
-            assert!(is_own_path(own), "{own}");
-        }
-        for theirs in ["/", "/app", "/.well-known/security.txt", "/v10", "/loginx", "/openapi.yaml"] {
-            assert!(!is_own_path(theirs), "{theirs}");
-        }
-        assert!(
-            is_admin_path("/v1/admin/tenants") && is_admin_path("/openapi.json") && !is_admin_path("/v1/administrator")
-        );
-    }
 
     #[test]
     fn a_failed_deferred_slide_is_logged_with_its_request_id() {

@@ -4,7 +4,7 @@
 use std::rc::Rc;
 
 use super::cookies::{self, CookieMode, Presented};
-use super::{ApiError, Ctx, Deferred, Outcome, Request, empty_response, json_response, only, views};
+use super::{ApiError, Ctx, Deferred, Outcome, Request, json_response, only, views};
 use crate::domain::sessions::{self, Lookup, Session};
 use crate::domain::snapshot;
 use crate::domain::tenants::Tenant;
@@ -108,6 +108,7 @@ pub(crate) fn set_snapshot(
     }
 }
 
+#[cfg(any(not(target_arch = "wasm32"), feature = "admin"))]
 /// `POST /v1/logout`: revokes the presented session (if any) and clears the cookie; always 204.
 pub(crate) async fn logout(ctx: &Ctx<'_>, request: &Request, tenant: Rc<Tenant>) -> Result<Outcome, ApiError> {
     only(request.method(), "POST")?;
@@ -120,7 +121,7 @@ pub(crate) async fn logout(ctx: &Ctx<'_>, request: &Request, tenant: Rc<Tenant>)
     if let Some(token) = presented.and_then(|p| p.token()) {
         sessions::revoke(&ctx.store, &tenant.id, &token.id(), ctx.now_secs()).await?;
     }
-    let mut response = empty_response(204);
+    let mut response = super::empty_response(204);
     cookies::set_cookie(&mut response, &mode.clear());
     if cookies::cookie_value(request.headers(), mode.cache_name()).is_some() {
         // This browser's snapshot goes with its session, at once.

@@ -242,16 +242,21 @@ impl<'a> Client<'a> {
     /// A transaction. With a `ClientRequestToken` (set one unless there is a reason not to)
     /// DynamoDB makes a repeated call idempotent, so lost answers are retried too.
     pub async fn transact_write_items(&self, input: &TransactWriteItemsInput) -> Result<(), DynamoError> {
+        self.transact_once(input).await.map_err(|(e, _)| e)
+    }
+
+    /// [`Self::transact_write_items`], saying on error whether an attempt may have been applied.
+    async fn transact_once(&self, input: &TransactWriteItemsInput) -> Result<(), (DynamoError, bool)> {
         let retries = if input.client_request_token.is_some() { Retries::All } else { Retries::ServerRefused };
-        let _: serde_json::Value = self.call("TransactWriteItems", input, retries).await?;
-        Ok(())
+        self.exchange("TransactWriteItems", encode(input).map_err(|e| (e, false))?, retries).await.map(|_| ())
     }
 
     /// A transaction whose parts have names: a cancellation says which parts failed, by name.
     ///
     /// A cancellation for transient reasons only (another transaction held one of the items, or
     /// throttling: see [`Cancelled::only_transient`]) is no answer about the items, so the
-    /// transaction is sent again, under a new token, after a full-jitter backoff, until it commits,
+    /// transaction is sent again after a full-jitter backoff (under a new token, unless an attempt
+    /// under the current one may have been applied: then the same), until it commits,
     /// is refused for a reason of its own, or the deadline comes: then
     /// [`DynamoError::RetriesExhausted`] (503 + Retry-After in the API), never a failed condition.
     pub async fn transact(&self, tx: &Transaction) -> Result<(), TxError> {
@@ -259,12 +264,19 @@ impl<'a> Client<'a> {
         let policy = RetryPolicy { max_attempts: retry::CONFLICT_ATTEMPTS, ..self.retry };
         let mut renewed: Option<Transaction> = None;
         let mut attempts = 0u32;
+        // Whether an attempt under the current token may have been applied (its answer lost):
+        // then the token is kept, so that DynamoDB answers a repeat of an applied transaction as
+        // done instead of applying it twice.
+        let mut maybe_applied = false;
         loop {
             let current = renewed.as_ref().unwrap_or(tx);
             attempts += 1;
-            let error = match self.transact_write_items(current.input()).await {
+            let error = match self.transact_once(current.input()).await {
                 Ok(()) => return Ok(()),
-                Err(e) => current.explain(e),
+                Err((e, applied)) => {
+                    maybe_applied |= applied;
+                    current.explain(e)
+                }
             };
             let TxError::Cancelled(cancelled) = &error else { return Err(error) };
             if !cancelled.only_transient() {
@@ -278,9 +290,11 @@ impl<'a> Client<'a> {
                     return Err(TxError::Db(DynamoError::RetriesExhausted { attempts, last }));
                 }
             }
-            let mut token = [0u8; 16];
-            self.runtime.fill_random(&mut token);
-            renewed = Some(tx.renewed(hex::encode(token)));
+            if !maybe_applied {
+                let mut token = [0u8; 16];
+                self.runtime.fill_random(&mut token);
+                renewed = Some(tx.renewed(hex::encode(token)));
+            }
         }
     }
 
@@ -598,6 +612,44 @@ mod tests {
         .err();
         assert_eq!(err, Some(DynamoError::Transport { message: "connection reset".into() }));
         assert_eq!(t.requests().len(), 1, "a write whose answer was lost is not sent again");
+    }
+
+    #[test]
+    fn conflicts_are_sent_again_under_a_new_token_unless_the_old_one_may_have_applied() {
+        const CONFLICT: &str = r#"{"__type":"com.amazonaws.dynamodb.v20120810#TransactionCanceledException","message":"cancelled","CancellationReasons":[{"Code":"TransactionConflict"}]}"#;
+        let token_of = |r: &http::Request<Vec<u8>>| {
+            serde_json::from_slice::<serde_json::Value>(r.body()).unwrap_or_default()["ClientRequestToken"].to_string()
+        };
+        let part = || TransactItem::Delete(DeleteItemInput::new("t", key()));
+        let rt = ManualRuntime::new(1_700_000_000, 1);
+        // A plain conflict: nothing was applied, so the repeat is a new transaction.
+        let t = ScriptedTransport::new();
+        t.respond(400, CONFLICT).respond(200, "{}");
+        let c = client(&t, &rt, RetryPolicy::default());
+        assert_eq!(block_on(c.transact(&Transaction::new("tok-1").with("a", part()))), Ok(()));
+        let tokens: Vec<String> = t.requests().iter().map(token_of).collect();
+        assert_eq!(tokens.len(), 2);
+        assert_ne!(tokens[0], tokens[1], "a new token");
+        // A lost answer first (maybe applied), then a conflict: the token is kept, so that an
+        // applied transaction is answered as done, never applied twice.
+        let t = ScriptedTransport::new();
+        t.fail("connection reset").respond(400, CONFLICT).respond(200, "{}");
+        let c = client(&t, &rt, RetryPolicy::default());
+        assert_eq!(block_on(c.transact(&Transaction::new("tok-2").with("a", part()))), Ok(()));
+        let tokens: Vec<String> = t.requests().iter().map(token_of).collect();
+        assert_eq!(tokens, vec!["\"tok-2\"".to_string(); 3]);
+        // Conflicts to the end: RetriesExhausted (503 in the API), never a failed condition.
+        let t = ScriptedTransport::new();
+        for _ in 0..retry::CONFLICT_ATTEMPTS {
+            t.respond(400, CONFLICT);
+        }
+        let c = client(&t, &rt, RetryPolicy::default());
+        let err = block_on(c.transact(&Transaction::new("tok-3").with("a", part()))).err();
+        assert!(
+            matches!(&err, Some(TxError::Db(DynamoError::RetriesExhausted { attempts, .. })) if *attempts == retry::CONFLICT_ATTEMPTS),
+            "{err:?}"
+        );
+        assert!(err.as_ref().is_some_and(|e| matches!(e, TxError::Db(d) if d.is_unavailable())));
     }
 
     #[test]

@@ -169,7 +169,9 @@ describe('revocation', () => {
     await replicate();
     const out = await from(DUBLIN, 'POST', '/v1/logout', ACME, { authorization: `Bearer ${token}` });
     assert.equal(out.status, 204);
-    assert.deepEqual(out.replica, []);
+    // Logout is the admin Worker's (through the ADMIN binding): it may resolve the host from the
+    // nearest replica (once per isolate), and writes nothing there.
+    assert.ok(out.replica.every((op) => op === 'GetItem') && out.replica.length <= 1, `the replica saw ${out.replica}`);
     assert.ok(out.home.some((op) => op !== 'GetItem' && op !== 'Query'), `a write at home: ${out.home}`);
     assert.equal((await lookup(ASHBURN, token)).status, 401);
   });

@@ -163,8 +163,10 @@ pub fn fetch(request: web_sys::Request, env: Env, ctx: Context) -> JsValue {
     driver::set_now(js_sys::Date::now() as u64);
     sweep(driver::now());
     let head = request_head(&request);
+    // The cold paths (logins, the login page, JWT minting, logout, the admin API) are the admin
+    // Worker's; a path that does not parse is answered here (400).
     #[cfg(not(feature = "admin"))]
-    if api::is_admin_path(path_of(&head)) {
+    if api::Route::parse(path_of(&head)).is_ok_and(|route| !route.hot()) {
         return admin(&env, &request);
     }
     let state = isolate(&env);
@@ -201,8 +203,9 @@ fn path_of(head: &str) -> &str {
     path.split(['?', '#']).next().unwrap_or("/")
 }
 
-/// This Worker has no admin API: `/v1/admin/*` goes to the admin Worker (`dynauth-admin`, the
-/// same crate built with the admin API) through the `ADMIN` service binding, body and all.
+/// This Worker serves the hot path only: every other route (the admin API, logins, the login
+/// page, JWT minting, logout) goes to the admin Worker (`dynauth-admin`, the same crate built with
+/// everything) through the `ADMIN` service binding, body and all.
 #[cfg(not(feature = "admin"))]
 fn admin(env: &Env, request: &web_sys::Request) -> JsValue {
     let forwarded = to_admin(env, request);
@@ -211,13 +214,14 @@ fn admin(env: &Env, request: &web_sys::Request) -> JsValue {
     }
     let error = ConfigError {
         variable: "ADMIN",
-        problem: "is not bound: the admin API is served by the dynauth-admin Worker through this service binding"
+        problem: "is not bound: logins, the login page, JWT minting, logout and the admin API are served by the \
+                  dynauth-admin Worker through this service binding"
             .into(),
     };
     let err = ApiError::Config(error.clone());
     let line = LogLine {
         request_id: random_id(),
-        route: "admin",
+        route: api::Route::parse(path_of(&request_head(request))).map_or("bad_path", api::Route::name),
         status: err.status(),
         error_code: Some(err.code()),
         error_detail: Some(error.to_string()),
@@ -469,7 +473,8 @@ fn parse_head(head: &str) -> Result<Head, String> {
         }
     }
     let request = builder.body(Vec::new()).map_err(|e| e.to_string())?;
-    let needs_body = !matches!(method, "GET" | "HEAD") && api::is_own_path(request.uri().path());
+    let own = api::Route::parse(request.uri().path()).map_or(true, api::Route::own);
+    let needs_body = !matches!(method, "GET" | "HEAD") && own;
     Ok((request, needs_body, location))
 }
 
