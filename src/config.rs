@@ -526,6 +526,28 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn variables_lists_every_name_the_configuration_asks_for() {
+        // The edge looks up only the names in VARIABLES: one read here but missing there would be
+        // silently unset in the Worker alone.
+        let asked = std::cell::RefCell::new(std::collections::BTreeSet::new());
+        let mut with_regions = base_vars();
+        with_regions.insert("DYNAMODB_REGIONS", "us-east-1,eu-west-1".into());
+        with_regions.insert("DYNAMODB_ENDPOINTS", "http://127.0.0.1:8000,http://127.0.0.1:8001".into());
+        for vars in [base_vars(), with_regions] {
+            let _ = Config::from_lookup(|name| {
+                asked.borrow_mut().insert(name.to_string());
+                vars.get(name).cloned()
+            });
+        }
+        let asked = asked.into_inner();
+        let listed: std::collections::BTreeSet<String> = VARIABLES.iter().map(|v| v.to_string()).collect();
+        let missing: Vec<&String> = asked.difference(&listed).collect();
+        assert!(missing.is_empty(), "asked for but not in VARIABLES: {missing:?}");
+        let stale: Vec<&String> = listed.difference(&asked).collect();
+        assert!(stale.is_empty(), "in VARIABLES but never asked for: {stale:?}");
+    }
+
+    #[test]
     fn a_global_table_has_a_home_and_replica_regions() {
         let Ok(single) = parse(&base_vars()) else { panic!() };
         assert!(single.replicas.is_empty(), "one region unless DYNAMODB_REGIONS names more");
@@ -533,7 +555,7 @@ pub(crate) mod tests {
         vars.insert("DYNAMODB_ENDPOINT", "http://127.0.0.1:8000".into());
         vars.insert("DYNAMODB_REGIONS", " us-east-1, eu-west-1 ,ap-southeast-2".into());
         vars.insert("DYNAMODB_ENDPOINTS", "eu-west-1=http://127.0.0.1:8001".into());
-        let config = parse(&vars).unwrap_or_else(|e| panic!("{e}"));
+        let config = parse(&vars).expect("the test's own input");
         assert_eq!(
             (config.dynamo.region.as_str(), config.dynamo.endpoint.uri().to_string()),
             ("us-east-1", "http://127.0.0.1:8000/".into())

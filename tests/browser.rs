@@ -2,6 +2,8 @@
 //! refused origins, the CSRF check of logout and verify, and the hosted login page (security
 //! headers, branding, no open redirect).
 
+#![allow(clippy::expect_used)] // a test's own setup may panic: it is the test failing
+
 mod common;
 
 use serde_json::json;

@@ -1,5 +1,7 @@
 //! The `dynauth` CLI against DynamoDB Local: table create/check, tenants and domains, exit codes.
 
+#![allow(clippy::expect_used)] // a test's own setup may panic: it is the test failing
+
 mod common;
 
 use std::process::Command;
@@ -142,13 +144,13 @@ fn help_and_version_go_to_stdout_and_a_closed_pipe_is_no_panic() {
     assert_eq!((usage.code, usage.stdout.as_str()), (2, ""));
     assert!(usage.stderr.starts_with("usage:"));
     // The reader is gone before anything is written: EPIPE on every write, and still no panic.
-    let (reader, writer) = std::io::pipe().unwrap_or_else(|e| panic!("{e}"));
+    let (reader, writer) = std::io::pipe().expect("the test's own input");
     drop(reader);
     let out = command("unused", &["table", "definition"])
         .stdout(writer)
         .stderr(std::process::Stdio::piped())
         .output()
-        .unwrap_or_else(|e| panic!("{e}"));
+        .expect("the test's own input");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!((out.status.code(), stderr.contains("panicked")), (Some(0), false), "{stderr}");
     // Configuration missing: exit 3, naming it.
@@ -158,7 +160,7 @@ fn help_and_version_go_to_stdout_and_a_closed_pipe_is_no_panic() {
         .env_remove("AWS_REGION")
         .env("DYNAMODB_ENDPOINT", dynamodb_endpoint())
         .output()
-        .unwrap_or_else(|e| panic!("{e}"));
+        .expect("the test's own input");
     assert_eq!(missing.status.code(), Some(3), "{}", String::from_utf8_lossy(&missing.stderr));
 }
 
@@ -252,16 +254,16 @@ fn credentials_come_from_aws_profile_files_when_none_are_given() {
     let key = std::env::var("MOTO_ACCESS_KEY_ID").unwrap_or_default();
     let secret = std::env::var("MOTO_SECRET_ACCESS_KEY").unwrap_or_default();
     let dir = std::env::temp_dir().join(unique_name("aws-profile"));
-    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::create_dir_all(&dir).expect("the test's own input");
     let credentials = dir.join("credentials");
     let config = dir.join("config");
     std::fs::write(
         &credentials,
         format!("[ops]\naws_access_key_id = {key}\naws_secret_access_key = {secret}\n\n[wrong]\naws_access_key_id = {key}\naws_secret_access_key = not-the-secret\n"),
     )
-    .unwrap_or_else(|e| panic!("{e}"));
+    .expect("the test's own input");
     std::fs::write(&config, "[profile ops]\nregion = us-east-1\n\n[profile wrong]\nregion = us-east-1\n")
-        .unwrap_or_else(|e| panic!("{e}"));
+        .expect("the test's own input");
     let run = |profile: &str| {
         let out = Command::new(env!("CARGO_BIN_EXE_dynauth"))
             .args(["table", "create", "--table", &unique_name("cliprofile"), "--endpoint", &endpoint])
@@ -272,7 +274,7 @@ fn credentials_come_from_aws_profile_files_when_none_are_given() {
             .env("AWS_SHARED_CREDENTIALS_FILE", &credentials)
             .env("AWS_CONFIG_FILE", &config)
             .output()
-            .unwrap_or_else(|e| panic!("{e}"));
+            .expect("the test's own input");
         (out.status.code(), String::from_utf8_lossy(&out.stderr).into_owned())
     };
     let (code, stderr) = run("ops");
@@ -309,12 +311,12 @@ fn table_check_covers_every_region_of_a_global_table() {
         .env("AWS_ACCESS_KEY_ID", "AKIDLOCALCLI")
         .env("AWS_SECRET_ACCESS_KEY", "local-cli-secret")
         .status()
-        .unwrap_or_else(|e| panic!("{e}"));
+        .expect("the test's own input");
     assert!(made.success());
     let ok = regional(&["table", "check"]);
     assert_eq!(ok.code, 0, "{}{}", ok.stdout, ok.stderr);
     assert!(ok.stdout.contains("region:  us-east-1") && ok.stdout.contains("region:  ap-southeast-2"), "{}", ok.stdout);
     // A DYNAMODB_REGIONS that does not start at home is a configuration error (exit 3).
     let wrong = command(&table, &["table", "check"]).env("DYNAMODB_REGIONS", "eu-west-1,us-east-1").output();
-    assert_eq!(wrong.map(|o| o.status.code()).unwrap_or_else(|e| panic!("{e}")), Some(3));
+    assert_eq!(wrong.map(|o| o.status.code()).expect("the test's own input"), Some(3));
 }

@@ -1,6 +1,8 @@
 //! The DynamoDB client against Amazon's DynamoDB Local: table creation and checking, every
 //! operation round-tripping, and the typed errors for failed conditions and transactions.
 
+#![allow(clippy::expect_used)] // a test's own setup may panic: it is the test failing
+
 mod common;
 
 use std::collections::HashMap;
@@ -41,7 +43,7 @@ fn create_check_and_a_table_missing_an_index() {
     let client = local_client(HttpTransport::default(), os_runtime());
     // Creating again leaves the existing table alone.
     assert_eq!(block_on(schema::create(&client, &t.schema)), Ok(false));
-    let report = block_on(schema::check(&client, &t.schema)).unwrap_or_else(|e| panic!("{e}"));
+    let report = block_on(schema::check(&client, &t.schema)).expect("the test's own input");
     assert_eq!(report.mismatches, Vec::<String>::new());
     assert_eq!(report.indexes, vec!["GSI1".to_string(), "GSI2".to_string()]);
     assert_eq!(report.ttl_attribute.as_deref(), Some("ttl"));
@@ -52,8 +54,8 @@ fn create_check_and_a_table_missing_an_index() {
     let mut input: CreateTableInput = bad.create_table_input();
     input.global_secondary_indexes.retain(|g| g.index_name != "GSI2");
     input.attribute_definitions.retain(|a| !a.attribute_name.starts_with("GSI2"));
-    block_on(client.create_table(&input)).unwrap_or_else(|e| panic!("{e}"));
-    let report = block_on(schema::check(&client, &bad)).unwrap_or_else(|e| panic!("{e}"));
+    block_on(client.create_table(&input)).expect("the test's own input");
+    let report = block_on(schema::check(&client, &bad)).expect("the test's own input");
     let _ = block_on(client.delete_table(&bad.table));
     assert_eq!(
         report.mismatches,
@@ -65,7 +67,7 @@ fn create_check_and_a_table_missing_an_index() {
 
     // A table that does not exist is a report, not an error.
     let missing = Schema::new("dynauth-no-such-table");
-    let report = block_on(schema::check(&client, &missing)).unwrap_or_else(|e| panic!("{e}"));
+    let report = block_on(schema::check(&client, &missing)).expect("the test's own input");
     assert_eq!(report.mismatches, vec!["table dynauth-no-such-table: does not exist".to_string()]);
 }
 
@@ -81,11 +83,11 @@ fn put_get_update_delete_round_trip() {
         tags: vec!["a".into(), "b".into()],
         note: None,
     };
-    let item = to_item(&thing).unwrap_or_else(|e| panic!("{e}"));
-    block_on(client.put_item(PutItemInput::new(t.name(), item), Write::Idempotent)).unwrap_or_else(|e| panic!("{e}"));
+    let item = to_item(&thing).expect("the test's own input");
+    block_on(client.put_item(PutItemInput::new(t.name(), item), Write::Idempotent)).expect("the test's own input");
 
     let got: Option<Thing> = block_on(client.get(&GetItemInput::consistent(t.name(), key("THING#1", "THING"))))
-        .unwrap_or_else(|e| panic!("{e}"));
+        .expect("the test's own input");
     assert_eq!(got.as_ref(), Some(&thing));
 
     let mut e = Expr::new();
@@ -103,18 +105,18 @@ fn put_get_update_delete_round_trip() {
         UpdateItemInput::new(t.name(), key("THING#1", "THING"), update, Some(cond), e).returning(ReturnValues::AllNew),
         Write::AtMostOnce,
     ))
-    .unwrap_or_else(|e| panic!("{e}"));
-    let updated: Thing = from_item(out.attributes.unwrap_or_default()).unwrap_or_else(|e| panic!("{e}"));
+    .expect("the test's own input");
+    let updated: Thing = from_item(out.attributes.unwrap_or_default()).expect("the test's own input");
     assert_eq!(updated, Thing { name: "renamed".into(), count: 7, note: Some("hello".into()), ..thing.clone() });
 
     let out = block_on(client.delete_item(
         DeleteItemInput::new(t.name(), key("THING#1", "THING")).returning(ReturnValues::AllOld),
         Write::Idempotent,
     ))
-    .unwrap_or_else(|e| panic!("{e}"));
+    .expect("the test's own input");
     assert_eq!(out.attributes.as_ref().and_then(|a| a.get("count")), Some(&n(7)));
     let gone: Option<Thing> = block_on(client.get(&GetItemInput::consistent(t.name(), key("THING#1", "THING"))))
-        .unwrap_or_else(|e| panic!("{e}"));
+        .expect("the test's own input");
     assert_eq!(gone, None);
 }
 
@@ -130,8 +132,7 @@ fn query_pages_both_directions() {
             ("GSI1SK".to_string(), s(format!("{i:02}"))),
             ("n".to_string(), n(i)),
         ]));
-        block_on(client.put_item(PutItemInput::new(t.name(), item), Write::Idempotent))
-            .unwrap_or_else(|e| panic!("{e}"));
+        block_on(client.put_item(PutItemInput::new(t.name(), item), Write::Idempotent)).expect("the test's own input");
     }
     let mut e = Expr::new();
     let cond = e.equals("GSI1PK", s("GROUP#g"));
@@ -139,7 +140,7 @@ fn query_pages_both_directions() {
     q.limit = Some(10);
     let mut pages = Vec::new();
     loop {
-        let page = block_on(client.query(&q)).unwrap_or_else(|e| panic!("{e}"));
+        let page = block_on(client.query(&q)).expect("the test's own input");
         pages.push(page.items.iter().filter_map(|i| i.get("GSI1SK").cloned()).collect::<Vec<_>>());
         match page.last_evaluated_key {
             Some(k) => q.exclusive_start_key = Some(k),
@@ -155,11 +156,11 @@ fn query_pages_both_directions() {
 
     q.exclusive_start_key = None;
     q.scan_index_forward = false;
-    let newest = block_on(client.query(&q)).unwrap_or_else(|e| panic!("{e}"));
+    let newest = block_on(client.query(&q)).expect("the test's own input");
     assert_eq!(newest.items.first().and_then(|i| i.get("GSI1SK")), Some(&s("24")));
-    let all = block_on(client.query_all(&q, 1000)).unwrap_or_else(|e| panic!("{e}"));
+    let all = block_on(client.query_all(&q, 1000)).expect("the test's own input");
     assert_eq!(all.len(), 25);
-    let capped = block_on(client.query_all(&q, 12)).unwrap_or_else(|e| panic!("{e}"));
+    let capped = block_on(client.query_all(&q, 12)).expect("the test's own input");
     assert_eq!(capped.len(), 12);
 }
 
@@ -176,7 +177,7 @@ fn a_failed_condition_is_typed_and_carries_the_item() {
         input.return_values_on_condition_check_failure = Some(ReturnValues::AllOld);
         input
     };
-    block_on(client.put_item(create(item.clone()), Write::AtMostOnce)).unwrap_or_else(|e| panic!("{e}"));
+    block_on(client.put_item(create(item.clone()), Write::AtMostOnce)).expect("the test's own input");
     let err = block_on(client.put_item(create(item.clone()), Write::AtMostOnce)).err();
     match err {
         Some(DynamoError::ConditionalCheckFailed { item: Some(old), .. }) => assert_eq!(old, item),
@@ -198,7 +199,7 @@ fn a_cancelled_transaction_reports_each_reason() {
     let random: &dyn Random = &random;
     let token = random.request_token();
     let tx = TransactWriteItemsInput { transact_items: vec![put("A"), put("B")], client_request_token: Some(token) };
-    block_on(client.transact_write_items(&tx)).unwrap_or_else(|e| panic!("{e}"));
+    block_on(client.transact_write_items(&tx)).expect("the test's own input");
     // The same token again is the same transaction: idempotent success, nothing written twice.
     assert_eq!(block_on(client.transact_write_items(&tx)), Ok(()));
 
@@ -230,7 +231,7 @@ fn a_cancelled_transaction_reports_each_reason() {
     }
     // Nothing of the cancelled transaction was written.
     let c =
-        block_on(client.get_item(&GetItemInput::consistent(t.name(), key("C", "S")))).unwrap_or_else(|e| panic!("{e}"));
+        block_on(client.get_item(&GetItemInput::consistent(t.name(), key("C", "S")))).expect("the test's own input");
     assert_eq!(c.item, None);
 }
 

@@ -12,6 +12,8 @@
 //! An input that breaks a property is saved under `tests/fixtures/fuzz/<target>/` and fails the
 //! run; fixed, it stays there as a regression test.
 
+#![allow(clippy::expect_used)] // a test's own setup may panic: it is the test failing
+
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};

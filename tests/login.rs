@@ -8,6 +8,8 @@
 //! The helpers below start logins as a server-side client (`"deliver": "body"`) and remember each
 //! login's binding, which `verify` presents; tests of strangers present another or none.
 
+#![allow(clippy::expect_used)] // a test's own setup may panic: it is the test failing
+
 mod common;
 
 use std::collections::HashMap;
@@ -145,7 +147,7 @@ struct Webhook {
 }
 
 fn webhook(status: u16) -> Webhook {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("{e}"));
+    let listener = TcpListener::bind("127.0.0.1:0").expect("the test's own input");
     let url = format!("http://127.0.0.1:{}/hook", listener.local_addr().map(|a| a.port()).unwrap_or(0));
     let seen = Arc::new(Mutex::new(Vec::new()));
     let record = seen.clone();
@@ -181,11 +183,11 @@ fn webhook(status: u16) -> Webhook {
 /// A webhook on 127.0.0.1 that reads each request and answers with the bytes `raw` (a whole HTTP
 /// answer); its URL.
 fn answering(raw: Vec<u8>) -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("{e}"));
+    let listener = TcpListener::bind("127.0.0.1:0").expect("the test's own input");
     let url = format!("http://127.0.0.1:{}/hook", listener.local_addr().map(|a| a.port()).unwrap_or(0));
     std::thread::spawn(move || {
         for mut stream in listener.incoming().flatten() {
-            let mut reader = BufReader::new(stream.try_clone().unwrap_or_else(|e| panic!("{e}")));
+            let mut reader = BufReader::new(stream.try_clone().expect("the test's own input"));
             let mut line = String::new();
             let mut length = 0usize;
             while reader.read_line(&mut line).is_ok_and(|n| n > 2) {
@@ -295,7 +297,7 @@ fn start_in_dev_mode_then_verify_starts_a_session() {
             .header("host", host)
             .header("content-type", "application/json")
             .body(br#"{"email":"ann@example.com"}"#.to_vec())
-            .unwrap_or_else(|e| panic!("{e}"));
+            .expect("the test's own input");
         let r = app.send(request);
         assert_eq!((r.status, r.json["error"]["code"].clone()), (500, json!("config_error")), "{url}");
         assert!(r.json["error"]["message"].as_str().unwrap_or("").contains("DEV_MODE"), "{}", r.json);

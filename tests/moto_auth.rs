@@ -3,6 +3,8 @@
 //! client reports that as a typed error saying the signature was rejected; a request signed for
 //! the wrong region fails.
 
+#![allow(clippy::expect_used)] // a test's own setup may panic: it is the test failing
+
 mod common;
 
 use std::collections::HashMap;
@@ -54,10 +56,9 @@ fn correctly_signed_requests_succeed() {
         ("v".to_string(), s("signed")),
     ]));
     block_on(client.put_item(PutItemInput::new(&schema.table, item.clone()), Write::Idempotent))
-        .unwrap_or_else(|e| panic!("{e}"));
+        .expect("the test's own input");
     let key = Item::from(HashMap::from([("PK".to_string(), s("A")), ("SK".to_string(), s("B"))]));
-    let got =
-        block_on(client.get_item(&GetItemInput::consistent(&schema.table, key))).unwrap_or_else(|e| panic!("{e}"));
+    let got = block_on(client.get_item(&GetItemInput::consistent(&schema.table, key))).expect("the test's own input");
     assert_eq!(got.item, Some(item));
     assert!(block_on(client.delete_table(&schema.table)).is_ok());
 }

@@ -3,6 +3,8 @@
 //! decides ([`common::Replica`]). Requests carry where they came from (Cloudflare's location),
 //! as the edge gives it; the DynamoDB calls of each request are counted exactly.
 
+#![allow(clippy::expect_used)] // a test's own setup may panic: it is the test failing
+
 mod common;
 
 use std::time::Duration;
@@ -40,7 +42,7 @@ fn call_from(app: &TestApp, from: Option<Location>, method: &str, path: &str, he
     for (k, v) in headers {
         builder = builder.header(*k, *v);
     }
-    app.send_from(builder.body(Vec::new()).unwrap_or_else(|e| panic!("{e}")), from)
+    app.send_from(builder.body(Vec::new()).expect("the test's own input"), from)
 }
 
 fn lookup(app: &TestApp, from: Option<Location>, token: &str) -> Answer {
@@ -117,7 +119,7 @@ fn lookups_read_the_nearest_replica_and_ask_home_only_for_what_it_lacks() {
     );
     let request =
         http::Request::builder().method("GET").uri(format!("https://{other}/v1/tenant")).header("host", other);
-    let claimed = app.send_from(request.body(Vec::new()).unwrap_or_else(|e| panic!("{e}")), Some(SYDNEY));
+    let claimed = app.send_from(request.body(Vec::new()).expect("the test's own input"), Some(SYDNEY));
     assert_eq!((claimed.status, claimed.calls), (200, 2));
 }
 
@@ -173,8 +175,8 @@ fn a_replica_that_is_down_is_skipped_for_home_and_its_breaker_opens_after_three_
 #[test]
 fn a_replica_slower_than_its_budget_is_skipped_within_the_budget() {
     // A replica that accepts connections and never answers.
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("{e}"));
-    let hung = format!("http://{}", listener.local_addr().unwrap_or_else(|e| panic!("{e}")));
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("the test's own input");
+    let hung = format!("http://{}", listener.local_addr().expect("the test's own input"));
     std::thread::spawn(move || {
         let mut held = Vec::new();
         for stream in listener.incoming().flatten() {
@@ -264,7 +266,7 @@ fn code_verification_from_a_replica_region_is_still_exactly_once() {
             .header("host", HOST)
             .header("content-type", "application/json")
             .body(serde_json::to_vec(&body).unwrap_or_default())
-            .unwrap_or_else(|e| panic!("{e}"));
+            .expect("the test's own input");
         app.send_from(request, Some(SYDNEY))
     };
     let wrong = verify(&json!(if issued.json["code"] == "000000" { "111111" } else { "000000" }));

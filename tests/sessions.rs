@@ -3,6 +3,8 @@
 //! isolation, logout, admin listing and revocation across pages, the gateway, and a scan proving
 //! no raw token is stored.
 
+#![allow(clippy::expect_used)] // a test's own setup may panic: it is the test failing
+
 mod common;
 
 use std::time::Duration;
@@ -439,9 +441,9 @@ fn python_verify(
         .spawn()
         .unwrap_or_else(|e| panic!("python3: {e}"));
     if let Some(mut stdin) = child.stdin.take() {
-        stdin.write_all(input.to_string().as_bytes()).unwrap_or_else(|e| panic!("{e}"));
+        stdin.write_all(input.to_string().as_bytes()).expect("the test's own input");
     }
-    let out = child.wait_with_output().unwrap_or_else(|e| panic!("{e}"));
+    let out = child.wait_with_output().expect("the test's own input");
     let text = String::from_utf8_lossy(&out.stdout).trim().to_string();
     if out.status.success() { Ok(text) } else { Err(text) }
 }
@@ -819,7 +821,7 @@ fn a_live_session_becomes_a_jwt_that_the_tenants_jwks_verifies() {
     assert_eq!(app.admin("PUT", "/v1/admin/tenants/acme", Some(json!({"name": "Acme"}))).status, 201);
     let host = format!("/v1/admin/tenants/acme/domains/{HOST}");
     assert_eq!(app.admin("PUT", &host, Some(json!({"status": "ready"}))).status, 201);
-    app.caches.forget_tenant(&dynauth::values::ids::TenantId::parse("acme").unwrap_or_else(|e| panic!("{e}")));
+    app.caches.forget_tenant(&dynauth::values::ids::TenantId::parse("acme").expect("the test's own input"));
     let reborn = app.call("GET", "/.well-known/jwks.json", HOST, &[], None).json;
     assert_eq!(reborn["keys"].as_array().map(Vec::len), Some(1));
     assert!(!kids(&reborn).contains(&k1) && !kids(&reborn).contains(&k2));

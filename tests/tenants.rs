@@ -2,6 +2,8 @@
 //! statuses and bodies, validation, claims and their race, host resolution and its cache (a
 //! counting transport proves the calls), DEFAULT_TENANT, and forwarding plans.
 
+#![allow(clippy::expect_used)] // a test's own setup may panic: it is the test failing
+
 mod common;
 
 use std::time::Duration;
@@ -167,7 +169,7 @@ fn ready_makes_one_cheap_read_and_is_503_when_dynamodb_is_unreachable() {
     let r = missing.call("GET", "/ready", "anything.example.test", &[], None);
     assert_eq!((r.status, r.json["error"]["code"].clone()), (503, json!("unavailable")), "{}", r.json);
     assert!(r.headers.contains_key("retry-after"));
-    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("{e}"));
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").expect("the test's own input");
     let endpoint = format!("http://127.0.0.1:{}", closed.local_addr().map(|a| a.port()).unwrap_or(9));
     drop(closed);
     let down =
@@ -180,7 +182,7 @@ fn ready_makes_one_cheap_read_and_is_503_when_dynamodb_is_unreachable() {
 /// A stand-in for "whatever the host reaches": answers every request with the status and body set.
 fn host_server() -> (u16, std::sync::Arc<std::sync::Mutex<(u16, String)>>) {
     use std::io::{BufRead, BufReader, Write};
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("{e}"));
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("the test's own input");
     let port = listener.local_addr().map(|a| a.port()).unwrap_or(0);
     let answer = std::sync::Arc::new(std::sync::Mutex::new((404, String::new())));
     let current = answer.clone();
@@ -246,7 +248,7 @@ fn a_pending_domain_becomes_ready_only_once_it_shows_it_reaches_this_worker() {
     assert_eq!((ok.status, ok.json["status"].clone(), ok.json["host"].clone()), (200, json!("ready"), json!(host)));
     assert_eq!(app.call("GET", "/v1/tenant", host, &[], None).json["id"], json!("acme"), "routed at once here");
     // A host nobody listens on.
-    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("{e}"));
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").expect("the test's own input");
     let port = closed.local_addr().map(|a| a.port()).unwrap_or(9).to_string();
     drop(closed);
     let app = App::new(t.name(), manual_runtime(T0), &[("DOMAIN_CHECK_PORT", &port)]);

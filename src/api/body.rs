@@ -1,6 +1,7 @@
 //! Reading a request: a JSON body into its typed input (size, content type and JSON checked
-//! here, fields by the input type's own rules), the path's segments (`percent-encoding`), query
-//! parameters (`form_urlencoded`), and a list's page parameters.
+//! here, fields by the input type's own rules), the path's segments and the query parameters
+//! (both decoded with `percent-encoding`; query values as forms are, `+` a space), and a list's
+//! page parameters.
 
 use std::borrow::Cow;
 

@@ -247,7 +247,7 @@ mod tests {
         assert_eq!(presented(&both, CookieMode::Secure), Some(Presented { raw: "bear".into(), bearer: true }));
         assert_eq!(strip_session_cookies("a=1; __Host-dynauth=tok; dynauth_local=x; b=2"), "a=1; b=2");
         assert_eq!(strip_session_cookies("__Host-dynauth=tok"), "");
-        let value = |v: &str| http::HeaderValue::from_str(v).unwrap_or_else(|e| panic!("{e}"));
+        let value = |v: &str| http::HeaderValue::from_str(v).expect("the test's own input");
         assert!(is_dynauth_bearer(&value(&format!("bearer {}", token.expose()))));
         for theirs in ["Bearer eyJhbGciOiJFZERTQSJ9.e30.sig", "Basic dXNlcjpwYXNz", "Bearer short", "Bearer"] {
             assert!(!is_dynauth_bearer(&value(theirs)), "{theirs}");

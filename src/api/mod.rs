@@ -612,7 +612,7 @@ mod tests {
             ("ADMIN_TOKEN", "admin-token-0123456789"),
             ("TOKEN_SECRET", "token-secret-0123456789-0123456789-0123"),
         ]);
-        let config = Config::from_lookup(|n| vars.get(n).map(|v| v.to_string())).unwrap_or_else(|e| panic!("{e}"));
+        let config = Config::from_lookup(|n| vars.get(n).map(|v| v.to_string())).expect("the test's own input");
         let transport = ScriptedTransport::new();
         transport.respond(400, r#"{"__type":"com.amazon.coral.validate#ValidationException","message":"no"}"#);
         let rt = ManualRuntime::new(1_800_000_000, 1);
@@ -620,9 +620,8 @@ mod tests {
         let caches = Caches::new(config.cache);
         let ctx = Ctx::new(&config, &db, &transport, &rt, &caches, rt.now());
         let slide = sessions::Slide {
-            tenant: TenantId::parse("acme").unwrap_or_else(|e| panic!("{e}")),
-            session_id: SessionId::parse("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA")
-                .unwrap_or_else(|e| panic!("{e}")),
+            tenant: TenantId::parse("acme").expect("the test's own input"),
+            session_id: SessionId::parse("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA").expect("the test's own input"),
             now: 1_800_000_000,
             idle_expires_at: 1_800_600_000,
             ttl: 1_802_000_000,

@@ -201,7 +201,7 @@ mod tests {
             id: SessionId::of_token("t"),
             tenant: tenant.id.clone(),
             tenant_generation: tenant.generation.clone(),
-            user_id: UserId::parse("u1").unwrap_or_else(|e| panic!("{e}")),
+            user_id: UserId::parse("u1").expect("the test's own input"),
             email: None,
             created_at: now,
             expires_at,
@@ -230,8 +230,8 @@ mod tests {
 
     #[test]
     fn keys_are_bound_to_master_tenant_generation_and_version() {
-        let acme = TenantId::parse("acme").unwrap_or_else(|e| panic!("{e}"));
-        let other = TenantId::parse("other").unwrap_or_else(|e| panic!("{e}"));
+        let acme = TenantId::parse("acme").expect("the test's own input");
+        let other = TenantId::parse("other").expect("the test's own input");
         let kid = |master: &[u8], t: &TenantId, g: &str, v: &str| TenantKey::derive(master, t, g, v).kid;
         let base = kid(b"master-0123456789-0123456789-0123", &acme, "g1", "1");
         assert_eq!(base, kid(b"master-0123456789-0123456789-0123", &acme, "g1", "1"), "deterministic");
@@ -263,7 +263,7 @@ mod tests {
         assert_eq!((claims["iat"].as_i64(), claims["exp"].as_i64()), (Some(1_000), Some(1_300)));
         assert_eq!(claims["jti"], b64url(&[7; 16]));
         let signature = b64url_decode(parts[2]).unwrap_or_default();
-        let signature = Signature::from_slice(&signature).unwrap_or_else(|e| panic!("{e}"));
+        let signature = Signature::from_slice(&signature).expect("the test's own input");
         let signed = format!("{}.{}", parts[0], parts[1]);
         assert!(key.signing.verifying_key().verify(signed.as_bytes(), &signature).is_ok());
         assert!(key.signing.verifying_key().verify(format!("{signed}x").as_bytes(), &signature).is_err());

@@ -762,11 +762,11 @@ mod tests {
     use crate::platform::testing::ManualRuntime;
 
     fn id(raw: &str) -> LoginId {
-        LoginId::parse(raw).unwrap_or_else(|e| panic!("{e}"))
+        LoginId::parse(raw).expect("the test's own input")
     }
 
     fn tenant(raw: &str) -> TenantId {
-        TenantId::parse(raw).unwrap_or_else(|e| panic!("{e}"))
+        TenantId::parse(raw).expect("the test's own input")
     }
 
     #[test]
@@ -804,7 +804,7 @@ mod tests {
     fn the_webhook_signature_covers_timestamp_and_body() {
         let body = serde_json::json!({"tenant": "acme", "code": "123456"});
         let req = webhook_request("https://hooks.example.test/x", &[b"whsec", b"old"], &body, 1_700_000_000)
-            .unwrap_or_else(|e| panic!("{e}"));
+            .expect("the test's own input");
         let sig = req.headers()["x-dynauth-signature"].to_str().unwrap_or("").to_string();
         let mut signed = b"1700000000.".to_vec();
         signed.extend_from_slice(req.body());
@@ -828,7 +828,7 @@ mod tests {
             login_id,
             tenant: tenant("acme"),
             tenant_generation: "g1".into(),
-            email: Email::parse("a@b.example").unwrap_or_else(|e| panic!("{e}")),
+            email: Email::parse("a@b.example").expect("the test's own input"),
             attempts: 0,
             max_attempts: 5,
             created_at: 1000,

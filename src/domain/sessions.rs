@@ -389,7 +389,7 @@ mod tests {
             id: SessionId::of_token("t"),
             tenant: crate::platform::testing::tenant().id,
             tenant_generation: "g1".into(),
-            user_id: UserId::parse("u1").unwrap_or_else(|e| panic!("{e}")),
+            user_id: UserId::parse("u1").expect("the test's own input"),
             email: None,
             created_at: now,
             expires_at: now + lifetime,
@@ -430,7 +430,7 @@ mod tests {
         assert!(!revoked.is_live(&t, 1002));
         let foreign = Session { tenant_generation: "g0".into(), ..s.clone() };
         assert!(!foreign.is_live(&t, 1001), "an earlier tenant with the same id");
-        let other = Session { tenant: TenantId::parse("globex").unwrap_or_else(|e| panic!("{e}")), ..s };
+        let other = Session { tenant: TenantId::parse("globex").expect("the test's own input"), ..s };
         assert!(!other.is_live(&t, 1001));
     }
 
@@ -456,7 +456,7 @@ mod tests {
         let rt = ManualRuntime::new(0, 9);
         let t = tenant(3600);
         let new = NewSession {
-            user_id: UserId::parse("u1").unwrap_or_else(|e| panic!("{e}")),
+            user_id: UserId::parse("u1").expect("the test's own input"),
             email: None,
             lifetime_secs: Some(1800),
             device: Device::default(),

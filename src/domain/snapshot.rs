@@ -111,7 +111,7 @@ mod tests {
         let rt = ManualRuntime::new(0, 7);
         let tenant = cached(60);
         let new = NewSession {
-            user_id: UserId::parse("u-1").unwrap_or_else(|e| panic!("{e}")),
+            user_id: UserId::parse("u-1").expect("the test's own input"),
             email: None,
             lifetime_secs: None,
             device: Device::default(),
@@ -142,14 +142,14 @@ mod tests {
         let recreated = Tenant { generation: "g2".into(), ..tenant.clone() };
         assert_eq!(open(b"k", &recreated, &cookie, &token, 1_020), None, "a re-created tenant");
         let globex = Tenant {
-            id: crate::values::ids::TenantId::parse("globex").unwrap_or_else(|e| panic!("{e}")),
+            id: crate::values::ids::TenantId::parse("globex").expect("the test's own input"),
             ..tenant.clone()
         };
         assert_eq!(open(b"k", &globex, &cookie, &token, 1_020), None, "another tenant");
         // Tampering with the payload (a longer validity) breaks the MAC.
         let (payload, mac) = cookie.split_once('.').unwrap_or_default();
         let mut snap: Snapshot =
-            serde_json::from_slice(&b64url_decode(payload).unwrap_or_default()).unwrap_or_else(|e| panic!("{e}"));
+            serde_json::from_slice(&b64url_decode(payload).unwrap_or_default()).expect("the test's own input");
         snap.v += 3_600;
         let forged = format!("{}.{mac}", b64url(&serde_json::to_vec(&snap).unwrap_or_default()));
         assert_eq!(open(b"k", &tenant, &forged, &token, 1_020), None, "tampered");

@@ -1036,7 +1036,7 @@ mod tests {
         assert_ne!(origin[1], seeded.secrets(b"other", SecretKind::Origin)[1], "TOKEN_SECRET is the key");
         let other_gen = Tenant { generation: "g2".into(), ..seeded.clone() };
         assert_ne!(origin[1], other_gen.secrets(b"k", SecretKind::Origin)[1], "a re-created tenant gets new secrets");
-        let other_id = Tenant { id: TenantId::parse("globex").unwrap_or_else(|e| panic!("{e}")), ..seeded.clone() };
+        let other_id = Tenant { id: TenantId::parse("globex").expect("the test's own input"), ..seeded.clone() };
         assert_ne!(origin[1], other_id.secrets(b"k", SecretKind::Origin)[1]);
         // No seeds stored (a tenant from before secrets): one, from the generation.
         let legacy = t.secrets(b"k", SecretKind::Origin);
@@ -1048,7 +1048,7 @@ mod tests {
     #[test]
     fn stored_shapes_round_trip() {
         let record = Tenant {
-            id: TenantId::parse("acme").unwrap_or_else(|e| panic!("{e}")),
+            id: TenantId::parse("acme").expect("the test's own input"),
             name: "Acme".into(),
             allowed_origins: vec!["https://app.acme.com".into()],
             session: SessionSettings {
@@ -1076,7 +1076,7 @@ mod tests {
             domains: BTreeMap::from([("a.acme.com".into(), DomainStatus::Ready)]),
             version: 3,
         };
-        let back: TenantItem = from_item(to_item(&item).unwrap_or_default()).unwrap_or_else(|e| panic!("{e}"));
+        let back: TenantItem = from_item(to_item(&item).unwrap_or_default()).expect("the test's own input");
         assert_eq!(back, item);
         let domain = Domain {
             host: "a.acme.com".into(),
@@ -1090,7 +1090,7 @@ mod tests {
         assert_eq!(stored.get("type"), Some(&s("domain")));
         assert_eq!(stored.get("status"), Some(&s("pending")));
         assert_eq!(stored.get("tenant"), Some(&s("acme")));
-        let back: Domain = from_item(stored).unwrap_or_else(|e| panic!("{e}"));
+        let back: Domain = from_item(stored).expect("the test's own input");
         assert_eq!(back.entry(), domain.entry());
         assert_eq!(back, domain);
         assert_eq!(DomainStatus::parse("ready"), Ok(DomainStatus::Ready));

@@ -236,7 +236,7 @@ mod tests {
                 "map": {"M": {"a.example": {"S": "ready"}}},
             })
         );
-        let back: Record = from_item(item).unwrap_or_else(|e| panic!("{e}"));
+        let back: Record = from_item(item).expect("the test's own input");
         assert_eq!(back, record);
         let typed = to_typed_item("thing", &record).unwrap_or_default();
         assert_eq!(typed.get("type"), Some(&s("thing")));

@@ -476,7 +476,7 @@ mod tests {
 
     fn client<'a>(t: &'a ScriptedTransport, rt: &'a ManualRuntime, retry: RetryPolicy) -> Client<'a> {
         let config = ClientConfig {
-            endpoint: Endpoint::parse("http://127.0.0.1:9").unwrap_or_else(|e| panic!("{e}")),
+            endpoint: Endpoint::parse("http://127.0.0.1:9").expect("the test's own input"),
             region: "us-east-1".into(),
             credentials: Credentials {
                 access_key_id: "AKIDTEST".into(),

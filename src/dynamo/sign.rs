@@ -147,21 +147,26 @@ impl Signer {
         set("authorization", &authorization, true)
     }
 
-    /// The signing key of `day` (YYYYMMDD, the date of `time`), from the per-thread cache.
+    /// The signing key of `day` (YYYYMMDD, the date of `time`), from the per-thread cache: one key
+    /// per region and secret (a request may read a replica region and write home), re-derived
+    /// only when the day changes.
     fn signing_key(&self, day: &str, time: SystemTime) -> [u8; 32] {
-        KEY.with(|cell| {
-            let mut cached = cell.borrow_mut();
-            if let Some(c) = cached.as_ref()
-                && c.day == day
-                && c.region == self.region
-                && c.secret == self.credentials.secret_access_key
-            {
+        KEYS.with(|cell| {
+            let mut keys = cell.borrow_mut();
+            let mine = |c: &CachedKey| c.region == self.region && c.secret == self.credentials.secret_access_key;
+            if let Some(c) = keys.iter().find(|c| mine(c) && c.day == day) {
                 return c.key;
             }
             let derived = v4::generate_signing_key(&self.credentials.secret_access_key, time, &self.region, SERVICE);
+            #[cfg(test)]
+            DERIVED.with(|n| n.set(n.get() + 1));
             let mut key = [0u8; 32];
             key.copy_from_slice(&derived.as_ref()[..32]);
-            *cached = Some(CachedKey {
+            keys.retain(|c| !mine(c));
+            if keys.len() >= MAX_CACHED_KEYS {
+                keys.remove(0);
+            }
+            keys.push(CachedKey {
                 secret: self.credentials.secret_access_key.clone(),
                 day: day.to_string(),
                 region: self.region.clone(),
@@ -172,8 +177,10 @@ impl Signer {
     }
 }
 
-/// The last signing key derived on this thread (an isolate has one), and what it was derived
-/// from.
+/// How many signing keys a thread keeps (one per region and secret in use).
+const MAX_CACHED_KEYS: usize = 8;
+
+/// A signing key derived on this thread (an isolate has one), and what it was derived from.
 struct CachedKey {
     secret: String,
     day: String,
@@ -182,7 +189,13 @@ struct CachedKey {
 }
 
 thread_local! {
-    static KEY: RefCell<Option<CachedKey>> = const { RefCell::new(None) };
+    static KEYS: RefCell<Vec<CachedKey>> = const { RefCell::new(Vec::new()) };
+}
+
+#[cfg(test)]
+thread_local! {
+    /// Signing keys derived on this thread (tests count them).
+    static DERIVED: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
 }
 
 fn sha256_hex(bytes: &[u8]) -> String {
@@ -236,7 +249,7 @@ mod tests {
             .time(time)
             .settings(SigningSettings::default())
             .build()
-            .unwrap_or_else(|e| panic!("{e}"))
+            .expect("the test's own input")
             .into();
         let headers: Vec<(&str, &str)> =
             request.headers().iter().map(|(n, v)| (n.as_str(), v.to_str().unwrap_or_default())).collect();
@@ -247,16 +260,16 @@ mod tests {
             headers.into_iter(),
             SignableBody::Bytes(request.body()),
         )
-        .unwrap_or_else(|e| panic!("{e}"));
-        let (instructions, _) = sign(signable, &params).unwrap_or_else(|e| panic!("{e}")).into_parts();
+        .expect("the test's own input");
+        let (instructions, _) = sign(signable, &params).expect("the test's own input").into_parts();
         let (new_headers, _) = instructions.into_parts();
         let new_headers: Vec<(String, String)> =
             new_headers.iter().map(|h| (h.name().to_string(), h.value().to_string())).collect();
         for (name, value) in new_headers {
-            let value = http::HeaderValue::from_str(&value).unwrap_or_else(|e| panic!("{e}"));
+            let value = http::HeaderValue::from_str(&value).expect("the test's own input");
             request
                 .headers_mut()
-                .insert(http::HeaderName::from_bytes(name.as_bytes()).unwrap_or_else(|e| panic!("{e}")), value);
+                .insert(http::HeaderName::from_bytes(name.as_bytes()).expect("the test's own input"), value);
         }
     }
 
@@ -267,7 +280,7 @@ mod tests {
             .header("content-type", "application/x-amz-json-1.0")
             .header("x-amz-target", target)
             .body(body.as_bytes().to_vec())
-            .unwrap_or_else(|e| panic!("{e}"))
+            .expect("the test's own input")
     }
 
     #[test]
@@ -294,12 +307,12 @@ mod tests {
                             secret_access_key: secret.into(),
                             session_token: token.map(str::to_string),
                         };
-                        let uri: http::Uri = endpoint.parse().unwrap_or_else(|e| panic!("{e}"));
+                        let uri: http::Uri = endpoint.parse().expect("the test's own input");
                         let body = format!(r#"{{"TableName":"t{i}","Key":{{"PK":{{"S":"a  b"}}}}}}"#);
                         let target =
                             if i % 2 == 0 { "DynamoDB_20120810.GetItem" } else { "  DynamoDB_20120810.Query   x" };
                         let mut ours = request(endpoint, target, &body);
-                        Signer::new(&uri, region, &c).sign(&mut ours, time).unwrap_or_else(|e| panic!("{e}"));
+                        Signer::new(&uri, region, &c).sign(&mut ours, time).expect("the test's own input");
                         let mut theirs = request(endpoint, target, &body);
                         reference(&mut theirs, &c, region, time);
                         for name in ["authorization", "x-amz-date", "x-amz-security-token"] {
@@ -324,11 +337,11 @@ mod tests {
             secret_access_key: secret.into(),
             session_token: None,
         };
-        let uri: http::Uri = "http://127.0.0.1:8000/".parse().unwrap_or_else(|e| panic!("{e}"));
+        let uri: http::Uri = "http://127.0.0.1:8000/".parse().expect("the test's own input");
         let day1 = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
         let auth = |signer: &Signer, time| {
             let mut r = request("http://127.0.0.1:8000/", "DynamoDB_20120810.GetItem", "{}");
-            signer.sign(&mut r, time).unwrap_or_else(|e| panic!("{e}"));
+            signer.sign(&mut r, time).expect("the test's own input");
             let mut reference_request = request("http://127.0.0.1:8000/", "DynamoDB_20120810.GetItem", "{}");
             reference(&mut reference_request, &signer.credentials, &signer.region, time);
             assert_eq!(r.headers().get("authorization"), reference_request.headers().get("authorization"));
@@ -340,6 +353,30 @@ mod tests {
         let e = auth(&Signer::new(&uri, "us-east-1", &c("s1")), day1 + Duration::from_secs(86_400));
         assert_eq!(auth(&Signer::new(&uri, "us-east-1", &c("s1")), day1), a, "same inputs, same signature");
         assert!(a != b && a != d && a != e && b != d);
+    }
+
+    #[test]
+    fn requests_alternating_regions_keep_a_key_per_region() {
+        std::thread::spawn(|| {
+            let credentials =
+                Credentials { access_key_id: "AKID".into(), secret_access_key: "s".into(), session_token: None };
+            let uri: http::Uri = "http://127.0.0.1:8000/".parse().expect("the test's own input");
+            let (home, replica) =
+                (Signer::new(&uri, "us-east-1", &credentials), Signer::new(&uri, "eu-west-1", &credentials));
+            let day = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+            for _ in 0..5 {
+                for signer in [&home, &replica] {
+                    let mut r = request("http://127.0.0.1:8000/", "DynamoDB_20120810.GetItem", "{}");
+                    signer.sign(&mut r, day).expect("the test's own input");
+                }
+            }
+            assert_eq!(DERIVED.with(std::cell::Cell::get), 2, "one key per region, each derived once");
+            let mut r = request("http://127.0.0.1:8000/", "DynamoDB_20120810.GetItem", "{}");
+            home.sign(&mut r, day + Duration::from_secs(86_400)).expect("the test's own input");
+            assert_eq!(DERIVED.with(std::cell::Cell::get), 3, "a new day, a new key");
+        })
+        .join()
+        .unwrap_or_else(|_| panic!("the signing thread panicked"));
     }
 
     #[test]

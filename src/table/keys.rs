@@ -135,15 +135,15 @@ mod tests {
     use super::*;
 
     fn t(id: &str) -> TenantId {
-        TenantId::parse(id).unwrap_or_else(|e| panic!("{e}"))
+        TenantId::parse(id).expect("the test's own input")
     }
 
     fn host(h: &str) -> Host {
-        crate::values::host::canonical(h).unwrap_or_else(|e| panic!("{e}"))
+        crate::values::host::canonical(h).expect("the test's own input")
     }
 
     fn email(e: &str) -> Email {
-        Email::parse(e).unwrap_or_else(|e| panic!("{e}"))
+        Email::parse(e).expect("the test's own input")
     }
 
     #[test]
@@ -172,7 +172,7 @@ mod tests {
     #[test]
     fn session_keys() {
         let id = SessionId::of_token("token");
-        let user = UserId::parse("u1").unwrap_or_else(|e| panic!("{e}"));
+        let user = UserId::parse("u1").expect("the test's own input");
         let k = session(&t("acme"), &id, &user, "2026-01-01T00:00:00Z");
         assert_eq!((k.pk.as_str(), k.sk), (format!("TENANT#acme#SESSION#{id}").as_str(), "SESSION"));
         assert_eq!(k.gsi1, Some(("TENANT#acme#USER#u1#SESSIONS".to_string(), format!("2026-01-01T00:00:00Z#{id}"))));
@@ -181,13 +181,13 @@ mod tests {
 
     #[test]
     fn user_and_login_keys() {
-        let user_id = UserId::parse("u1").unwrap_or_else(|e| panic!("{e}"));
+        let user_id = UserId::parse("u1").expect("the test's own input");
         let u = user(&t("acme"), &user_id, &email("a@b.example"));
         assert_eq!((u.pk.as_str(), u.sk), ("TENANT#acme#USER#u1", "USER"));
         assert_eq!(u.gsi1, Some(("TENANT#acme#EMAIL#a@b.example".to_string(), "USER".to_string())));
         let c = email_claim(&t("acme"), &email("a@b.example"));
         assert_eq!((c.pk.as_str(), c.sk), ("TENANT#acme#EMAIL#a@b.example", "EMAIL"));
-        let login_id = LoginId::parse("AAAAAAAAAAAAAAAAAAAAAA").unwrap_or_else(|e| panic!("{e}"));
+        let login_id = LoginId::parse("AAAAAAAAAAAAAAAAAAAAAA").expect("the test's own input");
         let l = login(&t("acme"), &login_id);
         assert_eq!((l.pk.as_str(), l.sk), ("TENANT#acme#LOGIN#AAAAAAAAAAAAAAAAAAAAAA", "CODE"));
         let r = newest_login(&t("acme"), &email("a@b.example"), "b.h4sh");

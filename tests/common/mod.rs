@@ -121,12 +121,12 @@ impl Replica {
             if !home_keys.contains(&k) {
                 let input = dynauth::dynamo::DeleteItemInput::new(&self.schema.table, k);
                 block_on(self.client.delete_item(input, dynauth::dynamo::Write::Idempotent))
-                    .unwrap_or_else(|e| panic!("{e}"));
+                    .expect("the test's own input");
             }
         }
         for item in at_home {
             let input = dynauth::dynamo::PutItemInput::new(&self.schema.table, item);
-            block_on(self.client.put_item(input, dynauth::dynamo::Write::Idempotent)).unwrap_or_else(|e| panic!("{e}"));
+            block_on(self.client.put_item(input, dynauth::dynamo::Write::Idempotent)).expect("the test's own input");
         }
     }
 }
@@ -201,7 +201,7 @@ pub mod app {
             for (k, v) in extra {
                 vars.insert((*k).into(), (*v).into());
             }
-            let config = Config::from_lookup(|name| vars.get(name).cloned()).unwrap_or_else(|e| panic!("{e}"));
+            let config = Config::from_lookup(|name| vars.get(name).cloned()).expect("the test's own input");
             let caches = Caches::new(config.cache);
             Self {
                 config,
@@ -237,7 +237,7 @@ pub mod app {
                 }
                 None => Vec::new(),
             };
-            let request = builder.body(body).unwrap_or_else(|e| panic!("{e}"));
+            let request = builder.body(body).expect("the test's own input");
             self.send(request)
         }
 
@@ -315,7 +315,7 @@ pub struct Sink {
 impl Sink {
     pub fn start() -> Self {
         use std::io::{BufRead, BufReader, Read, Write};
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("{e}"));
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("the test's own input");
         let url = format!("http://127.0.0.1:{}/hook", listener.local_addr().map(|a| a.port()).unwrap_or(0));
         let bodies = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
         let kept = bodies.clone();
@@ -367,7 +367,7 @@ fn scan_with(client: &Client<'_>, table: &str) -> Vec<dynauth::dynamo::Item> {
         dynauth::dynamo::ScanInput { table_name: table.to_string(), consistent_read: true, ..Default::default() };
     let mut items = Vec::new();
     loop {
-        let page = block_on(client.scan(&input)).unwrap_or_else(|e| panic!("{e}"));
+        let page = block_on(client.scan(&input)).expect("the test's own input");
         items.extend(page.items);
         match page.last_evaluated_key {
             Some(k) => input.exclusive_start_key = Some(k),
