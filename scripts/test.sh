@@ -24,6 +24,9 @@ phase "signing fixture still matches botocore"
 phase "layers: every crate:: path points down, no import cycle"
 node scripts/layers.mjs
 
+phase "links: every relative link in README.md and docs/ resolves"
+node scripts/links.mjs
+
 phase "docs/openapi.json matches docs/openapi.yaml"
 node scripts/openapi.mjs --check
 

@@ -28,7 +28,7 @@
 //! output. Without explicit keys, credentials (and the region) come from AWS's own chain in the
 //! `aws-config` crate: the environment, then the shared credentials and config files
 //! (`AWS_PROFILE`, `credential_process`). Key and index names come
-//! from the DYNAMODB_* variables of the README's configuration table.
+//! from the DYNAMODB_* variables of docs/configuration.md.
 
 #[cfg(target_arch = "wasm32")]
 fn main() {}

@@ -15,7 +15,7 @@ use crate::domain::tenants::TenantSecret;
 use crate::platform::crypto::hmac_hex;
 
 pub const HEADER: &str = "x-dynauth-identity";
-/// How old a header an origin should accept, in seconds (the README and the reference verifier
+/// How old a header an origin should accept, in seconds (docs/sessions.md and the reference verifier
 /// say the same).
 pub const MAX_AGE_SECS: i64 = 60;
 

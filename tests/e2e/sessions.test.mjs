@@ -87,7 +87,7 @@ describe('sessions', () => {
     assert.equal(ok.body.headers['x-dynauth-tenant'], 'acme');
     assert.equal(ok.body.headers.cookie, 'theme=dark');
 
-    // The signed identity, checked by the reference verifier the README points origins to.
+    // The signed identity, checked by the reference verifier docs/sessions.md points origins to.
     const header = ok.body.headers['x-dynauth-identity'];
     const request = { tenant: 'acme', method: 'GET', host: ok.body.headers['x-forwarded-host'], pathAndQuery: '/dashboard' };
     assert.equal(request.host, HOST);
