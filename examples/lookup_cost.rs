@@ -44,9 +44,19 @@ fn main() {
     let transport = Canned { domain, session };
     let rt = ManualRuntime::new(1_800_000_100, 1);
     let n: usize = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(1000);
+    struct One<'a>(&'a Canned, &'a ManualRuntime);
+    impl api::Connect for One<'_> {
+        fn client(&self, config: &dynauth::dynamo::ClientConfig) -> Client<'_> {
+            Client::new(config, self.0, self.1)
+        }
+    }
+    let connect = One(&transport, &rt);
+    let services =
+        api::Services { config: &config, caches: &caches, connect: &connect, webhook: &transport, runtime: &rt };
     for i in 0..n {
         let db = Client::new(&config.dynamo, &transport, &rt);
-        let ctx = Ctx::new(&config, &db, &transport, &rt, &caches, rt.now());
+        let replica = std::cell::OnceCell::new();
+        let ctx = Ctx::new(services, &db, &replica, None, rt.now());
         let req = http::Request::builder()
             .method("GET")
             .uri("https://bench.acme.test/v1/session")

@@ -97,6 +97,16 @@ else
   "$TOOLS/venv/bin/pip" install --quiet --disable-pip-version-check "PyJWT[crypto]==$PYJWT_VERSION"
 fi
 
+# Schemathesis, the schema-driven API fuzzer (tests/e2e/schema-fuzz.test.mjs), in a venv of its own
+# (its dependencies are not moto's).
+if "$TOOLS/fuzz-venv/bin/python" -c "import importlib.metadata as m, sys; sys.exit(m.version('schemathesis') != '$SCHEMATHESIS_VERSION')" 2>/dev/null; then
+  step "schemathesis $SCHEMATHESIS_VERSION: present"
+else
+  step "schemathesis $SCHEMATHESIS_VERSION: installing into .tools/fuzz-venv"
+  python3 -m venv "$TOOLS/fuzz-venv"
+  "$TOOLS/fuzz-venv/bin/pip" install --quiet --disable-pip-version-check "schemathesis==$SCHEMATHESIS_VERSION"
+fi
+
 # 6. Chromium from Debian (playwright-core drives it; it never downloads a browser).
 if [ -x /usr/bin/chromium ]; then
   step "chromium: $(/usr/bin/chromium --version 2>/dev/null | head -1)"

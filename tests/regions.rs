@@ -165,7 +165,7 @@ fn a_replica_that_is_down_is_skipped_for_home_and_its_breaker_opens_after_three_
     let skipped = lookup(&app, Some(SYDNEY), &token);
     assert_eq!((skipped.status, skipped.calls, region(&skipped)), (200, 1, json!("us-east-1")));
     // After the cooldown one request probes the replica again; it fails, the breaker reopens.
-    app.runtime.advance(dynauth::domain::resolve::BREAKER_COOLDOWN);
+    app.runtime.advance(dynauth::domain::regions::BREAKER_COOLDOWN);
     let probe = lookup(&app, Some(SYDNEY), &token);
     assert_eq!((probe.status, probe.calls, region(&probe)), (200, 2, json!("ap-southeast-2")));
     let again = lookup(&app, Some(SYDNEY), &token);

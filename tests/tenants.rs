@@ -611,8 +611,8 @@ fn concurrent_requests_for_an_uncached_host_share_one_resolution() {
                     },
                     &edge.runtime,
                 );
-                let webhook = &edge.transport;
-                let ctx = Ctx::new(&edge.config, &db, &webhook, &edge.runtime, &edge.caches, edge.runtime.now());
+                let replica = std::cell::OnceCell::new();
+                let ctx = Ctx::new(edge.services(), &db, &replica, None, edge.runtime.now());
                 let request = http::Request::builder()
                     .uri("https://auth.acme.test/v1/tenant")
                     .header("host", "auth.acme.test")

@@ -177,14 +177,14 @@ async fn health(ctx: &Ctx<'_>) -> Result<Response, ApiError> {
     let mut report = schema::check(ctx.store.db, ctx.store.schema).await?;
     // With replica regions, each one's table too: a problem in one is a mismatch of the whole.
     let mut regions = Vec::new();
-    if let (Some(connect), false) = (ctx.connect, ctx.config.replicas.is_empty()) {
+    if !ctx.config.replicas.is_empty() {
         regions.push(views::RegionHealth {
             region: ctx.config.dynamo.region.clone(),
             table: Some(report.clone()),
             error: None,
         });
         for replica in &ctx.config.replicas {
-            let db = connect.client(replica);
+            let db = ctx.connect.client(replica);
             db.set_deadline(ctx.now + ctx.config.request_deadline);
             let health = match schema::check(&db, ctx.store.schema).await {
                 Ok(r) => {

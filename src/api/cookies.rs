@@ -21,7 +21,7 @@ use crate::values::host;
 pub const COOKIE: &str = "__Host-dynauth";
 /// The cookie used instead for plain-http local development when `INSECURE_LOCAL_COOKIES` is on.
 pub const LOCAL_COOKIE: &str = "dynauth_local";
-/// The signed session snapshot of tenants that cache sessions ([`crate::domain::snapshot`]).
+/// The signed session snapshot of tenants that cache sessions ([`crate::domain::sessions::snapshot`]).
 pub const CACHE_COOKIE: &str = "__Host-dynauth-cache";
 /// Its plain-http local development twin.
 pub const LOCAL_CACHE_COOKIE: &str = "dynauth_local_cache";

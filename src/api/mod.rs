@@ -52,6 +52,7 @@ pub use proxy::Forward;
 pub use route::Route;
 
 use crate::config::{Config, ConfigError};
+use crate::domain::regions::{Location, Regions};
 use crate::domain::resolve::Caches;
 use crate::domain::sessions::{self, Slide};
 use crate::domain::tenants::Tenant;
@@ -70,14 +71,12 @@ pub struct Ctx<'a> {
     pub config: &'a Config,
     /// The home region: every write, and every read that must be current.
     pub store: Store<'a>,
-    /// The nearest replica region, when it is not home: session lookups and host resolution
-    /// read it first ([`Ctx::with_replica`]).
-    pub near: Option<Near<'a>>,
-    /// The region nearest to the client (home or a replica), for the log; `None` with one region.
-    pub region: Option<&'a str>,
+    /// Home and the replica region nearest to the client: session lookups and host resolution
+    /// read the replica first.
+    pub regions: Regions<'a>,
     /// Makes a DynamoDB client for any configured region (the admin health check reads every
-    /// replica); `None`: only the clients above.
-    pub connect: Option<&'a dyn Connect>,
+    /// replica).
+    pub connect: &'a dyn Connect,
     pub webhook: &'a dyn Transport,
     pub random: &'a dyn Random,
     /// The time as it goes on (waits on another request's host resolution end by it).
@@ -96,23 +95,54 @@ impl std::fmt::Debug for Ctx<'_> {
     }
 }
 
+/// What a host (the edge Worker, the tests' app) hands every request: the configuration, the
+/// isolate's caches, the way to make a DynamoDB client for a region, the webhook's transport and
+/// the runtime (clock, randomness).
+#[derive(Clone, Copy)]
+pub struct Services<'a> {
+    pub config: &'a Config,
+    pub caches: &'a Caches,
+    pub connect: &'a dyn Connect,
+    pub webhook: &'a dyn Transport,
+    pub runtime: &'a dyn Runtime,
+}
+
+impl std::fmt::Debug for Services<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Services").finish_non_exhaustive()
+    }
+}
+
 impl<'a> Ctx<'a> {
-    pub fn new(
-        config: &'a Config,
+    /// A request's context, as every host makes it: `db`, the home region's client for this
+    /// request, and, with replica regions, the region nearest to `location` among home and the
+    /// replicas whose breakers let reads through ([`Config::nearest`]), its client made into
+    /// `replica` when it is not home. One deadline for the whole request, counted from `now`,
+    /// when it came in.
+    pub fn new<'c: 'a>(
+        services: Services<'c>,
         db: &'a Client<'a>,
-        webhook: &'a dyn Transport,
-        runtime: &'a dyn Runtime,
-        caches: &'a Caches,
+        replica: &'a std::cell::OnceCell<Client<'c>>,
+        location: Option<Location>,
         now: SystemTime,
     ) -> Self {
-        // One deadline for the whole request, counted from when it came in.
+        let Services { config, caches, connect, webhook, runtime } = services;
         db.set_deadline(now + config.request_deadline);
+        let store = Store::new(db, &config.schema);
+        let mut regions = Regions::home(store, &caches.breakers);
+        if let Some((region, replica_config)) = config.nearest(location, |r| caches.breakers.usable(r, now)) {
+            let near = replica_config.map(|c| {
+                let db = replica.get_or_init(|| connect.client(c));
+                db.set_deadline(now + config.request_deadline);
+                Store::new(db, &config.schema)
+            });
+            regions = regions.with_nearest(region, near);
+        }
         Self {
             config,
-            store: Store::new(db, &config.schema),
-            near: None,
-            region: None,
-            connect: None,
+            store,
+            regions,
+            connect,
             webhook,
             random: runtime,
             clock: runtime,
@@ -124,29 +154,10 @@ impl<'a> Ctx<'a> {
         }
     }
 
-    /// Reads that may lag go to `replica` first (over `db`, a client for that region), and the log
-    /// names `region`, the region nearest to the client (see [`Config::nearest`]).
-    #[must_use]
-    pub fn with_replica(mut self, region: &'a str, replica: Option<&'a Client<'a>>) -> Self {
-        if let Some(db) = replica {
-            db.set_deadline(self.now + self.config.request_deadline);
-            self.near = Some(Near { store: Store::new(db, &self.config.schema), region });
-        }
-        self.region = Some(region);
-        self
-    }
-
-    /// Lets this request make clients for other regions (see [`Connect`]).
-    #[must_use]
-    pub fn with_connect(mut self, connect: &'a dyn Connect) -> Self {
-        self.connect = Some(connect);
-        self
-    }
-
     /// DynamoDB calls and time of this request, every region's.
     fn stats(&self) -> crate::dynamo::Stats {
         let home = self.store.db.stats();
-        match &self.near {
+        match &self.regions.near {
             Some(near) => {
                 let replica = near.store.db.stats();
                 crate::dynamo::Stats { calls: home.calls + replica.calls, millis: home.millis + replica.millis }
@@ -204,13 +215,6 @@ impl<'a> Ctx<'a> {
 /// Makes a DynamoDB client (over the host's transport and runtime) for a region's settings.
 pub trait Connect {
     fn client(&self, config: &crate::dynamo::ClientConfig) -> Client<'_>;
-}
-
-/// A replica region of the table, as a request reads it.
-#[derive(Debug, Clone, Copy)]
-pub struct Near<'a> {
-    pub store: Store<'a>,
-    pub region: &'a str,
 }
 
 /// The log line of deferred work that failed.
@@ -407,7 +411,7 @@ pub async fn handle(ctx: &Ctx<'_>, request: Request) -> Handled {
         error_detail,
         dev_login: ctx.dev_login.take(),
         audit: ctx.audit.take(),
-        region: ctx.region.map(str::to_string),
+        region: ctx.regions.nearest.map(str::to_string),
     };
     Handled { outcome, log, deferred: ctx.later.take() }
 }
@@ -533,9 +537,8 @@ async fn resolve_tenant(ctx: &Ctx<'_>, request: &Request) -> Result<Rc<Tenant>, 
     let raw = request_host(request).ok_or_else(|| ApiError::bad_request("invalid_host", "the request has no Host"))?;
     let host = host::canonical(&raw)
         .map_err(|e| ApiError::bad_request("invalid_host", format!("the Host is invalid: {e}")))?;
-    let near = ctx.near.as_ref().map(|n| (&n.store, n.region));
     let default_tenant = ctx.config.default_tenant.as_ref();
-    ctx.caches.resolve(&ctx.store, near, &host, default_tenant, ctx.now, ctx.clock).await?.ok_or_else(|| {
+    ctx.caches.resolve(&ctx.regions, &host, default_tenant, ctx.now, ctx.clock).await?.ok_or_else(|| {
         ApiError::NotFound { code: "unknown_host", message: format!("no tenant serves the host {host}") }
     })
 }
@@ -618,7 +621,17 @@ mod tests {
         let rt = ManualRuntime::new(1_800_000_000, 1);
         let db = Client::new(&config.dynamo, &transport, &rt);
         let caches = Caches::new(config.cache);
-        let ctx = Ctx::new(&config, &db, &transport, &rt, &caches, rt.now());
+        struct Connected<'a>(&'a ScriptedTransport, &'a ManualRuntime);
+        impl Connect for Connected<'_> {
+            fn client(&self, config: &crate::dynamo::ClientConfig) -> Client<'_> {
+                Client::new(config, self.0, self.1)
+            }
+        }
+        let connect = Connected(&transport, &rt);
+        let services =
+            Services { config: &config, caches: &caches, connect: &connect, webhook: &transport, runtime: &rt };
+        let replica = std::cell::OnceCell::new();
+        let ctx = Ctx::new(services, &db, &replica, None, rt.now());
         let slide = sessions::Slide {
             tenant: TenantId::parse("acme").expect("the test's own input"),
             session_id: SessionId::parse("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA").expect("the test's own input"),

@@ -5,8 +5,8 @@ use std::rc::Rc;
 
 use super::cookies::{self, CookieMode, Presented};
 use super::{ApiError, Ctx, Deferred, Outcome, Request, json_response, only, views};
-use crate::domain::sessions::{self, Lookup, Session};
-use crate::domain::snapshot;
+use crate::domain::sessions::snapshot;
+use crate::domain::sessions::{self, Found, Session};
 use crate::domain::tenants::Tenant;
 
 /// The live session a request presents (cookie or bearer token), and how it was presented: from
@@ -23,10 +23,9 @@ pub(crate) async fn live_session(
     Ok(looked_up(ctx, request, tenant, mode, true).await?.map(|(session, presented, _)| (session, presented)))
 }
 
-/// [`live_session`], and whether it came from the snapshot. A tenant with
-/// `session.strict_revocation`, or `use_cache: false`, reads home consistently; otherwise the
-/// nearest replica first (a session missing there is read at home before 401); `use_cache:
-/// false` never uses the snapshot either.
+/// [`live_session`], and whether it came from the snapshot: the token the request presents, its
+/// snapshot cookie (a browser's), handed to [`sessions::find`]; a due slide is deferred.
+/// `use_cache: false` reads home consistently and never uses the snapshot.
 pub(crate) async fn looked_up(
     ctx: &Ctx<'_>,
     request: &Request,
@@ -40,37 +39,16 @@ pub(crate) async fn looked_up(
     let Some(token) = presented.token() else {
         return Ok(None);
     };
-    if use_cache && tenant.session.snapshot_secs() > 0 && !presented.bearer {
-        let snapshot = cookies::cookie_value(request.headers(), mode.cache_name())
-            .and_then(|raw| snapshot::open(ctx.token_secret(), tenant, &raw, &token, ctx.now_secs()));
-        if let Some(session) = snapshot {
-            return Ok(Some((session, presented, true)));
-        }
-    }
-    let now = ctx.now_secs();
-    let nearest = ctx.near.as_ref().filter(|_| use_cache && !tenant.session.strict_revocation);
-    let replica = match nearest {
-        // A replica that fails is no answer: home gives it.
-        Some(near) => {
-            let read = sessions::look_up_in(&near.store, tenant, &token, now, false).await;
-            ctx.caches.from_replica(near.region, ctx.now, read).unwrap_or(Lookup::Unsure)
-        }
-        None => Lookup::Unsure,
-    };
-    let live = match replica {
-        Lookup::Live(live) => Some(*live),
-        Lookup::Dead => None,
-        // Not in the replica (a session made a moment ago, not yet replicated), or no replica:
-        // home, consistently, before anything says 401.
-        Lookup::Unsure => sessions::look_up(&ctx.store, tenant, &token, now).await?,
-    };
-    let Some(live) = live else {
+    let raw = (!presented.bearer).then(|| cookies::cookie_value(request.headers(), mode.cache_name())).flatten();
+    let snapshot = raw.as_deref().map(|raw| sessions::Presented { raw, token_secret: ctx.token_secret() });
+    let found = sessions::find(&ctx.regions, tenant, &token, snapshot, ctx.now, !use_cache).await?;
+    let Some(Found { session, slide, from_snapshot }) = found else {
         return Ok(None);
     };
-    if let Some(slide) = live.slide {
+    if let Some(slide) = slide {
         ctx.defer(Deferred::Slide(slide));
     }
-    Ok(Some((live.session, presented, false)))
+    Ok(Some((session, presented, from_snapshot)))
 }
 
 /// The one answer for every kind of missing or dead session: it says nothing about which.

@@ -1,12 +1,128 @@
-//! Which DynamoDB region a read goes to: the configured regions (home first, then replicas of a
-//! global table) ordered by distance from where the request came in. A pure function of the
-//! request's location (`request.cf` latitude and longitude, or only its continent) and a small
-//! table of region coordinates; no location, an unknown region, or a tie keeps home first.
+//! The table's regions as a request reads them: home (every write, every read that must be
+//! current), the replica region nearest to the client ([`Regions`]), and the circuit breakers
+//! that stop reads going to a replica that fails ([`Breakers`]).
+//!
+//! Which region is nearest: the configured regions (home first, then replicas of a global table)
+//! ordered by distance from where the request came in. A pure function of the request's location
+//! (`request.cf` latitude and longitude, or only its continent) and a small table of region
+//! coordinates; no location, an unknown region, or a tie keeps home first.
 //!
 //! It runs on every request of a multi-region Worker, so it stays small: coordinates are read
 //! with a few lines of decimal parsing and distances ranked by the straight line through the
 //! earth (the chord, which orders places exactly as the great circle does) with polynomial sine
 //! and cosine, instead of pulling the float parser and libm's trigonometry into the bundle.
+
+use std::cell::RefCell;
+use std::future::Future;
+use std::time::{Duration, SystemTime};
+
+use crate::table::store::Store;
+
+/// Consecutive failures (errors, or no answer within the replica budget) after which a replica
+/// region is skipped for the next nearest (or home).
+pub const BREAKER_FAILURES: u32 = 3;
+/// How long a tripped replica is skipped before one request tries it again (half-open): a success
+/// closes the breaker, a failure opens it for another cooldown.
+pub const BREAKER_COOLDOWN: Duration = Duration::from_secs(30);
+
+/// A replica region's circuit breaker.
+#[derive(Debug, Default, Clone, Copy)]
+struct Breaker {
+    failures: u32,
+    open_until: Option<SystemTime>,
+}
+
+/// The replica regions' circuit breakers, one isolate's (at most 8 regions: a list, not a map).
+#[derive(Debug, Default)]
+pub struct Breakers(RefCell<Vec<(String, Breaker)>>);
+
+impl Breakers {
+    /// Whether reads may go to replica `region` now: its breaker is closed, or its cooldown is
+    /// over (the next read probes it).
+    pub fn usable(&self, region: &str, now: SystemTime) -> bool {
+        let breakers = self.0.borrow();
+        let open_until = breakers.iter().find(|(r, _)| r == region).and_then(|(_, b)| b.open_until);
+        open_until.is_none_or(|until| now >= until)
+    }
+
+    /// Records how a read of replica `region` went: a success closes its breaker; the
+    /// [`BREAKER_FAILURES`]th failure in a row (and any failure of a probe) opens it for
+    /// [`BREAKER_COOLDOWN`].
+    fn answered(&self, region: &str, ok: bool, now: SystemTime) {
+        let mut breakers = self.0.borrow_mut();
+        let at = breakers.iter().position(|(r, _)| r == region);
+        match (ok, at) {
+            (true, Some(i)) => {
+                breakers.swap_remove(i);
+            }
+            (true, None) => {}
+            (false, at) => {
+                let i = at.unwrap_or_else(|| {
+                    breakers.push((region.to_string(), Breaker::default()));
+                    breakers.len() - 1
+                });
+                let breaker = &mut breakers[i].1;
+                breaker.failures += 1;
+                if breaker.failures >= BREAKER_FAILURES {
+                    breaker.open_until = Some(now + BREAKER_COOLDOWN);
+                }
+            }
+        }
+    }
+}
+
+/// A replica region of the table, as a request reads it.
+#[derive(Debug, Clone, Copy)]
+pub struct Near<'a> {
+    pub store: Store<'a>,
+    pub region: &'a str,
+}
+
+/// The table's regions as one request reads them: `home`, and `near`, the replica region nearest
+/// to the client when that is not home. Session lookups and host resolution read `near` first
+/// ([`Regions::from_replica`]); everything else reads and writes home.
+#[derive(Debug, Clone, Copy)]
+pub struct Regions<'a> {
+    pub home: Store<'a>,
+    pub near: Option<Near<'a>>,
+    /// The region nearest to the client (home or a replica), for the log; `None` with one region.
+    pub nearest: Option<&'a str>,
+    breakers: &'a Breakers,
+}
+
+impl<'a> Regions<'a> {
+    /// One region: home.
+    pub fn home(home: Store<'a>, breakers: &'a Breakers) -> Self {
+        Self { home, near: None, nearest: None, breakers }
+    }
+
+    /// With `nearest` the region nearest to the client, and `replica` its table when it is not home.
+    #[must_use]
+    pub fn with_nearest(mut self, nearest: &'a str, replica: Option<Store<'a>>) -> Self {
+        self.near = replica.map(|store| Near { store, region: nearest });
+        self.nearest = Some(nearest);
+        self
+    }
+
+    /// Without the replica: reads that must be current.
+    #[must_use]
+    pub fn home_only(mut self) -> Self {
+        self.near = None;
+        self
+    }
+
+    /// The answer of `read` from the nearest replica, its outcome recorded on the region's
+    /// breaker; `None` when there is no replica or it failed (no answer: home gives it).
+    pub async fn from_replica<T, E, F>(&self, now: SystemTime, read: impl FnOnce(Store<'a>) -> F) -> Option<T>
+    where
+        F: Future<Output = Result<T, E>>,
+    {
+        let near = self.near?;
+        let answer = read(near.store).await;
+        self.breakers.answered(near.region, answer.is_ok(), now);
+        answer.ok()
+    }
+}
 
 /// A point on earth, in degrees.
 #[derive(Debug, Clone, Copy, PartialEq)]

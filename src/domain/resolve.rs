@@ -18,6 +18,7 @@ use std::time::{Duration, SystemTime};
 
 use crate::domain::jwt::MasterKey;
 use crate::domain::jwt::TenantKey;
+use crate::domain::regions::{Breakers, Regions};
 use crate::domain::tenants::{self, DomainStatus, Tenant};
 use crate::dynamo::DynamoError;
 use crate::platform::cache::TtlCache;
@@ -54,20 +55,6 @@ type Resolution = Result<Option<Rc<Tenant>>, DynamoError>;
 /// tenant, generation and version name it); the lifetime only bounds what an idle tenant holds.
 const JWT_KEY_TTL: Duration = Duration::from_secs(3600);
 
-/// Consecutive failures (errors, or no answer within the replica budget) after which a replica
-/// region is skipped for the next nearest (or home).
-pub const BREAKER_FAILURES: u32 = 3;
-/// How long a tripped replica is skipped before one request tries it again (half-open): a success
-/// closes the breaker, a failure opens it for another cooldown.
-pub const BREAKER_COOLDOWN: Duration = Duration::from_secs(30);
-
-/// A replica region's circuit breaker.
-#[derive(Debug, Default, Clone, Copy)]
-struct Breaker {
-    failures: u32,
-    open_until: Option<SystemTime>,
-}
-
 /// A derived JWT key's name: a fingerprint of the master key, the tenant, its generation, the
 /// key version.
 type JwtKeyName = (String, TenantId, String, String);
@@ -82,8 +69,8 @@ pub struct Caches {
     tenants: TtlCache<TenantId, Rc<Tenant>>,
     in_flight: RefCell<HashMap<Host, Rc<Flight>>>,
     jwt_keys: TtlCache<JwtKeyName, Rc<TenantKey>>,
-    /// Per replica region (at most 8: a list, not a map).
-    breakers: RefCell<Vec<(String, Breaker)>>,
+    /// The replica regions' circuit breakers.
+    pub breakers: Breakers,
 }
 
 impl Caches {
@@ -94,47 +81,7 @@ impl Caches {
             tenants: TtlCache::new(settings.max_entries),
             in_flight: RefCell::new(HashMap::new()),
             jwt_keys: TtlCache::new(settings.max_entries),
-            breakers: RefCell::new(Vec::new()),
-        }
-    }
-
-    /// Whether reads may go to replica `region` now: its breaker is closed, or its cooldown is
-    /// over (the next read probes it).
-    pub fn region_usable(&self, region: &str, now: SystemTime) -> bool {
-        let breakers = self.breakers.borrow();
-        let open_until = breakers.iter().find(|(r, _)| r == region).and_then(|(_, b)| b.open_until);
-        open_until.is_none_or(|until| now >= until)
-    }
-
-    /// The answer of `read`, a read of replica `region`, once its outcome is recorded on the
-    /// region's breaker; `None` when it failed (no answer: home gives it).
-    pub fn from_replica<T, E>(&self, region: &str, now: SystemTime, read: Result<T, E>) -> Option<T> {
-        self.region_answered(region, read.is_ok(), now);
-        read.ok()
-    }
-
-    /// Records how a read of replica `region` went: a success closes its breaker; the
-    /// [`BREAKER_FAILURES`]th failure in a row (and any failure of a probe) opens it for
-    /// [`BREAKER_COOLDOWN`].
-    fn region_answered(&self, region: &str, ok: bool, now: SystemTime) {
-        let mut breakers = self.breakers.borrow_mut();
-        let at = breakers.iter().position(|(r, _)| r == region);
-        match (ok, at) {
-            (true, Some(i)) => {
-                breakers.swap_remove(i);
-            }
-            (true, None) => {}
-            (false, at) => {
-                let i = at.unwrap_or_else(|| {
-                    breakers.push((region.to_string(), Breaker::default()));
-                    breakers.len() - 1
-                });
-                let breaker = &mut breakers[i].1;
-                breaker.failures += 1;
-                if breaker.failures >= BREAKER_FAILURES {
-                    breaker.open_until = Some(now + BREAKER_COOLDOWN);
-                }
-            }
+            breakers: Breakers::default(),
         }
     }
 
@@ -168,14 +115,13 @@ impl Caches {
         self.hosts.remove(host);
     }
 
-    /// The tenant serving `host`, or `None` (unknown, pending or disabled host). With a `near`
+    /// The tenant serving `host`, or `None` (unknown, pending or disabled host). With a nearest
     /// replica, the host is read there first; anything but a `ready` domain there (not yet
     /// replicated, or a failing replica) is read again at home before it is believed. `clock`
     /// tells a wait on another request's resolution when to give up on it.
     pub async fn resolve(
         &self,
-        store: &Store<'_>,
-        near: Option<(&Store<'_>, &str)>,
+        regions: &Regions<'_>,
         host: &Host,
         default_tenant: Option<&TenantId>,
         now: SystemTime,
@@ -185,11 +131,9 @@ impl Caches {
             return Ok(hit);
         }
         self.once(host, now, clock, async {
-            let replicated = match near {
-                Some((near, region)) => self.from_replica(region, now, tenants::resolve(near, host).await).flatten(),
-                None => None,
-            };
-            let replicated = replicated.filter(|d| d.status == DomainStatus::Ready);
+            let store = &regions.home;
+            let replicated = regions.from_replica(now, |near| async move { tenants::resolve(&near, host).await }).await;
+            let replicated = replicated.flatten().filter(|d| d.status == DomainStatus::Ready);
             let domain = match replicated {
                 Some(d) => Some(d),
                 None => tenants::resolve(store, host).await?,

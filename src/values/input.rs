@@ -154,6 +154,17 @@ impl<'de, const MIN: u64, const MAX: u64> Deserialize<'de> for Bounded<MIN, MAX>
                     Err(_) => Err(E::invalid_value(de::Unexpected::Signed(v), &self)),
                 }
             }
+            /// `300.0` is the whole number 300 (JSON has one number type, and JSON Schema's
+            /// `integer` takes it); `1.5` is not. (No float in the message: formatting one would
+            /// link a float printer.)
+            #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss, clippy::cast_precision_loss)]
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
+                if v.fract() == 0.0 && (MIN as f64..=MAX as f64).contains(&v) {
+                    self.visit_u64(v as u64)
+                } else {
+                    Err(E::invalid_value(de::Unexpected::Other("a number outside the range or with a fraction"), &self))
+                }
+            }
         }
         deserializer.deserialize_u64(V::<MIN, MAX>)
     }
@@ -267,6 +278,10 @@ mod tests {
             })
         );
         assert_eq!(decode::<Body>(&json!({"name": "x", "inner": null})).map(|b| b.inner), Ok(None));
+        // A whole number written with a fraction of zero is that number, as JSON Schema reads it.
+        let ttl = |v: Value| decode::<Body>(&json!({"name": "x", "inner": {"ttl": v}})).map(|b| b.inner.map(|i| i.ttl));
+        assert_eq!(ttl(json!(600.0)), Ok(Some(Bounded(600))));
+        assert_eq!(ttl(json!(60.0)), Ok(Some(Bounded(60))));
     }
 
     #[test]
@@ -285,6 +300,8 @@ mod tests {
             (json!({"name": "x", "inner": {"ttl": 59}}), field("inner.ttl: must be a whole number from 60 to 600")),
             (json!({"name": "x", "inner": {"ttl": -1}}), field("inner.ttl: must be a whole number from 60 to 600")),
             (json!({"name": "x", "inner": {"ttl": 1.5}}), field("inner.ttl: must be a whole number from 60 to 600")),
+            (json!({"name": "x", "inner": {"ttl": 59.0}}), field("inner.ttl: must be a whole number from 60 to 600")),
+            (json!({"name": "x", "inner": {"ttl": 1e300}}), field("inner.ttl: must be a whole number from 60 to 600")),
             (json!({"name": "x", "inner": {"ttl": 60, "on": "yes"}}), field("inner.on: must be true or false")),
         ];
         for (body, want) in cases {

@@ -184,6 +184,17 @@ pub mod app {
     }
 
     impl<R: Runtime> App<R> {
+        /// What the app hands each request, as the edge's isolate does.
+        pub fn services(&self) -> api::Services<'_> {
+            api::Services {
+                config: &self.config,
+                caches: &self.caches,
+                connect: self,
+                webhook: &self.transport,
+                runtime: &self.runtime,
+            }
+        }
+
         /// An app on `table` with extra vars.
         pub fn new(table: &str, runtime: R, extra: &[(&str, &str)]) -> Self {
             let mut vars: HashMap<String, String> = HashMap::from([
@@ -252,16 +263,10 @@ pub mod app {
             location: Option<dynauth::domain::regions::Location>,
         ) -> Answer {
             let db = Client::new(&self.config.dynamo, &self.transport, &self.runtime);
-            let webhook = &self.transport;
-            // As the edge does: the region nearest to where the request came from (none: home),
-            // its replica read first.
-            let now = self.runtime.now();
-            let nearest = self.config.nearest(location, |region| self.caches.region_usable(region, now));
-            let replica = nearest.and_then(|(_, r)| r).map(|c| Client::new(c, &self.transport, &self.runtime));
-            let mut ctx = Ctx::new(&self.config, &db, &webhook, &self.runtime, &self.caches, now).with_connect(self);
-            if let Some((region, _)) = nearest {
-                ctx = ctx.with_replica(region, replica.as_ref());
-            }
+            // As the edge does (the one constructor): the region nearest to where the request
+            // came from (none: home), its replica read first.
+            let replica = std::cell::OnceCell::new();
+            let ctx = Ctx::new(self.services(), &db, &replica, location, self.runtime.now());
             let handled = block_on(api::handle(&ctx, request));
             let calls = handled.log.dynamodb_calls;
             let log = serde_json::to_value(&handled.log).unwrap_or_default();

@@ -303,18 +303,8 @@ async fn handle(state: State, head: String) -> Finished {
         Ok(isolate) => {
             let db = isolate.client();
             let webhook = isolate.transport();
-            let now = driver::now();
-            let nearest = isolate.config.nearest(location, |region| isolate.caches.region_usable(region, now));
-            let replica = nearest.and_then(|(_, replica)| replica).map(|config| isolate.client_in(config));
-            let mut ctx = Ctx::new(&isolate.config, &db, &webhook, &HostRuntime, &isolate.caches, now);
-            // Only the admin API (its health check) reaches other regions' tables.
-            #[cfg(feature = "admin")]
-            {
-                ctx = ctx.with_connect(isolate);
-            }
-            if let Some((region, _)) = nearest {
-                ctx = ctx.with_replica(region, replica.as_ref());
-            }
+            let replica = std::cell::OnceCell::new();
+            let ctx = Ctx::new(isolate.services(&webhook), &db, &replica, location, driver::now());
             api::handle(&ctx, request).await
         }
     })
@@ -396,7 +386,8 @@ fn spawn_deferred(request_id: String, work: Vec<Deferred>, ctx: &Context, state:
             Ok(isolate) => {
                 let db = isolate.client();
                 let webhook = isolate.transport();
-                let ctx = Ctx::new(&isolate.config, &db, &webhook, &HostRuntime, &isolate.caches, driver::now());
+                let replica = std::cell::OnceCell::new();
+                let ctx = Ctx::new(isolate.services(&webhook), &db, &replica, None, driver::now());
                 ctx.run_deferred(&request_id, work).await
             }
             Err(e) => {
@@ -510,7 +501,6 @@ fn random_id() -> String {
     hex::encode(b)
 }
 
-#[cfg(feature = "admin")]
 impl api::Connect for Isolate {
     fn client(&self, config: &crate::dynamo::ClientConfig) -> Client<'_> {
         self.client_in(config)
@@ -518,6 +508,11 @@ impl api::Connect for Isolate {
 }
 
 impl Isolate {
+    /// What this isolate hands each request, with `webhook` its transport for outside calls.
+    fn services<'a>(&'a self, webhook: &'a HostTransport) -> api::Services<'a> {
+        api::Services { config: &self.config, caches: &self.caches, connect: self, webhook, runtime: &HostRuntime }
+    }
+
     /// A DynamoDB client for one request (its counters are that request's).
     fn client(&self) -> Client<'static> {
         self.client_in(&self.config.dynamo)

@@ -1,20 +1,25 @@
-//! Sessions: tokens, records, and their use cases (look one up, open one, slide its idle expiry,
-//! revoke one or all of a user's, list a user's live ones).
+//! Sessions: tokens, records, and their use cases (find the caller's: [`find`], through the
+//! [`snapshot`], the nearest replica and home; open one, slide its idle expiry, revoke one or all
+//! of a user's, list a user's live ones).
 //!
 //! A token is 32 random bytes, base64url; it is shown to its owner once and never stored. The
 //! item is keyed by `h(token)` (unpadded base64url SHA-256), which is also the public session id.
 //! A lookup is one consistent GetItem; expiry (absolute and idle), revocation and the tenant's
 //! generation are checked on every read, because DynamoDB's TTL deletion lags.
 
+pub mod snapshot;
+
 use std::fmt;
+use std::time::SystemTime;
 
 use serde::{Deserialize, Serialize};
 
+use crate::domain::regions::Regions;
 use crate::domain::tenants::Tenant;
 use crate::dynamo::expr::and;
 use crate::dynamo::{DynamoError, Expr, Item, ReturnValues, TransactItem, Write, from_item, n, s};
 use crate::platform::crypto::{b64url, b64url_decode, hmac_parts};
-use crate::platform::runtime::{Random, rfc3339_secs};
+use crate::platform::runtime::{Random, epoch_secs, rfc3339_secs};
 use crate::table::keys;
 use crate::table::store::Store;
 use crate::values::email::Email;
@@ -146,6 +151,55 @@ pub async fn look_up(
         Lookup::Live(live) => Some(*live),
         Lookup::Dead | Lookup::Unsure => None,
     })
+}
+
+/// A session [`find`] found: live, with the slide that is due (none from a snapshot), and
+/// whether it came from the snapshot (no DynamoDB read).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Found {
+    pub session: Session,
+    pub slide: Option<Slide>,
+    pub from_snapshot: bool,
+}
+
+/// The session cookie's snapshot as [`find`] takes it: its raw value and the `TOKEN_SECRET` its
+/// MAC is keyed from.
+#[derive(Debug, Clone, Copy)]
+pub struct Presented<'a> {
+    pub raw: &'a str,
+    pub token_secret: &'a [u8],
+}
+
+/// The session lookup, as every route that needs the caller's session makes it. First the signed
+/// `snapshot` when the tenant caches sessions and it holds for `token` ([`snapshot::unseal`]);
+/// then the nearest replica, unless `current` or the tenant's `strict_revocation` (a replica that
+/// fails, or has not seen the session or its last slide, is no answer, and its breaker counts
+/// the failure); then home, consistently, before anything says there is no session. `current`
+/// also skips the snapshot.
+pub async fn find(
+    regions: &Regions<'_>,
+    tenant: &Tenant,
+    token: &SessionToken,
+    snapshot: Option<Presented<'_>>,
+    now: SystemTime,
+    current: bool,
+) -> Result<Option<Found>, DynamoError> {
+    let secs = epoch_secs(now);
+    if let Some(cookie) = snapshot.filter(|_| !current && tenant.session.snapshot_secs() > 0)
+        && let Some(session) = snapshot::unseal(cookie.token_secret, tenant, cookie.raw, token, secs)
+    {
+        return Ok(Some(Found { session, slide: None, from_snapshot: true }));
+    }
+    let regions = if current || tenant.session.strict_revocation { regions.home_only() } else { *regions };
+    let replica = regions.from_replica(now, |near| async move { look_up_in(&near, tenant, token, secs, false).await });
+    let live = match replica.await.unwrap_or(Lookup::Unsure) {
+        Lookup::Live(live) => Some(*live),
+        Lookup::Dead => None,
+        // Not in the replica (a session made a moment ago, not yet replicated), or no replica:
+        // home, consistently, before anything says 401.
+        Lookup::Unsure => look_up(&regions.home, tenant, token, secs).await?,
+    };
+    Ok(live.map(|Live { session, slide }| Found { session, slide, from_snapshot: false }))
 }
 
 /// What one read of a session said.

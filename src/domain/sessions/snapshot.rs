@@ -67,7 +67,7 @@ pub fn seal(token_secret: &[u8], tenant: &Tenant, session: &Session, now: i64) -
 
 /// The session a snapshot cookie vouches for, when it is authentic (this tenant incarnation's
 /// key), unexpired at `now`, and of `token`. Anything else is `None`: the caller reads DynamoDB.
-pub fn open(token_secret: &[u8], tenant: &Tenant, raw: &str, token: &SessionToken, now: i64) -> Option<Session> {
+pub fn unseal(token_secret: &[u8], tenant: &Tenant, raw: &str, token: &SessionToken, now: i64) -> Option<Session> {
     let (payload, mac) = raw.split_once('.')?;
     let expected = b64url(&hmac_parts(&key(token_secret, tenant), &[payload.as_bytes()]));
     if !constant_time_eq(mac.as_bytes(), expected.as_bytes()) {
@@ -119,13 +119,13 @@ mod tests {
         let (token, session) = open_session(&rt, &tenant, new, 1_000);
         let (cookie, max_age) = seal(b"k", &tenant, &session, 1_010).unwrap_or_default();
         assert_eq!(max_age, 60);
-        let back = open(b"k", &tenant, &cookie, &token, 1_069).unwrap_or_else(|| panic!("valid"));
+        let back = unseal(b"k", &tenant, &cookie, &token, 1_069).unwrap_or_else(|| panic!("valid"));
         assert_eq!(
             (back.id.clone(), back.user_id.clone(), back.expires_at),
             (session.id.clone(), session.user_id.clone(), session.expires_at)
         );
-        assert_eq!(open(b"k", &tenant, &cookie, &token, 1_070), None, "expired after cache_secs");
-        assert_eq!(open(b"k", &tenant, &cookie, &token, 1_009), None, "not before it was made");
+        assert_eq!(unseal(b"k", &tenant, &cookie, &token, 1_070), None, "expired after cache_secs");
+        assert_eq!(unseal(b"k", &tenant, &cookie, &token, 1_009), None, "not before it was made");
         let (other, _) = open_session(
             &rt,
             &tenant,
@@ -137,23 +137,23 @@ mod tests {
             },
             1_000,
         );
-        assert_eq!(open(b"k", &tenant, &cookie, &other, 1_020), None, "another token");
-        assert_eq!(open(b"other-secret", &tenant, &cookie, &token, 1_020), None, "another TOKEN_SECRET");
+        assert_eq!(unseal(b"k", &tenant, &cookie, &other, 1_020), None, "another token");
+        assert_eq!(unseal(b"other-secret", &tenant, &cookie, &token, 1_020), None, "another TOKEN_SECRET");
         let recreated = Tenant { generation: "g2".into(), ..tenant.clone() };
-        assert_eq!(open(b"k", &recreated, &cookie, &token, 1_020), None, "a re-created tenant");
+        assert_eq!(unseal(b"k", &recreated, &cookie, &token, 1_020), None, "a re-created tenant");
         let globex = Tenant {
             id: crate::values::ids::TenantId::parse("globex").expect("the test's own input"),
             ..tenant.clone()
         };
-        assert_eq!(open(b"k", &globex, &cookie, &token, 1_020), None, "another tenant");
+        assert_eq!(unseal(b"k", &globex, &cookie, &token, 1_020), None, "another tenant");
         // Tampering with the payload (a longer validity) breaks the MAC.
         let (payload, mac) = cookie.split_once('.').unwrap_or_default();
         let mut snap: Snapshot =
             serde_json::from_slice(&b64url_decode(payload).unwrap_or_default()).expect("the test's own input");
         snap.v += 3_600;
         let forged = format!("{}.{mac}", b64url(&serde_json::to_vec(&snap).unwrap_or_default()));
-        assert_eq!(open(b"k", &tenant, &forged, &token, 1_020), None, "tampered");
-        assert_eq!(open(b"k", &tenant, "garbage", &token, 1_020), None);
+        assert_eq!(unseal(b"k", &tenant, &forged, &token, 1_020), None, "tampered");
+        assert_eq!(unseal(b"k", &tenant, "garbage", &token, 1_020), None);
         // Never past the idle expiry; nothing for a tenant that does not cache.
         let idle_soon = Session { idle_expires_at: 1_030, ..session.clone() };
         assert_eq!(seal(b"k", &tenant, &idle_soon, 1_010).map(|(_, a)| a), Some(20));
