@@ -15,7 +15,7 @@ export const HOST = 'bench.acme.test';
 const PATH = process.env.BENCH_PATH ?? '/v1/session';
 export const WORKERD = join(ROOT, 'node_modules/@cloudflare/workerd-linux-64/bin/workerd');
 const COMPAT_DATE = /compatibility_date\s*=\s*"([^"]+)"/.exec(readFileSync(join(ROOT, 'wrangler.toml'), 'utf8'))[1];
-const ADMIN_TOKEN = 'bench-admin-token-not-secret-0123';
+export const ADMIN_TOKEN = 'bench-admin-token-not-secret-0123';
 
 /** The vars every Worker gets (the peers read the ones they need). */
 export function vars(table) {
@@ -80,16 +80,29 @@ const capnp = (s) => JSON.stringify(String(s));
 
 // A request's `cf-blob` header (JSON) becomes its request.cf, as Cloudflare's edge sets it: the
 // multi-region bench says where its clients are.
+// A Worker with `admin` (the admin Worker's modules) gets it as a second service, bound as ADMIN,
+// as wrangler.toml binds it: the edge hands every route off its hot path to it.
 function writeConfig(worker, port, bindings) {
   const dir = join(RUN, 'workers', `${worker.name}-${port}`);
-  mkdirSync(dir, { recursive: true });
+  mkdirSync(join(dir, 'admin'), { recursive: true });
   for (const m of worker.modules) copyFileSync(m.path, join(dir, m.name));
-  const modules = worker.modules.map((m) => `(name = ${capnp(m.name)}, ${m.kind} = embed ${capnp(m.name)})`);
+  for (const m of worker.admin ?? []) copyFileSync(m.path, join(dir, 'admin', m.name));
+  const embed = (prefix) => (m) => `(name = ${capnp(m.name)}, ${m.kind} = embed ${capnp(prefix + m.name)})`;
+  const modules = worker.modules.map(embed(''));
   const text = Object.entries(bindings).map(([k, v]) => `(name = ${capnp(k)}, text = ${capnp(v)})`);
+  const admin = worker.admin ? `
+const admin :Workerd.Worker = (
+  modules = [${worker.admin.map(embed('admin/')).join(', ')}],
+  compatibilityDate = ${capnp(COMPAT_DATE)},
+  bindings = [${text.join(', ')}],
+  globalOutbound = "loopback",
+);
+` : '';
+  if (worker.admin) text.push('(name = "ADMIN", service = "admin")');
   writeFileSync(join(dir, 'config.capnp'), `using Workerd = import "/workerd/workerd.capnp";
 const config :Workerd.Config = (
   services = [
-    (name = "main", worker = .worker),
+    (name = "main", worker = .worker),${worker.admin ? '\n    (name = "admin", worker = .admin),' : ''}
     (name = "loopback", network = (allow = ["local", "private", "public"])),
   ],
   sockets = [(name = "http", address = "127.0.0.1:${port}", http = (cfBlobHeader = "cf-blob"), service = "main")],
@@ -100,7 +113,7 @@ const worker :Workerd.Worker = (
   bindings = [${text.join(', ')}],
   globalOutbound = "loopback",
 );
-`);
+${admin}`);
   return dir;
 }
 

@@ -6,6 +6,8 @@
 #   BENCH_ROUNDS, BENCH_REQUESTS, BENCH_CONCURRENCY (e.g. 1,16), BENCH_COLD, BENCH_ONLY (peers to
 #   run, e.g. aws4fetch), BENCH_EXTRA (name=dir
 #   of another dynauth build, e.g. an older one, to compare in the same run)
+# `npm run bench -- --login`: login start and verify latency through the edge and its ADMIN binding
+# (bench/login.mjs; BENCH_ROUNDS, BENCH_LOGINS, BENCH_EXTRA as above).
 # `npm run bench -- --regions`: the multi-region mode instead (bench/regions.mjs): lookup latency
 # single-region vs from the nearest replica, with home and replica put 150 ms and 10 ms away by a
 # loopback proxy (BENCH_HOME_MS, BENCH_REPLICA_MS; BENCH_ROUNDS, BENCH_REQUESTS, BENCH_CONCURRENCY).
@@ -13,8 +15,9 @@ set -euo pipefail
 script=bench/run.mjs
 case "${1:-}" in
   --regions) script=bench/regions.mjs ;;
+  --login) script=bench/login.mjs ;;
   "") ;;
-  *) echo "usage: npm run bench [-- --regions]" >&2; exit 2 ;;
+  *) echo "usage: npm run bench [-- --regions | --login]" >&2; exit 2 ;;
 esac
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"

@@ -27,7 +27,7 @@ use super::{
 use crate::domain::login;
 use crate::domain::sessions::{self, NewSession, Revoked};
 use crate::domain::tenants::{
-    self, DomainStatus, SecretChange, SecretKind, Tenant, TenantBody, TenantError, TenantSpec,
+    self, DomainStatus, SecretChange, SecretKind, Tenant, TenantBody, TenantError, TenantSpec, Unverified,
 };
 use crate::domain::users;
 use crate::platform::crypto::constant_time_eq;
@@ -296,47 +296,23 @@ async fn domain(ctx: &Ctx<'_>, request: &Request, id: &TenantId, raw_host: &str)
 async fn verify_domain(ctx: &Ctx<'_>, id: &TenantId, raw_host: &str) -> Result<Response, ApiError> {
     let host = host::canonical(raw_host)
         .map_err(|e| ApiError::bad_request("invalid_host", format!("the host is invalid: {e}")))?;
-    let domain = tenants::claimed(&ctx.store, &host)
-        .await?
-        .filter(|d| &d.tenant == id)
-        .ok_or_else(|| ApiError::not_found("this tenant has not claimed this host"))?;
-    let origin = match ctx.config.domain_check_port {
-        _ if !(ctx.config.allow_local_targets && host.is_local()) => format!("https://{host}"),
-        Some(port) => format!("http://{host}:{port}"),
-        None => format!("http://{host}"),
+    let check = tenants::DomainCheck {
+        transport: ctx.webhook,
+        token_secret: ctx.token_secret(),
+        local_targets: ctx.config.allow_local_targets,
+        port: ctx.config.domain_check_port,
     };
-    let url = format!("{origin}/.well-known/dynauth-domain-verification");
-    let expected = tenants::verification_token(ctx.token_secret(), &domain);
-    let check = http::Request::builder()
-        .method(http::Method::GET)
-        .uri(&url)
-        .header(http::header::USER_AGENT, "dynauth-domain-check/1")
-        .extension(crate::platform::runtime::AnswerLimit(crate::platform::runtime::OUTSIDE_ANSWER_LIMIT))
-        .body(Vec::new())
-        .map_err(|e| ApiError::bad_request("invalid_host", format!("the host cannot be fetched: {e}")))?;
-    let problem = match ctx.webhook.send(check).await {
-        Ok(r) if r.status() == 200 => {
-            let body = String::from_utf8_lossy(r.body());
-            (!constant_time_eq(body.trim().as_bytes(), expected.as_bytes())).then(|| {
-                "it answered with another token (the host reaches another dynauth deployment, or the claim changed)"
-                    .to_string()
-            })
-        }
-        Ok(r) => Some(format!("it answered HTTP {}", r.status().as_u16())),
-        Err(e) => Some(format!("it could not be reached ({e})")),
-    };
-    if let Some(problem) = problem {
-        return Err(ApiError::Conflict {
+    let domain = tenants::verify(&ctx.store, ctx.random, check, id, &host, ctx.now_secs()).await.map_err(|e| match e {
+        Unverified::Tenant(e) => tenant_error(e),
+        Unverified::Unfetchable(e) => ApiError::bad_request("invalid_host", format!("the host cannot be fetched: {e}")),
+        Unverified::NotShown { url, problem } => ApiError::Conflict {
             code: "domain_unverified",
             message: format!(
                 "{url} does not show this claim: {problem}; route the host to this Worker (a route, a Custom Domain \
                  or a Cloudflare for SaaS custom hostname) and verify again"
             ),
-        });
-    }
-    let (domain, _) = tenants::claim(&ctx.store, ctx.random, id, &host, DomainStatus::Ready, ctx.now_secs())
-        .await
-        .map_err(tenant_error)?;
+        },
+    })?;
     ctx.caches.forget_host(&host);
     Ok(json_response(200, &views::DomainView::from(&domain.entry())))
 }

@@ -101,10 +101,11 @@ fn forbidden_origin() -> ApiError {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn tenant() -> Tenant {
+    /// A tenant with a name to escape and two allowed origins (also the login page's tests').
+    pub(crate) fn tenant() -> Tenant {
         Tenant {
             name: "Acme <b>&</b>".into(),
             allowed_origins: vec!["https://app.acme.test".into(), "http://localhost:3000".into()],
@@ -112,7 +113,8 @@ mod tests {
         }
     }
 
-    fn request(headers: &[(&str, &str)]) -> Request {
+    /// A POST on the tenant host with `headers`.
+    pub(crate) fn request(headers: &[(&str, &str)]) -> Request {
         let mut b = http::Request::builder()
             .method("POST")
             .uri("https://auth.acme.test/v1/logout")

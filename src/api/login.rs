@@ -13,7 +13,7 @@ use super::cookies::{self, CookieMode};
 use super::{ApiError, Ctx, Outcome, Request, body, json_response, only, views};
 use crate::config::ConfigError;
 use crate::domain::budgets::{Exceeded, client_subject};
-use crate::domain::login::{Binding, Caller, Delivery, LoginCode, Logins, StartError, VerifyError};
+use crate::domain::login::{self, Binding, Caller, LoginCode, Logins, StartError, Undeliverable, VerifyError};
 use crate::domain::tenants::{SecretKind, Tenant};
 use crate::values::email::Email;
 
@@ -87,30 +87,21 @@ pub(crate) async fn start(ctx: &Ctx<'_>, request: &Request, tenant: Rc<Tenant>) 
         }
         .into());
     }
-    // A tenant's own webhook is signed with its own webhook secret(s); the platform's with
-    // CODE_WEBHOOK_SECRET.
     let tenant_secrets = tenant.secrets(ctx.token_secret(), SecretKind::Webhook);
-    let delivery = match (&tenant.code_webhook_url, &settings.webhook_url, &settings.webhook_secret) {
-        (Some(url), _, _) => {
-            Some(Delivery { url, secrets: tenant_secrets.iter().map(|s| s.expose().as_bytes()).collect() })
-        }
-        (None, Some(url), Some(secret)) => Some(Delivery { url, secrets: vec![secret.expose().as_bytes()] }),
-        (None, Some(_), None) => {
-            return Err(ConfigError {
-                variable: "CODE_WEBHOOK_SECRET",
-                problem: "is not set (webhook deliveries are signed with it)".into(),
-            }
-            .into());
-        }
-        (None, None, _) if settings.dev_mode => None,
-        (None, None, _) => {
-            return Err(ConfigError {
-                variable: "CODE_WEBHOOK_URL",
-                problem: "is not set, so login codes cannot be delivered".into(),
-            }
-            .into());
-        }
-    };
+    let platform = settings
+        .webhook_url
+        .as_deref()
+        .map(|url| (url, settings.webhook_secret.as_ref().map(|s| s.expose().as_bytes())));
+    let delivery = login::delivery(&tenant, &tenant_secrets, platform, settings.dev_mode).map_err(|e| match e {
+        Undeliverable::NoSecret => ConfigError {
+            variable: "CODE_WEBHOOK_SECRET",
+            problem: "is not set (webhook deliveries are signed with it)".into(),
+        },
+        Undeliverable::NoWebhook => ConfigError {
+            variable: "CODE_WEBHOOK_URL",
+            problem: "is not set, so login codes cannot be delivered".into(),
+        },
+    })?;
     let address = client_subject(super::client_ip(request));
     let caller = Caller { address: &address, binding: presented.as_ref() };
     let issued = logins(ctx).start(ctx.webhook, delivery, caller, &tenant, &email, ctx.now_secs()).await.map_err(

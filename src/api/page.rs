@@ -119,24 +119,7 @@ pub(crate) fn html_escape(s: &str) -> String {
 mod tests {
     use super::*;
 
-    fn tenant() -> Tenant {
-        Tenant {
-            name: "Acme <b>&</b>".into(),
-            allowed_origins: vec!["https://app.acme.test".into(), "http://localhost:3000".into()],
-            ..crate::platform::testing::tenant()
-        }
-    }
-
-    fn request(headers: &[(&str, &str)]) -> Request {
-        let mut b = http::Request::builder()
-            .method("POST")
-            .uri("https://auth.acme.test/v1/logout")
-            .header("host", "auth.acme.test");
-        for (k, v) in headers {
-            b = b.header(*k, *v);
-        }
-        b.body(Vec::new()).unwrap_or_default()
-    }
+    use crate::api::browser::tests::{request, tenant};
 
     #[test]
     fn return_to_is_never_an_open_redirect() {

@@ -27,7 +27,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::domain::budgets::{self, Budget, Exceeded, Limits, Refusal};
 use crate::domain::sessions::{self, Device, NewSession, Session, SessionToken};
-use crate::domain::tenants::Tenant;
+use crate::domain::tenants::{Tenant, TenantSecret};
 use crate::domain::users;
 use crate::dynamo::expr::and;
 use crate::dynamo::{
@@ -233,6 +233,36 @@ impl Login {
 pub struct Delivery<'a> {
     pub url: &'a str,
     pub secrets: Vec<&'a [u8]>,
+}
+
+/// Why a login code cannot be delivered (a deployment's configuration is missing a part).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Undeliverable {
+    /// `CODE_WEBHOOK_URL` is set without `CODE_WEBHOOK_SECRET` (every post is signed).
+    NoSecret,
+    /// Neither the tenant nor the deployment has a webhook, and this is not `DEV_MODE`.
+    NoWebhook,
+}
+
+/// Where a tenant's login codes go: its own `code_webhook_url`, signed with its own webhook
+/// secrets (`tenant_secrets`, newest first: every valid one signs); else the deployment's
+/// `platform` webhook with its secret; else, in `dev_mode` only, nowhere (the code is answered
+/// and logged to the developer).
+pub fn delivery<'a>(
+    tenant: &'a Tenant,
+    tenant_secrets: &'a [TenantSecret],
+    platform: Option<(&'a str, Option<&'a [u8]>)>,
+    dev_mode: bool,
+) -> Result<Option<Delivery<'a>>, Undeliverable> {
+    match (&tenant.code_webhook_url, platform) {
+        (Some(url), _) => {
+            Ok(Some(Delivery { url, secrets: tenant_secrets.iter().map(|s| s.expose().as_bytes()).collect() }))
+        }
+        (None, Some((url, Some(secret)))) => Ok(Some(Delivery { url, secrets: vec![secret] })),
+        (None, Some((_, None))) => Err(Undeliverable::NoSecret),
+        (None, None) if dev_mode => Ok(None),
+        (None, None) => Err(Undeliverable::NoWebhook),
+    }
 }
 
 /// Who asks: the client's address (a budget subject, see [`budgets::client_subject`]) and the

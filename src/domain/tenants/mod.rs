@@ -1,24 +1,29 @@
-//! Tenants and their custom domains: the records, the admin's body and its rules, and the use
-//! cases (put, delete, list, claim and release a host, list a tenant's hosts, resolve a host).
+//! Tenants and their custom domains: the records and the use cases (put, delete, list, rotate a
+//! secret); [`body`]: the admin's body and its rules; [`domains`]: claim, release, list, resolve
+//! and verify a tenant's hosts.
 //!
 //! A domain item carries a snapshot of its tenant's record, so resolving a Host is ONE GetItem.
 //! The tenant item keeps the map of its domains (host -> status) and a version number; every
 //! write that touches a tenant's domains, or its record, is one transaction conditioned on that
 //! version, so the snapshots never go stale and no domain ever outlives its tenant.
 
+mod body;
+mod domains;
+
+pub use body::{TenantBody, TenantSpec};
+pub use domains::*;
+
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::domain::budgets::Limits;
 use crate::dynamo::expr::and;
 use crate::dynamo::{DynamoError, Expr, Item, TransactItem, Transaction, TxError, n, s, to_item};
 use crate::platform::runtime::{Random, rfc3339_secs};
 use crate::table::keys;
 use crate::table::store::Store;
-use crate::values::host::{self, Host, InvalidHost};
+use crate::values::host::Host;
 use crate::values::ids::TenantId;
-use crate::values::input::{Bounded, Flag, Invalid, List, optional_object};
 
 /// The version of a tenant's first JWT key.
 const LEGACY_JWT_VERSION: &str = "1";
@@ -231,280 +236,6 @@ impl Tenant {
                 )))
             })
             .collect()
-    }
-}
-
-/// The body of `PUT /v1/admin/tenants/{id}` (and of the CLI's `tenant put`). Only `name` is
-/// required; [`TenantSpec::from_body`] applies the defaults and the rules that span fields.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct TenantBody {
-    name: Name,
-    #[serde(default)]
-    allowed_origins: Option<List<WebOrigin>>,
-    #[serde(default, deserialize_with = "optional_object")]
-    session: Option<SessionBody>,
-    #[serde(default, deserialize_with = "optional_object")]
-    login_code: Option<LoginCodeBody>,
-    #[serde(default)]
-    origin: Option<BaseUrl>,
-    #[serde(default)]
-    protect: Option<Flag>,
-    #[serde(default)]
-    code_webhook_url: Option<WebhookUrl>,
-    #[serde(default, deserialize_with = "optional_object")]
-    jwt: Option<JwtBody>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct JwtBody {
-    #[serde(default)]
-    ttl_secs: Option<Bounded<60, 3600>>,
-    #[serde(default)]
-    audience: Option<Audience>,
-}
-
-/// A JWT audience: 1-200 visible ASCII characters.
-#[derive(Debug, Deserialize)]
-#[serde(try_from = "String")]
-struct Audience(String);
-
-impl TryFrom<String> for Audience {
-    type Error = &'static str;
-    fn try_from(raw: String) -> Result<Self, &'static str> {
-        if (1..=200).contains(&raw.len()) && raw.bytes().all(|b| b.is_ascii_graphic()) {
-            Ok(Self(raw))
-        } else {
-            Err("must be 1-200 visible ASCII characters (no spaces)")
-        }
-    }
-}
-
-type Lifetime = Bounded<300, { 400 * DAY }>;
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct SessionBody {
-    #[serde(default)]
-    lifetime_secs: Option<Lifetime>,
-    #[serde(default)]
-    idle_lifetime_secs: Option<Lifetime>,
-    #[serde(default)]
-    cache_secs: Option<Bounded<0, 300>>,
-    #[serde(default)]
-    strict_revocation: Option<Flag>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct LoginCodeBody {
-    #[serde(default)]
-    length: Option<Bounded<6, 10>>,
-    #[serde(default)]
-    ttl_secs: Option<Bounded<60, 3600>>,
-    #[serde(default)]
-    max_attempts: Option<Bounded<1, 20>>,
-}
-
-/// A tenant's display name: 1-100 characters without control characters, trimmed.
-#[derive(Debug, Deserialize)]
-#[serde(try_from = "String")]
-struct Name(String);
-
-impl TryFrom<String> for Name {
-    type Error = &'static str;
-    fn try_from(raw: String) -> Result<Self, &'static str> {
-        let name = raw.trim();
-        if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
-            Err("must be 1-100 characters without control characters")
-        } else {
-            Ok(Self(name.to_string()))
-        }
-    }
-}
-
-/// Defines a string body field checked (and normalized) by one of the `host` functions.
-macro_rules! url_field {
-    ($name:ident, $check:path) => {
-        #[derive(Debug, Deserialize)]
-        #[serde(try_from = "String")]
-        struct $name(String);
-
-        impl TryFrom<String> for $name {
-            type Error = InvalidHost;
-            fn try_from(raw: String) -> Result<Self, InvalidHost> {
-                $check(&raw).map(Self)
-            }
-        }
-    };
-}
-
-url_field!(WebOrigin, host::web_origin);
-url_field!(BaseUrl, host::base_url);
-url_field!(WebhookUrl, host::webhook_url);
-
-/// What an admin sets on a tenant (everything but the id and the timestamps), checked.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TenantSpec {
-    pub name: String,
-    pub allowed_origins: Vec<String>,
-    pub session: SessionSettings,
-    pub login_code: LoginCodeSettings,
-    pub origin: Option<String>,
-    pub protect: bool,
-    pub code_webhook_url: Option<String>,
-    pub jwt: JwtSettings,
-}
-
-impl TenantSpec {
-    /// The spec of a decoded body: defaults applied, origins deduplicated, and the rules that
-    /// span fields (at most 50 origins; the idle lifetime no longer than the lifetime). Unless
-    /// `local_targets` (local development: `ALLOW_LOCAL_TARGETS`), `origin` and
-    /// `code_webhook_url` must be https:// to a public host ([`host::public_target`]). The
-    /// login-code settings must keep within the guessing budget under `limits`.
-    pub fn from_body(body: TenantBody, local_targets: bool, limits: &Limits) -> Result<Self, Invalid> {
-        if !local_targets {
-            let targets = [
-                ("origin", body.origin.as_ref().map(|u| u.0.as_str())),
-                ("code_webhook_url", body.code_webhook_url.as_ref().map(|u| u.0.as_str())),
-            ];
-            for (field, url) in targets {
-                if let Some(url) = url
-                    && let Err(problem) = host::public_target(url)
-                {
-                    return Err(Invalid::field(
-                        field,
-                        format!("{problem} (local targets need ALLOW_LOCAL_TARGETS, for development only)"),
-                    ));
-                }
-            }
-        }
-        let mut allowed_origins: Vec<String> = Vec::new();
-        for WebOrigin(origin) in body.allowed_origins.unwrap_or_default().0 {
-            if !allowed_origins.contains(&origin) {
-                allowed_origins.push(origin);
-            }
-        }
-        if allowed_origins.len() > 50 {
-            return Err(Invalid::field("allowed_origins", "may list at most 50 origins"));
-        }
-        let session = match body.session {
-            None => SessionSettings {
-                lifetime_secs: 30 * DAY,
-                idle_lifetime_secs: 7 * DAY,
-                cache_secs: 0,
-                strict_revocation: false,
-            },
-            Some(s) => {
-                let lifetime_secs = s.lifetime_secs.map_or(30 * DAY, |b| b.0);
-                let idle_lifetime_secs = s.idle_lifetime_secs.map_or((7 * DAY).min(lifetime_secs), |b| b.0);
-                if idle_lifetime_secs > lifetime_secs {
-                    return Err(Invalid::field(
-                        "session.idle_lifetime_secs",
-                        "must not be longer than session.lifetime_secs",
-                    ));
-                }
-                SessionSettings {
-                    lifetime_secs,
-                    idle_lifetime_secs,
-                    cache_secs: s.cache_secs.map_or(0, |b| b.0),
-                    strict_revocation: s.strict_revocation.is_some_and(|f| f.0),
-                }
-            }
-        };
-        let code = body.login_code;
-        let login_code = LoginCodeSettings {
-            length: code.as_ref().and_then(|c| c.length).map_or(6, |b| u8::try_from(b.0).unwrap_or(6)),
-            ttl_secs: code.as_ref().and_then(|c| c.ttl_secs).map_or(600, |b| b.0),
-            max_attempts: code.as_ref().and_then(|c| c.max_attempts).map_or(5, |b| u32::try_from(b.0).unwrap_or(5)),
-        };
-        // The guessing budget: one email's code may not be guessable within a day with a chance
-        // above 1 in 10,000, given the deployment's budgets.
-        limits
-            .check_guessing(login_code.length, login_code.max_attempts)
-            .map_err(|e| Invalid::field("login_code", e))?;
-        Ok(Self {
-            name: body.name.0,
-            allowed_origins,
-            session,
-            login_code,
-            origin: body.origin.map(|o| o.0),
-            protect: body.protect.is_some_and(|f| f.0),
-            code_webhook_url: body.code_webhook_url.map(|u| u.0),
-            jwt: JwtSettings {
-                ttl_secs: body.jwt.as_ref().and_then(|j| j.ttl_secs).map_or(DEFAULT_JWT_TTL_SECS, |b| b.0),
-                audience: body.jwt.and_then(|j| j.audience).map(|a| a.0),
-            },
-        })
-    }
-}
-
-/// The status of a custom domain; only `ready` domains route.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase", try_from = "String")]
-pub enum DomainStatus {
-    Ready,
-    Pending,
-    Disabled,
-}
-
-impl TryFrom<String> for DomainStatus {
-    type Error = &'static str;
-    fn try_from(raw: String) -> Result<Self, &'static str> {
-        Self::parse(&raw)
-    }
-}
-
-impl DomainStatus {
-    pub fn parse(raw: &str) -> Result<Self, &'static str> {
-        match raw {
-            "ready" => Ok(Self::Ready),
-            "pending" => Ok(Self::Pending),
-            "disabled" => Ok(Self::Disabled),
-            _ => Err("must be \"ready\", \"pending\" or \"disabled\""),
-        }
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Ready => "ready",
-            Self::Pending => "pending",
-            Self::Disabled => "disabled",
-        }
-    }
-}
-
-/// A custom domain as listed: the host, its tenant, its status and when it changed.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct DomainEntry {
-    pub host: String,
-    pub tenant: TenantId,
-    pub status: DomainStatus,
-    pub created_at: String,
-    pub updated_at: String,
-}
-
-/// A custom domain as stored: its entry and the snapshot of its tenant.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Domain {
-    pub host: String,
-    pub tenant: TenantId,
-    pub status: DomainStatus,
-    pub created_at: String,
-    pub updated_at: String,
-    pub tenant_record: Tenant,
-}
-
-impl Domain {
-    pub fn entry(&self) -> DomainEntry {
-        DomainEntry {
-            host: self.host.clone(),
-            tenant: self.tenant.clone(),
-            status: self.status,
-            created_at: self.created_at.clone(),
-            updated_at: self.updated_at.clone(),
-        }
     }
 }
 
@@ -726,101 +457,6 @@ pub async fn domains(store: &Store<'_>, id: &TenantId) -> Result<Option<Vec<Doma
     Ok(Some(out))
 }
 
-/// Claims `host` for tenant `id` with `status` (true when newly claimed), or changes the status of
-/// a host the tenant already has. A host of another tenant is `HostTaken`; of two tenants racing
-/// for one host exactly one wins (the domain is created with a condition).
-pub async fn claim(
-    store: &Store<'_>,
-    random: &dyn Random,
-    id: &TenantId,
-    host: &Host,
-    status: DomainStatus,
-    now: i64,
-) -> Result<(Domain, bool), TenantError> {
-    let now = rfc3339_secs(now);
-    optimistically(async || {
-        let Some(tenant) = store.tenant_item(id).await? else {
-            return Err(NO_TENANT);
-        };
-        let current: Option<Domain> = store.get(&keys::domain_by_host(host), true).await?;
-        let (domain, created) = match current {
-            Some(d) if &d.tenant != id => return Err(TenantError::HostTaken),
-            Some(d) if d.status == status && tenant.domains.get(host.as_str()) == Some(&status) => {
-                return Ok(Attempt::Done((d, false)));
-            }
-            Some(d) => (Domain { status, updated_at: now.clone(), tenant_record: tenant.record.clone(), ..d }, false),
-            None if tenant.domains.len() >= MAX_DOMAINS => return Err(TenantError::TooManyDomains),
-            None => {
-                let domain = Domain {
-                    host: host.as_str().to_string(),
-                    tenant: id.clone(),
-                    status,
-                    created_at: now.clone(),
-                    updated_at: now.clone(),
-                    tenant_record: tenant.record.clone(),
-                };
-                (domain, true)
-            }
-        };
-        let item = store.item("domain", &domain, &keys::domain(id, host))?;
-        let put = if created {
-            store.create_part(item)
-        } else {
-            let mut e = Expr::new();
-            let cond = e.equals("tenant", s(id.as_str()));
-            TransactItem::Put(store.put(item, cond, e))
-        };
-        let tx = Transaction::new(random.request_token())
-            .with("domain", put)
-            .with("tenant", TransactItem::Update(store.tenant_domains_update(&tenant, host, Some(status))));
-        settled(store.transact(&tx).await, (domain, created))
-    })
-    .await
-}
-
-/// Releases a host the tenant holds.
-pub async fn release(store: &Store<'_>, random: &dyn Random, id: &TenantId, host: &Host) -> Result<(), TenantError> {
-    optimistically(async || {
-        let Some(tenant) = store.tenant_item(id).await? else {
-            return Err(NO_TENANT);
-        };
-        if !tenant.domains.contains_key(host.as_str()) {
-            return Err(TenantError::NotFound("this tenant has not claimed this host"));
-        }
-        let tx = Transaction::new(random.request_token())
-            .with("domain", TransactItem::Delete(store.domain_delete(id, host.as_str())))
-            .with("tenant", TransactItem::Update(store.tenant_domains_update(&tenant, host, None)));
-        settled(store.transact(&tx).await, ())
-    })
-    .await
-}
-
-/// The domain item of `host`, whatever its status (a consistent read).
-pub async fn claimed(store: &Store<'_>, host: &Host) -> Result<Option<Domain>, DynamoError> {
-    store.get(&keys::domain_by_host(host), true).await
-}
-
-/// The token `GET /.well-known/dynauth-domain-verification` answers on a claimed host: derived
-/// (never stored) from `TOKEN_SECRET`, the host, its tenant and the tenant's generation, so only
-/// this deployment can answer it, and only for the tenant that claimed the host.
-pub fn verification_token(token_secret: &[u8], domain: &Domain) -> String {
-    crate::platform::crypto::b64url(&crate::platform::crypto::hmac_parts(
-        token_secret,
-        &[
-            b"dynauth-domain-verification-v1",
-            domain.host.as_bytes(),
-            domain.tenant.as_str().as_bytes(),
-            domain.tenant_record.generation.as_bytes(),
-        ],
-    ))
-}
-
-/// The domain item for `host` with its tenant snapshot: the one read of host resolution.
-/// Eventually consistent: resolution is cached for longer than replication takes anyway.
-pub async fn resolve(store: &Store<'_>, host: &Host) -> Result<Option<Domain>, DynamoError> {
-    store.get(&keys::domain_by_host(host), false).await
-}
-
 impl Store<'_> {
     async fn tenant_item(&self, id: &TenantId) -> Result<Option<TenantItem>, DynamoError> {
         self.get(&keys::tenant(id), true).await
@@ -879,8 +515,9 @@ mod tests {
     use serde_json::{Value, json};
 
     use super::*;
+    use crate::domain::budgets::Limits;
     use crate::dynamo::from_item;
-    use crate::values::input::decode;
+    use crate::values::input::{Invalid, decode};
 
     fn spec(v: Value) -> Result<TenantSpec, Invalid> {
         TenantSpec::from_body(decode::<TenantBody>(&v)?, true, &Limits::default())
