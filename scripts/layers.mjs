@@ -57,7 +57,7 @@ for (const file of files(SRC)) {
   const from = moduleOf(file);
   if (from === 'lib') continue;
   let text = readFileSync(file, 'utf8');
-  const tests = text.search(/#\[cfg\(test\)\]\s*mod tests/);
+  const tests = text.search(/#\[cfg\(test\)\]\s*(?:pub(?:\(crate\))? )?mod tests/);
   if (tests >= 0) text = text.slice(0, tests);
   // Doc links are not dependencies.
   text = text.split('\n').filter((line) => !line.trimStart().startsWith('//')).join('\n');
