@@ -274,10 +274,12 @@ export function shuffle(list, seed) {
 
 // ---- the data ---------------------------------------------------------------------------------
 
-/** Runs the CLI (`target/debug/dynauth`) with `env` over the process environment. */
+/** Runs the CLI (`target/debug/dynauth`) with `env` over the process environment. It is setup,
+ *  not measured: patient with a DynamoDB Local whose JVM has only just started. */
 export function cli(env, args) {
+  const patient = { DYNAMODB_TIMEOUT_MS: '30000', DYNAMODB_ATTEMPT_TIMEOUT_MS: '15000' };
   return execFileSync(join(ROOT, 'target/debug/dynauth'), args, {
-    env: { ...process.env, ...env }, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, ...env, ...patient }, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'],
   });
 }
 

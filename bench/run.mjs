@@ -9,8 +9,8 @@
 //   dynauth    the built Worker (build/), GET /v1/session with the bearer token (one GetItem)
 //   dynauth-cached  the same build, a browser's lookup with the session cookie and its signed
 //              snapshot (tenant session.cache_secs): no DynamoDB call at all
-//   dynauth-jwt  the same build, POST /v1/session/token with the bearer token: the lookup (one
-//              GetItem) and an Ed25519-signed JWT
+//   dynauth-jwt  the same build, POST /v1/session/token with the bearer token, handed to the admin
+//              Worker through the ADMIN binding: the lookup (one GetItem) and an Ed25519-signed JWT
 // plus any other dynauth builds named in BENCH_EXTRA ("name=dir,name2=dir2", e.g. an older build).
 // BENCH_ONLY=aws4fetch,sdk runs only those peers (and dynauth), for more rounds in the same time.
 //
@@ -46,7 +46,12 @@ async function main() {
   const workers = [...peers.map(peer), dynauth('dynauth', join(ROOT, 'build'))];
   if (!only.length || only.includes('dynauth-cached')) workers.push({ ...dynauth('dynauth-cached', join(ROOT, 'build')), cached: true });
   if (!only.length || only.includes('dynauth-jwt')) {
-    workers.push({ ...dynauth('dynauth-jwt', join(ROOT, 'build')), path: '/v1/session/token', method: 'POST' });
+    // Minting is served by the admin Worker behind the edge's ADMIN binding, as deployed: this
+    // row's workerd runs both (its CPU is both Workers').
+    const admin = dynauth('admin', join(ROOT, 'build-admin'));
+    workers.push({
+      ...dynauth('dynauth-jwt', join(ROOT, 'build')), path: '/v1/session/token', method: 'POST', admin: admin.modules,
+    });
   }
   for (const spec of (process.env.BENCH_EXTRA ?? '').split(',').filter(Boolean)) {
     const [name, dir] = spec.split('=');

@@ -49,12 +49,98 @@ pub(crate) fn openapi() -> Response {
     response
 }
 
+/// An admin route, parsed once from the path after `/v1/admin/`: its log name and its dispatch
+/// come from this one table. Tenant routes carry the tenant id as sent (checked in dispatch,
+/// after the token) and the other segments they need.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum AdminRoute<'a> {
+    Health,
+    Tenants,
+    Tenant(&'a str),
+    Domains(&'a str),
+    Domain(&'a str, &'a str),
+    DomainVerify(&'a str, &'a str),
+    SessionMint(&'a str),
+    SessionRevoke(&'a str, &'a str),
+    UserSessions(&'a str, &'a str),
+    User(&'a str, &'a str),
+    UsersFind(&'a str),
+    Code(&'a str),
+    SecretRotate(&'a str, &'a str),
+    SecretEndOverlap(&'a str, &'a str),
+    /// Under a tenant, but no route (its id is still checked first: 400 before 404).
+    OfTenant(&'a str),
+    NotFound,
+}
+
+impl<'a> AdminRoute<'a> {
+    fn parse(rest: &[&'a str]) -> Self {
+        match *rest {
+            ["health"] => Self::Health,
+            ["tenants"] => Self::Tenants,
+            ["tenants", id] => Self::Tenant(id),
+            ["tenants", id, "domains"] => Self::Domains(id),
+            ["tenants", id, "domains", host] => Self::Domain(id, host),
+            ["tenants", id, "domains", host, "verify"] => Self::DomainVerify(id, host),
+            ["tenants", id, "sessions"] => Self::SessionMint(id),
+            ["tenants", id, "sessions", session] => Self::SessionRevoke(id, session),
+            ["tenants", id, "users", user, "sessions"] => Self::UserSessions(id, user),
+            ["tenants", id, "users", user] => Self::User(id, user),
+            ["tenants", id, "users"] => Self::UsersFind(id),
+            ["tenants", id, "codes"] => Self::Code(id),
+            ["tenants", id, "secrets", kind] => Self::SecretRotate(id, kind),
+            ["tenants", id, "secrets", kind, "previous"] => Self::SecretEndOverlap(id, kind),
+            ["tenants", id, ..] => Self::OfTenant(id),
+            _ => Self::NotFound,
+        }
+    }
+
+    /// The route's name in the log line.
+    fn name(self) -> &'static str {
+        match self {
+            Self::Health => "admin_health",
+            Self::Tenants => "admin_tenants_list",
+            Self::Tenant(_) => "admin_tenant",
+            Self::Domains(_) => "admin_domains_list",
+            Self::Domain(..) => "admin_domain",
+            Self::DomainVerify(..) => "admin_domain_verify",
+            Self::SessionMint(_) => "admin_session_mint",
+            Self::SessionRevoke(..) => "admin_session_revoke",
+            Self::UserSessions(..) => "admin_user_sessions",
+            Self::User(..) => "admin_user",
+            Self::UsersFind(_) => "admin_users_find",
+            Self::Code(_) => "admin_code",
+            Self::SecretRotate(..) => "admin_secret_rotate",
+            Self::SecretEndOverlap(..) => "admin_secret_end_overlap",
+            Self::OfTenant(_) | Self::NotFound => "not_found",
+        }
+    }
+
+    /// The tenant id as sent, for tenant routes.
+    fn tenant(self) -> Option<&'a str> {
+        match self {
+            Self::Health | Self::Tenants | Self::NotFound => None,
+            Self::Tenant(id)
+            | Self::Domains(id)
+            | Self::Domain(id, _)
+            | Self::DomainVerify(id, _)
+            | Self::SessionMint(id)
+            | Self::SessionRevoke(id, _)
+            | Self::UserSessions(id, _)
+            | Self::User(id, _)
+            | Self::UsersFind(id)
+            | Self::Code(id)
+            | Self::SecretRotate(id, _)
+            | Self::SecretEndOverlap(id, _)
+            | Self::OfTenant(id) => Some(id),
+        }
+    }
+}
+
 /// Routes `/v1/admin/{rest..}`.
 pub(crate) async fn route(ctx: &Ctx<'_>, request: &Request, rest: &[&str]) -> Routed {
-    let tenant = match rest {
-        ["tenants", id, ..] => TenantId::parse(id).ok().map(|t| t.to_string()),
-        _ => None,
-    };
+    let admin_route = AdminRoute::parse(rest);
+    let tenant = admin_route.tenant().and_then(|id| TenantId::parse(id).ok()).map(|t| t.to_string());
     if matches!(request.method().as_str(), "PUT" | "POST" | "DELETE" | "PATCH") {
         let target = match rest {
             ["tenants", _, tail @ ..] => tail.join("/"),
@@ -63,31 +149,11 @@ pub(crate) async fn route(ctx: &Ctx<'_>, request: &Request, rest: &[&str]) -> Ro
         let client_ip = super::client_ip(request).map(|ip| ip.trim().chars().take(64).collect());
         *ctx.audit.borrow_mut() = Some(super::Audit { event: "admin_write", target, client_ip });
     }
-    let result = dispatch(ctx, request, rest).await.map(Outcome::Respond);
-    Routed { route: route_name(rest), tenant, result, cors: None }
+    let result = dispatch(ctx, request, admin_route).await.map(Outcome::Respond);
+    Routed { route: admin_route.name(), tenant, result, cors: None }
 }
 
-fn route_name(rest: &[&str]) -> &'static str {
-    match rest {
-        ["health"] => "admin_health",
-        ["tenants"] => "admin_tenants_list",
-        ["tenants", _] => "admin_tenant",
-        ["tenants", _, "domains"] => "admin_domains_list",
-        ["tenants", _, "domains", _] => "admin_domain",
-        ["tenants", _, "domains", _, "verify"] => "admin_domain_verify",
-        ["tenants", _, "sessions"] => "admin_session_mint",
-        ["tenants", _, "sessions", _] => "admin_session_revoke",
-        ["tenants", _, "users", _, "sessions"] => "admin_user_sessions",
-        ["tenants", _, "users", _] => "admin_user",
-        ["tenants", _, "users"] => "admin_users_find",
-        ["tenants", _, "codes"] => "admin_code",
-        ["tenants", _, "secrets", _] => "admin_secret_rotate",
-        ["tenants", _, "secrets", _, "previous"] => "admin_secret_end_overlap",
-        _ => "not_found",
-    }
-}
-
-async fn dispatch(ctx: &Ctx<'_>, request: &Request, rest: &[&str]) -> Result<Response, ApiError> {
+async fn dispatch(ctx: &Ctx<'_>, request: &Request, route: AdminRoute<'_>) -> Result<Response, ApiError> {
     if !ctx.config.admin_hosts.is_empty() {
         // Not an admin host: as if there were no admin API here at all.
         let host = super::request_host(request).and_then(|h| crate::values::host::canonical(&h).ok());
@@ -97,58 +163,59 @@ async fn dispatch(ctx: &Ctx<'_>, request: &Request, rest: &[&str]) -> Result<Res
     }
     authorize(ctx, request)?;
     let method = request.method();
-    match rest {
-        ["health"] => {
+    let id = match route.tenant() {
+        Some(id) => Some(TenantId::parse(id).map_err(|rule| Invalid::with_code("invalid_tenant_id", rule))?),
+        None => None,
+    };
+    let id = id.as_ref();
+    // Every tenant route has its id (checked just above).
+    let tid = || id.ok_or_else(|| ApiError::not_found("no such admin route"));
+    match route {
+        AdminRoute::Health => {
             only(method, "GET")?;
             health(ctx).await
         }
-        ["tenants"] => {
+        AdminRoute::Tenants => {
             only(method, "GET")?;
             list_tenants(ctx, request).await
         }
-        ["tenants", id, tail @ ..] => {
-            let id = TenantId::parse(id).map_err(|rule| Invalid::with_code("invalid_tenant_id", rule))?;
-            match tail {
-                [] => tenant(ctx, request, &id).await,
-                ["domains"] => {
-                    only(method, "GET")?;
-                    list_domains(ctx, &id).await
-                }
-                ["domains", host] => domain(ctx, request, &id, host).await,
-                ["domains", host, "verify"] => {
-                    only(method, "POST")?;
-                    verify_domain(ctx, &id, host).await
-                }
-                ["sessions"] => {
-                    only(method, "POST")?;
-                    mint_session(ctx, request, &id).await
-                }
-                ["sessions", session_id] => {
-                    only(method, "DELETE")?;
-                    revoke_session(ctx, &id, session_id).await
-                }
-                ["users", user_id, "sessions"] => user_sessions(ctx, request, &id, user_id).await,
-                ["users", user_id] => user(ctx, request, &id, user_id).await,
-                ["users"] => {
-                    only(method, "GET")?;
-                    find_users(ctx, request, &id).await
-                }
-                ["codes"] => {
-                    only(method, "POST")?;
-                    issue_code(ctx, request, &id).await
-                }
-                ["secrets", kind] => {
-                    only(method, "POST")?;
-                    change_secret(ctx, &id, kind, SecretChange::Rotate).await
-                }
-                ["secrets", kind, "previous"] => {
-                    only(method, "DELETE")?;
-                    change_secret(ctx, &id, kind, SecretChange::EndOverlap).await
-                }
-                _ => Err(ApiError::not_found("no such admin route")),
-            }
+        AdminRoute::Tenant(_) => tenant(ctx, request, tid()?).await,
+        AdminRoute::Domains(_) => {
+            only(method, "GET")?;
+            list_domains(ctx, tid()?).await
         }
-        _ => Err(ApiError::not_found("no such admin route")),
+        AdminRoute::Domain(_, host) => domain(ctx, request, tid()?, host).await,
+        AdminRoute::DomainVerify(_, host) => {
+            only(method, "POST")?;
+            verify_domain(ctx, tid()?, host).await
+        }
+        AdminRoute::SessionMint(_) => {
+            only(method, "POST")?;
+            mint_session(ctx, request, tid()?).await
+        }
+        AdminRoute::SessionRevoke(_, session_id) => {
+            only(method, "DELETE")?;
+            revoke_session(ctx, tid()?, session_id).await
+        }
+        AdminRoute::UserSessions(_, user_id) => user_sessions(ctx, request, tid()?, user_id).await,
+        AdminRoute::User(_, user_id) => user(ctx, request, tid()?, user_id).await,
+        AdminRoute::UsersFind(_) => {
+            only(method, "GET")?;
+            find_users(ctx, request, tid()?).await
+        }
+        AdminRoute::Code(_) => {
+            only(method, "POST")?;
+            issue_code(ctx, request, tid()?).await
+        }
+        AdminRoute::SecretRotate(_, kind) => {
+            only(method, "POST")?;
+            change_secret(ctx, tid()?, kind, SecretChange::Rotate).await
+        }
+        AdminRoute::SecretEndOverlap(_, kind) => {
+            only(method, "DELETE")?;
+            change_secret(ctx, tid()?, kind, SecretChange::EndOverlap).await
+        }
+        AdminRoute::OfTenant(_) | AdminRoute::NotFound => Err(ApiError::not_found("no such admin route")),
     }
 }
 
@@ -488,5 +555,39 @@ fn tenant_error(e: TenantError) -> ApiError {
             ApiError::Conflict { code: "conflict", message: "the tenant was changed concurrently; retry".into() }
         }
         TenantError::Db(e) => e.into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::AdminRoute;
+
+    #[test]
+    fn every_admin_path_has_one_route_its_log_name_and_its_tenant() {
+        let cases: [(&str, &str, Option<&str>); 17] = [
+            ("health", "admin_health", None),
+            ("tenants", "admin_tenants_list", None),
+            ("tenants/acme", "admin_tenant", Some("acme")),
+            ("tenants/acme/domains", "admin_domains_list", Some("acme")),
+            ("tenants/acme/domains/a.test", "admin_domain", Some("acme")),
+            ("tenants/acme/domains/a.test/verify", "admin_domain_verify", Some("acme")),
+            ("tenants/acme/sessions", "admin_session_mint", Some("acme")),
+            ("tenants/acme/sessions/s1", "admin_session_revoke", Some("acme")),
+            ("tenants/acme/users/u1/sessions", "admin_user_sessions", Some("acme")),
+            ("tenants/acme/users/u1", "admin_user", Some("acme")),
+            ("tenants/acme/users", "admin_users_find", Some("acme")),
+            ("tenants/acme/codes", "admin_code", Some("acme")),
+            ("tenants/acme/secrets/jwt", "admin_secret_rotate", Some("acme")),
+            ("tenants/acme/secrets/jwt/previous", "admin_secret_end_overlap", Some("acme")),
+            ("tenants/ACME/nothing", "not_found", Some("ACME")),
+            ("nothing", "not_found", None),
+            ("health/more", "not_found", None),
+        ];
+        for (path, name, tenant) in cases {
+            let segments: Vec<&str> = path.split('/').collect();
+            let route = AdminRoute::parse(&segments);
+            assert_eq!((route.name(), route.tenant()), (name, tenant), "{path}");
+        }
+        assert_eq!(AdminRoute::parse(&["tenants", "acme", "domains", "a.test"]), AdminRoute::Domain("acme", "a.test"));
     }
 }

@@ -14,8 +14,7 @@ pub mod crypto;
 pub mod driver;
 pub mod runtime;
 
-#[cfg(target_arch = "wasm32")]
-mod edge;
+pub mod edge;
 
 #[cfg(not(target_arch = "wasm32"))]
 pub mod native;
