@@ -131,7 +131,10 @@ fn help_and_version_go_to_stdout_and_a_closed_pipe_is_no_panic() {
     for flag in ["--help", "-h"] {
         let r = dynauth("unused", &[flag]);
         assert_eq!((r.code, r.stderr.as_str()), (0, ""), "{flag}");
-        assert!(r.stdout.starts_with("usage:\n  dynauth table create|check|definition"), "{}", r.stdout);
+        assert!(r.stdout.starts_with("Usage: dynauth [OPTIONS] <COMMAND>\n"), "{}", r.stdout);
+        for command in ["table", "tenant", "domain", "user", "session", "code"] {
+            assert!(r.stdout.contains(&format!("\n  {command} ")), "{command}: {}", r.stdout);
+        }
         assert!(
             r.stdout.contains(
                 "exit codes: 0 ok, 1 failed, 2 usage, 3 configuration or credentials, 4 not found, 5 conflict"
@@ -142,7 +145,13 @@ fn help_and_version_go_to_stdout_and_a_closed_pipe_is_no_panic() {
     assert_eq!((v.code, v.stdout.as_str()), (0, concat!("dynauth ", env!("CARGO_PKG_VERSION"), "\n")));
     let usage = dynauth("unused", &[]);
     assert_eq!((usage.code, usage.stdout.as_str()), (2, ""));
-    assert!(usage.stderr.starts_with("usage:"));
+    assert!(usage.stderr.starts_with("Usage: dynauth"), "{}", usage.stderr);
+    // A subcommand's usage says what it takes; a missing argument is a usage error naming it.
+    let sub = dynauth("unused", &["domain", "claim", "--help"]);
+    assert_eq!(sub.code, 0);
+    assert!(sub.stdout.contains("Usage: dynauth domain claim [OPTIONS] <TENANT> <HOST>"), "{}", sub.stdout);
+    let missing = dynauth("unused", &["user", "find", "acme"]);
+    assert_eq!((missing.code, missing.stderr.contains("--email <E>")), (2, true), "{}", missing.stderr);
     // The reader is gone before anything is written: EPIPE on every write, and still no panic.
     let (reader, writer) = std::io::pipe().expect("the test's own input");
     drop(reader);

@@ -1,34 +1,15 @@
 //! `dynauth`: the operator CLI (native only, never part of the Worker). It uses the same
 //! DynamoDB client, table definition and tenant code as the Worker.
 //!
-//! ```text
-//! dynauth table create                 create the table (PK/SK, GSI1, GSI2, on-demand, TTL on ttl)
-//! dynauth table check                  compare the live table with what dynauth expects
-//! dynauth table definition             print the CreateTable request as JSON (no credentials needed)
-//! dynauth tenant put <id> [--name N] [--origin URL] [--allowed-origin O]... [--protect] [--body JSON]
-//! dynauth tenant get <id>
-//! dynauth tenant list
-//! dynauth domain claim <tenant> <host> [--status ready|pending|disabled]
-//! dynauth domain release <tenant> <host>
-//! dynauth domain list <tenant>
-//! dynauth tenant delete <id>
-//! dynauth user get <tenant> <user_id> | user find <tenant> --email E | user delete <tenant> <user_id>
-//! dynauth session list <tenant> <user_id> | session revoke <tenant> <session_id>
-//! dynauth session revoke-all <tenant> <user_id>
-//! dynauth code issue <tenant> <email>
-//! dynauth --help | --version
-//! ```
+//! Its commands, flags and usage are the `clap` definitions below (`dynauth --help`, and
+//! `--help` after any command, print them); docs/operating.md shows them in use.
 //! Exit codes: 0 ok, 1 failed (or a table that does not match), 2 usage, 3 configuration or
 //! credentials (missing setting, signature or key refused), 4 not found, 5 conflict. Output goes
-//! to stdout (JSON), messages to stderr; a closed pipe ends the CLI quietly.
-//! Connection flags (each also read from the environment variable in brackets):
-//! `--endpoint URL` [DYNAMODB_ENDPOINT], `--region R` [AWS_REGION], `--table T` [DYNAMODB_TABLE],
-//! `--access-key-id K` [AWS_ACCESS_KEY_ID], `--secret-access-key S` [AWS_SECRET_ACCESS_KEY],
-//! `--session-token T` [AWS_SESSION_TOKEN], `--profile P` [AWS_PROFILE]; `--json` for JSON
-//! output. Without explicit keys, credentials (and the region) come from AWS's own chain in the
-//! `aws-config` crate: the environment, then the shared credentials and config files
-//! (`AWS_PROFILE`, `credential_process`). Key and index names come
-//! from the DYNAMODB_* variables of docs/configuration.md.
+//! to stdout (JSON), messages to stderr; a closed pipe ends the CLI quietly. Without explicit
+//! keys, credentials (and the region) come from AWS's own chain in the `aws-config` crate: the
+//! environment, then the shared credentials and config files (`AWS_PROFILE`,
+//! `credential_process`). Key and index names come from the DYNAMODB_* variables of
+//! docs/configuration.md.
 
 #[cfg(target_arch = "wasm32")]
 fn main() {}
@@ -64,24 +45,7 @@ mod cli {
     use dynauth::values::input::{Invalid, decode};
     use serde_json::{Value, json};
 
-    const USAGE: &str = "usage:
-  dynauth table create|check|definition
-  dynauth tenant put <id> [--name N] [--origin URL] [--allowed-origin O]... [--protect] [--body JSON]
-  dynauth tenant get <id> | tenant list | tenant delete <id>
-  dynauth domain claim <tenant> <host> [--status ready|pending|disabled]
-  dynauth domain release <tenant> <host> | domain list <tenant>
-  dynauth user get <tenant> <user_id> | user find <tenant> --email E | user delete <tenant> <user_id>
-  dynauth session list <tenant> <user_id> | session revoke <tenant> <session_id>
-  dynauth session revoke-all <tenant> <user_id>
-  dynauth code issue <tenant> <email>
-  dynauth --help | --version
-connection: [--endpoint URL] [--region R] [--table T] [--profile P] [--access-key-id K] [--secret-access-key S] [--session-token T]
-  (without keys: the environment, then ~/.aws/credentials and ~/.aws/config with AWS_PROFILE)
-output: [--json]
-ids may start with -; after a -- every argument is a word (for ids that start with --)
-exit codes: 0 ok, 1 failed, 2 usage, 3 configuration or credentials, 4 not found, 5 conflict
-Workers cache a host's tenant for up to 60 s (HOST_CACHE_TTL_SECS): tenant and domain changes made
-here reach them within that time (the admin API's own writes take effect at once on its isolate).";
+    use clap::{Args, Parser, Subcommand};
 
     /// Exit codes.
     const OK: i32 = 0;
@@ -90,6 +54,227 @@ here reach them within that time (the admin API's own writes take effect at once
     const CONFIG: i32 = 3;
     const NOT_FOUND: i32 = 4;
     const CONFLICT: i32 = 5;
+
+    /// After the generated usage: what it cannot say.
+    const AFTER_HELP: &str = "Without keys, credentials come from the environment, then ~/.aws/credentials and
+~/.aws/config with AWS_PROFILE (credential_process too); each connection flag can also be
+set by the variable in brackets. Ids may start with -; after a -- every argument is a word
+(for ids that start with --).
+exit codes: 0 ok, 1 failed, 2 usage, 3 configuration or credentials, 4 not found, 5 conflict
+Workers cache a host's tenant for up to 60 s (HOST_CACHE_TTL_SECS): tenant and domain changes
+made here reach them within that time (the admin API's own writes take effect at once on its
+isolate).";
+
+    /// dynauth's operator CLI: the table, tenants and their domains, users, sessions and codes,
+    /// straight in DynamoDB (the same code as the Worker).
+    #[derive(Parser, Debug)]
+    #[command(
+        name = "dynauth",
+        version,
+        arg_required_else_help = true,
+        help_template = "{usage-heading} {usage}\n\n{about-with-newline}\n{all-args}{after-help}",
+        after_help = AFTER_HELP
+    )]
+    struct Command {
+        #[command(flatten)]
+        connection: Connection,
+        /// JSON output
+        #[arg(long, global = true)]
+        json: bool,
+        #[command(subcommand)]
+        what: What,
+    }
+
+    /// Where the table is, and the keys (flags over the environment over AWS's chain).
+    #[derive(Args, Debug)]
+    struct Connection {
+        /// DynamoDB's endpoint [DYNAMODB_ENDPOINT]
+        #[arg(long, global = true, value_name = "URL")]
+        endpoint: Option<String>,
+        /// the home region [AWS_REGION]
+        #[arg(long, global = true, value_name = "R")]
+        region: Option<String>,
+        /// the table [DYNAMODB_TABLE]
+        #[arg(long, global = true, value_name = "T")]
+        table: Option<String>,
+        /// an AWS profile [AWS_PROFILE]
+        #[arg(long, global = true, value_name = "P")]
+        profile: Option<String>,
+        /// [AWS_ACCESS_KEY_ID]
+        #[arg(long, global = true, value_name = "K")]
+        access_key_id: Option<String>,
+        /// [AWS_SECRET_ACCESS_KEY]
+        #[arg(long, global = true, value_name = "S")]
+        secret_access_key: Option<String>,
+        /// [AWS_SESSION_TOKEN]
+        #[arg(long, global = true, value_name = "T")]
+        session_token: Option<String>,
+    }
+
+    impl Connection {
+        /// The configuration variables the flags set.
+        fn vars(&self) -> HashMap<&'static str, String> {
+            [
+                ("DYNAMODB_ENDPOINT", &self.endpoint),
+                ("AWS_REGION", &self.region),
+                ("DYNAMODB_TABLE", &self.table),
+                ("AWS_PROFILE", &self.profile),
+                ("AWS_ACCESS_KEY_ID", &self.access_key_id),
+                ("AWS_SECRET_ACCESS_KEY", &self.secret_access_key),
+                ("AWS_SESSION_TOKEN", &self.session_token),
+            ]
+            .into_iter()
+            .filter_map(|(var, value)| value.clone().map(|v| (var, v)))
+            .collect()
+        }
+    }
+
+    #[derive(Subcommand, Debug)]
+    enum What {
+        /// The table: create it, check it, print its definition
+        #[command(subcommand)]
+        Table(TableAction),
+        /// Tenants
+        #[command(subcommand)]
+        Tenant(TenantAction),
+        /// A tenant's custom domains
+        #[command(subcommand)]
+        Domain(DomainAction),
+        /// A tenant's users
+        #[command(subcommand)]
+        User(UserAction),
+        /// A user's sessions
+        #[command(subcommand)]
+        Session(SessionAction),
+        /// Login codes for a backend that delivers them itself
+        #[command(subcommand)]
+        Code(CodeAction),
+    }
+
+    #[derive(Subcommand, Debug)]
+    enum TableAction {
+        /// Create the table (PK/SK, GSI1, GSI2, on-demand, TTL on ttl)
+        Create,
+        /// Compare the live table (and every region's) with what dynauth expects
+        Check,
+        /// Print the CreateTable request as JSON (no credentials needed)
+        Definition,
+    }
+
+    #[derive(Subcommand, Debug)]
+    enum TenantAction {
+        /// Create or replace a tenant: --body (the admin API's JSON) with the flags on top
+        Put {
+            #[arg(allow_hyphen_values = true)]
+            id: String,
+            #[arg(long, value_name = "N")]
+            name: Option<String>,
+            #[arg(long, value_name = "URL")]
+            origin: Option<String>,
+            /// repeat for each
+            #[arg(long = "allowed-origin", value_name = "O")]
+            allowed_origins: Vec<String>,
+            #[arg(long)]
+            protect: bool,
+            #[arg(long, value_name = "JSON")]
+            body: Option<String>,
+        },
+        /// Show a tenant
+        Get {
+            #[arg(allow_hyphen_values = true)]
+            id: String,
+        },
+        /// List the tenants
+        List,
+        /// Delete a tenant with its domains
+        Delete {
+            #[arg(allow_hyphen_values = true)]
+            id: String,
+        },
+    }
+
+    #[derive(Subcommand, Debug)]
+    enum DomainAction {
+        /// Claim a host for a tenant (or change its status)
+        Claim {
+            #[arg(allow_hyphen_values = true)]
+            tenant: String,
+            host: String,
+            #[arg(long, default_value = "ready", value_name = "ready|pending|disabled")]
+            status: String,
+        },
+        /// Release a tenant's host
+        Release {
+            #[arg(allow_hyphen_values = true)]
+            tenant: String,
+            host: String,
+        },
+        /// List a tenant's hosts
+        List {
+            #[arg(allow_hyphen_values = true)]
+            tenant: String,
+        },
+    }
+
+    #[derive(Subcommand, Debug)]
+    enum UserAction {
+        /// Show a user
+        Get {
+            #[arg(allow_hyphen_values = true)]
+            tenant: String,
+            #[arg(allow_hyphen_values = true)]
+            user_id: String,
+        },
+        /// Find the user with an email
+        Find {
+            #[arg(allow_hyphen_values = true)]
+            tenant: String,
+            #[arg(long, value_name = "E")]
+            email: String,
+        },
+        /// Delete a user (and their email claim)
+        Delete {
+            #[arg(allow_hyphen_values = true)]
+            tenant: String,
+            #[arg(allow_hyphen_values = true)]
+            user_id: String,
+        },
+    }
+
+    #[derive(Subcommand, Debug)]
+    enum SessionAction {
+        /// A user's live sessions
+        List {
+            #[arg(allow_hyphen_values = true)]
+            tenant: String,
+            #[arg(allow_hyphen_values = true)]
+            user_id: String,
+        },
+        /// Revoke one session
+        Revoke {
+            #[arg(allow_hyphen_values = true)]
+            tenant: String,
+            #[arg(allow_hyphen_values = true)]
+            session_id: String,
+        },
+        /// Revoke every session of a user
+        RevokeAll {
+            #[arg(allow_hyphen_values = true)]
+            tenant: String,
+            #[arg(allow_hyphen_values = true)]
+            user_id: String,
+        },
+    }
+
+    #[derive(Subcommand, Debug)]
+    enum CodeAction {
+        /// Issue a login code (printed with its login id and binding)
+        Issue {
+            #[arg(allow_hyphen_values = true)]
+            tenant: String,
+            email: String,
+        },
+    }
 
     /// Writes a line to stdout; a closed pipe (`dynauth tenant list | head -1`) is not an error.
     fn out(text: &str) {
@@ -101,122 +286,76 @@ here reach them within that time (the admin API's own writes take effect at once
         let _ = writeln!(std::io::stderr().lock(), "{text}");
     }
 
-    /// Flags that stand for configuration variables.
-    const VAR_FLAGS: &[(&str, &str)] = &[
-        ("--endpoint", "DYNAMODB_ENDPOINT"),
-        ("--region", "AWS_REGION"),
-        ("--table", "DYNAMODB_TABLE"),
-        ("--access-key-id", "AWS_ACCESS_KEY_ID"),
-        ("--secret-access-key", "AWS_SECRET_ACCESS_KEY"),
-        ("--session-token", "AWS_SESSION_TOKEN"),
-        ("--profile", "AWS_PROFILE"),
-    ];
-    /// Flags that take a value (repeatable where it makes sense).
-    const VALUE_FLAGS: &[&str] = &["--name", "--origin", "--allowed-origin", "--body", "--status", "--email"];
-    /// Flags without a value.
-    const SWITCHES: &[&str] = &["--json", "--protect", "--help", "-h", "--version", "-V"];
-
-    #[derive(Default)]
-    struct Args {
-        words: Vec<String>,
-        vars: HashMap<&'static str, String>,
-        values: HashMap<&'static str, Vec<String>>,
-        switches: Vec<&'static str>,
-    }
-
-    impl Args {
-        fn value(&self, flag: &str) -> Option<&str> {
-            self.values.get(flag).and_then(|v| v.last()).map(String::as_str)
-        }
-
-        fn switch(&self, flag: &str) -> bool {
-            self.switches.contains(&flag)
-        }
-    }
-
-    fn parse(args: Vec<String>) -> Result<Args, String> {
-        let mut parsed = Args::default();
-        let mut it = args.into_iter();
-        while let Some(arg) = it.next() {
-            if arg == "--" {
-                // Everything after `--` is a word, even an id that starts with `--`.
-                parsed.words.extend(it.by_ref());
-                break;
-            }
-            let (flag, inline) = match arg.split_once('=') {
-                Some((f, v)) if f.starts_with("--") => (f.to_string(), Some(v.to_string())),
-                _ => (arg.clone(), None),
-            };
-            let mut take = |flag: &str| inline.clone().or_else(|| it.next()).ok_or(format!("{flag} needs a value"));
-            if let Some(&(f, var)) = VAR_FLAGS.iter().find(|(f, _)| *f == flag) {
-                parsed.vars.insert(var, take(f)?);
-            } else if let Some(&f) = VALUE_FLAGS.iter().find(|f| **f == flag) {
-                let value = take(f)?;
-                parsed.values.entry(f).or_default().push(value);
-            } else if let Some(&f) = SWITCHES.iter().find(|f| **f == flag) {
-                parsed.switches.push(f);
-            } else if arg.starts_with("--") {
-                return Err(format!("unknown flag {arg} (put ids that start with -- after a --)"));
-            } else {
-                parsed.words.push(arg);
-            }
-        }
-        Ok(parsed)
-    }
-
-    /// Runs the CLI; returns the exit code (see [`USAGE`]).
+    /// Runs the CLI; returns the exit code (see [`AFTER_HELP`]).
     pub fn run(args: Vec<String>) -> i32 {
-        let args = match parse(args) {
-            Ok(a) => a,
-            Err(problem) => {
-                note(&format!("dynauth: {problem}"));
-                note(USAGE);
-                return USAGE_ERROR;
+        let command = match Command::try_parse_from(std::iter::once("dynauth".to_string()).chain(args)) {
+            Ok(c) => c,
+            Err(e) => {
+                // Help and version go to stdout (exit 0); usage errors to stderr (exit 2).
+                let text = e.render().to_string();
+                return if e.use_stderr() {
+                    note(text.trim_end());
+                    USAGE_ERROR
+                } else {
+                    out(text.trim_end());
+                    OK
+                };
             }
         };
-        if args.switch("--help") || args.switch("-h") {
-            out(USAGE);
-            return OK;
-        }
-        if args.switch("--version") || args.switch("-V") {
-            out(&format!("dynauth {}", env!("CARGO_PKG_VERSION")));
-            return OK;
-        }
-        let lookup = |name: &str| args.vars.get(name).cloned().or_else(|| std::env::var(name).ok());
-        let words: Vec<&str> = args.words.iter().map(String::as_str).collect();
-        let json = args.switch("--json");
-        match words.as_slice() {
-            ["table", "definition"] => table_definition(&lookup),
-            ["table", "create"] => with_client(&lookup, |c, s, _| table_create(c, s, json)),
-            ["table", "check"] => with_client(&lookup, |c, s, regions| table_check(c, s, regions, json)),
-            ["tenant", "put", id] => with_client(&lookup, |c, s, _| exit(tenant_put(c, s, id, &args))),
-            ["tenant", "get", id] => with_client(&lookup, |c, s, _| exit(tenant_get(c, s, id))),
-            ["tenant", "list"] => with_client(&lookup, |c, s, _| exit(tenant_list(c, s))),
-            ["domain", "claim", id, host] => with_client(&lookup, |c, s, _| {
-                exit(domain_claim(c, s, id, host, args.value("--status").unwrap_or("ready")))
-            }),
-            ["domain", "release", id, host] => with_client(&lookup, |c, s, _| exit(domain_release(c, s, id, host))),
-            ["domain", "list", id] => with_client(&lookup, |c, s, _| exit(domain_list(c, s, id))),
-            ["tenant", "delete", id] => with_client(&lookup, |c, s, _| exit(tenant_delete(c, s, id))),
-            ["user", "get", t, user] => with_client(&lookup, |c, s, _| exit(user_get(c, s, t, user))),
-            ["user", "find", t] => with_client(&lookup, |c, s, _| exit(user_find(c, s, t, args.value("--email")))),
-            ["user", "delete", t, user] => with_client(&lookup, |c, s, _| exit(user_delete(c, s, t, user))),
-            ["session", "list", t, user] => with_client(&lookup, |c, s, _| exit(session_list(c, s, t, user))),
-            ["session", "revoke", t, session] => with_client(&lookup, |c, s, _| exit(session_revoke(c, s, t, session))),
-            ["session", "revoke-all", t, user] => {
-                with_client(&lookup, |c, s, _| exit(session_revoke_all(c, s, t, user)))
+        let vars = command.connection.vars();
+        let lookup = |name: &str| vars.get(name).cloned().or_else(|| std::env::var(name).ok());
+        let json = command.json;
+        match command.what {
+            What::Table(TableAction::Definition) => table_definition(&lookup),
+            What::Table(TableAction::Create) => with_client(&lookup, |c, s, _| table_create(c, s, json)),
+            What::Table(TableAction::Check) => with_client(&lookup, |c, s, regions| table_check(c, s, regions, json)),
+            What::Tenant(TenantAction::Put { id, name, origin, allowed_origins, protect, body }) => {
+                let put = TenantPut { name, origin, allowed_origins, protect, body };
+                with_client(&lookup, |c, s, _| exit(tenant_put(c, s, &id, &put)))
             }
-            ["code", "issue", t, email] => with_client(&lookup, |c, s, _| exit(code_issue(c, s, t, email))),
-            [] => {
-                note(USAGE);
-                USAGE_ERROR
+            What::Tenant(TenantAction::Get { id }) => with_client(&lookup, |c, s, _| exit(tenant_get(c, s, &id))),
+            What::Tenant(TenantAction::List) => with_client(&lookup, |c, s, _| exit(tenant_list(c, s))),
+            What::Tenant(TenantAction::Delete { id }) => with_client(&lookup, |c, s, _| exit(tenant_delete(c, s, &id))),
+            What::Domain(DomainAction::Claim { tenant, host, status }) => {
+                with_client(&lookup, |c, s, _| exit(domain_claim(c, s, &tenant, &host, &status)))
             }
-            _ => {
-                note(&format!("dynauth: unknown command {:?}", words.join(" ")));
-                note(USAGE);
-                USAGE_ERROR
+            What::Domain(DomainAction::Release { tenant, host }) => {
+                with_client(&lookup, |c, s, _| exit(domain_release(c, s, &tenant, &host)))
+            }
+            What::Domain(DomainAction::List { tenant }) => {
+                with_client(&lookup, |c, s, _| exit(domain_list(c, s, &tenant)))
+            }
+            What::User(UserAction::Get { tenant, user_id }) => {
+                with_client(&lookup, |c, s, _| exit(user_get(c, s, &tenant, &user_id)))
+            }
+            What::User(UserAction::Find { tenant, email }) => {
+                with_client(&lookup, |c, s, _| exit(user_find(c, s, &tenant, &email)))
+            }
+            What::User(UserAction::Delete { tenant, user_id }) => {
+                with_client(&lookup, |c, s, _| exit(user_delete(c, s, &tenant, &user_id)))
+            }
+            What::Session(SessionAction::List { tenant, user_id }) => {
+                with_client(&lookup, |c, s, _| exit(session_list(c, s, &tenant, &user_id)))
+            }
+            What::Session(SessionAction::Revoke { tenant, session_id }) => {
+                with_client(&lookup, |c, s, _| exit(session_revoke(c, s, &tenant, &session_id)))
+            }
+            What::Session(SessionAction::RevokeAll { tenant, user_id }) => {
+                with_client(&lookup, |c, s, _| exit(session_revoke_all(c, s, &tenant, &user_id)))
+            }
+            What::Code(CodeAction::Issue { tenant, email }) => {
+                with_client(&lookup, |c, s, _| exit(code_issue(c, s, &tenant, &email)))
             }
         }
+    }
+
+    /// `tenant put`'s flags, layered over its `--body`.
+    struct TenantPut {
+        name: Option<String>,
+        origin: Option<String>,
+        allowed_origins: Vec<String>,
+        protect: bool,
+        body: Option<String>,
     }
 
     type Cli = Client<'static>;
@@ -471,23 +610,23 @@ here reach them within that time (the admin API's own writes take effect at once
 
     /// `tenant put`: the body is `--body` (the admin API's JSON), with `--name`, `--origin`,
     /// `--allowed-origin` and `--protect` layered on top; validated exactly as the API does.
-    fn tenant_put(client: &Cli, schema: &Schema, id: &str, args: &Args) -> Exit {
+    fn tenant_put(client: &Cli, schema: &Schema, id: &str, args: &TenantPut) -> Exit {
         let id = tenant_id(id)?;
-        let mut body = match args.value("--body").map(serde_json::from_str::<Value>) {
+        let mut body = match args.body.as_deref().map(serde_json::from_str::<Value>) {
             None => serde_json::Map::new(),
             Some(Ok(Value::Object(m))) => m,
             Some(_) => return Err(Failure(USAGE_ERROR, "--body must be a JSON object".into())),
         };
-        if let Some(name) = args.value("--name") {
+        if let Some(name) = &args.name {
             body.insert("name".into(), json!(name));
         }
-        if let Some(origin) = args.value("--origin") {
+        if let Some(origin) = &args.origin {
             body.insert("origin".into(), json!(origin));
         }
-        if let Some(origins) = args.values.get("--allowed-origin") {
-            body.insert("allowed_origins".into(), json!(origins));
+        if !args.allowed_origins.is_empty() {
+            body.insert("allowed_origins".into(), json!(args.allowed_origins));
         }
-        if args.switch("--protect") {
+        if args.protect {
             body.insert("protect".into(), json!(true));
         }
         let local_targets = std::env::var("ALLOW_LOCAL_TARGETS").is_ok_and(|v| v == "true");
@@ -543,10 +682,9 @@ here reach them within that time (the admin API's own writes take effect at once
         Ok(())
     }
 
-    fn user_find(client: &Cli, schema: &Schema, tenant: &str, email: Option<&str>) -> Exit {
+    fn user_find(client: &Cli, schema: &Schema, tenant: &str, raw: &str) -> Exit {
         let store = Store::new(client, schema);
         let tenant = existing_tenant(&store, tenant)?;
-        let raw = email.ok_or_else(|| Failure(USAGE_ERROR, "user find needs --email".into()))?;
         let email = Email::parse(raw).map_err(|e| Failure(USAGE_ERROR, format!("--email {e}")))?;
         let found =
             block_on(users::find_by_email(&store, &tenant, &email)).map_err(|e| failed("finding the user", e))?;

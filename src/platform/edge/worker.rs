@@ -23,9 +23,9 @@ use worker::js_sys::{self, Uint8Array};
 use worker::worker_sys::Context;
 use worker::{Env, web_sys};
 
-use super::wire::{join_headers, parse_head, response};
 #[cfg(not(feature = "admin"))]
 use super::wire::path_of;
+use super::wire::{join_headers, parse_head, response};
 use crate::api::{self, ApiError, Ctx, Deferred, DeferredFailure, Handled, LogLine, Outcome};
 use crate::config::{Config, ConfigError, VARIABLES};
 use crate::domain::resolve::Caches;
