@@ -383,7 +383,10 @@ isolate).";
                 return CONFIG;
             }
         };
-        db_config.retry.deadline = db_config.retry.deadline.max(Duration::from_secs(10));
+        // An operator waits: a slow first answer (a table being created, a cold DynamoDB Local) is
+        // no failure. An attempt may take 10 s, the command 30 s.
+        db_config.retry.attempt_timeout = db_config.retry.attempt_timeout.max(Duration::from_secs(10));
+        db_config.retry.deadline = db_config.retry.deadline.max(Duration::from_secs(30));
         let regions = match replicas_from_lookup(&lookup, &db_config) {
             Ok(replicas) => std::iter::once(db_config.clone())
                 .chain(replicas.into_iter().map(|r| ClientConfig { retry: db_config.retry, ..r }))

@@ -487,7 +487,8 @@ impl Logins<'_> {
                 let left = login.max_attempts.saturating_sub(login.attempts + 1);
                 return Err(VerifyError::InvalidCode { attempts_left: Some(left), unbound: false });
             }
-            return self.consume(tenant, &login, binding, code, &reservation, &failures, device, now).await;
+            let held = Held { login: &login, binding, code, reservation: &reservation, failures: &failures };
+            return self.consume(tenant, held, device, now).await;
         }
         Err(VerifyError::Conflict)
     }
@@ -603,18 +604,14 @@ impl Logins<'_> {
     /// checked, recording the session it opens), the wrong-code units given back, `user` (a login
     /// recorded, or with `email` a new user) and `session` (its token derived from the binding and
     /// the code, see [`Self::recognise`]).
-    #[allow(clippy::too_many_arguments)] // the login, the client's proof and the reservation travel together
     async fn consume(
         &self,
         tenant: &Tenant,
-        login: &Login,
-        binding: &Binding,
-        code: &LoginCode,
-        reservation: &str,
-        failures: &[Budget],
+        held: Held<'_>,
         device: Device,
         now: i64,
     ) -> Result<Verified, VerifyError> {
+        let Held { login, binding, code, reservation, failures } = held;
         let mut owner = login.user_hint.clone();
         let token = login.session_token(self.secret, binding, code);
         for _ in 0..3 {
@@ -660,6 +657,17 @@ impl Logins<'_> {
         }
         Err(VerifyError::Conflict)
     }
+}
+
+/// What a verify holds when it may consume a login: the login, the client's proof (its binding
+/// and the right code), the reservation it compared under, and the wrong-code units to give back.
+#[derive(Clone, Copy)]
+struct Held<'a> {
+    login: &'a Login,
+    binding: &'a Binding,
+    code: &'a LoginCode,
+    reservation: &'a str,
+    failures: &'a [Budget],
 }
 
 /// How a reservation went.
