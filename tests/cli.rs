@@ -127,12 +127,54 @@ fn table_tenant_and_domain_commands() {
 }
 
 #[test]
+fn client_commands_register_show_list_and_delete_as_the_api_does() {
+    let table = unique_name("cli-clients");
+    assert_eq!(dynauth(&table, &["table", "create"]).code, 0);
+    assert_eq!(dynauth(&table, &["tenant", "put", "demo", "--name", "Demo"]).code, 0);
+    let body = r#"{"name": "Server", "type": "confidential", "redirect_uris": ["https://app.demo.test/cb"]}"#;
+    let put = dynauth(&table, &["client", "put", "demo", "server", "--body", body]);
+    assert_eq!(put.code, 0, "{}", put.stderr);
+    assert!(put.stderr.starts_with("registered client server of demo"), "{}", put.stderr);
+    let secret = put.json()["client_secret"].as_str().map(str::len);
+    assert_eq!((secret, put.json()["scopes"].clone()), (Some(43), json!(["openid", "email"])), "shown once");
+    let got = dynauth(&table, &["client", "get", "demo", "server"]);
+    assert_eq!(
+        (got.code, got.json().get("client_secret").cloned(), got.json()["secrets_valid"].clone()),
+        (0, None, json!(1))
+    );
+    let again = dynauth(&table, &["client", "put", "demo", "server", "--body", body]);
+    assert!(again.stderr.starts_with("replaced client server of demo") && again.json().get("client_secret").is_none());
+    let listed = dynauth(&table, &["client", "list", "demo"]);
+    assert_eq!(listed.json()["clients"].as_array().map(|c| c.len()), Some(1));
+    let bad = dynauth(
+        &table,
+        &[
+            "client",
+            "put",
+            "demo",
+            "web",
+            "--body",
+            r#"{"name": "W", "type": "public", "redirect_uris": ["http://app.demo.test/cb"]}"#,
+        ],
+    );
+    assert_eq!(bad.code, 2);
+    assert!(bad.stderr.contains("http:// redirect URIs are for localhost and 127.0.0.1 only"), "{}", bad.stderr);
+    assert_eq!(dynauth(&table, &["client", "get", "demo", "-x"]).code, 2, "not a client id");
+    assert_eq!(dynauth(&table, &["client", "get", "nobody", "server"]).code, 4, "no such tenant");
+    assert_eq!(dynauth(&table, &["client", "delete", "demo", "server"]).code, 0);
+    assert_eq!(dynauth(&table, &["client", "delete", "demo", "server"]).code, 4);
+    assert_eq!(dynauth(&table, &["client", "get", "demo", "server"]).code, 4);
+    let client = common::local_client(dynauth::platform::native::HttpTransport::default(), common::os_runtime());
+    let _ = dynauth::platform::native::block_on(client.delete_table(&table));
+}
+
+#[test]
 fn help_and_version_go_to_stdout_and_a_closed_pipe_is_no_panic() {
     for flag in ["--help", "-h"] {
         let r = dynauth("unused", &[flag]);
         assert_eq!((r.code, r.stderr.as_str()), (0, ""), "{flag}");
         assert!(r.stdout.starts_with("Usage: dynauth [OPTIONS] <COMMAND>\n"), "{}", r.stdout);
-        for command in ["table", "tenant", "domain", "user", "session", "code"] {
+        for command in ["table", "tenant", "domain", "user", "session", "code", "client"] {
             assert!(r.stdout.contains(&format!("\n  {command} ")), "{command}: {}", r.stdout);
         }
         assert!(

@@ -26,6 +26,7 @@ use super::{
 };
 use crate::domain::login;
 use crate::domain::sessions::{self, NewSession, Revoked};
+use crate::domain::tenants::clients::{self, ClientBody, ClientSpec};
 use crate::domain::tenants::{
     self, DomainStatus, SecretChange, SecretKind, Tenant, TenantBody, TenantError, TenantSpec, Unverified,
 };
@@ -35,7 +36,7 @@ use crate::table::cursor;
 use crate::table::schema;
 use crate::values::email::Email;
 use crate::values::host;
-use crate::values::ids::{SessionId, TenantId, UserId};
+use crate::values::ids::{ClientId, SessionId, TenantId, UserId};
 use crate::values::input::{Bounded, Invalid};
 
 /// `GET /openapi.json`: the API description (docs/openapi.yaml, as JSON), on any host, no token.
@@ -68,6 +69,10 @@ enum AdminRoute<'a> {
     Code(&'a str),
     SecretRotate(&'a str, &'a str),
     SecretEndOverlap(&'a str, &'a str),
+    Clients(&'a str),
+    Client(&'a str, &'a str),
+    ClientSecret(&'a str, &'a str),
+    ClientSecretPrevious(&'a str, &'a str),
     /// Under a tenant, but no route (its id is still checked first: 400 before 404).
     OfTenant(&'a str),
     NotFound,
@@ -90,6 +95,10 @@ impl<'a> AdminRoute<'a> {
             ["tenants", id, "codes"] => Self::Code(id),
             ["tenants", id, "secrets", kind] => Self::SecretRotate(id, kind),
             ["tenants", id, "secrets", kind, "previous"] => Self::SecretEndOverlap(id, kind),
+            ["tenants", id, "clients"] => Self::Clients(id),
+            ["tenants", id, "clients", client] => Self::Client(id, client),
+            ["tenants", id, "clients", client, "secret"] => Self::ClientSecret(id, client),
+            ["tenants", id, "clients", client, "secret", "previous"] => Self::ClientSecretPrevious(id, client),
             ["tenants", id, ..] => Self::OfTenant(id),
             _ => Self::NotFound,
         }
@@ -112,6 +121,10 @@ impl<'a> AdminRoute<'a> {
             Self::Code(_) => "admin_code",
             Self::SecretRotate(..) => "admin_secret_rotate",
             Self::SecretEndOverlap(..) => "admin_secret_end_overlap",
+            Self::Clients(_) => "admin_clients_list",
+            Self::Client(..) => "admin_client",
+            Self::ClientSecret(..) => "admin_client_secret_rotate",
+            Self::ClientSecretPrevious(..) => "admin_client_secret_end_overlap",
             Self::OfTenant(_) | Self::NotFound => "not_found",
         }
     }
@@ -132,6 +145,10 @@ impl<'a> AdminRoute<'a> {
             | Self::Code(id)
             | Self::SecretRotate(id, _)
             | Self::SecretEndOverlap(id, _)
+            | Self::Clients(id)
+            | Self::Client(id, _)
+            | Self::ClientSecret(id, _)
+            | Self::ClientSecretPrevious(id, _)
             | Self::OfTenant(id) => Some(id),
         }
     }
@@ -214,6 +231,19 @@ async fn dispatch(ctx: &Ctx<'_>, request: &Request, route: AdminRoute<'_>) -> Re
         AdminRoute::SecretEndOverlap(_, kind) => {
             only(method, "DELETE")?;
             change_secret(ctx, tid()?, kind, SecretChange::EndOverlap).await
+        }
+        AdminRoute::Clients(_) => {
+            only(method, "GET")?;
+            list_clients(ctx, request, tid()?).await
+        }
+        AdminRoute::Client(_, client_id) => client(ctx, request, tid()?, client_id).await,
+        AdminRoute::ClientSecret(_, client_id) => {
+            only(method, "POST")?;
+            change_client_secret(ctx, tid()?, client_id, SecretChange::Rotate).await
+        }
+        AdminRoute::ClientSecretPrevious(_, client_id) => {
+            only(method, "DELETE")?;
+            change_client_secret(ctx, tid()?, client_id, SecretChange::EndOverlap).await
         }
         AdminRoute::OfTenant(_) | AdminRoute::NotFound => Err(ApiError::not_found("no such admin route")),
     }
@@ -528,6 +558,81 @@ async fn change_secret(ctx: &Ctx<'_>, id: &TenantId, kind: &str, change: SecretC
     Ok(json_response(200, &views::SecretRotated { kind: kind_name, secret, kid: None, valid: secrets.len() }))
 }
 
+fn client_id_of(raw: &str) -> Result<ClientId, ApiError> {
+    ClientId::parse(raw).map_err(|rule| Invalid::field("client_id", rule).into())
+}
+
+/// `GET /v1/admin/tenants/{id}/clients`: a page of the tenant's OpenID Connect clients.
+async fn list_clients(ctx: &Ctx<'_>, request: &Request, id: &TenantId) -> Result<Response, ApiError> {
+    let scope = format!("clients:{id}");
+    let (limit, start) = body::page(request, ctx.token_secret(), &scope)?;
+    let tenant = existing(ctx, id).await?;
+    let (clients, next) = clients::list(&ctx.store, &tenant, limit, start).await?;
+    let view = views::Clients {
+        clients: clients.iter().map(views::ClientView::from).collect(),
+        next_cursor: next.map(|k| cursor::encode(ctx.token_secret(), &scope, &k)),
+    };
+    Ok(json_response(200, &view))
+}
+
+/// `PUT|GET|DELETE /v1/admin/tenants/{id}/clients/{client_id}`: register (201, a confidential
+/// client's secret shown this once) or replace (200) a client, show it, delete it (204).
+async fn client(ctx: &Ctx<'_>, request: &Request, id: &TenantId, raw: &str) -> Result<Response, ApiError> {
+    let client_id = client_id_of(raw)?;
+    match request.method().as_str() {
+        "PUT" => {
+            let spec = ClientSpec::from_body(body::json::<ClientBody>(request)?, ctx.config.allow_local_targets)?;
+            let tenant = existing(ctx, id).await?;
+            let (client, secret, created) =
+                clients::put(&ctx.store, ctx.random, &tenant, &client_id, spec, ctx.now_secs())
+                    .await
+                    .map_err(tenant_error)?;
+            let view =
+                views::ClientSaved { client: views::ClientView::from(&client), client_secret: secret.as_deref() };
+            Ok(json_response(if created { 201 } else { 200 }, &view))
+        }
+        "GET" => {
+            let tenant = existing(ctx, id).await?;
+            let client = clients::get(&ctx.store, &tenant, &client_id).await?.ok_or_else(no_client)?;
+            Ok(json_response(200, &views::ClientView::from(&client)))
+        }
+        "DELETE" => {
+            let tenant = existing(ctx, id).await?;
+            if clients::delete(&ctx.store, &tenant, &client_id).await? {
+                Ok(empty_response(204))
+            } else {
+                Err(no_client())
+            }
+        }
+        _ => Err(ApiError::MethodNotAllowed { allow: "GET, PUT, DELETE" }),
+    }
+}
+
+/// `POST .../clients/{client_id}/secret` (rotate: the new secret shown this once, the newest old
+/// one still valid) and `DELETE .../clients/{client_id}/secret/previous` (end the overlap).
+async fn change_client_secret(
+    ctx: &Ctx<'_>,
+    id: &TenantId,
+    raw: &str,
+    change: SecretChange,
+) -> Result<Response, ApiError> {
+    let client_id = client_id_of(raw)?;
+    let tenant = existing(ctx, id).await?;
+    let (client, secret) = clients::change_secret(&ctx.store, ctx.random, &tenant, &client_id, change, ctx.now_secs())
+        .await
+        .map_err(tenant_error)?;
+    let view = views::ClientSecretChanged {
+        client_id: &client.client_id,
+        client_secret: secret.as_deref(),
+        valid: client.secret_hashes.len(),
+    };
+    Ok(json_response(200, &view))
+}
+
+fn no_client() -> ApiError {
+    ApiError::not_found("no client with this id")
+}
+
 /// The tenant named in an admin path (a consistent read), or 404.
 async fn existing(ctx: &Ctx<'_>, id: &TenantId) -> Result<Tenant, ApiError> {
     tenants::get(&ctx.store, id).await?.ok_or_else(no_tenant)
@@ -564,7 +669,7 @@ mod tests {
 
     #[test]
     fn every_admin_path_has_one_route_its_log_name_and_its_tenant() {
-        let cases: [(&str, &str, Option<&str>); 17] = [
+        let cases: [(&str, &str, Option<&str>); 21] = [
             ("health", "admin_health", None),
             ("tenants", "admin_tenants_list", None),
             ("tenants/acme", "admin_tenant", Some("acme")),
@@ -579,6 +684,10 @@ mod tests {
             ("tenants/acme/codes", "admin_code", Some("acme")),
             ("tenants/acme/secrets/jwt", "admin_secret_rotate", Some("acme")),
             ("tenants/acme/secrets/jwt/previous", "admin_secret_end_overlap", Some("acme")),
+            ("tenants/acme/clients", "admin_clients_list", Some("acme")),
+            ("tenants/acme/clients/web", "admin_client", Some("acme")),
+            ("tenants/acme/clients/web/secret", "admin_client_secret_rotate", Some("acme")),
+            ("tenants/acme/clients/web/secret/previous", "admin_client_secret_end_overlap", Some("acme")),
             ("tenants/ACME/nothing", "not_found", Some("ACME")),
             ("nothing", "not_found", None),
             ("health/more", "not_found", None),

@@ -328,3 +328,62 @@ pub struct Users<'a> {
 pub struct RevokedCount {
     pub revoked: u32,
 }
+
+/// An OpenID Connect client as the admin API shows it (its secrets never: how many are valid).
+#[derive(Debug, Serialize)]
+pub struct ClientView<'a> {
+    pub client_id: &'a crate::values::ids::ClientId,
+    pub name: &'a str,
+    #[serde(rename = "type")]
+    pub client_type: crate::domain::tenants::clients::ClientType,
+    pub redirect_uris: &'a [String],
+    pub post_logout_redirect_uris: &'a [String],
+    pub scopes: &'a [String],
+    pub backchannel_logout_uri: Option<&'a str>,
+    pub id_token_signed_response_alg: crate::domain::tenants::clients::IdTokenAlg,
+    pub secrets_valid: usize,
+    pub created_at: &'a str,
+    pub updated_at: &'a str,
+}
+
+impl<'a> From<&'a crate::domain::tenants::clients::Client> for ClientView<'a> {
+    fn from(c: &'a crate::domain::tenants::clients::Client) -> Self {
+        Self {
+            client_id: &c.client_id,
+            name: &c.name,
+            client_type: c.client_type,
+            redirect_uris: &c.redirect_uris,
+            post_logout_redirect_uris: &c.post_logout_redirect_uris,
+            scopes: &c.scopes,
+            backchannel_logout_uri: c.backchannel_logout_uri.as_deref(),
+            id_token_signed_response_alg: c.id_token_signed_response_alg,
+            secrets_valid: c.secret_hashes.len(),
+            created_at: &c.created_at,
+            updated_at: &c.updated_at,
+        }
+    }
+}
+
+/// A client registered (or made confidential): the client, and its secret this once.
+#[derive(Debug, Serialize)]
+pub struct ClientSaved<'a> {
+    #[serde(flatten)]
+    pub client: ClientView<'a>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_secret: Option<&'a str>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Clients<'a> {
+    pub clients: Vec<ClientView<'a>>,
+    pub next_cursor: Option<String>,
+}
+
+/// A client's secret rotated (the new one, shown this once) or its overlap ended.
+#[derive(Debug, Serialize)]
+pub struct ClientSecretChanged<'a> {
+    pub client_id: &'a crate::values::ids::ClientId,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_secret: Option<&'a str>,
+    pub valid: usize,
+}

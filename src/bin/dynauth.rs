@@ -149,6 +149,42 @@ isolate).";
         /// Login codes for a backend that delivers them itself
         #[command(subcommand)]
         Code(CodeAction),
+        /// A tenant's OpenID Connect clients
+        #[command(subcommand)]
+        Client(ClientAction),
+    }
+
+    #[derive(Subcommand, Debug)]
+    enum ClientAction {
+        /// Register or replace a client: --body is the admin API's JSON (a new confidential
+        /// client's secret is printed this once)
+        Put {
+            #[arg(allow_hyphen_values = true)]
+            tenant: String,
+            #[arg(allow_hyphen_values = true)]
+            client_id: String,
+            #[arg(long, value_name = "JSON")]
+            body: String,
+        },
+        /// Show a client
+        Get {
+            #[arg(allow_hyphen_values = true)]
+            tenant: String,
+            #[arg(allow_hyphen_values = true)]
+            client_id: String,
+        },
+        /// List a tenant's clients
+        List {
+            #[arg(allow_hyphen_values = true)]
+            tenant: String,
+        },
+        /// Delete a client
+        Delete {
+            #[arg(allow_hyphen_values = true)]
+            tenant: String,
+            #[arg(allow_hyphen_values = true)]
+            client_id: String,
+        },
     }
 
     #[derive(Subcommand, Debug)]
@@ -346,6 +382,7 @@ isolate).";
             What::Code(CodeAction::Issue { tenant, email }) => {
                 with_client(&lookup, |c, s, _| exit(code_issue(c, s, &tenant, &email)))
             }
+            What::Client(action) => with_client(&lookup, |c, s, _| exit(client_command(c, s, &action))),
         }
     }
 
@@ -814,6 +851,73 @@ isolate).";
             .map_err(|e| failed(&format!("listing domains of {id}"), e))?
             .ok_or_else(|| not_found(&format!("tenant {id}")))?;
         print_json(&json!({ "domains": domains.iter().map(DomainView::from).collect::<Vec<_>>() }));
+        Ok(())
+    }
+
+    /// `client put|get|list|delete`, as the admin API does them.
+    fn client_command(client: &Cli, schema: &Schema, action: &ClientAction) -> Exit {
+        use dynauth::api::views::{ClientSaved, ClientView};
+        use dynauth::domain::tenants::clients::{self, ClientBody, ClientSpec};
+        use dynauth::values::ids::ClientId;
+        let store = Store::new(client, schema);
+        let client_id = |raw: &str| {
+            ClientId::parse(raw).map_err(|rule| Failure(USAGE_ERROR, format!("{raw:?} is not a client id: {rule}")))
+        };
+        match action {
+            ClientAction::Put { tenant, client_id: raw, body } => {
+                let id = client_id(raw)?;
+                let tenant = existing_tenant(&store, tenant)?;
+                let body: Value =
+                    serde_json::from_str(body).map_err(|e| Failure(USAGE_ERROR, format!("--body is not JSON: {e}")))?;
+                let local_targets = std::env::var("ALLOW_LOCAL_TARGETS").is_ok_and(|v| v == "true");
+                let spec =
+                    decode::<ClientBody>(&body).and_then(|b| ClientSpec::from_body(b, local_targets)).map_err(|e| {
+                        match e {
+                            Invalid::Field { message, .. } => {
+                                Failure(USAGE_ERROR, format!("invalid client: {message}"))
+                            }
+                            other => Failure(USAGE_ERROR, format!("invalid client: {other:?}")),
+                        }
+                    })?;
+                let (saved, secret, created) = block_on(clients::put(&store, &os(), &tenant, &id, spec, now()))
+                    .map_err(|e| tenant_error(&format!("putting client {id}"), e))?;
+                note(&format!("{} client {id} of {}", if created { "registered" } else { "replaced" }, tenant.id));
+                print_json(&json!(ClientSaved { client: ClientView::from(&saved), client_secret: secret.as_deref() }));
+            }
+            ClientAction::Get { tenant, client_id: raw } => {
+                let id = client_id(raw)?;
+                let tenant = existing_tenant(&store, tenant)?;
+                let found = block_on(clients::get(&store, &tenant, &id))
+                    .map_err(|e| failed(&format!("reading client {id}"), e))?
+                    .ok_or_else(|| not_found(&format!("client {id}")))?;
+                print_json(&json!(ClientView::from(&found)));
+            }
+            ClientAction::List { tenant } => {
+                let tenant = existing_tenant(&store, tenant)?;
+                let mut all = Vec::new();
+                let mut start = None;
+                loop {
+                    let (page, next) = block_on(clients::list(&store, &tenant, 100, start))
+                        .map_err(|e| failed(&format!("listing clients of {}", tenant.id), e))?;
+                    all.extend(page);
+                    match next {
+                        Some(k) => start = Some(k),
+                        None => break,
+                    }
+                }
+                print_json(&json!({ "clients": all.iter().map(ClientView::from).collect::<Vec<_>>() }));
+            }
+            ClientAction::Delete { tenant, client_id: raw } => {
+                let id = client_id(raw)?;
+                let tenant = existing_tenant(&store, tenant)?;
+                if !block_on(clients::delete(&store, &tenant, &id))
+                    .map_err(|e| failed(&format!("deleting client {id}"), e))?
+                {
+                    return Err(not_found(&format!("client {id}")));
+                }
+                note(&format!("deleted client {id} of {}", tenant.id));
+            }
+        }
         Ok(())
     }
 }

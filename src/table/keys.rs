@@ -7,7 +7,7 @@ use crate::dynamo::{Item, s};
 use crate::table::schema::Schema;
 use crate::values::email::Email;
 use crate::values::host::Host;
-use crate::values::ids::{LoginId, SessionId, TenantId, UserId};
+use crate::values::ids::{ClientId, LoginId, SessionId, TenantId, UserId};
 
 /// The key attributes of one item: the table key, and optionally its two index keys.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -70,6 +70,18 @@ pub fn domain_by_host(host: &Host) -> Keys {
 /// The GSI1 partition of one tenant's domains.
 pub fn tenant_domains(tenant: &TenantId) -> String {
     format!("TENANT#{tenant}#DOMAINS")
+}
+
+/// An OpenID Connect client: `TENANT#{t}#CLIENT#{c}` / `CLIENT`, listed per tenant under GSI1.
+pub fn client(tenant: &TenantId, client: &ClientId) -> Keys {
+    let mut k = Keys::new(format!("TENANT#{tenant}#CLIENT#{client}"), "CLIENT");
+    k.gsi1 = Some((tenant_clients(tenant), format!("CLIENT#{client}")));
+    k
+}
+
+/// The GSI1 partition of one tenant's clients.
+pub fn tenant_clients(tenant: &TenantId) -> String {
+    format!("TENANT#{tenant}#CLIENTS")
 }
 
 /// A session, keyed by `h(token)` only: `TENANT#{t}#SESSION#{h}` / `SESSION`, listed per user
@@ -167,6 +179,14 @@ mod tests {
         assert_eq!((k.pk.as_str(), k.sk), ("TENANT#acme", "TENANT"));
         assert_eq!(k.gsi1, Some(("TENANTS".to_string(), "TENANT#acme".to_string())));
         assert_eq!(k.gsi2, None);
+    }
+
+    #[test]
+    fn client_keys() {
+        let c = client(&t("acme"), &ClientId::parse("web").expect("the test's own input"));
+        assert_eq!((c.pk.as_str(), c.sk), ("TENANT#acme#CLIENT#web", "CLIENT"));
+        assert_eq!(c.gsi1, Some(("TENANT#acme#CLIENTS".to_string(), "CLIENT#web".to_string())));
+        assert_eq!(c.gsi2, None);
     }
 
     #[test]

@@ -179,6 +179,46 @@ pub fn webhook_url(raw: &str) -> Result<String, InvalidHost> {
     }
 }
 
+/// An OAuth redirect URI as a client registers it: `https://host[:port][/path][?query]`, or, for
+/// native apps (RFC 8252 §7.3), `http://localhost` or `http://127.0.0.1` (a port, or none: at
+/// authorization any port matches). Never a fragment, user info or wildcard; at most 2,000
+/// characters; the host written as browsers send it (lowercase, no trailing dot, default port
+/// left out). Kept exactly as given: redirect URIs are compared exactly.
+pub fn redirect_uri(raw: &str) -> Result<String, InvalidHost> {
+    if raw.is_empty() || raw.len() > 2000 {
+        return Err(InvalidHost("a redirect URI is 1-2000 characters"));
+    }
+    if raw.contains('#') {
+        return Err(InvalidHost("a redirect URI has no fragment"));
+    }
+    if raw.contains('*') {
+        return Err(InvalidHost("a redirect URI is exact: no wildcards"));
+    }
+    let (scheme, rest) = match raw {
+        _ if raw.starts_with("https://") => ("https", &raw[8..]),
+        _ if raw.starts_with("http://") => ("http", &raw[7..]),
+        _ => return Err(InvalidHost("a redirect URI starts with https:// (or http:// for localhost and 127.0.0.1)")),
+    };
+    let end = rest.find(['/', '?']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(end);
+    if authority.contains('@') {
+        return Err(InvalidHost("a redirect URI has no user info"));
+    }
+    let (host, port) = host_and_port(authority)?;
+    if join_origin(scheme, &host, port) != format!("{scheme}://{authority}") {
+        return Err(InvalidHost(
+            "the host of a redirect URI is written as browsers send it: lowercase, no trailing dot, no default port",
+        ));
+    }
+    if scheme == "http" && !matches!(host.as_str(), "localhost" | "127.0.0.1") {
+        return Err(InvalidHost("http:// redirect URIs are for localhost and 127.0.0.1 only (native apps)"));
+    }
+    if !tail.bytes().all(|b| b.is_ascii_alphanumeric() || b"-._~!$&'()+,;=:@%/?".contains(&b)) {
+        return Err(InvalidHost("the path or query of the redirect URI has characters that are not allowed"));
+    }
+    Ok(raw.to_string())
+}
+
 /// Whether `url` (a normalized base URL) is a target dynauth may send requests and secrets to in
 /// production: `https://` to a public host. Refused: `http://`, single-label hosts (`backend`,
 /// `localhost`), and IP literals in the loopback, private, link-local, shared (CGNAT),
@@ -254,6 +294,44 @@ fn join_origin(scheme: &str, host: &str, port: Option<u16>) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn redirect_uris_are_exact_https_or_loopback_http() {
+        for ok in [
+            "https://app.acme.test/callback",
+            "https://app.acme.test:8443/cb?x=1&y=2",
+            "https://app.acme.test",
+            "http://localhost/cb",
+            "http://localhost:53124/cb",
+            "http://127.0.0.1:8080",
+            "https://8.8.8.8/cb",
+        ] {
+            assert_eq!(super::redirect_uri(ok).as_deref(), Ok(ok), "{ok}");
+        }
+        let cases = [
+            ("", "a redirect URI is 1-2000 characters"),
+            ("https://app.acme.test/cb#frag", "a redirect URI has no fragment"),
+            ("https://*.acme.test/cb", "a redirect URI is exact: no wildcards"),
+            ("javascript:alert(1)", "a redirect URI starts with https:// (or http:// for localhost and 127.0.0.1)"),
+            ("/relative", "a redirect URI starts with https:// (or http:// for localhost and 127.0.0.1)"),
+            ("HTTPS://app.acme.test/", "a redirect URI starts with https:// (or http:// for localhost and 127.0.0.1)"),
+            ("http://app.acme.test/cb", "http:// redirect URIs are for localhost and 127.0.0.1 only (native apps)"),
+            ("https://user@app.acme.test/cb", "a redirect URI has no user info"),
+            (
+                "https://App.acme.test/cb",
+                "the host of a redirect URI is written as browsers send it: lowercase, no trailing dot, no default port",
+            ),
+            (
+                "https://app.acme.test:443/cb",
+                "the host of a redirect URI is written as browsers send it: lowercase, no trailing dot, no default port",
+            ),
+            ("https://app.acme.test/c b", "the path or query of the redirect URI has characters that are not allowed"),
+            ("https://app.acme.test/<x>", "the path or query of the redirect URI has characters that are not allowed"),
+        ];
+        for (raw, problem) in cases {
+            assert_eq!(super::redirect_uri(raw).map_err(|e| e.0), Err(problem), "{raw}");
+        }
+    }
+
     #[test]
     fn public_targets() {
         for ok in ["https://app.acme.test", "https://app.acme.test:8443/base", "https://8.8.8.8", "https://100.128.0.1"]

@@ -1,5 +1,5 @@
-//! The identities that travel through dynauth: [`TenantId`], [`UserId`], [`SessionId`] and
-//! [`LoginId`] ([`Email`](crate::values::email::Email) has a module of its own). Each is checked once, where
+//! The identities that travel through dynauth: [`TenantId`], [`UserId`], [`SessionId`],
+//! [`LoginId`] and [`ClientId`] ([`Email`](crate::values::email::Email) has a module of its own). Each is checked once, where
 //! it enters (a path, a body, an item read back), and trusted afterwards: a function that takes a
 //! `TenantId` cannot be handed a user id, and the key formats (`keys`) take nothing else.
 //!
@@ -94,6 +94,18 @@ identity!(
     "a login id is 22 base64url characters"
 );
 
+identity!(
+    /// An OpenID Connect client of a tenant: 1-64 characters of `A-Z a-z 0-9 . _ -`, starting with
+    /// a letter or digit (chosen by the admin who registers it).
+    ClientId,
+    |raw| {
+        (1..=64).contains(&raw.len())
+            && raw.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
+            && raw.bytes().next().is_some_and(|b| b.is_ascii_alphanumeric())
+    },
+    "a client id is 1-64 characters of A-Z a-z 0-9 . _ -, starting with a letter or digit"
+);
+
 impl UserId {
     /// A new user id: 16 random bytes, base64url.
     pub fn generate(random: &dyn Random) -> Self {
@@ -126,6 +138,16 @@ mod tests {
         }
         for bad in ["", "-a", "Acme", "a_b", "a.b", "a b", &"a".repeat(64), "ä", "a#b"] {
             assert_eq!(TenantId::parse(bad), Err(TenantId::RULE), "{bad}");
+        }
+    }
+
+    #[test]
+    fn client_ids() {
+        for ok in ["web", "App.2", "a_b-c", &"a".repeat(64), "0"] {
+            assert!(ClientId::parse(ok).is_ok(), "{ok}");
+        }
+        for bad in ["", "-a", ".a", "a b", "a#b", "a/b", "a|b", &"a".repeat(65), "ä"] {
+            assert_eq!(ClientId::parse(bad), Err(ClientId::RULE), "{bad}");
         }
     }
 

@@ -85,7 +85,7 @@ struct LoginCodeBody {
 /// A tenant's display name: 1-100 characters without control characters, trimmed.
 #[derive(Debug, Deserialize)]
 #[serde(try_from = "String")]
-struct Name(String);
+pub(super) struct Name(pub(super) String);
 
 impl TryFrom<String> for Name {
     type Error = &'static str;
@@ -104,7 +104,7 @@ macro_rules! url_field {
     ($name:ident, $check:path) => {
         #[derive(Debug, Deserialize)]
         #[serde(try_from = "String")]
-        struct $name(String);
+        pub(super) struct $name(pub(super) String);
 
         impl TryFrom<String> for $name {
             type Error = InvalidHost;
@@ -118,6 +118,7 @@ macro_rules! url_field {
 url_field!(WebOrigin, host::web_origin);
 url_field!(BaseUrl, host::base_url);
 url_field!(WebhookUrl, host::webhook_url);
+url_field!(RedirectUri, host::redirect_uri);
 
 /// What an admin sets on a tenant (everything but the id and the timestamps), checked.
 #[derive(Debug, Clone, PartialEq, Eq)]

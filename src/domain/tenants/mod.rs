@@ -8,6 +8,7 @@
 //! version, so the snapshots never go stale and no domain ever outlives its tenant.
 
 mod body;
+pub mod clients;
 mod domains;
 
 pub use body::{TenantBody, TenantSpec};
