@@ -235,3 +235,33 @@ fn a_client_belongs_to_its_tenant_and_to_that_incarnation_of_it() {
     assert_eq!((again.status, again.json["name"].as_str()), (201, Some("Acme SPA")));
     assert_eq!(stored(&t).len(), 1);
 }
+
+#[test]
+fn concurrent_registrations_of_one_client_lose_no_write_and_create_it_once() {
+    let t = TestTable::new("clients");
+    drop(app(&t));
+    let name = t.name().to_string();
+    let statuses: Vec<u16> = std::thread::scope(|scope| {
+        let writers: Vec<_> = (0..8)
+            .map(|i| {
+                let name = name.clone();
+                scope.spawn(move || {
+                    let app = App::new(&name, manual_runtime(T0), &[]);
+                    let mut body = spa();
+                    body["name"] = json!(format!("writer {i}"));
+                    app.admin("PUT", "/v1/admin/tenants/acme/clients/spa", Some(body)).status
+                })
+            })
+            .collect();
+        writers.into_iter().map(|w| w.join().expect("a writer")).collect()
+    });
+    assert!(statuses.iter().all(|s| matches!(s, 200 | 201 | 409)), "{statuses:?}");
+    assert_eq!(statuses.iter().filter(|s| **s == 201).count(), 1, "created once: {statuses:?}");
+    let applied = statuses.iter().filter(|s| matches!(s, 200 | 201)).count();
+    let [(_, client)] = &stored(&t)[..] else { panic!("one client") };
+    assert_eq!(
+        client.version,
+        i64::try_from(applied).expect("small"),
+        "every answered write applied once: {statuses:?}"
+    );
+}

@@ -87,7 +87,7 @@ pub struct Binding(String);
 
 impl Binding {
     pub fn generate(random: &dyn Random) -> Self {
-        Self(b64url(&random.bytes::<32>()))
+        Self(random.secret_b64())
     }
 
     /// A binding as a client presents it; `None` unless it is 43 base64url characters of 32

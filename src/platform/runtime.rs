@@ -64,6 +64,12 @@ impl dyn Random + '_ {
         b
     }
 
+    /// A new secret: 32 random bytes, unpadded base64url (43 characters). Session tokens, login
+    /// bindings and client secrets are made this way.
+    pub fn secret_b64(&self) -> String {
+        crate::platform::crypto::b64url(&self.bytes::<32>())
+    }
+
     /// A random `ClientRequestToken` (32 hex characters).
     pub fn request_token(&self) -> String {
         hex::encode(self.bytes::<16>())

@@ -82,6 +82,24 @@ impl<'a> Store<'a> {
         q
     }
 
+    /// One page (at most `limit`, from `start`) of GSI1 partition `partition`, in sort-key order,
+    /// as records.
+    pub async fn page_gsi1<V: DeserializeOwned>(
+        &self,
+        partition: &str,
+        limit: u32,
+        start: Option<Item>,
+    ) -> Result<(Vec<V>, Option<Item>), DynamoError> {
+        let mut e = Expr::new();
+        let key = self.gsi1_key(partition, &mut e);
+        let mut q = self.query_gsi1(key, e, true);
+        q.limit = Some(limit);
+        q.exclusive_start_key = start;
+        let page = self.db.query(&q).await?;
+        let records = page.items.into_iter().map(crate::dynamo::from_item::<V>).collect::<Result<Vec<_>, _>>()?;
+        Ok((records, page.last_evaluated_key))
+    }
+
     /// Commits `tx` (its parts named, idempotent by its token).
     pub async fn transact(&self, tx: &Transaction) -> Result<(), TxError> {
         self.db.transact(tx).await

@@ -32,7 +32,7 @@ pub struct SessionToken(String);
 impl SessionToken {
     /// 32 random bytes, base64url (43 characters).
     pub fn generate(random: &dyn Random) -> Self {
-        Self(b64url(&random.bytes::<32>()))
+        Self(random.secret_b64())
     }
 
     /// A token derived with HMAC-SHA256 under `key` from `parts` (32 bytes, like a random one):

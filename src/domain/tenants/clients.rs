@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use super::body::{Name, RedirectUri, WebhookUrl};
 use super::{Attempt, SecretChange, Tenant, TenantError, optimistically};
 use crate::dynamo::{DynamoError, Expr, Item, Write, n, s};
-use crate::platform::crypto::{b64url, constant_time_eq, hash_b64};
+use crate::platform::crypto::{constant_time_eq, hash_b64};
 use crate::platform::runtime::{Random, rfc3339_secs};
 use crate::table::keys;
 use crate::table::store::Store;
@@ -199,11 +199,6 @@ impl ClientSpec {
     }
 }
 
-/// A new client secret: 32 random bytes, base64url (43 characters).
-fn new_secret(random: &dyn Random) -> String {
-    b64url(&random.bytes::<32>())
-}
-
 /// Tenant `tenant`'s client `id`, or `None` (never registered, deleted, or of an earlier
 /// incarnation of the tenant).
 pub async fn get(store: &Store<'_>, tenant: &Tenant, id: &ClientId) -> Result<Option<Client>, DynamoError> {
@@ -230,7 +225,7 @@ pub async fn put(
             (ClientType::Public, _) => Vec::new(),
             (ClientType::Confidential, Some(e)) if !e.secret_hashes.is_empty() => e.secret_hashes.clone(),
             (ClientType::Confidential, _) => {
-                let made = new_secret(random);
+                let made = random.secret_b64();
                 let hash = hash_b64(made.as_bytes());
                 secret = Some(made);
                 vec![hash]
@@ -280,7 +275,7 @@ pub async fn change_secret(
         let mut secret = None;
         match change {
             SecretChange::Rotate => {
-                let made = new_secret(random);
+                let made = random.secret_b64();
                 client.secret_hashes.truncate(1);
                 client.secret_hashes.insert(0, hash_b64(made.as_bytes()));
                 secret = Some(made);
@@ -315,20 +310,8 @@ pub async fn list(
     limit: u32,
     start: Option<Item>,
 ) -> Result<(Vec<Client>, Option<Item>), DynamoError> {
-    let mut e = Expr::new();
-    let key = store.gsi1_key(&keys::tenant_clients(&tenant.id), &mut e);
-    let mut q = store.query_gsi1(key, e, true);
-    q.limit = Some(limit);
-    q.exclusive_start_key = start;
-    let page = store.db.query(&q).await?;
-    let mut clients = Vec::with_capacity(page.items.len());
-    for item in page.items {
-        let client = crate::dynamo::from_item::<Client>(item)?;
-        if client.tenant_generation == tenant.generation {
-            clients.push(client);
-        }
-    }
-    Ok((clients, page.last_evaluated_key))
+    let (clients, next) = store.page_gsi1::<Client>(&keys::tenant_clients(&tenant.id), limit, start).await?;
+    Ok((clients.into_iter().filter(|c| c.tenant_generation == tenant.generation).collect(), next))
 }
 
 impl Store<'_> {

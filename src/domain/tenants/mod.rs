@@ -425,17 +425,8 @@ pub async fn list(
     limit: u32,
     start: Option<Item>,
 ) -> Result<(Vec<Tenant>, Option<Item>), DynamoError> {
-    let mut e = Expr::new();
-    let key = store.gsi1_key(keys::TENANTS, &mut e);
-    let mut q = store.query_gsi1(key, e, true);
-    q.limit = Some(limit);
-    q.exclusive_start_key = start;
-    let page = store.db.query(&q).await?;
-    let mut tenants = Vec::with_capacity(page.items.len());
-    for item in page.items {
-        tenants.push(crate::dynamo::from_item::<TenantItem>(item)?.record);
-    }
-    Ok((tenants, page.last_evaluated_key))
+    let (items, next) = store.page_gsi1::<TenantItem>(keys::TENANTS, limit, start).await?;
+    Ok((items.into_iter().map(|i| i.record).collect(), next))
 }
 
 /// The tenant's domains with their statuses: ONE query of the tenant's GSI1 partition (a tenant
