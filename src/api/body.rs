@@ -77,6 +77,18 @@ pub fn query(request: &Request, name: &str) -> Result<Option<String>, ApiError> 
     Ok(None)
 }
 
+/// The pairs of an `application/x-www-form-urlencoded` string (a query, or a form body), keys
+/// and values decoded; `None` for a malformed escape or bytes that are not UTF-8.
+pub fn form_pairs(raw: &str) -> Option<Vec<(String, String)>> {
+    raw.split('&')
+        .filter(|pair| !pair.is_empty())
+        .map(|pair| {
+            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+            Some((form_decode(key)?, form_decode(value)?))
+        })
+        .collect()
+}
+
 /// One form-encoded key or value: `+` is a space, `%XX` a byte; `None` for a malformed escape or
 /// bytes that are not UTF-8.
 fn form_decode(raw: &str) -> Option<String> {

@@ -76,6 +76,22 @@ pub enum ApiError {
         message: String,
         report: Box<TableReport>,
     },
+    /// An OAuth endpoint's error, in its standard's shape (RFC 6749 §5.2, RFC 6750 §3):
+    /// `{"error", "error_description"}`, with a `WWW-Authenticate` challenge when there is one
+    /// (`Basic` for a client that authenticated that way, `Bearer error="invalid_token"`).
+    OAuth {
+        status: u16,
+        error: &'static str,
+        description: String,
+        challenge: Option<String>,
+    },
+}
+
+/// `{"error", "error_description"}` of an OAuth endpoint.
+#[derive(Serialize)]
+struct OAuthBody<'a> {
+    error: &'static str,
+    error_description: &'a str,
 }
 
 /// `{"error": {...}}`: code and message, and the extra fields of some errors.
@@ -121,6 +137,7 @@ impl ApiError {
             Self::BadGateway { .. } | Self::DeliveryFailed { .. } => 502,
             Self::Unavailable { .. } | Self::TableMismatch { .. } => 503,
             Self::InvalidCode { .. } => 401,
+            Self::OAuth { status, .. } => *status,
         }
     }
 
@@ -134,6 +151,7 @@ impl ApiError {
             | Self::Gone { code, .. }
             | Self::TooManyRequests { code, .. } => code,
             Self::InvalidCode { .. } => "invalid_code",
+            Self::OAuth { error, .. } => error,
             Self::TableMismatch { .. } => "table_mismatch",
             Self::MethodNotAllowed { .. } => "method_not_allowed",
             Self::PayloadTooLarge { .. } => "payload_too_large",
@@ -158,6 +176,7 @@ impl ApiError {
             | Self::TooManyRequests { message, .. }
             | Self::InvalidCode { message, .. }
             | Self::TableMismatch { message, .. } => message.clone(),
+            Self::OAuth { description, .. } => description.clone(),
             Self::MethodNotAllowed { allow } => format!("this path accepts only {allow}"),
             Self::PayloadTooLarge { limit } => {
                 format!("the request body is larger than {limit} bytes")
@@ -190,6 +209,14 @@ impl ApiError {
     /// headers (`Retry-After` on 429 and 503, `Allow` on 405, `WWW-Authenticate` on 401).
     pub fn into_response(self) -> Response {
         let status = self.status();
+        if let Self::OAuth { error, description, challenge, .. } = &self {
+            let mut response = super::json_response(status, &OAuthBody { error, error_description: description });
+            response.headers_mut().insert(http::header::PRAGMA, http::HeaderValue::from_static("no-cache"));
+            if let Some(v) = challenge.as_deref().and_then(|c| http::HeaderValue::from_str(c).ok()) {
+                response.headers_mut().insert(http::header::WWW_AUTHENTICATE, v);
+            }
+            return response;
+        }
         let error = ErrorView {
             code: self.code(),
             message: self.message(),
@@ -312,6 +339,24 @@ mod tests {
         assert_eq!(r.status().as_u16(), 503);
         assert_eq!(body(&r)["error"]["mismatches"], json!(["index GSI2: missing"]));
         assert_eq!(body(&r)["error"]["table"]["table"], "t");
+    }
+
+    #[test]
+    fn oauth_errors_have_their_standard_shape() {
+        let r = ApiError::OAuth {
+            status: 401,
+            error: "invalid_client",
+            description: "client authentication failed".into(),
+            challenge: Some("Basic realm=\"dynauth\"".into()),
+        }
+        .into_response();
+        assert_eq!(r.status(), 401);
+        assert_eq!(body(&r), json!({"error": "invalid_client", "error_description": "client authentication failed"}));
+        assert_eq!(r.headers()["www-authenticate"], "Basic realm=\"dynauth\"");
+        assert_eq!(
+            (r.headers()["cache-control"].to_str().ok(), r.headers()["pragma"].to_str().ok()),
+            (Some("no-store"), Some("no-cache"))
+        );
     }
 
     #[test]

@@ -14,7 +14,8 @@
 //! - [`cookies`]: the token a request presents, the session, snapshot and binding cookies.
 //! - [`views`]: what the answers look like.
 //! - [`session`]: session lookup (hot) and logout.
-//! - [`jwks`]: the tenant's JWKS and discovery document (hot); [`token`]: session JWTs.
+//! - [`jwks`]: what the JWT routes share; [`token`]: session JWTs.
+//! - [`oidc`]: the OpenID Provider: authorize, token, userinfo, discovery and the JWKS.
 //! - [`login`]: login codes: start and verify; [`page`]: the hosted login page.
 //! - [`admin`]: the admin API (Bearer `ADMIN_TOKEN`).
 //! - [`proxy`]: forwarding requests on tenant hosts to the tenant's origin (and the gateway).
@@ -29,9 +30,12 @@ pub mod body;
 pub mod browser;
 pub mod cookies;
 pub mod error;
+#[cfg(any(not(target_arch = "wasm32"), feature = "admin"))]
 pub mod jwks;
 #[cfg(any(not(target_arch = "wasm32"), feature = "admin"))]
 pub mod login;
+#[cfg(any(not(target_arch = "wasm32"), feature = "admin"))]
+pub mod oidc;
 #[cfg(any(not(target_arch = "wasm32"), feature = "admin"))]
 pub mod page;
 pub mod proxy;
@@ -511,8 +515,6 @@ async fn with_tenant(ctx: &Ctx<'_>, request: &Request, route: Route) -> Routed {
     }
     let result = match route {
         Route::Session => session::lookup(ctx, request, tenant).await,
-        Route::Jwks => jwks::jwks(ctx, request, &tenant),
-        Route::Discovery => jwks::discovery(ctx, request),
         Route::Proxy => proxy::gateway(ctx, request, tenant).await,
         Route::Tenant => only(request.method(), "GET")
             .map(|()| Outcome::Respond(json_response(200, &views::TenantName { id: &tenant.id, name: &tenant.name }))),
@@ -524,6 +526,16 @@ async fn with_tenant(ctx: &Ctx<'_>, request: &Request, route: Route) -> Routed {
         Route::LoginStart => login::start(ctx, request, tenant).await,
         #[cfg(any(not(target_arch = "wasm32"), feature = "admin"))]
         Route::LoginVerify => login::verify(ctx, request, tenant).await,
+        #[cfg(any(not(target_arch = "wasm32"), feature = "admin"))]
+        Route::Jwks => oidc::jwks(ctx, request, &tenant).await,
+        #[cfg(any(not(target_arch = "wasm32"), feature = "admin"))]
+        Route::Discovery => oidc::discovery(ctx, request),
+        #[cfg(any(not(target_arch = "wasm32"), feature = "admin"))]
+        Route::Authorize => oidc::authorize(ctx, request, tenant).await,
+        #[cfg(any(not(target_arch = "wasm32"), feature = "admin"))]
+        Route::OAuthToken => oidc::token(ctx, request, tenant).await,
+        #[cfg(any(not(target_arch = "wasm32"), feature = "admin"))]
+        Route::UserInfo => oidc::userinfo(ctx, request, tenant).await,
         #[cfg(any(not(target_arch = "wasm32"), feature = "admin"))]
         Route::LoginPage => page::login_page(&tenant, request, ctx.random).map(Outcome::Respond),
         _ => Err(ApiError::not_found(format!("no route for {} here", request.uri().path()))),

@@ -59,16 +59,20 @@ fn normalized_path(raw: &str) -> String {
     format!("/{}", out.join("/"))
 }
 
-/// `GET /login?return_to=`: the hosted login page, branded with the tenant's name.
+/// `GET /login?return_to=&login_hint=`: the hosted login page, branded with the tenant's name,
+/// its email field filled with the hint.
 pub(crate) fn login_page(tenant: &Tenant, request: &Request, random: &dyn Random) -> Result<Response, ApiError> {
     only(request.method(), "GET")?;
     // A malformed return_to is treated as none: the page falls back to its default target.
     let raw = body::query(request, "return_to").ok().flatten();
     let return_to = safe_return_to(tenant, request, raw.as_deref());
+    // An OpenID Connect `login_hint`: the email field starts with it.
+    let hint = body::query(request, "login_hint").ok().flatten().filter(|h| h.len() <= 254).unwrap_or_default();
     let nonce = b64url(&random.bytes::<18>());
     let html = include_str!("login_page.html")
         .replace("{{name}}", &html_escape(&tenant.name))
         .replace("{{return_to}}", &html_escape(&return_to))
+        .replace("{{login_hint}}", &html_escape(&hint))
         .replace("{{nonce}}", &nonce);
     let mut response = empty_response(200);
     *response.body_mut() = html.into_bytes();

@@ -24,6 +24,10 @@ pub enum Route {
     LoginStart,
     LoginVerify,
     LoginPage,
+    /// The OpenID Provider's endpoints (`/v1/oauth/...`).
+    Authorize,
+    OAuthToken,
+    UserInfo,
     /// Under `/v1/` or `/login/`, but no route: 404.
     NotFound,
     /// Anything else on a tenant host: forwarded to the tenant's origin (through the gateway).
@@ -54,6 +58,9 @@ impl Route {
             ["v1", "login", "start"] => Self::LoginStart,
             ["v1", "login", "verify"] => Self::LoginVerify,
             ["login"] => Self::LoginPage,
+            ["v1", "oauth", "authorize"] => Self::Authorize,
+            ["v1", "oauth", "token"] => Self::OAuthToken,
+            ["v1", "oauth", "userinfo"] => Self::UserInfo,
             ["v1", ..] | ["login", ..] => Self::NotFound,
             _ => Self::Proxy,
         }
@@ -76,6 +83,9 @@ impl Route {
             Self::LoginStart => "login_start",
             Self::LoginVerify => "login_verify",
             Self::LoginPage => "login_page",
+            Self::Authorize => "oauth_authorize",
+            Self::OAuthToken => "oauth_token",
+            Self::UserInfo => "oauth_userinfo",
             Self::NotFound => "not_found",
             Self::Proxy => "proxy",
         }
@@ -100,6 +110,9 @@ impl Route {
                 | Self::LoginStart
                 | Self::LoginVerify
                 | Self::LoginPage
+                | Self::Authorize
+                | Self::OAuthToken
+                | Self::UserInfo
                 | Self::Proxy
         )
     }
@@ -108,27 +121,19 @@ impl Route {
     pub fn browser_methods(self) -> Option<&'static str> {
         match self {
             Self::Tenant | Self::Session => Some("GET"),
-            Self::SessionToken | Self::Logout | Self::LoginStart | Self::LoginVerify => Some("POST"),
+            Self::SessionToken | Self::Logout | Self::LoginStart | Self::LoginVerify | Self::OAuthToken => Some("POST"),
+            // Single-page apps call them with `fetch` (oidc-client-ts, openid-client in a browser).
+            Self::UserInfo => Some("GET, POST"),
             _ => None,
         }
     }
 
     /// Whether the edge Worker serves it: what most requests need (host resolution and the
-    /// tenant's name, the session lookup, the gateway, the tenant's keys and discovery, health).
-    /// Every other route (logins, the login page, JWT minting, logout, the admin API) is served by
+    /// tenant's name, the session lookup, the gateway, health). Every other route (logins, the
+    /// login page, JWT minting and the keys, the OpenID Provider, logout, the admin API) is served by
     /// the admin Worker, which the edge hands the request to through the `ADMIN` service binding.
     pub fn hot(self) -> bool {
-        matches!(
-            self,
-            Self::Health
-                | Self::Ready
-                | Self::Tenant
-                | Self::Session
-                | Self::Jwks
-                | Self::Discovery
-                | Self::NotFound
-                | Self::Proxy
-        )
+        matches!(self, Self::Health | Self::Ready | Self::Tenant | Self::Session | Self::NotFound | Self::Proxy)
     }
 }
 
@@ -153,6 +158,10 @@ mod tests {
             ("/v1/login/start", Route::LoginStart),
             ("/v1/lo%67in/verify", Route::LoginVerify),
             ("/login", Route::LoginPage),
+            ("/v1/oauth/authorize", Route::Authorize),
+            ("/v1/oauth/token", Route::OAuthToken),
+            ("/v1/oauth/userinfo", Route::UserInfo),
+            ("/v1/oauth", Route::NotFound),
             ("/v1", Route::NotFound),
             ("/v1/x", Route::NotFound),
             ("/v1/administrator", Route::NotFound),
@@ -182,6 +191,9 @@ mod tests {
             Route::LoginStart,
             Route::LoginVerify,
             Route::LoginPage,
+            Route::Authorize,
+            Route::OAuthToken,
+            Route::UserInfo,
             Route::NotFound,
             Route::Proxy,
         ]
@@ -189,7 +201,7 @@ mod tests {
         .filter(|r| r.hot())
         .map(Route::name)
         .collect();
-        assert_eq!(hot, ["health", "ready", "tenant", "session", "jwks", "openid_configuration", "not_found", "proxy"]);
+        assert_eq!(hot, ["health", "ready", "tenant", "session", "not_found", "proxy"]);
         assert_eq!(Route::LoginVerify.browser_methods(), Some("POST"));
         assert!(Route::Proxy.on_tenant() && !Route::Admin.on_tenant());
     }

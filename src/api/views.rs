@@ -137,9 +137,46 @@ pub struct SessionJwt<'a> {
 #[derive(Debug, Serialize)]
 pub struct Discovery {
     pub issuer: String,
+    pub authorization_endpoint: String,
+    pub token_endpoint: String,
+    pub userinfo_endpoint: String,
     pub jwks_uri: String,
-    pub id_token_signing_alg_values_supported: [&'static str; 1],
+    pub response_types_supported: [&'static str; 1],
+    pub response_modes_supported: [&'static str; 1],
+    pub grant_types_supported: [&'static str; 2],
+    pub code_challenge_methods_supported: [&'static str; 1],
+    pub token_endpoint_auth_methods_supported: [&'static str; 3],
+    pub id_token_signing_alg_values_supported: [&'static str; 2],
     pub subject_types_supported: [&'static str; 1],
+    pub scopes_supported: [&'static str; 4],
+    pub claims_supported: [&'static str; 11],
+    pub prompt_values_supported: [&'static str; 4],
+    pub authorization_response_iss_parameter_supported: bool,
+    pub request_parameter_supported: bool,
+    pub request_uri_parameter_supported: bool,
+    pub claims_parameter_supported: bool,
+}
+
+/// `POST /v1/oauth/token` (RFC 6749 §5.1, OpenID Connect Core 3.1.3.3).
+#[derive(Debug, Serialize)]
+pub struct TokenResponse<'a> {
+    pub access_token: &'a str,
+    pub token_type: &'static str,
+    pub expires_in: i64,
+    pub id_token: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refresh_token: Option<&'a str>,
+    pub scope: String,
+}
+
+/// `GET /v1/oauth/userinfo` (OpenID Connect Core 5.3.2).
+#[derive(Debug, Serialize)]
+pub struct UserInfo<'a> {
+    pub sub: &'a crate::values::ids::UserId,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub email: Option<&'a crate::values::email::Email>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub email_verified: Option<bool>,
 }
 
 /// `POST /v1/login/verify`.

@@ -98,8 +98,10 @@ impl TenantKey {
     pub fn jwk(&self) -> Jwk {
         Jwk {
             kty: "OKP",
-            crv: "Ed25519",
-            x: b64url(self.signing.verifying_key().as_bytes()),
+            crv: Some("Ed25519"),
+            x: Some(b64url(self.signing.verifying_key().as_bytes())),
+            n: None,
+            e: None,
             kid: self.kid.clone(),
             use_: "sig",
             alg: "EdDSA",
@@ -108,27 +110,63 @@ impl TenantKey {
 
     /// A compact JWS of `claims`: header `{"alg":"EdDSA","typ":"JWT","kid"}`.
     fn sign(&self, claims: &impl Serialize) -> String {
-        let header = Header { alg: "EdDSA", typ: "JWT", kid: &self.kid };
-        let mut token = b64url(&serde_json::to_vec(&header).unwrap_or_default());
-        token.push('.');
-        token.push_str(&b64url(&serde_json::to_vec(claims).unwrap_or_default()));
-        let signature = self.signing.sign(token.as_bytes());
-        token.push('.');
-        token.push_str(&b64url(&signature.to_bytes()));
-        token
+        jws("EdDSA", "JWT", &self.kid, claims, |data| self.sign_bytes(data))
+    }
+
+    /// The Ed25519 signature of `data`.
+    pub fn sign_bytes(&self, data: &[u8]) -> Vec<u8> {
+        self.signing.sign(data).to_bytes().to_vec()
+    }
+
+    /// Whether `signature` is this key's Ed25519 signature of `data`.
+    pub fn verify(&self, data: &[u8], signature: &[u8]) -> bool {
+        use ed25519_dalek::Verifier;
+        ed25519_dalek::Signature::from_slice(signature)
+            .is_ok_and(|s| self.signing.verifying_key().verify(data, &s).is_ok())
     }
 }
 
-/// A public key in a JWKS.
+/// A compact JWS of `claims` with header `{"alg", "typ", "kid"}`, signed by `sign`.
+pub fn jws(
+    alg: &'static str,
+    typ: &'static str,
+    kid: &str,
+    claims: &impl Serialize,
+    sign: impl Fn(&[u8]) -> Vec<u8>,
+) -> String {
+    let header = Header { alg, typ, kid };
+    let mut token = b64url(&serde_json::to_vec(&header).unwrap_or_default());
+    token.push('.');
+    token.push_str(&b64url(&serde_json::to_vec(claims).unwrap_or_default()));
+    let signature = sign(token.as_bytes());
+    token.push('.');
+    token.push_str(&b64url(&signature));
+    token
+}
+
+/// A public key in a JWKS: an Ed25519 one (`OKP`, `crv`, `x`) or an RSA one (`n`, `e`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Jwk {
     pub kty: &'static str,
-    pub crv: &'static str,
-    pub x: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub crv: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub x: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub n: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub e: Option<String>,
     pub kid: String,
     #[serde(rename = "use")]
     pub use_: &'static str,
     pub alg: &'static str,
+}
+
+impl Jwk {
+    /// An RS256 key's JWK.
+    pub fn rsa(kid: String, n: String, e: String) -> Self {
+        Self { kty: "RSA", crv: None, x: None, n: Some(n), e: Some(e), kid, use_: "sig", alg: "RS256" }
+    }
 }
 
 /// `GET /.well-known/jwks.json`.
@@ -219,7 +257,7 @@ mod tests {
         let d = b64url_decode("nWGxne_9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2A").unwrap_or_default();
         let seed: [u8; 32] = d.try_into().unwrap_or([0; 32]);
         let key = TenantKey::from_seed(&seed);
-        assert_eq!(key.jwk().x, "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo");
+        assert_eq!(key.jwk().x.as_deref(), Some("11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"));
         assert_eq!(key.kid(), "kPrK_qmxVWaYVA9wwBF6Iuo3vVzz7TxHCTwXBygrS4k");
         let signature = key.signing.sign(b"eyJhbGciOiJFZERTQSJ9.RXhhbXBsZSBvZiBFZDI1NTE5IHNpZ25pbmc");
         assert_eq!(

@@ -19,6 +19,8 @@ pub mod budgets;
 pub mod identity;
 pub mod jwt;
 pub mod login;
+#[cfg(any(not(target_arch = "wasm32"), feature = "admin"))]
+pub mod oidc;
 pub mod regions;
 pub mod resolve;
 pub mod sessions;

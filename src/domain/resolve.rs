@@ -69,6 +69,8 @@ pub struct Caches {
     tenants: TtlCache<TenantId, Rc<Tenant>>,
     in_flight: RefCell<HashMap<Host, Rc<Flight>>>,
     jwt_keys: TtlCache<JwtKeyName, Rc<TenantKey>>,
+    #[cfg(any(not(target_arch = "wasm32"), feature = "admin"))]
+    rsa_keys: TtlCache<JwtKeyName, Rc<crate::domain::oidc::keys::RsaKey>>,
     /// The replica regions' circuit breakers.
     pub breakers: Breakers,
 }
@@ -81,6 +83,8 @@ impl Caches {
             tenants: TtlCache::new(settings.max_entries),
             in_flight: RefCell::new(HashMap::new()),
             jwt_keys: TtlCache::new(settings.max_entries),
+            #[cfg(any(not(target_arch = "wasm32"), feature = "admin"))]
+            rsa_keys: TtlCache::new(settings.max_entries),
             breakers: Breakers::default(),
         }
     }
@@ -101,6 +105,26 @@ impl Caches {
                 key
             })
             .collect()
+    }
+
+    /// The tenant's RSA key of `version` under `master`, loaded (read, or made) once per isolate.
+    #[cfg(any(not(target_arch = "wasm32"), feature = "admin"))]
+    pub async fn rsa_key<E>(
+        &self,
+        master: &MasterKey,
+        tenant: &Tenant,
+        version: &str,
+        now: SystemTime,
+        load: impl AsyncFnOnce() -> Result<crate::domain::oidc::keys::RsaKey, E>,
+    ) -> Result<Rc<crate::domain::oidc::keys::RsaKey>, E> {
+        let name =
+            (master.fingerprint().to_string(), tenant.id.clone(), tenant.generation.clone(), version.to_string());
+        if let Some(key) = self.rsa_keys.get(&name, now) {
+            return Ok(key);
+        }
+        let key = Rc::new(load().await?);
+        self.rsa_keys.insert(name, key.clone(), now, now + JWT_KEY_TTL);
+        Ok(key)
     }
 
     /// Forgets what this isolate knows of tenant `id` (after an admin change to it). Other

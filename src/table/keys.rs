@@ -124,6 +124,23 @@ pub fn login(tenant: &TenantId, login: &LoginId) -> Keys {
     Keys::new(format!("TENANT#{tenant}#LOGIN#{login}"), "CODE")
 }
 
+/// A tenant's RSA key of one version under one `JWT_MASTER_KEY` (its fingerprint's first
+/// characters): `TENANT#{t}#RSA_KEY#{generation}#{fingerprint}#{version}` / `RSA_KEY`.
+pub fn rsa_key(tenant: &TenantId, generation: &str, fingerprint: &str, version: &str) -> Keys {
+    Keys::new(format!("TENANT#{tenant}#RSA_KEY#{generation}#{fingerprint}#{version}"), "RSA_KEY")
+}
+
+/// An OpenID Connect authorization code, keyed by its hash: `TENANT#{t}#AUTH_CODE#{h}` / `AUTH_CODE`.
+pub fn authorization_code(tenant: &TenantId, code_hash: &str) -> Keys {
+    Keys::new(format!("TENANT#{tenant}#AUTH_CODE#{code_hash}"), "AUTH_CODE")
+}
+
+/// An OpenID Connect grant (what one authorization code started: its refresh tokens, and what its
+/// access tokens stand on), keyed by the hash of its secret: `TENANT#{t}#GRANT#{id}` / `GRANT`.
+pub fn grant(tenant: &TenantId, grant_id: &str) -> Keys {
+    Keys::new(format!("TENANT#{tenant}#GRANT#{grant_id}"), "GRANT")
+}
+
 /// The key `GET /ready` reads (no item lives there): one eventually consistent GetItem proves the
 /// credentials, the table and the network path (half a read unit).
 pub fn readiness_probe() -> Keys {
@@ -212,6 +229,12 @@ mod tests {
         assert_eq!((l.pk.as_str(), l.sk), ("TENANT#acme#LOGIN#AAAAAAAAAAAAAAAAAAAAAA", "CODE"));
         let r = newest_login(&t("acme"), &email("a@b.example"), "b.h4sh");
         assert_eq!((r.pk.as_str(), r.sk), ("TENANT#acme#EMAIL#a@b.example#LOGIN#b.h4sh", "NEWEST"));
+        let k = rsa_key(&t("acme"), "g1", "fp", "2");
+        assert_eq!((k.pk.as_str(), k.sk), ("TENANT#acme#RSA_KEY#g1#fp#2", "RSA_KEY"));
+        let k = authorization_code(&t("acme"), "h4sh");
+        assert_eq!((k.pk.as_str(), k.sk), ("TENANT#acme#AUTH_CODE#h4sh", "AUTH_CODE"));
+        let k = grant(&t("acme"), "g1d");
+        assert_eq!((k.pk.as_str(), k.sk), ("TENANT#acme#GRANT#g1d", "GRANT"));
         let b = budget(&t("acme"), "start_ip", "192.0.2.1", 1_800_000_000);
         assert_eq!((b.pk.as_str(), b.sk), ("TENANT#acme#BUDGET#start_ip#192.0.2.1#1800000000", "BUDGET"));
     }

@@ -1,0 +1,556 @@
+//! Every tenant host an OpenID Provider: the authorization code flow with PKCE (RFC 6749 §4.1,
+//! RFC 7636, OpenID Connect Core 3.1), as use cases on the table.
+//!
+//! - An *authorization code* (`keys::authorization_code`) is 32 random bytes, stored only as its
+//!   SHA-256, valid for [`CODE_TTL_SECS`], bound to its client, redirect URI, PKCE challenge,
+//!   nonce, session and scopes. Redeeming it is one transaction (the code marked used, on
+//!   condition that it was not, and the grant created), so exactly one of any number of
+//!   concurrent redemptions wins; a code presented again revokes the grant it started
+//!   (RFC 6749 §4.1.2), however the two uses were timed.
+//! - A *grant* (`keys::grant`) is what the code started: the user, session, client and scopes its
+//!   tokens stand on, and the hash of its one current refresh token. Its id is the SHA-256 of a
+//!   secret only refresh tokens carry (`{grant secret}.{rotating secret}`), so an access token,
+//!   which names the grant, cannot be turned into a refresh token. A refresh rotates the token
+//!   (on condition that it is the current one); a rotated one presented again revokes the grant.
+//!   A revoked grant, or an ended session, ends every token of it: the refresh token at once,
+//!   access tokens at the `userinfo` and introspection endpoints at once and, for verifiers
+//!   offline, when they expire (the tenant's `jwt.ttl_secs`).
+//!
+//! Uses: `sessions` (the session a grant stands on), `tenants` (clients), `jwt` and [`keys`]
+//! (signing), [`tokens`] (what tokens say).
+
+pub mod keys;
+pub mod tokens;
+
+use serde::{Deserialize, Serialize};
+
+use crate::domain::sessions::Session;
+use crate::domain::tenants::Tenant;
+use crate::domain::tenants::clients::{Client, ClientType};
+use crate::dynamo::expr::and;
+use crate::dynamo::{DynamoError, Expr, Item, TransactItem, Transaction, TxError, Write};
+use crate::platform::crypto::{constant_time_eq, hash_b64};
+use crate::platform::runtime::Random;
+use crate::table::keys as table_keys;
+use crate::table::store::Store;
+use crate::values::email::Email;
+use crate::values::ids::{ClientId, SessionId, TenantId, UserId};
+
+/// How long an authorization code can be redeemed (RFC 6749 §4.1.2 recommends at most 10 min).
+pub const CODE_TTL_SECS: i64 = 60;
+/// How long a used or expired code is kept to recognise a second use (then DynamoDB's TTL).
+pub const CODE_KEEP_SECS: i64 = 3_600;
+/// The longest `state` and `nonce` kept.
+pub const MAX_STATE: usize = 1_024;
+
+/// An OAuth error as RFC 6749 §5.2 (and §4.1.2.1) names it: `error` and a description for the
+/// developer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OAuthError {
+    pub error: &'static str,
+    pub description: String,
+}
+
+impl OAuthError {
+    pub fn new(error: &'static str, description: impl Into<String>) -> Self {
+        Self { error, description: description.into() }
+    }
+
+    fn grant(description: &str) -> Self {
+        Self::new("invalid_grant", description)
+    }
+}
+
+/// What `prompt` asks for (OpenID Connect Core 3.1.2.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Prompt {
+    #[default]
+    Default,
+    /// Never show a page: a code at once, or `login_required`.
+    None,
+    /// Sign in again, whatever session the browser has.
+    Login,
+}
+
+/// An authorization request whose client and redirect URI are known good: from here on every
+/// error goes back to the client (RFC 6749 §4.1.2.1).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthRequest {
+    pub client: Client,
+    pub redirect_uri: String,
+    pub state: Option<String>,
+}
+
+/// The rest of an authorization request, checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Authorization {
+    pub scopes: Vec<String>,
+    pub nonce: Option<String>,
+    pub code_challenge: String,
+    pub prompt: Prompt,
+    pub max_age: Option<i64>,
+    pub login_hint: Option<String>,
+    /// dynauth's own: the session must have been made at or after this time (set when the
+    /// request went to the login page for `prompt=login` or `max_age`).
+    pub authenticated_after: Option<i64>,
+}
+
+/// Reads an authorization request's parameters: `param(name)` is the value, `Err` when the
+/// parameter was given more than once (RFC 6749 §3.1).
+pub fn authorization(
+    param: &dyn Fn(&'static str) -> Result<Option<String>, OAuthError>,
+    client: &Client,
+) -> Result<Authorization, OAuthError> {
+    for unsupported in ["request", "request_uri", "registration"] {
+        if param(unsupported)?.is_some() {
+            let error = match unsupported {
+                "request" => "request_not_supported",
+                "request_uri" => "request_uri_not_supported",
+                _ => "registration_not_supported",
+            };
+            return Err(OAuthError::new(error, format!("the {unsupported} parameter is not supported")));
+        }
+    }
+    match param("response_type")?.as_deref() {
+        Some("code") => {}
+        None => return Err(OAuthError::new("invalid_request", "response_type is required (code)")),
+        Some(_) => {
+            return Err(OAuthError::new(
+                "unsupported_response_type",
+                "only the code flow is supported (response_type=code)",
+            ));
+        }
+    }
+    if let Some(mode) = param("response_mode")?
+        && mode != "query"
+    {
+        return Err(OAuthError::new("invalid_request", "only response_mode=query is supported"));
+    }
+    let scope = param("scope")?.unwrap_or_default();
+    let mut scopes: Vec<String> = Vec::new();
+    for s in scope.split(' ').filter(|s| !s.is_empty()) {
+        if !client.scopes.iter().any(|allowed| allowed == s) {
+            return Err(OAuthError::new("invalid_scope", format!("the scope {s} is not allowed for this client")));
+        }
+        if !scopes.iter().any(|x| x == s) {
+            scopes.push(s.to_string());
+        }
+    }
+    if !scopes.iter().any(|s| s == "openid") {
+        return Err(OAuthError::new("invalid_scope", "the scope must include openid"));
+    }
+    let code_challenge = match (param("code_challenge")?, param("code_challenge_method")?.as_deref()) {
+        (None, _) => return Err(OAuthError::new("invalid_request", "PKCE is required: code_challenge is missing")),
+        (Some(_), None | Some("plain")) => {
+            return Err(OAuthError::new("invalid_request", "code_challenge_method must be S256 (plain is refused)"));
+        }
+        (Some(_), Some(m)) if m != "S256" => {
+            return Err(OAuthError::new("invalid_request", "code_challenge_method must be S256"));
+        }
+        (Some(c), Some(_)) => c,
+    };
+    if code_challenge.len() != 43
+        || !code_challenge.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    {
+        return Err(OAuthError::new("invalid_request", "code_challenge must be 43 base64url characters (S256)"));
+    }
+    let nonce = param("nonce")?;
+    if nonce.as_ref().is_some_and(|n| n.len() > MAX_STATE) {
+        return Err(OAuthError::new("invalid_request", format!("nonce is longer than {MAX_STATE} characters")));
+    }
+    let prompt = match param("prompt")?.as_deref().map(str::trim) {
+        None | Some("") => Prompt::Default,
+        Some("none") => Prompt::None,
+        Some("login") | Some("select_account") | Some("login select_account") => Prompt::Login,
+        Some("consent") => Prompt::Default,
+        Some(p) if p.split(' ').any(|v| v == "none") => {
+            return Err(OAuthError::new("invalid_request", "prompt=none cannot be combined with other values"));
+        }
+        Some(p) if p.split(' ').all(|v| ["login", "consent", "select_account"].contains(&v)) => Prompt::Login,
+        Some(_) => {
+            return Err(OAuthError::new("invalid_request", "prompt must be none, login, consent or select_account"));
+        }
+    };
+    let max_age = match param("max_age")? {
+        None => None,
+        Some(raw) => match raw.parse::<i64>() {
+            Ok(n) if n >= 0 => Some(n),
+            _ => return Err(OAuthError::new("invalid_request", "max_age must be a whole number of seconds")),
+        },
+    };
+    let login_hint = param("login_hint")?.filter(|h| h.len() <= 254 && !h.chars().any(char::is_control));
+    let authenticated_after = param("dynauth_after")?.and_then(|raw| raw.parse::<i64>().ok());
+    Ok(Authorization { scopes, nonce, code_challenge, prompt, max_age, login_hint, authenticated_after })
+}
+
+impl Authorization {
+    /// Whether `session` satisfies the request (`prompt=login`, `max_age`, or a sign-in after a
+    /// given time), at `now`.
+    pub fn satisfied_by(&self, session: &Session, now: i64) -> bool {
+        let fresh_enough = self.max_age.is_none_or(|age| now - session.created_at <= age);
+        let after = self.authenticated_after.is_none_or(|t| session.created_at >= t);
+        after && (self.authenticated_after.is_some() || (self.prompt != Prompt::Login && fresh_enough))
+    }
+}
+
+/// An authorization code as stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuthCode {
+    pub tenant: TenantId,
+    pub tenant_generation: String,
+    pub client_id: ClientId,
+    pub redirect_uri: String,
+    pub code_challenge: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nonce: Option<String>,
+    pub session_id: SessionId,
+    pub user_id: UserId,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<Email>,
+    pub scopes: Vec<String>,
+    pub auth_time: i64,
+    pub created_at: i64,
+    pub expires_at: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub used_at: Option<i64>,
+    /// The grant its redemption started.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grant_id: Option<String>,
+    pub ttl: i64,
+}
+
+/// Issues a code for `session` (which satisfies `request`): the code, to send back.
+pub async fn issue_code(
+    store: &Store<'_>,
+    random: &dyn Random,
+    tenant: &Tenant,
+    request: &AuthRequest,
+    authorization: &Authorization,
+    session: &Session,
+    now: i64,
+) -> Result<String, DynamoError> {
+    let code = random.secret_b64();
+    let record = AuthCode {
+        tenant: tenant.id.clone(),
+        tenant_generation: tenant.generation.clone(),
+        client_id: request.client.client_id.clone(),
+        redirect_uri: request.redirect_uri.clone(),
+        code_challenge: authorization.code_challenge.clone(),
+        nonce: authorization.nonce.clone(),
+        session_id: session.id.clone(),
+        user_id: session.user_id.clone(),
+        email: session.email.clone(),
+        scopes: authorization.scopes.clone(),
+        auth_time: session.created_at,
+        created_at: now,
+        expires_at: now + CODE_TTL_SECS,
+        used_at: None,
+        grant_id: None,
+        ttl: now + CODE_KEEP_SECS,
+    };
+    let keys = table_keys::authorization_code(&tenant.id, &hash_b64(code.as_bytes()));
+    store.create(store.item("auth_code", &record, &keys)?).await?;
+    Ok(code)
+}
+
+/// A grant as stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Grant {
+    pub tenant: TenantId,
+    pub tenant_generation: String,
+    pub grant_id: String,
+    pub client_id: ClientId,
+    pub user_id: UserId,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<Email>,
+    pub session_id: SessionId,
+    pub scopes: Vec<String>,
+    pub auth_time: i64,
+    pub created_at: i64,
+    /// The SHA-256 of the current refresh token's rotating half; none without `offline_access`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refresh_hash: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refreshed_at: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revoked_at: Option<i64>,
+    /// No token of the grant outlives its session.
+    pub expires_at: i64,
+    pub ttl: i64,
+}
+
+impl Grant {
+    pub fn scope(&self) -> String {
+        self.scopes.join(" ")
+    }
+
+    pub fn has_scope(&self, scope: &str) -> bool {
+        self.scopes.iter().any(|s| s == scope)
+    }
+}
+
+/// What a redemption or refresh gives: the grant, the session it stands on, the nonce to put in
+/// the ID token (the code's, none on refresh) and the new refresh token, if any.
+#[derive(Debug, Clone)]
+pub struct Granted {
+    pub grant: Grant,
+    pub session: Session,
+    pub nonce: Option<String>,
+    pub refresh_token: Option<String>,
+}
+
+/// A client authenticated at the token endpoint.
+#[derive(Debug, Clone)]
+pub struct Authenticated {
+    pub client: Client,
+}
+
+/// Authenticates the client of a token request: `id` from HTTP Basic or the body, `secret` from
+/// either. A confidential client needs one of its secrets; a public one must not present any.
+/// Every failure is `invalid_client` (RFC 6749 §5.2).
+pub fn authenticate(client: Option<Client>, secret: Option<&str>) -> Result<Authenticated, OAuthError> {
+    let unknown = || OAuthError::new("invalid_client", "client authentication failed");
+    let client = client.ok_or_else(unknown)?;
+    match (client.client_type, secret) {
+        (ClientType::Public, None) => Ok(Authenticated { client }),
+        (ClientType::Public, Some(_)) => {
+            Err(OAuthError::new("invalid_client", "a public client has no secret: send only client_id and PKCE"))
+        }
+        (ClientType::Confidential, Some(s)) if client.secret_matches(s) => Ok(Authenticated { client }),
+        (ClientType::Confidential, _) => Err(unknown()),
+    }
+}
+
+/// Whether `verifier` (RFC 7636 §4.1: 43-128 unreserved characters) hashes to `challenge`.
+fn pkce_holds(verifier: &str, challenge: &str) -> bool {
+    let well_formed = (43..=128).contains(&verifier.len())
+        && verifier.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'));
+    well_formed && constant_time_eq(hash_b64(verifier.as_bytes()).as_bytes(), challenge.as_bytes())
+}
+
+/// Session `id` of `tenant`, read at home, when a grant can stand on it at `now`: this tenant
+/// incarnation's, not revoked (logout, admin revoke, user delete), before its absolute expiry.
+/// Its idle expiry is the browser's: an app that refreshes is not idle.
+async fn live_session(
+    store: &Store<'_>,
+    tenant: &Tenant,
+    id: &SessionId,
+    now: i64,
+) -> Result<Option<Session>, DynamoError> {
+    let session: Option<Session> = store.get(&table_keys::session_by_id(&tenant.id, id), true).await?;
+    Ok(session.filter(|s| {
+        s.tenant == tenant.id
+            && s.tenant_generation == tenant.generation
+            && s.revoked_at.is_none()
+            && now < s.expires_at
+    }))
+}
+
+/// What a token request of the `authorization_code` grant presents.
+#[derive(Debug, Clone, Copy)]
+pub struct Redemption<'a> {
+    pub code: &'a str,
+    pub redirect_uri: Option<&'a str>,
+    pub verifier: Option<&'a str>,
+}
+
+/// The token request of the `authorization_code` grant: redeems the code for `client`, exactly
+/// once.
+pub async fn redeem(
+    store: &Store<'_>,
+    random: &dyn Random,
+    tenant: &Tenant,
+    client: &Client,
+    presented: Redemption<'_>,
+    now: i64,
+) -> Result<Granted, RedeemError> {
+    let Redemption { code, redirect_uri, verifier } = presented;
+    let code_keys = table_keys::authorization_code(&tenant.id, &hash_b64(code.as_bytes()));
+    let stored: Option<AuthCode> = store.get(&code_keys, true).await?;
+    let Some(stored) = stored.filter(|c| c.tenant_generation == tenant.generation) else {
+        return Err(OAuthError::grant("the code is unknown or has expired").into());
+    };
+    if stored.client_id != client.client_id {
+        return Err(OAuthError::grant("the code was issued to another client").into());
+    }
+    if stored.used_at.is_some() {
+        revoke_code_grant(store, tenant, &stored, now).await?;
+        return Err(OAuthError::grant("the code has already been used: the tokens issued with it are revoked").into());
+    }
+    if now >= stored.expires_at {
+        return Err(OAuthError::grant("the code has expired").into());
+    }
+    if redirect_uri != Some(stored.redirect_uri.as_str()) {
+        return Err(OAuthError::grant("redirect_uri is not the one the code was issued for").into());
+    }
+    let Some(verifier) = verifier else {
+        return Err(OAuthError::grant("code_verifier is required (PKCE)").into());
+    };
+    if !pkce_holds(verifier, &stored.code_challenge) {
+        return Err(OAuthError::grant("code_verifier does not match the code_challenge").into());
+    }
+    let Some(session) = live_session(store, tenant, &stored.session_id, now).await? else {
+        return Err(OAuthError::grant("the session the code was issued in has ended").into());
+    };
+    let grant_secret = random.secret_b64();
+    let grant_id = hash_b64(grant_secret.as_bytes());
+    let (refresh_token, refresh_hash) = if stored.scopes.iter().any(|s| s == "offline_access") {
+        let rotating = random.secret_b64();
+        (Some(format!("{grant_secret}.{rotating}")), Some(hash_b64(rotating.as_bytes())))
+    } else {
+        (None, None)
+    };
+    let grant = Grant {
+        tenant: tenant.id.clone(),
+        tenant_generation: tenant.generation.clone(),
+        grant_id: grant_id.clone(),
+        client_id: client.client_id.clone(),
+        user_id: stored.user_id.clone(),
+        email: stored.email.clone(),
+        session_id: stored.session_id.clone(),
+        scopes: stored.scopes.clone(),
+        auth_time: stored.auth_time,
+        created_at: now,
+        refresh_hash,
+        refreshed_at: None,
+        revoked_at: None,
+        expires_at: session.expires_at,
+        ttl: session.expires_at,
+    };
+    let mut e = Expr::new();
+    let update = format!("SET {} = {}, {} = {}", e.name("used_at"), e.num(now), e.name("grant_id"), e.str(&grant_id));
+    let cond = and(&[e.exists(&store.schema.pk), e.not_exists("used_at")]);
+    let use_code = TransactItem::Update(store.update(&code_keys, update, cond, e));
+    let item = store.item("grant", &grant, &table_keys::grant(&tenant.id, &grant_id))?;
+    let tx = Transaction::new(random.request_token()).with("code", use_code).with("grant", store.create_part(item));
+    match store.transact(&tx).await {
+        Ok(()) => Ok(Granted { grant, session, nonce: stored.nonce, refresh_token }),
+        Err(TxError::Cancelled(c)) if c.condition_failed("code") => {
+            // Another redemption won: this is the code's second use.
+            if let Some(winner) = store.get::<AuthCode>(&code_keys, true).await? {
+                revoke_code_grant(store, tenant, &winner, now).await?;
+            }
+            Err(OAuthError::grant("the code has already been used: the tokens issued with it are revoked").into())
+        }
+        Err(e) => Err(DynamoError::from(e).into()),
+    }
+}
+
+/// Why a redemption or refresh failed: an OAuth error for the client, or the table.
+#[derive(Debug)]
+pub enum RedeemError {
+    OAuth(OAuthError),
+    Store(DynamoError),
+}
+
+impl From<OAuthError> for RedeemError {
+    fn from(e: OAuthError) -> Self {
+        Self::OAuth(e)
+    }
+}
+
+impl From<DynamoError> for RedeemError {
+    fn from(e: DynamoError) -> Self {
+        Self::Store(e)
+    }
+}
+
+async fn revoke_code_grant(store: &Store<'_>, tenant: &Tenant, code: &AuthCode, now: i64) -> Result<(), DynamoError> {
+    match &code.grant_id {
+        Some(id) => revoke_grant(store, &tenant.id, id, now).await.map(|_| ()),
+        None => Ok(()),
+    }
+}
+
+/// Revokes grant `id` (sets `revoked_at` once); whether it was live until now.
+pub async fn revoke_grant(store: &Store<'_>, tenant: &TenantId, id: &str, now: i64) -> Result<bool, DynamoError> {
+    let mut e = Expr::new();
+    let update = format!("SET {} = {}", e.name("revoked_at"), e.num(now));
+    let cond = and(&[e.exists(&store.schema.pk), e.not_exists("revoked_at")]);
+    let input = store.update(&table_keys::grant(tenant, id), update, cond, e);
+    match store.db.update_item(input, Write::Idempotent).await {
+        Ok(_) => Ok(true),
+        Err(DynamoError::ConditionalCheckFailed { .. }) => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+/// The grant a refresh token names (by the hash of its first half), whatever its state, and
+/// the token's rotating half; `None` for a malformed token.
+fn split_refresh(token: &str) -> Option<(String, &str)> {
+    let (secret, rotating) = token.split_once('.')?;
+    let ok = |s: &str| s.len() == 43 && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    (ok(secret) && ok(rotating)).then(|| (hash_b64(secret.as_bytes()), rotating))
+}
+
+/// A grant of `tenant` by id, if it is this incarnation's.
+pub async fn grant(store: &Store<'_>, tenant: &Tenant, id: &str) -> Result<Option<Grant>, DynamoError> {
+    let grant: Option<Grant> = store.get(&table_keys::grant(&tenant.id, id), true).await?;
+    Ok(grant.filter(|g| g.tenant_generation == tenant.generation))
+}
+
+/// The grant's tokens are usable at `now`: not revoked, not past its session's end, and its
+/// session is live.
+pub async fn grant_live(
+    store: &Store<'_>,
+    tenant: &Tenant,
+    grant: &Grant,
+    now: i64,
+) -> Result<Option<Session>, DynamoError> {
+    if grant.revoked_at.is_some() || now >= grant.expires_at {
+        return Ok(None);
+    }
+    live_session(store, tenant, &grant.session_id, now).await
+}
+
+/// The token request of the `refresh_token` grant: rotates `token` for `client`. `scope`, when
+/// given, may only narrow the grant's scopes (for this response; the grant keeps its own).
+pub async fn refresh(
+    store: &Store<'_>,
+    random: &dyn Random,
+    tenant: &Tenant,
+    client: &Client,
+    token: &str,
+    now: i64,
+) -> Result<Granted, RedeemError> {
+    let invalid = || RedeemError::from(OAuthError::grant("the refresh token is invalid, expired or revoked"));
+    let Some((grant_id, rotating)) = split_refresh(token) else { return Err(invalid()) };
+    let Some(stored) = grant(store, tenant, &grant_id).await? else { return Err(invalid()) };
+    if stored.client_id != client.client_id {
+        return Err(OAuthError::grant("the refresh token was issued to another client").into());
+    }
+    let Some(current) = stored.refresh_hash.as_deref() else { return Err(invalid()) };
+    if stored.revoked_at.is_some() {
+        return Err(invalid());
+    }
+    let presented = hash_b64(rotating.as_bytes());
+    if !constant_time_eq(presented.as_bytes(), current.as_bytes()) {
+        // A rotated token, presented again: whoever holds it, the family ends (RFC 9700 §4.14.2).
+        revoke_grant(store, &tenant.id, &grant_id, now).await?;
+        return Err(OAuthError::grant("the refresh token was already used: every token of its grant is revoked").into());
+    }
+    let Some(session) = grant_live(store, tenant, &stored, now).await? else { return Err(invalid()) };
+    let (secret, _) = token.split_once('.').unwrap_or_default();
+    let next = random.secret_b64();
+    let next_hash = hash_b64(next.as_bytes());
+    let mut e = Expr::new();
+    let hash = e.name("refresh_hash");
+    let update = format!("SET {hash} = {}, {} = {}", e.str(&next_hash), e.name("refreshed_at"), e.num(now));
+    let cond = and(&[format!("{hash} = {}", e.str(current)), e.not_exists("revoked_at")]);
+    let input = store.update(&table_keys::grant(&tenant.id, &grant_id), update, cond, e);
+    let ours = next_hash.clone();
+    let recognise = move |old: Option<&Item>| old.and_then(|o| o.get("refresh_hash")) == Some(&crate::dynamo::s(&ours));
+    match store.db.update_item(input, Write::Recognise(&recognise)).await {
+        Ok(_) => {}
+        Err(DynamoError::ConditionalCheckFailed { .. }) => {
+            // Rotated by another request meanwhile: the same token used twice.
+            revoke_grant(store, &tenant.id, &grant_id, now).await?;
+            return Err(
+                OAuthError::grant("the refresh token was already used: every token of its grant is revoked").into()
+            );
+        }
+        Err(e) => return Err(e.into()),
+    }
+    let grant = Grant { refresh_hash: Some(next_hash), refreshed_at: Some(now), ..stored };
+    Ok(Granted { grant, session, nonce: None, refresh_token: Some(format!("{secret}.{next}")) })
+}

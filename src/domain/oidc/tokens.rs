@@ -1,0 +1,193 @@
+//! What an OpenID Provider's tokens say, and their signatures: the ID token (OpenID Connect Core
+//! 2, with `at_hash`, `sid`, `auth_time`, `nonce`) and the access token, a JWT per RFC 9068
+//! (`typ: at+jwt`, `client_id`, `scope`, `jti`), both signed with the tenant's newest key of the
+//! client's algorithm (RS256 or EdDSA); and the check of an access token presented back.
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256, Sha512};
+
+use super::Granted;
+use super::keys::RsaKey;
+use crate::domain::jwt::{TenantKey, jws};
+use crate::domain::tenants::Tenant;
+use crate::platform::crypto::{b64url, b64url_decode};
+use crate::values::email::Email;
+use crate::values::ids::{ClientId, SessionId, UserId};
+
+/// A key that signs and verifies: one of the tenant's Ed25519 or RSA keys.
+#[derive(Debug, Clone, Copy)]
+pub enum Signer<'a> {
+    Ed(&'a TenantKey),
+    Rsa(&'a RsaKey),
+}
+
+impl<'a> Signer<'a> {
+    pub fn alg(self) -> &'static str {
+        match self {
+            Self::Ed(_) => "EdDSA",
+            Self::Rsa(_) => "RS256",
+        }
+    }
+
+    pub fn kid(self) -> &'a str {
+        match self {
+            Self::Ed(key) => key.kid(),
+            Self::Rsa(key) => key.kid(),
+        }
+    }
+
+    fn sign(self, typ: &'static str, claims: &impl Serialize) -> String {
+        match self {
+            Self::Ed(key) => jws("EdDSA", typ, key.kid(), claims, |d| key.sign_bytes(d)),
+            Self::Rsa(key) => jws("RS256", typ, key.kid(), claims, |d| key.sign(d)),
+        }
+    }
+
+    fn verify(self, data: &[u8], signature: &[u8]) -> bool {
+        match self {
+            Self::Ed(key) => key.verify(data, signature),
+            Self::Rsa(key) => key.verify(data, signature),
+        }
+    }
+
+    /// OpenID Connect Core 3.1.3.6: the left half of the hash of `token`, the hash being the
+    /// one of the signing algorithm (SHA-256 for RS256, SHA-512 for Ed25519).
+    fn half_hash(self, token: &str) -> String {
+        match self {
+            Self::Rsa(_) => b64url(&Sha256::digest(token.as_bytes())[..16]),
+            Self::Ed(_) => b64url(&Sha512::digest(token.as_bytes())[..32]),
+        }
+    }
+}
+
+/// `typ` of an access token (RFC 9068 §2.1).
+pub const ACCESS_TOKEN_TYP: &str = "at+jwt";
+
+/// An access token's claims (RFC 9068 §2.2), and `gid`, the grant it stands on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccessClaims {
+    pub iss: String,
+    pub sub: UserId,
+    pub aud: String,
+    pub exp: i64,
+    pub iat: i64,
+    pub jti: String,
+    pub client_id: ClientId,
+    pub scope: String,
+    pub sid: SessionId,
+    pub auth_time: i64,
+    pub gid: String,
+}
+
+#[derive(Debug, Serialize)]
+struct IdClaims<'a> {
+    iss: &'a str,
+    sub: &'a UserId,
+    aud: &'a ClientId,
+    exp: i64,
+    iat: i64,
+    auth_time: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    nonce: Option<&'a str>,
+    sid: &'a SessionId,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    email: Option<&'a Email>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    email_verified: Option<bool>,
+    at_hash: String,
+}
+
+/// The tokens of a token response.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tokens {
+    pub access_token: String,
+    pub id_token: String,
+    pub expires_in: i64,
+}
+
+/// The access and ID tokens of `granted`, issued at `now` by `issuer`: they live the tenant's
+/// `jwt.ttl_secs`, never past the grant's end. `jti` is 16 random bytes.
+pub fn issue(signer: Signer<'_>, tenant: &Tenant, granted: &Granted, issuer: &str, now: i64, jti: [u8; 16]) -> Tokens {
+    let grant = &granted.grant;
+    let ttl = i64::try_from(tenant.jwt.ttl_secs).unwrap_or(0);
+    let exp = (now + ttl).min(grant.expires_at);
+    let access = AccessClaims {
+        iss: issuer.to_string(),
+        sub: grant.user_id.clone(),
+        aud: tenant.jwt_audience().to_string(),
+        exp,
+        iat: now,
+        jti: b64url(&jti),
+        client_id: grant.client_id.clone(),
+        scope: grant.scope(),
+        sid: grant.session_id.clone(),
+        auth_time: grant.auth_time,
+        gid: grant.grant_id.clone(),
+    };
+    let access_token = signer.sign(ACCESS_TOKEN_TYP, &access);
+    let email = grant.email.as_ref().filter(|_| grant.has_scope("email"));
+    let id = IdClaims {
+        iss: issuer,
+        sub: &grant.user_id,
+        aud: &grant.client_id,
+        exp,
+        iat: now,
+        auth_time: grant.auth_time,
+        nonce: granted.nonce.as_deref(),
+        sid: &grant.session_id,
+        email,
+        // The address is the one a login code was sent to and typed back from.
+        email_verified: email.map(|_| true),
+        at_hash: signer.half_hash(&access_token),
+    };
+    let id_token = signer.sign("JWT", &id);
+    Tokens { access_token, id_token, expires_in: exp - now }
+}
+
+#[derive(Debug, Deserialize)]
+struct Header {
+    alg: String,
+    #[serde(default)]
+    typ: Option<String>,
+    kid: Option<String>,
+}
+
+/// The parts of a compact JWS: header, claims, the signed input and the signature; `None` when
+/// it is not one.
+pub fn parts(token: &str) -> Option<(serde_json::Value, Vec<u8>, &str, Vec<u8>)> {
+    let mut it = token.split('.');
+    let (h, c, s) = (it.next()?, it.next()?, it.next()?);
+    if it.next().is_some() || token.len() > 8_192 {
+        return None;
+    }
+    let header = serde_json::from_slice(&b64url_decode(h)?).ok()?;
+    let claims = b64url_decode(c)?;
+    let signed = token.get(..h.len() + 1 + c.len())?;
+    Some((header, claims, signed, b64url_decode(s)?))
+}
+
+/// The key id and algorithm a JWS names (`None` when it is no JWS of ours).
+pub fn named_key(token: &str) -> Option<(String, String)> {
+    let (header, ..) = parts(token)?;
+    let header: Header = serde_json::from_value(header).ok()?;
+    Some((header.kid?, header.alg))
+}
+
+/// The claims of access token `token`, when `signer` signed it, it is an access token of
+/// `issuer` and it has not expired at `now`. Whether its grant still stands is the caller's to
+/// check.
+pub fn verify_access(signer: Signer<'_>, token: &str, issuer: &str, now: i64) -> Option<AccessClaims> {
+    let (header, claims, signed, signature) = parts(token)?;
+    let header: Header = serde_json::from_value(header).ok()?;
+    if header.alg != signer.alg()
+        || header.typ.as_deref() != Some(ACCESS_TOKEN_TYP)
+        || header.kid.as_deref() != Some(signer.kid())
+    {
+        return None;
+    }
+    if !signer.verify(signed.as_bytes(), &signature) {
+        return None;
+    }
+    let claims: AccessClaims = serde_json::from_slice(&claims).ok()?;
+    (claims.iss == issuer && now < claims.exp).then_some(claims)
+}
