@@ -1,7 +1,7 @@
 //! A tenant's RSA keys for RS256 (OpenID Connect Core 15.1 makes RS256 the one algorithm every
 //! relying party can verify). Unlike the Ed25519 keys ([`crate::domain::jwt`]) they cannot be
 //! derived from a seed, so each is generated once, when a token first needs it, and stored:
-//! `TENANT#{t}#RSA_KEY#{master fingerprint}#{version}` / `RSA_KEY`, with its public half in the
+//! `TENANT#{t}#RSA_KEY#{generation}#{master fingerprint}#{version}` / `RSA_KEY`, with its public half in the
 //! clear and its primes sealed with AES-256-GCM under a key derived from `JWT_MASTER_KEY` (HKDF,
 //! bound to the tenant incarnation and the version; the item's names are its associated data).
 //! Versions are the tenant's JWT key versions: `POST /v1/admin/tenants/{id}/secrets/jwt` rotates
