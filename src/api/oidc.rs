@@ -326,29 +326,25 @@ pub(crate) async fn token(ctx: &Ctx<'_>, request: &Request, tenant: Rc<Tenant>) 
     Ok(Outcome::Respond(response))
 }
 
-/// The tenant's RSA keys, newest (the signing one) first, from the isolate's cache or the table.
+/// The tenant's RSA keys, newest (the signing one) first.
 async fn rsa_keys_of(ctx: &Ctx<'_>, master: &MasterKey, tenant: &Tenant) -> Result<Vec<Rc<RsaKey>>, ApiError> {
     let mut out = Vec::new();
     for version in tenant.jwt_versions() {
-        out.push(
-            ctx.caches
-                .rsa_key(master, tenant, &version, ctx.now, async || {
-                    rsa_keys::key(&ctx.store, master, tenant, &version, ctx.random, ctx.now_secs()).await
-                })
-                .await?,
-        );
+        out.push(rsa_key(ctx, master, tenant, &version).await?);
     }
     Ok(out)
 }
 
+/// The tenant's newest RSA key: the one that signs.
 async fn newest_rsa_key(ctx: &Ctx<'_>, master: &MasterKey, tenant: &Tenant) -> Result<Rc<RsaKey>, ApiError> {
     let version = tenant.jwt_versions().into_iter().next().unwrap_or_default();
-    Ok(ctx
-        .caches
-        .rsa_key(master, tenant, &version, ctx.now, async || {
-            rsa_keys::key(&ctx.store, master, tenant, &version, ctx.random, ctx.now_secs()).await
-        })
-        .await?)
+    rsa_key(ctx, master, tenant, &version).await
+}
+
+/// The tenant's RSA key of `version`, from the isolate's cache, else read (or made) in the table.
+async fn rsa_key(ctx: &Ctx<'_>, master: &MasterKey, tenant: &Tenant, version: &str) -> Result<Rc<RsaKey>, ApiError> {
+    let load = async || rsa_keys::key(&ctx.store, master, tenant, version, ctx.random, ctx.now_secs()).await;
+    Ok(ctx.caches.rsa_key(master, tenant, version, ctx.now, load).await?)
 }
 
 // ----- userinfo -----
