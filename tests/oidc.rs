@@ -628,3 +628,29 @@ fn a_public_client_uses_pkce_alone_and_gets_eddsa_tokens() {
     assert_eq!(id["at_hash"], URL_SAFE_NO_PAD.encode(&sha2::Sha512::digest(at.as_bytes())[..32]));
     assert_eq!(userinfo(&app, at).status, 200);
 }
+
+#[test]
+fn a_transaction_conflict_is_no_redemption_and_no_reuse() {
+    // Real DynamoDB cancels a transaction one of whose items another transaction holds
+    // (DynamoDB Local never does): such a cancellation says nothing about the code, so it is
+    // neither "already used" (which would revoke) nor an answer; it is sent again.
+    let (t, app, secret) = setup("oidc-conflict");
+    let token = session(&app, "u-1", "ada@acme.test");
+    let c = code(&app, &token);
+    app.transport.conflict_transactions(3);
+    let r = redeem(&app, &secret, &c, VERIFIER);
+    assert_eq!(r.status, 200, "{}", r.json);
+    let grants = items_of(&t, "grant");
+    assert_eq!(grants.len(), 1);
+    assert!(!grants[0].contains_key("revoked_at"), "three conflicts are not a second use");
+    assert_eq!(userinfo(&app, r.json["access_token"].as_str().expect("an access token")).status, 200);
+    // Contended to the deadline: 503 with Retry-After, the code unused and still good.
+    let c = code(&app, &token);
+    app.transport.conflict_transactions(1_000);
+    let r = redeem(&app, &secret, &c, VERIFIER);
+    app.transport.conflict_transactions(0);
+    assert_eq!((r.status, r.json["error"]["code"].as_str()), (503, Some("unavailable")), "{}", r.json);
+    assert_eq!(r.headers["retry-after"], "1");
+    assert_eq!(items_of(&t, "grant").len(), 1, "nothing was written");
+    assert_eq!(redeem(&app, &secret, &c, VERIFIER).status, 200, "and the code redeems afterwards");
+}
