@@ -21,6 +21,7 @@ const T0: u64 = 1_800_000_000;
 const HOST: &str = "auth.acme.test";
 const ISSUER: &str = "https://auth.acme.test";
 const REDIRECT: &str = "https://app.acme.test/cb";
+const BYE: &str = "https://app.acme.test/bye";
 const MASTER: &str = "jwt-master-key-for-tests-only-0123456789";
 const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
 
@@ -41,7 +42,7 @@ fn setup(name: &str) -> (TestTable, TestApp, String) {
         assert_eq!(app.admin("PUT", &path, Some(json!({"status": "ready"}))).status, 201);
     }
     let web = json!({"name": "Web", "type": "confidential", "redirect_uris": [REDIRECT],
-        "scopes": ["openid", "email", "offline_access"]});
+        "post_logout_redirect_uris": [BYE], "scopes": ["openid", "email", "offline_access"]});
     let r = app.admin("PUT", "/v1/admin/tenants/acme/clients/web", Some(web));
     assert_eq!(r.status, 201, "{}", r.json);
     let secret = r.json["client_secret"].as_str().expect("a secret").to_string();
@@ -157,6 +158,17 @@ fn discovery_and_keys_describe_the_provider() {
     assert_eq!(d.json["code_challenge_methods_supported"], json!(["S256"]));
     assert_eq!(d.json["id_token_signing_alg_values_supported"], json!(["RS256", "EdDSA"]));
     assert_eq!(d.json["authorization_response_iss_parameter_supported"], true);
+    assert_eq!(d.json["revocation_endpoint"], format!("{ISSUER}/v1/oauth/revoke"));
+    assert_eq!(d.json["introspection_endpoint"], format!("{ISSUER}/v1/oauth/introspect"));
+    assert_eq!(d.json["end_session_endpoint"], format!("{ISSUER}/v1/oauth/logout"));
+    assert_eq!(
+        d.json["introspection_endpoint_auth_methods_supported"],
+        json!(["client_secret_basic", "client_secret_post"])
+    );
+    assert_eq!(
+        (d.json["backchannel_logout_supported"].as_bool(), d.json["backchannel_logout_session_supported"].as_bool()),
+        (Some(true), Some(true))
+    );
     let k = app.call("GET", "/.well-known/jwks.json", HOST, &[], None);
     assert_eq!(k.status, 200);
     let kinds: Vec<(String, String)> = k.json["keys"]
@@ -653,4 +665,383 @@ fn a_transaction_conflict_is_no_redemption_and_no_reuse() {
     assert_eq!(r.headers["retry-after"], "1");
     assert_eq!(items_of(&t, "grant").len(), 1, "nothing was written");
     assert_eq!(redeem(&app, &secret, &c, VERIFIER).status, 200, "and the code redeems afterwards");
+}
+
+fn revoke(app: &TestApp, auth: Option<&str>, form: &[(&str, &str)]) -> common::app::Answer {
+    form_call(app, "/v1/oauth/revoke", auth, form)
+}
+
+fn introspect(app: &TestApp, auth: Option<&str>, token: &str) -> common::app::Answer {
+    form_call(app, "/v1/oauth/introspect", auth, &[("token", token)])
+}
+
+fn refresh_with(app: &TestApp, secret: &str, refresh_token: &str) -> common::app::Answer {
+    form_call(
+        app,
+        "/v1/oauth/token",
+        Some(&basic(secret)),
+        &[("grant_type", "refresh_token"), ("refresh_token", refresh_token)],
+    )
+}
+
+/// Tokens for `web` in a new session of u-1: (session token, access token, refresh token, ID token).
+fn signed_in(app: &TestApp, secret: &str) -> (String, String, String, String) {
+    let token = session(app, "u-1", "ada@acme.test");
+    let r = redeem(app, secret, &code(app, &token), VERIFIER);
+    assert_eq!(r.status, 200, "{}", r.json);
+    let field = |name: &str| r.json[name].as_str().expect(name).to_string();
+    (token, field("access_token"), field("refresh_token"), field("id_token"))
+}
+
+#[test]
+fn revocation_ends_the_grant_of_the_callers_own_token_and_nothing_else() {
+    let (t, app, secret) = setup("oidc-revoke");
+    let (_, access, refresh, _) = signed_in(&app, &secret);
+    // Another client's token: 200 (RFC 7009 §2.2), and the token is left alone.
+    let r = revoke(&app, None, &[("token", &refresh), ("client_id", "spa")]);
+    assert_eq!((r.status, r.body.len()), (200, 0));
+    assert_eq!(r.headers["cache-control"], "no-store");
+    let r = revoke(&app, None, &[("token", &access), ("client_id", "spa"), ("token_type_hint", "access_token")]);
+    assert_eq!(r.status, 200);
+    assert_eq!(userinfo(&app, &access).status, 200, "spa cannot revoke web's access token");
+    let again = refresh_with(&app, &secret, &refresh);
+    assert_eq!(again.status, 200, "nor its refresh token: {}", again.json);
+    let refresh = again.json["refresh_token"].as_str().expect("a refresh token").to_string();
+    let access = again.json["access_token"].as_str().expect("an access token").to_string();
+    // Unknown tokens are 200 too; a bad hint, a missing token or a wrong secret are not.
+    assert_eq!(revoke(&app, Some(&basic(&secret)), &[("token", "not-a-token")]).status, 200);
+    let r = revoke(&app, Some(&basic(&secret)), &[("token", &refresh), ("token_type_hint", "id_token")]);
+    assert_eq!(
+        (r.status, r.json.clone()),
+        (
+            400,
+            json!({"error": "unsupported_token_type", "error_description": "token_type_hint must be access_token or refresh_token"})
+        )
+    );
+    let r = revoke(&app, Some(&basic(&secret)), &[]);
+    assert_eq!(
+        (r.status, r.json.clone()),
+        (400, json!({"error": "invalid_request", "error_description": "token is missing"}))
+    );
+    let r = revoke(&app, Some(&basic("wrong")), &[("token", &refresh)]);
+    assert_eq!((r.status, r.json["error"].as_str()), (401, Some("invalid_client")));
+    assert!(!items_of(&t, "grant")[0].contains_key("revoked_at"), "nothing revoked yet");
+    // web revokes its refresh token: the grant ends, its access token with it.
+    let r = revoke(&app, Some(&basic(&secret)), &[("token", &refresh), ("token_type_hint", "refresh_token")]);
+    assert_eq!(r.status, 200);
+    assert_eq!(refresh_with(&app, &secret, &refresh).json["error"], "invalid_grant");
+    assert_eq!(userinfo(&app, &access).status, 401);
+    let grants = items_of(&t, "grant");
+    assert_eq!(grants.len(), 1);
+    assert!(grants[0].contains_key("revoked_at"));
+    // An access token (hinted wrongly as a refresh token: both are looked up) ends its grant too.
+    let (_, access, refresh, _) = signed_in(&app, &secret);
+    let r = revoke(&app, Some(&basic(&secret)), &[("token", &access), ("token_type_hint", "refresh_token")]);
+    assert_eq!(r.status, 200);
+    assert_eq!(userinfo(&app, &access).status, 401);
+    assert_eq!(refresh_with(&app, &secret, &refresh).json["error"], "invalid_grant");
+    assert!(items_of(&t, "grant").iter().all(|g| g.contains_key("revoked_at")));
+}
+
+#[test]
+fn introspection_says_what_a_live_token_grants_to_confidential_clients_only() {
+    let (_t, app, secret) = setup("oidc-introspect");
+    let api = json!({"name": "API", "type": "confidential", "redirect_uris": ["https://api.acme.test/cb"]});
+    let r = app.admin("PUT", "/v1/admin/tenants/acme/clients/api", Some(api));
+    let api_secret = r.json["client_secret"].as_str().expect("a secret").to_string();
+    let api_auth = format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("api:{api_secret}")));
+    let (token, access, refresh, _) = signed_in(&app, &secret);
+    let sid = dynauth::values::ids::SessionId::of_token(&token);
+    let (_, at) = claims(&access);
+    let r = introspect(&app, Some(&basic(&secret)), &access);
+    assert_eq!(r.status, 200);
+    assert_eq!(r.headers["cache-control"], "no-store");
+    assert_eq!(
+        r.json,
+        json!({"active": true, "scope": "openid email offline_access", "client_id": "web", "token_type": "Bearer",
+            "exp": T0 + 300, "iat": T0, "sub": "u-1", "aud": "acme", "iss": ISSUER, "jti": at["jti"], "sid": sid.as_str()})
+    );
+    // A resource server (another confidential client) may check web's access token, not its
+    // refresh token.
+    assert_eq!(introspect(&app, Some(&api_auth), &access).json["active"], true);
+    assert_eq!(introspect(&app, Some(&api_auth), &refresh).json, json!({"active": false}));
+    let r = introspect(&app, Some(&basic(&secret)), &refresh);
+    assert_eq!(
+        r.json,
+        json!({"active": true, "scope": "openid email offline_access", "client_id": "web", "token_type": "refresh_token",
+            "exp": r.json["exp"], "iat": T0, "sub": "u-1", "iss": ISSUER, "sid": sid.as_str()})
+    );
+    assert!(r.json["exp"].as_u64().is_some_and(|e| e > T0 + 300), "{}", r.json);
+    // Public clients cannot introspect; garbage is inactive.
+    let r = form_call(&app, "/v1/oauth/introspect", None, &[("token", &access), ("client_id", "spa")]);
+    assert_eq!(
+        (r.status, r.json.clone()),
+        (
+            401,
+            json!({"error": "invalid_client", "error_description": "introspection is for confidential clients only"})
+        )
+    );
+    assert_eq!(introspect(&app, Some(&basic(&secret)), "x.y.z").json, json!({"active": false}));
+    assert_eq!(introspect(&app, Some(&basic("wrong")), &access).status, 401);
+    // Expired: inactive (the refresh token still stands).
+    app.runtime.advance(std::time::Duration::from_secs(300));
+    assert_eq!(introspect(&app, Some(&basic(&secret)), &access).json, json!({"active": false}));
+    assert_eq!(introspect(&app, Some(&basic(&secret)), &refresh).json["active"], true);
+    // Rotated: the old refresh token is inactive (and asking does not count as a reuse).
+    let rotated = refresh_with(&app, &secret, &refresh);
+    let new_refresh = rotated.json["refresh_token"].as_str().expect("a refresh token").to_string();
+    assert_eq!(introspect(&app, Some(&basic(&secret)), &refresh).json, json!({"active": false}));
+    assert_eq!(introspect(&app, Some(&basic(&secret)), &new_refresh).json["active"], true);
+    assert_eq!(refresh_with(&app, &secret, &new_refresh).status, 200, "the family stands");
+    // The session ends: its tokens are inactive.
+    let (_, a2, r2, _) = signed_in(&app, &secret);
+    let grant_sid = claims(&a2).1["sid"].as_str().expect("a sid").to_string();
+    assert_eq!(app.admin("DELETE", &format!("/v1/admin/tenants/acme/sessions/{grant_sid}"), None).status, 204);
+    assert_eq!(introspect(&app, Some(&basic(&secret)), &a2).json, json!({"active": false}));
+    assert_eq!(introspect(&app, Some(&basic(&secret)), &r2).json, json!({"active": false}));
+}
+
+/// The HTML of an answer.
+fn html(answer: &common::app::Answer) -> String {
+    String::from_utf8_lossy(&answer.body).into_owned()
+}
+
+fn end_session(app: &TestApp, host: &str, cookie: Option<&str>, pairs: &[(&str, &str)]) -> common::app::Answer {
+    let cookie = cookie.map(|t| format!("__Host-dynauth={t}"));
+    let headers: Vec<(&str, &str)> = cookie.iter().map(|c| ("cookie", c.as_str())).collect();
+    app.call("GET", &format!("/v1/oauth/logout?{}", query(pairs)), host, &headers, None)
+}
+
+fn session_live(app: &TestApp, token: &str) -> bool {
+    let r = app.call("GET", "/v1/session", HOST, &[("authorization", &format!("Bearer {token}"))], None);
+    r.status == 200
+}
+
+#[test]
+fn rp_initiated_logout_checks_the_hint_and_the_way_back_before_ending_the_session() {
+    let (_t, app, secret) = setup("oidc-end-session");
+    let (token, access, _, id_token) = signed_in(&app, &secret);
+    let refused = |r: &common::app::Answer, message: &str| {
+        assert_eq!(r.status, 400, "{}", html(r));
+        assert!(r.headers.get("location").is_none());
+        assert!(html(r).contains(&format!("<p id=\"error\">{message}</p>")), "{}", html(r));
+        assert!(session_live(&app, &token), "nothing ended");
+    };
+    // A post-logout URI the client did not register, or none to check it against.
+    let r = end_session(
+        &app,
+        HOST,
+        Some(&token),
+        &[("id_token_hint", &id_token), ("post_logout_redirect_uri", "https://evil.test/")],
+    );
+    refused(&r, "the post_logout_redirect_uri is not one this application registered");
+    let r = end_session(&app, HOST, Some(&token), &[("post_logout_redirect_uri", BYE)]);
+    refused(&r, "a post_logout_redirect_uri needs the id_token_hint or client_id it belongs to");
+    // client_id not the hint's audience; an unknown client; a hint that is not an ID token.
+    let r = end_session(&app, HOST, Some(&token), &[("id_token_hint", &id_token), ("client_id", "spa")]);
+    refused(&r, "client_id is not the application the id_token_hint was issued to");
+    let r = end_session(&app, HOST, Some(&token), &[("client_id", "nobody")]);
+    refused(&r, "this application (client_id) is not registered here");
+    let r = end_session(&app, HOST, Some(&token), &[("id_token_hint", &access)]);
+    refused(&r, "the id_token_hint is not an ID token this provider issued");
+    // The hint of another tenant (globex's own client, on globex's host) is not one of acme's.
+    let other_session = {
+        let r = app.admin("POST", "/v1/admin/tenants/globex/sessions", Some(json!({"user_id": "g-1"})));
+        r.json["token"].as_str().expect("a token").to_string()
+    };
+    let request = [
+        ("response_type", "code"),
+        ("client_id", "other"),
+        ("redirect_uri", REDIRECT),
+        ("scope", "openid"),
+        ("code_challenge", &challenge(VERIFIER)),
+        ("code_challenge_method", "S256"),
+    ];
+    let globex = "auth.globex.test";
+    let cookie = format!("__Host-dynauth={other_session}");
+    let r = app.call("GET", &format!("/v1/oauth/authorize?{}", query(&request)), globex, &[("cookie", &cookie)], None);
+    let (_, params) = location(&r);
+    let c = param(&params, "code").expect("a globex code").to_string();
+    let form = [
+        ("grant_type", "authorization_code"),
+        ("code", c.as_str()),
+        ("redirect_uri", REDIRECT),
+        ("code_verifier", VERIFIER),
+        ("client_id", "other"),
+    ];
+    let request = http::Request::builder()
+        .method("POST")
+        .uri(format!("https://{globex}/v1/oauth/token"))
+        .header("host", globex)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(query(&form).into_bytes())
+        .expect("a request");
+    let r = app.send(request);
+    assert_eq!(r.status, 200, "{}", r.json);
+    let globex_id_token = r.json["id_token"].as_str().expect("an id token").to_string();
+    let r = end_session(&app, HOST, Some(&token), &[("id_token_hint", &globex_id_token)]);
+    refused(&r, "the id_token_hint is not an ID token this provider issued");
+    // The right request, after the ID token expired (a hint need not be live): the session ends
+    // at once, and back to the registered URI with state.
+    app.runtime.advance(std::time::Duration::from_secs(3600));
+    let r = end_session(
+        &app,
+        HOST,
+        Some(&token),
+        &[("id_token_hint", &id_token), ("post_logout_redirect_uri", BYE), ("state", "s-1")],
+    );
+    assert_eq!(r.status, 302, "{}", html(&r));
+    assert_eq!(r.headers["location"], format!("{BYE}?state=s-1"));
+    let cleared: Vec<&str> = r.headers.get_all("set-cookie").iter().filter_map(|v| v.to_str().ok()).collect();
+    assert!(cleared.iter().any(|c| c.starts_with("__Host-dynauth=;") && c.contains("Max-Age=0")), "{cleared:?}");
+    assert!(!session_live(&app, &token), "the session ended");
+}
+
+#[test]
+fn logout_without_a_hint_asks_the_user_first() {
+    let (_t, app, secret) = setup("oidc-end-confirm");
+    let (token, access, _, _) = signed_in(&app, &secret);
+    // A link from anywhere: a page asking, nothing ended.
+    let r = end_session(
+        &app,
+        HOST,
+        Some(&token),
+        &[("client_id", "web"), ("post_logout_redirect_uri", BYE), ("state", "s<2>")],
+    );
+    assert_eq!(r.status, 200);
+    let page = html(&r);
+    assert!(page.contains("<form method=\"post\" action=\"/v1/oauth/logout\">"), "{page}");
+    assert!(page.contains("<input type=\"hidden\" name=\"state\" value=\"s&lt;2&gt;\">"), "{page}");
+    assert!(page.contains("<input type=\"hidden\" name=\"confirm\" value=\"yes\">"));
+    assert!(r.headers["content-security-policy"].to_str().unwrap_or("").contains("frame-ancestors 'none'"));
+    assert!(session_live(&app, &token));
+    let confirm = |origin: &str| {
+        let form = [("client_id", "web"), ("post_logout_redirect_uri", BYE), ("state", "s<2>"), ("confirm", "yes")];
+        let request = http::Request::builder()
+            .method("POST")
+            .uri(format!("https://{HOST}/v1/oauth/logout"))
+            .header("host", HOST)
+            .header("origin", origin)
+            .header("cookie", format!("__Host-dynauth={token}"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(query(&form).into_bytes())
+            .expect("a request");
+        app.send(request)
+    };
+    // A foreign page posting the confirmation is refused.
+    let r = confirm("https://evil.test");
+    assert_eq!((r.status, r.json["error"]["code"].as_str()), (403, Some("forbidden_origin")));
+    assert!(session_live(&app, &token));
+    // The user confirms on the page: the session and its tokens end, back with state.
+    let r = confirm(ISSUER);
+    assert_eq!(r.status, 302, "{}", html(&r));
+    assert_eq!(r.headers["location"], format!("{BYE}?state=s%3C2%3E"));
+    assert!(!session_live(&app, &token));
+    assert_eq!(userinfo(&app, &access).status, 401);
+    // Without a session and without a way back: the signed-out page.
+    let r = end_session(&app, HOST, None, &[]);
+    assert_eq!(r.status, 200);
+    assert!(html(&r).contains("<h1>You are signed out</h1>"));
+}
+
+#[test]
+fn a_session_ending_tells_each_client_by_a_signed_logout_token() {
+    let (_t, app, secret) = setup("oidc-backchannel");
+    let sink = common::Sink::start();
+    let bc = json!({"name": "BC", "type": "confidential", "redirect_uris": [REDIRECT],
+        "scopes": ["openid", "email", "offline_access"], "backchannel_logout_uri": sink.url});
+    let r = app.admin("PUT", "/v1/admin/tenants/acme/clients/bc", Some(bc));
+    assert_eq!(r.status, 201, "{}", r.json);
+    let bc_secret = r.json["client_secret"].as_str().expect("a secret").to_string();
+    let token = session(&app, "u-1", "ada@acme.test");
+    let sid = dynauth::values::ids::SessionId::of_token(&token);
+    // The session signs in to bc twice and to web (no back-channel URI) once.
+    let mut request = web_request("st");
+    request[1].1 = "bc".into();
+    for _ in 0..2 {
+        let r = authorize(&app, Some(&token), &pairs(&request));
+        let (_, params) = location(&r);
+        let c = param(&params, "code").expect("a code").to_string();
+        let form = [
+            ("grant_type", "authorization_code"),
+            ("code", c.as_str()),
+            ("redirect_uri", REDIRECT),
+            ("code_verifier", VERIFIER),
+        ];
+        let auth = format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("bc:{bc_secret}")));
+        assert_eq!(form_call(&app, "/v1/oauth/token", Some(&auth), &form).status, 200);
+    }
+    redeem(&app, &secret, &code(&app, &token), VERIFIER);
+    assert!(sink.raw.lock().expect("the sink").is_empty());
+    app.runtime.advance(std::time::Duration::from_secs(10));
+    assert_eq!(app.admin("DELETE", &format!("/v1/admin/tenants/acme/sessions/{sid}"), None).status, 204);
+    let sent = sink.raw.lock().expect("the sink").clone();
+    assert_eq!(sent.len(), 1, "bc is told once, web never");
+    let (content_type, body) = &sent[0];
+    assert_eq!(content_type, "application/x-www-form-urlencoded");
+    let form = dynauth::api::body::form_pairs(std::str::from_utf8(body).unwrap_or("")).unwrap_or_default();
+    assert_eq!(form.len(), 1);
+    assert_eq!(form[0].0, "logout_token");
+    let (header, logout) = claims(&form[0].1);
+    let jwks = app.call("GET", "/.well-known/jwks.json", HOST, &[], None).json;
+    assert_eq!((header["typ"].as_str(), header["alg"].as_str()), (Some("logout+jwt"), Some("RS256")));
+    assert_eq!(header["kid"], jwks["keys"][1]["kid"]);
+    assert_eq!(logout["iss"], ISSUER);
+    assert_eq!(logout["aud"], "bc");
+    assert_eq!(logout["sub"], "u-1");
+    assert_eq!(logout["sid"], sid.as_str());
+    assert_eq!(logout["events"], json!({"http://schemas.openid.net/event/backchannel-logout": {}}));
+    assert_eq!((logout["iat"].as_u64(), logout["exp"].as_u64()), (Some(T0 + 10), Some(T0 + 130)));
+    assert_eq!(logout["jti"].as_str().map(str::len), Some(22));
+    assert!(logout.get("nonce").is_none(), "a logout token has no nonce");
+    // Ending it again (an admin retrying a DELETE whose answer it lost) tells again: delivery is
+    // at least once, each token its own jti.
+    assert_eq!(app.admin("DELETE", &format!("/v1/admin/tenants/acme/sessions/{sid}"), None).status, 204);
+    let sent = sink.raw.lock().expect("the sink").clone();
+    assert_eq!(sent.len(), 2);
+    let form = dynauth::api::body::form_pairs(std::str::from_utf8(&sent[1].1).unwrap_or("")).unwrap_or_default();
+    let (_, again) = claims(&form[0].1);
+    assert_eq!(again["sid"], sid.as_str());
+    assert_ne!(again["jti"], logout["jti"]);
+    // The user's own logout tells too.
+    let token = session(&app, "u-1", "ada@acme.test");
+    let r = authorize(&app, Some(&token), &pairs(&request));
+    let (_, params) = location(&r);
+    let c = param(&params, "code").expect("a code").to_string();
+    let form = [
+        ("grant_type", "authorization_code"),
+        ("code", c.as_str()),
+        ("redirect_uri", REDIRECT),
+        ("code_verifier", VERIFIER),
+    ];
+    let auth = format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("bc:{bc_secret}")));
+    assert_eq!(form_call(&app, "/v1/oauth/token", Some(&auth), &form).status, 200);
+    let r = app.call("POST", "/v1/logout", HOST, &[("authorization", &format!("Bearer {token}"))], None);
+    assert_eq!(r.status, 204);
+    let sent = sink.raw.lock().expect("the sink").clone();
+    assert_eq!(sent.len(), 3);
+    let form = dynauth::api::body::form_pairs(std::str::from_utf8(&sent[2].1).unwrap_or("")).unwrap_or_default();
+    let (_, logout) = claims(&form[0].1);
+    assert_eq!(logout["sid"], dynauth::values::ids::SessionId::of_token(&token).as_str());
+}
+
+#[test]
+fn deleting_a_client_revokes_its_grants() {
+    let (t, app, secret) = setup("oidc-client-delete");
+    let (_, access, refresh, _) = signed_in(&app, &secret);
+    let (_, access2, _, _) = signed_in(&app, &secret);
+    assert_eq!(userinfo(&app, &access).status, 200);
+    assert_eq!(app.admin("DELETE", "/v1/admin/tenants/acme/clients/web", None).status, 204);
+    let grants = items_of(&t, "grant");
+    assert_eq!(grants.len(), 2);
+    assert!(grants.iter().all(|g| g.contains_key("revoked_at")), "{grants:?}");
+    assert_eq!(userinfo(&app, &access).status, 401);
+    assert_eq!(userinfo(&app, &access2).status, 401);
+    // Registered again under the same id, the old tokens stay dead.
+    let web = json!({"name": "Web", "type": "confidential", "redirect_uris": [REDIRECT],
+        "scopes": ["openid", "email", "offline_access"]});
+    let r = app.admin("PUT", "/v1/admin/tenants/acme/clients/web", Some(web));
+    let secret = r.json["client_secret"].as_str().expect("a secret").to_string();
+    assert_eq!(refresh_with(&app, &secret, &refresh).json["error"], "invalid_grant");
+    assert_eq!(userinfo(&app, &access).status, 401);
 }

@@ -442,7 +442,10 @@ async fn revoke_session(ctx: &Ctx<'_>, id: &TenantId, session_id: &str) -> Resul
     let no_session = || ApiError::not_found("no such session");
     let session_id = SessionId::parse(session_id).map_err(|_| no_session())?;
     match sessions::revoke(&ctx.store, &tenant.id, &session_id, ctx.now_secs()).await? {
-        Revoked::Now | Revoked::Already => Ok(empty_response(204)),
+        Revoked::Now | Revoked::Already => {
+            super::oidc::backchannel_logout(ctx, &tenant, &[session_id]).await?;
+            Ok(empty_response(204))
+        }
         Revoked::NoSuchSession => Err(no_session()),
     }
 }
@@ -465,8 +468,9 @@ async fn user_sessions(ctx: &Ctx<'_>, request: &Request, id: &TenantId, user_id:
         }
         "DELETE" => {
             let tenant = existing(ctx, id).await?;
-            let revoked = sessions::revoke_all(&ctx.store, &tenant, &user_id, ctx.now_secs()).await?;
-            Ok(json_response(200, &views::RevokedCount { revoked }))
+            let ended = sessions::revoke_all(&ctx.store, &tenant, &user_id, ctx.now_secs()).await?;
+            super::oidc::backchannel_logout(ctx, &tenant, &ended).await?;
+            Ok(json_response(200, &views::RevokedCount { revoked: u32::try_from(ended.len()).unwrap_or(u32::MAX) }))
         }
         _ => Err(ApiError::MethodNotAllowed { allow: "GET, DELETE" }),
     }
@@ -484,8 +488,11 @@ async fn user(ctx: &Ctx<'_>, request: &Request, id: &TenantId, user_id: &str) ->
             Ok(json_response(200, &views::UserView::from(&user)))
         }
         "DELETE" => match users::delete(&ctx.store, ctx.random, &tenant, &user_id, ctx.now_secs()).await? {
-            true => Ok(empty_response(204)),
-            false => Err(no_user()),
+            Some(ended) => {
+                super::oidc::backchannel_logout(ctx, &tenant, &ended).await?;
+                Ok(empty_response(204))
+            }
+            None => Err(no_user()),
         },
         _ => Err(ApiError::MethodNotAllowed { allow: "GET, DELETE" }),
     }
@@ -599,6 +606,8 @@ async fn client(ctx: &Ctx<'_>, request: &Request, id: &TenantId, raw: &str) -> R
         "DELETE" => {
             let tenant = existing(ctx, id).await?;
             if clients::delete(&ctx.store, &tenant, &client_id).await? {
+                // Its refresh tokens end now, its access tokens wherever they are checked at home.
+                crate::domain::oidc::revoke_client_grants(&ctx.store, &tenant, &client_id, ctx.now_secs()).await?;
                 Ok(empty_response(204))
             } else {
                 Err(no_client())

@@ -537,6 +537,12 @@ async fn with_tenant(ctx: &Ctx<'_>, request: &Request, route: Route) -> Routed {
         #[cfg(any(not(target_arch = "wasm32"), feature = "admin"))]
         Route::UserInfo => oidc::userinfo(ctx, request, tenant).await,
         #[cfg(any(not(target_arch = "wasm32"), feature = "admin"))]
+        Route::Revoke => oidc::revoke(ctx, request, tenant).await,
+        #[cfg(any(not(target_arch = "wasm32"), feature = "admin"))]
+        Route::Introspect => oidc::introspect(ctx, request, tenant).await,
+        #[cfg(any(not(target_arch = "wasm32"), feature = "admin"))]
+        Route::EndSession => oidc::end_session(ctx, request, tenant).await,
+        #[cfg(any(not(target_arch = "wasm32"), feature = "admin"))]
         Route::LoginPage => page::login_page(&tenant, request, ctx.random).map(Outcome::Respond),
         _ => Err(ApiError::not_found(format!("no route for {} here", request.uri().path()))),
     };

@@ -16,8 +16,8 @@ use crate::domain::oidc::keys::{self as rsa_keys, KeyError, RsaKey};
 use crate::domain::oidc::tokens::{self, Signer};
 use crate::domain::oidc::{self, AuthRequest, OAuthError, Prompt, RedeemError};
 use crate::domain::tenants::Tenant;
-use crate::domain::tenants::clients::{self, IdTokenAlg};
-use crate::values::ids::ClientId;
+use crate::domain::tenants::clients::{self, Client, ClientType, IdTokenAlg};
+use crate::values::ids::{ClientId, SessionId};
 
 /// The parameters of a request (its query, or its form body): each at most once (RFC 6749 §3.1),
 /// one sent without a value as if omitted.
@@ -203,20 +203,14 @@ fn redirect_error(request: &AuthRequest, issuer: &str, e: &OAuthError) -> Respon
     found(&with_query(&request.redirect_uri, &query))
 }
 
-/// 400: an authorization request that cannot go back to any client, on a page of its own.
+/// 400: a request that cannot go back to any client, on a page of its own.
 fn error_page(message: &str) -> Outcome {
-    let html = format!(
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"robots\" content=\"noindex\">\
-         <title>Sign-in request refused</title></head><body><main><h1>This sign-in request cannot be completed</h1>\
-         <p id=\"error\">{}</p><p>Go back to the application and try again; if it keeps happening, tell its developers.</p>\
-         </main></body></html>",
+    let body = format!(
+        "<h1>This sign-in request cannot be completed</h1><p id=\"error\">{}</p>\
+         <p>Go back to the application and try again; if it keeps happening, tell its developers.</p>",
         html_escape(message)
     );
-    let mut response = empty_response(400);
-    *response.body_mut() = html.into_bytes();
-    response.headers_mut().insert(http::header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
-    add_html_security_headers(&mut response);
-    Outcome::Respond(response)
+    Outcome::Respond(page(400, "Sign-in request refused", &body))
 }
 
 // ----- token endpoint -----
@@ -246,26 +240,32 @@ fn base64_standard(text: &str) -> Option<Vec<u8>> {
     base64::engine::general_purpose::STANDARD.decode(text).ok()
 }
 
-/// `POST /v1/oauth/token`.
-pub(crate) async fn token(ctx: &Ctx<'_>, request: &Request, tenant: Rc<Tenant>) -> Result<Outcome, ApiError> {
-    only(request.method(), "POST")?;
-    let master = master_key(ctx)?;
-    let issuer = issuer(request)?;
-    let params = params(request).map_err(|e| oauth(400, e))?;
+/// The client a token, revocation or introspection request authenticates as (RFC 6749 §2.3):
+/// 401 `invalid_client` otherwise, with a Basic challenge when Basic was tried.
+async fn client_of(ctx: &Ctx<'_>, request: &Request, tenant: &Tenant, params: &Params) -> Result<Client, ApiError> {
     let (id, secret, basic) =
-        credentials(request, &params).map_err(|e| oauth(if e.error == "invalid_client" { 401 } else { 400 }, e))?;
+        credentials(request, params).map_err(|e| oauth(if e.error == "invalid_client" { 401 } else { 400 }, e))?;
     let client = match id.as_deref().map(ClientId::parse) {
-        Some(Ok(id)) => clients::get(&ctx.store, &tenant, &id).await?,
+        Some(Ok(id)) => clients::get(&ctx.store, tenant, &id).await?,
         _ => None,
     };
-    let client = oidc::authenticate(client, secret.as_deref().filter(|s| !s.is_empty() || basic))
+    Ok(oidc::authenticate(client, secret.as_deref().filter(|s| !s.is_empty() || basic))
         .map_err(|e| ApiError::OAuth {
             status: 401,
             error: e.error,
             description: e.description,
             challenge: basic.then(|| "Basic realm=\"dynauth\"".to_string()),
         })?
-        .client;
+        .client)
+}
+
+/// `POST /v1/oauth/token`.
+pub(crate) async fn token(ctx: &Ctx<'_>, request: &Request, tenant: Rc<Tenant>) -> Result<Outcome, ApiError> {
+    only(request.method(), "POST")?;
+    let master = master_key(ctx)?;
+    let issuer = issuer(request)?;
+    let params = params(request).map_err(|e| oauth(400, e))?;
+    let client = client_of(ctx, request, &tenant, &params).await?;
     let now = ctx.now_secs();
     let p = |name| params.get(name).map_err(|e| oauth(400, e));
     let granted = match p("grant_type")?.as_deref() {
@@ -273,8 +273,12 @@ pub(crate) async fn token(ctx: &Ctx<'_>, request: &Request, tenant: Rc<Tenant>) 
             let code = p("code")?.ok_or_else(|| oauth(400, OAuthError::new("invalid_request", "code is missing")))?;
             let redirect_uri = p("redirect_uri")?;
             let verifier = p("code_verifier")?;
-            let presented =
-                oidc::Redemption { code: &code, redirect_uri: redirect_uri.as_deref(), verifier: verifier.as_deref() };
+            let presented = oidc::Redemption {
+                issuer: &issuer,
+                code: &code,
+                redirect_uri: redirect_uri.as_deref(),
+                verifier: verifier.as_deref(),
+            };
             oidc::redeem(&ctx.store, ctx.random, &tenant, &client, presented, now).await?
         }
         Some("refresh_token") => {
@@ -301,18 +305,8 @@ pub(crate) async fn token(ctx: &Ctx<'_>, request: &Request, tenant: Rc<Tenant>) 
         }
         None => return Err(oauth(400, OAuthError::new("invalid_request", "grant_type is missing"))),
     };
-    let jti = ctx.random.bytes::<16>();
-    let issued = match client.id_token_signed_response_alg {
-        IdTokenAlg::EdDsa => {
-            let keys = ctx.caches.jwt_keys(master, &tenant, ctx.now);
-            let key = keys.first().ok_or_else(|| ApiError::Internal { detail: "the tenant has no JWT key".into() })?;
-            tokens::issue(Signer::Ed(key), &tenant, &granted, &issuer, now, jti)
-        }
-        IdTokenAlg::Rs256 => {
-            let key = newest_rsa_key(ctx, master, &tenant).await?;
-            tokens::issue(Signer::Rsa(&key), &tenant, &granted, &issuer, now, jti)
-        }
-    };
+    let key = signing_key(ctx, master, &tenant, client.id_token_signed_response_alg).await?;
+    let issued = tokens::issue(key.signer(), &tenant, &granted, &issuer, now, ctx.random.bytes::<16>());
     let view = views::TokenResponse {
         access_token: &issued.access_token,
         token_type: "Bearer",
@@ -335,10 +329,63 @@ async fn rsa_keys_of(ctx: &Ctx<'_>, master: &MasterKey, tenant: &Tenant) -> Resu
     Ok(out)
 }
 
-/// The tenant's newest RSA key: the one that signs.
-async fn newest_rsa_key(ctx: &Ctx<'_>, master: &MasterKey, tenant: &Tenant) -> Result<Rc<RsaKey>, ApiError> {
-    let version = tenant.jwt_versions().into_iter().next().unwrap_or_default();
-    rsa_key(ctx, master, tenant, &version).await
+/// One of the tenant's keys, held.
+enum SigningKey {
+    Ed(Rc<TenantKey>),
+    Rsa(Rc<RsaKey>),
+}
+
+impl SigningKey {
+    fn signer(&self) -> Signer<'_> {
+        match self {
+            Self::Ed(key) => Signer::Ed(key),
+            Self::Rsa(key) => Signer::Rsa(key),
+        }
+    }
+}
+
+/// The tenant's newest key of `alg`: the one that signs a client's tokens.
+async fn signing_key(
+    ctx: &Ctx<'_>,
+    master: &MasterKey,
+    tenant: &Tenant,
+    alg: IdTokenAlg,
+) -> Result<SigningKey, ApiError> {
+    match alg {
+        IdTokenAlg::EdDsa => {
+            let keys = ctx.caches.jwt_keys(master, tenant, ctx.now);
+            let key = keys.first().ok_or_else(|| ApiError::Internal { detail: "the tenant has no JWT key".into() })?;
+            Ok(SigningKey::Ed(key.clone()))
+        }
+        IdTokenAlg::Rs256 => {
+            let version = tenant.jwt_versions().into_iter().next().unwrap_or_default();
+            Ok(SigningKey::Rsa(rsa_key(ctx, master, tenant, &version).await?))
+        }
+    }
+}
+
+/// What `check` makes of `token` with the tenant key its header names (any live version, Ed25519
+/// or RSA); `None` when no key of the tenant has that id.
+async fn with_named_key<T>(
+    ctx: &Ctx<'_>,
+    master: &MasterKey,
+    tenant: &Tenant,
+    token: &str,
+    check: impl Fn(Signer<'_>) -> Option<T>,
+) -> Result<Option<T>, ApiError> {
+    let Some((kid, alg)) = tokens::named_key(token) else { return Ok(None) };
+    Ok(match alg.as_str() {
+        "EdDSA" => ctx
+            .caches
+            .jwt_keys(master, tenant, ctx.now)
+            .iter()
+            .find(|k| k.kid() == kid)
+            .and_then(|k| check(Signer::Ed(k))),
+        "RS256" => {
+            rsa_keys_of(ctx, master, tenant).await?.iter().find(|k| k.kid() == kid).and_then(|k| check(Signer::Rsa(k)))
+        }
+        _ => None,
+    })
 }
 
 /// The tenant's RSA key of `version`, from the isolate's cache, else read (or made) in the table.
@@ -367,21 +414,9 @@ pub(crate) async fn access_claims(
     token: &str,
 ) -> Result<Option<(tokens::AccessClaims, oidc::Grant)>, ApiError> {
     let master = master_key(ctx)?;
-    let Some((kid, alg)) = tokens::named_key(token) else { return Ok(None) };
     let now = ctx.now_secs();
-    let claims = match alg.as_str() {
-        "EdDSA" => {
-            let keys = ctx.caches.jwt_keys(master, tenant, ctx.now);
-            let key: Option<&Rc<TenantKey>> = keys.iter().find(|k| k.kid() == kid);
-            key.and_then(|k| tokens::verify_access(Signer::Ed(k), token, issuer, now))
-        }
-        "RS256" => {
-            let keys = rsa_keys_of(ctx, master, tenant).await?;
-            keys.iter().find(|k| k.kid() == kid).and_then(|k| tokens::verify_access(Signer::Rsa(k), token, issuer, now))
-        }
-        _ => None,
-    };
-    let Some(claims) = claims else { return Ok(None) };
+    let verified = with_named_key(ctx, master, tenant, token, |k| tokens::verify_access(k, token, issuer, now)).await?;
+    let Some(claims) = verified else { return Ok(None) };
     let Some(grant) = oidc::grant(&ctx.store, tenant, &claims.gid).await? else { return Ok(None) };
     if oidc::grant_live(&ctx.store, tenant, &grant, now).await?.is_none() {
         return Ok(None);
@@ -420,6 +455,266 @@ pub(crate) async fn userinfo(ctx: &Ctx<'_>, request: &Request, tenant: Rc<Tenant
     Ok(Outcome::Respond(json_response(200, &view)))
 }
 
+// ----- revocation and introspection -----
+
+/// The `token` parameter of a revocation or introspection request (`token_type_hint` may name
+/// either kind, or none: both are looked up, RFC 7009 §2.1 and RFC 7662 §2.1).
+fn token_param(params: &Params) -> Result<String, ApiError> {
+    if let Some(hint) = params.get("token_type_hint").map_err(|e| oauth(400, e))?
+        && !["access_token", "refresh_token"].contains(&hint.as_str())
+    {
+        return Err(oauth(
+            400,
+            OAuthError::new("unsupported_token_type", "token_type_hint must be access_token or refresh_token"),
+        ));
+    }
+    params
+        .get("token")
+        .map_err(|e| oauth(400, e))?
+        .ok_or_else(|| oauth(400, OAuthError::new("invalid_request", "token is missing")))
+}
+
+fn no_store(mut response: Response) -> Response {
+    response.headers_mut().insert(http::header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+/// `POST /v1/oauth/revoke` (RFC 7009): the client's refresh token, or its access token, ends its
+/// whole grant (every token the code started). 200 whatever the token was (unknown, already
+/// revoked, another client's: that client's token is left alone), as §2.2 requires.
+pub(crate) async fn revoke(ctx: &Ctx<'_>, request: &Request, tenant: Rc<Tenant>) -> Result<Outcome, ApiError> {
+    only(request.method(), "POST")?;
+    master_key(ctx)?;
+    let issuer = issuer(request)?;
+    let params = params(request).map_err(|e| oauth(400, e))?;
+    let client = client_of(ctx, request, &tenant, &params).await?;
+    let token = token_param(&params)?;
+    let now = ctx.now_secs();
+    let grant = match oidc::current_refresh(&ctx.store, &tenant, &client.client_id, &token, now).await? {
+        Some(grant) => Some(grant.grant_id),
+        None => access_claims(ctx, &tenant, &issuer, &token)
+            .await?
+            .filter(|(claims, _)| claims.client_id == client.client_id)
+            .map(|(claims, _)| claims.gid),
+    };
+    if let Some(id) = grant {
+        oidc::revoke_grant(&ctx.store, &tenant.id, &id, now).await?;
+    }
+    Ok(Outcome::Respond(no_store(empty_response(200))))
+}
+
+/// `POST /v1/oauth/introspect` (RFC 7662), for confidential clients only: an access token of the
+/// tenant (any of its confidential clients may ask: resource servers do), or the caller's own
+/// refresh token, is `active` with what it grants while it verifies, has not expired, and its
+/// grant and session stand (read at home); anything else is `{"active": false}`.
+pub(crate) async fn introspect(ctx: &Ctx<'_>, request: &Request, tenant: Rc<Tenant>) -> Result<Outcome, ApiError> {
+    only(request.method(), "POST")?;
+    master_key(ctx)?;
+    let issuer = issuer(request)?;
+    let params = params(request).map_err(|e| oauth(400, e))?;
+    let client = client_of(ctx, request, &tenant, &params).await?;
+    if client.client_type == ClientType::Public {
+        return Err(oauth(401, OAuthError::new("invalid_client", "introspection is for confidential clients only")));
+    }
+    let token = token_param(&params)?;
+    let now = ctx.now_secs();
+    let access = access_claims(ctx, &tenant, &issuer, &token).await?;
+    let refresh = match access {
+        Some(_) => None,
+        None => oidc::current_refresh(&ctx.store, &tenant, &client.client_id, &token, now).await?,
+    };
+    let view = match (&access, &refresh) {
+        (Some((claims, _)), _) => views::Introspection {
+            active: true,
+            scope: Some(claims.scope.clone()),
+            client_id: Some(&claims.client_id),
+            token_type: Some("Bearer"),
+            exp: Some(claims.exp),
+            iat: Some(claims.iat),
+            sub: Some(&claims.sub),
+            aud: Some(&claims.aud),
+            iss: Some(&claims.iss),
+            jti: Some(&claims.jti),
+            sid: Some(&claims.sid),
+        },
+        (None, Some(grant)) => views::Introspection {
+            active: true,
+            scope: Some(grant.scope()),
+            client_id: Some(&grant.client_id),
+            token_type: Some("refresh_token"),
+            exp: Some(grant.expires_at),
+            iat: Some(grant.refreshed_at.unwrap_or(grant.created_at)),
+            sub: Some(&grant.user_id),
+            iss: Some(&grant.issuer),
+            sid: Some(&grant.session_id),
+            ..views::Introspection::default()
+        },
+        (None, None) => views::Introspection::default(),
+    };
+    Ok(Outcome::Respond(no_store(json_response(200, &view))))
+}
+
+// ----- logout -----
+
+/// `GET|POST /v1/oauth/logout` (OpenID Connect RP-Initiated Logout 1.0). An `id_token_hint` must
+/// be an ID token this tenant issued on this host (its expiry does not matter); `client_id`, if
+/// also given, its audience; a `post_logout_redirect_uri` one the client registered. Anything
+/// else is shown on a page and never redirected to. The browser's session ends at once when the
+/// hint names it; otherwise the user confirms on a page (a foreign site cannot sign a browser out
+/// by a link). Then back to the client with `state`, or a page saying the user is signed out.
+pub(crate) async fn end_session(ctx: &Ctx<'_>, request: &Request, tenant: Rc<Tenant>) -> Result<Outcome, ApiError> {
+    get_or_post(request)?;
+    let master = master_key(ctx)?;
+    let issuer = issuer(request)?;
+    let params = match params(request) {
+        Ok(p) => p,
+        Err(e) => return Ok(error_page(&e.description)),
+    };
+    let get = |name| params.get(name).map_err(|e: OAuthError| e.description);
+    let checked = async || -> Result<Result<_, String>, ApiError> {
+        let hint = match get("id_token_hint") {
+            Ok(Some(raw)) => {
+                let verified =
+                    with_named_key(ctx, master, &tenant, &raw, |k| tokens::verify_id_token(k, &raw, &issuer)).await?;
+                match verified {
+                    Some(hint) => Some(hint),
+                    None => return Ok(Err("the id_token_hint is not an ID token this provider issued".into())),
+                }
+            }
+            Ok(None) => None,
+            Err(e) => return Ok(Err(e)),
+        };
+        let named = match get("client_id") {
+            Ok(id) => id,
+            Err(e) => return Ok(Err(e)),
+        };
+        if let (Some(hint), Some(named)) = (&hint, &named)
+            && hint.aud.as_str() != named
+        {
+            return Ok(Err("client_id is not the application the id_token_hint was issued to".into()));
+        }
+        let client_id = hint.as_ref().map(|h| h.aud.to_string()).or(named);
+        let client = match client_id.as_deref().map(ClientId::parse) {
+            Some(Ok(id)) => match clients::get(&ctx.store, &tenant, &id).await? {
+                Some(c) => Some(c),
+                None => return Ok(Err("this application (client_id) is not registered here".into())),
+            },
+            Some(Err(_)) => return Ok(Err("this application (client_id) is not registered here".into())),
+            None => None,
+        };
+        let back = match (get("post_logout_redirect_uri"), &client) {
+            (Ok(None), _) => None,
+            (Ok(Some(uri)), Some(c)) if c.post_logout_redirect_uris.contains(&uri) => Some(uri),
+            (Ok(Some(_)), Some(_)) => {
+                return Ok(Err("the post_logout_redirect_uri is not one this application registered".into()));
+            }
+            (Ok(Some(_)), None) => {
+                return Ok(Err("a post_logout_redirect_uri needs the id_token_hint or client_id it belongs to".into()));
+            }
+            (Err(e), _) => return Ok(Err(e)),
+        };
+        Ok(Ok((hint, back)))
+    };
+    let (hint, back) = match checked().await? {
+        Ok(c) => c,
+        Err(message) => return Ok(error_page(&message)),
+    };
+    let state = params.get("state").ok().flatten().filter(|s| s.len() <= oidc::MAX_STATE);
+    let mode = super::cookies::CookieMode::of(ctx.config, request);
+    if let Some((session, _)) = session::live_session(ctx, request, &tenant).await? {
+        let named = hint.as_ref().is_some_and(|h| match &h.sid {
+            Some(sid) => *sid == session.id,
+            None => h.sub == session.user_id,
+        });
+        let confirmed =
+            request.method() == http::Method::POST && matches!(params.get("confirm"), Ok(Some(v)) if v == "yes");
+        if confirmed {
+            super::browser::check_origin(&tenant, request)?;
+        }
+        if !named && !confirmed {
+            return Ok(confirm_page(&params));
+        }
+        crate::domain::sessions::revoke(&ctx.store, &tenant.id, &session.id, ctx.now_secs()).await?;
+        backchannel_logout(ctx, &tenant, std::slice::from_ref(&session.id)).await?;
+    }
+    let mut response = match back {
+        Some(uri) => {
+            let query: Vec<(&str, &str)> = state.iter().map(|s| ("state", s.as_str())).collect();
+            found(&with_query(&uri, &query))
+        }
+        None => page(200, "Signed out", "<h1>You are signed out</h1><p>You can close this window.</p>"),
+    };
+    super::session::clear_cookies(request, mode, &mut response);
+    Ok(Outcome::Respond(response))
+}
+
+/// The page asking the user to confirm a logout no `id_token_hint` of theirs asked for: a form
+/// posting the same request back, confirmed.
+fn confirm_page(params: &Params) -> Outcome {
+    let mut fields = String::new();
+    for (k, v) in params.0.iter().filter(|(k, _)| k != "confirm") {
+        fields.push_str(&format!("<input type=\"hidden\" name=\"{}\" value=\"{}\">", html_escape(k), html_escape(v)));
+    }
+    let body = format!(
+        "<h1>Sign out?</h1><p>An application asks to sign you out of this site.</p>\
+         <form method=\"post\" action=\"/v1/oauth/logout\">{fields}<input type=\"hidden\" name=\"confirm\" value=\"yes\">\
+         <button type=\"submit\" id=\"confirm\">Sign out</button></form>"
+    );
+    Outcome::Respond(page(200, "Sign out?", &body))
+}
+
+/// An HTML page of the provider's own (no script, no style, never framed).
+fn page(status: u16, title: &str, body: &str) -> Response {
+    let html = format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"robots\" content=\"noindex\">\
+         <title>{}</title></head><body><main>{body}</main></body></html>",
+        html_escape(title)
+    );
+    let mut response = empty_response(status);
+    *response.body_mut() = html.into_bytes();
+    response.headers_mut().insert(http::header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
+    response.headers_mut().insert(http::header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    add_html_security_headers(&mut response);
+    response
+}
+
+/// Back-channel logout (OpenID Connect Back-Channel Logout 1.0): tells each client that the
+/// `ended` sessions signed in to, and that registered a `backchannel_logout_uri`, with a logout
+/// token signed by the tenant's key of the client's algorithm, POSTed as a form. It goes through
+/// the webhook transport (its deadline; a redirect is an answer, never followed); a client that
+/// does not answer 2xx is not asked again (its tokens are revoked anyway, with the session).
+/// Without `JWT_MASTER_KEY` there are no grants, so no one to tell.
+pub(crate) async fn backchannel_logout(ctx: &Ctx<'_>, tenant: &Tenant, ended: &[SessionId]) -> Result<(), ApiError> {
+    let Some(master) = ctx.config.jwt_master_key.as_ref() else { return Ok(()) };
+    let now = ctx.now_secs();
+    for session in ended {
+        let mut told: Vec<ClientId> = Vec::new();
+        for grant in oidc::session_grants(&ctx.store, tenant, session).await? {
+            if told.contains(&grant.client_id) {
+                continue;
+            }
+            told.push(grant.client_id.clone());
+            let Some(client) = clients::get(&ctx.store, tenant, &grant.client_id).await? else { continue };
+            let Some(uri) = &client.backchannel_logout_uri else { continue };
+            let key = signing_key(ctx, master, tenant, client.id_token_signed_response_alg).await?;
+            let token = tokens::logout_token(key.signer(), &grant, now, ctx.random.bytes::<16>());
+            let body = format!("logout_token={}", body::encode_component(&token)).into_bytes();
+            let request = http::Request::builder()
+                .method(http::Method::POST)
+                .uri(uri.as_str())
+                .header(http::header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+                .header(http::header::USER_AGENT, "dynauth-backchannel-logout/1")
+                .extension(crate::platform::runtime::AnswerLimit(crate::platform::runtime::OUTSIDE_ANSWER_LIMIT))
+                .body(body);
+            if let Ok(request) = request {
+                // The answer does not change the logout: the session has ended either way.
+                let _ = ctx.webhook.send(request).await;
+            }
+        }
+    }
+    Ok(())
+}
+
 // ----- discovery and keys -----
 
 /// `GET /.well-known/jwks.json`: the tenant's public keys, the signing ones first (Ed25519 and
@@ -451,12 +746,17 @@ pub(crate) fn discovery(ctx: &Ctx<'_>, request: &Request) -> Result<Outcome, Api
         authorization_endpoint: at("/v1/oauth/authorize"),
         token_endpoint: at("/v1/oauth/token"),
         userinfo_endpoint: at("/v1/oauth/userinfo"),
+        revocation_endpoint: at("/v1/oauth/revoke"),
+        introspection_endpoint: at("/v1/oauth/introspect"),
+        end_session_endpoint: at("/v1/oauth/logout"),
         jwks_uri: at("/.well-known/jwks.json"),
         response_types_supported: ["code"],
         response_modes_supported: ["query"],
         grant_types_supported: ["authorization_code", "refresh_token"],
         code_challenge_methods_supported: ["S256"],
         token_endpoint_auth_methods_supported: ["client_secret_basic", "client_secret_post", "none"],
+        revocation_endpoint_auth_methods_supported: ["client_secret_basic", "client_secret_post", "none"],
+        introspection_endpoint_auth_methods_supported: ["client_secret_basic", "client_secret_post"],
         id_token_signing_alg_values_supported: ["RS256", "EdDSA"],
         subject_types_supported: ["public"],
         scopes_supported: clients::SCOPES,
@@ -478,6 +778,8 @@ pub(crate) fn discovery(ctx: &Ctx<'_>, request: &Request) -> Result<Outcome, Api
         request_parameter_supported: false,
         request_uri_parameter_supported: false,
         claims_parameter_supported: false,
+        backchannel_logout_supported: true,
+        backchannel_logout_session_supported: true,
         issuer,
     };
     Ok(Outcome::Respond(super::jwks::public(json_response(200, &view))))

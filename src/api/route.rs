@@ -28,6 +28,9 @@ pub enum Route {
     Authorize,
     OAuthToken,
     UserInfo,
+    Revoke,
+    Introspect,
+    EndSession,
     /// Under `/v1/` or `/login/`, but no route: 404.
     NotFound,
     /// Anything else on a tenant host: forwarded to the tenant's origin (through the gateway).
@@ -61,6 +64,9 @@ impl Route {
             ["v1", "oauth", "authorize"] => Self::Authorize,
             ["v1", "oauth", "token"] => Self::OAuthToken,
             ["v1", "oauth", "userinfo"] => Self::UserInfo,
+            ["v1", "oauth", "revoke"] => Self::Revoke,
+            ["v1", "oauth", "introspect"] => Self::Introspect,
+            ["v1", "oauth", "logout"] => Self::EndSession,
             ["v1", ..] | ["login", ..] => Self::NotFound,
             _ => Self::Proxy,
         }
@@ -86,6 +92,9 @@ impl Route {
             Self::Authorize => "oauth_authorize",
             Self::OAuthToken => "oauth_token",
             Self::UserInfo => "oauth_userinfo",
+            Self::Revoke => "oauth_revoke",
+            Self::Introspect => "oauth_introspect",
+            Self::EndSession => "oauth_logout",
             Self::NotFound => "not_found",
             Self::Proxy => "proxy",
         }
@@ -113,6 +122,9 @@ impl Route {
                 | Self::Authorize
                 | Self::OAuthToken
                 | Self::UserInfo
+                | Self::Revoke
+                | Self::Introspect
+                | Self::EndSession
                 | Self::Proxy
         )
     }
@@ -121,7 +133,12 @@ impl Route {
     pub fn browser_methods(self) -> Option<&'static str> {
         match self {
             Self::Tenant | Self::Session => Some("GET"),
-            Self::SessionToken | Self::Logout | Self::LoginStart | Self::LoginVerify | Self::OAuthToken => Some("POST"),
+            Self::SessionToken
+            | Self::Logout
+            | Self::LoginStart
+            | Self::LoginVerify
+            | Self::OAuthToken
+            | Self::Revoke => Some("POST"),
             // Single-page apps call them with `fetch` (oidc-client-ts, openid-client in a browser).
             Self::UserInfo => Some("GET, POST"),
             _ => None,
@@ -161,6 +178,9 @@ mod tests {
             ("/v1/oauth/authorize", Route::Authorize),
             ("/v1/oauth/token", Route::OAuthToken),
             ("/v1/oauth/userinfo", Route::UserInfo),
+            ("/v1/oauth/revoke", Route::Revoke),
+            ("/v1/oauth/introspect", Route::Introspect),
+            ("/v1/oauth/logout", Route::EndSession),
             ("/v1/oauth", Route::NotFound),
             ("/v1", Route::NotFound),
             ("/v1/x", Route::NotFound),
@@ -194,6 +214,9 @@ mod tests {
             Route::Authorize,
             Route::OAuthToken,
             Route::UserInfo,
+            Route::Revoke,
+            Route::Introspect,
+            Route::EndSession,
             Route::NotFound,
             Route::Proxy,
         ]

@@ -97,13 +97,22 @@ pub(crate) async fn logout(ctx: &Ctx<'_>, request: &Request, tenant: Rc<Tenant>)
         super::browser::check_origin(&tenant, request)?;
     }
     if let Some(token) = presented.and_then(|p| p.token()) {
-        sessions::revoke(&ctx.store, &tenant.id, &token.id(), ctx.now_secs()).await?;
+        let id = token.id();
+        if sessions::revoke(&ctx.store, &tenant.id, &id, ctx.now_secs()).await? != sessions::Revoked::NoSuchSession {
+            super::oidc::backchannel_logout(ctx, &tenant, &[id]).await?;
+        }
     }
     let mut response = super::empty_response(204);
-    cookies::set_cookie(&mut response, &mode.clear());
-    if cookies::cookie_value(request.headers(), mode.cache_name()).is_some() {
-        // This browser's snapshot goes with its session, at once.
-        cookies::set_cookie(&mut response, &mode.set_cache("", 0));
-    }
+    clear_cookies(request, mode, &mut response);
     Ok(Outcome::Respond(response))
+}
+
+#[cfg(any(not(target_arch = "wasm32"), feature = "admin"))]
+/// Clears the session cookie and, when the browser has one, its snapshot (which goes with its
+/// session, at once).
+pub(crate) fn clear_cookies(request: &Request, mode: CookieMode, response: &mut super::Response) {
+    cookies::set_cookie(response, &mode.clear());
+    if cookies::cookie_value(request.headers(), mode.cache_name()).is_some() {
+        cookies::set_cookie(response, &mode.set_cache("", 0));
+    }
 }

@@ -738,11 +738,11 @@ isolate).";
         match block_on(users::delete(&store, &os(), &tenant, &user, now()))
             .map_err(|e| failed("deleting the user", e))?
         {
-            true => {
+            Some(_) => {
                 note(&format!("deleted user {user} (its sessions revoked, its email freed)"));
                 Ok(())
             }
-            false => Err(not_found(&format!("user {user}"))),
+            None => Err(not_found(&format!("user {user}"))),
         }
     }
 
@@ -782,7 +782,7 @@ isolate).";
         let (tenant, user) = (existing_tenant(&store, tenant)?, user_id(user)?);
         let revoked =
             block_on(sessions::revoke_all(&store, &tenant, &user, now())).map_err(|e| failed("revoking", e))?;
-        print_json(&json!({ "revoked": revoked }));
+        print_json(&json!({ "revoked": revoked.len() }));
         Ok(())
     }
 
@@ -915,7 +915,9 @@ isolate).";
                 {
                     return Err(not_found(&format!("client {id}")));
                 }
-                note(&format!("deleted client {id} of {}", tenant.id));
+                let revoked = block_on(dynauth::domain::oidc::revoke_client_grants(&store, &tenant, &id, now()))
+                    .map_err(|e| failed(&format!("revoking the grants of client {id}"), e))?;
+                note(&format!("deleted client {id} of {} ({revoked} grants revoked)", tenant.id));
             }
         }
         Ok(())

@@ -15,7 +15,7 @@ use crate::platform::runtime::Random;
 use crate::table::keys;
 use crate::table::store::Store;
 use crate::values::email::Email;
-use crate::values::ids::{TenantId, UserId};
+use crate::values::ids::{SessionId, TenantId, UserId};
 
 /// A user as stored (times in epoch seconds).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -72,18 +72,18 @@ pub async fn find_by_email(store: &Store<'_>, tenant: &Tenant, email: &Email) ->
 }
 
 /// Deletes user `id`: its live sessions are revoked, then the user and its email claim are
-/// deleted together (one transaction). `false` when there is no such user.
+/// deleted together (one transaction). The sessions it ended, `None` when there is no such user.
 pub async fn delete(
     store: &Store<'_>,
     random: &dyn Random,
     tenant: &Tenant,
     id: &UserId,
     now: i64,
-) -> Result<bool, DynamoError> {
+) -> Result<Option<Vec<SessionId>>, DynamoError> {
     let Some(user) = get(store, tenant, id).await? else {
-        return Ok(false);
+        return Ok(None);
     };
-    sessions::revoke_all(store, tenant, &user.id, now).await?;
+    let ended = sessions::revoke_all(store, tenant, &user.id, now).await?;
     let mut e = Expr::new();
     let cond = e.exists(&store.schema.pk);
     let user_part = store.delete(&keys::user_by_id(&tenant.id, &user.id), cond, e);
@@ -94,8 +94,8 @@ pub async fn delete(
         .with("user", TransactItem::Delete(user_part))
         .with("email", TransactItem::Delete(claim_part));
     match store.transact(&tx).await {
-        Ok(()) => Ok(true),
-        Err(TxError::Cancelled(_)) => Ok(false),
+        Ok(()) => Ok(Some(ended)),
+        Err(TxError::Cancelled(_)) => Ok(None),
         Err(TxError::Db(e)) => Err(e),
     }
 }

@@ -141,6 +141,26 @@ pub fn grant(tenant: &TenantId, grant_id: &str) -> Keys {
     Keys::new(format!("TENANT#{tenant}#GRANT#{grant_id}"), "GRANT")
 }
 
+/// A grant as written: listed per session under GSI1 (the clients a session's end is told to,
+/// by back-channel logout) and per client under GSI2 (revoked when the client is deleted).
+pub fn grant_listed(tenant: &TenantId, grant_id: &str, session: &SessionId, client: &ClientId) -> Keys {
+    Keys {
+        gsi1: Some((session_grants(tenant, session), format!("GRANT#{grant_id}"))),
+        gsi2: Some((client_grants(tenant, client), "GRANT")),
+        ..grant(tenant, grant_id)
+    }
+}
+
+/// The GSI1 partition of one session's grants.
+pub fn session_grants(tenant: &TenantId, session: &SessionId) -> String {
+    format!("TENANT#{tenant}#SESSION#{session}#GRANTS")
+}
+
+/// The GSI2 partition of one client's grants.
+pub fn client_grants(tenant: &TenantId, client: &ClientId) -> String {
+    format!("TENANT#{tenant}#CLIENT#{client}#GRANTS")
+}
+
 /// The key `GET /ready` reads (no item lives there): one eventually consistent GetItem proves the
 /// credentials, the table and the network path (half a read unit).
 pub fn readiness_probe() -> Keys {
@@ -235,6 +255,12 @@ mod tests {
         assert_eq!((k.pk.as_str(), k.sk), ("TENANT#acme#AUTH_CODE#h4sh", "AUTH_CODE"));
         let k = grant(&t("acme"), "g1d");
         assert_eq!((k.pk.as_str(), k.sk), ("TENANT#acme#GRANT#g1d", "GRANT"));
+        let web = ClientId::parse("web").expect("the test's own input");
+        let listed = grant_listed(&t("acme"), "g1d", &SessionId::of_token("token"), &web);
+        assert_eq!(listed.key(&Schema::new("t")), k.key(&Schema::new("t")));
+        let sid = SessionId::of_token("token");
+        assert_eq!(listed.gsi1, Some((format!("TENANT#acme#SESSION#{sid}#GRANTS"), "GRANT#g1d".to_string())));
+        assert_eq!(listed.gsi2, Some(("TENANT#acme#CLIENT#web#GRANTS".to_string(), "GRANT")));
         let b = budget(&t("acme"), "start_ip", "192.0.2.1", 1_800_000_000);
         assert_eq!((b.pk.as_str(), b.sk), ("TENANT#acme#BUDGET#start_ip#192.0.2.1#1800000000", "BUDGET"));
     }

@@ -311,11 +311,18 @@ fn local(host: &str) -> bool {
 }
 
 /// A webhook receiver on 127.0.0.1 answering 204, keeping each body it is sent: the way tests
-/// outside `DEV_MODE` (which answers codes only to local hosts) get their login codes.
+/// outside `DEV_MODE` (which answers codes only to local hosts) get their login codes, and
+/// clients their back-channel logout tokens.
 pub struct Sink {
     pub url: String,
+    /// Each JSON body.
     pub bodies: std::sync::Arc<std::sync::Mutex<Vec<serde_json::Value>>>,
+    /// Each body as sent, with its content type.
+    pub raw: Deliveries,
 }
+
+/// What a [`Sink`] was sent: each content type and body.
+pub type Deliveries = std::sync::Arc<std::sync::Mutex<Vec<(String, Vec<u8>)>>>;
 
 impl Sink {
     pub fn start() -> Self {
@@ -323,15 +330,20 @@ impl Sink {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("the test's own input");
         let url = format!("http://127.0.0.1:{}/hook", listener.local_addr().map(|a| a.port()).unwrap_or(0));
         let bodies = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-        let kept = bodies.clone();
+        let raw = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let (kept, kept_raw) = (bodies.clone(), raw.clone());
         std::thread::spawn(move || {
             for stream in listener.incoming().flatten() {
                 let mut reader = BufReader::new(stream);
                 let mut line = String::new();
-                let mut len = 0usize;
+                let (mut len, mut content_type) = (0usize, String::new());
                 while reader.read_line(&mut line).unwrap_or(0) > 0 && line != "\r\n" {
-                    if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                    let lower = line.to_ascii_lowercase();
+                    if let Some(v) = lower.strip_prefix("content-length:") {
                         len = v.trim().parse().unwrap_or(0);
+                    }
+                    if let Some(v) = lower.strip_prefix("content-type:") {
+                        content_type = v.trim().to_string();
                     }
                     line.clear();
                 }
@@ -340,10 +352,13 @@ impl Sink {
                 if let (Ok(mut kept), Ok(v)) = (kept.lock(), serde_json::from_slice(&body)) {
                     kept.push(v);
                 }
+                if let Ok(mut kept) = kept_raw.lock() {
+                    kept.push((content_type, body));
+                }
                 let _ = reader.into_inner().write_all(b"HTTP/1.1 204 No Content\r\nconnection: close\r\n\r\n");
             }
         });
-        Self { url, bodies }
+        Self { url, bodies, raw }
     }
 
     /// The last delivery's `login_id` and `code`.

@@ -6,6 +6,10 @@ one of them is not held against the description, and nothing else is excused:
 - an authorization request's `client_id` must be a client registered for the host's tenant, and
   its `redirect_uri` one that client registered (state: which clients exist; the answer is the
   HTML page that is never a redirect);
+- a logout request's `id_token_hint` must be an ID token this tenant issued, its `client_id` a
+  registered client (the hint's audience), and a `post_logout_redirect_uri` one that client
+  registered, which needs a hint or `client_id` to name it (state, and one parameter depending on
+  another, which query parameters cannot say);
 - a login `binding` sent to keep an earlier code must be one dynauth returned for that email
   (state: which secrets were handed out);
 - `session.idle_lifetime_secs` must not be longer than `session.lifetime_secs` (a comparison of
@@ -35,8 +39,16 @@ def before_call(ctx, case, kwargs):
 
 
 NOT_SHAPES_HTML = {
-    '<p id="error">this application (client_id) is not registered here</p>',
-    '<p id="error">the redirect_uri is not one this application registered</p>',
+    "/v1/oauth/authorize": {
+        '<p id="error">this application (client_id) is not registered here</p>',
+        '<p id="error">the redirect_uri is not one this application registered</p>',
+    },
+    "/v1/oauth/logout": {
+        '<p id="error">this application (client_id) is not registered here</p>',
+        '<p id="error">the id_token_hint is not an ID token this provider issued</p>',
+        '<p id="error">the post_logout_redirect_uri is not one this application registered</p>',
+        '<p id="error">a post_logout_redirect_uri needs the id_token_hint or client_id it belongs to</p>',
+    },
 }
 
 
@@ -44,9 +56,9 @@ NOT_SHAPES_HTML = {
 def filter_failure(ctx, failure, case, response):
     if response is None or response.status_code != 400:
         return True
-    if case.path == "/v1/oauth/authorize":
+    if case.path in NOT_SHAPES_HTML:
         page = response.content.decode("utf-8", "replace")
-        return not any(message in page for message in NOT_SHAPES_HTML)
+        return not any(message in page for message in NOT_SHAPES_HTML[case.path])
     try:
         message = json.loads(response.content)["error"]["message"]
     except (ValueError, KeyError, TypeError):

@@ -259,6 +259,10 @@ pub struct Grant {
     pub tenant: TenantId,
     pub tenant_generation: String,
     pub grant_id: String,
+    /// The issuer its tokens name (the tenant host the code was redeemed on): a back-channel
+    /// logout token names the same.
+    #[serde(default)]
+    pub issuer: String,
     pub client_id: ClientId,
     pub user_id: UserId,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -349,6 +353,7 @@ async fn live_session(
 /// What a token request of the `authorization_code` grant presents.
 #[derive(Debug, Clone, Copy)]
 pub struct Redemption<'a> {
+    pub issuer: &'a str,
     pub code: &'a str,
     pub redirect_uri: Option<&'a str>,
     pub verifier: Option<&'a str>,
@@ -364,7 +369,7 @@ pub async fn redeem(
     presented: Redemption<'_>,
     now: i64,
 ) -> Result<Granted, RedeemError> {
-    let Redemption { code, redirect_uri, verifier } = presented;
+    let Redemption { issuer, code, redirect_uri, verifier } = presented;
     let code_keys = table_keys::authorization_code(&tenant.id, &hash_b64(code.as_bytes()));
     let stored: Option<AuthCode> = store.get(&code_keys, true).await?;
     let Some(stored) = stored.filter(|c| c.tenant_generation == tenant.generation) else {
@@ -404,6 +409,7 @@ pub async fn redeem(
         tenant: tenant.id.clone(),
         tenant_generation: tenant.generation.clone(),
         grant_id: grant_id.clone(),
+        issuer: issuer.to_string(),
         client_id: client.client_id.clone(),
         user_id: stored.user_id.clone(),
         email: stored.email.clone(),
@@ -421,7 +427,8 @@ pub async fn redeem(
     let update = format!("SET {} = {}, {} = {}", e.name("used_at"), e.num(now), e.name("grant_id"), e.str(&grant_id));
     let cond = and(&[e.exists(&store.schema.pk), e.not_exists("used_at")]);
     let use_code = TransactItem::Update(store.update(&code_keys, update, cond, e));
-    let item = store.item("grant", &grant, &table_keys::grant(&tenant.id, &grant_id))?;
+    let keys = table_keys::grant_listed(&tenant.id, &grant_id, &grant.session_id, &grant.client_id);
+    let item = store.item("grant", &grant, &keys)?;
     let tx = Transaction::new(random.request_token()).with("code", use_code).with("grant", store.create_part(item));
     match store.transact(&tx).await {
         Ok(()) => Ok(Granted { grant, session, nonce: stored.nonce, refresh_token }),
@@ -481,6 +488,66 @@ fn split_refresh(token: &str) -> Option<(String, &str)> {
     let (secret, rotating) = token.split_once('.')?;
     let ok = |s: &str| s.len() == 43 && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
     (ok(secret) && ok(rotating)).then(|| (hash_b64(secret.as_bytes()), rotating))
+}
+
+/// A refresh token of `tenant` that is `client`'s current one, with its grant: what
+/// introspection reports as active and what revocation ends. `None` for any other string (an
+/// unknown, rotated, revoked or ended token, or another client's).
+pub async fn current_refresh(
+    store: &Store<'_>,
+    tenant: &Tenant,
+    client: &ClientId,
+    token: &str,
+    now: i64,
+) -> Result<Option<Grant>, DynamoError> {
+    let Some((grant_id, rotating)) = split_refresh(token) else { return Ok(None) };
+    let Some(stored) = grant(store, tenant, &grant_id).await? else { return Ok(None) };
+    let current = stored.refresh_hash.as_deref().unwrap_or_default();
+    if &stored.client_id != client || !constant_time_eq(hash_b64(rotating.as_bytes()).as_bytes(), current.as_bytes()) {
+        return Ok(None);
+    }
+    Ok(grant_live(store, tenant, &stored, now).await?.map(|_| stored))
+}
+
+/// The grants of session `id` (each client it signed in to), whatever their state: GSI1, read
+/// to the end.
+pub async fn session_grants(store: &Store<'_>, tenant: &Tenant, id: &SessionId) -> Result<Vec<Grant>, DynamoError> {
+    let partition = table_keys::session_grants(&tenant.id, id);
+    let (mut grants, mut next): (Vec<Grant>, _) = store.page_gsi1(&partition, 100, None).await?;
+    while let Some(start) = next {
+        let (more, after) = store.page_gsi1(&partition, 100, Some(start)).await?;
+        grants.extend(more);
+        next = after;
+    }
+    Ok(grants.into_iter().filter(|g: &Grant| g.tenant_generation == tenant.generation).collect())
+}
+
+/// Revokes every grant of `client` (its refresh tokens at once, its access tokens wherever they
+/// are checked at home), when the client is deleted: GSI2, read to the end. The number revoked.
+pub async fn revoke_client_grants(
+    store: &Store<'_>,
+    tenant: &Tenant,
+    client: &ClientId,
+    now: i64,
+) -> Result<u32, DynamoError> {
+    let mut e = Expr::new();
+    let key = e.equals(&store.schema.gsi2.pk, crate::dynamo::s(table_keys::client_grants(&tenant.id, client)));
+    let mut q = crate::dynamo::QueryInput::new(&store.schema.table, Some(&store.schema.gsi2.name), key, e);
+    q.limit = Some(100);
+    let mut revoked = 0;
+    loop {
+        let page = store.db.query(&q).await?;
+        for item in page.items {
+            let grant = crate::dynamo::from_item::<Grant>(item)?;
+            if grant.revoked_at.is_none() && revoke_grant(store, &tenant.id, &grant.grant_id, now).await? {
+                revoked += 1;
+            }
+        }
+        match page.last_evaluated_key {
+            Some(k) => q.exclusive_start_key = Some(k),
+            None => return Ok(revoked),
+        }
+    }
 }
 
 /// A grant of `tenant` by id, if it is this incarnation's.

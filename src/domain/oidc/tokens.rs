@@ -6,8 +6,8 @@
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256, Sha512};
 
-use super::Granted;
 use super::keys::RsaKey;
+use super::{Grant, Granted};
 use crate::domain::jwt::{TenantKey, jws};
 use crate::domain::tenants::Tenant;
 use crate::platform::crypto::{b64url, b64url_decode};
@@ -190,4 +190,64 @@ pub fn verify_access(signer: Signer<'_>, token: &str, issuer: &str, now: i64) ->
     }
     let claims: AccessClaims = serde_json::from_slice(&claims).ok()?;
     (claims.iss == issuer && now < claims.exp).then_some(claims)
+}
+
+/// The event of a back-channel logout token (OpenID Connect Back-Channel Logout 1.0 §2.4).
+pub const BACKCHANNEL_LOGOUT_EVENT: &str = "http://schemas.openid.net/event/backchannel-logout";
+
+#[derive(Debug, Serialize)]
+struct LogoutClaims<'a> {
+    iss: &'a str,
+    aud: &'a ClientId,
+    iat: i64,
+    exp: i64,
+    jti: String,
+    sub: &'a UserId,
+    sid: &'a SessionId,
+    events: serde_json::Value,
+}
+
+/// How long a logout token is accepted (its `exp`, two minutes after `iat`).
+pub const LOGOUT_TOKEN_TTL_SECS: i64 = 120;
+
+/// The logout token telling `grant`'s client that its session ended (typ `logout+jwt`, `sub`,
+/// `sid`, the event, no `nonce`), signed with the key of the client's algorithm.
+pub fn logout_token(signer: Signer<'_>, grant: &Grant, now: i64, jti: [u8; 16]) -> String {
+    let claims = LogoutClaims {
+        iss: &grant.issuer,
+        aud: &grant.client_id,
+        iat: now,
+        exp: now + LOGOUT_TOKEN_TTL_SECS,
+        jti: b64url(&jti),
+        sub: &grant.user_id,
+        sid: &grant.session_id,
+        events: serde_json::json!({ BACKCHANNEL_LOGOUT_EVENT: {} }),
+    };
+    signer.sign("logout+jwt", &claims)
+}
+
+/// What an `id_token_hint` says of its sign-in.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct IdHint {
+    pub iss: String,
+    pub aud: ClientId,
+    pub sub: UserId,
+    #[serde(default)]
+    pub sid: Option<SessionId>,
+}
+
+/// The claims of ID token `token` when `signer` signed it as an ID token of `issuer`; its expiry
+/// is not checked (RP-Initiated Logout 1.0 §2: an expired ID token is a good hint).
+pub fn verify_id_token(signer: Signer<'_>, token: &str, issuer: &str) -> Option<IdHint> {
+    let (header, claims, signed, signature) = parts(token)?;
+    let header: Header = serde_json::from_value(header).ok()?;
+    if header.alg != signer.alg()
+        || header.typ.as_deref().is_some_and(|t| t != "JWT")
+        || header.kid.as_deref() != Some(signer.kid())
+        || !signer.verify(signed.as_bytes(), &signature)
+    {
+        return None;
+    }
+    let claims: IdHint = serde_json::from_slice(&claims).ok()?;
+    (claims.iss == issuer).then_some(claims)
 }

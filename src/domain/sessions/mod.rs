@@ -383,17 +383,22 @@ pub async fn list_live(
     Ok((sessions, q.exclusive_start_key))
 }
 
-/// Revokes every live session of `user` in `tenant`, across all pages; the number revoked.
-pub async fn revoke_all(store: &Store<'_>, tenant: &Tenant, user: &UserId, now: i64) -> Result<u32, DynamoError> {
+/// Revokes every live session of `user` in `tenant`, across all pages; the ones revoked.
+pub async fn revoke_all(
+    store: &Store<'_>,
+    tenant: &Tenant,
+    user: &UserId,
+    now: i64,
+) -> Result<Vec<SessionId>, DynamoError> {
     let mut q = store.user_sessions_query(tenant, user, now);
     q.limit = Some(100);
-    let mut revoked = 0;
+    let mut revoked = Vec::new();
     loop {
         let page = store.db.query(&q).await?;
         for item in page.items {
             let session = from_item::<Session>(item)?;
             if revoke(store, &session.tenant, &session.id, now).await? == Revoked::Now {
-                revoked += 1;
+                revoked.push(session.id);
             }
         }
         match page.last_evaluated_key {
