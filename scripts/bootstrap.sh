@@ -96,6 +96,13 @@ else
   step "PyJWT $PYJWT_VERSION: installing into .tools/venv"
   "$TOOLS/venv/bin/pip" install --quiet --disable-pip-version-check "PyJWT[crypto]==$PYJWT_VERSION"
 fi
+# Authlib: a stock Python OpenID Connect client (tests/e2e/authlib_client.py).
+if "$TOOLS/venv/bin/python" -c "import authlib, sys; sys.exit(authlib.__version__ != '$AUTHLIB_VERSION')" 2>/dev/null; then
+  step "Authlib $AUTHLIB_VERSION: present"
+else
+  step "Authlib $AUTHLIB_VERSION: installing into .tools/venv"
+  "$TOOLS/venv/bin/pip" install --quiet --disable-pip-version-check "Authlib==$AUTHLIB_VERSION"
+fi
 
 # Schemathesis, the schema-driven API fuzzer (tests/e2e/schema-fuzz.test.mjs), in a venv of its own
 # (its dependencies are not moto's).

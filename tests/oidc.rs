@@ -151,6 +151,7 @@ fn discovery_and_keys_describe_the_provider() {
     let d = app.call("GET", "/.well-known/openid-configuration", HOST, &[], None);
     assert_eq!(d.status, 200);
     assert_eq!(d.json["issuer"], ISSUER);
+    assert_eq!(d.headers["access-control-allow-origin"], "*", "single-page apps read it");
     assert_eq!(d.json["authorization_endpoint"], format!("{ISSUER}/v1/oauth/authorize"));
     assert_eq!(d.json["token_endpoint"], format!("{ISSUER}/v1/oauth/token"));
     assert_eq!(d.json["userinfo_endpoint"], format!("{ISSUER}/v1/oauth/userinfo"));
@@ -171,6 +172,7 @@ fn discovery_and_keys_describe_the_provider() {
     );
     let k = app.call("GET", "/.well-known/jwks.json", HOST, &[], None);
     assert_eq!(k.status, 200);
+    assert_eq!(k.headers["access-control-allow-origin"], "*");
     let kinds: Vec<(String, String)> = k.json["keys"]
         .as_array()
         .expect("keys")

@@ -23,8 +23,11 @@ pub(crate) fn issuer(request: &Request) -> Result<String, ApiError> {
     self_origin(request).ok_or_else(|| ApiError::bad_request("invalid_host", "the request has no valid Host"))
 }
 
-/// `Cache-Control: public` for a key set or discovery document.
+/// `Cache-Control: public` for a key set or discovery document, readable by a page of any origin
+/// (no credentials: single-page apps such as oidc-client-ts read both with `fetch`).
 pub(crate) fn public(mut response: Response) -> Response {
-    response.headers_mut().insert(http::header::CACHE_CONTROL, http::HeaderValue::from_static(PUBLIC_MAX_AGE));
+    let headers = response.headers_mut();
+    headers.insert(http::header::CACHE_CONTROL, http::HeaderValue::from_static(PUBLIC_MAX_AGE));
+    headers.insert(http::header::ACCESS_CONTROL_ALLOW_ORIGIN, http::HeaderValue::from_static("*"));
     response
 }
