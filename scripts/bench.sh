@@ -8,6 +8,8 @@
 #   of another dynauth build, e.g. an older one, to compare in the same run)
 # `npm run bench -- --login`: login start and verify latency through the edge and its ADMIN binding
 # (bench/login.mjs; BENCH_ROUNDS, BENCH_LOGINS, BENCH_EXTRA as above).
+# `npm run bench -- --oidc`: the OpenID Provider: the first RSA key's generation, and CPU and
+# latency of the authorization and token requests, RS256 and EdDSA clients (bench/oidc.mjs).
 # `npm run bench -- --regions`: the multi-region mode instead (bench/regions.mjs): lookup latency
 # single-region vs from the nearest replica, with home and replica put 150 ms and 10 ms away by a
 # loopback proxy (BENCH_HOME_MS, BENCH_REPLICA_MS; BENCH_ROUNDS, BENCH_REQUESTS, BENCH_CONCURRENCY).
@@ -16,8 +18,9 @@ script=bench/run.mjs
 case "${1:-}" in
   --regions) script=bench/regions.mjs ;;
   --login) script=bench/login.mjs ;;
+  --oidc) script=bench/oidc.mjs ;;
   "") ;;
-  *) echo "usage: npm run bench [-- --regions | --login]" >&2; exit 2 ;;
+  *) echo "usage: npm run bench [-- --regions | --login | --oidc]" >&2; exit 2 ;;
 esac
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"

@@ -248,6 +248,52 @@ fn the_login_page_is_branded_strict_and_never_an_open_redirect() {
 }
 
 #[test]
+fn the_login_page_carries_the_tenants_logo_and_accent_colour_and_nothing_else() {
+    let (_t, app, _sink) = setup("page-branding");
+    let page = || {
+        let r = app.call("GET", "/login", HOST, &[], None);
+        assert_eq!(r.status, 200);
+        let csp = r.headers["content-security-policy"].to_str().unwrap_or("").to_string();
+        (String::from_utf8_lossy(&r.body).into_owned(), csp)
+    };
+    let (plain, csp) = page();
+    assert!(csp.contains("; img-src 'self'; "), "{csp}");
+    assert!(plain.contains("--accent: #2f5bd3;") && !plain.contains("<img"), "the default look");
+    let branded = json!({"name": "Acme", "branding": {"logo_url": "https://cdn.acme.test/brand/logo.svg",
+        "accent_color": "#FF6600"}});
+    let r = app.admin("PUT", "/v1/admin/tenants/acme", Some(branded));
+    assert_eq!(r.status, 200, "{}", r.json);
+    assert_eq!(
+        r.json["branding"],
+        json!({"logo_url": "https://cdn.acme.test/brand/logo.svg", "accent_color": "#ff6600"})
+    );
+    let (html, csp) = page();
+    assert!(
+        html.contains(r#"<img id="logo" src="https://cdn.acme.test/brand/logo.svg" alt="" height="48">"#),
+        "{html}"
+    );
+    assert!(html.contains("--accent: #ff6600;"));
+    assert!(csp.contains("; img-src 'self' https://cdn.acme.test; "), "images from the logo's origin only: {csp}");
+    // Only #rrggbb reaches the style sheet; only an https logo the page.
+    for (branding, message) in [
+        (json!({"accent_color": "red; } body { display: none"}), "branding.accent_color: must be a colour as #rrggbb"),
+        (json!({"logo_url": "javascript:alert(1)"}), "branding.logo_url: must start with https:// (or http://)"),
+        (
+            json!({"logo_url": "https://cdn.acme.test/l.svg?\"><script>"}),
+            "branding.logo_url: a base URL has no query, fragment or user",
+        ),
+        (
+            json!({"logo_url": "http://cdn.acme.test/logo.png"}),
+            "branding.logo_url: must be https:// (http:// only for localhost and 127.0.0.1)",
+        ),
+    ] {
+        let r = app.admin("PUT", "/v1/admin/tenants/acme", Some(json!({"name": "Acme", "branding": branding})));
+        assert_eq!((r.status, r.json["error"]["message"].as_str()), (400, Some(message)), "{}", r.json);
+    }
+    assert!(page().0.contains("--accent: #ff6600;"), "a refused change changes nothing");
+}
+
+#[test]
 fn json_answers_are_nosniff_no_store_and_https_answers_carry_hsts() {
     let (_t, app, _sink) = setup("headers");
     let token = mint(&app);

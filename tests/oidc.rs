@@ -1047,3 +1047,25 @@ fn deleting_a_client_revokes_its_grants() {
     assert_eq!(refresh_with(&app, &secret, &refresh).json["error"], "invalid_grant");
     assert_eq!(userinfo(&app, &access).status, 401);
 }
+
+#[test]
+fn a_tenant_may_issue_refresh_tokens_without_offline_access() {
+    let (_t, app, secret) = setup("oidc-refresh-always");
+    let token = session(&app, "u-1", "ada@acme.test");
+    let mut request = web_request("st");
+    request[3].1 = "openid email".into();
+    let code_of = |request: &[(&'static str, String)]| {
+        let (_, params) = location(&authorize(&app, Some(&token), &pairs(request)));
+        param(&params, "code").expect("a code").to_string()
+    };
+    let r = redeem(&app, &secret, &code_of(&request), VERIFIER);
+    assert_eq!((r.status, r.json.get("refresh_token")), (200, None), "by default: only with offline_access");
+    let tenant = json!({"name": "acme", "oidc": {"refresh_tokens": "always"}});
+    let put = app.admin("PUT", "/v1/admin/tenants/acme", Some(tenant));
+    assert_eq!((put.status, put.json["oidc"].clone()), (200, json!({"refresh_tokens": "always"})));
+    let r = redeem(&app, &secret, &code_of(&request), VERIFIER);
+    assert_eq!(r.status, 200, "{}", r.json);
+    let refresh = r.json["refresh_token"].as_str().expect("a refresh token by the tenant's setting");
+    let next = refresh_with(&app, &secret, refresh);
+    assert_eq!((next.status, next.json["scope"].as_str()), (200, Some("openid email")), "{}", next.json);
+}

@@ -44,6 +44,8 @@ fn tenant_crud_with_exact_bodies() {
         "protect": false,
         "code_webhook_url": null,
         "jwt": {"ttl_secs": 300, "audience": "acme"},
+        "branding": {},
+        "oidc": {"refresh_tokens": "offline_access"},
         "secrets_valid": {"origin": 1, "webhook": 1, "jwt": 1},
         "created_at": "2027-01-15T08:00:00Z",
         "updated_at": "2027-01-15T08:00:00Z",
@@ -69,6 +71,8 @@ fn tenant_crud_with_exact_bodies() {
             "login_code": {"length": 6, "ttl_secs": 600, "max_attempts": 5},
             "origin": null, "protect": true, "code_webhook_url": null,
             "jwt": {"ttl_secs": 300, "audience": "acme"},
+            "branding": {},
+            "oidc": {"refresh_tokens": "offline_access"},
             "secrets_valid": {"origin": 1, "webhook": 1, "jwt": 1},
             "created_at": "2027-01-15T08:00:00Z", "updated_at": "2027-01-15T08:01:00Z",
         })
@@ -274,7 +278,7 @@ fn invalid_input_is_a_named_400() {
             "/v1/admin/tenants/acme",
             json!({"name": "A", "colour": 1}),
             "unknown_fields",
-            "unknown field(s): colour; accepted: name, allowed_origins, session, login_code, origin, protect, code_webhook_url, jwt",
+            "unknown field(s): colour; accepted: name, allowed_origins, session, login_code, origin, protect, code_webhook_url, jwt, branding, oidc",
         ),
         (
             "/v1/admin/tenants/acme",

@@ -59,6 +59,9 @@ fn normalized_path(raw: &str) -> String {
     format!("/{}", out.join("/"))
 }
 
+/// The page's accent colour when the tenant sets none.
+const DEFAULT_ACCENT: &str = "#2f5bd3";
+
 /// `GET /login?return_to=&login_hint=`: the hosted login page, branded with the tenant's name,
 /// its email field filled with the hint.
 pub(crate) fn login_page(tenant: &Tenant, request: &Request, random: &dyn Random) -> Result<Response, ApiError> {
@@ -69,7 +72,17 @@ pub(crate) fn login_page(tenant: &Tenant, request: &Request, random: &dyn Random
     // An OpenID Connect `login_hint`: the email field starts with it.
     let hint = body::query(request, "login_hint").ok().flatten().filter(|h| h.len() <= 254).unwrap_or_default();
     let nonce = b64url(&random.bytes::<18>());
+    // Branding: the accent is `#rrggbb` (checked when set), the logo an https URL whose origin
+    // alone the CSP lets images come from.
+    let accent = tenant.branding.accent_color.as_deref().unwrap_or(DEFAULT_ACCENT);
+    let logo = tenant.branding.logo_url.as_deref().and_then(|url| Some((url, origin_of(url)?)));
+    let logo_tag = logo.as_ref().map_or_else(String::new, |(url, _)| {
+        format!("<img id=\"logo\" src=\"{}\" alt=\"\" height=\"48\">", html_escape(url))
+    });
+    let img_src = logo.map_or_else(|| "'self'".to_string(), |(_, origin)| format!("'self' {origin}"));
     let html = include_str!("login_page.html")
+        .replace("{{logo}}", &logo_tag)
+        .replace("{{accent}}", accent)
         .replace("{{name}}", &html_escape(&tenant.name))
         .replace("{{return_to}}", &html_escape(&return_to))
         .replace("{{login_hint}}", &html_escape(&hint))
@@ -77,7 +90,7 @@ pub(crate) fn login_page(tenant: &Tenant, request: &Request, random: &dyn Random
     let mut response = empty_response(200);
     *response.body_mut() = html.into_bytes();
     let csp = format!(
-        "default-src 'none'; script-src 'nonce-{nonce}'; style-src 'nonce-{nonce}'; connect-src 'self'; img-src 'self'; \
+        "default-src 'none'; script-src 'nonce-{nonce}'; style-src 'nonce-{nonce}'; connect-src 'self'; img-src {img_src}; \
          form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
     );
     let headers = response.headers_mut();

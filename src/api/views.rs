@@ -283,6 +283,10 @@ pub struct TenantView<'a> {
     pub protect: bool,
     pub code_webhook_url: Option<&'a str>,
     pub jwt: JwtView<'a>,
+    #[cfg(any(not(target_arch = "wasm32"), feature = "admin"))]
+    pub branding: &'a crate::domain::tenants::Branding,
+    #[cfg(any(not(target_arch = "wasm32"), feature = "admin"))]
+    pub oidc: crate::domain::tenants::OidcSettings,
     /// How many origin and webhook secrets and JWT keys are valid (2 while a rotation overlaps).
     pub secrets_valid: SecretsValid,
     pub created_at: &'a str,
@@ -341,6 +345,10 @@ impl<'a> From<&'a Tenant> for TenantView<'a> {
             protect: t.protect,
             code_webhook_url: t.code_webhook_url.as_deref(),
             jwt: JwtView { ttl_secs: t.jwt.ttl_secs, audience: t.jwt_audience() },
+            #[cfg(any(not(target_arch = "wasm32"), feature = "admin"))]
+            branding: &t.branding,
+            #[cfg(any(not(target_arch = "wasm32"), feature = "admin"))]
+            oidc: t.oidc,
             secrets_valid: SecretsValid {
                 origin: t.secrets.origin.len().max(1),
                 webhook: t.secrets.webhook.len().max(1),

@@ -311,6 +311,10 @@ pub fn tenant() -> crate::domain::tenants::Tenant {
         protect: false,
         code_webhook_url: None,
         jwt: JwtSettings::default(),
+        #[cfg(any(not(target_arch = "wasm32"), feature = "admin"))]
+        branding: crate::domain::tenants::Branding::default(),
+        #[cfg(any(not(target_arch = "wasm32"), feature = "admin"))]
+        oidc: crate::domain::tenants::OidcSettings::default(),
         created_at: String::new(),
         updated_at: String::new(),
         generation: "g1".into(),

@@ -399,7 +399,9 @@ pub async fn redeem(
     };
     let grant_secret = random.secret_b64();
     let grant_id = hash_b64(grant_secret.as_bytes());
-    let (refresh_token, refresh_hash) = if stored.scopes.iter().any(|s| s == "offline_access") {
+    let offline = stored.scopes.iter().any(|s| s == "offline_access")
+        || tenant.oidc.refresh_tokens == crate::domain::tenants::RefreshTokens::Always;
+    let (refresh_token, refresh_hash) = if offline {
         let rotating = random.secret_b64();
         (Some(format!("{grant_secret}.{rotating}")), Some(hash_b64(rotating.as_bytes())))
     } else {

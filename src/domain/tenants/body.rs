@@ -4,7 +4,9 @@
 
 use serde::Deserialize;
 
-use super::{DAY, DEFAULT_JWT_TTL_SECS, JwtSettings, LoginCodeSettings, SessionSettings};
+use super::{
+    Branding, DAY, DEFAULT_JWT_TTL_SECS, JwtSettings, LoginCodeSettings, OidcSettings, RefreshTokens, SessionSettings,
+};
 use crate::domain::budgets::Limits;
 use crate::values::host::{self, InvalidHost};
 use crate::values::input::{Bounded, Flag, Invalid, List, optional_object};
@@ -29,6 +31,42 @@ pub struct TenantBody {
     code_webhook_url: Option<WebhookUrl>,
     #[serde(default, deserialize_with = "optional_object")]
     jwt: Option<JwtBody>,
+    #[serde(default, deserialize_with = "optional_object")]
+    branding: Option<BrandingBody>,
+    #[serde(default, deserialize_with = "optional_object")]
+    oidc: Option<OidcBody>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BrandingBody {
+    #[serde(default)]
+    logo_url: Option<WebhookUrl>,
+    #[serde(default)]
+    accent_color: Option<AccentColor>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OidcBody {
+    #[serde(default)]
+    refresh_tokens: Option<RefreshTokens>,
+}
+
+/// A colour as `#rrggbb` (stored lowercase): nothing else reaches the page's style sheet.
+#[derive(Debug, Deserialize)]
+#[serde(try_from = "String")]
+struct AccentColor(String);
+
+impl TryFrom<String> for AccentColor {
+    type Error = &'static str;
+    fn try_from(raw: String) -> Result<Self, &'static str> {
+        let hex = raw.strip_prefix('#').filter(|h| h.len() == 6 && h.bytes().all(|b| b.is_ascii_hexdigit()));
+        match hex {
+            Some(h) => Ok(Self(format!("#{}", h.to_ascii_lowercase()))),
+            None => Err("must be a colour as #rrggbb"),
+        }
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -131,6 +169,8 @@ pub struct TenantSpec {
     pub protect: bool,
     pub code_webhook_url: Option<String>,
     pub jwt: JwtSettings,
+    pub branding: Branding,
+    pub oidc: OidcSettings,
 }
 
 impl TenantSpec {
@@ -144,6 +184,7 @@ impl TenantSpec {
             let targets = [
                 ("origin", body.origin.as_ref().map(|u| u.0.as_str())),
                 ("code_webhook_url", body.code_webhook_url.as_ref().map(|u| u.0.as_str())),
+                ("branding.logo_url", body.branding.as_ref().and_then(|b| b.logo_url.as_ref()).map(|u| u.0.as_str())),
             ];
             for (field, url) in targets {
                 if let Some(url) = url
@@ -212,6 +253,11 @@ impl TenantSpec {
                 ttl_secs: body.jwt.as_ref().and_then(|j| j.ttl_secs).map_or(DEFAULT_JWT_TTL_SECS, |b| b.0),
                 audience: body.jwt.and_then(|j| j.audience).map(|a| a.0),
             },
+            branding: Branding {
+                logo_url: body.branding.as_ref().and_then(|b| b.logo_url.as_ref()).map(|u| u.0.clone()),
+                accent_color: body.branding.and_then(|b| b.accent_color).map(|c| c.0),
+            },
+            oidc: OidcSettings { refresh_tokens: body.oidc.and_then(|o| o.refresh_tokens).unwrap_or_default() },
         })
     }
 }

@@ -85,6 +85,36 @@ impl Default for JwtSettings {
     }
 }
 
+/// How the tenant's hosted login page looks besides its name (admin Worker only: the edge never
+/// shows a page, and never reads these fields).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Branding {
+    /// An https image shown above the name (the page's CSP allows images from its origin only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub logo_url: Option<String>,
+    /// `#rrggbb`, lowercase: the page's buttons and links.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub accent_color: Option<String>,
+}
+
+/// When the OpenID Provider issues refresh tokens.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RefreshTokens {
+    /// Only when the authorization asked for (and the client may have) `offline_access`.
+    #[default]
+    OfflineAccess,
+    /// With every code redeemed.
+    Always,
+}
+
+/// The tenant's OpenID Provider settings.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OidcSettings {
+    #[serde(default)]
+    pub refresh_tokens: RefreshTokens,
+}
+
 /// A tenant as stored. `generation` is a random id made when the tenant is created and kept when
 /// it is replaced: records of a deleted tenant never come back to life under a new one.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -101,6 +131,12 @@ pub struct Tenant {
     pub code_webhook_url: Option<String>,
     #[serde(default)]
     pub jwt: JwtSettings,
+    #[cfg(any(not(target_arch = "wasm32"), feature = "admin"))]
+    #[serde(default)]
+    pub branding: Branding,
+    #[cfg(any(not(target_arch = "wasm32"), feature = "admin"))]
+    #[serde(default)]
+    pub oidc: OidcSettings,
     pub created_at: String,
     pub updated_at: String,
     pub generation: String,
@@ -336,6 +372,10 @@ pub async fn put(
             protect: spec.protect,
             code_webhook_url: spec.code_webhook_url.clone(),
             jwt: spec.jwt.clone(),
+            #[cfg(any(not(target_arch = "wasm32"), feature = "admin"))]
+            branding: spec.branding.clone(),
+            #[cfg(any(not(target_arch = "wasm32"), feature = "admin"))]
+            oidc: spec.oidc,
             created_at,
             updated_at: now.clone(),
             generation,
@@ -534,6 +574,8 @@ mod tests {
                 protect: false,
                 code_webhook_url: None,
                 jwt: JwtSettings { ttl_secs: 300, audience: None },
+                branding: Branding::default(),
+                oidc: OidcSettings::default(),
             }
         );
     }
@@ -619,6 +661,18 @@ mod tests {
                 json!({"name": "A", "code_webhook_url": "http://hooks.example.com/x"}),
                 "code_webhook_url: must be https:// (http:// only for localhost and 127.0.0.1)",
             ),
+            (
+                json!({"name": "A", "branding": {"accent_color": "#12345g"}}),
+                "branding.accent_color: must be a colour as #rrggbb",
+            ),
+            (
+                json!({"name": "A", "branding": {"accent_color": "#fff"}}),
+                "branding.accent_color: must be a colour as #rrggbb",
+            ),
+            (
+                json!({"name": "A", "branding": {"logo_url": "http://cdn.example.com/l.png"}}),
+                "branding.logo_url: must be https:// (http:// only for localhost and 127.0.0.1)",
+            ),
         ];
         for (body, message) in cases {
             let (field, problem) = message.split_once(": ").unwrap_or_default();
@@ -627,12 +681,37 @@ mod tests {
     }
 
     #[test]
+    fn branding_and_oidc_settings() {
+        let s = spec(
+            json!({"name": "A", "branding": {"logo_url": "https://cdn.example.com/l.png", "accent_color": "#AB12cd"},
+            "oidc": {"refresh_tokens": "always"}}),
+        )
+        .unwrap_or_else(|e| panic!("{e:?}"));
+        assert_eq!(
+            s.branding,
+            Branding { logo_url: Some("https://cdn.example.com/l.png".into()), accent_color: Some("#ab12cd".into()) }
+        );
+        assert_eq!(s.oidc.refresh_tokens, RefreshTokens::Always);
+        let s = spec(json!({"name": "A"})).unwrap_or_else(|e| panic!("{e:?}"));
+        assert_eq!((s.branding, s.oidc.refresh_tokens), (Branding::default(), RefreshTokens::OfflineAccess));
+        assert!(spec(json!({"name": "A", "oidc": {"refresh_tokens": "sometimes"}})).is_err());
+        // In production a logo is https to a public host, as a webhook is.
+        let body = decode::<TenantBody>(&json!({"name": "A", "branding": {"logo_url": "https://127.0.0.1/l.png"}}));
+        let refused = TenantSpec::from_body(body.unwrap_or_else(|e| panic!("{e:?}")), false, &Limits::default());
+        let message = match refused {
+            Err(Invalid::Field { message, .. }) => message,
+            other => panic!("{other:?}"),
+        };
+        assert!(message.starts_with("branding.logo_url: "), "{message}");
+    }
+
+    #[test]
     fn unknown_fields_are_named_at_every_level() {
         assert_eq!(
             spec(json!({"name": "A", "colour": "red", "id": "x"})),
             Err(Invalid::with_code(
                 "unknown_fields",
-                "unknown field(s): colour, id; accepted: name, allowed_origins, session, login_code, origin, protect, code_webhook_url, jwt"
+                "unknown field(s): colour, id; accepted: name, allowed_origins, session, login_code, origin, protect, code_webhook_url, jwt, branding, oidc"
             ))
         );
         assert_eq!(
@@ -691,6 +770,11 @@ mod tests {
             protect: false,
             code_webhook_url: Some("https://hooks.acme.test/codes".into()),
             jwt: JwtSettings { ttl_secs: 120, audience: Some("api".into()) },
+            branding: Branding {
+                logo_url: Some("https://cdn.acme.test/l.svg".into()),
+                accent_color: Some("#ff6600".into()),
+            },
+            oidc: OidcSettings { refresh_tokens: RefreshTokens::Always },
             created_at: "2026-01-01T00:00:00Z".into(),
             updated_at: "2026-01-02T00:00:00Z".into(),
             generation: "g1".into(),
