@@ -4,6 +4,7 @@
 // once) and the token request (a code redeemed: one transaction, an ID token and an access token
 // signed) for an RS256 client and an EdDSA client, interleaved, one request at a time, the CPU of
 // the workerd process read from /proc around each. Writes .run/bench/oidc.{json,md}.
+import { createHash } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { request } from 'node:http';
@@ -15,7 +16,7 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 6);
 const TOKENS = Number(process.env.BENCH_TOKENS ?? 25);
 const REDIRECT = 'https://app.bench.test/cb';
 const VERIFIER = 'dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk';
-const CHALLENGE = 'E9Melhoa2OwvFrEMTJguCHaoeP1t8ES1DiVQ1GmHpWE'; // BASE64URL(SHA-256(VERIFIER)), RFC 7636 B
+const CHALLENGE = createHash('sha256').update(VERIFIER).digest('base64url'); // RFC 7636 §4.2, S256
 
 async function main() {
   const admin = dynauth('admin', join(ROOT, 'build-admin'));
