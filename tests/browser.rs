@@ -291,6 +291,9 @@ fn the_login_page_carries_the_tenants_logo_and_accent_colour_and_nothing_else() 
         assert_eq!((r.status, r.json["error"]["message"].as_str()), (400, Some(message)), "{}", r.json);
     }
     assert!(page().0.contains("--accent: #ff6600;"), "a refused change changes nothing");
+    // A hint is shown as given, never filled in as a placeholder (the nonce stays in the header).
+    let r = app.call("GET", "/login?login_hint=%7B%7Bnonce%7D%7D", HOST, &[], None);
+    assert!(String::from_utf8_lossy(&r.body).contains(r#"value="{{nonce}}""#));
 }
 
 #[test]

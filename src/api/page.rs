@@ -80,13 +80,18 @@ pub(crate) fn login_page(tenant: &Tenant, request: &Request, random: &dyn Random
         format!("<img id=\"logo\" src=\"{}\" alt=\"\" height=\"48\">", html_escape(url))
     });
     let img_src = logo.map_or_else(|| "'self'".to_string(), |(_, origin)| format!("'self' {origin}"));
-    let html = include_str!("login_page.html")
-        .replace("{{logo}}", &logo_tag)
-        .replace("{{accent}}", accent)
-        .replace("{{name}}", &html_escape(&tenant.name))
-        .replace("{{return_to}}", &html_escape(&return_to))
-        .replace("{{login_hint}}", &html_escape(&hint))
-        .replace("{{nonce}}", &nonce);
+    let (name, return_to, hint) = (html_escape(&tenant.name), html_escape(&return_to), html_escape(&hint));
+    let html = fill(
+        include_str!("login_page.html"),
+        &[
+            ("logo", &logo_tag),
+            ("accent", accent),
+            ("name", &name),
+            ("return_to", &return_to),
+            ("login_hint", &hint),
+            ("nonce", &nonce),
+        ],
+    );
     let mut response = empty_response(200);
     *response.body_mut() = html.into_bytes();
     let csp = format!(
@@ -100,6 +105,29 @@ pub(crate) fn login_page(tenant: &Tenant, request: &Request, random: &dyn Random
     }
     add_html_security_headers(&mut response);
     Ok(response)
+}
+
+/// `template` with each `{{key}}` replaced by its value, in one pass: a value is never read
+/// again, so one holding `{{nonce}}` stays that text. An unknown key is left as it is.
+fn fill(template: &str, values: &[(&str, &str)]) -> String {
+    let mut out = String::with_capacity(template.len() + 256);
+    let mut rest = template;
+    while let Some(start) = rest.find("{{") {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 2..];
+        match after.find("}}").and_then(|end| values.iter().find(|(k, _)| *k == &after[..end]).map(|(_, v)| (end, v))) {
+            Some((end, value)) => {
+                out.push_str(value);
+                rest = &after[end + 2..];
+            }
+            None => {
+                out.push_str("{{");
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 /// The headers every HTML answer carries.
@@ -185,6 +213,12 @@ mod tests {
         ] {
             assert_eq!(normalized_path(raw), want, "{raw}");
         }
+    }
+
+    #[test]
+    fn placeholders_are_filled_once() {
+        let filled = fill("<p a=\"{{a}}\">{{b}}</p>{{c}}{{", &[("a", "{{b}}"), ("b", "x")]);
+        assert_eq!(filled, "<p a=\"{{b}}\">x</p>{{c}}{{");
     }
 
     #[test]

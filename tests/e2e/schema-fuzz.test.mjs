@@ -71,11 +71,13 @@ test('Schemathesis: every request the description allows is taken, and every ans
     'not_a_server_error', 'positive_data_acceptance', 'status_code_conformance', 'content_type_conformance',
     'response_headers_conformance', 'response_schema_conformance',
   ];
+  // One worker: with two, Hypothesis's lambda-description cache (hypothesis/internal/lambda_sources.py)
+  // is raced by the threads and a run ends in a KeyError now and then (seen in CI, 2026-12-03).
   const { code, output } = await schemathesis(dir, [
     'run', join(ROOT, 'docs/openapi.json'), '--url', worker.url,
     '--checks', checks.join(','), '--phases', 'examples,coverage,fuzzing',
     '--max-examples', process.env.DYNAUTH_FUZZ_EXAMPLES ?? '30', '--seed', process.env.DYNAUTH_FUZZ_SEED ?? '22',
-    '--exclude-path-regex', '/domains/.*/verify$', '--workers', '2', '--request-timeout', '30',
+    '--exclude-path-regex', '/domains/.*/verify$', '--workers', '1', '--request-timeout', '30',
   ]);
   const summary = output.slice(output.lastIndexOf('SUMMARY'));
   assert.equal(code, 0, `schemathesis found failures:\n${output.slice(-12_000)}`);
