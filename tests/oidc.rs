@@ -960,18 +960,20 @@ fn a_session_ending_tells_each_client_by_a_signed_logout_token() {
     // The session signs in to bc twice and to web (no back-channel URI) once.
     let mut request = web_request("st");
     request[1].1 = "bc".into();
-    for _ in 0..2 {
-        let r = authorize(&app, Some(&token), &pairs(&request));
-        let (_, params) = location(&r);
+    let sign_in_to_bc = |token: &str| {
+        let (_, params) = location(&authorize(&app, Some(token), &pairs(&request)));
         let c = param(&params, "code").expect("a code").to_string();
         let form = [
             ("grant_type", "authorization_code"),
-            ("code", c.as_str()),
+            ("code", &c),
             ("redirect_uri", REDIRECT),
             ("code_verifier", VERIFIER),
         ];
         let auth = format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("bc:{bc_secret}")));
         assert_eq!(form_call(&app, "/v1/oauth/token", Some(&auth), &form).status, 200);
+    };
+    for _ in 0..2 {
+        sign_in_to_bc(&token);
     }
     redeem(&app, &secret, &code(&app, &token), VERIFIER);
     assert!(sink.raw.lock().expect("the sink").is_empty());
@@ -1007,17 +1009,7 @@ fn a_session_ending_tells_each_client_by_a_signed_logout_token() {
     assert_ne!(again["jti"], logout["jti"]);
     // The user's own logout tells too.
     let token = session(&app, "u-1", "ada@acme.test");
-    let r = authorize(&app, Some(&token), &pairs(&request));
-    let (_, params) = location(&r);
-    let c = param(&params, "code").expect("a code").to_string();
-    let form = [
-        ("grant_type", "authorization_code"),
-        ("code", c.as_str()),
-        ("redirect_uri", REDIRECT),
-        ("code_verifier", VERIFIER),
-    ];
-    let auth = format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("bc:{bc_secret}")));
-    assert_eq!(form_call(&app, "/v1/oauth/token", Some(&auth), &form).status, 200);
+    sign_in_to_bc(&token);
     let r = app.call("POST", "/v1/logout", HOST, &[("authorization", &format!("Bearer {token}"))], None);
     assert_eq!(r.status, 204);
     let sent = sink.raw.lock().expect("the sink").clone();
