@@ -278,7 +278,7 @@ fn invalid_input_is_a_named_400() {
             "/v1/admin/tenants/acme",
             json!({"name": "A", "colour": 1}),
             "unknown_fields",
-            "unknown field(s): colour; accepted: name, allowed_origins, session, login_code, origin, protect, code_webhook_url, jwt, branding, oidc",
+            "unknown field(s): colour; accepted: name, allowed_origins, session, login_code, origin, protect, code_webhook_url, jwt, branding, oidc, authjs",
         ),
         (
             "/v1/admin/tenants/acme",

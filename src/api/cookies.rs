@@ -14,6 +14,7 @@
 
 use super::{Request, Response};
 use crate::config::Config;
+use crate::domain::sessions::authjs::AuthjsToken;
 use crate::domain::sessions::{Device, SessionToken};
 use crate::values::host;
 
@@ -55,6 +56,30 @@ pub fn presented(request: &Request, mode: CookieMode) -> Option<Presented> {
     let raw = cookie_value(headers, COOKIE)
         .or_else(|| if mode == CookieMode::Local { cookie_value(headers, LOCAL_COOKIE) } else { None })?;
     Some(Presented { raw, bearer: false })
+}
+
+/// The Auth.js session token `request` presents to a tenant of `store`: `Authorization: Bearer`,
+/// else the first of the store's cookies it carries.
+pub fn authjs_presented(
+    request: &Request,
+    store: &crate::domain::tenants::AuthjsStore,
+) -> Option<(Presented, AuthjsToken)> {
+    let presented = match bearer(request) {
+        Some(token) => Presented { raw: token.to_string(), bearer: true },
+        None => {
+            let raw = store.cookies.iter().find_map(|name| cookie_value(request.headers(), name))?;
+            Presented { raw, bearer: false }
+        }
+    };
+    let token = AuthjsToken::parse(&presented.raw)?;
+    Some((presented, token))
+}
+
+/// `Set-Cookie` that clears cookie `name` (an Auth.js one: `Path=/`, and `Secure` for the
+/// `__Secure-` and `__Host-` names, which browsers require).
+pub fn clear_named(name: &str) -> String {
+    let secure = if name.starts_with("__Secure-") || name.starts_with("__Host-") { "; Secure" } else { "" };
+    format!("{name}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0{secure}")
 }
 
 /// The credentials of `Authorization: Bearer <token>`, trimmed; the scheme's case does not

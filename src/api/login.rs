@@ -72,6 +72,13 @@ fn from_browser(request: &Request) -> bool {
 /// presents its binding from an earlier start keeps it, and that start's code is superseded.
 pub(crate) async fn start(ctx: &Ctx<'_>, request: &Request, tenant: Rc<Tenant>) -> Result<Outcome, ApiError> {
     only(request.method(), "POST")?;
+    if tenant.authjs.is_some() {
+        // Its sessions are read from its Auth.js table: a dynauth session would never count.
+        return Err(ApiError::Conflict {
+            code: "sign_in_elsewhere",
+            message: "this tenant's sessions are its Auth.js app's: sign in through the app".into(),
+        });
+    }
     let StartBody { email, deliver, binding } = body::json(request)?;
     let in_body = deliver == Some(Deliver::Body);
     let mode = CookieMode::of(ctx.config, request);

@@ -132,7 +132,7 @@ pub(crate) async fn authorize(ctx: &Ctx<'_>, request: &Request, tenant: Rc<Tenan
         Ok(a) => a,
         Err(e) => return back(e),
     };
-    if let Some((session, _)) = session::live_session(ctx, request, &tenant).await?
+    if let Some((session, _)) = session::live_session(ctx, request, &tenant, true).await?
         && authorization.satisfied_by(&session, ctx.now_secs())
     {
         let code =
@@ -621,7 +621,7 @@ pub(crate) async fn end_session(ctx: &Ctx<'_>, request: &Request, tenant: Rc<Ten
     };
     let state = params.get("state").ok().flatten().filter(|s| s.len() <= oidc::MAX_STATE);
     let mode = super::cookies::CookieMode::of(ctx.config, request);
-    if let Some((session, _)) = session::live_session(ctx, request, &tenant).await? {
+    if let Some((session, _)) = session::live_session(ctx, request, &tenant, false).await? {
         let named = hint.as_ref().is_some_and(|h| match &h.sid {
             Some(sid) => *sid == session.id,
             None => h.sub == session.user_id,

@@ -29,15 +29,17 @@ use crate::domain::tenants::{SecretKind, Tenant};
 /// stays behind whoever's it is (see [`forward`]).
 pub(crate) async fn gateway(ctx: &Ctx<'_>, request: &Request, tenant: Rc<Tenant>) -> Result<Outcome, ApiError> {
     let mut plan = forward(&tenant, request)?;
-    let live = live_session(ctx, request, &tenant).await?;
+    let live = live_session(ctx, request, &tenant, false).await?;
     let Some((session, _)) = live else {
-        if !tenant.protect {
+        // An Auth.js app's own routes (its sign-in among them) are never gated.
+        let authjs_route = tenant.authjs.as_ref().is_some_and(|a| under(request.uri().path(), &a.base_path));
+        if !tenant.protect || authjs_route {
             return Ok(Outcome::Forward(plan));
         }
         return if accepts_json(request) {
             Err(invalid_session())
         } else {
-            Ok(Outcome::Respond(login_redirect(request)))
+            Ok(Outcome::Respond(login_redirect(request, &tenant)))
         };
     };
     let host = plan.headers.get("x-forwarded-host").and_then(|v| v.to_str().ok()).unwrap_or("");
@@ -72,11 +74,21 @@ fn accepts_json(request: &Request) -> bool {
         .any(|v| v.contains("application/json") || v.contains("+json"))
 }
 
-/// 302 to the hosted login page, returning to this path and query.
-fn login_redirect(request: &Request) -> super::Response {
-    let back = request.uri().path_and_query().map(|p| p.as_str()).unwrap_or("/");
+/// Whether `path` is `base` or below it (`/api/auth`, `/api/auth/signin`; not `/api/authx`).
+fn under(path: &str, base: &str) -> bool {
+    path.strip_prefix(base).is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+}
+
+/// 302 to the hosted login page (an Auth.js tenant's: its app's sign-in page), returning to
+/// this path and query.
+fn login_redirect(request: &Request, tenant: &Tenant) -> super::Response {
+    let back = body::encode_component(request.uri().path_and_query().map(|p| p.as_str()).unwrap_or("/"));
+    let location = match &tenant.authjs {
+        Some(a) => format!("{}/signin?callbackUrl={back}", a.base_path),
+        None => format!("/login?return_to={back}"),
+    };
     let mut response = empty_response(302);
-    if let Ok(v) = HeaderValue::from_str(&format!("/login?return_to={}", body::encode_component(back))) {
+    if let Ok(v) = HeaderValue::from_str(&location) {
         response.headers_mut().insert(http::header::LOCATION, v);
     }
     response

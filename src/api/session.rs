@@ -5,8 +5,8 @@ use std::rc::Rc;
 
 use super::cookies::{self, CookieMode, Presented};
 use super::{ApiError, Ctx, Deferred, Outcome, Request, json_response, only, views};
-use crate::domain::sessions::snapshot;
 use crate::domain::sessions::{self, Found, Session};
+use crate::domain::sessions::{authjs, snapshot};
 use crate::domain::tenants::Tenant;
 
 /// The live session a request presents (cookie or bearer token), and how it was presented: from
@@ -14,25 +14,39 @@ use crate::domain::tenants::Tenant;
 /// `cached` is true), else with ONE DynamoDB request; a slide, when due, is deferred. Anything
 /// else (no token, malformed, unknown, expired, idle-expired, revoked, another tenant's) is
 /// `None`.
+/// `email`: the answer shows the email (an Auth.js tenant's user is read for it when it says so).
 pub(crate) async fn live_session(
     ctx: &Ctx<'_>,
     request: &Request,
     tenant: &Tenant,
+    email: bool,
 ) -> Result<Option<(Session, Presented)>, ApiError> {
     let mode = CookieMode::of(ctx.config, request);
-    Ok(looked_up(ctx, request, tenant, mode, true).await?.map(|(session, presented, _)| (session, presented)))
+    Ok(looked_up(ctx, request, tenant, mode, true, email).await?.map(|(session, presented, _)| (session, presented)))
 }
 
 /// [`live_session`], and whether it came from the snapshot: the token the request presents, its
 /// snapshot cookie (a browser's), handed to [`sessions::find`]; a due slide is deferred.
-/// `use_cache: false` reads home consistently and never uses the snapshot.
+/// `use_cache: false` reads home consistently and never uses the snapshot. A tenant whose
+/// sessions are in an Auth.js table is read there ([`authjs::find`]), from its cookies or a
+/// bearer token.
 pub(crate) async fn looked_up(
     ctx: &Ctx<'_>,
     request: &Request,
     tenant: &Tenant,
     mode: CookieMode,
     use_cache: bool,
+    email: bool,
 ) -> Result<Option<(Session, Presented, bool)>, ApiError> {
+    if let Some(store) = &tenant.authjs {
+        let Some((presented, token)) = cookies::authjs_presented(request, store) else {
+            return Ok(None);
+        };
+        let raw = (!presented.bearer).then(|| cookies::cookie_value(request.headers(), mode.cache_name())).flatten();
+        let snapshot = raw.as_deref().map(|raw| sessions::Presented { raw, token_secret: ctx.token_secret() });
+        let found = authjs::find(&ctx.regions, tenant, store, &token, snapshot, ctx.now, !use_cache, email).await?;
+        return Ok(found.map(|f| (f.session, presented, f.from_snapshot)));
+    }
     let Some(presented) = cookies::presented(request, mode) else {
         return Ok(None);
     };
@@ -61,7 +75,7 @@ pub(crate) fn invalid_session() -> ApiError {
 pub(crate) async fn lookup(ctx: &Ctx<'_>, request: &Request, tenant: Rc<Tenant>) -> Result<Outcome, ApiError> {
     only(request.method(), "GET")?;
     let mode = CookieMode::of(ctx.config, request);
-    match looked_up(ctx, request, &tenant, mode, true).await? {
+    match looked_up(ctx, request, &tenant, mode, true, true).await? {
         Some((session, presented, cached)) => {
             let mut response = json_response(200, &views::LookedUp::from(&session));
             if !cached && !presented.bearer {
@@ -96,6 +110,9 @@ pub(crate) async fn logout(ctx: &Ctx<'_>, request: &Request, tenant: Rc<Tenant>)
         // It relies on the cookie: a foreign page must not be able to log a browser out.
         super::browser::check_origin(&tenant, request)?;
     }
+    if let Some(store) = &tenant.authjs {
+        return authjs_logout(ctx, request, &tenant, store, mode).await;
+    }
     if let Some(token) = presented.and_then(|p| p.token()) {
         let id = token.id();
         if sessions::revoke(&ctx.store, &tenant.id, &id, ctx.now_secs()).await? != sessions::Revoked::NoSuchSession {
@@ -115,4 +132,40 @@ pub(crate) fn clear_cookies(request: &Request, mode: CookieMode, response: &mut 
     if cookies::cookie_value(request.headers(), mode.cache_name()).is_some() {
         cookies::set_cookie(response, &mode.set_cache("", 0));
     }
+}
+
+#[cfg(any(not(target_arch = "wasm32"), feature = "admin"))]
+/// `POST /v1/logout` on a tenant whose sessions are Auth.js's: 403 `logout_not_allowed` unless
+/// `authjs.logout`; else the session item is deleted (as the adapter's `deleteSession`), and the
+/// Auth.js cookies the request carried and the snapshot are cleared: 204.
+async fn authjs_logout(
+    ctx: &Ctx<'_>,
+    request: &Request,
+    tenant: &Tenant,
+    store: &crate::domain::tenants::AuthjsStore,
+    mode: CookieMode,
+) -> Result<Outcome, ApiError> {
+    if !store.logout {
+        return Err(ApiError::Forbidden {
+            code: "logout_not_allowed",
+            message: "this tenant's sessions are its Auth.js app's: sign out there (authjs.logout is off)".into(),
+        });
+    }
+    if let Some((_, token)) = cookies::authjs_presented(request, store) {
+        let snapshot = cookies::cookie_value(request.headers(), mode.cache_name());
+        let user = snapshot.and_then(|raw| snapshot::vouched_user(ctx.token_secret(), tenant, &raw, &token.id()));
+        if authjs::end(ctx.store.db, store, &token, user).await? {
+            super::oidc::backchannel_logout(ctx, tenant, &[token.id()]).await?;
+        }
+    }
+    let mut response = super::empty_response(204);
+    for name in &store.cookies {
+        if cookies::cookie_value(request.headers(), name).is_some() {
+            cookies::set_cookie(&mut response, &cookies::clear_named(name));
+        }
+    }
+    if cookies::cookie_value(request.headers(), mode.cache_name()).is_some() {
+        cookies::set_cookie(&mut response, &mode.set_cache("", 0));
+    }
+    Ok(Outcome::Respond(response))
 }

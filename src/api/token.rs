@@ -23,7 +23,7 @@ pub(crate) async fn issue(ctx: &Ctx<'_>, request: &Request, tenant: Rc<Tenant>) 
         browser::check_origin(&tenant, request)?;
     }
     let issuer = issuer(request)?;
-    let Some((session, _, _)) = looked_up(ctx, request, &tenant, mode, false).await? else {
+    let Some((session, _, _)) = looked_up(ctx, request, &tenant, mode, false, true).await? else {
         return Err(invalid_session());
     };
     let now = ctx.now_secs();

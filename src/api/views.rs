@@ -58,7 +58,9 @@ pub struct SessionView<'a> {
     pub id: &'a SessionId,
     pub user_id: &'a UserId,
     pub email: Option<&'a Email>,
-    pub created_at: Time,
+    /// Absent for an Auth.js session: its item does not say when it began.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub created_at: Option<Time>,
     pub expires_at: Time,
     pub idle_expires_at: Time,
 }
@@ -69,7 +71,7 @@ impl<'a> From<&'a Session> for SessionView<'a> {
             id: &s.id,
             user_id: &s.user_id,
             email: s.email.as_ref(),
-            created_at: Time(s.created_at),
+            created_at: (s.created_at != 0).then_some(Time(s.created_at)),
             expires_at: Time(s.expires_at),
             idle_expires_at: Time(s.idle_expires_at),
         }
@@ -287,6 +289,8 @@ pub struct TenantView<'a> {
     pub branding: &'a crate::domain::tenants::Branding,
     #[cfg(any(not(target_arch = "wasm32"), feature = "admin"))]
     pub oidc: crate::domain::tenants::OidcSettings,
+    #[cfg(any(not(target_arch = "wasm32"), feature = "admin"))]
+    pub authjs: Option<&'a crate::domain::tenants::AuthjsStore>,
     /// How many origin and webhook secrets and JWT keys are valid (2 while a rotation overlaps).
     pub secrets_valid: SecretsValid,
     pub created_at: &'a str,
@@ -349,6 +353,8 @@ impl<'a> From<&'a Tenant> for TenantView<'a> {
             branding: &t.branding,
             #[cfg(any(not(target_arch = "wasm32"), feature = "admin"))]
             oidc: t.oidc,
+            #[cfg(any(not(target_arch = "wasm32"), feature = "admin"))]
+            authjs: t.authjs.as_ref(),
             secrets_valid: SecretsValid {
                 origin: t.secrets.origin.len().max(1),
                 webhook: t.secrets.webhook.len().max(1),

@@ -311,6 +311,7 @@ pub fn tenant() -> crate::domain::tenants::Tenant {
         protect: false,
         code_webhook_url: None,
         jwt: JwtSettings::default(),
+        authjs: None,
         #[cfg(any(not(target_arch = "wasm32"), feature = "admin"))]
         branding: crate::domain::tenants::Branding::default(),
         #[cfg(any(not(target_arch = "wasm32"), feature = "admin"))]

@@ -7,6 +7,7 @@
 //! A lookup is one consistent GetItem; expiry (absolute and idle), revocation and the tenant's
 //! generation are checked on every read, because DynamoDB's TTL deletion lags.
 
+pub mod authjs;
 pub mod snapshot;
 
 use std::fmt;
@@ -83,6 +84,7 @@ pub struct Session {
     pub user_id: UserId,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email: Option<Email>,
+    /// 0 for an Auth.js session ([`authjs`]): its item does not say.
     pub created_at: i64,
     pub expires_at: i64,
     pub idle_expires_at: i64,

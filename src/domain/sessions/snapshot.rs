@@ -68,14 +68,33 @@ pub fn seal(token_secret: &[u8], tenant: &Tenant, session: &Session, now: i64) -
 /// The session a snapshot cookie vouches for, when it is authentic (this tenant incarnation's
 /// key), unexpired at `now`, and of `token`. Anything else is `None`: the caller reads DynamoDB.
 pub fn unseal(token_secret: &[u8], tenant: &Tenant, raw: &str, token: &SessionToken, now: i64) -> Option<Session> {
+    unseal_id(token_secret, tenant, raw, &token.id(), now)
+}
+
+/// The snapshot's contents when it is authentic (this tenant incarnation's key) and of session
+/// `id`, however old.
+fn authentic(token_secret: &[u8], tenant: &Tenant, raw: &str, id: &SessionId) -> Option<Snapshot> {
     let (payload, mac) = raw.split_once('.')?;
     let expected = b64url(&hmac_parts(&key(token_secret, tenant), &[payload.as_bytes()]));
     if !constant_time_eq(mac.as_bytes(), expected.as_bytes()) {
         return None;
     }
     let snap: Snapshot = serde_json::from_slice(&b64url_decode(payload)?).ok()?;
+    (snap.s == *id).then_some(snap)
+}
+
+/// The user an authentic snapshot of session `id` names, however old it is: not an answer (it
+/// may be long revoked), only where to read the session consistently
+/// ([`super::authjs`]).
+pub fn vouched_user(token_secret: &[u8], tenant: &Tenant, raw: &str, id: &SessionId) -> Option<UserId> {
+    authentic(token_secret, tenant, raw, id).map(|snap| snap.u)
+}
+
+/// [`unseal`] for the session whose id is `id`.
+pub fn unseal_id(token_secret: &[u8], tenant: &Tenant, raw: &str, id: &SessionId, now: i64) -> Option<Session> {
+    let snap = authentic(token_secret, tenant, raw, id)?;
     let holds = now < snap.v && snap.v <= snap.x && snap.v <= snap.i && now >= snap.t;
-    if !holds || snap.s != token.id() {
+    if !holds {
         return None;
     }
     Some(Session {

@@ -5,7 +5,8 @@
 use serde::Deserialize;
 
 use super::{
-    Branding, DAY, DEFAULT_JWT_TTL_SECS, JwtSettings, LoginCodeSettings, OidcSettings, RefreshTokens, SessionSettings,
+    AUTHJS_COOKIES, AuthjsStore, Branding, DAY, DEFAULT_JWT_TTL_SECS, JwtSettings, LoginCodeSettings, OidcSettings,
+    RefreshTokens, SessionSettings,
 };
 use crate::domain::budgets::Limits;
 use crate::values::host::{self, InvalidHost};
@@ -35,6 +36,101 @@ pub struct TenantBody {
     branding: Option<BrandingBody>,
     #[serde(default, deserialize_with = "optional_object")]
     oidc: Option<OidcBody>,
+    #[serde(default, deserialize_with = "optional_object")]
+    authjs: Option<AuthjsBody>,
+}
+
+/// `authjs`: the Auth.js table the tenant's sessions live in; only `table` is required, the
+/// rest defaults to the adapter's own defaults.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AuthjsBody {
+    table: TableName,
+    #[serde(default)]
+    partition_key: Option<AttributeName>,
+    #[serde(default)]
+    sort_key: Option<AttributeName>,
+    #[serde(default)]
+    index_name: Option<TableName>,
+    #[serde(default)]
+    index_partition_key: Option<AttributeName>,
+    #[serde(default)]
+    index_sort_key: Option<AttributeName>,
+    #[serde(default)]
+    cookies: Option<List<CookieName>>,
+    #[serde(default)]
+    read_users: Option<Flag>,
+    #[serde(default)]
+    logout: Option<Flag>,
+    #[serde(default)]
+    base_path: Option<BasePath>,
+}
+
+/// A DynamoDB table or index name: 3-255 characters of `A-Z a-z 0-9 _ - .`.
+#[derive(Debug, Deserialize)]
+#[serde(try_from = "String")]
+struct TableName(String);
+
+impl TryFrom<String> for TableName {
+    type Error = &'static str;
+    fn try_from(raw: String) -> Result<Self, &'static str> {
+        if (3..=255).contains(&raw.len()) && raw.bytes().all(|b| b.is_ascii_alphanumeric() || b"_-.".contains(&b)) {
+            Ok(Self(raw))
+        } else {
+            Err("must be a DynamoDB name: 3-255 characters of A-Z a-z 0-9 _ - .")
+        }
+    }
+}
+
+/// A key attribute's name: 1-255 visible ASCII characters.
+#[derive(Debug, Deserialize)]
+#[serde(try_from = "String")]
+struct AttributeName(String);
+
+impl TryFrom<String> for AttributeName {
+    type Error = &'static str;
+    fn try_from(raw: String) -> Result<Self, &'static str> {
+        if (1..=255).contains(&raw.len()) && raw.bytes().all(|b| b.is_ascii_graphic()) {
+            Ok(Self(raw))
+        } else {
+            Err("must be an attribute name: 1-255 visible ASCII characters")
+        }
+    }
+}
+
+/// A cookie name (an RFC 6265 token): 1-100 characters, no separators.
+#[derive(Debug, Deserialize)]
+#[serde(try_from = "String")]
+struct CookieName(String);
+
+impl TryFrom<String> for CookieName {
+    type Error = &'static str;
+    fn try_from(raw: String) -> Result<Self, &'static str> {
+        let token = |b: u8| b.is_ascii_graphic() && !b"()<>@,;:\\\"/[]?={}".contains(&b);
+        if (1..=100).contains(&raw.len()) && raw.bytes().all(token) {
+            Ok(Self(raw))
+        } else {
+            Err("must be a cookie name: 1-100 visible ASCII characters without ( ) < > @ , ; : \\ \" / [ ] ? = { }")
+        }
+    }
+}
+
+/// A path prefix such as `/api/auth`: `/` then 1-100 characters of `A-Z a-z 0-9 - _ . ~ /`, no
+/// trailing `/` (it is cut).
+#[derive(Debug, Deserialize)]
+#[serde(try_from = "String")]
+struct BasePath(String);
+
+impl TryFrom<String> for BasePath {
+    type Error = &'static str;
+    fn try_from(raw: String) -> Result<Self, &'static str> {
+        let path = raw.trim_end_matches('/');
+        let fine = path.starts_with('/')
+            && (2..=101).contains(&path.len())
+            && path.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.~/".contains(&b))
+            && !path.contains("//");
+        if fine { Ok(Self(path.to_string())) } else { Err("must be a path such as /api/auth (A-Z a-z 0-9 - _ . ~ /)") }
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -171,6 +267,7 @@ pub struct TenantSpec {
     pub jwt: JwtSettings,
     pub branding: Branding,
     pub oidc: OidcSettings,
+    pub authjs: Option<AuthjsStore>,
 }
 
 impl TenantSpec {
@@ -258,6 +355,36 @@ impl TenantSpec {
                 accent_color: body.branding.and_then(|b| b.accent_color).map(|c| c.0),
             },
             oidc: OidcSettings { refresh_tokens: body.oidc.and_then(|o| o.refresh_tokens).unwrap_or_default() },
+            authjs: body.authjs.map(authjs_store).transpose()?,
         })
     }
+}
+
+/// The Auth.js store of an `authjs` body, the adapter's defaults filled in.
+fn authjs_store(body: AuthjsBody) -> Result<AuthjsStore, Invalid> {
+    let name = |n: Option<AttributeName>, default: &str| n.map_or_else(|| default.to_string(), |n| n.0);
+    let mut cookies: Vec<String> = Vec::new();
+    for CookieName(c) in body.cookies.map(|l| l.0).unwrap_or_default() {
+        if !cookies.contains(&c) {
+            cookies.push(c);
+        }
+    }
+    if cookies.is_empty() {
+        cookies = AUTHJS_COOKIES.map(str::to_string).to_vec();
+    }
+    if cookies.len() > 8 {
+        return Err(Invalid::field("authjs.cookies", "may list at most 8 cookie names"));
+    }
+    Ok(AuthjsStore {
+        table: body.table.0,
+        partition_key: name(body.partition_key, "pk"),
+        sort_key: name(body.sort_key, "sk"),
+        index_name: body.index_name.map_or_else(|| "GSI1".to_string(), |n| n.0),
+        index_partition_key: name(body.index_partition_key, "GSI1PK"),
+        index_sort_key: name(body.index_sort_key, "GSI1SK"),
+        cookies,
+        read_users: body.read_users.is_some_and(|f| f.0),
+        logout: body.logout.is_some_and(|f| f.0),
+        base_path: body.base_path.map_or_else(|| "/api/auth".to_string(), |p| p.0),
+    })
 }

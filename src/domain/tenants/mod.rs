@@ -115,6 +115,36 @@ pub struct OidcSettings {
     pub refresh_tokens: RefreshTokens,
 }
 
+/// An Auth.js store the tenant's sessions live in (`@auth/dynamodb-adapter`'s table): session
+/// lookups (and the gateway, the snapshot, session JWTs and logout resting on them) read it; all
+/// of the tenant's other records stay in dynauth's table. The names are the adapter's options.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuthjsStore {
+    pub table: String,
+    pub partition_key: String,
+    pub sort_key: String,
+    pub index_name: String,
+    pub index_partition_key: String,
+    pub index_sort_key: String,
+    /// The cookies that may carry the session token, in the order they are read.
+    pub cookies: Vec<String>,
+    /// Whether answers that show the email read the user item for it (one more GetItem).
+    pub read_users: bool,
+    /// Whether `POST /v1/logout` deletes the session item (as the adapter's `deleteSession`).
+    pub logout: bool,
+    /// Where the app's Auth.js routes are (`/api/auth`): never gated, and the gateway sends a
+    /// protected request without a session to `<base_path>/signin`.
+    pub base_path: String,
+}
+
+/// The session cookies of Auth.js v5 and v4 (NextAuth.js), each plain and `__Secure-`.
+pub const AUTHJS_COOKIES: [&str; 4] = [
+    "__Secure-authjs.session-token",
+    "authjs.session-token",
+    "__Secure-next-auth.session-token",
+    "next-auth.session-token",
+];
+
 /// A tenant as stored. `generation` is a random id made when the tenant is created and kept when
 /// it is replaced: records of a deleted tenant never come back to life under a new one.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -131,6 +161,8 @@ pub struct Tenant {
     pub code_webhook_url: Option<String>,
     #[serde(default)]
     pub jwt: JwtSettings,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub authjs: Option<AuthjsStore>,
     #[cfg(any(not(target_arch = "wasm32"), feature = "admin"))]
     #[serde(default)]
     pub branding: Branding,
@@ -372,6 +404,7 @@ pub async fn put(
             protect: spec.protect,
             code_webhook_url: spec.code_webhook_url.clone(),
             jwt: spec.jwt.clone(),
+            authjs: spec.authjs.clone(),
             #[cfg(any(not(target_arch = "wasm32"), feature = "admin"))]
             branding: spec.branding.clone(),
             #[cfg(any(not(target_arch = "wasm32"), feature = "admin"))]
@@ -574,6 +607,7 @@ mod tests {
                 protect: false,
                 code_webhook_url: None,
                 jwt: JwtSettings { ttl_secs: 300, audience: None },
+                authjs: None,
                 branding: Branding::default(),
                 oidc: OidcSettings::default(),
             }
@@ -711,7 +745,7 @@ mod tests {
             spec(json!({"name": "A", "colour": "red", "id": "x"})),
             Err(Invalid::with_code(
                 "unknown_fields",
-                "unknown field(s): colour, id; accepted: name, allowed_origins, session, login_code, origin, protect, code_webhook_url, jwt, branding, oidc"
+                "unknown field(s): colour, id; accepted: name, allowed_origins, session, login_code, origin, protect, code_webhook_url, jwt, branding, oidc, authjs"
             ))
         );
         assert_eq!(
@@ -770,6 +804,7 @@ mod tests {
             protect: false,
             code_webhook_url: Some("https://hooks.acme.test/codes".into()),
             jwt: JwtSettings { ttl_secs: 120, audience: Some("api".into()) },
+            authjs: None,
             branding: Branding {
                 logo_url: Some("https://cdn.acme.test/l.svg".into()),
                 accent_color: Some("#ff6600".into()),
