@@ -341,3 +341,55 @@ export async function snapshotHeaders(w, token) {
   if (r.statusCode !== 200 || !snapshot) throw new Error(`${w.name}: no session snapshot (${r.statusCode})`);
   return { cookie: `${cookie}; ${snapshot.split(';')[0]}` };
 }
+
+/** One DynamoDB JSON call to DynamoDB Local (which checks that a signature is there, not what it
+ *  says): how the Auth.js table is made and filled, as the adapter would fill it. */
+async function dynamodb(target, body) {
+  const r = await fetch(process.env.DYNAUTH_TEST_DYNAMODB, {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/x-amz-json-1.0', 'x-amz-target': `DynamoDB_20120810.${target}`,
+      authorization: 'AWS4-HMAC-SHA256 Credential=AKIDLOCALBENCH/20260101/us-east-1/dynamodb/aws4_request, SignedHeaders=host, Signature=0',
+    },
+    body: JSON.stringify(body),
+  });
+  if (!r.ok) throw new Error(`${target}: ${r.status} ${await r.text()}`);
+  return r.json();
+}
+
+/**
+ * An Auth.js table (@auth/dynamodb-adapter's layout) with one user and one session, and two
+ * tenants whose sessions live there: `shop` (serving AUTHJS_HOST, no user reads: one Query per
+ * lookup) and `mall` (AUTHJS_EMAIL_HOST, read_users: the Query and the user's GetItem). The
+ * headers each row sends: { headers, emailHeaders }.
+ */
+export const AUTHJS_HOST = 'bench.shop.test';
+export const AUTHJS_EMAIL_HOST = 'bench.mall.test';
+export async function seedAuthjs(env) {
+  const table = `${env.DYNAMODB_TABLE}-authjs`;
+  const attr = (name) => ({ AttributeName: name, AttributeType: 'S' });
+  const keys = (h, r) => [{ AttributeName: h, KeyType: 'HASH' }, { AttributeName: r, KeyType: 'RANGE' }];
+  await dynamodb('CreateTable', {
+    TableName: table, BillingMode: 'PAY_PER_REQUEST',
+    AttributeDefinitions: ['pk', 'sk', 'GSI1PK', 'GSI1SK'].map(attr), KeySchema: keys('pk', 'sk'),
+    GlobalSecondaryIndexes: [{ IndexName: 'GSI1', KeySchema: keys('GSI1PK', 'GSI1SK'), Projection: { ProjectionType: 'ALL' } }],
+  });
+  const user = 'b3f1c2d4-0000-4000-8000-00000000bench';
+  const token = 'a9d3e1f0-1111-4222-8333-4444bench0001';
+  const s = (v) => ({ S: v });
+  await dynamodb('PutItem', { TableName: table, Item: {
+    pk: s(`USER#${user}`), sk: s(`USER#${user}`), GSI1PK: s('USER#bench@example.com'), GSI1SK: s('USER#bench@example.com'),
+    type: s('USER'), id: s(user), email: s('bench@example.com'), emailVerified: s(new Date().toISOString()),
+  } });
+  await dynamodb('PutItem', { TableName: table, Item: {
+    pk: s(`USER#${user}`), sk: s(`SESSION#${token}`), GSI1PK: s(`SESSION#${token}`), GSI1SK: s(`SESSION#${token}`),
+    type: s('SESSION'), sessionToken: s(token), userId: s(user), expires: { N: String(Date.now() / 1000 + 86400) },
+  } });
+  for (const [tenant, host, readUsers] of [['shop', AUTHJS_HOST, false], ['mall', AUTHJS_EMAIL_HOST, true]]) {
+    const body = { name: tenant, authjs: { table, read_users: readUsers } };
+    cli(env, ['tenant', 'put', tenant, '--body', JSON.stringify(body)]);
+    cli(env, ['domain', 'claim', tenant, host, '--status', 'ready']);
+  }
+  const bearer = `Bearer ${token}`;
+  return { headers: { host: AUTHJS_HOST, authorization: bearer }, emailHeaders: { host: AUTHJS_EMAIL_HOST, authorization: bearer } };
+}

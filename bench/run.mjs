@@ -11,6 +11,10 @@
 //              snapshot (tenant session.cache_secs): no DynamoDB call at all
 //   dynauth-jwt  the same build, POST /v1/session/token with the bearer token, handed to the admin
 //              Worker through the ADMIN binding: the lookup (one GetItem) and an Ed25519-signed JWT
+//   dynauth-authjs  the same build, GET /v1/session with the bearer token of a session in an
+//              Auth.js table (@auth/dynamodb-adapter's layout; tenant authjs): one index Query
+//   dynauth-authjs-email  the same, for a tenant with authjs.read_users: the Query and the user's
+//              GetItem for the email
 // plus any other dynauth builds named in BENCH_EXTRA ("name=dir,name2=dir2", e.g. an older build).
 // BENCH_ONLY=aws4fetch,sdk runs only those peers (and dynauth), for more rounds in the same time.
 //
@@ -27,7 +31,8 @@ import { cpus, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 
 import {
-  ROOT, RUN, WORKERD, dynauth, firstAnswer, lookups, pct, peer, seed, shuffle, snapshotHeaders, startWorkerd, statNanos,
+  ROOT, RUN, WORKERD, dynauth, firstAnswer, lookups, pct, peer, seed, seedAuthjs, shuffle, snapshotHeaders, startWorkerd,
+  statNanos,
 } from './lib.mjs';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 8);
@@ -59,15 +64,23 @@ async function main() {
   }
   // The session is minted through the admin API (the admin Worker's build).
   const { bindings, headers, token } = await seed(dynauth('minter', join(ROOT, 'build-admin')));
+  const want = (name) => !only.length || only.includes(name);
+  if (want('dynauth-authjs') || want('dynauth-authjs-email')) {
+    const authjs = await seedAuthjs(bindings);
+    if (want('dynauth-authjs')) workers.push({ ...dynauth('dynauth-authjs', join(ROOT, 'build')), headers: authjs.headers });
+    if (want('dynauth-authjs-email')) {
+      workers.push({ ...dynauth('dynauth-authjs-email', join(ROOT, 'build')), headers: authjs.emailHeaders });
+    }
+  }
   // A snapshot holds at most 300 s: the cached Worker gets a fresh one before each batch.
-  const headersOf = async (w) => (w.cached ? snapshotHeaders(w, token) : headers);
+  const headersOf = async (w) => (w.cached ? snapshotHeaders(w, token) : (w.headers ?? headers));
 
   for (const worker of workers) {
     const ms = [];
     const cpu = [];
     for (let i = 0; i < COLD; i += 1) {
       const w = await startWorkerd(worker, bindings);
-      const first = await firstAnswer(w, headers); // cold: the first lookup reads, cached or not
+      const first = await firstAnswer(w, worker.headers ?? headers); // cold: the first lookup reads, cached or not
       ms.push(Number(process.hrtime.bigint() - w.t0) / 1e6);
       cpu.push(statNanos(w.pid) / 1e6);
       await w.stop();
@@ -82,7 +95,7 @@ async function main() {
     for (const worker of workers) {
       const w = await startWorkerd(worker, bindings);
       live.push(w);
-      await firstAnswer(w, headers);
+      await firstAnswer(w, worker.headers ?? headers);
       const warm = await lookups(w, await headersOf(w), WARMUP, 4);
       if (warm.failures) throw new Error(`${w.name}: ${warm.failures} of ${WARMUP} warm-up lookups failed\n${w.output()}`);
     }

@@ -126,12 +126,64 @@ def main(cli):
     if granted != needed:
         failures.append(f"iam-policy.json grants {sorted(granted)}, the Worker needs {sorted(needed)}")
 
+    failures += authjs_failures(source)
+
     for f in failures:
         print("infra check:", f, file=sys.stderr)
     if not failures:
         print("infra check: both cloudformation tables (single-region and global) match the code; "
               "IAM policies scoped to the table in each region")
     return 1 if failures else 0
+
+
+def authjs_failures(source):
+    """The grants on a foreign Auth.js table: what src/domain/sessions/authjs.rs (and the check
+    when a tenant's setting is saved) sends, read-only but for the logout's DeleteItem, which the
+    template grants only with Logout=true; the template the same as the JSON policy."""
+    failures = []
+    policy = json.loads((ROOT / "infra/iam-policy-authjs.json").read_text())
+    table_arn = "arn:aws:dynamodb:REGION:ACCOUNT_ID:table/AUTHJS_TABLE"
+    index_arn = table_arn + "/index/GSI1"
+    by_sid = {st["Sid"]: st for st in policy["Statement"]}
+    want = {
+        "AuthjsSessionReads": (["dynamodb:GetItem", "dynamodb:DescribeTable"], table_arn),
+        "AuthjsSessionIndex": (["dynamodb:Query"], index_arn),
+        "AuthjsLogout": (["dynamodb:DeleteItem"], table_arn),
+    }
+    for sid, (actions, resource) in want.items():
+        st = by_sid.get(sid)
+        if st is None or st["Effect"] != "Allow" or st["Action"] != actions or st["Resource"] != resource:
+            failures.append(f"iam-policy-authjs.json {sid}: must allow {actions} on {resource} only, is {st!r}")
+    if set(by_sid) != set(want):
+        failures.append(f"iam-policy-authjs.json: statements {sorted(by_sid)}, not {sorted(want)}")
+    # What the code sends to the Auth.js table, and no write but the logout's delete.
+    authjs = (ROOT / "src/domain/sessions/authjs.rs").read_text()
+    calls = [("Query", ".query("), ("GetItem", ".get_item("), ("DeleteItem", ".delete_item("),
+             ("DescribeTable", ".describe_table("), ("PutItem", ".put_item("), ("UpdateItem", ".update_item("),
+             ("BatchWriteItem", ".batch_write("), ("Transact", ".transact")]
+    sent = {op for op, call in calls if call in authjs}
+    if sent != {"Query", "GetItem", "DeleteItem", "DescribeTable"}:
+        failures.append(f"src/domain/sessions/authjs.rs sends {sorted(sent)} to an Auth.js table")
+
+    template = yaml.load((ROOT / "infra/cloudformation-authjs.yaml").read_text(), Loader=CfnLoader)
+    statements = template["Resources"]["DynauthAuthjsPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    cfn_table = "arn:${AWS::Partition}:dynamodb:${AWS::Region}:${AWS::AccountId}:table/${AuthjsTableName}"
+    cfn_index = cfn_table + "/index/${IndexName}"
+
+    def as_json(st):
+        arn = st["Resource"]["Sub"].replace(cfn_index, index_arn).replace(cfn_table, table_arn)
+        return {**st, "Resource": arn}
+
+    plain = [as_json(st) for st in statements if "If" not in st]
+    conditional = [st["If"] for st in statements if "If" in st]
+    if plain != policy["Statement"][:2]:
+        failures.append("cloudformation-authjs: the read statements differ from infra/iam-policy-authjs.json")
+    if len(conditional) != 1 or conditional[0][0] != "AllowLogout" or as_json(conditional[0][1]) != by_sid.get("AuthjsLogout") \
+            or conditional[0][2] != {"Ref": "AWS::NoValue"}:
+        failures.append("cloudformation-authjs: DeleteItem must be granted only under the AllowLogout condition")
+    if template.get("Conditions", {}).get("AllowLogout") != {"Equals": [{"Ref": "Logout"}, "true"]}:
+        failures.append("cloudformation-authjs: AllowLogout must be Logout == true")
+    return failures
 
 
 if __name__ == "__main__":

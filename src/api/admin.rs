@@ -320,6 +320,11 @@ async fn tenant(ctx: &Ctx<'_>, request: &Request, id: &TenantId) -> Result<Respo
         "PUT" => {
             let body = body::json::<TenantBody>(request)?;
             let spec = TenantSpec::from_body(body, ctx.config.allow_local_targets, &ctx.config.login.limits)?;
+            if let Some(store) = &spec.authjs {
+                sessions::authjs::check_table(ctx.store.db, store)
+                    .await?
+                    .map_err(|m| Invalid::with_code("invalid_request", m))?;
+            }
             let (tenant, created) =
                 tenants::put(&ctx.store, ctx.random, id, spec, ctx.now_secs()).await.map_err(tenant_error)?;
             ctx.caches.forget_tenant(id);

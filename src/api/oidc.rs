@@ -132,6 +132,14 @@ pub(crate) async fn authorize(ctx: &Ctx<'_>, request: &Request, tenant: Rc<Tenan
         Ok(a) => a,
         Err(e) => return back(e),
     };
+    // Its users sign in with its Auth.js app, whose sessions do not say when that was (no
+    // `auth_time`) and whose sign-in dynauth cannot send them to.
+    if tenant.authjs.is_some() {
+        return back(OAuthError::new(
+            "access_denied",
+            "this tenant signs its users in with its Auth.js app: dynauth is not its OpenID Provider",
+        ));
+    }
     if let Some((session, _)) = session::live_session(ctx, request, &tenant, true).await?
         && authorization.satisfied_by(&session, ctx.now_secs())
     {

@@ -154,9 +154,8 @@ async fn authjs_logout(
     if let Some((_, token)) = cookies::authjs_presented(request, store) {
         let snapshot = cookies::cookie_value(request.headers(), mode.cache_name());
         let user = snapshot.and_then(|raw| snapshot::vouched_user(ctx.token_secret(), tenant, &raw, &token.id()));
-        if authjs::end(ctx.store.db, store, &token, user).await? {
-            super::oidc::backchannel_logout(ctx, tenant, &[token.id()]).await?;
-        }
+        // No back-channel logouts: dynauth is no OpenID Provider for such a tenant.
+        authjs::end(ctx.store.db, store, &token, user).await?;
     }
     let mut response = super::empty_response(204);
     for name in &store.cookies {

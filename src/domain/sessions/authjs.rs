@@ -133,6 +133,48 @@ pub async fn end(
     Ok(out.attributes.is_some() || found.is_some())
 }
 
+/// Whether the table `store` names is there and laid out as it says (one DescribeTable at home):
+/// its partition and sort keys, and an index of that name on the two index keys. A mistyped
+/// setting is named when it is saved, not found later as every lookup failing. `Ok(Err(problem))`
+/// names the field at fault; `Err` is DynamoDB not answering.
+pub async fn check_table(home: &Client<'_>, store: &AuthjsStore) -> Result<Result<(), String>, DynamoError> {
+    let table = match home.describe_table(&store.table).await {
+        Ok(table) => table,
+        Err(DynamoError::ResourceNotFound { .. }) => {
+            return Ok(Err(format!("authjs.table: no table named {} in the home region", store.table)));
+        }
+        Err(e) if e.code() == Some("AccessDeniedException") => {
+            return Ok(Err(format!(
+                "authjs.table: dynauth may not read {}: grant infra/iam-policy-authjs.json",
+                store.table
+            )));
+        }
+        Err(e) => return Err(e),
+    };
+    let key = |schema: &[crate::dynamo::KeySchemaElement], kind: &str| {
+        schema.iter().find(|k| k.key_type == kind).map(|k| k.attribute_name.clone()).unwrap_or_default()
+    };
+    let (pk, sk) = (key(&table.key_schema, "HASH"), key(&table.key_schema, "RANGE"));
+    if pk != store.partition_key {
+        return Ok(Err(format!("authjs.partition_key: the table's partition key is {pk:?}")));
+    }
+    if sk != store.sort_key {
+        return Ok(Err(format!("authjs.sort_key: the table's sort key is {sk:?}")));
+    }
+    let Some(index) = table.global_secondary_indexes.iter().find(|i| i.index_name == store.index_name) else {
+        let names: Vec<&str> = table.global_secondary_indexes.iter().map(|i| i.index_name.as_str()).collect();
+        return Ok(Err(format!("authjs.index_name: the table has no index {:?} (it has {names:?})", store.index_name)));
+    };
+    let (ipk, isk) = (key(&index.key_schema, "HASH"), key(&index.key_schema, "RANGE"));
+    if ipk != store.index_partition_key {
+        return Ok(Err(format!("authjs.index_partition_key: the index's partition key is {ipk:?}")));
+    }
+    if isk != store.index_sort_key {
+        return Ok(Err(format!("authjs.index_sort_key: the index's sort key is {isk:?}")));
+    }
+    Ok(Ok(()))
+}
+
 /// The key of `user`'s session item for `token`.
 fn session_key(store: &AuthjsStore, user: &UserId, token: &AuthjsToken) -> Item {
     Item::from([
