@@ -36,15 +36,24 @@ const DEFAULT: Names = Names { pk: "pk", sk: "sk", index: "GSI1", ipk: "GSI1PK",
 /// An Auth.js table on DynamoDB Local, as the adapter's docs create it; deleted when dropped.
 struct AuthjsTable {
     name: String,
+    endpoint: String,
 }
 
 impl AuthjsTable {
     fn new(n: &Names) -> Self {
-        let name = unique_name("authjs");
+        Self::create(unique_name("authjs"), dynamodb_endpoint(), n)
+    }
+
+    /// The same table in the replica region (a global table's replica, level when the test says).
+    fn replica(&self, n: &Names) -> Self {
+        Self::create(self.name.clone(), common::replica_endpoint(), n)
+    }
+
+    fn create(name: String, endpoint: String, n: &Names) -> Self {
         let attr = |a: &str| json!({"AttributeName": a, "AttributeType": "S"});
         let keys = |h: &str, r: &str| json!([{"AttributeName": h, "KeyType": "HASH"}, {"AttributeName": r, "KeyType": "RANGE"}]);
         raw_call(
-            &dynamodb_endpoint(),
+            &endpoint,
             "DynamoDB_20120810.CreateTable",
             &json!({
                 "TableName": name,
@@ -54,11 +63,11 @@ impl AuthjsTable {
                 "GlobalSecondaryIndexes": [{"IndexName": n.index, "KeySchema": keys(n.ipk, n.isk), "Projection": {"ProjectionType": "ALL"}}],
             }),
         );
-        Self { name }
+        Self { name, endpoint }
     }
 
     fn put(&self, item: Value) {
-        raw_call(&dynamodb_endpoint(), "DynamoDB_20120810.PutItem", &json!({"TableName": self.name, "Item": item}));
+        raw_call(&self.endpoint, "DynamoDB_20120810.PutItem", &json!({"TableName": self.name, "Item": item}));
     }
 
     /// The adapter's user item.
@@ -87,7 +96,7 @@ impl AuthjsTable {
     fn session_exists(&self, n: &Names, token: &str, user: &str) -> bool {
         let key = json!({n.pk: {"S": format!("USER#{user}")}, n.sk: {"S": format!("SESSION#{token}")}});
         let out = raw_call(
-            &dynamodb_endpoint(),
+            &self.endpoint,
             "DynamoDB_20120810.GetItem",
             &json!({"TableName": self.name, "Key": key, "ConsistentRead": true}),
         );
@@ -98,13 +107,19 @@ impl AuthjsTable {
 impl Drop for AuthjsTable {
     fn drop(&mut self) {
         let body = json!({"TableName": self.name});
-        let _ = std::panic::catch_unwind(|| raw_call(&dynamodb_endpoint(), "DynamoDB_20120810.DeleteTable", &body));
+        let _ = std::panic::catch_unwind(|| raw_call(&self.endpoint, "DynamoDB_20120810.DeleteTable", &body));
     }
 }
 
 fn setup(authjs: Value, session: Value) -> (TestTable, TestApp) {
+    setup_with(authjs, session, &[])
+}
+
+fn setup_with(authjs: Value, session: Value, vars: &[(&str, &str)]) -> (TestTable, TestApp) {
     let t = TestTable::new("authjs-dynauth");
-    let app = App::new(t.name(), manual_runtime(T0), &[("JWT_MASTER_KEY", "jwt-master-key-for-tests-only-0123456789")]);
+    let mut vars = vars.to_vec();
+    vars.push(("JWT_MASTER_KEY", "jwt-master-key-for-tests-only-0123456789"));
+    let app = App::new(t.name(), manual_runtime(T0), &vars);
     let tenant =
         json!({"name": "Acme", "origin": "http://127.0.0.1:9", "protect": true, "authjs": authjs, "session": session});
     let r = app.admin("PUT", "/v1/admin/tenants/acme", Some(tenant));
@@ -303,4 +318,44 @@ fn strict_revocation_confirms_every_hit_at_home_and_bad_settings_are_named() {
     }
     // Nothing was written: the tenant is as it was.
     assert_eq!(app.admin("GET", "/v1/admin/tenants/acme", None).json["authjs"]["table"], json!(table.name));
+}
+
+#[test]
+fn the_nearest_replica_of_an_auth_js_global_table_answers_and_home_fills_its_gaps() {
+    use dynauth::domain::regions::Location;
+    const SYDNEY: Location = Location { latitude: -33.87, longitude: 151.21 };
+    let home = AuthjsTable::new(&DEFAULT);
+    let replica = home.replica(&DEFAULT);
+    let endpoints = format!("ap-southeast-2={}", common::replica_endpoint());
+    let vars = [("DYNAMODB_REGIONS", "us-east-1,ap-southeast-2"), ("DYNAMODB_ENDPOINTS", endpoints.as_str())];
+    // dynauth's own table has no replica here: its items (the host) are read at home.
+    let (_t, app) = setup_with(json!({"table": home.name}), json!({}), &vars);
+    let from_sydney = |token: &str| {
+        let request = http::Request::builder()
+            .uri(format!("https://{HOST}/v1/session"))
+            .header("host", HOST)
+            .header("authorization", format!("Bearer {token}"))
+            .body(Vec::new())
+            .expect("the test's own input");
+        app.send_from(request, Some(SYDNEY))
+    };
+    from_sydney("warm-up"); // the host, resolved once
+    let live = json!({"N": format!("{}", T0 + 3600)});
+    // Replicated: one Query, in the replica.
+    home.put_session(&DEFAULT, "replicated", USER, live.clone(), true);
+    replica.put_session(&DEFAULT, "replicated", USER, live.clone(), true);
+    let r = from_sydney("replicated");
+    assert_eq!((r.status, r.calls, &r.log["region"]), (200, 1, &json!("ap-southeast-2")), "{}", r.json);
+    // Made a moment ago, not replicated yet: the replica misses, home's index has it.
+    home.put_session(&DEFAULT, "fresh", USER, live.clone(), true);
+    let r = from_sydney("fresh");
+    assert_eq!((r.status, r.calls), (200, 2), "{}", r.json);
+    // Extended at home, the replica still holding it expired: home's consistent read has it.
+    home.put_session(&DEFAULT, "extended", USER, live, true);
+    replica.put_session(&DEFAULT, "extended", USER, json!({"N": format!("{}", T0 - 1)}), true);
+    let r = from_sydney("extended");
+    assert_eq!((r.status, r.calls, &r.json["session"]["expires_at"]), (200, 2, &json!(expires_at(T0 + 3600))));
+    // Nowhere: the replica misses, home misses, 401 (two calls, never more).
+    let r = from_sydney("nowhere");
+    assert_eq!((r.status, r.calls, &r.json), (401, 2, &invalid()));
 }
