@@ -2,7 +2,8 @@
 // SDK's DocumentClient) makes users and sessions in DynamoDB Local tables, with its default and
 // with custom key names; the built Worker under wrangler dev looks them up by each cookie name
 // and the bearer, refuses an expired one still in the table, follows updateSession and
-// deleteSession, and signs the identity header for the gateway. Then a minimal Auth.js app
+// deleteSession, signs the identity header for the gateway and mints JWTs (verified by jose
+// against the tenant's JWKS). Then a minimal Auth.js app
 // (@auth/core's Auth(), the Nodemailer email provider sending to an SMTP sink on loopback,
 // database sessions, the same adapter) signs a user in for real through dynauth's gateway, and a
 // protected path is reached with the session it made.
@@ -13,6 +14,7 @@ import { createServer as createHttpServer } from 'node:http';
 import { createServer as createTcpServer } from 'node:net';
 
 import { Auth } from '@auth/core';
+import { createLocalJWKSet, jwtVerify } from 'jose';
 import Nodemailer from '@auth/core/providers/nodemailer';
 import { DynamoDBAdapter } from '@auth/dynamodb-adapter';
 import { DynamoDB } from '@aws-sdk/client-dynamodb';
@@ -229,6 +231,16 @@ describe('an Auth.js table read by dynauth', () => {
     );
     const anonymous = await rawRequest(`${worker.url}/dashboard`, { host: SHOP, headers: { accept: 'application/json' } });
     assert.deepEqual([anonymous.status, anonymous.body], [401, NO_SESSION]);
+
+    // A JWT of the Auth.js session for the app's backends, verified against the tenant's JWKS.
+    const minted = await rawRequest(`${worker.url}/v1/session/token`, { method: 'POST', host: SHOP, headers: { authorization: `Bearer ${sessionToken}` } });
+    assert.equal(minted.status, 200, JSON.stringify(minted.body));
+    const jwks = await rawRequest(`${worker.url}/.well-known/jwks.json`, { host: SHOP });
+    const { payload } = await jwtVerify(minted.body.token, createLocalJWKSet(jwks.body), { algorithms: ['EdDSA'], issuer: `http://${SHOP}`, audience: 'shop' });
+    assert.deepEqual(
+      [payload.sub, payload.sid, payload.tid, payload.email],
+      [user.id, sessionId(sessionToken), 'shop', 'ada@shop.test'],
+    );
 
     // The app ends it (deleteSession): refused from then on.
     await defaults.deleteSession(sessionToken);
