@@ -144,6 +144,49 @@ pub fn rfc3339(t: SystemTime) -> String {
         .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
+/// An RFC 3339 time (`2026-01-01T00:00:00.000Z`, `2026-01-01T01:00:00+01:00`) as epoch seconds,
+/// rounded down; `None` for anything else. Read by hand (the date checked by chrono's calendar):
+/// chrono's format parser costs the edge Worker more bytes than this whole function.
+pub fn parse_rfc3339(text: &str) -> Option<i64> {
+    let b = text.as_bytes();
+    let num = |from: usize, len: usize| -> Option<u32> {
+        let digits = b.get(from..from + len)?;
+        digits.iter().all(u8::is_ascii_digit).then(|| digits.iter().fold(0, |n, d| n * 10 + u32::from(d - b'0')))
+    };
+    let at = |i: usize, allowed: &[u8]| b.get(i).is_some_and(|c| allowed.contains(c));
+    if !(at(4, b"-") && at(7, b"-") && at(10, b"Tt ") && at(13, b":") && at(16, b":")) {
+        return None;
+    }
+    let year = i32::try_from(num(0, 4)?).ok()?;
+    let (month, day, hour, minute) = (num(5, 2)?, num(8, 2)?, num(11, 2)?, num(14, 2)?);
+    let second = num(17, 2)?.min(59); // a leap second, 60, read as the second before it
+    let mut i = 19;
+    if at(i, b".") {
+        i += 1;
+        let start = i;
+        while at(i, b"0123456789") {
+            i += 1;
+        }
+        if i == start {
+            return None;
+        }
+    }
+    let offset = match b.get(i)? {
+        b'Z' | b'z' if b.len() == i + 1 => 0,
+        sign @ (b'+' | b'-') if b.len() == i + 6 && at(i + 3, b":") => {
+            let (h, m) = (num(i + 1, 2)?, num(i + 4, 2)?);
+            if h > 23 || m > 59 {
+                return None;
+            }
+            let secs = i64::from(h * 3600 + m * 60);
+            if *sign == b'+' { secs } else { -secs }
+        }
+        _ => return None,
+    };
+    let local = chrono::NaiveDate::from_ymd_opt(year, month, day)?.and_hms_opt(hour, minute, second)?;
+    Some(local.and_utc().timestamp() - offset)
+}
+
 #[cfg(test)]
 mod tests {
     use std::time::Duration;
@@ -155,5 +198,47 @@ mod tests {
         assert_eq!(rfc3339(SystemTime::UNIX_EPOCH + Duration::from_millis(1_800_000_000_999)), "2027-01-15T08:00:00Z");
         assert_eq!(rfc3339(SystemTime::UNIX_EPOCH), "1970-01-01T00:00:00Z");
         assert_eq!(epoch_secs(SystemTime::UNIX_EPOCH - Duration::from_secs(5)), 0);
+    }
+
+    #[test]
+    fn rfc3339_is_read_as_chrono_reads_it() {
+        let good = [
+            "2026-01-01T00:00:00Z",
+            "2026-01-01T00:00:00.999Z",
+            "2026-01-01t00:00:00.1z",
+            "2026-01-01 00:00:00+00:00",
+            "2026-01-01T01:00:00+01:00",
+            "2025-12-31T23:30:00-00:30",
+            "2024-02-29T12:00:00.123456789+05:45",
+            "1969-12-31T23:59:59Z",
+        ];
+        for text in good {
+            let chrono = chrono::DateTime::parse_from_rfc3339(text).map(|t| t.timestamp()).ok();
+            assert_eq!(parse_rfc3339(text), chrono, "{text}");
+            assert!(chrono.is_some(), "{text}");
+        }
+        assert_eq!(parse_rfc3339("2026-01-01T00:00:00.000Z"), Some(1_767_225_600));
+        assert_eq!(parse_rfc3339("2016-12-31T23:59:60Z"), Some(1_483_228_799), "a leap second");
+        let bad = [
+            "",
+            "tomorrow",
+            "2026-01-01",
+            "2026-01-01T00:00:00",
+            "2026-01-01T00:00:00.Z",
+            "2026-02-30T00:00:00Z",
+            "2026-13-01T00:00:00Z",
+            "2026-01-01T24:00:00Z",
+            "2026-01-01T00:60:00Z",
+            "2026-01-01T00:00:00+24:00",
+            "2026-01-01T00:00:00+0100",
+            "2026-01-01T00:00:00Zjunk",
+            "+2026-01-01T00:00:00Z",
+            "2026-1-01T00:00:00Z",
+            "2026-01-01T00:00:00 Z",
+            "２026-01-01T00:00:00Z",
+        ];
+        for text in bad {
+            assert_eq!(parse_rfc3339(text), None, "{text}");
+        }
     }
 }

@@ -21,7 +21,7 @@ use crate::domain::tenants::{AuthjsStore, Tenant};
 use crate::dynamo::{
     AttributeValue, Client, DeleteItemInput, DynamoError, Expr, GetItemInput, Item, QueryInput, Write, s,
 };
-use crate::platform::runtime::epoch_secs;
+use crate::platform::runtime::{epoch_secs, parse_rfc3339};
 use crate::values::email::Email;
 use crate::values::ids::{SessionId, UserId};
 
@@ -284,7 +284,7 @@ pub fn expires_secs(value: &AttributeValue) -> Option<i64> {
             let negative_fraction = whole.starts_with('-') && fraction.bytes().any(|b| b != b'0');
             fraction.bytes().all(|b| b.is_ascii_digit()).then_some(secs - i64::from(negative_fraction))
         }
-        AttributeValue::S(text) => chrono::DateTime::parse_from_rfc3339(text).ok().map(|t| t.timestamp()),
+        AttributeValue::S(text) => parse_rfc3339(text),
         _ => None,
     }
 }
