@@ -86,6 +86,15 @@ fn table_tenant_and_domain_commands() {
     let bad = dynauth(&table, &["tenant", "put", "demo", "--body", r#"{"name": "x", "login_code": {"length": 3}}"#]);
     assert_eq!(bad.code, 2);
     assert!(bad.stderr.contains("login_code.length: must be a whole number from 6 to 10"), "{}", bad.stderr);
+    // An Auth.js table that is not there is refused before anything is written, as by the API.
+    let authjs = r#"{"name": "x", "authjs": {"table": "no-such-authjs-table"}}"#;
+    let missing = dynauth(&table, &["tenant", "put", "demo", "--body", authjs]);
+    assert_eq!(missing.code, 2, "{}", missing.stderr);
+    assert!(
+        missing.stderr.contains("invalid tenant: authjs.table: no table named no-such-authjs-table in the home region"),
+        "{}",
+        missing.stderr
+    );
 
     assert_eq!(dynauth(&table, &["domain", "claim", "demo", "localhost"]).code, 0);
     assert_eq!(dynauth(&table, &["domain", "claim", "demo", "127.0.0.1:8787", "--status", "pending"]).code, 0);

@@ -676,6 +676,12 @@ isolate).";
                 Invalid::Field { message, .. } => Failure(USAGE_ERROR, format!("invalid tenant: {message}")),
                 other => Failure(USAGE_ERROR, format!("invalid tenant: {other:?}")),
             })?;
+        if let Some(authjs) = &spec.authjs {
+            // As the admin API does: the Auth.js table checked against the setting before saving.
+            block_on(sessions::authjs::check_table(client, authjs))
+                .map_err(|e| failed("describing the Auth.js table", e))?
+                .map_err(|message| Failure(USAGE_ERROR, format!("invalid tenant: {message}")))?;
+        }
         let store = Store::new(client, schema);
         let (tenant, created) = block_on(tenants::put(&store, &os(), &id, spec, now()))
             .map_err(|e| tenant_error(&format!("putting tenant {id}"), e))?;
