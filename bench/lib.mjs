@@ -16,6 +16,8 @@ const PATH = process.env.BENCH_PATH ?? '/v1/session';
 export const WORKERD = join(ROOT, 'node_modules/@cloudflare/workerd-linux-64/bin/workerd');
 const COMPAT_DATE = /compatibility_date\s*=\s*"([^"]+)"/.exec(readFileSync(join(ROOT, 'wrangler.toml'), 'utf8'))[1];
 export const ADMIN_TOKEN = 'bench-admin-token-not-secret-0123';
+/** A signature header DynamoDB Local accepts (it checks that one is there, not what it says). */
+const UNSIGNED = 'AWS4-HMAC-SHA256 Credential=AKIDLOCALBENCH/20260101/us-east-1/dynamodb/aws4_request, SignedHeaders=host, Signature=0';
 
 /** The vars every Worker gets (the peers read the ones they need). */
 export function vars(table) {
@@ -304,7 +306,7 @@ export async function seed(minter) {
       TableName: table, ConsistentRead: true,
       Key: { PK: { S: `TENANT#acme#SESSION#${session.id}` }, SK: { S: 'SESSION' } },
     }),
-    FLOOR_AUTHORIZATION: 'AWS4-HMAC-SHA256 Credential=AKIDLOCALBENCH/20260101/us-east-1/dynamodb/aws4_request, SignedHeaders=host, Signature=0',
+    FLOOR_AUTHORIZATION: UNSIGNED,
   };
   return { env, bindings, headers: { authorization: `Bearer ${token}` }, token, sessionId: session.id };
 }
@@ -349,7 +351,7 @@ async function dynamodb(target, body) {
     method: 'POST',
     headers: {
       'content-type': 'application/x-amz-json-1.0', 'x-amz-target': `DynamoDB_20120810.${target}`,
-      authorization: 'AWS4-HMAC-SHA256 Credential=AKIDLOCALBENCH/20260101/us-east-1/dynamodb/aws4_request, SignedHeaders=host, Signature=0',
+      authorization: UNSIGNED,
     },
     body: JSON.stringify(body),
   });

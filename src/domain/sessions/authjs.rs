@@ -113,24 +113,26 @@ pub async fn find(
     Ok(Some(Found { session, slide: None, from_snapshot: false }))
 }
 
-/// Deletes the session item `token` names (as the adapter's `deleteSession`: the index finds its
-/// key, then one DeleteItem at home); `user` is the snapshot's, for a session the index does not
-/// show yet. Whether there was one to delete.
+/// Deletes the session item `token` names (as the adapter's `deleteSession`): ONE DeleteItem at
+/// home when `user` (the snapshot's, which vouches for this token) names its key, else the
+/// index's Query finds the key first. Nothing there is no error: logout is idempotent.
 pub async fn end(
     home: &Client<'_>,
     store: &AuthjsStore,
     token: &AuthjsToken,
     user: Option<UserId>,
-) -> Result<bool, DynamoError> {
-    let found = query_item(home, store, token).await?;
-    let user = found.as_ref().and_then(|item| text(item, "userId")).and_then(|u| UserId::parse(u).ok()).or(user);
-    let Some(user) = user else {
-        return Ok(false);
+) -> Result<(), DynamoError> {
+    let user = match user {
+        Some(user) => Some(user),
+        None => query_item(home, store, token)
+            .await?
+            .and_then(|item| text(&item, "userId").and_then(|u| UserId::parse(u).ok())),
     };
-    let input = DeleteItemInput::new(&store.table, session_key(store, &user, token))
-        .returning(crate::dynamo::ReturnValues::AllOld);
-    let out = home.delete_item(input, Write::Idempotent).await?;
-    Ok(out.attributes.is_some() || found.is_some())
+    if let Some(user) = user {
+        home.delete_item(DeleteItemInput::new(&store.table, session_key(store, &user, token)), Write::Idempotent)
+            .await?;
+    }
+    Ok(())
 }
 
 /// Whether the table `store` names is there and laid out as it says (one DescribeTable at home):
