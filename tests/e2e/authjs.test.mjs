@@ -6,7 +6,9 @@
 // against the tenant's JWKS). Then a minimal Auth.js app
 // (@auth/core's Auth(), the Nodemailer email provider sending to an SMTP sink on loopback,
 // database sessions, the same adapter) signs a user in for real through dynauth's gateway, and a
-// protected path is reached with the session it made.
+// protected path is reached with the session it made. Last, as attackers and real DynamoDB would
+// have it: crafted tokens and logouts all in flight from many addresses, and a second Worker
+// behind the fault proxy (throttling, a lost answer).
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomUUID } from 'node:crypto';
@@ -22,6 +24,7 @@ import { DynamoDBDocument } from '@aws-sdk/lib-dynamodb';
 
 import { verifyIdentityHeader } from '../../examples/verify-identity.mjs';
 import { DYNAMODB, admin, createTable, dynamodb, rawRequest, startWorker, stopAll, uniqueName } from './harness.mjs';
+import { startFaultProxy } from './fault-proxy.mjs';
 
 const table = uniqueName('e2e-authjs-dynauth');
 const defaultTable = uniqueName('e2e-authjs-next-auth');
@@ -37,6 +40,7 @@ let smtp; // the mail it sends
 let shopSecret;
 let defaults; // the adapter on defaultTable
 let custom; // the adapter on customTable, custom names
+let proxy; // the fault proxy in front of DynamoDB Local, for the second Worker
 
 /** The adapter's table as its docs create it (any key names). */
 async function createAuthjsTable(name, n = {}) {
@@ -178,6 +182,7 @@ after(async () => {
   await stopAll();
   await app?.close();
   await smtp?.close();
+  await proxy?.close();
   for (const name of [table, defaultTable, customTable]) await dynamodb('DeleteTable', { TableName: name }).catch(() => {});
 });
 
@@ -329,5 +334,90 @@ describe('an Auth.js table read by dynauth', () => {
     assert.equal(own.body.user.email, 'eve@shop.test');
     const mine = await lookup(SHOP, { cookie: `${name}=${token}` });
     assert.equal(mine.body.user.email, 'eve@shop.test');
+  });
+});
+
+describe('an Auth.js table under attack and under faults', () => {
+  test('strangers at once from many addresses: crafted tokens get the same 401, the real one its session', async () => {
+    const user = await defaults.createUser({ email: 'ivy@shop.test', emailVerified: null });
+    const sessionToken = randomUUID();
+    await defaults.createSession({ sessionToken, userId: user.id, expires: new Date(Date.now() + 3600_000) });
+    const expired = randomUUID();
+    await defaults.createSession({ sessionToken: expired, userId: user.id, expires: new Date(Date.now() - 1000) });
+    const crafted = [
+      ...Array.from({ length: 30 }, () => randomUUID()),
+      `${sessionToken}x`, sessionToken.toUpperCase(), sessionToken.slice(0, -1),
+      user.id, `USER#${user.id}`, `SESSION#${sessionToken}`, `${sessionToken}#x`, sessionId(sessionToken), expired,
+      'a'.repeat(512), 'a'.repeat(513), '%00', 'x"y', '\\', '*', 'SESSION#',
+    ];
+    const names = ['authjs.session-token', '__Secure-authjs.session-token', 'next-auth.session-token', '__Secure-next-auth.session-token'];
+    const asks = [
+      ...crafted.map((token, i) => ({ token, real: false, i })),
+      ...Array.from({ length: 12 }, (_, i) => ({ token: sessionToken, real: true, i: crafted.length + i })),
+    ];
+    const answers = await Promise.all(asks.map(({ token, i }) => {
+      const headers = { 'cf-connecting-ip': `198.51.${100 + (i >> 8)}.${i & 255}` };
+      if (i % 5 === 4) headers.authorization = `Bearer ${token}`;
+      else headers.cookie = `${names[i % 4]}=${token}`;
+      return lookup(SHOP, headers);
+    }));
+    asks.forEach(({ token, real }, k) => {
+      const r = answers[k];
+      if (real) assert.deepEqual([r.status, r.body.user], [200, { id: user.id, email: 'ivy@shop.test' }]);
+      else assert.deepEqual([r.status, r.body], [401, NO_SESSION], `crafted token ${JSON.stringify(token)}`);
+    });
+  });
+
+  test('twenty logouts of one session at once from twenty addresses: each 204, the item gone', async () => {
+    const user = await custom.createUser({ email: 'max@mall.test', emailVerified: null });
+    const sessionToken = randomUUID();
+    await custom.createSession({ sessionToken, userId: user.id, expires: new Date(Date.now() + 3600_000) });
+    const outs = await Promise.all(Array.from({ length: 20 }, (_, i) => rawRequest(`${worker.url}/v1/logout`, {
+      method: 'POST', host: MALL, headers: { cookie: `app.sid=${sessionToken}`, 'cf-connecting-ip': `203.0.113.${i + 1}` },
+    })));
+    assert.deepEqual(outs.map((r) => r.status), Array(20).fill(204));
+    assert.equal(await custom.getSessionAndUser(sessionToken), null);
+    assert.deepEqual((await lookup(MALL, { cookie: `app.sid=${sessionToken}` })).body, NO_SESSION);
+  });
+
+  test('DynamoDB faults: a throttled Query is retried, a throttled table is 503 (never a sign-out), a lost delete answer retried', async () => {
+    proxy = await startFaultProxy(DYNAMODB);
+    const faulty = await startWorker({
+      DYNAMODB_TABLE: table, DYNAMODB_ENDPOINT: proxy.url, ALLOW_LOCAL_TARGETS: 'true',
+      REQUEST_DEADLINE_MS: '3000', DYNAMODB_TIMEOUT_MS: '2000', DYNAMODB_ATTEMPT_TIMEOUT_MS: '500',
+    });
+    const user = await defaults.createUser({ email: 'kim@shop.test', emailVerified: null });
+    const sessionToken = randomUUID();
+    await defaults.createSession({ sessionToken, userId: user.id, expires: new Date(Date.now() + 3600_000) });
+    const via = (path, headers, method = 'GET') => rawRequest(`${faulty.url}${path}`, { method, host: SHOP, headers });
+    const cookie = { cookie: `authjs.session-token=${sessionToken}` };
+    assert.equal((await via('/v1/session', cookie)).status, 200, 'the host resolved, no fault');
+
+    // Two throttled Queries, then DynamoDB answers: the lookup is retried to its session.
+    let throttled = 0;
+    proxy.plan = (op) => (op === 'Query' && throttled++ < 2 ? 'throttle' : null);
+    const retried = await via('/v1/session', cookie);
+    assert.deepEqual([retried.status, retried.body.user?.id, throttled], [200, user.id, 3]);
+
+    // Every Query throttled: 503 with Retry-After, not the 401 that would sign the user out,
+    // and the gateway neither forwards nor sends the browser to the sign-in page.
+    proxy.plan = (op) => (op === 'Query' ? 'throttle' : null);
+    const seen = app.requests.length;
+    const down = await via('/v1/session', cookie);
+    assert.deepEqual([down.status, down.body.error?.code], [503, 'unavailable']);
+    assert.ok(down.headers['retry-after']);
+    const gated = await via('/orders', { ...cookie, accept: 'text/html' });
+    assert.equal(gated.status, 503, JSON.stringify(gated.body));
+    assert.equal(app.requests.length, seen, 'nothing reached the origin');
+
+    // The logout's DeleteItem applied, its answer lost (500 after): retried, 204, the item gone.
+    let lost = 0;
+    proxy.plan = (op) => (op === 'DeleteItem' && lost++ < 1 ? '500-after' : null);
+    const out = await via('/v1/logout', cookie, 'POST');
+    assert.equal(out.status, 204, JSON.stringify(out.body));
+    assert.equal(lost, 2, 'the delete was sent again');
+    assert.equal(await defaults.getSessionAndUser(sessionToken), null);
+    proxy.plan = () => null;
+    await faulty.stop();
   });
 });
