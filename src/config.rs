@@ -142,6 +142,8 @@ pub const VARIABLES: &[&str] = &[
     "TENANT_VERIFY_LIMIT",
     "VERIFY_FAILURE_LIMIT",
     "VERIFY_FAILURE_IP_LIMIT",
+    "CLIENT_AUTH_FAILURE_LIMIT",
+    "CLIENT_AUTH_FAILURE_IP_LIMIT",
 ];
 
 impl Config {
@@ -479,7 +481,17 @@ fn limits<F: Fn(&str) -> Option<String>>(vars: &Vars<'_, F>) -> Result<Limits, C
         failures_per_email >= failures_per_email_ip,
         "must be at least VERIFY_FAILURE_IP_LIMIT (it is the ceiling over all addresses)",
     )?;
+    let client_auth_failures = count("CLIENT_AUTH_FAILURE_LIMIT", d.client_auth_failures, 1_000_000)?;
+    let client_auth_failures_per_ip =
+        count("CLIENT_AUTH_FAILURE_IP_LIMIT", d.client_auth_failures_per_ip.min(client_auth_failures), 1_000_000)?;
+    check(
+        "CLIENT_AUTH_FAILURE_LIMIT",
+        client_auth_failures >= client_auth_failures_per_ip,
+        "must be at least CLIENT_AUTH_FAILURE_IP_LIMIT (it is the ceiling over all addresses)",
+    )?;
     Ok(Limits {
+        client_auth_failures,
+        client_auth_failures_per_ip,
         start_per_email_ip,
         start_per_email,
         start_per_ip: count("LOGIN_IP_LIMIT", d.start_per_ip, 100_000)?,

@@ -359,3 +359,50 @@ fn the_nearest_replica_of_an_auth_js_global_table_answers_and_home_fills_its_gap
     let r = from_sydney("nowhere");
     assert_eq!((r.status, r.calls, &r.json), (401, 2, &invalid()));
 }
+
+#[test]
+fn rp_initiated_logout_ends_an_auth_js_session_only_where_logout_is_allowed() {
+    for logout in [true, false] {
+        let table = AuthjsTable::new(&DEFAULT);
+        let (_t, app) = setup(json!({"table": table.name, "logout": logout}), json!({}));
+        let token = "0d15ea5e-1111-4222-8333-444455556666";
+        table.put_session(&DEFAULT, token, USER, json!({"N": format!("{}", T0 + 86_400)}), true);
+        let cookie = format!("authjs.session-token={token}");
+        // Discovery names the endpoint only where it signs the user out.
+        let discovery = app.call("GET", "/.well-known/openid-configuration", HOST, &[], None);
+        assert_eq!(discovery.json.get("end_session_endpoint").is_some(), logout, "{}", discovery.json);
+        let asked = app.call("GET", "/v1/oauth/logout", HOST, &[("cookie", &cookie)], None);
+        let page = String::from_utf8_lossy(&asked.body).to_string();
+        let still_there = table.session_exists(&DEFAULT, token, USER);
+        let confirm = http::Request::builder()
+            .method("POST")
+            .uri(format!("https://{HOST}/v1/oauth/logout"))
+            .header("host", HOST)
+            .header("cookie", &cookie)
+            .header("origin", format!("https://{HOST}"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(b"confirm=yes".to_vec())
+            .expect("a request");
+        let confirmed = app.send(confirm);
+        let done = String::from_utf8_lossy(&confirmed.body).to_string();
+        if logout {
+            assert_eq!(asked.status, 200);
+            assert!(page.contains("Sign out?"), "the user is asked first: {page}");
+            assert!(still_there, "asking ends nothing");
+            assert_eq!(confirmed.status, 200, "{done}");
+            assert!(done.contains("You are signed out"), "{done}");
+            let cleared: Vec<&str> =
+                confirmed.headers.get_all("set-cookie").iter().filter_map(|v| v.to_str().ok()).collect();
+            assert!(cleared.iter().any(|c| c.starts_with("authjs.session-token=;")), "{cleared:?}");
+            assert!(!table.session_exists(&DEFAULT, token, USER), "the Auth.js session item is deleted");
+            assert_eq!((lookup(&app, &[("cookie", &cookie)]).status), 401);
+        } else {
+            for (answer, html) in [(&asked, &page), (&confirmed, &done)] {
+                assert_eq!(answer.status, 403, "{html}");
+                assert!(html.contains("You are not signed out") && !html.contains("You are signed out"), "{html}");
+            }
+            assert!(table.session_exists(&DEFAULT, token, USER));
+            assert_eq!(lookup(&app, &[("cookie", &cookie)]).status, 200, "the session stays, as the page says");
+        }
+    }
+}

@@ -260,6 +260,23 @@ fn users_sessions_and_codes_from_the_command_line() {
     assert_eq!(found.json()["login_count"], json!(2));
     let got = dynauth(&table, &["user", "get", "acme", "--", &user]);
     assert_eq!(got.json()["email"], json!("ann@example.com"), "{} {}", got.code, got.stderr);
+    assert_eq!(got.json()["profile"], json!({}), "no profile field is known yet");
+    // The profile, as the admin API changes it: set, removed with null, refused when malformed.
+    let body =
+        r#"{"name": " Ann Lee ", "given_name": "Ann", "locale": "en-GB", "picture": "https://img.test/ann.png"}"#;
+    let changed = dynauth(&table, &["user", "profile", "acme", "--body", body, "--", &user]);
+    assert_eq!(changed.code, 0, "{}", changed.stderr);
+    let profile = changed.json()["profile"].clone();
+    assert_eq!(
+        (&profile["name"], &profile["given_name"], &profile["locale"], &profile["picture"], profile.get("family_name")),
+        (&json!("Ann Lee"), &json!("Ann"), &json!("en-GB"), &json!("https://img.test/ann.png"), None)
+    );
+    assert!(profile["updated_at"].is_string());
+    let removed = dynauth(&table, &["user", "profile", "acme", "--body", r#"{"picture": null}"#, "--", &user]);
+    assert_eq!(removed.json()["profile"].get("picture"), None, "{}", removed.stdout);
+    let bad = dynauth(&table, &["user", "profile", "acme", "--body", r#"{"locale": ""}"#, "--", &user]);
+    assert_eq!(bad.code, 2, "{}", bad.stderr);
+    assert!(bad.stderr.contains("invalid profile: locale: must be a BCP 47 language tag"), "{}", bad.stderr);
     let listed = dynauth(&table, &["session", "list", "acme", "--", &user]);
     let ids: Vec<String> = listed.json()["sessions"]
         .as_array()

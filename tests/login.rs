@@ -360,7 +360,7 @@ fn start_in_dev_mode_then_verify_starts_a_session() {
     let user = app.admin("GET", &format!("/v1/admin/tenants/acme/users/{user_id}"), None);
     assert_eq!(
         user.json,
-        json!({"id": user_id, "email": "ann@example.com", "created_at": "2027-01-15T08:00:30Z", "last_login_at": "2027-01-15T08:01:30Z", "login_count": 2})
+        json!({"id": user_id, "email": "ann@example.com", "created_at": "2027-01-15T08:00:30Z", "last_login_at": "2027-01-15T08:01:30Z", "login_count": 2, "profile": {}})
     );
     let found = app.admin("GET", "/v1/admin/tenants/acme/users?email=ANN%40example.com", None);
     assert_eq!(found.json["users"][0]["id"], json!(user_id));

@@ -343,7 +343,7 @@ fn without_a_session_the_login_page_and_back_and_prompt_none_says_login_required
 
 #[test]
 fn prompt_login_and_max_age_ask_for_a_fresh_sign_in() {
-    let (_t, app, _) = setup("oidc-fresh");
+    let (t, app, _) = setup("oidc-fresh");
     let token = session(&app, "u-1", "ada@acme.test");
     app.runtime.advance(std::time::Duration::from_secs(600));
     for (name, value) in [("prompt", "login"), ("max_age", "300")] {
@@ -352,19 +352,91 @@ fn prompt_login_and_max_age_ask_for_a_fresh_sign_in() {
         let r = authorize(&app, Some(&token), &pairs(&request));
         let (base, params) = location(&r);
         assert_eq!(base, "/login", "{name}: the 10-minute-old session is not enough");
+        // The way back is the request, signed, and nothing else; nothing is written for it.
         let return_to = param(&params, "return_to").expect("return_to").to_string();
-        assert!(return_to.contains(&format!("dynauth_after={}", T0 + 600)) && !return_to.contains(name), "{return_to}");
-        // Back with the old session: still not enough. With a new one: the code.
+        let (path, back) = return_to.split_once('?').expect("a query");
+        let back = dynauth::api::body::form_pairs(back).unwrap_or_default();
+        assert_eq!((path, back.len(), back[0].0.as_str()), ("/v1/oauth/authorize", 1, "resume"));
+        assert!(items_of(&t, "pending_authorization").iter().all(|p| p.contains_key("used_at")), "no write to wait");
+        // Back with the old session: still not enough (to the login page again, the same way
+        // back). With a new one: the code, whose ID token says when that sign-in was.
         let old = app.call("GET", &return_to, HOST, &[("cookie", &format!("__Host-dynauth={token}"))], None);
-        assert_eq!(location(&old).0, "/login", "{name}");
+        let (base, params) = location(&old);
+        assert_eq!((base.as_str(), param(&params, "return_to")), ("/login", Some(return_to.as_str())), "{name}");
+        app.runtime.advance(std::time::Duration::from_secs(5));
         let fresh = session(&app, "u-1", "ada@acme.test");
         let new = app.call("GET", &return_to, HOST, &[("cookie", &format!("__Host-dynauth={fresh}"))], None);
-        assert!(param(&location(&new).1, "code").is_some(), "{name}");
+        let (base, params) = location(&new);
+        assert_eq!((base.as_str(), param(&params, "state")), (REDIRECT, Some("s")), "{name}");
+        assert!(param(&params, "code").is_some(), "{name}");
+        // The pending request is used: its way back works once.
+        let again = app.call("GET", &return_to, HOST, &[("cookie", &format!("__Host-dynauth={fresh}"))], None);
+        assert_eq!(again.status, 400, "{name}");
+        assert!(html(&again).contains("this sign-in request was already completed"), "{}", html(&again));
     }
+    let used = items_of(&t, "pending_authorization");
+    assert_eq!(used.len(), 2, "one marker per pending request used");
+    let mut ttls: Vec<_> = used.iter().map(|p| p.get("ttl").cloned()).collect();
+    ttls.sort_by_key(|t| format!("{t:?}"));
+    let made = |at: u64| Some(dynauth::dynamo::n(i64::try_from(at + 900).expect("small")));
+    assert_eq!(ttls, vec![made(T0 + 600), made(T0 + 605)], "kept until the request would have expired");
     // max_age the session satisfies: a code at once.
     let mut request = web_request("s");
     request.push(("max_age", "3600".into()));
     assert!(param(&location(&authorize(&app, Some(&token), &pairs(&request))).1, "code").is_some());
+}
+
+/// A session signed in 2 s earlier, and a request for a fresh sign-in that tries to say it
+/// already had one: the provider's own marker of old (`dynauth_after`), or a made-up pending
+/// record. None of it counts.
+#[test]
+fn no_request_can_claim_its_own_fresh_sign_in() {
+    let (t, app, _) = setup("oidc-fresh-bypass");
+    let token = session(&app, "u-1", "ada@acme.test");
+    app.runtime.advance(std::time::Duration::from_secs(2));
+    let attempt = |extra: &[(&'static str, &str)]| {
+        let mut request = web_request("s");
+        request.extend(extra.iter().map(|(k, v)| (*k, v.to_string())));
+        location(&authorize(&app, Some(&token), &pairs(&request)))
+    };
+    let (base, _) = attempt(&[("prompt", "login"), ("dynauth_after", "0")]);
+    assert_eq!(base, "/login", "prompt=login: the login page, never a code");
+    let (base, _) = attempt(&[("max_age", "1"), ("dynauth_after", "0")]);
+    assert_eq!(base, "/login", "max_age=1: the login page, never a code");
+    let (base, params) = attempt(&[("prompt", "none"), ("max_age", "1"), ("dynauth_after", "0")]);
+    assert_eq!((base.as_str(), param(&params, "error")), (REDIRECT, Some("login_required")), "prompt=none");
+    assert!(param(&params, "code").is_none());
+    // A pending request nobody signed, or one changed, is no way in.
+    let (_, params) = attempt(&[("prompt", "login")]);
+    let return_to = param(&params, "return_to").expect("return_to").to_string();
+    let resume = return_to.split_once("resume=").map(|(_, r)| r.to_string()).expect("resume");
+    let (payload, mac) = resume.split_once('.').expect("payload.mac");
+    let raw = URL_SAFE_NO_PAD.decode(payload).expect("base64url");
+    let mut claimed: Value = serde_json::from_slice(&raw).expect("JSON");
+    claimed["created_at"] = json!(0);
+    let backdated = format!("{}.{mac}", URL_SAFE_NO_PAD.encode(serde_json::to_vec(&claimed).expect("JSON")));
+    let unsigned = format!("{payload}.{}", "A".repeat(mac.len()));
+    for forged in
+        ["AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", "short", "../x", backdated.as_str(), unsigned.as_str()]
+    {
+        let r = authorize(&app, Some(&token), &[("resume", forged)]);
+        assert_eq!(r.status, 400, "{forged}");
+        assert!(html(&r).contains("this sign-in request is unknown or has expired"), "{}", html(&r));
+    }
+    // Another tenant's host does not take it either (its MAC binds the tenant).
+    let r = app.call("GET", &return_to, "auth.globex.test", &[], None);
+    assert!(html(&r).contains("this sign-in request is unknown or has expired"), "{}", html(&r));
+    // The real one, with parameters added: the signed request counts, the additions do not.
+    let tampered = format!("{return_to}&redirect_uri=https%3A%2F%2Fevil.test%2Fcb&prompt=none&client_id=spa");
+    let r = app.call("GET", &tampered, HOST, &[("cookie", &format!("__Host-dynauth={token}"))], None);
+    assert_eq!(location(&r).0, "/login", "the old session still does not satisfy it");
+    // Expired after 15 minutes.
+    app.runtime.advance(std::time::Duration::from_secs(901));
+    let fresh = session(&app, "u-1", "ada@acme.test");
+    let r = app.call("GET", &return_to, HOST, &[("cookie", &format!("__Host-dynauth={fresh}"))], None);
+    assert_eq!(r.status, 400);
+    assert!(html(&r).contains("this sign-in request is unknown or has expired"), "{}", html(&r));
+    assert!(items_of(&t, "auth_code").is_empty(), "no code was issued");
 }
 
 #[test]
@@ -409,12 +481,13 @@ fn a_code_becomes_tokens_once_and_they_say_who_for_whom() {
     assert_eq!(header["typ"], "at+jwt");
     assert_eq!(access["client_id"], "web");
     assert_eq!(access["scope"], "openid email offline_access");
-    assert_eq!(access["aud"], "acme");
+    assert_eq!(access["aud"], format!("{ISSUER}/v1/oauth/userinfo"), "the resource: not the session audience");
     assert_eq!(access["sub"], "u-1");
     assert_eq!(access["jti"].as_str().map(str::len), Some(22));
     let info = userinfo(&app, access_token);
     assert_eq!(info.status, 200, "{}", info.json);
     assert_eq!(info.json, json!({"sub": "u-1", "email": "ada@acme.test", "email_verified": true}));
+    assert!(items_of(&t, "auth_code")[0].contains_key("delivered_at"), "marked before the 200");
     // The code again: refused, and every token issued with it revoked.
     let again = redeem(&app, &secret, &code, VERIFIER);
     assert_eq!(again.status, 400);
@@ -579,6 +652,364 @@ fn refresh_rotates_and_a_reused_token_ends_the_family() {
     assert_eq!(r.json["error"], "invalid_grant");
 }
 
+/// The grant item as stored, without what a refusal may not touch anyway.
+fn grant_item(t: &TestTable) -> dynauth::dynamo::Item {
+    let grants = items_of(t, "grant");
+    assert_eq!(grants.len(), 1);
+    grants[0].clone()
+}
+
+#[test]
+fn a_refused_refresh_changes_nothing() {
+    let (t, app, secret) = setup("oidc-refresh-refused");
+    let (_, _, rt, _) = signed_in(&app, &secret);
+    let before = grant_item(&t);
+    let web = Some(basic(&secret));
+    let wrong = Some(basic("not-the-secret"));
+    let refresh = [("grant_type", "refresh_token"), ("refresh_token", rt.as_str())];
+    let with = |extra: &[(&'static str, &'static str)]| -> Vec<(&str, &str)> {
+        refresh.iter().copied().chain(extra.iter().copied()).collect()
+    };
+    let malformed = format!("{rt}x");
+    type Case<'a> = (Option<String>, Vec<(&'a str, &'a str)>, u16, &'a str);
+    let cases: Vec<Case<'_>> = vec![
+        (web.clone(), with(&[("scope", "openid profile")]), 400, "invalid_scope"),
+        (web.clone(), with(&[("scope", "openid email offline_access admin")]), 400, "invalid_scope"),
+        (None, with(&[("client_id", "spa")]), 400, "invalid_grant"),
+        (wrong.clone(), refresh.to_vec(), 401, "invalid_client"),
+        (None, refresh.to_vec(), 401, "invalid_client"),
+        (web.clone(), vec![("grant_type", "refresh_token"), ("refresh_token", "x.y")], 400, "invalid_grant"),
+        (web.clone(), vec![("grant_type", "refresh_token"), ("refresh_token", &malformed)], 400, "invalid_grant"),
+        (web.clone(), vec![("grant_type", "refresh_token")], 400, "invalid_request"),
+        (web.clone(), with(&[("refresh_token", "again")]), 400, "invalid_request"),
+    ];
+    for (auth, form, status, error) in &cases {
+        let r = form_call(&app, "/v1/oauth/token", auth.as_deref(), form);
+        assert_eq!((r.status, r.json["error"].as_str()), (*status, Some(*error)), "{form:?}: {}", r.json);
+    }
+    assert_eq!(grant_item(&t), before, "no refusal rotated, revoked or touched the grant");
+    // The same token still refreshes, narrowed or not.
+    let r = form_call(&app, "/v1/oauth/token", web.as_deref(), &with(&[("scope", "openid")]));
+    assert_eq!((r.status, r.json["scope"].as_str()), (200, Some("openid")), "{}", r.json);
+    assert!(!grant_item(&t).contains_key("revoked_at"));
+}
+
+#[test]
+fn a_redemption_whose_answers_are_all_lost_is_completed_by_its_retry_alone() {
+    let (t, app, secret) = setup("oidc-lost-code");
+    let token = session(&app, "u-1", "ada@acme.test");
+    let c = code(&app, &token);
+    // The transaction is applied on every attempt, and every answer is lost.
+    app.transport.lose_answers_of("TransactWriteItems", 1_000);
+    let lost = redeem(&app, &secret, &c, VERIFIER);
+    app.transport.lose_answers_of("TransactWriteItems", 0);
+    assert_eq!((lost.status, lost.json["error"]["code"].as_str()), (503, Some("unavailable")), "{}", lost.json);
+    assert_eq!(lost.headers["retry-after"], "6", "after the first request's deadline (5 s) and a second");
+    let item = &items_of(&t, "auth_code")[0];
+    assert!(item.contains_key("used_at") && !item.contains_key("delivered_at"), "applied, never handed out");
+    // The retry, as asked: the tokens. Three more at once: the same refresh token (one grant).
+    app.runtime.advance(std::time::Duration::from_secs(6));
+    let first = redeem(&app, &secret, &c, VERIFIER);
+    assert_eq!(first.status, 200, "{}", first.json);
+    let refresh = first.json["refresh_token"].as_str().expect("a refresh token").to_string();
+    let now = T0 + 7;
+    let parallel: Vec<(u16, Value)> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..3)
+            .map(|_| {
+                let (name, c, secret) = (t.name().to_string(), c.clone(), secret.clone());
+                s.spawn(move || {
+                    let app: TestApp = App::new(&name, manual_runtime(now), &[("JWT_MASTER_KEY", MASTER)]);
+                    let r = redeem(&app, &secret, &c, VERIFIER);
+                    (r.status, r.json)
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().expect("a thread")).collect()
+    });
+    for (status, json) in &parallel {
+        assert_eq!((*status, json["refresh_token"].as_str()), (200, Some(refresh.as_str())), "{json}");
+    }
+    assert_eq!(items_of(&t, "grant").len(), 1, "one grant, never a second");
+    // Nobody else: another client, or the right client with another verifier, gets nothing, and
+    // the wrong verifier is a second use that ends the grant.
+    let other = "x".repeat(43);
+    let r = redeem(&app, &secret, &c, &other);
+    assert_eq!(r.json["error"], "invalid_grant");
+    assert!(grant_item(&t).contains_key("revoked_at"));
+    assert_eq!(refresh_with(&app, &secret, &refresh).status, 400);
+
+    // Past the window (a minute after the first answer's Retry-After, at the latest 6 + 6 + 60 s): a second use like any other.
+    let c = code(&app, &token);
+    app.transport.lose_answers_of("TransactWriteItems", 1_000);
+    assert_eq!(redeem(&app, &secret, &c, VERIFIER).status, 503);
+    app.transport.lose_answers_of("TransactWriteItems", 0);
+    app.runtime.advance(std::time::Duration::from_secs(73));
+    let late = redeem(&app, &secret, &c, VERIFIER);
+    assert_eq!(late.json["error_description"], "the code has already been used: the tokens issued with it are revoked");
+    // Too early (the first request may still be answering): a concurrent second use.
+    let c = code(&app, &token);
+    app.transport.lose_answers_of("TransactWriteItems", 1_000);
+    assert_eq!(redeem(&app, &secret, &c, VERIFIER).status, 503);
+    app.transport.lose_answers_of("TransactWriteItems", 0);
+    assert_eq!(redeem(&app, &secret, &c, VERIFIER).json["error"], "invalid_grant");
+    let revoked = items_of(&t, "grant").iter().filter(|g| g.contains_key("revoked_at")).count();
+    assert_eq!(revoked, 3, "each code's grant, after its second use");
+}
+
+#[test]
+fn a_refresh_whose_answers_are_all_lost_is_completed_by_its_retry_alone() {
+    let (t, app, secret) = setup("oidc-lost-refresh");
+    let (_, _, r1, _) = signed_in(&app, &secret);
+    app.transport.lose_answers_of("UpdateItem", 1_000);
+    let lost = refresh_with(&app, &secret, &r1);
+    app.transport.lose_answers_of("UpdateItem", 0);
+    assert_eq!((lost.status, lost.headers["retry-after"].to_str().ok()), (503, Some("6")), "{}", lost.json);
+    let rotated = grant_item(&t);
+    assert!(rotated.contains_key("refreshed_at") && !rotated.contains_key("delivered_at"));
+    // Its retries, as asked, at once: each the same new refresh token.
+    app.runtime.advance(std::time::Duration::from_secs(6));
+    let now = T0 + 6;
+    let answers: Vec<(u16, Value)> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..3)
+            .map(|_| {
+                let (name, r1, secret) = (t.name().to_string(), r1.clone(), secret.clone());
+                s.spawn(move || {
+                    let app: TestApp = App::new(&name, manual_runtime(now), &[("JWT_MASTER_KEY", MASTER)]);
+                    let r = refresh_with(&app, &secret, &r1);
+                    (r.status, r.json)
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().expect("a thread")).collect()
+    });
+    let r2 = answers[0].1["refresh_token"].as_str().expect("a refresh token").to_string();
+    assert!(answers.iter().all(|(s, j)| *s == 200 && j["refresh_token"] == r2.as_str()), "{answers:?}");
+    assert_ne!(r1, r2);
+    assert_eq!(grant_item(&t)["refresh_hash"], rotated["refresh_hash"], "no second rotation");
+    // The family goes on from there, and a handed-out token used again still ends it.
+    let third = refresh_with(&app, &secret, &r2);
+    assert_eq!(third.status, 200, "{}", third.json);
+    assert!(grant_item(&t).contains_key("delivered_at"), "marked before the 200");
+    let reused = refresh_with(&app, &secret, &r2);
+    assert_eq!(
+        reused.json["error_description"],
+        "the refresh token was already used: every token of its grant is revoked"
+    );
+    assert!(grant_item(&t).contains_key("revoked_at"));
+}
+
+#[test]
+fn an_access_token_is_good_only_on_the_host_that_issued_it_and_never_as_a_session() {
+    let (_t, app, secret) = setup("oidc-hosts");
+    let r = app.admin("PUT", "/v1/admin/tenants/acme/domains/login.acme.test", Some(json!({"status": "ready"})));
+    assert_eq!(r.status, 201, "{}", r.json);
+    let (token, access, _, _) = signed_in(&app, &secret);
+    let bearer = format!("Bearer {access}");
+    assert_eq!(userinfo(&app, &access).status, 200);
+    let elsewhere = app.call("GET", "/v1/oauth/userinfo", "login.acme.test", &[("authorization", &bearer)], None);
+    assert_eq!((elsewhere.status, elsewhere.json["error"].as_str()), (401, Some("invalid_token")));
+    // A session JWT of the same tenant is no access token, and an access token no session.
+    let minted = app.call("POST", "/v1/session/token", HOST, &[("authorization", &format!("Bearer {token}"))], None);
+    assert_eq!(minted.status, 200, "{}", minted.json);
+    let jwt = minted.json["token"].as_str().expect("a session JWT");
+    let (header, body) = claims(jwt);
+    assert_eq!((header["typ"].as_str(), body["aud"].as_str()), (Some("session+jwt"), Some("acme")));
+    assert_eq!(userinfo(&app, jwt).status, 401);
+    assert_eq!(app.call("GET", "/v1/session", HOST, &[("authorization", &bearer)], None).status, 401);
+}
+
+#[test]
+fn loopback_redirect_uris_take_any_port_and_only_that_port_redeems() {
+    let (_t, app, _) = setup("oidc-loopback");
+    let token = session(&app, "u-1", "ada@acme.test");
+    let ask = |redirect: &str| {
+        let request = [
+            ("response_type", "code"),
+            ("client_id", "spa"),
+            ("redirect_uri", redirect),
+            ("scope", "openid"),
+            ("code_challenge", &challenge(VERIFIER)),
+            ("code_challenge_method", "S256"),
+        ];
+        authorize(&app, Some(&token), &request)
+    };
+    let r = ask("http://127.0.0.1:61000/cb");
+    let (base, params) = location(&r);
+    assert_eq!(base, "http://127.0.0.1:61000/cb", "registered as :5173, asked on :61000");
+    let c = param(&params, "code").expect("a code").to_string();
+    let redeem_at = |redirect: &str| {
+        let form = [
+            ("grant_type", "authorization_code"),
+            ("code", c.as_str()),
+            ("redirect_uri", redirect),
+            ("code_verifier", VERIFIER),
+            ("client_id", "spa"),
+        ];
+        form_call(&app, "/v1/oauth/token", None, &form)
+    };
+    let r = redeem_at("http://127.0.0.1:5173/cb");
+    assert_eq!(
+        r.json["error_description"],
+        "redirect_uri is not one the code was issued for".replace("one", "the one")
+    );
+    assert_eq!(redeem_at("http://127.0.0.1:61000/cb").status, 200);
+    for refused in ["http://localhost:61000/cb", "http://127.0.0.1:61000/cb2", "http://127.0.0.1.evil.test:61000/cb"] {
+        let r = ask(refused);
+        assert_eq!(r.status, 400, "{refused}");
+        assert!(html(&r).contains("the redirect_uri is not one this application registered"), "{refused}");
+    }
+}
+
+fn introspect_from(app: &TestApp, secret: &str, ip: &str) -> common::app::Answer {
+    let request = http::Request::builder()
+        .method("POST")
+        .uri(format!("https://{HOST}/v1/oauth/introspect"))
+        .header("host", HOST)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("cf-connecting-ip", ip)
+        .header("authorization", basic(secret))
+        .body(b"token=nothing".to_vec())
+        .expect("a request");
+    app.send(request)
+}
+
+#[test]
+fn wrong_client_secrets_are_budgeted_per_address_under_a_ceiling_from_many_addresses_at_once() {
+    let t = TestTable::new("oidc-client-budget");
+    let vars = [("JWT_MASTER_KEY", MASTER), ("CLIENT_AUTH_FAILURE_IP_LIMIT", "3"), ("CLIENT_AUTH_FAILURE_LIMIT", "8")];
+    let app: TestApp = App::new(t.name(), manual_runtime(T0), &vars);
+    assert_eq!(app.admin("PUT", "/v1/admin/tenants/acme", Some(json!({"name": "acme"}))).status, 201);
+    assert_eq!(
+        app.admin("PUT", &format!("/v1/admin/tenants/acme/domains/{HOST}"), Some(json!({"status": "ready"}))).status,
+        201
+    );
+    let web = json!({"name": "Web", "type": "confidential", "redirect_uris": [REDIRECT]});
+    let secret = app.admin("PUT", "/v1/admin/tenants/acme/clients/web", Some(web)).json["client_secret"]
+        .as_str()
+        .expect("a secret")
+        .to_string();
+    // Eight wrong secrets at once from one address: three are compared and refused, the rest
+    // find the address's budget spent.
+    let burst = |ips: Vec<String>| -> Vec<(u16, Value, Option<String>)> {
+        std::thread::scope(|s| {
+            let handles: Vec<_> = ips
+                .into_iter()
+                .map(|ip| {
+                    let name = t.name().to_string();
+                    s.spawn(move || {
+                        let app: TestApp = App::new(&name, manual_runtime(T0), &vars);
+                        let r = introspect_from(&app, "wrong", &ip);
+                        let retry = r.headers.get("retry-after").and_then(|v| v.to_str().ok()).map(str::to_string);
+                        (r.status, r.json, retry)
+                    })
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().expect("a thread")).collect()
+        })
+    };
+    let one = burst(vec!["192.0.2.1".to_string(); 8]);
+    let count = |answers: &[(u16, Value, Option<String>)], status| answers.iter().filter(|a| a.0 == status).count();
+    assert_eq!((count(&one, 401), count(&one, 429)), (3, 5), "{one:?}");
+    let limited = one.iter().find(|a| a.0 == 429).expect("a 429");
+    assert_eq!(limited.2.as_deref(), Some("900"), "the window's end");
+    assert_eq!(
+        limited.1["error"]["message"],
+        "too many failed client authentications came from this address for this client; retry in 900 s"
+    );
+    // The rightful client, from that address: refused too; from its own: served.
+    assert_eq!(introspect_from(&app, &secret, "192.0.2.1").status, 429);
+    assert_eq!(introspect_from(&app, &secret, "198.51.100.7").json, json!({"active": false}));
+    // Wrong secrets from many addresses at once reach the client's ceiling (8).
+    let many: Vec<String> = (2..=7).map(|i| format!("192.0.2.{i}")).collect();
+    let answers = burst(many);
+    assert_eq!(count(&answers, 401) + count(&answers, 429), 6, "{answers:?}");
+    assert_eq!(count(&answers, 401), 5, "three from the first address and five more make the ceiling");
+    let ceiling = answers.iter().find(|a| a.0 == 429).expect("a 429");
+    assert_eq!(
+        ceiling.1["error"]["message"],
+        "too many failed client authentications were made for this client; retry in 900 s"
+    );
+    // Past the ceiling: every address that guessed is held back, the right secret included, and
+    // a new one gets one guess; the rightful client's own address, which never sent a wrong
+    // secret, is served.
+    assert_eq!(introspect_from(&app, &secret, "192.0.2.2").status, 429);
+    assert_eq!(introspect_from(&app, "wrong", "203.0.113.9").status, 429);
+    assert_eq!(introspect_from(&app, &secret, "203.0.113.9").status, 429);
+    assert_eq!(introspect_from(&app, &secret, "198.51.100.7").json, json!({"active": false}), "not locked out");
+    app.runtime.advance(std::time::Duration::from_secs(900));
+    assert_eq!(introspect_from(&app, &secret, "192.0.2.1").status, 200, "a new window");
+}
+
+#[test]
+fn the_profile_scope_shows_the_profile_fields_that_are_known() {
+    let (_t, app, secret) = setup("oidc-profile");
+    let web = json!({"name": "Web", "type": "confidential", "redirect_uris": [REDIRECT],
+        "scopes": ["openid", "email", "profile"]});
+    assert_eq!(app.admin("PUT", "/v1/admin/tenants/acme/clients/web", Some(web)).status, 200, "replaced");
+    // A user made by a login (a code for a backend that delivers it itself), then given a
+    // profile through the admin API.
+    let issued = app.admin("POST", "/v1/admin/tenants/acme/codes", Some(json!({"email": "ada@acme.test"})));
+    assert_eq!(issued.status, 201, "{}", issued.json);
+    let body = json!({"login_id": issued.json["login_id"], "code": issued.json["code"], "binding": issued.json["binding"], "deliver": "body"});
+    let verified = app.call("POST", "/v1/login/verify", HOST, &[], Some(body));
+    assert_eq!(verified.status, 200, "{}", verified.json);
+    let user = verified.json["user"]["id"].as_str().expect("a user").to_string();
+    let token = verified.json["token"].as_str().expect("a token").to_string();
+    let path = format!("/v1/admin/tenants/acme/users/{user}");
+    for (bad, field) in [
+        (json!({"name": ""}), "name"),
+        (json!({"picture": "http://img.test/a.png"}), "picture"),
+        (json!({"locale": "english"}), "locale"),
+        (json!({"nickname": "ada"}), "nickname"),
+    ] {
+        let r = app.admin("PATCH", &path, Some(bad.clone()));
+        assert_eq!(r.status, 400, "{bad}");
+        assert!(r.json["error"]["message"].as_str().unwrap_or("").contains(field), "{}", r.json);
+    }
+    let r = app.admin("PATCH", &path, Some(json!({"name": "Ada Lovelace", "given_name": "Ada", "locale": "en-GB"})));
+    assert_eq!(r.status, 200, "{}", r.json);
+    assert_eq!(
+        r.json["profile"],
+        json!({"name": "Ada Lovelace", "given_name": "Ada", "locale": "en-GB", "updated_at": "2027-01-15T08:00:00Z"})
+    );
+    let unknown = app.admin("PATCH", "/v1/admin/tenants/acme/users/nobody", Some(json!({"name": "x"})));
+    assert_eq!(unknown.status, 404);
+    // The code flow with `profile`: the ID token and userinfo carry the known fields, no others.
+    let mut request = web_request("s");
+    request[3] = ("scope", "openid profile".into());
+    let (_, params) = location(&authorize(&app, Some(&token), &pairs(&request)));
+    let c = param(&params, "code").expect("a code").to_string();
+    let r = redeem(&app, &secret, &c, VERIFIER);
+    assert_eq!(r.status, 200, "{}", r.json);
+    let (_, id) = claims(r.json["id_token"].as_str().expect("an id token"));
+    let updated = T0;
+    assert_eq!(
+        (&id["name"], &id["given_name"], &id["locale"]),
+        (&json!("Ada Lovelace"), &json!("Ada"), &json!("en-GB"))
+    );
+    assert_eq!(id["updated_at"], updated);
+    assert!(id.get("family_name").is_none() && id.get("picture").is_none() && id.get("email").is_none(), "{id}");
+    let access = r.json["access_token"].as_str().expect("an access token");
+    assert_eq!(
+        userinfo(&app, access).json,
+        json!({"sub": user, "name": "Ada Lovelace", "given_name": "Ada", "locale": "en-GB", "updated_at": updated})
+    );
+    // Removed with null: gone from the next answer; without the scope: none of it.
+    assert_eq!(app.admin("PATCH", &path, Some(json!({"given_name": null}))).json["profile"].get("given_name"), None);
+    assert!(userinfo(&app, access).json.get("given_name").is_none());
+    let (_, id) =
+        claims(redeem(&app, &secret, &code_for(&app, &token), VERIFIER).json["id_token"].as_str().unwrap_or(""));
+    assert!(id.get("name").is_none(), "no profile scope: {id}");
+}
+
+/// A code for `web` with the scope `openid` only.
+fn code_for(app: &TestApp, token: &str) -> String {
+    let mut request = web_request("s");
+    request[3] = ("scope", "openid".into());
+    let (_, params) = location(&authorize(app, Some(token), &pairs(&request)));
+    param(&params, "code").expect("a code").to_string()
+}
+
 #[test]
 fn ending_the_session_ends_its_tokens() {
     let (_t, app, secret) = setup("oidc-session-end");
@@ -664,7 +1095,7 @@ fn a_transaction_conflict_is_no_redemption_and_no_reuse() {
     let r = redeem(&app, &secret, &c, VERIFIER);
     app.transport.conflict_transactions(0);
     assert_eq!((r.status, r.json["error"]["code"].as_str()), (503, Some("unavailable")), "{}", r.json);
-    assert_eq!(r.headers["retry-after"], "1");
+    assert_eq!(r.headers["retry-after"], "6", "after the request deadline (5 s) and a second");
     assert_eq!(items_of(&t, "grant").len(), 1, "nothing was written");
     assert_eq!(redeem(&app, &secret, &c, VERIFIER).status, 200, "and the code redeems afterwards");
 }
@@ -761,7 +1192,7 @@ fn introspection_says_what_a_live_token_grants_to_confidential_clients_only() {
     assert_eq!(
         r.json,
         json!({"active": true, "scope": "openid email offline_access", "client_id": "web", "token_type": "Bearer",
-            "exp": T0 + 300, "iat": T0, "sub": "u-1", "aud": "acme", "iss": ISSUER, "jti": at["jti"], "sid": sid.as_str()})
+            "exp": T0 + 300, "iat": T0, "sub": "u-1", "aud": format!("{ISSUER}/v1/oauth/userinfo"), "iss": ISSUER, "jti": at["jti"], "sid": sid.as_str()})
     );
     // A resource server (another confidential client) may check web's access token, not its
     // refresh token.

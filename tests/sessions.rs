@@ -755,7 +755,7 @@ fn a_live_session_becomes_a_jwt_that_the_tenants_jwks_verifies() {
     assert_eq!(jwks.headers["cache-control"], "public, max-age=300");
     let k1 = kids(&jwks.json)[0].clone();
     assert_eq!(jwks.json["keys"][0]["kty"], "OKP");
-    assert_eq!((header, kids(&jwks.json).len()), (json!({"alg": "EdDSA", "typ": "JWT", "kid": k1}), 1));
+    assert_eq!((header, kids(&jwks.json).len()), (json!({"alg": "EdDSA", "typ": "session+jwt", "kid": k1}), 1));
     assert!(jwks_verifies(&jwks.json, &jwt));
     let (signed, signature) = jwt.rsplit_once('.').unwrap_or_default();
     let mut flipped = dynauth::platform::crypto::b64url_decode(signature).unwrap_or_default();

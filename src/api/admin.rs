@@ -481,7 +481,8 @@ async fn user_sessions(ctx: &Ctx<'_>, request: &Request, id: &TenantId, user_id:
     }
 }
 
-/// `GET` a user (200 / 404); `DELETE` it: its sessions are revoked, then the user and its email
+/// `GET` a user (200 / 404); `PATCH` its profile (`{"name", "given_name", "family_name",
+/// "picture", "locale"}`, each a value or `null` to remove; 200 with the user / 404); `DELETE` it: its sessions are revoked, then the user and its email
 /// claim are deleted together (204 / 404).
 async fn user(ctx: &Ctx<'_>, request: &Request, id: &TenantId, user_id: &str) -> Result<Response, ApiError> {
     let user_id = user_id_of(user_id)?;
@@ -492,6 +493,13 @@ async fn user(ctx: &Ctx<'_>, request: &Request, id: &TenantId, user_id: &str) ->
             let user = users::get(&ctx.store, &tenant, &user_id).await?.ok_or_else(no_user)?;
             Ok(json_response(200, &views::UserView::from(&user)))
         }
+        "PATCH" => {
+            let change: users::ProfileChange = body::json(request)?;
+            let user = users::change_profile(&ctx.store, &tenant, &user_id, change, ctx.now_secs())
+                .await?
+                .ok_or_else(no_user)?;
+            Ok(json_response(200, &views::UserView::from(&user)))
+        }
         "DELETE" => match users::delete(&ctx.store, ctx.random, &tenant, &user_id, ctx.now_secs()).await? {
             Some(ended) => {
                 super::oidc::backchannel_logout(ctx, &tenant, &ended).await?;
@@ -499,7 +507,7 @@ async fn user(ctx: &Ctx<'_>, request: &Request, id: &TenantId, user_id: &str) ->
             }
             None => Err(no_user()),
         },
-        _ => Err(ApiError::MethodNotAllowed { allow: "GET, DELETE" }),
+        _ => Err(ApiError::MethodNotAllowed { allow: "GET, PATCH, DELETE" }),
     }
 }
 

@@ -50,9 +50,11 @@ pub enum ApiError {
         retry_after: u64,
     },
     Config(ConfigError),
-    /// DynamoDB was throttling or unreachable past the retry deadline.
+    /// DynamoDB was throttling or unreachable past the retry deadline: the client may retry
+    /// after `retry_after` seconds.
     Unavailable {
         detail: String,
+        retry_after: u64,
     },
     /// The tenant's origin could not be reached.
     BadGateway {
@@ -197,7 +199,7 @@ impl ApiError {
     /// What the log gets beyond the client's message.
     pub fn log_detail(&self) -> Option<&str> {
         match self {
-            Self::Unavailable { detail }
+            Self::Unavailable { detail, .. }
             | Self::Internal { detail }
             | Self::BadGateway { detail }
             | Self::DeliveryFailed { detail } => Some(detail),
@@ -242,7 +244,8 @@ impl ApiError {
         };
         match &self {
             Self::TooManyRequests { retry_after, .. } => set("retry-after", retry_after.to_string()),
-            Self::Unavailable { .. } | Self::TableMismatch { .. } => set("retry-after", "1".into()),
+            Self::Unavailable { retry_after, .. } => set("retry-after", retry_after.to_string()),
+            Self::TableMismatch { .. } => set("retry-after", "1".into()),
             Self::MethodNotAllowed { allow } => set("allow", (*allow).to_string()),
             Self::Unauthorized { .. } | Self::InvalidCode { .. } => set("www-authenticate", "Bearer".into()),
             _ => {}
@@ -254,7 +257,7 @@ impl ApiError {
 impl From<DynamoError> for ApiError {
     fn from(e: DynamoError) -> Self {
         if e.is_unavailable() {
-            Self::Unavailable { detail: e.to_string() }
+            Self::Unavailable { detail: e.to_string(), retry_after: 1 }
         } else {
             Self::Internal { detail: e.to_string() }
         }

@@ -202,7 +202,7 @@ fn presented_binding(
 }
 
 /// 429 `too_many_requests` with Retry-After, naming the budget in words.
-fn too_many(exceeded: Exceeded) -> ApiError {
+pub(crate) fn too_many(exceeded: Exceeded) -> ApiError {
     ApiError::TooManyRequests {
         code: "too_many_requests",
         message: exceeded.message(),

@@ -471,7 +471,7 @@ async fn route(ctx: &Ctx<'_>, request: &Request) -> Routed {
 async fn ready(ctx: &Ctx<'_>) -> Result<Response, ApiError> {
     match ctx.store.get::<serde::de::IgnoredAny>(&crate::table::keys::readiness_probe(), false).await {
         Ok(_) => Ok(json_response(200, &views::Status { status: "ready" })),
-        Err(e) => Err(ApiError::Unavailable { detail: e.to_string() }),
+        Err(e) => Err(ApiError::Unavailable { detail: e.to_string(), retry_after: 1 }),
     }
 }
 
@@ -529,7 +529,7 @@ async fn with_tenant(ctx: &Ctx<'_>, request: &Request, route: Route) -> Routed {
         #[cfg(any(not(target_arch = "wasm32"), feature = "admin"))]
         Route::Jwks => oidc::jwks(ctx, request, &tenant).await,
         #[cfg(any(not(target_arch = "wasm32"), feature = "admin"))]
-        Route::Discovery => oidc::discovery(ctx, request),
+        Route::Discovery => oidc::discovery(ctx, request, &tenant),
         #[cfg(any(not(target_arch = "wasm32"), feature = "admin"))]
         Route::Authorize => oidc::authorize(ctx, request, tenant).await,
         #[cfg(any(not(target_arch = "wasm32"), feature = "admin"))]

@@ -14,9 +14,10 @@ use super::{ApiError, Ctx, Outcome, Request, Response, body, empty_response, jso
 use crate::domain::jwt::{self, Jwk, MasterKey, TenantKey};
 use crate::domain::oidc::keys::{self as rsa_keys, KeyError, RsaKey};
 use crate::domain::oidc::tokens::{self, Signer};
-use crate::domain::oidc::{self, AuthRequest, OAuthError, Prompt, RedeemError};
+use crate::domain::oidc::{self, AuthRequest, OAuthError, Pending, Prompt, RedeemError};
 use crate::domain::tenants::Tenant;
 use crate::domain::tenants::clients::{self, Client, ClientType, IdTokenAlg};
+use crate::domain::users;
 use crate::values::ids::{ClientId, SessionId};
 
 /// The parameters of a request (its query, or its form body): each at most once (RFC 6749 §3.1),
@@ -107,6 +108,16 @@ pub(crate) async fn authorize(ctx: &Ctx<'_>, request: &Request, tenant: Rc<Tenan
         Ok(p) => p,
         Err(e) => return Ok(error_page(&e.description)),
     };
+    // A request back from the login page names its pending record, which holds its parameters
+    // and the time the sign-in must come after; nothing else in it counts.
+    let (params, pending) = match params.get("resume") {
+        Ok(Some(resume)) => match Pending::open(ctx.token_secret(), &tenant, &resume, ctx.now_secs()) {
+            Ok(p) => (Params(p.params.clone()), Some((resume, p))),
+            Err(message) => return Ok(error_page(message)),
+        },
+        Ok(None) => (params, None),
+        Err(e) => return Ok(error_page(&e.description)),
+    };
     let client_id = match params.get("client_id") {
         Ok(Some(id)) => id,
         Ok(None) => return Ok(error_page("client_id is missing")),
@@ -116,22 +127,23 @@ pub(crate) async fn authorize(ctx: &Ctx<'_>, request: &Request, tenant: Rc<Tenan
         Ok(id) => clients::get(&ctx.store, &tenant, &id).await?,
         Err(_) => None,
     };
-    let Some(client) = client else {
+    let Some(client) = client.filter(|c| pending.as_ref().is_none_or(|(_, p)| p.client_id == c.client_id)) else {
         return Ok(error_page("this application (client_id) is not registered here"));
     };
     let redirect_uri = match params.get("redirect_uri") {
-        Ok(Some(uri)) if client.redirect_uris.contains(&uri) => uri,
+        Ok(Some(uri)) if clients::redirect_registered(&client.redirect_uris, &uri) => uri,
         Ok(Some(_)) => return Ok(error_page("the redirect_uri is not one this application registered")),
         Ok(None) => return Ok(error_page("redirect_uri is missing")),
         Err(e) => return Ok(error_page(&e.description)),
     };
     let state = params.get("state").ok().flatten().filter(|s| s.len() <= oidc::MAX_STATE);
-    let request_ = AuthRequest { client, redirect_uri, state };
+    let request_ = AuthRequest { client, redirect_uri, state, resumed: pending };
     let back = |e: OAuthError| Ok(Outcome::Respond(redirect_error(&request_, &issuer, &e)));
-    let authorization = match oidc::authorization(&|name| params.get(name), &request_.client) {
+    let mut authorization = match oidc::authorization(&|name| params.get(name), &request_.client) {
         Ok(a) => a,
         Err(e) => return back(e),
     };
+    authorization.authenticated_after = request_.resumed.as_ref().map(|(_, p)| p.created_at);
     // Its users sign in with its Auth.js app, whose sessions do not say when that was (no
     // `auth_time`) and whose sign-in dynauth cannot send them to.
     if tenant.authjs.is_some() {
@@ -143,9 +155,12 @@ pub(crate) async fn authorize(ctx: &Ctx<'_>, request: &Request, tenant: Rc<Tenan
     if let Some((session, _)) = session::live_session(ctx, request, &tenant, true).await?
         && authorization.satisfied_by(&session, ctx.now_secs())
     {
-        let code =
+        let issued =
             oidc::issue_code(&ctx.store, ctx.random, &tenant, &request_, &authorization, &session, ctx.now_secs())
                 .await?;
+        let Some(code) = issued else {
+            return Ok(error_page("this sign-in request was already completed: start again from the application"));
+        };
         let mut query = vec![("code", code.as_str())];
         if let Some(state) = &request_.state {
             query.push(("state", state));
@@ -156,20 +171,23 @@ pub(crate) async fn authorize(ctx: &Ctx<'_>, request: &Request, tenant: Rc<Tenan
     if authorization.prompt == Prompt::None {
         return back(OAuthError::new("login_required", "the user is not signed in (prompt=none)"));
     }
-    // To the login page, which comes back to this same request: without `prompt` and `max_age`,
-    // which the new session satisfies, and with the time it must be made after when they asked
-    // for a fresh sign-in.
-    let mut again: Vec<(String, String)> = params
-        .0
-        .iter()
-        .filter(|(k, _)| !["prompt", "max_age", "dynauth_after"].contains(&k.as_str()))
-        .cloned()
-        .collect();
-    if authorization.prompt == Prompt::Login || authorization.max_age.is_some() {
-        again.push(("dynauth_after".into(), ctx.now_secs().to_string()));
-    }
-    let again: Vec<(&str, &str)> = again.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    let return_to = with_query("/v1/oauth/authorize", &again);
+    // To the login page, which comes back to this request: as it is when any session will do;
+    // else kept as a pending record, which only a sign-in made from now on satisfies.
+    let return_to = match &request_.resumed {
+        Some((resume, _)) => with_query("/v1/oauth/authorize", &[("resume", resume)]),
+        None if authorization.wants_fresh_sign_in() => {
+            let pending = Pending {
+                client_id: request_.client.client_id.clone(),
+                params: params.0.clone(),
+                created_at: ctx.now_secs(),
+            };
+            with_query("/v1/oauth/authorize", &[("resume", &pending.seal(ctx.token_secret(), &tenant))])
+        }
+        None => {
+            let again: Vec<(&str, &str)> = params.0.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+            with_query("/v1/oauth/authorize", &again)
+        }
+    };
     let mut login = vec![("return_to", return_to.as_str())];
     if let Some(hint) = &authorization.login_hint {
         login.push(("login_hint", hint));
@@ -250,6 +268,16 @@ fn base64_standard(text: &str) -> Option<Vec<u8>> {
 
 /// The client a token, revocation or introspection request authenticates as (RFC 6749 §2.3):
 /// 401 `invalid_client` otherwise, with a Basic challenge when Basic was tried.
+///
+/// A confidential client's wrong secrets are budgeted ([`Limits::client_auth`]): per (client,
+/// address), and a ceiling per client over all addresses. A secret is compared only while the
+/// address's budget has some left and, for an address that has sent a wrong secret this window,
+/// while the ceiling has too; a wrong one spends a unit of each (of the address's alone once the
+/// ceiling is spent): 429 + Retry-After past either. So one address locks out only itself, and
+/// the ceiling holds back every address that guesses without ever holding back the rightful
+/// client, whose addresses send no wrong secret.
+///
+/// [`Limits::client_auth`]: crate::domain::budgets::Limits::client_auth
 async fn client_of(ctx: &Ctx<'_>, request: &Request, tenant: &Tenant, params: &Params) -> Result<Client, ApiError> {
     let (id, secret, basic) =
         credentials(request, params).map_err(|e| oauth(if e.error == "invalid_client" { 401 } else { 400 }, e))?;
@@ -257,24 +285,73 @@ async fn client_of(ctx: &Ctx<'_>, request: &Request, tenant: &Tenant, params: &P
         Some(Ok(id)) => clients::get(&ctx.store, tenant, &id).await?,
         _ => None,
     };
-    Ok(oidc::authenticate(client, secret.as_deref().filter(|s| !s.is_empty() || basic))
-        .map_err(|e| ApiError::OAuth {
-            status: 401,
-            error: e.error,
-            description: e.description,
-            challenge: basic.then(|| "Basic realm=\"dynauth\"".to_string()),
-        })?
-        .client)
+    let secret = secret.as_deref().filter(|s| !s.is_empty() || basic);
+    let compared = client.as_ref().filter(|c| c.client_type == ClientType::Confidential && secret.is_some());
+    let now = ctx.now_secs();
+    let budgets = compared.map(|c| {
+        let address = crate::domain::budgets::client_subject(super::client_ip(request));
+        ctx.config.login.limits.client_auth(c.client_id.as_str(), &address)
+    });
+    if let Some([here, ceiling]) = &budgets {
+        let spent_here = here.count(&ctx.store, &tenant.id, now).await?;
+        if let Some(exceeded) = here.exceeded(spent_here, now) {
+            return Err(super::login::too_many(exceeded));
+        }
+        if spent_here > 0
+            && let Some(exceeded) = ceiling.exceeded(ceiling.count(&ctx.store, &tenant.id, now).await?, now)
+        {
+            return Err(super::login::too_many(exceeded));
+        }
+    }
+    let refused = match oidc::authenticate(client, secret) {
+        Ok(authenticated) => return Ok(authenticated.client),
+        Err(e) => e,
+    };
+    if let Some([here, ceiling]) = budgets {
+        let spend = async |budgets: &mut [crate::domain::budgets::Budget]| {
+            crate::domain::budgets::spend(&ctx.store, ctx.random, &tenant.id, budgets, now).await
+        };
+        match spend(&mut [here.clone(), ceiling]).await? {
+            Ok(()) => {}
+            Err(exceeded) => {
+                if exceeded.kind != here.kind {
+                    // The ceiling is spent: this address's own guess still counts against it.
+                    let _ = spend(&mut [here]).await?;
+                }
+                return Err(super::login::too_many(exceeded));
+            }
+        }
+    }
+    Err(ApiError::OAuth {
+        status: 401,
+        error: refused.error,
+        description: refused.description,
+        challenge: basic.then(|| "Basic realm=\"dynauth\"".to_string()),
+    })
 }
 
-/// `POST /v1/oauth/token`.
+/// `POST /v1/oauth/token`. A 503 here (the write's outcome unknown) asks the client to retry
+/// after the time the first request may still be answering: its identical retry then completes
+/// it ([`oidc::Grants`]).
 pub(crate) async fn token(ctx: &Ctx<'_>, request: &Request, tenant: Rc<Tenant>) -> Result<Outcome, ApiError> {
     only(request.method(), "POST")?;
     let master = master_key(ctx)?;
     let issuer = issuer(request)?;
     let params = params(request).map_err(|e| oauth(400, e))?;
     let client = client_of(ctx, request, &tenant, &params).await?;
-    let now = ctx.now_secs();
+    let grants = oidc::Grants {
+        store: &ctx.store,
+        random: ctx.random,
+        secret: master.expose(),
+        settle_secs: settle_secs(ctx),
+        now: ctx.now_secs(),
+    };
+    let settle = |e: ApiError| match e {
+        ApiError::Unavailable { detail, .. } => {
+            ApiError::Unavailable { detail, retry_after: u64::try_from(grants.settle_secs).unwrap_or(1) }
+        }
+        other => other,
+    };
     let p = |name| params.get(name).map_err(|e| oauth(400, e));
     let granted = match p("grant_type")?.as_deref() {
         Some("authorization_code") => {
@@ -287,23 +364,13 @@ pub(crate) async fn token(ctx: &Ctx<'_>, request: &Request, tenant: Rc<Tenant>) 
                 redirect_uri: redirect_uri.as_deref(),
                 verifier: verifier.as_deref(),
             };
-            oidc::redeem(&ctx.store, ctx.random, &tenant, &client, presented, now).await?
+            grants.redeem(&tenant, &client, presented).await.map_err(|e| settle(e.into()))?
         }
         Some("refresh_token") => {
             let token = p("refresh_token")?
                 .ok_or_else(|| oauth(400, OAuthError::new("invalid_request", "refresh_token is missing")))?;
-            let mut granted = oidc::refresh(&ctx.store, ctx.random, &tenant, &client, &token, now).await?;
-            if let Some(scope) = p("scope")? {
-                let asked: Vec<String> = scope.split(' ').filter(|s| !s.is_empty()).map(str::to_string).collect();
-                if asked.iter().any(|s| !granted.grant.has_scope(s)) {
-                    return Err(oauth(
-                        400,
-                        OAuthError::new("invalid_scope", "a refresh may only narrow the granted scope"),
-                    ));
-                }
-                granted.grant.scopes = asked;
-            }
-            granted
+            let scope = p("scope")?;
+            grants.refresh(&tenant, &client, &token, scope.as_deref()).await.map_err(|e| settle(e.into()))?
         }
         Some(_) => {
             return Err(oauth(
@@ -313,8 +380,14 @@ pub(crate) async fn token(ctx: &Ctx<'_>, request: &Request, tenant: Rc<Tenant>) 
         }
         None => return Err(oauth(400, OAuthError::new("invalid_request", "grant_type is missing"))),
     };
-    let key = signing_key(ctx, master, &tenant, client.id_token_signed_response_alg).await?;
-    let issued = tokens::issue(key.signer(), &tenant, &granted, &issuer, now, ctx.random.bytes::<16>());
+    let user = match granted.grant.has_scope("profile") {
+        true => users::get(&ctx.store, &tenant, &granted.grant.user_id).await.map_err(|e| settle(e.into()))?,
+        false => None,
+    };
+    let key = signing_key(ctx, master, &tenant, client.id_token_signed_response_alg).await.map_err(settle)?;
+    let profile = user.as_ref().map(|u| &u.profile);
+    let issued = tokens::issue(key.signer(), &tenant, &granted, &issuer, profile, grants.now, ctx.random.bytes::<16>());
+    grants.delivered(&tenant, &granted).await;
     let view = views::TokenResponse {
         access_token: &issued.access_token,
         token_type: "Bearer",
@@ -326,6 +399,12 @@ pub(crate) async fn token(ctx: &Ctx<'_>, request: &Request, tenant: Rc<Tenant>) 
     let mut response = json_response(200, &view);
     response.headers_mut().insert(http::header::PRAGMA, HeaderValue::from_static("no-cache"));
     Ok(Outcome::Respond(response))
+}
+
+/// How long a token request may still be answering after its write: the request deadline,
+/// rounded up to whole seconds, and one more.
+fn settle_secs(ctx: &Ctx<'_>) -> i64 {
+    i64::try_from(ctx.config.request_deadline.as_millis().div_ceil(1_000)).unwrap_or(60) + 1
 }
 
 /// The tenant's RSA keys, newest (the signing one) first.
@@ -458,8 +537,14 @@ pub(crate) async fn userinfo(ctx: &Ctx<'_>, request: &Request, tenant: Rc<Tenant
     let Some((claims, grant)) = access_claims(ctx, &tenant, &issuer, &token).await? else {
         return Err(invalid_token("the access token is invalid, expired or revoked"));
     };
-    let email = grant.email.as_ref().filter(|_| claims.scope.split(' ').any(|s| s == "email"));
-    let view = views::UserInfo { sub: &claims.sub, email, email_verified: email.map(|_| true) };
+    let scoped = |name: &str| claims.scope.split(' ').any(|s| s == name);
+    let email = grant.email.as_ref().filter(|_| scoped("email"));
+    let user = match scoped("profile") {
+        true => users::get(&ctx.store, &tenant, &grant.user_id).await?,
+        false => None,
+    };
+    let profile = user.as_ref().map(|u| &u.profile);
+    let view = views::UserInfo { sub: &claims.sub, email, email_verified: email.map(|_| true), profile };
     Ok(Outcome::Respond(json_response(200, &view)))
 }
 
@@ -629,6 +714,9 @@ pub(crate) async fn end_session(ctx: &Ctx<'_>, request: &Request, tenant: Rc<Ten
     };
     let state = params.get("state").ok().flatten().filter(|s| s.len() <= oidc::MAX_STATE);
     let mode = super::cookies::CookieMode::of(ctx.config, request);
+    if let Some(store) = &tenant.authjs {
+        return authjs_end_session(ctx, request, &tenant, store, &params, back, state).await;
+    }
     if let Some((session, _)) = session::live_session(ctx, request, &tenant, false).await? {
         let named = hint.as_ref().is_some_and(|h| match &h.sid {
             Some(sid) => *sid == session.id,
@@ -653,6 +741,46 @@ pub(crate) async fn end_session(ctx: &Ctx<'_>, request: &Request, tenant: Rc<Ten
         None => page(200, "Signed out", "<h1>You are signed out</h1><p>You can close this window.</p>"),
     };
     super::session::clear_cookies(request, mode, &mut response);
+    Ok(Outcome::Respond(response))
+}
+
+/// RP-initiated logout on a tenant whose sessions are its Auth.js app's (no ID token of this
+/// tenant exists, so no hint names the session): with `authjs.logout`, the user confirms, then the
+/// Auth.js session ends as `POST /v1/logout` ends it, and back to the client; without it, a page
+/// saying the user is NOT signed out (403), and no way back that would suggest otherwise.
+async fn authjs_end_session(
+    ctx: &Ctx<'_>,
+    request: &Request,
+    tenant: &Tenant,
+    store: &crate::domain::tenants::AuthjsStore,
+    params: &Params,
+    back: Option<String>,
+    state: Option<String>,
+) -> Result<Outcome, ApiError> {
+    if !store.logout {
+        let body = "<h1>You are not signed out</h1><p id=\"error\">This site's sessions belong to its own \
+                    application: sign out there.</p>";
+        return Ok(Outcome::Respond(page(403, "Not signed out", body)));
+    }
+    let mode = super::cookies::CookieMode::of(ctx.config, request);
+    // Whenever the request carries the app's session (live or not as read here: a replica may
+    // lag), the user confirms from the tenant's own page first.
+    if super::cookies::authjs_presented(request, store).is_some() {
+        let confirmed =
+            request.method() == http::Method::POST && matches!(params.get("confirm"), Ok(Some(v)) if v == "yes");
+        if !confirmed {
+            return Ok(confirm_page(params));
+        }
+        super::browser::check_origin(tenant, request)?;
+    }
+    let mut response = match back {
+        Some(uri) => {
+            let query: Vec<(&str, &str)> = state.iter().map(|s| ("state", s.as_str())).collect();
+            found(&with_query(&uri, &query))
+        }
+        None => page(200, "Signed out", "<h1>You are signed out</h1><p>You can close this window.</p>"),
+    };
+    session::end_authjs_session(ctx, request, tenant, store, mode, &mut response).await?;
     Ok(Outcome::Respond(response))
 }
 
@@ -745,7 +873,7 @@ pub(crate) async fn jwks(ctx: &Ctx<'_>, request: &Request, tenant: &Tenant) -> R
 
 /// `GET /.well-known/openid-configuration`: the provider's metadata (OpenID Connect Discovery
 /// 1.0 §3, RFC 8414).
-pub(crate) fn discovery(ctx: &Ctx<'_>, request: &Request) -> Result<Outcome, ApiError> {
+pub(crate) fn discovery(ctx: &Ctx<'_>, request: &Request, tenant: &Tenant) -> Result<Outcome, ApiError> {
     only(request.method(), "GET")?;
     master_key(ctx)?;
     let issuer = issuer(request)?;
@@ -756,7 +884,7 @@ pub(crate) fn discovery(ctx: &Ctx<'_>, request: &Request) -> Result<Outcome, Api
         userinfo_endpoint: at("/v1/oauth/userinfo"),
         revocation_endpoint: at("/v1/oauth/revoke"),
         introspection_endpoint: at("/v1/oauth/introspect"),
-        end_session_endpoint: at("/v1/oauth/logout"),
+        end_session_endpoint: tenant.authjs.as_ref().is_none_or(|a| a.logout).then(|| at("/v1/oauth/logout")),
         jwks_uri: at("/.well-known/jwks.json"),
         response_types_supported: ["code"],
         response_modes_supported: ["query"],
@@ -780,6 +908,12 @@ pub(crate) fn discovery(ctx: &Ctx<'_>, request: &Request) -> Result<Outcome, Api
             "email",
             "email_verified",
             "at_hash",
+            "name",
+            "given_name",
+            "family_name",
+            "picture",
+            "locale",
+            "updated_at",
         ],
         prompt_values_supported: ["none", "login", "consent", "select_account"],
         authorization_response_iss_parameter_supported: true,

@@ -151,20 +151,35 @@ async fn authjs_logout(
             message: "this tenant's sessions are its Auth.js app's: sign out there (authjs.logout is off)".into(),
         });
     }
+    let mut response = super::empty_response(204);
+    end_authjs_session(ctx, request, tenant, store, mode, &mut response).await?;
+    Ok(Outcome::Respond(response))
+}
+
+#[cfg(any(not(target_arch = "wasm32"), feature = "admin"))]
+/// Ends the Auth.js session `request` presents, if any (its item deleted, as the adapter's
+/// `deleteSession`), and clears on `response` the Auth.js cookies the request carried and the
+/// snapshot. No back-channel logouts: dynauth is no OpenID Provider for such a tenant.
+pub(crate) async fn end_authjs_session(
+    ctx: &Ctx<'_>,
+    request: &Request,
+    tenant: &Tenant,
+    store: &crate::domain::tenants::AuthjsStore,
+    mode: CookieMode,
+    response: &mut super::Response,
+) -> Result<(), ApiError> {
     if let Some((_, token)) = cookies::authjs_presented(request, store) {
         let snapshot = cookies::cookie_value(request.headers(), mode.cache_name());
         let user = snapshot.and_then(|raw| snapshot::vouched_user(ctx.token_secret(), tenant, &raw, &token.id()));
-        // No back-channel logouts: dynauth is no OpenID Provider for such a tenant.
         authjs::end(ctx.store.db, store, &token, user).await?;
     }
-    let mut response = super::empty_response(204);
     for name in &store.cookies {
         if cookies::cookie_value(request.headers(), name).is_some() {
-            cookies::set_cookie(&mut response, &cookies::clear_named(name));
+            cookies::set_cookie(response, &cookies::clear_named(name));
         }
     }
     if cookies::cookie_value(request.headers(), mode.cache_name()).is_some() {
-        cookies::set_cookie(&mut response, &mode.set_cache("", 0));
+        cookies::set_cookie(response, &mode.set_cache("", 0));
     }
-    Ok(Outcome::Respond(response))
+    Ok(())
 }

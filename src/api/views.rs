@@ -144,7 +144,10 @@ pub struct Discovery {
     pub userinfo_endpoint: String,
     pub revocation_endpoint: String,
     pub introspection_endpoint: String,
-    pub end_session_endpoint: String,
+    /// Only where RP-initiated logout ends the session (not on an Auth.js tenant whose
+    /// `authjs.logout` is off).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub end_session_endpoint: Option<String>,
     pub jwks_uri: String,
     pub response_types_supported: [&'static str; 1],
     pub response_modes_supported: [&'static str; 1],
@@ -156,7 +159,7 @@ pub struct Discovery {
     pub id_token_signing_alg_values_supported: [&'static str; 2],
     pub subject_types_supported: [&'static str; 1],
     pub scopes_supported: [&'static str; 4],
-    pub claims_supported: [&'static str; 11],
+    pub claims_supported: [&'static str; 17],
     pub prompt_values_supported: [&'static str; 4],
     pub authorization_response_iss_parameter_supported: bool,
     pub request_parameter_supported: bool,
@@ -213,6 +216,9 @@ pub struct UserInfo<'a> {
     pub email: Option<&'a crate::values::email::Email>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub email_verified: Option<bool>,
+    /// With the `profile` scope: the fields that are known, and `updated_at`.
+    #[serde(flatten)]
+    pub profile: Option<&'a crate::domain::users::Profile>,
 }
 
 /// `POST /v1/login/verify`.
@@ -259,16 +265,44 @@ pub struct UserView<'a> {
     pub created_at: Time,
     pub last_login_at: Option<Time>,
     pub login_count: u64,
+    /// The profile fields that are known (none: `{}`), `updated_at` as RFC 3339.
+    pub profile: ProfileView<'a>,
+}
+
+/// A user's profile as the admin API shows it: only the fields that are known.
+#[derive(Debug, Serialize)]
+pub struct ProfileView<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub given_name: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub family_name: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub picture: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub locale: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub updated_at: Option<Time>,
 }
 
 impl<'a> From<&'a User> for UserView<'a> {
     fn from(u: &'a User) -> Self {
+        let p = &u.profile;
         Self {
             id: &u.id,
             email: &u.email,
             created_at: Time(u.created_at),
             last_login_at: u.last_login_at.map(Time),
             login_count: u.login_count,
+            profile: ProfileView {
+                name: p.name.as_deref(),
+                given_name: p.given_name.as_deref(),
+                family_name: p.family_name.as_deref(),
+                picture: p.picture.as_deref(),
+                locale: p.locale.as_deref(),
+                updated_at: p.updated_at.map(Time),
+            },
         }
     }
 }

@@ -275,6 +275,16 @@ isolate).";
             #[arg(allow_hyphen_values = true)]
             user_id: String,
         },
+        /// Change a user's profile: --body is the admin API's JSON (name, given_name,
+        /// family_name, picture, locale; null removes one)
+        Profile {
+            #[arg(allow_hyphen_values = true)]
+            tenant: String,
+            #[arg(allow_hyphen_values = true)]
+            user_id: String,
+            #[arg(long, value_name = "JSON")]
+            body: String,
+        },
     }
 
     #[derive(Subcommand, Debug)]
@@ -369,6 +379,9 @@ isolate).";
             }
             What::User(UserAction::Delete { tenant, user_id }) => {
                 with_client(&lookup, |c, s, _| exit(user_delete(c, s, &tenant, &user_id)))
+            }
+            What::User(UserAction::Profile { tenant, user_id, body }) => {
+                with_client(&lookup, |c, s, _| exit(user_profile(c, s, &tenant, &user_id, &body)))
             }
             What::Session(SessionAction::List { tenant, user_id }) => {
                 with_client(&lookup, |c, s, _| exit(session_list(c, s, &tenant, &user_id)))
@@ -750,6 +763,23 @@ isolate).";
             }
             None => Err(not_found(&format!("user {user}"))),
         }
+    }
+
+    /// `user profile`: the same change as `PATCH .../users/{id}`; prints the user.
+    fn user_profile(client: &Cli, schema: &Schema, tenant: &str, user: &str, body: &str) -> Exit {
+        let store = Store::new(client, schema);
+        let (tenant, user) = (existing_tenant(&store, tenant)?, user_id(user)?);
+        let body: Value =
+            serde_json::from_str(body).map_err(|e| Failure(USAGE_ERROR, format!("--body is not JSON: {e}")))?;
+        let change = decode::<users::ProfileChange>(&body).map_err(|e| match e {
+            Invalid::Field { message, .. } => Failure(USAGE_ERROR, format!("invalid profile: {message}")),
+            other => Failure(USAGE_ERROR, format!("invalid profile: {other:?}")),
+        })?;
+        let changed = block_on(users::change_profile(&store, &tenant, &user, change, now()))
+            .map_err(|e| failed("changing the profile", e))?
+            .ok_or_else(|| not_found(&format!("user {user}")))?;
+        print_json(&json!(UserView::from(&changed)));
+        Ok(())
     }
 
     /// `session list`: every live session of the user, newest first (all pages).

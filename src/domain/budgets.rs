@@ -62,6 +62,12 @@ pub struct Limits {
     /// set several times above `failures_per_email_ip` so that one address alone cannot lock a
     /// victim out.
     pub failures_per_email: u32,
+    /// Failed client authentications (wrong secrets) per (client, client address) per window.
+    pub client_auth_failures_per_ip: u32,
+    /// Failed client authentications per client per window, whatever the address: the ceiling,
+    /// set several times above the per-address one so that one address alone cannot lock the
+    /// rightful client out.
+    pub client_auth_failures: u32,
     pub window_secs: i64,
 }
 
@@ -76,6 +82,8 @@ impl Default for Limits {
             verify_per_tenant: 20_000,
             failures_per_email_ip: 10,
             failures_per_email: 100,
+            client_auth_failures_per_ip: 20,
+            client_auth_failures: 200,
             window_secs: 900,
         }
     }
@@ -111,6 +119,15 @@ impl Limits {
         [
             Budget::new("verify_failures_ip", format!("{bucket}|{ip}"), self.failures_per_email_ip, DAY),
             Budget::new("verify_failures", bucket, self.failures_per_email, DAY),
+        ]
+    }
+
+    /// The wrong-secret budgets of OpenID client `client` from `ip` (per address, then the
+    /// ceiling): checked before a secret is compared, a unit of each spent when it was wrong.
+    pub fn client_auth(&self, client: &str, ip: &str) -> [Budget; 2] {
+        [
+            self.budget("client_auth_ip", format!("{client}|{ip}"), self.client_auth_failures_per_ip),
+            self.budget("client_auth", client.to_string(), self.client_auth_failures),
         ]
     }
 
@@ -180,6 +197,8 @@ impl Exceeded {
             "start_ip" | "verify_ip" => "too many login requests came from this address",
             "start_tenant" | "verify_tenant" => "this site has too many login requests right now",
             "verify_failures_ip" => "too many wrong codes were tried for this email from this address",
+            "client_auth_ip" => "too many failed client authentications came from this address for this client",
+            "client_auth" => "too many failed client authentications were made for this client",
             _ => "too many wrong codes were tried for this email",
         };
         format!("{what}; retry in {} s", self.retry_after)
@@ -241,6 +260,24 @@ impl Budget {
     fn below_limit(&self, e: &mut Expr) -> String {
         let count = e.name("count");
         format!("{} OR {count} < {}", e.not_exists("count"), e.num(i64::from(self.share(self.shard))))
+    }
+
+    /// How much of this budget is spent in the current window (of this request's shard), by an
+    /// eventually consistent read.
+    pub async fn count(&self, store: &Store<'_>, tenant: &TenantId, now: i64) -> Result<i64, DynamoError> {
+        #[derive(serde::Deserialize)]
+        struct Count {
+            #[serde(default)]
+            count: i64,
+        }
+        let counted: Option<Count> = store.get(&self.keys(tenant, now), false).await?;
+        Ok(counted.map_or(0, |c| c.count))
+    }
+
+    /// `Some` when `count` leaves nothing of this budget at `now`.
+    pub fn exceeded(&self, count: i64, now: i64) -> Option<Exceeded> {
+        (count >= i64::from(self.share(self.shard)))
+            .then(|| Exceeded { kind: self.kind, retry_after: self.retry_after(now) })
     }
 
     /// The part that spends one unit, on condition that one is left.

@@ -108,9 +108,9 @@ impl TenantKey {
         }
     }
 
-    /// A compact JWS of `claims`: header `{"alg":"EdDSA","typ":"JWT","kid"}`.
+    /// A compact JWS of session claims: header `{"alg":"EdDSA","typ":"session+jwt","kid"}`.
     fn sign(&self, claims: &impl Serialize) -> String {
-        jws("EdDSA", "JWT", &self.kid, claims, |data| self.sign_bytes(data))
+        jws("EdDSA", SESSION_TYP, &self.kid, claims, |data| self.sign_bytes(data))
     }
 
     /// The Ed25519 signature of `data`.
@@ -125,6 +125,10 @@ impl TenantKey {
             .is_ok_and(|s| self.signing.verifying_key().verify(data, &s).is_ok())
     }
 }
+
+/// `typ` of a session JWT (RFC 8725 §3.11: explicit typing): neither an ID token's `JWT` nor an
+/// access token's `at+jwt`, so a verifier that pins it takes no OpenID token for a session.
+pub const SESSION_TYP: &str = "session+jwt";
 
 /// A compact JWS of `claims` with header `{"alg", "typ", "kid"}`, signed by `sign`.
 pub fn jws(
@@ -291,7 +295,7 @@ mod tests {
         let decode = |p: &str| -> serde_json::Value {
             serde_json::from_slice(&b64url_decode(p).unwrap_or_default()).unwrap_or_default()
         };
-        assert_eq!(decode(parts[0]), serde_json::json!({"alg": "EdDSA", "typ": "JWT", "kid": key.kid()}));
+        assert_eq!(decode(parts[0]), serde_json::json!({"alg": "EdDSA", "typ": "session+jwt", "kid": key.kid()}));
         let claims = decode(parts[1]);
         assert_eq!(claims["iss"], "https://auth.acme.com");
         assert_eq!(claims["sub"], session.user_id.as_str());

@@ -29,6 +29,180 @@ pub struct User {
     pub last_login_at: Option<i64>,
     #[serde(default)]
     pub login_count: u64,
+    /// What the `profile` scope shows (set through the admin API and the CLI).
+    #[serde(default, skip_serializing_if = "Profile::is_empty")]
+    pub profile: Profile,
+    /// How many times the profile changed: each change is written on condition of the one it
+    /// read.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub profile_version: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+/// A user's optional profile (OpenID Connect Core 5.1): each field only when known, never empty;
+/// `updated_at` the last time any of them changed (epoch seconds).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Profile {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub given_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub family_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub picture: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub locale: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub updated_at: Option<i64>,
+}
+
+impl Profile {
+    pub fn is_empty(&self) -> bool {
+        *self == Self::default()
+    }
+}
+
+/// A profile name (`name`, `given_name`, `family_name`): 1-200 characters without control
+/// characters, trimmed.
+#[derive(Debug, Deserialize)]
+#[serde(try_from = "String")]
+pub struct ProfileName(String);
+
+impl TryFrom<String> for ProfileName {
+    type Error = &'static str;
+    fn try_from(raw: String) -> Result<Self, &'static str> {
+        let name = raw.trim();
+        if name.is_empty() || name.chars().count() > 200 || name.chars().any(char::is_control) {
+            Err("must be 1-200 characters without control characters (null removes it)")
+        } else {
+            Ok(Self(name.to_string()))
+        }
+    }
+}
+
+/// A picture: an https URL of at most 2,000 characters, without spaces or control characters.
+#[derive(Debug, Deserialize)]
+#[serde(try_from = "String")]
+pub struct Picture(String);
+
+impl TryFrom<String> for Picture {
+    type Error = &'static str;
+    fn try_from(raw: String) -> Result<Self, &'static str> {
+        let host = raw.strip_prefix("https://").map(|rest| rest.split(['/', '?', '#']).next().unwrap_or_default());
+        let ok = raw.chars().count() <= 2_000
+            && host.is_some_and(|h| !h.is_empty() && !h.contains('@'))
+            && !raw.chars().any(|c| c.is_whitespace() || c.is_control() || c == '"' || c == '<' || c == '>');
+        if ok { Ok(Self(raw)) } else { Err("must be an https URL of at most 2000 characters (null removes it)") }
+    }
+}
+
+/// A locale: a BCP 47 language tag such as `en`, `en-US` or `zh-Hant-TW`.
+#[derive(Debug, Deserialize)]
+#[serde(try_from = "String")]
+pub struct Locale(String);
+
+impl TryFrom<String> for Locale {
+    type Error = &'static str;
+    fn try_from(raw: String) -> Result<Self, &'static str> {
+        let mut parts = raw.split('-');
+        let language = parts.next().unwrap_or_default();
+        let ok = raw.len() <= 35
+            && (2..=3).contains(&language.len())
+            && language.bytes().all(|b| b.is_ascii_alphabetic())
+            && parts.all(|p| (1..=8).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_alphanumeric()));
+        if ok { Ok(Self(raw)) } else { Err("must be a BCP 47 language tag such as en or en-US (null removes it)") }
+    }
+}
+
+/// A field of a profile change: absent (unchanged), `null` (removed) or a value (set).
+fn present<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(d).map(Some)
+}
+
+/// The body of `PATCH /v1/admin/tenants/{id}/users/{user_id}` (and of the CLI's `user profile`):
+/// each field set to a value, removed with `null`, or left as it is when absent.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProfileChange {
+    #[serde(default, deserialize_with = "present")]
+    name: Option<Option<ProfileName>>,
+    #[serde(default, deserialize_with = "present")]
+    given_name: Option<Option<ProfileName>>,
+    #[serde(default, deserialize_with = "present")]
+    family_name: Option<Option<ProfileName>>,
+    #[serde(default, deserialize_with = "present")]
+    picture: Option<Option<Picture>>,
+    #[serde(default, deserialize_with = "present")]
+    locale: Option<Option<Locale>>,
+}
+
+impl ProfileChange {
+    /// `profile` with this change made at `now` (`updated_at` moves only when a field changed).
+    pub fn apply(&self, profile: &Profile, now: i64) -> Profile {
+        fn set<T>(old: &Option<String>, change: &Option<Option<T>>, text: fn(&T) -> &str) -> Option<String> {
+            match change {
+                None => old.clone(),
+                Some(value) => value.as_ref().map(|v| text(v).to_string()),
+            }
+        }
+        let mut next = Profile {
+            name: set(&profile.name, &self.name, |v| &v.0),
+            given_name: set(&profile.given_name, &self.given_name, |v| &v.0),
+            family_name: set(&profile.family_name, &self.family_name, |v| &v.0),
+            picture: set(&profile.picture, &self.picture, |v| &v.0),
+            locale: set(&profile.locale, &self.locale, |v| &v.0),
+            updated_at: profile.updated_at,
+        };
+        let fields = |p: &Profile| Profile { updated_at: None, ..p.clone() };
+        if fields(&next) != fields(profile) {
+            next.updated_at = Some(now);
+        }
+        next
+    }
+}
+
+/// Changes user `id`'s profile, on condition that the user is still this tenant incarnation's
+/// and its profile is the one read (read again and the change made again when another changed it
+/// meanwhile; a lost answer's retry finds its own change made): the user as it is now, `None`
+/// when there is no such user.
+pub async fn change_profile(
+    store: &Store<'_>,
+    tenant: &Tenant,
+    id: &UserId,
+    change: ProfileChange,
+    now: i64,
+) -> Result<Option<User>, DynamoError> {
+    loop {
+        let Some(user) = get(store, tenant, id).await? else { return Ok(None) };
+        let profile = change.apply(&user.profile, now);
+        if profile == user.profile {
+            return Ok(Some(user));
+        }
+        let mut e = Expr::new();
+        let value = crate::dynamo::to_item(&profile)?;
+        let version = e.name("profile_version");
+        let update = format!(
+            "SET {} = {}, {version} = {}",
+            e.name("profile"),
+            e.value(crate::dynamo::AttributeValue::M(value)),
+            e.num(i64::try_from(user.profile_version + 1).unwrap_or(i64::MAX))
+        );
+        let read = match user.profile_version {
+            0 => format!("attribute_not_exists({version})"),
+            v => format!("{version} = {}", e.num(i64::try_from(v).unwrap_or(i64::MAX))),
+        };
+        let cond = and(&[e.exists(&store.schema.pk), e.equals("tenant_generation", s(&tenant.generation)), read]);
+        let input = store.update(&keys::user_by_id(&tenant.id, id), update, cond, e);
+        match store.db.update_item(input, crate::dynamo::Write::Idempotent).await {
+            Ok(_) => return Ok(Some(User { profile, profile_version: user.profile_version + 1, ..user })),
+            Err(DynamoError::ConditionalCheckFailed { .. }) => {}
+            Err(e) => return Err(e),
+        }
+    }
 }
 
 impl User {
@@ -119,6 +293,8 @@ pub fn create_parts(
         created_at: now,
         last_login_at: Some(now),
         login_count: 1,
+        profile: Profile::default(),
+        profile_version: 0,
     };
     let claim = EmailClaim {
         tenant: user.tenant.clone(),

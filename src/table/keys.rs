@@ -135,6 +135,12 @@ pub fn authorization_code(tenant: &TenantId, code_hash: &str) -> Keys {
     Keys::new(format!("TENANT#{tenant}#AUTH_CODE#{code_hash}"), "AUTH_CODE")
 }
 
+/// An authorization request waiting on the login page for a fresh sign-in, keyed by the hash of
+/// its id: `TENANT#{t}#PENDING_AUTHZ#{h}` / `PENDING_AUTHZ`.
+pub fn pending_authorization(tenant: &TenantId, id_hash: &str) -> Keys {
+    Keys::new(format!("TENANT#{tenant}#PENDING_AUTHZ#{id_hash}"), "PENDING_AUTHZ")
+}
+
 /// An OpenID Connect grant (what one authorization code started: its refresh tokens, and what its
 /// access tokens stand on), keyed by the hash of its secret: `TENANT#{t}#GRANT#{id}` / `GRANT`.
 pub fn grant(tenant: &TenantId, grant_id: &str) -> Keys {

@@ -8,6 +8,7 @@
 // `npm run faults` runs it longer.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 
 import { admin, createTable, DYNAMODB, dynamodb, rawRequest, startWorker, stopAll, uniqueName } from './harness.mjs';
 import { generator, random, startFaultProxy } from './fault-proxy.mjs';
@@ -213,6 +214,101 @@ describe('faults, one by one', () => {
     const sessions = (await scan()).filter((i) => S(i, 'type') === 'session' && S(i, 'email') === 'five@example.com');
     assert.ok(sessions.length <= 1, `${sessions.length} sessions`);
     if (tokens.size === 1) assert.equal(S(sessions[0], 'id'), S(login, 'session'));
+  });
+});
+
+describe('the token endpoint under faults: a fault alone never costs the client its code or grant', () => {
+  const REDIRECT = 'http://127.0.0.1:9/cb';
+  const VERIFIER = 'dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk';
+  let basic;
+  let session;
+
+  before(async () => {
+    const client = await admin(worker, 'PUT', '/v1/admin/tenants/acme/clients/web', {
+      name: 'Web', type: 'confidential', redirect_uris: [REDIRECT], scopes: ['openid', 'offline_access'],
+    });
+    assert.equal(client.status, 201, JSON.stringify(client.body));
+    basic = `Basic ${Buffer.from(`web:${client.body.client_secret}`).toString('base64')}`;
+    const minted = await admin(worker, 'POST', '/v1/admin/tenants/acme/sessions', { user_id: 'u-oidc', email: 'oidc@example.com' });
+    assert.equal(minted.status, 201, JSON.stringify(minted.body));
+    session = minted.body.token;
+  });
+
+  /** A code for `web` in the session (presented as a bearer token). */
+  async function code() {
+    const query = new URLSearchParams({
+      response_type: 'code', client_id: 'web', redirect_uri: REDIRECT, scope: 'openid offline_access', state: 's',
+      code_challenge: createHash('sha256').update(VERIFIER).digest('base64url'), code_challenge_method: 'S256',
+    });
+    const r = await timed('GET', `/v1/oauth/authorize?${query}`, { headers: { authorization: `Bearer ${session}` } });
+    assert.equal(r.status, 302, JSON.stringify(r.body));
+    return new URL(r.headers.location).searchParams.get('code');
+  }
+
+  const token = async (form) => {
+    const started = Date.now();
+    const r = await rawRequest(`${worker.url}/v1/oauth/token`, {
+      method: 'POST', host: HOST, body: new URLSearchParams(form).toString(),
+      headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: basic },
+    });
+    return { ...r, ms: Date.now() - started };
+  };
+  const redeem = (c) => token({ grant_type: 'authorization_code', code: c, redirect_uri: REDIRECT, code_verifier: VERIFIER });
+  const refresh = (rt) => token({ grant_type: 'refresh_token', refresh_token: rt });
+  const wait = (secs) => new Promise((ok) => setTimeout(ok, secs * 1000));
+
+  /** The 503 of a request whose every write answer was lost: asked to come back after 4 s. */
+  function lostAnswer(r) {
+    assert.equal(r.status, 503, JSON.stringify(r.body));
+    assert.equal(r.headers['retry-after'], '4', 'the request deadline (3 s), rounded up, and a second');
+    assert.ok(r.ms <= DEADLINE_MS + SLACK_MS, `${r.ms} ms`);
+  }
+
+  for (const fault of ['500-after', 'reset-after']) {
+    test(`a redemption applied with every answer lost (${fault}): its retries get one token set, and the grant goes on`, async () => {
+      const c = await code();
+      proxy.plan = (op) => (op === 'TransactWriteItems' ? fault : null);
+      const lost = await redeem(c);
+      proxy.plan = () => null;
+      lostAnswer(lost);
+      await wait(Number(lost.headers['retry-after']));
+      const retries = await Promise.all([redeem(c), redeem(c), redeem(c)]);
+      for (const r of retries) assert.equal(r.status, 200, JSON.stringify(r.body));
+      assert.equal(new Set(retries.map((r) => r.body.refresh_token)).size, 1, 'one refresh token: one grant');
+      const next = await refresh(retries[0].body.refresh_token);
+      assert.equal(next.status, 200, JSON.stringify(next.body));
+      const redeemed = (await scan()).find((i) => S(i, 'type') === 'auth_code' && i.delivered_at === undefined && i.used_at);
+      const grant = (await scan()).find((i) => S(i, 'type') === 'grant' && S(i, 'grant_id') === S(redeemed, 'grant_id'));
+      assert.equal(grant.revoked_at, undefined, 'the grant stands');
+    });
+  }
+
+  test('a refresh applied with every answer lost: its retries get the next token, once rotated, and the family goes on', async () => {
+    const first = await redeem(await code());
+    assert.equal(first.status, 200, JSON.stringify(first.body));
+    proxy.plan = (op) => (op === 'UpdateItem' ? '500-after' : null);
+    const lost = await refresh(first.body.refresh_token);
+    proxy.plan = () => null;
+    lostAnswer(lost);
+    await wait(Number(lost.headers['retry-after']));
+    const retries = await Promise.all([refresh(first.body.refresh_token), refresh(first.body.refresh_token)]);
+    for (const r of retries) assert.equal(r.status, 200, JSON.stringify(r.body));
+    assert.equal(retries[0].body.refresh_token, retries[1].body.refresh_token, 'one new refresh token');
+    const third = await refresh(retries[0].body.refresh_token);
+    assert.equal(third.status, 200, JSON.stringify(third.body));
+    // A token whose answer was delivered, used again: refused, and the family ends (as ever).
+    const reused = await refresh(retries[0].body.refresh_token);
+    assert.deepEqual([reused.status, reused.body.error], [400, 'invalid_grant']);
+    assert.equal((await refresh(third.body.refresh_token)).status, 400);
+  });
+
+  test('a delivered code used again is refused and revokes what it gave', async () => {
+    const c = await code();
+    const first = await redeem(c);
+    assert.equal(first.status, 200, JSON.stringify(first.body));
+    const again = await redeem(c);
+    assert.deepEqual([again.status, again.body.error], [400, 'invalid_grant']);
+    assert.equal((await refresh(first.body.refresh_token)).status, 400);
   });
 });
 

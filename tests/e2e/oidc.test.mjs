@@ -139,6 +139,9 @@ before(async () => {
     post_logout_redirect_uris: [`${app.url}/bye`], backchannel_logout_uri: `${backchannel.url}/logout`,
   });
   await putClient('py-app', { name: 'Python app', type: 'confidential', scopes, redirect_uris: [`${app.url}/py`] });
+  await putClient('ed-app', {
+    name: 'EdDSA app', type: 'confidential', scopes, redirect_uris: [`${app.url}/cb`], id_token_signed_response_alg: 'EdDSA',
+  });
   await putClient('spa', {
     name: 'SPA', type: 'public', scopes: ['openid', 'email'],
     redirect_uris: [`http://localhost:${spa.port}/cb`, `http://localhost:${spa.port}/silent`],
@@ -189,21 +192,21 @@ describe('stock clients against every tenant host as an OpenID Provider', () => 
   let config;
 
   /** openid-client's authorization URL for node-app, and what its callback must match. */
-  async function authorization(extra = {}) {
+  async function authorization(extra = {}, cfg = config) {
     const verifier = client.randomPKCECodeVerifier();
     const state = client.randomState();
     const nonce = client.randomNonce();
-    const url = client.buildAuthorizationUrl(config, {
+    const url = client.buildAuthorizationUrl(cfg, {
       redirect_uri: `${app.url}/cb`, scope: 'openid email offline_access', state, nonce,
       code_challenge: await client.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256', ...extra,
     });
     return { url, verifier, state, nonce };
   }
 
-  async function codeGrant(request) {
+  async function codeGrant(request, cfg = config) {
     await page.goto(request.url.href);
     await page.waitForURL(`${app.url}/cb?**`);
-    return client.authorizationCodeGrant(config, new URL(page.url()), {
+    return client.authorizationCodeGrant(cfg, new URL(page.url()), {
       pkceCodeVerifier: request.verifier, expectedState: request.state, expectedNonce: request.nonce,
     });
   }
@@ -262,6 +265,37 @@ describe('stock clients against every tenant host as an OpenID Provider', () => 
     await assert.rejects(client.refreshTokenGrant(config, tokens.refresh_token), (e) => e.error === 'invalid_grant');
     await assert.rejects(client.refreshTokenGrant(config, next.refresh_token), (e) => e.error === 'invalid_grant', 'the family is revoked');
     assert.equal((await client.tokenIntrospection(config, next.access_token)).active, false);
+  });
+
+  test('jose: a session JWT and the OpenID tokens cannot pass for one another (audience and typ)', async () => {
+    const ed = await client.discovery(new URL(base), 'ed-app', secrets['ed-app'], undefined, { execute: [client.allowInsecureRequests] });
+    const eddsa = await codeGrant(await authorization({}, ed), ed); // the browser's session: a code at once
+    const rs256 = await codeGrant(await authorization());
+    // The session JWT of the same browser session (the bearer token of a session minted for it).
+    const minted = await admin(worker, 'POST', '/v1/admin/tenants/demo/sessions', { user_id: eddsa.claims().sub });
+    const sessionJwt = await (await fetch(`${base}/v1/session/token`, { method: 'POST', headers: { authorization: `Bearer ${minted.body.token}` } })).json();
+    const jwks = jose.createRemoteJWKSet(new URL(`${base}/.well-known/jwks.json`));
+    // docs/sessions.md's recipe, and docs/oidc.md's for access tokens.
+    const asSession = (t, pin = {}) => jose.jwtVerify(t, jwks, { issuer: base, audience: 'demo', algorithms: ['EdDSA'], typ: 'session+jwt', ...pin });
+    const asAccess = (t, pin = {}) => jose.jwtVerify(t, jwks, { issuer: base, audience: `${base}/v1/oauth/userinfo`, algorithms: ['RS256', 'EdDSA'], typ: 'at+jwt', ...pin });
+    assert.equal((await asSession(sessionJwt.token)).payload.sub, eddsa.claims().sub);
+    assert.equal((await asAccess(eddsa.access_token)).payload.client_id, 'ed-app');
+    assert.equal((await asAccess(rs256.access_token)).payload.client_id, 'node-app');
+    const refused = async (check, code) => assert.rejects(check, (e) => e.code === code, code);
+    for (const t of [eddsa.access_token, eddsa.id_token]) {
+      // Each pin alone refuses it: the audience, and the type.
+      await refused(asSession(t), 'ERR_JWT_CLAIM_VALIDATION_FAILED');
+      await refused(asSession(t, { typ: undefined }), 'ERR_JWT_CLAIM_VALIDATION_FAILED');
+      await refused(asSession(t, { audience: undefined }), 'ERR_JWT_CLAIM_VALIDATION_FAILED');
+    }
+    for (const t of [rs256.access_token, rs256.id_token]) await refused(asSession(t), 'ERR_JOSE_ALG_NOT_ALLOWED');
+    await refused(asAccess(sessionJwt.token), 'ERR_JWT_CLAIM_VALIDATION_FAILED');
+    await refused(asAccess(sessionJwt.token, { typ: undefined }), 'ERR_JWT_CLAIM_VALIDATION_FAILED');
+    await refused(asAccess(sessionJwt.token, { audience: undefined }), 'ERR_JWT_CLAIM_VALIDATION_FAILED');
+    await refused(asAccess(eddsa.id_token), 'ERR_JWT_CLAIM_VALIDATION_FAILED');
+    // And dynauth itself: a session JWT is no access token at userinfo.
+    const info = await fetch(`${base}/v1/oauth/userinfo`, { headers: { authorization: `Bearer ${sessionJwt.token}` } });
+    assert.equal(info.status, 401);
   });
 
   test('openid-client: introspection and revocation', async () => {

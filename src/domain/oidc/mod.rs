@@ -6,7 +6,8 @@
 //!   nonce, session and scopes. Redeeming it is one transaction (the code marked used, on
 //!   condition that it was not, and the grant created), so exactly one of any number of
 //!   concurrent redemptions wins; a code presented again revokes the grant it started
-//!   (RFC 6749 §4.1.2), however the two uses were timed.
+//!   (RFC 6749 §4.1.2), except the same client's identical retry of a redemption that was never
+//!   handed out (answered 503), within its window ([`Grants`]).
 //! - A *grant* (`keys::grant`) is what the code started: the user, session, client and scopes its
 //!   tokens stand on, and the hash of its one current refresh token. Its id is the SHA-256 of a
 //!   secret only refresh tokens carry (`{grant secret}.{rotating secret}`), so an access token,
@@ -29,7 +30,7 @@ use crate::domain::tenants::Tenant;
 use crate::domain::tenants::clients::{Client, ClientType};
 use crate::dynamo::expr::and;
 use crate::dynamo::{DynamoError, Expr, Item, TransactItem, Transaction, TxError, Write};
-use crate::platform::crypto::{constant_time_eq, hash_b64};
+use crate::platform::crypto::{b64url, constant_time_eq, hash_b64, hmac_parts};
 use crate::platform::runtime::Random;
 use crate::table::keys as table_keys;
 use crate::table::store::Store;
@@ -79,6 +80,8 @@ pub struct AuthRequest {
     pub client: Client,
     pub redirect_uri: String,
     pub state: Option<String>,
+    /// The [`Pending`] request it came back from the login page as (its `resume` value), if any.
+    pub resumed: Option<(String, Pending)>,
 }
 
 /// The rest of an authorization request, checked.
@@ -90,8 +93,9 @@ pub struct Authorization {
     pub prompt: Prompt,
     pub max_age: Option<i64>,
     pub login_hint: Option<String>,
-    /// dynauth's own: the session must have been made at or after this time (set when the
-    /// request went to the login page for `prompt=login` or `max_age`).
+    /// The session must have been made at or after this time: set only from the request's
+    /// [`Pending`] record (kept in the table when the request went to the login page for
+    /// `prompt=login` or `max_age`), never from anything the request itself carries.
     pub authenticated_after: Option<i64>,
 }
 
@@ -179,17 +183,81 @@ pub fn authorization(
         },
     };
     let login_hint = param("login_hint")?.filter(|h| h.len() <= 254 && !h.chars().any(char::is_control));
-    let authenticated_after = param("dynauth_after")?.and_then(|raw| raw.parse::<i64>().ok());
-    Ok(Authorization { scopes, nonce, code_challenge, prompt, max_age, login_hint, authenticated_after })
+    Ok(Authorization { scopes, nonce, code_challenge, prompt, max_age, login_hint, authenticated_after: None })
 }
 
 impl Authorization {
-    /// Whether `session` satisfies the request (`prompt=login`, `max_age`, or a sign-in after a
-    /// given time), at `now`.
+    /// Whether `session` satisfies the request (`prompt=login`, `max_age`, or a sign-in after its
+    /// pending record was made), at `now`.
     pub fn satisfied_by(&self, session: &Session, now: i64) -> bool {
         let fresh_enough = self.max_age.is_none_or(|age| now - session.created_at <= age);
         let after = self.authenticated_after.is_none_or(|t| session.created_at >= t);
         after && (self.authenticated_after.is_some() || (self.prompt != Prompt::Login && fresh_enough))
+    }
+
+    /// Whether only a sign-in made after the request can satisfy it.
+    pub fn wants_fresh_sign_in(&self) -> bool {
+        self.prompt == Prompt::Login || self.max_age.is_some()
+    }
+}
+
+/// How long a request waiting on the login page for a fresh sign-in can be resumed.
+pub const PENDING_TTL_SECS: i64 = 900;
+
+/// An authorization request that went to the login page for a fresh sign-in (`prompt=login`,
+/// `max_age`): its client, its parameters and the time the sign-in must come after, signed under
+/// `TOKEN_SECRET` (bound to the tenant incarnation) into the `resume` parameter of its way back,
+/// so nothing is written for a request that has not signed in. It is used once: the code it ends
+/// in is written in one transaction with a marker of its use (`keys::pending_authorization`, by
+/// the hash of the `resume` value), on condition that there is none yet.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Pending {
+    pub client_id: ClientId,
+    pub params: Vec<(String, String)>,
+    pub created_at: i64,
+}
+
+/// The marker of a used [`Pending`] request (kept until it would have expired).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct PendingUsed {
+    tenant: TenantId,
+    used_at: i64,
+    ttl: i64,
+}
+
+impl Pending {
+    fn mac(secret: &[u8], tenant: &Tenant, payload: &str) -> String {
+        let parts: [&[u8]; 4] = [
+            b"dynauth-pending-authorization-v1",
+            tenant.id.as_str().as_bytes(),
+            tenant.generation.as_bytes(),
+            payload.as_bytes(),
+        ];
+        b64url(&hmac_parts(secret, &parts))
+    }
+
+    /// The `resume` value of this request: its JSON in base64url, a dot, and its MAC.
+    pub fn seal(&self, secret: &[u8], tenant: &Tenant) -> String {
+        let payload = b64url(&serde_json::to_vec(self).unwrap_or_default());
+        let mac = Self::mac(secret, tenant, &payload);
+        format!("{payload}.{mac}")
+    }
+
+    /// The request `resume` names, when this tenant incarnation signed it and it has not
+    /// expired at `now`; otherwise what to tell the user.
+    pub fn open(secret: &[u8], tenant: &Tenant, resume: &str, now: i64) -> Result<Self, &'static str> {
+        let unknown = "this sign-in request is unknown or has expired: start again from the application";
+        let (payload, mac) = resume.split_once('.').ok_or(unknown)?;
+        if !constant_time_eq(Self::mac(secret, tenant, payload).as_bytes(), mac.as_bytes()) {
+            return Err(unknown);
+        }
+        let pending: Self = crate::platform::crypto::b64url_decode(payload)
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .ok_or(unknown)?;
+        if now >= pending.created_at + PENDING_TTL_SECS {
+            return Err(unknown);
+        }
+        Ok(pending)
     }
 }
 
@@ -216,10 +284,15 @@ pub struct AuthCode {
     /// The grant its redemption started.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub grant_id: Option<String>,
+    /// When the tokens of its redemption were handed out (written before the 200 is sent): from
+    /// then on it is single-use without exception.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delivered_at: Option<i64>,
     pub ttl: i64,
 }
 
-/// Issues a code for `session` (which satisfies `request`): the code, to send back.
+/// Issues a code for `session` (which satisfies `request`): the code, to send back, or `None`
+/// when the request resumed a pending one that another answer already used.
 pub async fn issue_code(
     store: &Store<'_>,
     random: &dyn Random,
@@ -228,7 +301,7 @@ pub async fn issue_code(
     authorization: &Authorization,
     session: &Session,
     now: i64,
-) -> Result<String, DynamoError> {
+) -> Result<Option<String>, DynamoError> {
     let code = random.secret_b64();
     let record = AuthCode {
         tenant: tenant.id.clone(),
@@ -246,11 +319,25 @@ pub async fn issue_code(
         expires_at: now + CODE_TTL_SECS,
         used_at: None,
         grant_id: None,
+        delivered_at: None,
         ttl: now + CODE_KEEP_SECS,
     };
     let keys = table_keys::authorization_code(&tenant.id, &hash_b64(code.as_bytes()));
-    store.create(store.item("auth_code", &record, &keys)?).await?;
-    Ok(code)
+    let item = store.item("auth_code", &record, &keys)?;
+    let Some((resume, pending)) = &request.resumed else {
+        store.create(item).await?;
+        return Ok(Some(code));
+    };
+    // The pending request is used by this code, once: both or neither.
+    let used = PendingUsed { tenant: tenant.id.clone(), used_at: now, ttl: pending.created_at + PENDING_TTL_SECS };
+    let used_keys = table_keys::pending_authorization(&tenant.id, &hash_b64(resume.as_bytes()));
+    let used = store.create_part(store.item("pending_authorization", &used, &used_keys)?);
+    let tx = Transaction::new(random.request_token()).with("pending", used).with("code", store.create_part(item));
+    match store.transact(&tx).await {
+        Ok(()) => Ok(Some(code)),
+        Err(TxError::Cancelled(c)) if c.condition_failed("pending") => Ok(None),
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// A grant as stored.
@@ -276,6 +363,13 @@ pub struct Grant {
     pub refresh_hash: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub refreshed_at: Option<i64>,
+    /// The request that made the last rotation (its own earlier attempt is recognised by it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rotation: Option<String>,
+    /// When the current refresh token of the last rotation was handed out (written before the
+    /// 200 is sent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delivered_at: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub revoked_at: Option<i64>,
     /// No token of the grant outlives its session.
@@ -294,13 +388,26 @@ impl Grant {
 }
 
 /// What a redemption or refresh gives: the grant, the session it stands on, the nonce to put in
-/// the ID token (the code's, none on refresh) and the new refresh token, if any.
+/// the ID token (the code's, none on refresh), the new refresh token, if any, and the mark to
+/// write once the tokens are ready to be handed out ([`Grants::delivered`]).
 #[derive(Debug, Clone)]
 pub struct Granted {
     pub grant: Grant,
     pub session: Session,
     pub nonce: Option<String>,
     pub refresh_token: Option<String>,
+    /// `None` for a retry's answer: it marks nothing, so that the same client's parallel
+    /// retries all get the same tokens.
+    pub mark: Option<Mark>,
+}
+
+/// Where the delivery of a token response is marked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Mark {
+    /// The redeemed code (`keys::authorization_code`, by its hash).
+    Code(String),
+    /// The grant, while the refresh token of this hash is its current one.
+    Refresh(String),
 }
 
 /// A client authenticated at the token endpoint.
@@ -359,90 +466,314 @@ pub struct Redemption<'a> {
     pub verifier: Option<&'a str>,
 }
 
-/// The token request of the `authorization_code` grant: redeems the code for `client`, exactly
-/// once.
-pub async fn redeem(
-    store: &Store<'_>,
-    random: &dyn Random,
-    tenant: &Tenant,
-    client: &Client,
-    presented: Redemption<'_>,
-    now: i64,
-) -> Result<Granted, RedeemError> {
-    let Redemption { issuer, code, redirect_uri, verifier } = presented;
-    let code_keys = table_keys::authorization_code(&tenant.id, &hash_b64(code.as_bytes()));
-    let stored: Option<AuthCode> = store.get(&code_keys, true).await?;
-    let Some(stored) = stored.filter(|c| c.tenant_generation == tenant.generation) else {
-        return Err(OAuthError::grant("the code is unknown or has expired").into());
-    };
-    if stored.client_id != client.client_id {
-        return Err(OAuthError::grant("the code was issued to another client").into());
+/// How long an identical retry is recognised once the request that made a redemption or rotation
+/// has answered and its `Retry-After` has passed ([`Grants::settle_secs`] each).
+pub const RETRY_WINDOW_SECS: i64 = 60;
+
+/// The token endpoint's grants, for one request: the table, randomness, the secret the grants'
+/// tokens are derived under (`JWT_MASTER_KEY`), the time, and how long a request may still be
+/// answering after its write (the request deadline rounded up, plus a second).
+///
+/// A fault alone never costs a client its code or grant. The grant secret and every refresh
+/// token are derived under the secret (from the code; from the grant and the token before), so
+/// the same request sent again yields the same tokens. A response's tokens are marked as handed
+/// out ([`Grants::delivered`]) before its 200 is sent. A code or refresh token that was used but
+/// never marked (the request answered 503: its write applied, its answer lost) is redeemed again
+/// by the same client's identical request (the client authenticated again, the same redirect URI
+/// and PKCE verifier; the same refresh token) from `settle_secs` to 2 × `settle_secs` +
+/// [`RETRY_WINDOW_SECS`] after the first: the same grant and refresh token, never a second set, to each such retry
+/// (parallel ones too: a retry marks nothing). Any other second use, a marked one or one while
+/// the first may still be answering, is refused and revokes the grant.
+#[derive(Clone, Copy)]
+pub struct Grants<'a> {
+    pub store: &'a Store<'a>,
+    pub random: &'a dyn Random,
+    pub secret: &'a [u8],
+    pub settle_secs: i64,
+    pub now: i64,
+}
+
+impl std::fmt::Debug for Grants<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Grants").field("now", &self.now).finish_non_exhaustive()
     }
-    if stored.used_at.is_some() {
-        revoke_code_grant(store, tenant, &stored, now).await?;
-        return Err(OAuthError::grant("the code has already been used: the tokens issued with it are revoked").into());
+}
+
+impl Grants<'_> {
+    fn derive(&self, label: &[u8], parts: &[&[u8]]) -> String {
+        let mut all: Vec<&[u8]> = vec![label];
+        all.extend_from_slice(parts);
+        b64url(&hmac_parts(self.secret, &all))
     }
-    if now >= stored.expires_at {
-        return Err(OAuthError::grant("the code has expired").into());
+
+    /// The grant secret a code's redemption makes (its hash is the grant's id).
+    fn grant_secret(&self, tenant: &Tenant, code: &str) -> String {
+        self.derive(b"dynauth-oidc-grant-v1", &[tenant.id.as_str().as_bytes(), code.as_bytes()])
     }
-    if redirect_uri != Some(stored.redirect_uri.as_str()) {
-        return Err(OAuthError::grant("redirect_uri is not the one the code was issued for").into());
+
+    /// The rotating half that follows `previous` in grant `grant_id` (the first follows "").
+    fn successor(&self, grant_id: &str, previous: &str) -> String {
+        self.derive(b"dynauth-oidc-refresh-v1", &[grant_id.as_bytes(), previous.as_bytes()])
     }
-    let Some(verifier) = verifier else {
-        return Err(OAuthError::grant("code_verifier is required (PKCE)").into());
-    };
-    if !pkce_holds(verifier, &stored.code_challenge) {
-        return Err(OAuthError::grant("code_verifier does not match the code_challenge").into());
+
+    /// Whether a second use of what was used at `at`, without a delivery mark, is the retry of a
+    /// request that answered 503: after that request's deadline, within the window.
+    fn is_retry(&self, at: i64) -> bool {
+        // The first request may answer 503 as late as `settle_secs` after it began, and its
+        // client then waits `Retry-After` (`settle_secs`) before the window's minute.
+        self.now >= at + self.settle_secs && self.now <= at + 2 * self.settle_secs + RETRY_WINDOW_SECS
     }
-    let Some(session) = live_session(store, tenant, &stored.session_id, now).await? else {
-        return Err(OAuthError::grant("the session the code was issued in has ended").into());
-    };
-    let grant_secret = random.secret_b64();
-    let grant_id = hash_b64(grant_secret.as_bytes());
-    let offline = stored.scopes.iter().any(|s| s == "offline_access")
-        || tenant.oidc.refresh_tokens == crate::domain::tenants::RefreshTokens::Always;
-    let (refresh_token, refresh_hash) = if offline {
-        let rotating = random.secret_b64();
-        (Some(format!("{grant_secret}.{rotating}")), Some(hash_b64(rotating.as_bytes())))
-    } else {
-        (None, None)
-    };
-    let grant = Grant {
-        tenant: tenant.id.clone(),
-        tenant_generation: tenant.generation.clone(),
-        grant_id: grant_id.clone(),
-        issuer: issuer.to_string(),
-        client_id: client.client_id.clone(),
-        user_id: stored.user_id.clone(),
-        email: stored.email.clone(),
-        session_id: stored.session_id.clone(),
-        scopes: stored.scopes.clone(),
-        auth_time: stored.auth_time,
-        created_at: now,
-        refresh_hash,
-        refreshed_at: None,
-        revoked_at: None,
-        expires_at: session.expires_at,
-        ttl: session.expires_at,
-    };
-    let mut e = Expr::new();
-    let update = format!("SET {} = {}, {} = {}", e.name("used_at"), e.num(now), e.name("grant_id"), e.str(&grant_id));
-    let cond = and(&[e.exists(&store.schema.pk), e.not_exists("used_at")]);
-    let use_code = TransactItem::Update(store.update(&code_keys, update, cond, e));
-    let keys = table_keys::grant_listed(&tenant.id, &grant_id, &grant.session_id, &grant.client_id);
-    let item = store.item("grant", &grant, &keys)?;
-    let tx = Transaction::new(random.request_token()).with("code", use_code).with("grant", store.create_part(item));
-    match store.transact(&tx).await {
-        Ok(()) => Ok(Granted { grant, session, nonce: stored.nonce, refresh_token }),
-        Err(TxError::Cancelled(c)) if c.condition_failed("code") => {
-            // Another redemption won: this is the code's second use.
-            if let Some(winner) = store.get::<AuthCode>(&code_keys, true).await? {
-                revoke_code_grant(store, tenant, &winner, now).await?;
-            }
-            Err(OAuthError::grant("the code has already been used: the tokens issued with it are revoked").into())
+
+    /// The token request of the `authorization_code` grant: redeems the code for `client`,
+    /// exactly once (or again for the same client's retry of a redemption never handed out).
+    pub async fn redeem(
+        &self,
+        tenant: &Tenant,
+        client: &Client,
+        presented: Redemption<'_>,
+    ) -> Result<Granted, RedeemError> {
+        let (store, now) = (self.store, self.now);
+        let Redemption { issuer, code, redirect_uri, verifier } = presented;
+        let code_hash = hash_b64(code.as_bytes());
+        let code_keys = table_keys::authorization_code(&tenant.id, &code_hash);
+        let stored: Option<AuthCode> = store.get(&code_keys, true).await?;
+        let Some(stored) = stored.filter(|c| c.tenant_generation == tenant.generation) else {
+            return Err(OAuthError::grant("the code is unknown or has expired").into());
+        };
+        if stored.client_id != client.client_id {
+            return Err(OAuthError::grant("the code was issued to another client").into());
         }
-        Err(e) => Err(DynamoError::from(e).into()),
+        let proven = redirect_uri == Some(stored.redirect_uri.as_str())
+            && verifier.is_some_and(|v| pkce_holds(v, &stored.code_challenge));
+        if let Some(used_at) = stored.used_at {
+            if stored.delivered_at.is_none()
+                && proven
+                && self.is_retry(used_at)
+                && let Some(granted) = self.redeemed_again(tenant, &stored, code).await?
+            {
+                return Ok(granted);
+            }
+            revoke_code_grant(store, tenant, &stored, now).await?;
+            return Err(
+                OAuthError::grant("the code has already been used: the tokens issued with it are revoked").into()
+            );
+        }
+        if now >= stored.expires_at {
+            return Err(OAuthError::grant("the code has expired").into());
+        }
+        if redirect_uri != Some(stored.redirect_uri.as_str()) {
+            return Err(OAuthError::grant("redirect_uri is not the one the code was issued for").into());
+        }
+        if verifier.is_none() {
+            return Err(OAuthError::grant("code_verifier is required (PKCE)").into());
+        }
+        if !proven {
+            return Err(OAuthError::grant("code_verifier does not match the code_challenge").into());
+        }
+        let Some(session) = live_session(store, tenant, &stored.session_id, now).await? else {
+            return Err(OAuthError::grant("the session the code was issued in has ended").into());
+        };
+        let grant_secret = self.grant_secret(tenant, code);
+        let grant_id = hash_b64(grant_secret.as_bytes());
+        let offline = stored.scopes.iter().any(|s| s == "offline_access")
+            || tenant.oidc.refresh_tokens == crate::domain::tenants::RefreshTokens::Always;
+        let (refresh_token, refresh_hash) = if offline {
+            let rotating = self.successor(&grant_id, "");
+            (Some(format!("{grant_secret}.{rotating}")), Some(hash_b64(rotating.as_bytes())))
+        } else {
+            (None, None)
+        };
+        let grant = Grant {
+            tenant: tenant.id.clone(),
+            tenant_generation: tenant.generation.clone(),
+            grant_id: grant_id.clone(),
+            issuer: issuer.to_string(),
+            client_id: client.client_id.clone(),
+            user_id: stored.user_id.clone(),
+            email: stored.email.clone(),
+            session_id: stored.session_id.clone(),
+            scopes: stored.scopes.clone(),
+            auth_time: stored.auth_time,
+            created_at: now,
+            refresh_hash,
+            refreshed_at: None,
+            rotation: None,
+            delivered_at: None,
+            revoked_at: None,
+            expires_at: session.expires_at,
+            ttl: session.expires_at,
+        };
+        let mut e = Expr::new();
+        let update =
+            format!("SET {} = {}, {} = {}", e.name("used_at"), e.num(now), e.name("grant_id"), e.str(&grant_id));
+        let cond = and(&[e.exists(&store.schema.pk), e.not_exists("used_at")]);
+        let use_code = TransactItem::Update(store.update(&code_keys, update, cond, e));
+        let keys = table_keys::grant_listed(&tenant.id, &grant_id, &grant.session_id, &grant.client_id);
+        let item = store.item("grant", &grant, &keys)?;
+        let tx =
+            Transaction::new(self.random.request_token()).with("code", use_code).with("grant", store.create_part(item));
+        match store.transact(&tx).await {
+            Ok(()) => {
+                Ok(Granted { grant, session, nonce: stored.nonce, refresh_token, mark: Some(Mark::Code(code_hash)) })
+            }
+            Err(TxError::Cancelled(c)) if c.condition_failed("code") => {
+                // Another redemption won: this is the code's second use.
+                if let Some(winner) = store.get::<AuthCode>(&code_keys, true).await? {
+                    revoke_code_grant(store, tenant, &winner, now).await?;
+                }
+                Err(OAuthError::grant("the code has already been used: the tokens issued with it are revoked").into())
+            }
+            Err(e) => Err(DynamoError::from(e).into()),
+        }
     }
+
+    /// The retry of a redemption that was applied and never handed out: the grant it made, with
+    /// the same refresh token, while that grant stands and was never refreshed; `None` otherwise.
+    async fn redeemed_again(
+        &self,
+        tenant: &Tenant,
+        code: &AuthCode,
+        raw: &str,
+    ) -> Result<Option<Granted>, DynamoError> {
+        let grant_secret = self.grant_secret(tenant, raw);
+        let grant_id = hash_b64(grant_secret.as_bytes());
+        if code.grant_id.as_deref() != Some(grant_id.as_str()) {
+            return Ok(None);
+        }
+        let Some(stored) = grant(self.store, tenant, &grant_id).await?.filter(|g| g.refreshed_at.is_none()) else {
+            return Ok(None);
+        };
+        let Some(session) = grant_live(self.store, tenant, &stored, self.now).await? else { return Ok(None) };
+        let rotating = self.successor(&grant_id, "");
+        let refresh_token = (stored.refresh_hash.as_deref() == Some(hash_b64(rotating.as_bytes()).as_str()))
+            .then(|| format!("{grant_secret}.{rotating}"));
+        Ok(Some(Granted { grant: stored, session, nonce: code.nonce.clone(), refresh_token, mark: None }))
+    }
+
+    /// Marks the tokens of `granted` as handed out, just before its 200 is sent: from then on its
+    /// code or refresh token is single-use without exception. A mark that cannot be written is
+    /// left: the tokens go out all the same (the same client's identical retry, within the
+    /// window, would get the same ones again).
+    pub async fn delivered(&self, tenant: &Tenant, granted: &Granted) {
+        let Some(mark) = &granted.mark else { return };
+        let mut e = Expr::new();
+        let update = format!("SET {} = {}", e.name("delivered_at"), e.num(self.now));
+        let (keys, cond) = match mark {
+            Mark::Code(hash) => {
+                (table_keys::authorization_code(&tenant.id, hash), Some(e.exists(&self.store.schema.pk)))
+            }
+            Mark::Refresh(hash) => {
+                let cond = format!("{} = {}", e.name("refresh_hash"), e.str(hash));
+                (table_keys::grant(&tenant.id, &granted.grant.grant_id), Some(cond))
+            }
+        };
+        let input = self.store.update(&keys, update, cond, e);
+        // Marking twice is harmless; a failed condition means a newer rotation: nothing to mark.
+        let _ = self.store.db.update_item(input, Write::Idempotent).await;
+    }
+
+    /// The token request of the `refresh_token` grant: rotates `token` for `client`. `scope`,
+    /// when given, may only narrow the grant's scopes (for this response; the grant keeps its
+    /// own). Refused for any reason but a reused token, it changes nothing.
+    pub async fn refresh(
+        &self,
+        tenant: &Tenant,
+        client: &Client,
+        token: &str,
+        scope: Option<&str>,
+    ) -> Result<Granted, RedeemError> {
+        let (store, now) = (self.store, self.now);
+        let invalid = || RedeemError::from(OAuthError::grant("the refresh token is invalid, expired or revoked"));
+        let reused = || {
+            RedeemError::from(OAuthError::grant(
+                "the refresh token was already used: every token of its grant is revoked",
+            ))
+        };
+        let Some((grant_id, rotating)) = split_refresh(token) else { return Err(invalid()) };
+        let Some(stored) = grant(store, tenant, &grant_id).await? else { return Err(invalid()) };
+        if stored.client_id != client.client_id {
+            return Err(OAuthError::grant("the refresh token was issued to another client").into());
+        }
+        let Some(current) = stored.refresh_hash.clone() else { return Err(invalid()) };
+        if stored.revoked_at.is_some() {
+            return Err(invalid());
+        }
+        let presented = hash_b64(rotating.as_bytes());
+        let next = self.successor(&grant_id, rotating);
+        let next_hash = hash_b64(next.as_bytes());
+        let (secret, _) = token.split_once('.').unwrap_or_default();
+        if !constant_time_eq(presented.as_bytes(), current.as_bytes()) {
+            // The token before the current one, rotated by a request that never handed the new
+            // one out: its identical retry gets that one.
+            let retry = constant_time_eq(next_hash.as_bytes(), current.as_bytes())
+                && stored.delivered_at.is_none()
+                && stored.refreshed_at.is_some_and(|at| self.is_retry(at));
+            if !retry {
+                // A rotated token, presented again: whoever holds it, the family ends (RFC 9700
+                // §4.14.2).
+                revoke_grant(store, &tenant.id, &grant_id, now).await?;
+                return Err(reused());
+            }
+            let scopes = narrowed(&stored, scope)?;
+            let Some(session) = grant_live(store, tenant, &stored, now).await? else { return Err(invalid()) };
+            let grant = Grant { scopes, ..stored };
+            let refresh_token = Some(format!("{secret}.{next}"));
+            return Ok(Granted { grant, session, nonce: None, refresh_token, mark: None });
+        }
+        let scopes = narrowed(&stored, scope)?;
+        let Some(session) = grant_live(store, tenant, &stored, now).await? else { return Err(invalid()) };
+        let rotation = self.random.request_token();
+        let mut e = Expr::new();
+        let hash = e.name("refresh_hash");
+        let update = format!(
+            "SET {hash} = {}, {} = {}, {} = {} REMOVE {}",
+            e.str(&next_hash),
+            e.name("refreshed_at"),
+            e.num(now),
+            e.name("rotation"),
+            e.str(&rotation),
+            e.name("delivered_at")
+        );
+        let cond = and(&[format!("{hash} = {}", e.str(&current)), e.not_exists("revoked_at")]);
+        let input = store.update(&table_keys::grant(&tenant.id, &grant_id), update, cond, e);
+        let ours = crate::dynamo::s(&rotation);
+        let recognise = move |old: Option<&Item>| old.and_then(|o| o.get("rotation")) == Some(&ours);
+        match store.db.update_item(input, Write::Recognise(&recognise)).await {
+            Ok(_) => {}
+            Err(DynamoError::ConditionalCheckFailed { .. }) => {
+                // Rotated by another request meanwhile: the same token used twice.
+                revoke_grant(store, &tenant.id, &grant_id, now).await?;
+                return Err(reused());
+            }
+            Err(e) => return Err(e.into()),
+        }
+        let grant = Grant {
+            refresh_hash: Some(next_hash.clone()),
+            refreshed_at: Some(now),
+            rotation: Some(rotation),
+            delivered_at: None,
+            scopes,
+            ..stored
+        };
+        Ok(Granted {
+            grant,
+            session,
+            nonce: None,
+            refresh_token: Some(format!("{secret}.{next}")),
+            mark: Some(Mark::Refresh(next_hash)),
+        })
+    }
+}
+
+/// The scopes a refresh answers with: the grant's, or the narrower `scope` asked for
+/// (`invalid_scope` for any the grant does not hold).
+fn narrowed(grant: &Grant, scope: Option<&str>) -> Result<Vec<String>, RedeemError> {
+    let Some(scope) = scope else { return Ok(grant.scopes.clone()) };
+    let asked: Vec<String> = scope.split(' ').filter(|s| !s.is_empty()).map(str::to_string).collect();
+    if asked.iter().any(|s| !grant.has_scope(s)) {
+        return Err(OAuthError::new("invalid_scope", "a refresh may only narrow the granted scope").into());
+    }
+    Ok(asked)
 }
 
 /// Why a redemption or refresh failed: an OAuth error for the client, or the table.
@@ -570,56 +901,4 @@ pub async fn grant_live(
         return Ok(None);
     }
     live_session(store, tenant, &grant.session_id, now).await
-}
-
-/// The token request of the `refresh_token` grant: rotates `token` for `client`. `scope`, when
-/// given, may only narrow the grant's scopes (for this response; the grant keeps its own).
-pub async fn refresh(
-    store: &Store<'_>,
-    random: &dyn Random,
-    tenant: &Tenant,
-    client: &Client,
-    token: &str,
-    now: i64,
-) -> Result<Granted, RedeemError> {
-    let invalid = || RedeemError::from(OAuthError::grant("the refresh token is invalid, expired or revoked"));
-    let Some((grant_id, rotating)) = split_refresh(token) else { return Err(invalid()) };
-    let Some(stored) = grant(store, tenant, &grant_id).await? else { return Err(invalid()) };
-    if stored.client_id != client.client_id {
-        return Err(OAuthError::grant("the refresh token was issued to another client").into());
-    }
-    let Some(current) = stored.refresh_hash.as_deref() else { return Err(invalid()) };
-    if stored.revoked_at.is_some() {
-        return Err(invalid());
-    }
-    let presented = hash_b64(rotating.as_bytes());
-    if !constant_time_eq(presented.as_bytes(), current.as_bytes()) {
-        // A rotated token, presented again: whoever holds it, the family ends (RFC 9700 §4.14.2).
-        revoke_grant(store, &tenant.id, &grant_id, now).await?;
-        return Err(OAuthError::grant("the refresh token was already used: every token of its grant is revoked").into());
-    }
-    let Some(session) = grant_live(store, tenant, &stored, now).await? else { return Err(invalid()) };
-    let (secret, _) = token.split_once('.').unwrap_or_default();
-    let next = random.secret_b64();
-    let next_hash = hash_b64(next.as_bytes());
-    let mut e = Expr::new();
-    let hash = e.name("refresh_hash");
-    let update = format!("SET {hash} = {}, {} = {}", e.str(&next_hash), e.name("refreshed_at"), e.num(now));
-    let cond = and(&[format!("{hash} = {}", e.str(current)), e.not_exists("revoked_at")]);
-    let input = store.update(&table_keys::grant(&tenant.id, &grant_id), update, cond, e);
-    let ours = next_hash.clone();
-    let recognise = move |old: Option<&Item>| old.and_then(|o| o.get("refresh_hash")) == Some(&crate::dynamo::s(&ours));
-    match store.db.update_item(input, Write::Recognise(&recognise)).await {
-        Ok(_) => {}
-        Err(DynamoError::ConditionalCheckFailed { .. }) => {
-            // Rotated by another request meanwhile: the same token used twice.
-            revoke_grant(store, &tenant.id, &grant_id, now).await?;
-            return Err(
-                OAuthError::grant("the refresh token was already used: every token of its grant is revoked").into()
-            );
-        }
-        Err(e) => return Err(e.into()),
-    }
-    let grant = Grant { refresh_hash: Some(next_hash), refreshed_at: Some(now), ..stored };
-    Ok(Granted { grant, session, nonce: None, refresh_token: Some(format!("{secret}.{next}")) })
 }

@@ -10,6 +10,7 @@ use super::keys::RsaKey;
 use super::{Grant, Granted};
 use crate::domain::jwt::{TenantKey, jws};
 use crate::domain::tenants::Tenant;
+use crate::domain::users::Profile;
 use crate::platform::crypto::{b64url, b64url_decode};
 use crate::values::email::Email;
 use crate::values::ids::{ClientId, SessionId, UserId};
@@ -63,6 +64,13 @@ impl<'a> Signer<'a> {
 /// `typ` of an access token (RFC 9068 §2.1).
 pub const ACCESS_TOKEN_TYP: &str = "at+jwt";
 
+/// The audience of `issuer`'s access tokens (RFC 9068 §3: the resource they are for): its
+/// userinfo endpoint, and any API of the tenant that accepts them by this name. Never the
+/// tenant's session audience, so neither token passes for the other.
+pub fn access_audience(issuer: &str) -> String {
+    format!("{issuer}/v1/oauth/userinfo")
+}
+
 /// An access token's claims (RFC 9068 §2.2), and `gid`, the grant it stands on.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AccessClaims {
@@ -95,6 +103,9 @@ struct IdClaims<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     email_verified: Option<bool>,
     at_hash: String,
+    /// With the `profile` scope: the fields that are known, and `updated_at`.
+    #[serde(flatten)]
+    profile: Option<&'a Profile>,
 }
 
 /// The tokens of a token response.
@@ -106,15 +117,24 @@ pub struct Tokens {
 }
 
 /// The access and ID tokens of `granted`, issued at `now` by `issuer`: they live the tenant's
-/// `jwt.ttl_secs`, never past the grant's end. `jti` is 16 random bytes.
-pub fn issue(signer: Signer<'_>, tenant: &Tenant, granted: &Granted, issuer: &str, now: i64, jti: [u8; 16]) -> Tokens {
+/// `jwt.ttl_secs`, never past the grant's end. `jti` is 16 random bytes; `profile` the user's,
+/// when the grant has the `profile` scope.
+pub fn issue(
+    signer: Signer<'_>,
+    tenant: &Tenant,
+    granted: &Granted,
+    issuer: &str,
+    profile: Option<&Profile>,
+    now: i64,
+    jti: [u8; 16],
+) -> Tokens {
     let grant = &granted.grant;
     let ttl = i64::try_from(tenant.jwt.ttl_secs).unwrap_or(0);
     let exp = (now + ttl).min(grant.expires_at);
     let access = AccessClaims {
         iss: issuer.to_string(),
         sub: grant.user_id.clone(),
-        aud: tenant.jwt_audience().to_string(),
+        aud: access_audience(issuer),
         exp,
         iat: now,
         jti: b64url(&jti),
@@ -139,6 +159,7 @@ pub fn issue(signer: Signer<'_>, tenant: &Tenant, granted: &Granted, issuer: &st
         // The address is the one a login code was sent to and typed back from.
         email_verified: email.map(|_| true),
         at_hash: signer.half_hash(&access_token),
+        profile: profile.filter(|_| grant.has_scope("profile")),
     };
     let id_token = signer.sign("JWT", &id);
     Tokens { access_token, id_token, expires_in: exp - now }
@@ -189,7 +210,7 @@ pub fn verify_access(signer: Signer<'_>, token: &str, issuer: &str, now: i64) ->
         return None;
     }
     let claims: AccessClaims = serde_json::from_slice(&claims).ok()?;
-    (claims.iss == issuer && now < claims.exp).then_some(claims)
+    (claims.iss == issuer && claims.aud == access_audience(issuer) && now < claims.exp).then_some(claims)
 }
 
 /// The event of a back-channel logout token (OpenID Connect Back-Channel Logout 1.0 §2.4).
@@ -250,4 +271,51 @@ pub fn verify_id_token(signer: Signer<'_>, token: &str, issuer: &str) -> Option<
     }
     let claims: IdHint = serde_json::from_slice(&claims).ok()?;
     (claims.iss == issuer).then_some(claims)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::jwt::TenantKey;
+
+    const ISSUER: &str = "https://auth.acme.test";
+
+    fn claims(iss: &str, aud: &str) -> AccessClaims {
+        AccessClaims {
+            iss: iss.into(),
+            sub: UserId::parse("u-1").unwrap_or_else(|_| unreachable!("a valid literal id")),
+            aud: aud.into(),
+            exp: 1_000,
+            iat: 100,
+            jti: "j".into(),
+            client_id: ClientId::parse("web").unwrap_or_else(|_| unreachable!("a valid literal id")),
+            scope: "openid".into(),
+            sid: SessionId::of_token("t"),
+            auth_time: 100,
+            gid: "g".into(),
+        }
+    }
+
+    #[test]
+    fn an_access_token_verifies_only_at_its_issuer_for_its_audience_as_its_type_until_it_expires() {
+        let tenant = crate::platform::testing::tenant();
+        let key = TenantKey::derive(b"master", &tenant.id, "g1", "1");
+        let signer = Signer::Ed(&key);
+        let good = signer.sign(ACCESS_TOKEN_TYP, &claims(ISSUER, &access_audience(ISSUER)));
+        assert_eq!(verify_access(signer, &good, ISSUER, 999).map(|c| c.iss), Some(ISSUER.to_string()));
+        assert!(verify_access(signer, &good, ISSUER, 1_000).is_none(), "expired");
+        // Issued on one host of the tenant, presented on another: the audience names the other
+        // host's endpoint, and only the issuer comparison refuses it.
+        let elsewhere = "https://login.acme.test";
+        let crafted = signer.sign(ACCESS_TOKEN_TYP, &claims(ISSUER, &access_audience(elsewhere)));
+        assert!(verify_access(signer, &crafted, elsewhere, 999).is_none(), "another issuer");
+        assert!(verify_access(signer, &good, elsewhere, 999).is_none(), "another host");
+        // A session JWT's audience, or its type, is no access token's.
+        let session_aud = signer.sign(ACCESS_TOKEN_TYP, &claims(ISSUER, tenant.jwt_audience()));
+        assert!(verify_access(signer, &session_aud, ISSUER, 999).is_none(), "the session audience");
+        for typ in ["JWT", crate::domain::jwt::SESSION_TYP] {
+            let typed = signer.sign(typ, &claims(ISSUER, &access_audience(ISSUER)));
+            assert!(verify_access(signer, &typed, ISSUER, 999).is_none(), "{typ}");
+        }
+    }
 }

@@ -97,6 +97,32 @@ impl Client {
     }
 }
 
+/// Whether `uri`, sent in an authorization request, is one of the `registered` redirect URIs:
+/// exactly, or for a loopback one (`http://127.0.0.1`, `http://[::1]`) with any port (RFC 8252
+/// §7.3: a native app listens on the port the system gives it). Everything after the port still
+/// matches exactly.
+pub fn redirect_registered(registered: &[String], uri: &str) -> bool {
+    let portless = loopback_portless(uri);
+    registered.iter().any(|r| r == uri || (portless.is_some() && loopback_portless(r) == portless))
+}
+
+/// A loopback redirect URI without its port; `None` for any other.
+fn loopback_portless(uri: &str) -> Option<String> {
+    for origin in ["http://127.0.0.1", "http://[::1]"] {
+        let Some(rest) = uri.strip_prefix(origin) else { continue };
+        let rest = match rest.strip_prefix(':') {
+            Some(after) => {
+                let digits = after.find(|c: char| !c.is_ascii_digit()).unwrap_or(after.len());
+                after[..digits].parse::<u16>().ok()?;
+                &after[digits..]
+            }
+            None => rest,
+        };
+        return (rest.is_empty() || rest.starts_with('/')).then(|| format!("{origin}{rest}"));
+    }
+    None
+}
+
 /// The body of `PUT /v1/admin/tenants/{id}/clients/{client_id}` (and of the CLI's `client put`).
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -335,6 +361,38 @@ impl Store<'_> {
             Ok(_) => Ok(true),
             Err(DynamoError::ConditionalCheckFailed { .. }) => Ok(false),
             Err(e) => Err(e),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loopback_redirect_uris_match_any_port_and_nothing_else_does() {
+        let registered = vec![
+            "http://127.0.0.1/cb".to_string(),
+            "http://[::1]:8080/cb?x=1".to_string(),
+            "https://app.acme.test:8443/cb".to_string(),
+        ];
+        for ok in ["http://127.0.0.1/cb", "http://127.0.0.1:51004/cb", "http://[::1]/cb?x=1", "http://[::1]:1/cb?x=1"] {
+            assert!(redirect_registered(&registered, ok), "{ok}");
+        }
+        for refused in [
+            "http://127.0.0.1:51004/cb/",
+            "http://127.0.0.1:51004/other",
+            "http://127.0.0.1:99999/cb",
+            "http://127.0.0.1:/cb",
+            "http://127.0.0.1.evil.test/cb",
+            "http://127.0.0.1:80@evil.test/cb",
+            "http://localhost:51004/cb",
+            "https://127.0.0.1:51004/cb",
+            "http://[::1]:8080/cb?x=2",
+            "https://app.acme.test:9443/cb",
+            "https://app.acme.test/cb",
+        ] {
+            assert!(!redirect_registered(&registered, refused), "{refused}");
         }
     }
 }
