@@ -738,6 +738,12 @@ fn a_redemption_whose_answers_are_all_lost_is_completed_by_its_retry_alone() {
     assert!(grant_item(&t).contains_key("revoked_at"));
     assert_eq!(refresh_with(&app, &secret, &refresh).status, 400);
 
+    // A code whose tokens were handed out is single-use, also when its second use comes when a
+    // retry would be recognised: it is marked delivered.
+    let c = code(&app, &token);
+    assert_eq!(redeem(&app, &secret, &c, VERIFIER).status, 200);
+    app.runtime.advance(std::time::Duration::from_secs(10));
+    assert_eq!(redeem(&app, &secret, &c, VERIFIER).json["error"], "invalid_grant");
     // Past the window (a minute after the first answer's Retry-After, at the latest 6 + 6 + 60 s): a second use like any other.
     let c = code(&app, &token);
     app.transport.lose_answers_of("TransactWriteItems", 1_000);
@@ -753,7 +759,7 @@ fn a_redemption_whose_answers_are_all_lost_is_completed_by_its_retry_alone() {
     app.transport.lose_answers_of("TransactWriteItems", 0);
     assert_eq!(redeem(&app, &secret, &c, VERIFIER).json["error"], "invalid_grant");
     let revoked = items_of(&t, "grant").iter().filter(|g| g.contains_key("revoked_at")).count();
-    assert_eq!(revoked, 3, "each code's grant, after its second use");
+    assert_eq!(revoked, 4, "each code's grant, after its second use");
 }
 
 #[test]
@@ -790,6 +796,8 @@ fn a_refresh_whose_answers_are_all_lost_is_completed_by_its_retry_alone() {
     let third = refresh_with(&app, &secret, &r2);
     assert_eq!(third.status, 200, "{}", third.json);
     assert!(grant_item(&t).contains_key("delivered_at"), "marked before the 200");
+    // Used again when a retry would be recognised: it was handed out, so it ends the family.
+    app.runtime.advance(std::time::Duration::from_secs(10));
     let reused = refresh_with(&app, &secret, &r2);
     assert_eq!(
         reused.json["error_description"],
