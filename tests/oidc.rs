@@ -568,24 +568,35 @@ fn redemption_refuses_what_does_not_match() {
     assert_eq!(items_of(&t, "grant").len(), 1);
 }
 
-#[test]
-fn concurrent_redemptions_of_one_code_give_tokens_once_and_revoke_them() {
-    let (t, app, secret) = setup("oidc-race");
-    let token = session(&app, "u-1", "ada@acme.test");
-    let c = code(&app, &token);
-    let answers: Vec<(u16, Value)> = std::thread::scope(|s| {
-        let handles: Vec<_> = (0..8)
+/// `n` requests at once, each through an app of its own at time `now` (as many isolates would):
+/// each answer's status and JSON.
+fn at_once(
+    table: &str,
+    n: usize,
+    now: u64,
+    call: impl Fn(&TestApp) -> common::app::Answer + Sync,
+) -> Vec<(u16, Value)> {
+    std::thread::scope(|s| {
+        let handles: Vec<_> = (0..n)
             .map(|_| {
-                let (name, c, secret) = (t.name().to_string(), c.clone(), secret.clone());
+                let call = &call;
                 s.spawn(move || {
-                    let app: TestApp = App::new(&name, manual_runtime(T0 + 1), &[("JWT_MASTER_KEY", MASTER)]);
-                    let r = redeem(&app, &secret, &c, VERIFIER);
+                    let app: TestApp = App::new(table, manual_runtime(now), &[("JWT_MASTER_KEY", MASTER)]);
+                    let r = call(&app);
                     (r.status, r.json)
                 })
             })
             .collect();
         handles.into_iter().map(|h| h.join().expect("a thread")).collect()
-    });
+    })
+}
+
+#[test]
+fn concurrent_redemptions_of_one_code_give_tokens_once_and_revoke_them() {
+    let (t, app, secret) = setup("oidc-race");
+    let token = session(&app, "u-1", "ada@acme.test");
+    let c = code(&app, &token);
+    let answers = at_once(t.name(), 8, T0 + 1, |app| redeem(app, &secret, &c, VERIFIER));
     let won: Vec<&(u16, Value)> = answers.iter().filter(|(s, _)| *s == 200).collect();
     assert_eq!(won.len(), 1, "{answers:?}");
     assert!(answers.iter().filter(|(s, _)| *s != 200).all(|(s, j)| *s == 400 && j["error"] == "invalid_grant"));
@@ -713,19 +724,7 @@ fn a_redemption_whose_answers_are_all_lost_is_completed_by_its_retry_alone() {
     assert_eq!(first.status, 200, "{}", first.json);
     let refresh = first.json["refresh_token"].as_str().expect("a refresh token").to_string();
     let now = T0 + 7;
-    let parallel: Vec<(u16, Value)> = std::thread::scope(|s| {
-        let handles: Vec<_> = (0..3)
-            .map(|_| {
-                let (name, c, secret) = (t.name().to_string(), c.clone(), secret.clone());
-                s.spawn(move || {
-                    let app: TestApp = App::new(&name, manual_runtime(now), &[("JWT_MASTER_KEY", MASTER)]);
-                    let r = redeem(&app, &secret, &c, VERIFIER);
-                    (r.status, r.json)
-                })
-            })
-            .collect();
-        handles.into_iter().map(|h| h.join().expect("a thread")).collect()
-    });
+    let parallel = at_once(t.name(), 3, now, |app| redeem(app, &secret, &c, VERIFIER));
     for (status, json) in &parallel {
         assert_eq!((*status, json["refresh_token"].as_str()), (200, Some(refresh.as_str())), "{json}");
     }
@@ -775,19 +774,7 @@ fn a_refresh_whose_answers_are_all_lost_is_completed_by_its_retry_alone() {
     // Its retries, as asked, at once: each the same new refresh token.
     app.runtime.advance(std::time::Duration::from_secs(6));
     let now = T0 + 6;
-    let answers: Vec<(u16, Value)> = std::thread::scope(|s| {
-        let handles: Vec<_> = (0..3)
-            .map(|_| {
-                let (name, r1, secret) = (t.name().to_string(), r1.clone(), secret.clone());
-                s.spawn(move || {
-                    let app: TestApp = App::new(&name, manual_runtime(now), &[("JWT_MASTER_KEY", MASTER)]);
-                    let r = refresh_with(&app, &secret, &r1);
-                    (r.status, r.json)
-                })
-            })
-            .collect();
-        handles.into_iter().map(|h| h.join().expect("a thread")).collect()
-    });
+    let answers = at_once(t.name(), 3, now, |app| refresh_with(app, &secret, &r1));
     let r2 = answers[0].1["refresh_token"].as_str().expect("a refresh token").to_string();
     assert!(answers.iter().all(|(s, j)| *s == 200 && j["refresh_token"] == r2.as_str()), "{answers:?}");
     assert_ne!(r1, r2);
