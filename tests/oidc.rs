@@ -437,6 +437,14 @@ fn no_request_can_claim_its_own_fresh_sign_in() {
     assert_eq!(r.status, 400);
     assert!(html(&r).contains("this sign-in request is unknown or has expired"), "{}", html(&r));
     assert!(items_of(&t, "auth_code").is_empty(), "no code was issued");
+    // A request too long for the login page to bring the user back to is told so, not lost.
+    let long = "n".repeat(1_000);
+    let mut request = web_request("s");
+    (request[4], request[5]) = (("state", long.clone()), ("nonce", long));
+    request.push(("prompt", "login".into()));
+    let (base, params) = location(&authorize(&app, Some(&token), &pairs(&request)));
+    assert_eq!((base.as_str(), param(&params, "error")), (REDIRECT, Some("invalid_request")));
+    assert!(param(&params, "error_description").is_some_and(|d| d.starts_with("the request is too long")));
 }
 
 #[test]

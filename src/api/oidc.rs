@@ -188,6 +188,17 @@ pub(crate) async fn authorize(ctx: &Ctx<'_>, request: &Request, tenant: Rc<Tenan
             with_query("/v1/oauth/authorize", &again)
         }
     };
+    if return_to.len() > super::page::MAX_RETURN_TO {
+        // The login page could not bring the user back to it: say so, rather than sign the user
+        // in and leave the client waiting.
+        return back(OAuthError::new(
+            "invalid_request",
+            format!(
+                "the request is too long to come back to after a sign-in (over {} characters): shorten state or nonce",
+                super::page::MAX_RETURN_TO
+            ),
+        ));
+    }
     let mut login = vec![("return_to", return_to.as_str())];
     if let Some(hint) = &authorization.login_hint {
         login.push(("login_hint", hint));

@@ -11,10 +11,16 @@ use crate::platform::crypto::b64url;
 use crate::platform::runtime::Random;
 use crate::values::host::origin_of;
 
+/// The longest `return_to` the login page takes.
+pub(crate) const MAX_RETURN_TO: usize = 2048;
+
 /// Where the login page may send the user afterwards: a path on this host, or a URL on the host
-/// itself or on an allowed origin; anything else (other hosts, `//host`, `javascript:`) is `/`.
+/// itself or on an allowed origin; anything else (other hosts, `//host`, `javascript:`, longer
+/// than [`MAX_RETURN_TO`]) is `/`.
 pub(crate) fn safe_return_to(tenant: &Tenant, request: &Request, raw: Option<&str>) -> String {
-    let Some(raw) = raw.map(str::trim).filter(|r| !r.is_empty() && r.len() <= 2048) else { return "/".into() };
+    let Some(raw) = raw.map(str::trim).filter(|r| !r.is_empty() && r.len() <= MAX_RETURN_TO) else {
+        return "/".into();
+    };
     if raw.chars().any(|c| c.is_control() || c == '\\' || c.is_whitespace()) {
         return "/".into();
     }
