@@ -68,21 +68,7 @@ impl Profile {
 
 /// A profile name (`name`, `given_name`, `family_name`): 1-200 characters without control
 /// characters, trimmed.
-#[derive(Debug, Deserialize)]
-#[serde(try_from = "String")]
-pub struct ProfileName(String);
-
-impl TryFrom<String> for ProfileName {
-    type Error = &'static str;
-    fn try_from(raw: String) -> Result<Self, &'static str> {
-        let name = raw.trim();
-        if name.is_empty() || name.chars().count() > 200 || name.chars().any(char::is_control) {
-            Err("must be 1-200 characters without control characters (null removes it)")
-        } else {
-            Ok(Self(name.to_string()))
-        }
-    }
-}
+type ProfileName = crate::values::input::Text<200>;
 
 /// A picture: an https URL of at most 2,000 characters, without spaces or control characters.
 #[derive(Debug, Deserialize)]

@@ -128,6 +128,23 @@ impl<'de> Deserialize<'de> for Flag {
     }
 }
 
+/// A display text (a name): trimmed, then 1 to `MAX` characters without control characters.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String")]
+pub struct Text<const MAX: usize>(pub String);
+
+impl<const MAX: usize> TryFrom<String> for Text<MAX> {
+    type Error = String;
+    fn try_from(raw: String) -> Result<Self, String> {
+        let text = raw.trim();
+        if text.is_empty() || text.chars().count() > MAX || text.chars().any(char::is_control) {
+            Err(format!("must be 1-{MAX} characters without control characters"))
+        } else {
+            Ok(Self(text.to_string()))
+        }
+    }
+}
+
 /// A whole number from `MIN` to `MAX`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(transparent)]

@@ -216,22 +216,8 @@ struct LoginCodeBody {
     max_attempts: Option<Bounded<1, 20>>,
 }
 
-/// A tenant's display name: 1-100 characters without control characters, trimmed.
-#[derive(Debug, Deserialize)]
-#[serde(try_from = "String")]
-pub(super) struct Name(pub(super) String);
-
-impl TryFrom<String> for Name {
-    type Error = &'static str;
-    fn try_from(raw: String) -> Result<Self, &'static str> {
-        let name = raw.trim();
-        if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
-            Err("must be 1-100 characters without control characters")
-        } else {
-            Ok(Self(name.to_string()))
-        }
-    }
-}
+/// A tenant's (or a client's) display name: 1-100 characters without control characters, trimmed.
+pub(super) type Name = crate::values::input::Text<100>;
 
 /// Defines a string body field checked (and normalized) by one of the `host` functions.
 macro_rules! url_field {
