@@ -5,12 +5,12 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use dynauth::api::{self, Ctx};
-use dynauth::config::Config;
+use dynauth::app::Config;
 use dynauth::domain::resolve::Caches;
 use dynauth::dynamo::Client;
 use dynauth::platform::native::block_on;
 use dynauth::platform::runtime::{Clock, LocalFuture, Transport, TransportError};
-use dynauth::platform::testing::ManualRuntime;
+use dynauth::testing::ManualRuntime;
 
 struct Canned {
     domain: Vec<u8>,

@@ -11,14 +11,14 @@ const SRC = new URL('../src/', import.meta.url).pathname;
 
 // Lowest first. A module is `group::name` (or the group itself for files at its top).
 const LAYERS = [
-  ['platform::runtime', 'platform::crypto', 'platform::cache', 'platform::driver'],
+  ['platform::runtime', 'platform::crypto', 'platform::cache', 'platform::driver', 'platform::native'],
   ['values'],
   ['dynamo'],
   ['table'],
   ['domain'],
-  ['config'],
+  ['app'],
   ['api'],
-  ['platform::edge', 'platform::native', 'platform::testing', 'bin'],
+  ['host', 'testing', 'bin'],
 ];
 
 function layerOf(module) {
@@ -41,14 +41,14 @@ function moduleOf(file) {
   const parts = relative(SRC, file).replace(/\.rs$/, '').split('/').filter((p) => p !== 'mod');
   if (parts[0] === 'lib') return 'lib';
   if (parts[0] === 'bin') return 'bin';
-  if (['api', 'dynamo', 'config'].includes(parts[0])) return parts[0];
+  if (['api', 'app', 'dynamo', 'testing'].includes(parts[0])) return parts[0];
   return parts.slice(0, 2).join('::');
 }
 
 /** The same depth for a path `crate::a::b::...`. */
 function targetOf(path) {
   const parts = path.split('::');
-  if (['api', 'dynamo', 'config'].includes(parts[0])) return parts[0];
+  if (['api', 'app', 'dynamo', 'testing'].includes(parts[0])) return parts[0];
   return parts.slice(0, 2).join('::');
 }
 

@@ -29,7 +29,7 @@ die() { printf '[dynauth] error: %s\n' "$*" >&2; exit 1; }
 
 # The hash of everything the Worker build reads (scripts/build.sh keeps it in build/.inputs-sha256).
 build_inputs_hash() {
-  find src -type f | LC_ALL=C sort | xargs cat Cargo.toml Cargo.lock rust-toolchain.toml scripts/build.sh docs/openapi.json \
+  find src -type f | LC_ALL=C sort | xargs cat build.rs Cargo.toml Cargo.lock rust-toolchain.toml scripts/build.sh docs/openapi.json \
     | sha256sum | cut -d' ' -f1
 }
 

@@ -23,9 +23,12 @@
 //! - [`config`]: assembly: vars and secrets -> the typed settings of every layer.
 
 pub mod api;
-pub mod config;
+pub mod app;
 pub mod domain;
 pub mod dynamo;
+pub mod host;
 pub mod platform;
 pub mod table;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 pub mod values;

@@ -14,7 +14,7 @@ use dynauth::dynamo::{
 };
 use dynauth::platform::native::{HttpTransport, block_on};
 use dynauth::platform::runtime::Random;
-use dynauth::platform::testing::CountingTransport;
+use dynauth::testing::CountingTransport;
 use dynauth::table::schema::{self, Schema};
 use serde::{Deserialize, Serialize};
 

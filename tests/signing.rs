@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use dynauth::dynamo::{Client, ClientConfig, Credentials, Endpoint, RetryPolicy};
 use dynauth::platform::native::block_on;
-use dynauth::platform::testing::{ManualRuntime, ScriptedTransport};
+use dynauth::testing::{ManualRuntime, ScriptedTransport};
 use serde::Deserialize;
 
 #[derive(Debug, Deserialize)]

@@ -74,7 +74,7 @@ pub(crate) fn preflight(tenant: &Tenant, request: &Request, methods: &'static st
     Ok(response)
 }
 
-#[cfg(any(not(target_arch = "wasm32"), feature = "admin"))]
+#[cfg(cold)]
 /// The CSRF check: the request's `Origin` (or, lacking it, its `Referer`'s origin) must be the
 /// tenant host itself or one of the tenant's allowed origins.
 pub(crate) fn check_origin(tenant: &Tenant, request: &Request) -> Result<(), ApiError> {
@@ -109,7 +109,7 @@ pub(crate) mod tests {
         Tenant {
             name: "Acme <b>&</b>".into(),
             allowed_origins: vec!["https://app.acme.test".into(), "http://localhost:3000".into()],
-            ..crate::platform::testing::tenant()
+            ..crate::testing::tenant()
         }
     }
 

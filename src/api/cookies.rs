@@ -13,7 +13,7 @@
 //! origin.
 
 use super::{Request, Response};
-use crate::config::Config;
+use crate::app::Config;
 use crate::domain::sessions::authjs::AuthjsToken;
 use crate::domain::sessions::{Device, SessionToken};
 use crate::values::host;
@@ -235,7 +235,7 @@ pub fn device(request: &Request) -> Device {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::platform::testing::ManualRuntime;
+    use crate::testing::ManualRuntime;
 
     fn request(headers: &[(&str, &str)]) -> Request {
         let mut b = http::Request::builder().uri("https://auth.acme.test/v1/session").header("host", "auth.acme.test");

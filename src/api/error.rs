@@ -1,93 +1,14 @@
-//! API errors and the one function that turns any of them into an HTTP response.
+//! The one function that turns any [`ApiError`] into an HTTP response.
 
 use serde::Serialize;
 
 use super::Response;
-use crate::config::ConfigError;
+pub use crate::app::error::ApiError;
+#[cfg(test)]
+use crate::app::settings::ConfigError;
+#[cfg(test)]
 use crate::dynamo::DynamoError;
 use crate::table::schema::TableReport;
-use crate::values::input::Invalid;
-
-/// An error the API answers with. The message is written for the client: it says what went
-/// wrong and what to do, and never carries internal details (table names, DynamoDB messages);
-/// those go to the log through [`ApiError::log_detail`].
-#[derive(Debug, Clone, PartialEq)]
-pub enum ApiError {
-    BadRequest {
-        code: &'static str,
-        message: String,
-    },
-    Unauthorized {
-        code: &'static str,
-        message: String,
-    },
-    Forbidden {
-        code: &'static str,
-        message: String,
-    },
-    NotFound {
-        code: &'static str,
-        message: String,
-    },
-    MethodNotAllowed {
-        allow: &'static str,
-    },
-    Conflict {
-        code: &'static str,
-        message: String,
-    },
-    Gone {
-        code: &'static str,
-        message: String,
-    },
-    PayloadTooLarge {
-        limit: usize,
-    },
-    UnsupportedMediaType,
-    TooManyRequests {
-        code: &'static str,
-        message: String,
-        retry_after: u64,
-    },
-    Config(ConfigError),
-    /// DynamoDB was throttling or unreachable past the retry deadline: the client may retry
-    /// after `retry_after` seconds.
-    Unavailable {
-        detail: String,
-        retry_after: u64,
-    },
-    /// The tenant's origin could not be reached.
-    BadGateway {
-        detail: String,
-    },
-    /// The login-code webhook did not accept the code.
-    DeliveryFailed {
-        detail: String,
-    },
-    /// Anything else: a generic answer to the client, the detail to the log.
-    Internal {
-        detail: String,
-    },
-    /// 401 `invalid_code` for a known login: how many attempts are left.
-    InvalidCode {
-        message: String,
-        attempts_left: u32,
-    },
-    /// 503 `table_mismatch`: the live table is not what dynauth expects.
-    TableMismatch {
-        message: String,
-        report: Box<TableReport>,
-    },
-    /// An OAuth endpoint's error, in its standard's shape (RFC 6749 §5.2, RFC 6750 §3):
-    /// `{"error", "error_description"}`, with a `WWW-Authenticate` challenge when there is one
-    /// (`Basic` for a client that authenticated that way, `Bearer error="invalid_token"`).
-    OAuth {
-        status: u16,
-        error: &'static str,
-        description: String,
-        challenge: Option<String>,
-    },
-}
 
 /// `{"error", "error_description"}` of an OAuth endpoint.
 #[derive(Serialize)]
@@ -115,98 +36,6 @@ struct ErrorView<'a> {
 }
 
 impl ApiError {
-    pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
-        Self::BadRequest { code, message: message.into() }
-    }
-
-    pub fn not_found(message: impl Into<String>) -> Self {
-        Self::NotFound { code: "not_found", message: message.into() }
-    }
-
-    pub fn status(&self) -> u16 {
-        match self {
-            Self::BadRequest { .. } => 400,
-            Self::Unauthorized { .. } => 401,
-            Self::Forbidden { .. } => 403,
-            Self::NotFound { .. } => 404,
-            Self::MethodNotAllowed { .. } => 405,
-            Self::Conflict { .. } => 409,
-            Self::Gone { .. } => 410,
-            Self::PayloadTooLarge { .. } => 413,
-            Self::UnsupportedMediaType => 415,
-            Self::TooManyRequests { .. } => 429,
-            Self::Config(_) | Self::Internal { .. } => 500,
-            Self::BadGateway { .. } | Self::DeliveryFailed { .. } => 502,
-            Self::Unavailable { .. } | Self::TableMismatch { .. } => 503,
-            Self::InvalidCode { .. } => 401,
-            Self::OAuth { status, .. } => *status,
-        }
-    }
-
-    pub fn code(&self) -> &'static str {
-        match self {
-            Self::BadRequest { code, .. }
-            | Self::Unauthorized { code, .. }
-            | Self::Forbidden { code, .. }
-            | Self::NotFound { code, .. }
-            | Self::Conflict { code, .. }
-            | Self::Gone { code, .. }
-            | Self::TooManyRequests { code, .. } => code,
-            Self::InvalidCode { .. } => "invalid_code",
-            Self::OAuth { error, .. } => error,
-            Self::TableMismatch { .. } => "table_mismatch",
-            Self::MethodNotAllowed { .. } => "method_not_allowed",
-            Self::PayloadTooLarge { .. } => "payload_too_large",
-            Self::UnsupportedMediaType => "unsupported_media_type",
-            Self::Config(_) => "config_error",
-            Self::Unavailable { .. } => "unavailable",
-            Self::BadGateway { .. } => "bad_gateway",
-            Self::DeliveryFailed { .. } => "delivery_failed",
-            Self::Internal { .. } => "internal_error",
-        }
-    }
-
-    /// The client-facing message.
-    pub fn message(&self) -> String {
-        match self {
-            Self::BadRequest { message, .. }
-            | Self::Unauthorized { message, .. }
-            | Self::Forbidden { message, .. }
-            | Self::NotFound { message, .. }
-            | Self::Conflict { message, .. }
-            | Self::Gone { message, .. }
-            | Self::TooManyRequests { message, .. }
-            | Self::InvalidCode { message, .. }
-            | Self::TableMismatch { message, .. } => message.clone(),
-            Self::OAuth { description, .. } => description.clone(),
-            Self::MethodNotAllowed { allow } => format!("this path accepts only {allow}"),
-            Self::PayloadTooLarge { limit } => {
-                format!("the request body is larger than {limit} bytes")
-            }
-            Self::UnsupportedMediaType => "the request body must be JSON (content-type: application/json)".into(),
-            Self::Config(e) => format!("dynauth is misconfigured: {e}"),
-            Self::Unavailable { .. } => {
-                "the database is busy or unreachable; retry after the time in Retry-After".into()
-            }
-            Self::BadGateway { .. } => "the tenant's origin could not be reached".into(),
-            Self::DeliveryFailed { .. } => {
-                "the login code could not be delivered; no code was issued, try again".into()
-            }
-            Self::Internal { .. } => "an internal error occurred; it has been logged".into(),
-        }
-    }
-
-    /// What the log gets beyond the client's message.
-    pub fn log_detail(&self) -> Option<&str> {
-        match self {
-            Self::Unavailable { detail, .. }
-            | Self::Internal { detail }
-            | Self::BadGateway { detail }
-            | Self::DeliveryFailed { detail } => Some(detail),
-            _ => None,
-        }
-    }
-
     /// The JSON error response: `{"error": {"code", "message", ..}}` with the right status and
     /// headers (`Retry-After` on 429 and 503, `Allow` on 405, `WWW-Authenticate` on 401).
     pub fn into_response(self) -> Response {
@@ -251,32 +80,6 @@ impl ApiError {
             _ => {}
         }
         response
-    }
-}
-
-impl From<DynamoError> for ApiError {
-    fn from(e: DynamoError) -> Self {
-        if e.is_unavailable() {
-            Self::Unavailable { detail: e.to_string(), retry_after: 1 }
-        } else {
-            Self::Internal { detail: e.to_string() }
-        }
-    }
-}
-
-impl From<ConfigError> for ApiError {
-    fn from(e: ConfigError) -> Self {
-        Self::Config(e)
-    }
-}
-
-impl From<Invalid> for ApiError {
-    fn from(e: Invalid) -> Self {
-        match e {
-            Invalid::Field { code, message } => ApiError::BadRequest { code, message },
-            Invalid::TooLarge => ApiError::PayloadTooLarge { limit: crate::values::input::MAX_BODY },
-            Invalid::NotJson => ApiError::UnsupportedMediaType,
-        }
     }
 }
 

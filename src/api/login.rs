@@ -11,7 +11,7 @@ use serde::Deserialize;
 
 use super::cookies::{self, CookieMode};
 use super::{ApiError, Ctx, Outcome, Request, body, json_response, only, views};
-use crate::config::ConfigError;
+use crate::app::ConfigError;
 use crate::domain::budgets::{Exceeded, client_subject};
 use crate::domain::login::{self, Binding, Caller, LoginCode, Logins, StartError, Undeliverable, VerifyError};
 use crate::domain::tenants::{SecretKind, Tenant};

@@ -100,7 +100,7 @@ pub(crate) fn set_snapshot(
     }
 }
 
-#[cfg(any(not(target_arch = "wasm32"), feature = "admin"))]
+#[cfg(cold)]
 /// `POST /v1/logout`: revokes the presented session (if any) and clears the cookie; always 204.
 pub(crate) async fn logout(ctx: &Ctx<'_>, request: &Request, tenant: Rc<Tenant>) -> Result<Outcome, ApiError> {
     only(request.method(), "POST")?;
@@ -124,7 +124,7 @@ pub(crate) async fn logout(ctx: &Ctx<'_>, request: &Request, tenant: Rc<Tenant>)
     Ok(Outcome::Respond(response))
 }
 
-#[cfg(any(not(target_arch = "wasm32"), feature = "admin"))]
+#[cfg(cold)]
 /// Clears the session cookie and, when the browser has one, its snapshot (which goes with its
 /// session, at once).
 pub(crate) fn clear_cookies(request: &Request, mode: CookieMode, response: &mut super::Response) {
@@ -134,7 +134,7 @@ pub(crate) fn clear_cookies(request: &Request, mode: CookieMode, response: &mut 
     }
 }
 
-#[cfg(any(not(target_arch = "wasm32"), feature = "admin"))]
+#[cfg(cold)]
 /// `POST /v1/logout` on a tenant whose sessions are Auth.js's: 403 `logout_not_allowed` unless
 /// `authjs.logout`; else the session item is deleted (as the adapter's `deleteSession`), and the
 /// Auth.js cookies the request carried and the snapshot are cleared: 204.
@@ -156,7 +156,7 @@ async fn authjs_logout(
     Ok(Outcome::Respond(response))
 }
 
-#[cfg(any(not(target_arch = "wasm32"), feature = "admin"))]
+#[cfg(cold)]
 /// Ends the Auth.js session `request` presents, if any (its item deleted, as the adapter's
 /// `deleteSession`), and clears on `response` the Auth.js cookies the request carried and the
 /// snapshot. No back-channel logouts: dynauth is no OpenID Provider for such a tenant.

@@ -319,11 +319,11 @@ pub struct TenantView<'a> {
     pub protect: bool,
     pub code_webhook_url: Option<&'a str>,
     pub jwt: JwtView<'a>,
-    #[cfg(any(not(target_arch = "wasm32"), feature = "admin"))]
+    #[cfg(cold)]
     pub branding: &'a crate::domain::tenants::Branding,
-    #[cfg(any(not(target_arch = "wasm32"), feature = "admin"))]
+    #[cfg(cold)]
     pub oidc: crate::domain::tenants::OidcSettings,
-    #[cfg(any(not(target_arch = "wasm32"), feature = "admin"))]
+    #[cfg(cold)]
     pub authjs: Option<&'a crate::domain::tenants::AuthjsStore>,
     /// How many origin and webhook secrets and JWT keys are valid (2 while a rotation overlaps).
     pub secrets_valid: SecretsValid,
@@ -383,11 +383,11 @@ impl<'a> From<&'a Tenant> for TenantView<'a> {
             protect: t.protect,
             code_webhook_url: t.code_webhook_url.as_deref(),
             jwt: JwtView { ttl_secs: t.jwt.ttl_secs, audience: t.jwt_audience() },
-            #[cfg(any(not(target_arch = "wasm32"), feature = "admin"))]
+            #[cfg(cold)]
             branding: &t.branding,
-            #[cfg(any(not(target_arch = "wasm32"), feature = "admin"))]
+            #[cfg(cold)]
             oidc: t.oidc,
-            #[cfg(any(not(target_arch = "wasm32"), feature = "admin"))]
+            #[cfg(cold)]
             authjs: t.authjs.as_ref(),
             secrets_valid: SecretsValid {
                 origin: t.secrets.origin.len().max(1),

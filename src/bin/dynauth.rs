@@ -27,7 +27,7 @@ mod cli {
     use std::io::Write as _;
 
     use dynauth::api::views::{AdminSessionView, DomainView, TenantView, UserView};
-    use dynauth::config::{database_from_lookup, replicas_from_lookup, schema_from_lookup};
+    use dynauth::app::settings::{database_from_lookup, replicas_from_lookup, schema_from_lookup};
     use dynauth::domain::sessions::{self, Revoked};
     use dynauth::domain::tenants::Tenant;
     use dynauth::domain::tenants::{self, DomainStatus, SecretKind, TenantBody, TenantError, TenantSpec};

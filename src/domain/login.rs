@@ -797,7 +797,7 @@ impl Store<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::platform::testing::ManualRuntime;
+    use crate::testing::ManualRuntime;
 
     fn id(raw: &str) -> LoginId {
         LoginId::parse(raw).expect("the test's own input")

@@ -19,7 +19,7 @@ pub mod budgets;
 pub mod identity;
 pub mod jwt;
 pub mod login;
-#[cfg(any(not(target_arch = "wasm32"), feature = "admin"))]
+#[cfg(cold)]
 pub mod oidc;
 pub mod regions;
 pub mod resolve;

@@ -69,7 +69,7 @@ pub struct Caches {
     tenants: TtlCache<TenantId, Rc<Tenant>>,
     in_flight: RefCell<HashMap<Host, Rc<Flight>>>,
     jwt_keys: TtlCache<JwtKeyName, Rc<TenantKey>>,
-    #[cfg(any(not(target_arch = "wasm32"), feature = "admin"))]
+    #[cfg(cold)]
     rsa_keys: TtlCache<JwtKeyName, Rc<crate::domain::oidc::keys::RsaKey>>,
     /// The replica regions' circuit breakers.
     pub breakers: Breakers,
@@ -83,7 +83,7 @@ impl Caches {
             tenants: TtlCache::new(settings.max_entries),
             in_flight: RefCell::new(HashMap::new()),
             jwt_keys: TtlCache::new(settings.max_entries),
-            #[cfg(any(not(target_arch = "wasm32"), feature = "admin"))]
+            #[cfg(cold)]
             rsa_keys: TtlCache::new(settings.max_entries),
             breakers: Breakers::default(),
         }
@@ -108,7 +108,7 @@ impl Caches {
     }
 
     /// The tenant's RSA key of `version` under `master`, loaded (read, or made) once per isolate.
-    #[cfg(any(not(target_arch = "wasm32"), feature = "admin"))]
+    #[cfg(cold)]
     pub async fn rsa_key<E>(
         &self,
         master: &MasterKey,
@@ -297,7 +297,7 @@ impl Future for Wait<'_> {
 mod tests {
     use super::*;
     use crate::domain::tenants::SecretSeeds;
-    use crate::platform::testing::ManualRuntime;
+    use crate::testing::ManualRuntime;
     use std::pin::pin;
 
     struct Nobody;
@@ -320,7 +320,7 @@ mod tests {
         let clock = ManualRuntime::new(1_000, 1);
         let caches = Caches::new(CacheSettings::default());
         let Ok(host) = crate::values::host::canonical("app.acme.test") else { panic!("a host") };
-        let tenant = Rc::new(crate::platform::testing::tenant());
+        let tenant = Rc::new(crate::testing::tenant());
         let now = clock.now();
         // The first request's resolution never ends: the runtime cancelled that request, and
         // nothing polls or drops its task.
@@ -366,7 +366,7 @@ mod tests {
     fn jwt_keys_are_derived_once_per_isolate_and_named_by_all_they_depend_on() {
         let caches = Caches::new(CacheSettings::default());
         let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000);
-        let tenant = crate::platform::testing::tenant();
+        let tenant = crate::testing::tenant();
         let master = &MasterKey::new("master-one-0123456789-0123456789");
         let first = caches.jwt_keys(master, &tenant, now);
         let again = caches.jwt_keys(master, &tenant, now);

@@ -468,7 +468,7 @@ mod tests {
     use super::*;
     use crate::platform::native::block_on;
     use crate::platform::runtime::Clock;
-    use crate::platform::testing::{ManualRuntime, ScriptedTransport};
+    use crate::testing::{ManualRuntime, ScriptedTransport};
 
     const THROTTLED: &str =
         r#"{"__type":"com.amazonaws.dynamodb.v20120810#ThrottlingException","message":"slow down"}"#;

@@ -14,10 +14,5 @@ pub mod crypto;
 pub mod driver;
 pub mod runtime;
 
-pub mod edge;
-
 #[cfg(not(target_arch = "wasm32"))]
 pub mod native;
-
-#[cfg(not(target_arch = "wasm32"))]
-pub mod testing;

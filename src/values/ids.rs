@@ -129,7 +129,7 @@ impl LoginId {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::platform::testing::ManualRuntime;
+    use crate::testing::ManualRuntime;
 
     #[test]
     fn tenant_ids() {

@@ -1,7 +1,7 @@
 //! The WHATWG URL standard's host and URL parsers: what a browser makes of a host or a URL, IDNA
 //! (UTS #46) and the IPv4 forms (`0x7f.0.0.2`) included. Natively this is the `url` crate; in the
 //! Worker it is the runtime's own `URL` (workerd's implementation of the same standard, through
-//! `src/edge.js`), so the Worker does not ship a second copy of IDNA's Unicode tables (measured:
+//! `src/host/edge/edge.js`), so the Worker does not ship a second copy of IDNA's Unicode tables (measured:
 //! 70 KB of its gzip size). `host` rules on top of these (labels, single names, lengths) are
 //! dynauth's and live in `host`; the cases of `tests/fixtures/hosts.json` are checked against
 //! both implementations (unit tests natively, `tests/e2e/hosts.test.mjs` in the Worker).
@@ -83,7 +83,7 @@ mod imp {
 
     use super::{HostError, Url, ends_in_number};
 
-    #[wasm_bindgen(module = "/src/platform/edge/edge.js")]
+    #[wasm_bindgen(module = "/src/host/edge/edge.js")]
     extern "C" {
         #[wasm_bindgen(js_name = whatwgHost)]
         fn whatwg_host(input: &str) -> Option<String>;

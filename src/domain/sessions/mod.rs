@@ -437,10 +437,10 @@ impl Store<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::platform::testing::ManualRuntime;
+    use crate::testing::ManualRuntime;
 
     fn tenant(idle: u64) -> Tenant {
-        let mut t = crate::platform::testing::tenant();
+        let mut t = crate::testing::tenant();
         t.session.idle_lifetime_secs = idle;
         t
     }
@@ -448,7 +448,7 @@ mod tests {
     fn session(now: i64, idle: i64, lifetime: i64) -> Session {
         Session {
             id: SessionId::of_token("t"),
-            tenant: crate::platform::testing::tenant().id,
+            tenant: crate::testing::tenant().id,
             tenant_generation: "g1".into(),
             user_id: UserId::parse("u1").expect("the test's own input"),
             email: None,

@@ -118,10 +118,10 @@ mod tests {
     use super::*;
     use crate::domain::sessions::{NewSession, open as open_session};
     use crate::domain::tenants::SessionSettings;
-    use crate::platform::testing::ManualRuntime;
+    use crate::testing::ManualRuntime;
 
     fn cached(secs: u64) -> Tenant {
-        let t = crate::platform::testing::tenant();
+        let t = crate::testing::tenant();
         Tenant { session: SessionSettings { cache_secs: secs, ..t.session }, ..t }
     }
 

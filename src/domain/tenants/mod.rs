@@ -163,10 +163,10 @@ pub struct Tenant {
     pub jwt: JwtSettings,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub authjs: Option<AuthjsStore>,
-    #[cfg(any(not(target_arch = "wasm32"), feature = "admin"))]
+    #[cfg(cold)]
     #[serde(default)]
     pub branding: Branding,
-    #[cfg(any(not(target_arch = "wasm32"), feature = "admin"))]
+    #[cfg(cold)]
     #[serde(default)]
     pub oidc: OidcSettings,
     pub created_at: String,
@@ -405,9 +405,9 @@ pub async fn put(
             code_webhook_url: spec.code_webhook_url.clone(),
             jwt: spec.jwt.clone(),
             authjs: spec.authjs.clone(),
-            #[cfg(any(not(target_arch = "wasm32"), feature = "admin"))]
+            #[cfg(cold)]
             branding: spec.branding.clone(),
-            #[cfg(any(not(target_arch = "wasm32"), feature = "admin"))]
+            #[cfg(cold)]
             oidc: spec.oidc,
             created_at,
             updated_at: now.clone(),
@@ -766,7 +766,7 @@ mod tests {
 
     #[test]
     fn secrets_are_derived_per_kind_tenant_generation_and_seed() {
-        let t = crate::platform::testing::tenant();
+        let t = crate::testing::tenant();
         let seeded = Tenant {
             secrets: SecretSeeds { origin: vec!["b".into(), "a".into()], webhook: vec!["a".into()], jwt: vec![] },
             ..t.clone()

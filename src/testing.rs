@@ -312,9 +312,9 @@ pub fn tenant() -> crate::domain::tenants::Tenant {
         code_webhook_url: None,
         jwt: JwtSettings::default(),
         authjs: None,
-        #[cfg(any(not(target_arch = "wasm32"), feature = "admin"))]
+        #[cfg(cold)]
         branding: crate::domain::tenants::Branding::default(),
-        #[cfg(any(not(target_arch = "wasm32"), feature = "admin"))]
+        #[cfg(cold)]
         oidc: crate::domain::tenants::OidcSettings::default(),
         created_at: String::new(),
         updated_at: String::new(),

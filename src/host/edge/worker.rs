@@ -1,5 +1,5 @@
 //! The Worker itself (wasm32 only): wiring from the Cloudflare runtime to the pure core. Configuration and caches live
-//! once per isolate. Each request becomes a [`driver::Task`] that `src/edge.js` drives: the core
+//! once per isolate. Each request becomes a [`driver::Task`] that `src/host/edge/edge.js` drives: the core
 //! runs until it needs I/O, the JavaScript performs it (`fetch` to DynamoDB or the webhook, a
 //! timer, the body read, the forward to the tenant's origin) and resumes the task with the result.
 //!
@@ -26,8 +26,9 @@ use worker::{Env, web_sys};
 #[cfg(not(feature = "admin"))]
 use super::wire::path_of;
 use super::wire::{join_headers, parse_head, response};
-use crate::api::{self, ApiError, Ctx, Deferred, DeferredFailure, Handled, LogLine, Outcome};
-use crate::config::{Config, ConfigError, VARIABLES};
+use crate::api::{self, ApiError, Handled, LogLine, Outcome};
+use crate::app::{Ctx, Deferred, DeferredFailure};
+use crate::app::{Config, ConfigError}; use crate::app::settings::VARIABLES;
 use crate::domain::resolve::Caches;
 use crate::dynamo::Client;
 use crate::platform::driver::{self, Done, HostTransport, Op, Step, Task};
@@ -35,7 +36,7 @@ use crate::platform::runtime::{AnswerLimit, Clock, LocalFuture, Random, Transpor
 
 type Resume = dyn FnMut(u32, u32, f64, u16, String, Uint8Array, String) -> JsValue;
 
-#[wasm_bindgen(module = "/src/platform/edge/edge.js")]
+#[wasm_bindgen(module = "/src/host/edge/edge.js")]
 extern "C" {
     #[wasm_bindgen(js_name = setResume)]
     fn set_resume(resume: &Closure<Resume>);
@@ -225,7 +226,7 @@ fn admin(env: &Env, request: &web_sys::Request) -> JsValue {
     respond(response.status().as_u16(), &join_headers(response.headers()), response.body(), &line.to_json()).into()
 }
 
-/// Called by `drive` (src/edge.js) when operation `op` of task `task` is done: hands the result
+/// Called by `drive` (src/host/edge/edge.js) when operation `op` of task `task` is done: hands the result
 /// in and polls the task again.
 fn resume(task: u32, op: u32, now_ms: f64, status: u16, head: String, body: Uint8Array, error: String) -> JsValue {
     driver::set_now(now_ms as u64);
@@ -417,7 +418,7 @@ fn new_task_id() -> u32 {
     })
 }
 
-/// An operation as `src/edge.js` takes it.
+/// An operation as `src/host/edge/edge.js` takes it.
 fn op_value(id: u32, op: Op) -> (Kind, JsValue) {
     match op {
         Op::Send { request, timeout, keep } => {

@@ -1,4 +1,4 @@
-// The JavaScript half of the Worker's edge (src/edge.rs). The Rust core runs as a task that
+// The JavaScript half of the Worker's edge (src/host/edge/worker.rs). The Rust core runs as a task that
 // the code here drives: it performs the operations the task asks for (an HTTP exchange, a
 // sleep, reading the request body, forwarding to the origin) and hands each result back through
 // `resume`, until the task answers with a Response. Each step is one call across the wasm

@@ -1,6 +1,7 @@
-//! Configuration from wrangler vars and secrets (or any name -> value lookup), parsed once into
-//! typed values. A missing or malformed setting is a [`ConfigError`] that names the variable and
-//! never shows its value.
+//! The settings every layer is handed, typed (the DynamoDB clients' and the table's, the secrets,
+//! the caches', the login limits), parsed once from wrangler vars and secrets or any name ->
+//! value lookup the host hands in (the Worker's env, the CLI's environment). A missing or
+//! malformed setting is a [`ConfigError`] that names the variable and never shows its value.
 
 use std::fmt;
 use std::time::Duration;
@@ -14,7 +15,7 @@ use crate::values::ids::TenantId;
 
 /// A secret string: compared and used, never shown by `Debug`.
 #[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
+pub struct Secret(pub(crate) String);
 
 impl Secret {
     pub fn new(value: impl Into<String>) -> Self {
@@ -94,6 +95,33 @@ impl fmt::Display for ConfigError {
 }
 
 impl std::error::Error for ConfigError {}
+
+impl Config {
+    /// With replica regions: the region nearest to `at` (see [`crate::domain::regions::preference`])
+    /// among home and the replicas that are `usable` (a circuit breaker's say), and its client
+    /// settings when it is a replica (`None`: home). `None` with one region.
+    pub fn nearest(
+        &self,
+        at: Option<crate::domain::regions::Location>,
+        usable: impl Fn(&str) -> bool,
+    ) -> Option<(&str, Option<&ClientConfig>)> {
+        if self.replicas.is_empty() {
+            return None;
+        }
+        let names: Vec<&str> = std::iter::once(self.dynamo.region.as_str())
+            .chain(self.replicas.iter().map(|r| r.region.as_str()))
+            .collect();
+        for i in crate::domain::regions::preference(&names, at) {
+            match i.checked_sub(1).and_then(|i| self.replicas.get(i)) {
+                Some(replica) if usable(&replica.region) => return Some((replica.region.as_str(), Some(replica))),
+                Some(_) => {}
+                None => break, // home: always usable
+            }
+        }
+        Some((self.dynamo.region.as_str(), None))
+    }
+}
+
 
 /// Every variable dynauth reads, for documentation and for the edge's lookup.
 pub const VARIABLES: &[&str] = &[
@@ -237,32 +265,6 @@ impl Config {
             allow_local_targets,
             domain_check_port,
         })
-    }
-}
-
-impl Config {
-    /// With replica regions: the region nearest to `at` (see [`crate::domain::regions::preference`])
-    /// among home and the replicas that are `usable` (a circuit breaker's say), and its client
-    /// settings when it is a replica (`None`: home). `None` with one region.
-    pub fn nearest(
-        &self,
-        at: Option<crate::domain::regions::Location>,
-        usable: impl Fn(&str) -> bool,
-    ) -> Option<(&str, Option<&ClientConfig>)> {
-        if self.replicas.is_empty() {
-            return None;
-        }
-        let names: Vec<&str> = std::iter::once(self.dynamo.region.as_str())
-            .chain(self.replicas.iter().map(|r| r.region.as_str()))
-            .collect();
-        for i in crate::domain::regions::preference(&names, at) {
-            match i.checked_sub(1).and_then(|i| self.replicas.get(i)) {
-                Some(replica) if usable(&replica.region) => return Some((replica.region.as_str(), Some(replica))),
-                Some(_) => {}
-                None => break, // home: always usable
-            }
-        }
-        Some((self.dynamo.region.as_str(), None))
     }
 }
 
