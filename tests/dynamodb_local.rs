@@ -14,8 +14,8 @@ use dynauth::dynamo::{
 };
 use dynauth::platform::native::{HttpTransport, block_on};
 use dynauth::platform::runtime::Random;
-use dynauth::testing::CountingTransport;
 use dynauth::table::schema::{self, Schema};
+use dynauth::testing::CountingTransport;
 use serde::{Deserialize, Serialize};
 
 use common::{TestTable, local_client, os_runtime};

@@ -24,8 +24,9 @@ use serde::Deserialize;
 use super::{
     ApiError, Ctx, Outcome, Request, Response, Routed, body, cookies, empty_response, json_response, only, views,
 };
+use crate::app::sessions::{Ended, Ending, end};
 use crate::domain::login;
-use crate::domain::sessions::{self, NewSession, Revoked};
+use crate::domain::sessions::{self, NewSession};
 use crate::domain::tenants::clients::{self, ClientBody, ClientSpec};
 use crate::domain::tenants::{
     self, DomainStatus, SecretChange, SecretKind, Tenant, TenantBody, TenantError, TenantSpec, Unverified,
@@ -446,12 +447,9 @@ async fn revoke_session(ctx: &Ctx<'_>, id: &TenantId, session_id: &str) -> Resul
     let tenant = existing(ctx, id).await?;
     let no_session = || ApiError::not_found("no such session");
     let session_id = SessionId::parse(session_id).map_err(|_| no_session())?;
-    match sessions::revoke(&ctx.store, &tenant.id, &session_id, ctx.now_secs()).await? {
-        Revoked::Now | Revoked::Already => {
-            super::oidc::backchannel_logout(ctx, &tenant, &[session_id]).await?;
-            Ok(empty_response(204))
-        }
-        Revoked::NoSuchSession => Err(no_session()),
+    match end(ctx, &tenant, Ending::Session(&session_id)).await? {
+        Ended::Now(_) | Ended::Already => Ok(empty_response(204)),
+        Ended::Nothing => Err(no_session()),
     }
 }
 
@@ -473,9 +471,11 @@ async fn user_sessions(ctx: &Ctx<'_>, request: &Request, id: &TenantId, user_id:
         }
         "DELETE" => {
             let tenant = existing(ctx, id).await?;
-            let ended = sessions::revoke_all(&ctx.store, &tenant, &user_id, ctx.now_secs()).await?;
-            super::oidc::backchannel_logout(ctx, &tenant, &ended).await?;
-            Ok(json_response(200, &views::RevokedCount { revoked: u32::try_from(ended.len()).unwrap_or(u32::MAX) }))
+            let ended = match end(ctx, &tenant, Ending::AllOf(&user_id)).await? {
+                Ended::Now(ended) => ended.len(),
+                Ended::Already | Ended::Nothing => 0,
+            };
+            Ok(json_response(200, &views::RevokedCount { revoked: u32::try_from(ended).unwrap_or(u32::MAX) }))
         }
         _ => Err(ApiError::MethodNotAllowed { allow: "GET, DELETE" }),
     }
@@ -500,12 +500,9 @@ async fn user(ctx: &Ctx<'_>, request: &Request, id: &TenantId, user_id: &str) ->
                 .ok_or_else(no_user)?;
             Ok(json_response(200, &views::UserView::from(&user)))
         }
-        "DELETE" => match users::delete(&ctx.store, ctx.random, &tenant, &user_id, ctx.now_secs()).await? {
-            Some(ended) => {
-                super::oidc::backchannel_logout(ctx, &tenant, &ended).await?;
-                Ok(empty_response(204))
-            }
-            None => Err(no_user()),
+        "DELETE" => match end(ctx, &tenant, Ending::User(&user_id)).await? {
+            Ended::Now(_) | Ended::Already => Ok(empty_response(204)),
+            Ended::Nothing => Err(no_user()),
         },
         _ => Err(ApiError::MethodNotAllowed { allow: "GET, PATCH, DELETE" }),
     }
@@ -563,7 +560,7 @@ async fn issue_code(ctx: &Ctx<'_>, request: &Request, id: &TenantId) -> Result<R
 /// the answer names the `kid` that signs from now on (no secret: the JWKS publishes the key).
 async fn change_secret(ctx: &Ctx<'_>, id: &TenantId, kind: &str, change: SecretChange) -> Result<Response, ApiError> {
     let kind = SecretKind::parse(kind).ok_or_else(|| ApiError::not_found("no such secret: origin, webhook or jwt"))?;
-    let master = if kind == SecretKind::Jwt { Some(super::jwks::master_key(ctx)?) } else { None };
+    let master = if kind == SecretKind::Jwt { Some(crate::app::oauth::signing::master_key(ctx)?) } else { None };
     let tenant =
         tenants::change_secret(&ctx.store, ctx.random, id, kind, change, ctx.now_secs()).await.map_err(tenant_error)?;
     ctx.caches.forget_tenant(id);

@@ -3,6 +3,7 @@
 //! (both decoded with `percent-encoding`; query values as forms are, `+` a space), and a list's
 //! page parameters.
 
+pub use crate::values::input::encode_component;
 use std::borrow::Cow;
 
 use serde::de::DeserializeOwned;
@@ -112,13 +113,6 @@ pub fn page(request: &Request, secret: &[u8], scope: &str) -> Result<(u32, Optio
         })?),
     };
     Ok((limit, start))
-}
-
-/// Percent-encodes everything but unreserved characters (RFC 3986), for a `return_to` value.
-pub fn encode_component(text: &str) -> String {
-    const RESERVED: &percent_encoding::AsciiSet =
-        &percent_encoding::NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
-    percent_encoding::utf8_percent_encode(text, RESERVED).to_string()
 }
 
 #[cfg(test)]

@@ -3,20 +3,11 @@
 //! discovery document are [`super::oidc`]'s, minting session JWTs is [`super::token`]'s.
 
 use super::browser::self_origin;
-use super::{ApiError, Ctx, Request, Response};
-use crate::domain::jwt::MasterKey;
+use super::{ApiError, Request, Response};
 
 /// How long a JWKS or discovery document may be cached: a verifier that meets an unknown `kid`
 /// fetches again (jose and PyJWT both do), so a rotation does not wait for it.
 const PUBLIC_MAX_AGE: &str = "public, max-age=300";
-
-/// `JWT_MASTER_KEY`, or 404: without it this deployment issues no JWTs.
-pub(crate) fn master_key<'a>(ctx: &Ctx<'a>) -> Result<&'a MasterKey, ApiError> {
-    ctx.config
-        .jwt_master_key
-        .as_ref()
-        .ok_or_else(|| ApiError::not_found("this deployment issues no JWTs: JWT_MASTER_KEY is not set"))
-}
 
 /// The issuer of this host's tokens: `https://{host}` (the origin the request came to).
 pub(crate) fn issuer(request: &Request) -> Result<String, ApiError> {

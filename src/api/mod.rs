@@ -53,8 +53,8 @@ pub use error::ApiError;
 pub use proxy::Forward;
 pub use route::Route;
 
-pub use crate::app::{Audit, Connect, Ctx, Deferred, DevLogin, Services};
 use crate::app::ConfigError;
+pub use crate::app::{Audit, Connect, Ctx, Deferred, DevLogin, Services};
 use crate::domain::tenants::Tenant;
 use crate::platform::runtime::Random;
 use crate::values::host;

@@ -8,17 +8,19 @@ use std::rc::Rc;
 
 use http::HeaderValue;
 
-use super::jwks::{issuer, master_key};
+use super::jwks::issuer;
 use super::page::{add_html_security_headers, html_escape};
 use super::{ApiError, Ctx, Outcome, Request, Response, body, empty_response, json_response, only, session, views};
-use crate::domain::jwt::{self, Jwk, MasterKey, TenantKey};
-use crate::domain::oidc::keys::{self as rsa_keys, KeyError, RsaKey};
-use crate::domain::oidc::tokens::{self, Signer};
+use crate::app::oauth::signing::{master_key, rsa_keys_of, signing_key, with_named_key};
+use crate::app::sessions::{self, Ending};
+use crate::domain::jwt::{self, Jwk};
+use crate::domain::oidc::keys::KeyError;
+use crate::domain::oidc::tokens;
 use crate::domain::oidc::{self, AuthRequest, OAuthError, Pending, Prompt, RedeemError};
 use crate::domain::tenants::Tenant;
-use crate::domain::tenants::clients::{self, Client, ClientType, IdTokenAlg};
+use crate::domain::tenants::clients::{self, Client, ClientType};
 use crate::domain::users;
-use crate::values::ids::{ClientId, SessionId};
+use crate::values::ids::ClientId;
 
 /// The parameters of a request (its query, or its form body): each at most once (RFC 6749 §3.1),
 /// one sent without a value as if omitted.
@@ -418,80 +420,6 @@ fn settle_secs(ctx: &Ctx<'_>) -> i64 {
     i64::try_from(ctx.config.request_deadline.as_millis().div_ceil(1_000)).unwrap_or(60) + 1
 }
 
-/// The tenant's RSA keys, newest (the signing one) first.
-async fn rsa_keys_of(ctx: &Ctx<'_>, master: &MasterKey, tenant: &Tenant) -> Result<Vec<Rc<RsaKey>>, ApiError> {
-    let mut out = Vec::new();
-    for version in tenant.jwt_versions() {
-        out.push(rsa_key(ctx, master, tenant, &version).await?);
-    }
-    Ok(out)
-}
-
-/// One of the tenant's keys, held.
-enum SigningKey {
-    Ed(Rc<TenantKey>),
-    Rsa(Rc<RsaKey>),
-}
-
-impl SigningKey {
-    fn signer(&self) -> Signer<'_> {
-        match self {
-            Self::Ed(key) => Signer::Ed(key),
-            Self::Rsa(key) => Signer::Rsa(key),
-        }
-    }
-}
-
-/// The tenant's newest key of `alg`: the one that signs a client's tokens.
-async fn signing_key(
-    ctx: &Ctx<'_>,
-    master: &MasterKey,
-    tenant: &Tenant,
-    alg: IdTokenAlg,
-) -> Result<SigningKey, ApiError> {
-    match alg {
-        IdTokenAlg::EdDsa => {
-            let keys = ctx.caches.jwt_keys(master, tenant, ctx.now);
-            let key = keys.first().ok_or_else(|| ApiError::Internal { detail: "the tenant has no JWT key".into() })?;
-            Ok(SigningKey::Ed(key.clone()))
-        }
-        IdTokenAlg::Rs256 => {
-            let version = tenant.jwt_versions().into_iter().next().unwrap_or_default();
-            Ok(SigningKey::Rsa(rsa_key(ctx, master, tenant, &version).await?))
-        }
-    }
-}
-
-/// What `check` makes of `token` with the tenant key its header names (any live version, Ed25519
-/// or RSA); `None` when no key of the tenant has that id.
-async fn with_named_key<T>(
-    ctx: &Ctx<'_>,
-    master: &MasterKey,
-    tenant: &Tenant,
-    token: &str,
-    check: impl Fn(Signer<'_>) -> Option<T>,
-) -> Result<Option<T>, ApiError> {
-    let Some((kid, alg)) = tokens::named_key(token) else { return Ok(None) };
-    Ok(match alg.as_str() {
-        "EdDSA" => ctx
-            .caches
-            .jwt_keys(master, tenant, ctx.now)
-            .iter()
-            .find(|k| k.kid() == kid)
-            .and_then(|k| check(Signer::Ed(k))),
-        "RS256" => {
-            rsa_keys_of(ctx, master, tenant).await?.iter().find(|k| k.kid() == kid).and_then(|k| check(Signer::Rsa(k)))
-        }
-        _ => None,
-    })
-}
-
-/// The tenant's RSA key of `version`, from the isolate's cache, else read (or made) in the table.
-async fn rsa_key(ctx: &Ctx<'_>, master: &MasterKey, tenant: &Tenant, version: &str) -> Result<Rc<RsaKey>, ApiError> {
-    let load = async || rsa_keys::key(&ctx.store, master, tenant, version, ctx.random, ctx.now_secs()).await;
-    Ok(ctx.caches.rsa_key(master, tenant, version, ctx.now, load).await?)
-}
-
 // ----- userinfo -----
 
 fn invalid_token(description: &str) -> ApiError {
@@ -741,8 +669,7 @@ pub(crate) async fn end_session(ctx: &Ctx<'_>, request: &Request, tenant: Rc<Ten
         if !named && !confirmed {
             return Ok(confirm_page(&params));
         }
-        crate::domain::sessions::revoke(&ctx.store, &tenant.id, &session.id, ctx.now_secs()).await?;
-        backchannel_logout(ctx, &tenant, std::slice::from_ref(&session.id)).await?;
+        sessions::end(ctx, &tenant, Ending::Session(&session.id)).await?;
     }
     let mut response = match back {
         Some(uri) => {
@@ -823,43 +750,6 @@ fn page(status: u16, title: &str, body: &str) -> Response {
     response.headers_mut().insert(http::header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     add_html_security_headers(&mut response);
     response
-}
-
-/// Back-channel logout (OpenID Connect Back-Channel Logout 1.0): tells each client that the
-/// `ended` sessions signed in to, and that registered a `backchannel_logout_uri`, with a logout
-/// token signed by the tenant's key of the client's algorithm, POSTed as a form. It goes through
-/// the webhook transport (its deadline; a redirect is an answer, never followed); a client that
-/// does not answer 2xx is not asked again (its tokens are revoked anyway, with the session).
-/// Without `JWT_MASTER_KEY` there are no grants, so no one to tell.
-pub(crate) async fn backchannel_logout(ctx: &Ctx<'_>, tenant: &Tenant, ended: &[SessionId]) -> Result<(), ApiError> {
-    let Some(master) = ctx.config.jwt_master_key.as_ref() else { return Ok(()) };
-    let now = ctx.now_secs();
-    for session in ended {
-        let mut told: Vec<ClientId> = Vec::new();
-        for grant in oidc::session_grants(&ctx.store, tenant, session).await? {
-            if told.contains(&grant.client_id) {
-                continue;
-            }
-            told.push(grant.client_id.clone());
-            let Some(client) = clients::get(&ctx.store, tenant, &grant.client_id).await? else { continue };
-            let Some(uri) = &client.backchannel_logout_uri else { continue };
-            let key = signing_key(ctx, master, tenant, client.id_token_signed_response_alg).await?;
-            let token = tokens::logout_token(key.signer(), &grant, now, ctx.random.bytes::<16>());
-            let body = format!("logout_token={}", body::encode_component(&token)).into_bytes();
-            let request = http::Request::builder()
-                .method(http::Method::POST)
-                .uri(uri.as_str())
-                .header(http::header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-                .header(http::header::USER_AGENT, "dynauth-backchannel-logout/1")
-                .extension(crate::platform::runtime::AnswerLimit(crate::platform::runtime::OUTSIDE_ANSWER_LIMIT))
-                .body(body);
-            if let Ok(request) = request {
-                // The answer does not change the logout: the session has ended either way.
-                let _ = ctx.webhook.send(request).await;
-            }
-        }
-    }
-    Ok(())
 }
 
 // ----- discovery and keys -----

@@ -5,6 +5,8 @@ use std::rc::Rc;
 
 use super::cookies::{self, CookieMode, Presented};
 use super::{ApiError, Ctx, Deferred, Outcome, Request, json_response, only, views};
+#[cfg(cold)]
+use crate::app::sessions::Ending;
 use crate::domain::sessions::{self, Found, Session};
 use crate::domain::sessions::{authjs, snapshot};
 use crate::domain::tenants::Tenant;
@@ -114,10 +116,7 @@ pub(crate) async fn logout(ctx: &Ctx<'_>, request: &Request, tenant: Rc<Tenant>)
         return authjs_logout(ctx, request, &tenant, store, mode).await;
     }
     if let Some(token) = presented.and_then(|p| p.token()) {
-        let id = token.id();
-        if sessions::revoke(&ctx.store, &tenant.id, &id, ctx.now_secs()).await? != sessions::Revoked::NoSuchSession {
-            super::oidc::backchannel_logout(ctx, &tenant, &[id]).await?;
-        }
+        crate::app::sessions::end(ctx, &tenant, Ending::Session(&token.id())).await?;
     }
     let mut response = super::empty_response(204);
     clear_cookies(request, mode, &mut response);

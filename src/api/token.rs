@@ -5,9 +5,10 @@ use std::rc::Rc;
 
 use super::browser;
 use super::cookies::{self, CookieMode};
-use super::jwks::{issuer, master_key};
+use super::jwks::issuer;
 use super::session::{invalid_session, looked_up};
 use super::{ApiError, Ctx, Outcome, Request, json_response, only, views};
+use crate::app::oauth::signing::master_key;
 use crate::domain::jwt;
 use crate::domain::tenants::Tenant;
 

@@ -206,4 +206,3 @@ impl From<Invalid> for ApiError {
         }
     }
 }
-

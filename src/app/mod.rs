@@ -7,6 +7,10 @@
 //! May use: `domain`, `table`, `dynamo`, `values`, `platform`. Used by: `api`, the hosts, the CLI.
 
 pub mod error;
+#[cfg(cold)]
+pub mod oauth;
+#[cfg(cold)]
+pub mod sessions;
 pub mod settings;
 
 use std::cell::RefCell;
@@ -19,7 +23,7 @@ pub use settings::{Config, ConfigError};
 
 use crate::domain::regions::{Location, Regions};
 use crate::domain::resolve::Caches;
-use crate::domain::sessions::{self, Slide};
+use crate::domain::sessions::{Slide, apply_slide};
 use crate::dynamo::Client;
 use crate::platform::runtime::{Clock, Random, Runtime, Transport, epoch_secs};
 use crate::table::store::Store;
@@ -156,7 +160,7 @@ impl<'a> Ctx<'a> {
         for item in work {
             match item {
                 Deferred::Slide(slide) => {
-                    if let Err(e) = sessions::apply_slide(&self.store, &slide).await {
+                    if let Err(e) = apply_slide(&self.store, &slide).await {
                         let line = DeferredFailure {
                             request_id,
                             deferred: "slide",
@@ -192,7 +196,6 @@ pub enum Deferred {
     /// Extend a session's idle expiry.
     Slide(Slide),
 }
-
 
 /// `DEV_MODE` only: `dev_login_code`, `dev_login_id` and `dev_login_email` in the log line.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -257,7 +260,7 @@ mod tests {
             Services { config: &config, caches: &caches, connect: &connect, webhook: &transport, runtime: &rt };
         let replica = std::cell::OnceCell::new();
         let ctx = Ctx::new(services, &db, &replica, None, rt.now());
-        let slide = sessions::Slide {
+        let slide = Slide {
             tenant: TenantId::parse("acme").expect("the test's own input"),
             session_id: SessionId::parse("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA").expect("the test's own input"),
             now: 1_800_000_000,

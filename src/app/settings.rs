@@ -122,7 +122,6 @@ impl Config {
     }
 }
 
-
 /// Every variable dynauth reads, for documentation and for the edge's lookup.
 pub const VARIABLES: &[&str] = &[
     "AWS_REGION",

@@ -255,6 +255,13 @@ pub fn optional_object<'de, D: Deserializer<'de>, T: Deserialize<'de>>(deseriali
     deserializer.deserialize_option(V(PhantomData))
 }
 
+/// Percent-encodes everything but unreserved characters (RFC 3986), for a `return_to` value.
+pub fn encode_component(text: &str) -> String {
+    const RESERVED: &percent_encoding::AsciiSet =
+        &percent_encoding::NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
+    percent_encoding::utf8_percent_encode(text, RESERVED).to_string()
+}
+
 #[cfg(test)]
 mod tests {
     use serde_json::json;

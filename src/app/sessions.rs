@@ -1,0 +1,100 @@
+//! Ending sessions: the one way a session ends before its time, whoever asks (the browser's
+//! logout, RP-initiated logout, the admin API, the CLI): revoked in the table, then every client
+//! it signed in to told over the back channel.
+
+use crate::app::oauth::signing;
+use crate::app::{ApiError, Ctx};
+use crate::domain::oidc;
+use crate::domain::oidc::tokens;
+use crate::domain::sessions::{self, Revoked};
+use crate::domain::tenants::Tenant;
+use crate::domain::tenants::clients;
+use crate::domain::users;
+use crate::values::ids::ClientId;
+use crate::values::ids::{SessionId, UserId};
+
+/// What ends.
+#[derive(Debug, Clone, Copy)]
+pub enum Ending<'a> {
+    /// One session.
+    Session(&'a SessionId),
+    /// Every live session of a user.
+    AllOf(&'a UserId),
+    /// A user, deleted: its sessions revoked, then the user and its email claim deleted together.
+    User(&'a UserId),
+}
+
+/// What ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Ended {
+    /// These sessions, revoked now (none, for a user without live sessions).
+    Now(Vec<SessionId>),
+    /// The one session had been revoked before (its clients are told again: a notice lost the
+    /// first time is not lost for good).
+    Already,
+    /// No such session, or no such user: nothing changed, no one told.
+    Nothing,
+}
+
+/// Ends what `ending` names in `tenant` and tells every client those sessions signed in to.
+pub async fn end(ctx: &Ctx<'_>, tenant: &Tenant, ending: Ending<'_>) -> Result<Ended, ApiError> {
+    let now = ctx.now_secs();
+    let (ended, told) = match ending {
+        Ending::Session(id) => match sessions::revoke(&ctx.store, &tenant.id, id, now).await? {
+            Revoked::Now => (Ended::Now(vec![id.clone()]), vec![id.clone()]),
+            Revoked::Already => (Ended::Already, vec![id.clone()]),
+            Revoked::NoSuchSession => (Ended::Nothing, Vec::new()),
+        },
+        Ending::AllOf(user) => {
+            let ended = sessions::revoke_all(&ctx.store, tenant, user, now).await?;
+            (Ended::Now(ended.clone()), ended)
+        }
+        Ending::User(user) => match users::delete(&ctx.store, ctx.random, tenant, user, now).await? {
+            Some(ended) => (Ended::Now(ended.clone()), ended),
+            None => (Ended::Nothing, Vec::new()),
+        },
+        #[cfg(not(cold))]
+        Ending::User(_) => return Err(ApiError::Internal { detail: "users are deleted by the admin Worker".into() }),
+    };
+    tell_clients(ctx, tenant, &told).await?;
+    #[cfg(not(cold))]
+    let _ = told;
+    Ok(ended)
+}
+
+/// Back-channel logout (OpenID Connect Back-Channel Logout 1.0): tells each client that the
+/// `ended` sessions signed in to, and that registered a `backchannel_logout_uri`, with a logout
+/// token signed by the tenant's key of the client's algorithm, POSTed as a form. It goes through
+/// the webhook transport (its deadline; a redirect is an answer, never followed); a client that
+/// does not answer 2xx is not asked again (its tokens are revoked anyway, with the session).
+/// Without `JWT_MASTER_KEY` there are no grants, so no one to tell.
+async fn tell_clients(ctx: &Ctx<'_>, tenant: &Tenant, ended: &[SessionId]) -> Result<(), ApiError> {
+    let Some(master) = ctx.config.jwt_master_key.as_ref() else { return Ok(()) };
+    let now = ctx.now_secs();
+    for session in ended {
+        let mut told: Vec<ClientId> = Vec::new();
+        for grant in oidc::session_grants(&ctx.store, tenant, session).await? {
+            if told.contains(&grant.client_id) {
+                continue;
+            }
+            told.push(grant.client_id.clone());
+            let Some(client) = clients::get(&ctx.store, tenant, &grant.client_id).await? else { continue };
+            let Some(uri) = &client.backchannel_logout_uri else { continue };
+            let key = signing::signing_key(ctx, master, tenant, client.id_token_signed_response_alg).await?;
+            let token = tokens::logout_token(key.signer(), &grant, now, ctx.random.bytes::<16>());
+            let body = format!("logout_token={}", crate::values::input::encode_component(&token)).into_bytes();
+            let request = http::Request::builder()
+                .method(http::Method::POST)
+                .uri(uri.as_str())
+                .header(http::header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+                .header(http::header::USER_AGENT, "dynauth-backchannel-logout/1")
+                .extension(crate::platform::runtime::AnswerLimit(crate::platform::runtime::OUTSIDE_ANSWER_LIMIT))
+                .body(body);
+            if let Ok(request) = request {
+                // The answer does not change the logout: the session has ended either way.
+                let _ = ctx.webhook.send(request).await;
+            }
+        }
+    }
+    Ok(())
+}
