@@ -13,23 +13,14 @@ use crate::dynamo::{ClientConfig, Credentials, Endpoint, RetryPolicy};
 use crate::table::schema::{Index, Schema};
 use crate::values::ids::TenantId;
 
-/// A secret string: compared and used, never shown by `Debug`.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(pub(crate) String);
+crate::values::secret::secret! {
+    /// A secret string: compared and used, never shown by `Debug`.
+    pub struct Secret;
+}
 
 impl Secret {
     pub fn new(value: impl Into<String>) -> Self {
         Self(value.into())
-    }
-
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Secret(** redacted **)")
     }
 }
 

@@ -43,9 +43,10 @@ use crate::table::store::Store;
 use crate::values::email::Email;
 use crate::values::ids::{LoginId, SessionId, TenantId, UserId};
 
-/// A numeric login code. `Debug` never shows it.
-#[derive(Clone, PartialEq, Eq)]
-pub struct LoginCode(String);
+crate::values::secret::secret! {
+    /// A numeric login code. `Debug` never shows it.
+    pub struct LoginCode;
+}
 
 impl LoginCode {
     /// `length` decimal digits, uniformly random: draws that would bias the remainder are
@@ -67,23 +68,14 @@ impl LoginCode {
     pub fn presented(raw: &str) -> Self {
         Self(raw.trim().to_string())
     }
-
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
 }
 
-impl fmt::Debug for LoginCode {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("LoginCode(** redacted **)")
-    }
+crate::values::secret::secret! {
+    /// The secret that ties a login to the client that started it: 32 random bytes, base64url. A
+    /// browser keeps it in an HttpOnly cookie, a server-side client in its own state; only its hash
+    /// is stored. `Debug` never shows it.
+    pub struct Binding;
 }
-
-/// The secret that ties a login to the client that started it: 32 random bytes, base64url. A
-/// browser keeps it in an HttpOnly cookie, a server-side client in its own state; only its hash
-/// is stored. `Debug` never shows it.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Binding(String);
 
 impl Binding {
     pub fn generate(random: &dyn Random) -> Self {
@@ -97,20 +89,9 @@ impl Binding {
         (raw.len() == 43 && b64url_decode(raw).is_some_and(|b| b.len() == 32)).then(|| Self(raw.to_string()))
     }
 
-    /// The binding itself, to hand to its client (once per start).
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-
     /// `h(binding)`: the only form that is stored.
     pub fn hash(&self) -> String {
         hash_b64(self.0.as_bytes())
-    }
-}
-
-impl fmt::Debug for Binding {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Binding(** redacted **)")
     }
 }
 

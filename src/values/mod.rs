@@ -12,4 +12,5 @@ pub mod email;
 pub mod host;
 pub mod ids;
 pub mod input;
+pub mod secret;
 pub mod whatwg;

@@ -25,11 +25,12 @@ use crate::platform::runtime::{epoch_secs, parse_rfc3339};
 use crate::values::email::Email;
 use crate::values::ids::{SessionId, UserId};
 
-/// An Auth.js session token as a request presents it (the adapter's are UUIDs; an app's own
-/// `generateSessionToken` may make others): 1-512 visible ASCII characters but `" , ; \`.
-/// `Debug` never shows it.
-#[derive(Clone, PartialEq, Eq)]
-pub struct AuthjsToken(String);
+crate::values::secret::secret! {
+    /// An Auth.js session token as a request presents it (the adapter's are UUIDs; an app's own
+    /// `generateSessionToken` may make others): 1-512 visible ASCII characters but `" , ; \`.
+    /// `Debug` never shows it.
+    pub struct AuthjsToken;
+}
 
 impl AuthjsToken {
     pub fn parse(raw: &str) -> Option<Self> {
@@ -46,12 +47,6 @@ impl AuthjsToken {
 
     fn index_key(&self) -> String {
         format!("SESSION#{}", self.0)
-    }
-}
-
-impl std::fmt::Debug for AuthjsToken {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("AuthjsToken(** redacted **)")
     }
 }
 

@@ -10,7 +10,6 @@
 pub mod authjs;
 pub mod snapshot;
 
-use std::fmt;
 use std::time::SystemTime;
 
 use serde::{Deserialize, Serialize};
@@ -26,9 +25,10 @@ use crate::table::store::Store;
 use crate::values::email::Email;
 use crate::values::ids::{SessionId, TenantId, UserId};
 
-/// A session token. `Debug` never shows it.
-#[derive(Clone, PartialEq, Eq)]
-pub struct SessionToken(String);
+crate::values::secret::secret! {
+    /// A session token. `Debug` never shows it.
+    pub struct SessionToken;
+}
 
 impl SessionToken {
     /// 32 random bytes, base64url (43 characters).
@@ -52,17 +52,6 @@ impl SessionToken {
     /// `h(token)`: the session id and the only form that is stored.
     pub fn id(&self) -> SessionId {
         SessionId::of_token(&self.0)
-    }
-
-    /// The token itself, to hand to its owner (once) or put in a cookie.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for SessionToken {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("SessionToken(** redacted **)")
     }
 }
 

@@ -253,23 +253,14 @@ impl SecretSeeds {
     }
 }
 
-/// A tenant secret (base64url, 43 characters). `Debug` never shows it.
-#[derive(Clone, PartialEq, Eq)]
-pub struct TenantSecret(String);
+crate::values::secret::secret! {
+    /// A tenant secret (base64url, 43 characters). `Debug` never shows it.
+    pub struct TenantSecret;
+}
 
 impl TenantSecret {
     pub fn new(value: String) -> Self {
         Self(value)
-    }
-
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl std::fmt::Debug for TenantSecret {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("TenantSecret(** redacted **)")
     }
 }
 
