@@ -10,7 +10,7 @@ use dynauth::domain::resolve::Caches;
 use dynauth::dynamo::Client;
 use dynauth::platform::native::block_on;
 use dynauth::platform::runtime::{Clock, LocalFuture, Transport, TransportError};
-use dynauth::testing::ManualRuntime;
+use dynauth::testing::fakes::ManualRuntime;
 
 struct Canned {
     domain: Vec<u8>,

@@ -1,31 +1,40 @@
-// The crate's layers, checked: every `crate::` path a module uses (outside its tests) must point
-// to a module of a lower layer, or of its own layer without closing a cycle. Prints the module
-// graph's layering and exits 1 naming each violation or cycle. `npm test` runs it.
+// The crate's dependency rule, checked file by file, tests included (lib.rs states the rule):
+// every path a file names (`crate::`, `super::`, `self::`, a child module's name; in `use` trees
+// and in code, in its `#[cfg(test)]` tests too) is resolved to the file that defines the item,
+// following re-exports (`pub use`). Each file may use files of its own layer or lower ones, never
+// a higher one, and the files' graph has no cycle, inside a folder either (a folder's `mod.rs`
+// may use its files; its files then reach each other directly or through its re-exports).
+// Prints the layering and exits 1 naming each violation and cycle. `npm test` runs it.
 //
 //   node scripts/layers.mjs           check
-//   node scripts/layers.mjs --graph   also print every module's dependencies
+//   node scripts/layers.mjs --graph   also print every file's dependencies
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 
 const SRC = new URL('../src/', import.meta.url).pathname;
 
-// Lowest first. A module is `group::name` (or the group itself for files at its top).
+// Lowest first; a module belongs to the layer of its longest listed prefix.
 const LAYERS = [
-  ['platform::runtime', 'platform::crypto', 'platform::cache', 'platform::driver', 'platform::native'],
+  ['platform', 'testing', 'testing::fakes'], // the ground: service traits, crypto, cache, driver; fakes of them
   ['values'],
   ['dynamo'],
   ['table'],
-  ['domain'],
+  ['domain', 'testing::fixtures'],
   ['app'],
   ['api'],
-  ['host', 'testing', 'bin'],
+  ['host'],
+  ['bin'],
 ];
 
 function layerOf(module) {
+  let best = null;
   for (const [i, members] of LAYERS.entries()) {
-    if (members.some((m) => module === m || module.startsWith(`${m}::`))) return i;
+    for (const m of members) {
+      if ((module === m || module.startsWith(`${m}::`)) && (!best || m.length > best.len)) best = { i, len: m.length };
+    }
   }
-  throw new Error(`no layer for ${module}: add it to scripts/layers.mjs`);
+  if (!best) throw new Error(`no layer for ${module}: add it to scripts/layers.mjs`);
+  return best.i;
 }
 
 function files(dir) {
@@ -36,85 +45,206 @@ function files(dir) {
   });
 }
 
-/** The module a file is, at the depth the graph is drawn: `group::name` (`api`, `dynamo` whole). */
+/** `api/oauth/mod.rs` -> `api::oauth`, `bin/dynauth.rs` -> `bin`, `lib.rs` -> ``. */
 function moduleOf(file) {
-  const parts = relative(SRC, file).replace(/\.rs$/, '').split('/').filter((p) => p !== 'mod');
-  if (parts[0] === 'lib') return 'lib';
-  if (parts[0] === 'bin') return 'bin';
-  if (['api', 'app', 'dynamo', 'testing'].includes(parts[0])) return parts[0];
-  return parts.slice(0, 2).join('::');
+  const rel = relative(SRC, file).replace(/\.rs$/, '');
+  if (rel === 'lib') return '';
+  if (rel.startsWith('bin/')) return 'bin';
+  return rel.split('/').filter((p) => p !== 'mod').join('::');
 }
 
-/** The same depth for a path `crate::a::b::...`. */
-function targetOf(path) {
-  const parts = path.split('::');
-  if (['api', 'app', 'dynamo', 'testing'].includes(parts[0])) return parts[0];
-  return parts.slice(0, 2).join('::');
+/** Code without comments and string literals (their text is not a dependency). */
+function code(text) {
+  return text
+    .replace(/\/\*[\s\S]*?\*\//g, ' ')
+    .replace(/r#*"[\s\S]*?"#*/g, '""')
+    .replace(/"(?:[^"\\]|\\.)*"/g, '""')
+    .replace(/'(?:[^'\\\n]|\\.)'/g, "' '")
+    .split('\n')
+    .map((line) => line.replace(/\/\/.*$/, ''))
+    .join('\n');
 }
 
-const graph = new Map();
+// ---- the module tree: each file's child modules, items and re-exports ----
+const modules = new Map(); // module path -> { file, text, tests, children:Set, items:Set, reexports:Map }
 for (const file of files(SRC)) {
-  const from = moduleOf(file);
-  if (from === 'lib') continue;
-  let text = readFileSync(file, 'utf8');
-  const tests = text.search(/#\[cfg\(test\)\]\s*(?:pub(?:\(crate\))? )?mod tests/);
-  if (tests >= 0) text = text.slice(0, tests);
-  // Doc links are not dependencies.
-  text = text.split('\n').filter((line) => !line.trimStart().startsWith('//')).join('\n');
-  const prefix = from === 'bin' ? 'dynauth' : 'crate';
-  const uses = graph.get(from) ?? new Set();
-  for (const m of text.matchAll(new RegExp(`\\b${prefix}::([a-z_]+(?:::[a-z_]+)?)`, 'g'))) {
-    const to = targetOf(m[1]);
-    if (to !== from) uses.add(to);
+  const module = moduleOf(file);
+  const raw = readFileSync(file, 'utf8');
+  const all = code(raw);
+  const at = all.search(/#\[cfg\(test\)\]\s*(?:pub(?:\(crate\))? )?mod tests\b/);
+  const body = at >= 0 ? all.slice(0, at) : all;
+  const tests = at >= 0 ? all.slice(at) : '';
+  const entry = { file, module, body, tests, children: new Set(), items: new Set(), reexports: new Map() };
+  for (const m of body.matchAll(/^\s*(?:#\[[^\]]*\]\s*)*(?:pub(?:\([^)]*\))?\s+)?mod\s+([a-z_0-9]+)\s*;/gm)) entry.children.add(m[1]);
+  for (const m of body.matchAll(/\b(?:fn|struct|enum|type|trait|const|static|union)\s+([A-Za-z_][A-Za-z_0-9]*)/g)) entry.items.add(m[1]);
+  for (const m of body.matchAll(/macro_rules!\s+([a-z_0-9]+)/g)) entry.items.add(m[1]);
+  modules.set(module, entry);
+}
+// Re-exports, once every module is known.
+for (const entry of modules.values()) {
+  for (const m of entry.body.matchAll(/\bpub(?:\([^)]*\))?\s+use\s+([^;]+);/g)) {
+    for (const path of expand(m[1].replace(/\s+/g, ''))) {
+      const parts = path.split('::');
+      let name = parts[parts.length - 1];
+      const as = name.match(/^(.*)as(.+)$/);
+      if (as && /^[A-Za-z_]/.test(as[2])) {
+        parts[parts.length - 1] = as[1];
+        name = as[2];
+      }
+      if (name === '*' || name === 'self') continue;
+      entry.reexports.set(name, parts);
+    }
   }
-  graph.set(from, uses);
+}
+
+/** A use tree `a::{b, c::{d, e}}` as its paths `a::b`, `a::c::d`, `a::c::e`. */
+function expand(tree) {
+  const open = tree.indexOf('{');
+  if (open < 0) return [tree];
+  const prefix = tree.slice(0, open);
+  const inner = tree.slice(open + 1, tree.lastIndexOf('}'));
+  const parts = [];
+  let depth = 0;
+  let start = 0;
+  for (let i = 0; i < inner.length; i += 1) {
+    if (inner[i] === '{') depth += 1;
+    if (inner[i] === '}') depth -= 1;
+    if (inner[i] === ',' && depth === 0) {
+      parts.push(inner.slice(start, i));
+      start = i + 1;
+    }
+  }
+  parts.push(inner.slice(start));
+  return parts.filter(Boolean).flatMap((p) => expand(p).map((x) => (x === 'self' ? prefix.replace(/::$/, '') : prefix + x)));
+}
+
+/** The module `segments` (absolute, from the crate root) name, following re-exports. */
+function resolve(segments, seen = new Set()) {
+  let current = '';
+  for (let i = 0; i < segments.length; i += 1) {
+    const seg = segments[i];
+    const here = modules.get(current);
+    const child = current ? `${current}::${seg}` : seg;
+    if (modules.has(child) && (!here || here.children.has(seg))) {
+      current = child;
+      continue;
+    }
+    const target = here?.reexports.get(seg);
+    if (target && !seen.has(`${current}::${seg}`)) {
+      seen.add(`${current}::${seg}`);
+      const absolute = absolutePath(target, current);
+      if (absolute) return resolve([...absolute, ...segments.slice(i + 1)], seen);
+    }
+    return current; // an item of `current`
+  }
+  return current;
+}
+
+/** A path as written in module `from` (`crate::`, `super::`, `self::`, a child's name), made absolute. */
+function absolutePath(parts, from, { inTests = false } = {}) {
+  const parent = (m) => m.split('::').slice(0, -1).join('::');
+  const p = [...parts];
+  let base;
+  if (p[0] === 'crate' || p[0] === 'dynauth') {
+    base = '';
+    p.shift();
+  } else if (p[0] === 'self') {
+    base = from;
+    p.shift();
+  } else if (p[0] === 'super') {
+    // In a file's tests, `super` is the file itself.
+    base = inTests ? from : parent(from);
+    p.shift();
+    while (p[0] === 'super') {
+      base = parent(base);
+      p.shift();
+    }
+  } else if (modules.get(from)?.children.has(p[0])) {
+    base = from;
+  } else {
+    return null; // std, a dependency, or a local name
+  }
+  return [...(base ? base.split('::') : []), ...p];
+}
+
+// ---- the files' graph ----
+const PATH = /(?<![A-Za-z_0-9:])((?:crate|dynauth|super|self|[a-z_][a-z_0-9]*)(?:::(?:[A-Za-z_][A-Za-z_0-9]*|\{[^;]*?\}))+)/g;
+const graph = new Map(); // module -> Map(target module -> 'code' | 'tests')
+for (const entry of modules.values()) {
+  if (entry.module === '') continue;
+  const uses = new Map();
+  const scan = (text, inTests) => {
+    for (const m of text.matchAll(PATH)) {
+      for (const path of expand(m[1].replace(/\s+/g, ''))) {
+        const parts = path.split('::').filter(Boolean).map((s) => s.replace(/as.*$/, (x) => x)); // keep names
+        const absolute = absolutePath(parts, entry.module, { inTests });
+        if (!absolute) continue;
+        const target = resolve(absolute);
+        if (target && target !== entry.module && modules.has(target) && !uses.has(target)) {
+          uses.set(target, inTests ? 'tests' : 'code');
+        }
+      }
+    }
+  };
+  // A re-export only names an item for the files that use it (they are resolved through it).
+  scan(entry.body.replace(/\bpub(?:\([^)]*\))?\s+use\s+[^;]+;/g, ''), false);
+  scan(entry.tests, true);
+  graph.set(entry.module, uses);
 }
 
 const problems = [];
 for (const [from, uses] of graph) {
-  for (const to of uses) {
-    if (!graph.has(to)) continue; // an item of a group's mod.rs, or a re-export
-    if (layerOf(to) > layerOf(from)) problems.push(`${from} uses ${to}, a layer above it`);
+  for (const [to, where] of uses) {
+    if (layerOf(to) > layerOf(from)) {
+      problems.push(`${from} uses ${to}${where === 'tests' ? ' (in its tests)' : ''}, a layer above it`);
+    }
   }
 }
 
-// Cycles (Tarjan's strongly connected components).
+// Cycles: strongly connected components of more than one file (Tarjan).
 let index = 0;
 const stack = [];
-const state = new Map();
-function visit(v) {
-  state.set(v, { index, low: index, on: true });
+const info = new Map();
+function connect(v) {
+  info.set(v, { index, low: index, on: true });
   index += 1;
   stack.push(v);
-  for (const w of graph.get(v) ?? []) {
+  for (const w of graph.get(v)?.keys() ?? []) {
     if (!graph.has(w)) continue;
-    if (!state.has(w)) {
-      visit(w);
-      state.get(v).low = Math.min(state.get(v).low, state.get(w).low);
-    } else if (state.get(w).on) {
-      state.get(v).low = Math.min(state.get(v).low, state.get(w).index);
+    if (!info.has(w)) {
+      connect(w);
+      info.get(v).low = Math.min(info.get(v).low, info.get(w).low);
+    } else if (info.get(w).on) {
+      info.get(v).low = Math.min(info.get(v).low, info.get(w).index);
     }
   }
-  if (state.get(v).low === state.get(v).index) {
+  if (info.get(v).low === info.get(v).index) {
     const component = [];
     let w;
     do {
       w = stack.pop();
-      state.get(w).on = false;
+      info.get(w).on = false;
       component.push(w);
     } while (w !== v);
-    if (component.length > 1) problems.push(`import cycle: ${component.sort().join(' <-> ')}`);
+    if (component.length > 1) {
+      const members = new Set(component);
+      const edges = component.flatMap((a) => [...graph.get(a).keys()].filter((b) => members.has(b)).map((b) => `${a} -> ${b}`));
+      problems.push(`import cycle: ${edges.join(', ')}`);
+    }
   }
 }
-for (const v of [...graph.keys()].sort()) if (!state.has(v)) visit(v);
+for (const v of graph.keys()) if (!info.has(v)) connect(v);
 
+const edges = [...graph.values()].reduce((n, uses) => n + uses.size, 0);
 if (process.argv.includes('--graph')) {
-  for (const [from, uses] of [...graph].sort()) console.log(`${from} -> ${[...uses].filter((u) => graph.has(u)).sort().join(', ')}`);
+  for (const [from, uses] of [...graph].sort()) console.log(`${from} (layer ${layerOf(from)}): ${[...uses.keys()].sort().join(', ')}`);
 }
-const modules = graph.size;
-const edges = [...graph.values()].reduce((n, u) => n + [...u].filter((x) => graph.has(x)).length, 0);
+LAYERS.forEach((members, i) => {
+  const here = [...graph.keys()].filter((m) => layerOf(m) === i).length;
+  console.log(`  ${i}  ${members.join(', ')}  (${here} files)`);
+});
 if (problems.length) {
   for (const p of problems) console.error(`layers: ${p}`);
   process.exit(1);
 }
-console.log(`layers: ${modules} modules, ${edges} dependencies, every one pointing down, no import cycle`);
+console.log(`layers: ${graph.size} files, ${edges} dependencies (tests included), every one pointing down or across, no import cycle`);

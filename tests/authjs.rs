@@ -20,7 +20,7 @@ const T0: u64 = 1_800_000_000; // 2027-01-15T08:00:00Z
 const HOST: &str = "auth.acme.test";
 const USER: &str = "0b7c2f5e-8e0e-4c3f-a1d6-3d2b6a9f0c11";
 
-type TestApp = App<dynauth::testing::ManualRuntime>;
+type TestApp = App<dynauth::testing::fakes::ManualRuntime>;
 
 /// The names an Auth.js table uses.
 struct Names {

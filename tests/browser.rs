@@ -15,7 +15,7 @@ const T0: u64 = 1_800_000_000;
 const HOST: &str = "auth.acme.test";
 const APP: &str = "https://app.acme.test";
 
-type TestApp = App<dynauth::testing::ManualRuntime>;
+type TestApp = App<dynauth::testing::fakes::ManualRuntime>;
 
 fn setup(prefix: &str) -> (TestTable, TestApp, Sink) {
     let t = TestTable::new(prefix);

@@ -313,7 +313,7 @@ fn users_sessions_and_codes_from_the_command_line() {
 }
 
 /// The id of the session the second code opened: the hash of the token the verify answered.
-fn second_session(app: &common::app::App<dynauth::testing::ManualRuntime>, issued: &Value) -> String {
+fn second_session(app: &common::app::App<dynauth::testing::fakes::ManualRuntime>, issued: &Value) -> String {
     let again = app.call(
         "POST",
         "/v1/login/verify",

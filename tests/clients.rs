@@ -15,7 +15,7 @@ use common::{TestTable, manual_runtime, scan_all};
 
 const T0: u64 = 1_800_000_000; // 2027-01-15T08:00:00Z
 
-fn app(table: &TestTable) -> App<dynauth::testing::ManualRuntime> {
+fn app(table: &TestTable) -> App<dynauth::testing::fakes::ManualRuntime> {
     let app = App::new(table.name(), manual_runtime(T0), &[]);
     assert_eq!(app.admin("PUT", "/v1/admin/tenants/acme", Some(json!({"name": "Acme"}))).status, 201);
     app

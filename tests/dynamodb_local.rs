@@ -15,7 +15,7 @@ use dynauth::dynamo::{
 use dynauth::platform::native::{HttpTransport, block_on};
 use dynauth::platform::runtime::Random;
 use dynauth::table::schema::{self, Schema};
-use dynauth::testing::CountingTransport;
+use dynauth::testing::fakes::CountingTransport;
 use serde::{Deserialize, Serialize};
 
 use common::{TestTable, local_client, os_runtime};

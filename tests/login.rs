@@ -30,7 +30,7 @@ const T0: u64 = 1_800_000_000; // 2027-01-15T08:00:00Z
 const HOST: &str = "auth.acme.localhost"; // DEV_MODE answers codes only to local hosts
 const WEBHOOK_SECRET: &str = "whsec-test-only-0123456789abcdefghij";
 
-type TestApp = App<dynauth::testing::ManualRuntime>;
+type TestApp = App<dynauth::testing::fakes::ManualRuntime>;
 
 fn setup(prefix: &str, extra: &[(&str, &str)]) -> (TestTable, TestApp) {
     let t = TestTable::new(prefix);

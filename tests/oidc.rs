@@ -15,7 +15,7 @@ use sha2::{Digest, Sha256};
 
 use common::app::App;
 use common::{TestTable, manual_runtime, scan_all};
-use dynauth::testing::ManualRuntime;
+use dynauth::testing::fakes::ManualRuntime;
 
 const T0: u64 = 1_800_000_000;
 const HOST: &str = "auth.acme.test";

@@ -21,7 +21,7 @@ const HOST: &str = "auth.acme.test";
 const SYDNEY: Location = Location { latitude: -33.87, longitude: 151.21 };
 const NEW_YORK: Location = Location { latitude: 40.71, longitude: -74.0 };
 
-type TestApp = App<dynauth::testing::ManualRuntime>;
+type TestApp = App<dynauth::testing::fakes::ManualRuntime>;
 
 fn regions(replica: &str) -> [(&'static str, String); 2] {
     [

@@ -19,7 +19,7 @@ const T0: u64 = 1_800_000_000; // 2027-01-15T08:00:00Z
 const DAY: u64 = 86_400;
 const HOST: &str = "auth.acme.test";
 
-type TestApp = App<dynauth::testing::ManualRuntime>;
+type TestApp = App<dynauth::testing::fakes::ManualRuntime>;
 
 /// A table with tenants `acme` (auth.acme.test, origin) and `globex` (auth.globex.test).
 fn setup(prefix: &str, extra: &[(&str, &str)]) -> (TestTable, TestApp) {

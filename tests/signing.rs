@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use dynauth::dynamo::{Client, ClientConfig, Credentials, Endpoint, RetryPolicy};
 use dynauth::platform::native::block_on;
-use dynauth::testing::{ManualRuntime, ScriptedTransport};
+use dynauth::testing::fakes::{ManualRuntime, ScriptedTransport};
 use serde::Deserialize;
 
 #[derive(Debug, Deserialize)]

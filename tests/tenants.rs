@@ -20,7 +20,7 @@ use common::{TestTable, manual_runtime, scan_all};
 
 const T0: u64 = 1_800_000_000; // 2027-01-15T08:00:00Z
 
-fn app(table: &TestTable) -> App<dynauth::testing::ManualRuntime> {
+fn app(table: &TestTable) -> App<dynauth::testing::fakes::ManualRuntime> {
     App::new(table.name(), manual_runtime(T0), &[])
 }
 
@@ -602,7 +602,7 @@ fn concurrent_requests_for_an_uncached_host_share_one_resolution() {
     );
     // A fresh isolate driven the way the Worker drives it (dynauth::platform::driver): three requests for
     // the host arrive at once; this test is the host and performs their I/O on DynamoDB Local.
-    let edge: &'static App<dynauth::testing::ManualRuntime> =
+    let edge: &'static App<dynauth::testing::fakes::ManualRuntime> =
         Box::leak(Box::new(App::new(t.name(), manual_runtime(T0), &[])));
     let mut tasks: Vec<Task<u16>> = (0..3)
         .map(|id| {

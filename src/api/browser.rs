@@ -109,7 +109,7 @@ pub(crate) mod tests {
         Tenant {
             name: "Acme <b>&</b>".into(),
             allowed_origins: vec!["https://app.acme.test".into(), "http://localhost:3000".into()],
-            ..crate::testing::tenant()
+            ..crate::domain::tenants::Tenant::example()
         }
     }
 

@@ -235,7 +235,7 @@ pub fn device(request: &Request) -> Device {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::ManualRuntime;
+    use crate::testing::fakes::ManualRuntime;
 
     fn request(headers: &[(&str, &str)]) -> Request {
         let mut b = http::Request::builder().uri("https://auth.acme.test/v1/session").header("host", "auth.acme.test");

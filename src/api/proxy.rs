@@ -19,7 +19,7 @@ use http::{HeaderMap, HeaderName, HeaderValue};
 
 use super::cookies::{is_dynauth_bearer, strip_session_cookies};
 use super::session::{invalid_session, live_session};
-use super::{ApiError, Ctx, Outcome, Request, body, empty_response};
+use super::{ApiError, Ctx, Forward, Outcome, Request, body, empty_response};
 use crate::domain::identity::{self, Identity};
 use crate::domain::tenants::{SecretKind, Tenant};
 
@@ -92,14 +92,6 @@ fn login_redirect(request: &Request, tenant: &Tenant) -> super::Response {
         response.headers_mut().insert(http::header::LOCATION, v);
     }
     response
-}
-
-/// A request to send on to the origin; the edge streams the body and the answer through.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Forward {
-    pub method: http::Method,
-    pub url: String,
-    pub headers: HeaderMap,
 }
 
 /// Headers that belong to one connection and are never forwarded (with those the `Connection`

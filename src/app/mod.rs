@@ -229,7 +229,7 @@ mod tests {
     use super::*;
     use crate::platform::native::block_on;
     use crate::platform::runtime::Clock;
-    use crate::testing::{ManualRuntime, ScriptedTransport};
+    use crate::testing::fakes::{ManualRuntime, ScriptedTransport};
     use crate::values::ids::{SessionId, TenantId};
 
     #[test]

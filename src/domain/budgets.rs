@@ -430,7 +430,7 @@ mod tests {
 
     #[test]
     fn tenant_counters_are_shared_out_over_shards() {
-        let rt = crate::testing::ManualRuntime::new(0, 3);
+        let rt = crate::testing::fakes::ManualRuntime::new(0, 3);
         let shards = |limit| Budget::new("start_tenant", "all".into(), limit, 900).sharded(&rt).shards;
         assert_eq!((shards(3), shards(127), shards(128), shards(1_000), shards(10_000)), (1, 1, 2, 15, 16));
         let b = Budget::new("start_tenant", "all".into(), 10_000, 900).sharded(&rt);
@@ -451,7 +451,7 @@ mod tests {
     #[test]
     fn a_full_shard_moves_once_and_only_conditions_refuse() {
         use crate::dynamo::{CancellationReason, DeleteItemInput, DynamoError, Item, TransactItem};
-        let rt = crate::testing::ManualRuntime::new(0, 9);
+        let rt = crate::testing::fakes::ManualRuntime::new(0, 9);
         let part = || TransactItem::Delete(DeleteItemInput::new("t", Item::new()));
         let tx = Transaction::new("tok").with("start_ip", part()).with("start_tenant", part());
         let cancel = |codes: [&str; 2]| {

@@ -285,7 +285,7 @@ mod tests {
 
     #[test]
     fn an_issued_token_verifies_and_says_who() {
-        let tenant = crate::testing::tenant();
+        let tenant = crate::domain::tenants::Tenant::example();
         let session = session(&tenant, 1_000, 100_000, 50_000);
         let key = TenantKey::derive(b"master-0123456789-0123456789-0123", &tenant.id, "g1", "1");
         let issued = issue(&key, &tenant, &session, "https://auth.acme.com", 1_000, [7; 16]);
@@ -313,7 +313,7 @@ mod tests {
 
     #[test]
     fn a_token_never_outlives_its_session() {
-        let tenant = crate::testing::tenant();
+        let tenant = crate::domain::tenants::Tenant::example();
         let key = TenantKey::derive(b"master-0123456789-0123456789-0123", &tenant.id, "g1", "1");
         let absolute = session(&tenant, 1_000, 1_100, 5_000);
         assert_eq!(issue(&key, &tenant, &absolute, "https://a", 1_000, [0; 16]).expires_at, 1_100);

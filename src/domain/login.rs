@@ -778,7 +778,7 @@ impl Store<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::ManualRuntime;
+    use crate::testing::fakes::ManualRuntime;
 
     fn id(raw: &str) -> LoginId {
         LoginId::parse(raw).expect("the test's own input")

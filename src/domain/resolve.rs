@@ -297,7 +297,7 @@ impl Future for Wait<'_> {
 mod tests {
     use super::*;
     use crate::domain::tenants::SecretSeeds;
-    use crate::testing::ManualRuntime;
+    use crate::testing::fakes::ManualRuntime;
     use std::pin::pin;
 
     struct Nobody;
@@ -320,7 +320,7 @@ mod tests {
         let clock = ManualRuntime::new(1_000, 1);
         let caches = Caches::new(CacheSettings::default());
         let Ok(host) = crate::values::host::canonical("app.acme.test") else { panic!("a host") };
-        let tenant = Rc::new(crate::testing::tenant());
+        let tenant = Rc::new(crate::domain::tenants::Tenant::example());
         let now = clock.now();
         // The first request's resolution never ends: the runtime cancelled that request, and
         // nothing polls or drops its task.
@@ -366,7 +366,7 @@ mod tests {
     fn jwt_keys_are_derived_once_per_isolate_and_named_by_all_they_depend_on() {
         let caches = Caches::new(CacheSettings::default());
         let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000);
-        let tenant = crate::testing::tenant();
+        let tenant = crate::domain::tenants::Tenant::example();
         let master = &MasterKey::new("master-one-0123456789-0123456789");
         let first = caches.jwt_keys(master, &tenant, now);
         let again = caches.jwt_keys(master, &tenant, now);

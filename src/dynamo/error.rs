@@ -6,6 +6,7 @@ use std::fmt;
 use serde::Deserialize;
 
 use super::Item;
+use super::item::DecodeError;
 
 /// Everything that can go wrong talking to DynamoDB, typed so callers can tell a failed condition
 /// from throttling from a rejected signature.
@@ -280,6 +281,12 @@ fn snippet(body: &[u8]) -> String {
         return "(empty body)".to_string();
     }
     trimmed.chars().take(200).collect()
+}
+
+impl From<DecodeError> for DynamoError {
+    fn from(e: DecodeError) -> Self {
+        Self::Decode { message: e.message }
+    }
 }
 
 #[cfg(test)]

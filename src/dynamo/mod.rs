@@ -170,7 +170,7 @@ impl<'a> Client<'a> {
             item: Option<WireItem>,
         }
         let out: Record = self.call("GetItem", input, Retries::All).await?;
-        out.item.map(WireItem::into_record).transpose()
+        Ok(out.item.map(WireItem::into_record).transpose()?)
     }
 
     pub async fn put_item(&self, mut input: PutItemInput, write: Write<'_>) -> Result<PutItemOutput, DynamoError> {
@@ -468,7 +468,7 @@ mod tests {
     use super::*;
     use crate::platform::native::block_on;
     use crate::platform::runtime::Clock;
-    use crate::testing::{ManualRuntime, ScriptedTransport};
+    use crate::testing::fakes::{ManualRuntime, ScriptedTransport};
 
     const THROTTLED: &str =
         r#"{"__type":"com.amazonaws.dynamodb.v20120810#ThrottlingException","message":"slow down"}"#;

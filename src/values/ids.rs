@@ -129,7 +129,7 @@ impl LoginId {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::ManualRuntime;
+    use crate::testing::fakes::ManualRuntime;
 
     #[test]
     fn tenant_ids() {

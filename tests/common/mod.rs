@@ -148,7 +148,7 @@ pub mod app {
     use dynauth::dynamo::Client;
     use dynauth::platform::native::{HttpTransport, block_on};
     use dynauth::platform::runtime::Runtime;
-    use dynauth::testing::CountingTransport;
+    use dynauth::testing::fakes::CountingTransport;
 
     pub const ADMIN_TOKEN: &str = "admin-token-for-tests-only-0123";
     pub const TOKEN_SECRET: &str = "token-secret-for-tests-only-0123456789";
@@ -370,10 +370,10 @@ impl Sink {
 
 /// A manual clock at `epoch_secs` whose random stream is seeded from the OS, so request tokens
 /// never repeat across tests sharing one DynamoDB Local.
-pub fn manual_runtime(epoch_secs: u64) -> dynauth::testing::ManualRuntime {
+pub fn manual_runtime(epoch_secs: u64) -> dynauth::testing::fakes::ManualRuntime {
     let mut seed = [0u8; 8];
     os_runtime().fill_random(&mut seed);
-    dynauth::testing::ManualRuntime::new(epoch_secs, u64::from_le_bytes(seed))
+    dynauth::testing::fakes::ManualRuntime::new(epoch_secs, u64::from_le_bytes(seed))
 }
 
 /// Every item of a table (a scan, page by page).

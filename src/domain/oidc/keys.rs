@@ -224,13 +224,13 @@ pub async fn key(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::ManualRuntime;
+    use crate::testing::fakes::ManualRuntime;
 
     #[test]
     fn a_key_seals_and_opens_only_where_it_belongs() {
         let rt = ManualRuntime::new(1_800_000_000, 7);
         let random: &dyn Random = &rt;
-        let tenant = crate::testing::tenant();
+        let tenant = crate::domain::tenants::Tenant::example();
         let master = MasterKey::new("master-0123456789-0123456789-0123");
         let key = RsaKey::generate(random).expect("a key");
         assert_eq!(b64url_decode(&key.n).map(|n| n.len()), Some(256), "2048 bits");

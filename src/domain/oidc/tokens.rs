@@ -298,7 +298,7 @@ mod tests {
 
     #[test]
     fn an_access_token_verifies_only_at_its_issuer_for_its_audience_as_its_type_until_it_expires() {
-        let tenant = crate::testing::tenant();
+        let tenant = crate::domain::tenants::Tenant::example();
         let key = TenantKey::derive(b"master", &tenant.id, "g1", "1");
         let signer = Signer::Ed(&key);
         let good = signer.sign(ACCESS_TOKEN_TYP, &claims(ISSUER, &access_audience(ISSUER)));

@@ -314,7 +314,7 @@ mod tests {
 
     #[test]
     fn an_item_is_a_live_session_of_its_own_token_before_expires_only() {
-        let tenant = crate::testing::tenant();
+        let tenant = crate::domain::tenants::Tenant::example();
         let token = AuthjsToken::parse("7f8e5f1c-2b1a-4c47-9a51-0d6f9b1e2a33").unwrap_or_else(|| panic!("a token"));
         let live = item(AttributeValue::N("2000.5".into()));
         let Read::Live(session) = judge(&live, &tenant, &token, 1999) else { panic!("live") };

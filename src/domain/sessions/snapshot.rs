@@ -10,7 +10,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::domain::sessions::{Device, Session, SessionToken};
+use crate::domain::sessions::record::{Device, Session, SessionToken};
 use crate::domain::tenants::Tenant;
 use crate::platform::crypto::{b64url, b64url_decode, constant_time_eq, hmac_parts};
 use crate::values::email::Email;
@@ -116,12 +116,12 @@ pub fn unseal_id(token_secret: &[u8], tenant: &Tenant, raw: &str, id: &SessionId
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::sessions::{NewSession, open as open_session};
+    use crate::domain::sessions::record::{NewSession, open as open_session};
     use crate::domain::tenants::SessionSettings;
-    use crate::testing::ManualRuntime;
+    use crate::testing::fakes::ManualRuntime;
 
     fn cached(secs: u64) -> Tenant {
-        let t = crate::testing::tenant();
+        let t = crate::domain::tenants::Tenant::example();
         Tenant { session: SessionSettings { cache_secs: secs, ..t.session }, ..t }
     }
 

@@ -528,7 +528,7 @@ impl Store<'_> {
         let cond = e.equals("version", n(existing.version));
         let mut tx = Transaction::new(random.request_token());
         tx.add("tenant", TransactItem::Put(self.put(self.item("tenant", &item, &keys::tenant(id))?, cond, e)));
-        let snapshot = crate::dynamo::AttributeValue::M(to_item(record).map_err(TxError::Db)?);
+        let snapshot = crate::dynamo::AttributeValue::M(to_item(record).map_err(|e| TxError::Db(e.into()))?);
         for host in existing.domains.keys() {
             let mut e = Expr::new();
             let update = format!("SET {} = {}", e.name("tenant_record"), e.value(snapshot.clone()));
@@ -563,6 +563,40 @@ impl Store<'_> {
         };
         let cond = and(&[e.exists(&self.schema.pk), format!("{version} = {}", e.num(tenant.version))]);
         self.update(&keys::tenant(&tenant.record.id), update, cond, e)
+    }
+}
+
+#[cfg(any(test, feature = "testing"))]
+impl Tenant {
+    /// A tenant record for tests: id `acme`, name `Acme`, generation `g1`, the default settings;
+    /// adjust the fields a test cares about.
+    pub fn example() -> Self {
+        use crate::values::ids::TenantId;
+        Self {
+            id: TenantId::parse("acme").unwrap_or_else(|_| unreachable!("a valid literal id")),
+            name: "Acme".into(),
+            allowed_origins: Vec::new(),
+            session: SessionSettings {
+                lifetime_secs: 30 * 86_400,
+                idle_lifetime_secs: 7 * 86_400,
+                cache_secs: 0,
+                strict_revocation: false,
+            },
+            login_code: LoginCodeSettings { length: 6, ttl_secs: 600, max_attempts: 5 },
+            origin: None,
+            protect: false,
+            code_webhook_url: None,
+            jwt: JwtSettings::default(),
+            authjs: None,
+            #[cfg(cold)]
+            branding: crate::domain::tenants::Branding::default(),
+            #[cfg(cold)]
+            oidc: crate::domain::tenants::OidcSettings::default(),
+            created_at: String::new(),
+            updated_at: String::new(),
+            generation: "g1".into(),
+            secrets: crate::domain::tenants::SecretSeeds::default(),
+        }
     }
 }
 
@@ -757,7 +791,7 @@ mod tests {
 
     #[test]
     fn secrets_are_derived_per_kind_tenant_generation_and_seed() {
-        let t = crate::testing::tenant();
+        let t = crate::domain::tenants::Tenant::example();
         let seeded = Tenant {
             secrets: SecretSeeds { origin: vec!["b".into(), "a".into()], webhook: vec!["a".into()], jwt: vec![] },
             ..t.clone()

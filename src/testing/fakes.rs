@@ -1,5 +1,6 @@
-//! Fakes for tests (native only): a manual clock whose `sleep` advances time instantly, and
-//! transports that script, count or lose responses. Used by unit and integration tests alike.
+//! Fakes of the ground's services: a manual clock whose `sleep` advances time instantly, and
+//! transports that script, count or lose responses. They use nothing but the service traits, so
+//! tests of any layer may use them.
 
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
@@ -289,36 +290,4 @@ fn operation(request: &http::Request<Vec<u8>>) -> String {
         .and_then(|v| v.to_str().ok())
         .map(|t| t.trim_start_matches("DynamoDB_20120810.").to_string())
         .unwrap_or_default()
-}
-
-/// A tenant record for tests: id `acme`, name `Acme`, generation `g1`, the default settings;
-/// adjust the fields a test cares about.
-pub fn tenant() -> crate::domain::tenants::Tenant {
-    use crate::domain::tenants::{JwtSettings, LoginCodeSettings, SessionSettings, Tenant};
-    use crate::values::ids::TenantId;
-    Tenant {
-        id: TenantId::parse("acme").unwrap_or_else(|_| unreachable!("a valid literal id")),
-        name: "Acme".into(),
-        allowed_origins: Vec::new(),
-        session: SessionSettings {
-            lifetime_secs: 30 * 86_400,
-            idle_lifetime_secs: 7 * 86_400,
-            cache_secs: 0,
-            strict_revocation: false,
-        },
-        login_code: LoginCodeSettings { length: 6, ttl_secs: 600, max_attempts: 5 },
-        origin: None,
-        protect: false,
-        code_webhook_url: None,
-        jwt: JwtSettings::default(),
-        authjs: None,
-        #[cfg(cold)]
-        branding: crate::domain::tenants::Branding::default(),
-        #[cfg(cold)]
-        oidc: crate::domain::tenants::OidcSettings::default(),
-        created_at: String::new(),
-        updated_at: String::new(),
-        generation: "g1".into(),
-        secrets: crate::domain::tenants::SecretSeeds::default(),
-    }
 }
