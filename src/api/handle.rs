@@ -12,10 +12,11 @@ use super::http::{HSTS, Routed, json_response, only, request_host};
 use super::{ApiError, Outcome, Request, Response, Route, body, browser, proxy, session, views};
 #[cfg(cold)]
 use super::{admin, login, oidc, page, token};
+use crate::app::hosts;
 use crate::app::{Audit, ConfigError, Ctx, Deferred, DevLogin};
 use crate::domain::tenants::Tenant;
 use crate::platform::runtime::Random;
-use crate::values::host;
+use crate::values::host::{self, Host};
 
 /// One structured log line per request.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
@@ -192,10 +193,8 @@ async fn route(ctx: &Ctx<'_>, request: &Request) -> Routed {
 /// `GET /ready`: 200 `{"status":"ready"}` when one cheap DynamoDB read succeeds (credentials,
 /// table and network all work), 503 `unavailable` + Retry-After otherwise, whatever the failure.
 async fn ready(ctx: &Ctx<'_>) -> Result<Response, ApiError> {
-    match ctx.store.get::<serde::de::IgnoredAny>(&crate::table::keys::readiness_probe(), false).await {
-        Ok(_) => Ok(json_response(200, &views::Status { status: "ready" })),
-        Err(e) => Err(ApiError::Unavailable { detail: e.to_string(), retry_after: 1 }),
-    }
+    hosts::ready(ctx).await?;
+    Ok(json_response(200, &views::Status { status: "ready" }))
 }
 
 #[cfg(cold)]
@@ -204,15 +203,9 @@ async fn ready(ctx: &Ctx<'_>) -> Result<Response, ApiError> {
 /// text; 404 `unknown_host` when no tenant claims it. `POST /v1/admin/tenants/{id}/domains/{host}/verify`
 /// fetches it.
 async fn domain_verification(ctx: &Ctx<'_>, request: &Request) -> Result<Response, ApiError> {
-    let raw = request_host(request).ok_or_else(|| ApiError::bad_request("invalid_host", "the request has no Host"))?;
-    let host = host::canonical(&raw)
-        .map_err(|e| ApiError::bad_request("invalid_host", format!("the Host is invalid: {e}")))?;
-    let domain = crate::domain::tenants::resolve(&ctx.store, &host).await?.ok_or_else(|| ApiError::NotFound {
-        code: "unknown_host",
-        message: format!("no tenant claims the host {host}"),
-    })?;
+    let token = hosts::verification_token(ctx, &host_of(request)?).await?;
     let mut response = empty_response(200);
-    *response.body_mut() = crate::domain::tenants::verification_token(ctx.token_secret(), &domain).into_bytes();
+    *response.body_mut() = token.into_bytes();
     response
         .headers_mut()
         .insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("text/plain; charset=utf-8"));
@@ -275,13 +268,13 @@ async fn with_tenant(ctx: &Ctx<'_>, request: &Request, route: Route) -> Routed {
 /// The tenant of the request's Host: 400 `invalid_host` when the Host is malformed, 404
 /// `unknown_host` when no tenant serves it.
 async fn resolve_tenant(ctx: &Ctx<'_>, request: &Request) -> Result<Rc<Tenant>, ApiError> {
+    hosts::tenant_of(ctx, &host_of(request)?).await
+}
+
+/// The request's Host, canonical: 400 `invalid_host` when it has none or it is malformed.
+fn host_of(request: &Request) -> Result<Host, ApiError> {
     let raw = request_host(request).ok_or_else(|| ApiError::bad_request("invalid_host", "the request has no Host"))?;
-    let host = host::canonical(&raw)
-        .map_err(|e| ApiError::bad_request("invalid_host", format!("the Host is invalid: {e}")))?;
-    let default_tenant = ctx.config.default_tenant.as_ref();
-    ctx.caches.resolve(&ctx.regions, &host, default_tenant, ctx.now, ctx.clock).await?.ok_or_else(|| {
-        ApiError::NotFound { code: "unknown_host", message: format!("no tenant serves the host {host}") }
-    })
+    host::canonical(&raw).map_err(|e| ApiError::bad_request("invalid_host", format!("the Host is invalid: {e}")))
 }
 
 /// The request id: Cloudflare's `cf-ray` when present, else 16 random hex digits.

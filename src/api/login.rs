@@ -1,9 +1,9 @@
 //! Passwordless login on a tenant host: `POST /v1/login/start` issues and delivers a code and
 //! hands the client its login binding, `POST /v1/login/verify` consumes the code (at most once,
 //! before expiry, within the attempt limit, only with the binding), finds or creates the user and
-//! starts a session. The use cases are `Logins::start` and `Logins::verify`; this reads the
-//! bodies and the binding (the HttpOnly cookie for browsers, a body field for server-side
-//! clients), picks the delivery the configuration asks for, and renders the answers.
+//! starts a session. The use cases are [`crate::app::login`]'s; this reads the bodies and the
+//! binding (the HttpOnly cookie for browsers, a body field for server-side clients) and renders
+//! the answers.
 
 use std::rc::Rc;
 
@@ -11,10 +11,12 @@ use serde::Deserialize;
 
 use super::cookies::{self, CookieMode};
 use super::{ApiError, Ctx, Outcome, Request, body, json_response, only, views};
-use crate::app::ConfigError;
-use crate::domain::budgets::{Exceeded, client_subject};
-use crate::domain::login::{self, Binding, Caller, LoginCode, Logins, StartError, Undeliverable, VerifyError};
-use crate::domain::tenants::{SecretKind, Tenant};
+use crate::app::login::{self, Client};
+// The login use cases under the names the other handlers know them by.
+pub(crate) use crate::app::login::{logins, too_many};
+use crate::domain::budgets::client_subject;
+use crate::domain::login::{Binding, LoginCode};
+use crate::domain::tenants::Tenant;
 use crate::values::email::Email;
 
 #[derive(Deserialize)]
@@ -72,56 +74,14 @@ fn from_browser(request: &Request) -> bool {
 /// presents its binding from an earlier start keeps it, and that start's code is superseded.
 pub(crate) async fn start(ctx: &Ctx<'_>, request: &Request, tenant: Rc<Tenant>) -> Result<Outcome, ApiError> {
     only(request.method(), "POST")?;
-    if tenant.authjs.is_some() {
-        // Its sessions are read from its Auth.js table: a dynauth session would never count.
-        return Err(ApiError::Conflict {
-            code: "sign_in_elsewhere",
-            message: "this tenant's sessions are its Auth.js app's: sign in through the app".into(),
-        });
-    }
     let StartBody { email, deliver, binding } = body::json(request)?;
     let in_body = deliver == Some(Deliver::Body);
     let mode = CookieMode::of(ctx.config, request);
     let presented = presented_binding(request, mode, in_body, binding.as_deref())?;
-    let settings = &ctx.config.login;
-    if settings.dev_mode && !local_http(request) {
-        // Codes in answers only to a developer's own machine: refused, never silently dropped.
-        return Err(ConfigError {
-            variable: "DEV_MODE",
-            problem: "is true, which returns login codes only to plain-http requests to localhost, 127.0.0.1 or \
-                      *.localhost, and this request is not one: unset DEV_MODE"
-                .into(),
-        }
-        .into());
-    }
-    let tenant_secrets = tenant.secrets(ctx.token_secret(), SecretKind::Webhook);
-    let platform = settings
-        .webhook_url
-        .as_deref()
-        .map(|url| (url, settings.webhook_secret.as_ref().map(|s| s.expose().as_bytes())));
-    let delivery = login::delivery(&tenant, &tenant_secrets, platform, settings.dev_mode).map_err(|e| match e {
-        Undeliverable::NoSecret => ConfigError {
-            variable: "CODE_WEBHOOK_SECRET",
-            problem: "is not set (webhook deliveries are signed with it)".into(),
-        },
-        Undeliverable::NoWebhook => ConfigError {
-            variable: "CODE_WEBHOOK_URL",
-            problem: "is not set, so login codes cannot be delivered".into(),
-        },
-    })?;
     let address = client_subject(super::client_ip(request));
-    let caller = Caller { address: &address, binding: presented.as_ref() };
-    let issued = logins(ctx).start(ctx.webhook, delivery, caller, &tenant, &email, ctx.now_secs()).await.map_err(
-        |e| match e {
-            StartError::TooMany(exceeded) => too_many(exceeded),
-            StartError::Delivery(detail) => ApiError::DeliveryFailed { detail },
-            StartError::Db(e) => e.into(),
-        },
-    )?;
-    let code = settings.dev_mode.then(|| issued.code.expose());
-    if let Some(code) = code {
-        ctx.log_dev_code(code, issued.login.login_id.as_str(), email.as_str());
-    }
+    let client = Client { address: &address, binding: presented.as_ref(), local_http: local_http(request) };
+    let issued = login::start(ctx, &tenant, &email, client).await?;
+    let code = ctx.config.login.dev_mode.then(|| issued.code.expose());
     let view = views::LoginStarted {
         login_id: &issued.login.login_id,
         expires_at: views::Time(issued.login.expires_at),
@@ -152,10 +112,9 @@ pub(crate) async fn verify(ctx: &Ctx<'_>, request: &Request, tenant: Rc<Tenant>)
     let presented = presented_binding(request, mode, in_body, binding.as_deref())?;
     let now = ctx.now_secs();
     let code = LoginCode::presented(&code);
-    let device = cookies::device(request);
     let address = client_subject(super::client_ip(request));
-    let caller = Caller { address: &address, binding: presented.as_ref() };
-    let verified = logins(ctx).verify(caller, &tenant, &login_id, &code, device, now).await.map_err(verify_error)?;
+    let client = Client { address: &address, binding: presented.as_ref(), local_http: local_http(request) };
+    let verified = login::verify(ctx, &tenant, &login_id, &code, cookies::device(request), client).await?;
     let session = &verified.session;
     let view = views::LoggedIn {
         session: session.into(),
@@ -170,11 +129,6 @@ pub(crate) async fn verify(ctx: &Ctx<'_>, request: &Request, tenant: Rc<Tenant>)
         cookies::set_cookie(&mut response, &mode.set_binding("", 0));
     }
     Ok(Outcome::Respond(response))
-}
-
-/// The login use cases over this request's table and settings.
-pub(crate) fn logins<'a>(ctx: &'a Ctx<'_>) -> Logins<'a> {
-    Logins { store: &ctx.store, random: ctx.random, secret: ctx.token_secret(), limits: &ctx.config.login.limits }
 }
 
 /// The binding a request presents: for a server-side client (no `Origin`) the body's `binding`,
@@ -198,49 +152,5 @@ fn presented_binding(
             ApiError::bad_request("invalid_request", "binding: must be the binding a login start returned")
         }),
         None => Ok(mode.binding(request)),
-    }
-}
-
-/// 429 `too_many_requests` with Retry-After, naming the budget in words.
-pub(crate) fn too_many(exceeded: Exceeded) -> ApiError {
-    ApiError::TooManyRequests {
-        code: "too_many_requests",
-        message: exceeded.message(),
-        retry_after: exceeded.retry_after,
-    }
-}
-
-fn verify_error(e: VerifyError) -> ApiError {
-    let gone = |code: &'static str, message: &str| ApiError::Gone { code, message: message.into() };
-    match e {
-        VerifyError::InvalidCode { attempts_left, unbound } => {
-            let mut message = "the code is wrong, or there is no such login".to_string();
-            if unbound {
-                // Said of the request, not of the login: it reveals nothing about the login.
-                message.push_str(
-                    "; this request presents no login binding (the cookie a browser got from the start, or \"binding\" from a start with \"deliver\": \"body\"), and without it no code works",
-                );
-            }
-            match attempts_left {
-                Some(attempts_left) => ApiError::InvalidCode { message, attempts_left },
-                None => ApiError::Unauthorized { code: "invalid_code", message },
-            }
-        }
-        VerifyError::Used => gone("code_used", "this code has already been used; request a new one"),
-        VerifyError::Expired => gone("code_expired", "this code has expired; request a new one"),
-        VerifyError::Exhausted { retry_after } => ApiError::TooManyRequests {
-            code: "too_many_attempts",
-            message: "too many wrong codes: this code no longer works; request a new one".into(),
-            retry_after,
-        },
-        VerifyError::Superseded => gone(
-            "code_superseded",
-            "a newer code was requested for this email from this client; only the newest one works",
-        ),
-        VerifyError::TooMany(exceeded) => too_many(exceeded),
-        VerifyError::Conflict => {
-            ApiError::Conflict { code: "conflict", message: "the login changed concurrently; retry".into() }
-        }
-        VerifyError::Db(e) => e.into(),
     }
 }

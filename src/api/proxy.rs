@@ -20,8 +20,9 @@ use http::{HeaderMap, HeaderName, HeaderValue};
 use super::cookies::{is_dynauth_bearer, strip_session_cookies};
 use super::session::{invalid_session, live_session};
 use super::{ApiError, Ctx, Forward, Outcome, Request, body, empty_response};
-use crate::domain::identity::{self, Identity};
-use crate::domain::tenants::{SecretKind, Tenant};
+use crate::app::gateway::{self, Admission, Target};
+use crate::domain::identity;
+use crate::domain::tenants::Tenant;
 
 /// Forwards `request` to the tenant's origin, through the session gate when the tenant is
 /// protected. A live session (required when protected, looked up whenever a token is presented
@@ -30,39 +31,35 @@ use crate::domain::tenants::{SecretKind, Tenant};
 pub(crate) async fn gateway(ctx: &Ctx<'_>, request: &Request, tenant: Rc<Tenant>) -> Result<Outcome, ApiError> {
     let mut plan = forward(&tenant, request)?;
     let live = live_session(ctx, request, &tenant, false).await?;
-    let Some((session, _)) = live else {
-        // An Auth.js app's own routes (its sign-in among them) are never gated.
-        let authjs_route = tenant.authjs.as_ref().is_some_and(|a| under(request.uri().path(), &a.base_path));
-        if !tenant.protect || authjs_route {
-            return Ok(Outcome::Forward(plan));
-        }
-        return if accepts_json(request) {
-            Err(invalid_session())
-        } else {
-            Ok(Outcome::Respond(login_redirect(request, &tenant)))
-        };
-    };
-    let host = plan.headers.get("x-forwarded-host").and_then(|v| v.to_str().ok()).unwrap_or("");
-    let identity = Identity {
-        tenant: tenant.id.as_str(),
-        user: session.user_id.as_str(),
-        session: session.id.as_str(),
+    let session = live.as_ref().map(|(session, _)| session);
+    // An Auth.js app's own routes (its sign-in among them) are never gated.
+    let own_route = tenant.authjs.as_ref().is_some_and(|a| under(request.uri().path(), &a.base_path));
+    let host = plan.headers.get("x-forwarded-host").and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+    let target = Target {
         method: request.method().as_str(),
-        host,
+        host: &host,
         path_and_query: request.uri().path_and_query().map(|p| p.as_str()).unwrap_or("/"),
     };
-    let signed = identity.header(ctx.now_secs(), &tenant.secrets(ctx.token_secret(), SecretKind::Origin));
-    let headers = [
-        (identity::HEADER, signed.as_str()),
-        ("x-dynauth-user", session.user_id.as_str()),
-        ("x-dynauth-session", session.id.as_str()),
-    ];
-    for (name, value) in headers {
-        if let Ok(v) = HeaderValue::from_str(value) {
-            plan.headers.insert(HeaderName::from_static(name), v);
+    match gateway::admit(ctx, &tenant, session, target, own_route) {
+        Admission::Anonymous => Ok(Outcome::Forward(plan)),
+        Admission::SignIn if accepts_json(request) => Err(invalid_session()),
+        Admission::SignIn => Ok(Outcome::Respond(login_redirect(request, &tenant))),
+        Admission::As { identity } => {
+            let session =
+                session.ok_or_else(|| ApiError::Internal { detail: "an identity without a session".into() })?;
+            let headers = [
+                (identity::HEADER, identity.as_str()),
+                ("x-dynauth-user", session.user_id.as_str()),
+                ("x-dynauth-session", session.id.as_str()),
+            ];
+            for (name, value) in headers {
+                if let Ok(v) = HeaderValue::from_str(value) {
+                    plan.headers.insert(HeaderName::from_static(name), v);
+                }
+            }
+            Ok(Outcome::Forward(plan))
         }
     }
-    Ok(Outcome::Forward(plan))
 }
 
 fn accepts_json(request: &Request) -> bool {

@@ -4,11 +4,11 @@
 use std::rc::Rc;
 
 use super::cookies::{self, CookieMode, Presented};
-use super::{ApiError, Ctx, Deferred, Outcome, Request, json_response, only, views};
+use super::{ApiError, Ctx, Outcome, Request, json_response, only, views};
 #[cfg(cold)]
 use crate::app::sessions::Ending;
-use crate::domain::sessions::{self, Found, Session};
-use crate::domain::sessions::{authjs, snapshot};
+use crate::app::sessions::{self, Credential};
+use crate::domain::sessions::Session;
 use crate::domain::tenants::Tenant;
 
 /// The live session a request presents (cookie or bearer token), and how it was presented: from
@@ -27,11 +27,10 @@ pub(crate) async fn live_session(
     Ok(looked_up(ctx, request, tenant, mode, true, email).await?.map(|(session, presented, _)| (session, presented)))
 }
 
-/// [`live_session`], and whether it came from the snapshot: the token the request presents, its
-/// snapshot cookie (a browser's), handed to [`sessions::find`]; a due slide is deferred.
-/// `use_cache: false` reads home consistently and never uses the snapshot. A tenant whose
-/// sessions are in an Auth.js table is read there ([`authjs::find`]), from its cookies or a
-/// bearer token.
+/// [`live_session`], and whether it came from the snapshot: the token the request presents
+/// (dynauth's cookie or bearer token, or an Auth.js tenant's cookies or bearer token) and its
+/// snapshot cookie (a browser's), handed to [`sessions::find`]. `use_cache: false` reads home
+/// consistently and never uses the snapshot.
 pub(crate) async fn looked_up(
     ctx: &Ctx<'_>,
     request: &Request,
@@ -40,31 +39,22 @@ pub(crate) async fn looked_up(
     use_cache: bool,
     email: bool,
 ) -> Result<Option<(Session, Presented, bool)>, ApiError> {
-    if let Some(store) = &tenant.authjs {
-        let Some((presented, token)) = cookies::authjs_presented(request, store) else {
-            return Ok(None);
-        };
-        let raw = (!presented.bearer).then(|| cookies::cookie_value(request.headers(), mode.cache_name())).flatten();
-        let snapshot = raw.as_deref().map(|raw| sessions::Presented { raw, token_secret: ctx.token_secret() });
-        let found = authjs::find(&ctx.regions, tenant, store, &token, snapshot, ctx.now, !use_cache, email).await?;
-        return Ok(found.map(|f| (f.session, presented, f.from_snapshot)));
-    }
-    let Some(presented) = cookies::presented(request, mode) else {
-        return Ok(None);
+    let (presented, credential) = match &tenant.authjs {
+        Some(store) => match cookies::authjs_presented(request, store) {
+            Some((presented, token)) => (presented, Credential::Authjs(store, token)),
+            None => return Ok(None),
+        },
+        None => match cookies::presented(request, mode) {
+            Some(presented) => match presented.token() {
+                Some(token) => (presented, Credential::Token(token)),
+                None => return Ok(None),
+            },
+            None => return Ok(None),
+        },
     };
-    let Some(token) = presented.token() else {
-        return Ok(None);
-    };
-    let raw = (!presented.bearer).then(|| cookies::cookie_value(request.headers(), mode.cache_name())).flatten();
-    let snapshot = raw.as_deref().map(|raw| sessions::Presented { raw, token_secret: ctx.token_secret() });
-    let found = sessions::find(&ctx.regions, tenant, &token, snapshot, ctx.now, !use_cache).await?;
-    let Some(Found { session, slide, from_snapshot }) = found else {
-        return Ok(None);
-    };
-    if let Some(slide) = slide {
-        ctx.defer(Deferred::Slide(slide));
-    }
-    Ok(Some((session, presented, from_snapshot)))
+    let snapshot = (!presented.bearer).then(|| cookies::cookie_value(request.headers(), mode.cache_name())).flatten();
+    let found = sessions::find(ctx, tenant, &credential, snapshot.as_deref(), use_cache, email).await?;
+    Ok(found.map(|(session, from_snapshot)| (session, presented, from_snapshot)))
 }
 
 /// The one answer for every kind of missing or dead session: it says nothing about which.
@@ -97,7 +87,7 @@ pub(crate) fn set_snapshot(
     session: &Session,
     response: &mut super::Response,
 ) {
-    if let Some((value, max_age)) = snapshot::seal(ctx.token_secret(), tenant, session, ctx.now_secs()) {
+    if let Some((value, max_age)) = sessions::snapshot_of(ctx, tenant, session) {
         cookies::set_cookie(response, &mode.set_cache(&value, max_age));
     }
 }
@@ -116,7 +106,7 @@ pub(crate) async fn logout(ctx: &Ctx<'_>, request: &Request, tenant: Rc<Tenant>)
         return authjs_logout(ctx, request, &tenant, store, mode).await;
     }
     if let Some(token) = presented.and_then(|p| p.token()) {
-        crate::app::sessions::end(ctx, &tenant, Ending::Session(&token.id())).await?;
+        sessions::end(ctx, &tenant, Ending::Session(&token.id())).await?;
     }
     let mut response = super::empty_response(204);
     clear_cookies(request, mode, &mut response);
@@ -169,8 +159,7 @@ pub(crate) async fn end_authjs_session(
 ) -> Result<(), ApiError> {
     if let Some((_, token)) = cookies::authjs_presented(request, store) {
         let snapshot = cookies::cookie_value(request.headers(), mode.cache_name());
-        let user = snapshot.and_then(|raw| snapshot::vouched_user(ctx.token_secret(), tenant, &raw, &token.id()));
-        authjs::end(ctx.store.db, store, &token, user).await?;
+        sessions::end_authjs(ctx, tenant, store, &token, snapshot.as_deref()).await?;
     }
     for name in &store.cookies {
         if cookies::cookie_value(request.headers(), name).is_some() {

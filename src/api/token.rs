@@ -9,7 +9,7 @@ use super::jwks::issuer;
 use super::session::{invalid_session, looked_up};
 use super::{ApiError, Ctx, Outcome, Request, json_response, only, views};
 use crate::app::oauth::signing::master_key;
-use crate::domain::jwt;
+use crate::app::sessions;
 use crate::domain::tenants::Tenant;
 
 /// `POST /v1/session/token`: 200 `{"token", "token_type", "expires_at", "expires_in"}`, a JWT for
@@ -18,7 +18,8 @@ use crate::domain::tenants::Tenant;
 /// the request must come from the host itself or an allowed origin.
 pub(crate) async fn issue(ctx: &Ctx<'_>, request: &Request, tenant: Rc<Tenant>) -> Result<Outcome, ApiError> {
     only(request.method(), "POST")?;
-    let master = master_key(ctx)?;
+    // Without JWT_MASTER_KEY, 404 before anything else.
+    master_key(ctx)?;
     let mode = CookieMode::of(ctx.config, request);
     if !cookies::presented(request, mode).is_some_and(|p| p.bearer) {
         browser::check_origin(&tenant, request)?;
@@ -28,10 +29,7 @@ pub(crate) async fn issue(ctx: &Ctx<'_>, request: &Request, tenant: Rc<Tenant>) 
         return Err(invalid_session());
     };
     let now = ctx.now_secs();
-    let keys = ctx.caches.jwt_keys(master, &tenant, ctx.now);
-    // A tenant always has a key (version 1 until its first rotation).
-    let key = keys.first().ok_or_else(|| ApiError::Internal { detail: "the tenant has no JWT key".into() })?;
-    let issued = jwt::issue(key, &tenant, &session, &issuer, now, ctx.random.bytes::<16>());
+    let issued = sessions::session_jwt(ctx, &tenant, &session, &issuer)?;
     let view = views::SessionJwt {
         token: &issued.token,
         token_type: "Bearer",

@@ -7,9 +7,12 @@
 //! May use: `domain`, `table`, `dynamo`, `values`, `platform`. Used by: `api`, the hosts, the CLI.
 
 pub mod error;
+pub mod gateway;
+pub mod hosts;
+#[cfg(cold)]
+pub mod login;
 #[cfg(cold)]
 pub mod oauth;
-#[cfg(cold)]
 pub mod sessions;
 pub mod settings;
 

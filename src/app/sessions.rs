@@ -1,19 +1,101 @@
-//! Ending sessions: the one way a session ends before its time, whoever asks (the browser's
-//! logout, RP-initiated logout, the admin API, the CLI): revoked in the table, then every client
-//! it signed in to told over the back channel.
+//! Sessions as callers ask for them: the live session a request presents (the hot path: its
+//! signed snapshot, the nearest replica, home), the snapshot to hand back, and ending sessions —
+//! the one way a session ends before its time, whoever asks (the browser's logout, RP-initiated
+//! logout, the admin API, the CLI): revoked in the table, then every client it signed in to told
+//! over the back channel.
 
+#[cfg(cold)]
 use crate::app::oauth::signing;
-use crate::app::{ApiError, Ctx};
+use crate::app::{ApiError, Ctx, Deferred};
+#[cfg(cold)]
 use crate::domain::oidc;
+#[cfg(cold)]
 use crate::domain::oidc::tokens;
-use crate::domain::sessions::{self, Revoked};
-use crate::domain::tenants::Tenant;
+#[cfg(cold)]
+use crate::domain::sessions::Revoked;
+use crate::domain::sessions::authjs::{self, AuthjsToken};
+use crate::domain::sessions::{self, Found, Session, SessionToken, snapshot};
+#[cfg(cold)]
 use crate::domain::tenants::clients;
+use crate::domain::tenants::{AuthjsStore, Tenant};
+#[cfg(cold)]
 use crate::domain::users;
-use crate::values::ids::ClientId;
-use crate::values::ids::{SessionId, UserId};
+#[cfg(cold)]
+use crate::values::ids::{ClientId, SessionId, UserId};
+
+/// The token a request presents: dynauth's own, or an Auth.js tenant's.
+#[derive(Debug, Clone)]
+pub enum Credential<'a> {
+    Token(SessionToken),
+    Authjs(&'a AuthjsStore, AuthjsToken),
+}
+
+/// The live session `credential` opens in `tenant`, and whether it came from the browser's
+/// signed `snapshot` cookie (no DynamoDB call): else ONE DynamoDB request, the nearest replica's
+/// when `use_cache`, home's (consistent, never the snapshot) when not; a slide, when due, is
+/// deferred. `email`: an Auth.js tenant's user is read for the email when it says so. Anything
+/// else (unknown, expired, idle-expired, revoked, another tenant's) is `None`.
+pub async fn find(
+    ctx: &Ctx<'_>,
+    tenant: &Tenant,
+    credential: &Credential<'_>,
+    snapshot: Option<&str>,
+    use_cache: bool,
+    email: bool,
+) -> Result<Option<(Session, bool)>, ApiError> {
+    let snapshot = snapshot.map(|raw| sessions::Presented { raw, token_secret: ctx.token_secret() });
+    let found = match credential {
+        Credential::Authjs(store, token) => {
+            authjs::find(&ctx.regions, tenant, store, token, snapshot, ctx.now, !use_cache, email).await?
+        }
+        Credential::Token(token) => sessions::find(&ctx.regions, tenant, token, snapshot, ctx.now, !use_cache).await?,
+    };
+    let Some(Found { session, slide, from_snapshot }) = found else { return Ok(None) };
+    if let Some(slide) = slide {
+        ctx.defer(Deferred::Slide(slide));
+    }
+    Ok(Some((session, from_snapshot)))
+}
+
+/// The signed snapshot of `session` for the browser to keep (its value and max-age), when
+/// `tenant` caches sessions.
+pub fn snapshot_of(ctx: &Ctx<'_>, tenant: &Tenant, session: &Session) -> Option<(String, i64)> {
+    snapshot::seal(ctx.token_secret(), tenant, session, ctx.now_secs())
+}
+
+/// A signed JWT for the live `session` (its claims, the tenant's newest Ed25519 key), issued by
+/// `issuer` (the tenant host asked); 404 without `JWT_MASTER_KEY`.
+#[cfg(cold)]
+pub fn session_jwt(
+    ctx: &Ctx<'_>,
+    tenant: &Tenant,
+    session: &Session,
+    issuer: &str,
+) -> Result<crate::domain::jwt::Issued, ApiError> {
+    let master = signing::master_key(ctx)?;
+    let keys = ctx.caches.jwt_keys(master, tenant, ctx.now);
+    // A tenant always has a key (version 1 until its first rotation).
+    let key = keys.first().ok_or_else(|| ApiError::Internal { detail: "the tenant has no JWT key".into() })?;
+    Ok(crate::domain::jwt::issue(key, tenant, session, issuer, ctx.now_secs(), ctx.random.bytes::<16>()))
+}
+
+/// Ends the Auth.js session `token` opens (its item deleted, as the adapter's `deleteSession`);
+/// the browser's `snapshot` cookie, when it vouches for the user, spares a read. No back-channel
+/// logouts: dynauth is no OpenID Provider for such a tenant.
+#[cfg(cold)]
+pub async fn end_authjs(
+    ctx: &Ctx<'_>,
+    tenant: &Tenant,
+    store: &AuthjsStore,
+    token: &AuthjsToken,
+    snapshot: Option<&str>,
+) -> Result<(), ApiError> {
+    let user = snapshot.and_then(|raw| snapshot::vouched_user(ctx.token_secret(), tenant, raw, &token.id()));
+    Ok(authjs::end(ctx.store.db, store, token, user).await?)
+}
 
 /// What ends.
+#[cfg(cold)]
 #[derive(Debug, Clone, Copy)]
 pub enum Ending<'a> {
     /// One session.
@@ -25,6 +107,7 @@ pub enum Ending<'a> {
 }
 
 /// What ended.
+#[cfg(cold)]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Ended {
     /// These sessions, revoked now (none, for a user without live sessions).
@@ -36,6 +119,7 @@ pub enum Ended {
     Nothing,
 }
 
+#[cfg(cold)]
 /// Ends what `ending` names in `tenant` and tells every client those sessions signed in to.
 pub async fn end(ctx: &Ctx<'_>, tenant: &Tenant, ending: Ending<'_>) -> Result<Ended, ApiError> {
     let now = ctx.now_secs();
@@ -62,6 +146,7 @@ pub async fn end(ctx: &Ctx<'_>, tenant: &Tenant, ending: Ending<'_>) -> Result<E
     Ok(ended)
 }
 
+#[cfg(cold)]
 /// Back-channel logout (OpenID Connect Back-Channel Logout 1.0): tells each client that the
 /// `ended` sessions signed in to, and that registered a `backchannel_logout_uri`, with a logout
 /// token signed by the tenant's key of the client's algorithm, POSTed as a form. It goes through
