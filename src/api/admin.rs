@@ -35,6 +35,7 @@ use crate::domain::users;
 use crate::platform::crypto::constant_time_eq;
 use crate::table::cursor;
 use crate::table::schema;
+use crate::values::codes::ErrorCode;
 use crate::values::email::Email;
 use crate::values::host;
 use crate::values::ids::{ClientId, SessionId, TenantId, UserId};
@@ -182,7 +183,7 @@ async fn dispatch(ctx: &Ctx<'_>, request: &Request, route: AdminRoute<'_>) -> Re
     authorize(ctx, request)?;
     let method = request.method();
     let id = match route.tenant() {
-        Some(id) => Some(TenantId::parse(id).map_err(|rule| Invalid::with_code("invalid_tenant_id", rule))?),
+        Some(id) => Some(TenantId::parse(id).map_err(|rule| Invalid::with_code(ErrorCode::InvalidTenantId, rule))?),
         None => None,
     };
     let id = id.as_ref();
@@ -264,7 +265,7 @@ fn authorize(ctx: &Ctx<'_>, request: &Request) -> Result<(), ApiError> {
         Ok(())
     } else {
         Err(ApiError::Unauthorized {
-            code: "unauthorized",
+            code: ErrorCode::Unauthorized,
             message: "this admin route needs Authorization: Bearer <ADMIN_TOKEN>".into(),
         })
     }
@@ -324,7 +325,7 @@ async fn tenant(ctx: &Ctx<'_>, request: &Request, id: &TenantId) -> Result<Respo
             if let Some(store) = &spec.authjs {
                 sessions::authjs::check_table(ctx.store.db, store)
                     .await?
-                    .map_err(|m| Invalid::with_code("invalid_request", m))?;
+                    .map_err(|m| Invalid::with_code(ErrorCode::InvalidRequest, m))?;
             }
             let (tenant, created) =
                 tenants::put(&ctx.store, ctx.random, id, spec, ctx.now_secs()).await.map_err(tenant_error)?;
@@ -370,7 +371,7 @@ struct ClaimBody {
 
 async fn domain(ctx: &Ctx<'_>, request: &Request, id: &TenantId, raw_host: &str) -> Result<Response, ApiError> {
     let host = host::canonical(raw_host)
-        .map_err(|e| ApiError::bad_request("invalid_host", format!("the host is invalid: {e}")))?;
+        .map_err(|e| ApiError::bad_request(ErrorCode::InvalidHost, format!("the host is invalid: {e}")))?;
     match request.method().as_str() {
         "PUT" => {
             let ClaimBody { status } = body::json(request)?;
@@ -398,7 +399,7 @@ async fn domain(ctx: &Ctx<'_>, request: &Request, id: &TenantId, raw_host: &str)
 /// plain http, on `DOMAIN_CHECK_PORT` when set (local development and tests).
 async fn verify_domain(ctx: &Ctx<'_>, id: &TenantId, raw_host: &str) -> Result<Response, ApiError> {
     let host = host::canonical(raw_host)
-        .map_err(|e| ApiError::bad_request("invalid_host", format!("the host is invalid: {e}")))?;
+        .map_err(|e| ApiError::bad_request(ErrorCode::InvalidHost, format!("the host is invalid: {e}")))?;
     let check = tenants::DomainCheck {
         transport: ctx.webhook,
         token_secret: ctx.token_secret(),
@@ -407,9 +408,9 @@ async fn verify_domain(ctx: &Ctx<'_>, id: &TenantId, raw_host: &str) -> Result<R
     };
     let domain = tenants::verify(&ctx.store, ctx.random, check, id, &host, ctx.now_secs()).await.map_err(|e| match e {
         Unverified::Tenant(e) => tenant_error(e),
-        Unverified::Unfetchable(e) => ApiError::bad_request("invalid_host", format!("the host cannot be fetched: {e}")),
+        Unverified::Unfetchable(e) => ApiError::bad_request(ErrorCode::InvalidHost, format!("the host cannot be fetched: {e}")),
         Unverified::NotShown { url, problem } => ApiError::Conflict {
-            code: "domain_unverified",
+            code: ErrorCode::DomainUnverified,
             message: format!(
                 "{url} does not show this claim: {problem}; route the host to this Worker (a route, a Custom Domain \
                  or a Cloudflare for SaaS custom hostname) and verify again"
@@ -536,7 +537,10 @@ async fn issue_code(ctx: &Ctx<'_>, request: &Request, id: &TenantId) -> Result<R
     let IssueBody { email, binding } = body::json(request)?;
     let binding = match binding {
         Some(raw) => Some(login::Binding::parse(&raw).ok_or_else(|| {
-            ApiError::bad_request("invalid_request", "binding: must be the binding an earlier code was issued with")
+            ApiError::bad_request(
+                ErrorCode::InvalidRequest,
+                "binding: must be the binding an earlier code was issued with",
+            )
         })?),
         None => None,
     };
@@ -669,15 +673,16 @@ fn tenant_error(e: TenantError) -> ApiError {
     match e {
         TenantError::NotFound(message) => ApiError::not_found(message),
         TenantError::HostTaken => {
-            ApiError::Conflict { code: "conflict", message: "this host is claimed by another tenant".into() }
+            ApiError::Conflict { code: ErrorCode::Conflict, message: "this host is claimed by another tenant".into() }
         }
         TenantError::TooManyDomains => ApiError::Conflict {
-            code: "too_many_domains",
+            code: ErrorCode::TooManyDomains,
             message: format!("a tenant may claim at most {} hosts; release one first", tenants::MAX_DOMAINS),
         },
-        TenantError::Contended => {
-            ApiError::Conflict { code: "conflict", message: "the tenant was changed concurrently; retry".into() }
-        }
+        TenantError::Contended => ApiError::Conflict {
+            code: ErrorCode::Conflict,
+            message: "the tenant was changed concurrently; retry".into(),
+        },
         TenantError::Db(e) => e.into(),
     }
 }

@@ -11,6 +11,7 @@ use serde::de::DeserializeOwned;
 use super::{ApiError, Request};
 use crate::dynamo::Item;
 use crate::table::cursor;
+use crate::values::codes::ErrorCode;
 use crate::values::input::{self, Invalid, MAX_BODY};
 
 /// The request's JSON body as `T`: 413 over [`MAX_BODY`], 415 unless declared as JSON, 400
@@ -30,14 +31,14 @@ pub fn json<T: DeserializeOwned>(request: &Request) -> Result<T, ApiError> {
         return Err(Invalid::NotJson.into());
     }
     let value: serde_json::Value = serde_json::from_slice(body)
-        .map_err(|e| Invalid::with_code("invalid_json", format!("the body is not valid JSON: {e}")))?;
+        .map_err(|e| Invalid::with_code(ErrorCode::InvalidJson, format!("the body is not valid JSON: {e}")))?;
     Ok(input::decode(&value)?)
 }
 
 /// The path's segments, percent-decoded (`+` is a plus in a path); 400 `invalid_path` for a
 /// malformed escape or bytes that are not UTF-8.
 pub fn segments(path: &str) -> Result<Vec<Cow<'_, str>>, ApiError> {
-    let invalid = || ApiError::bad_request("invalid_path", "the path has an invalid percent-encoding");
+    let invalid = || ApiError::bad_request(ErrorCode::InvalidPath, "the path has an invalid percent-encoding");
     path.trim_start_matches('/').split('/').map(|segment| percent_decode_strict(segment).ok_or_else(invalid)).collect()
 }
 
@@ -109,7 +110,10 @@ pub fn page(request: &Request, secret: &[u8], scope: &str) -> Result<(u32, Optio
     let start = match query(request, "cursor")?.filter(|c| !c.is_empty()) {
         None => None,
         Some(c) => Some(cursor::decode(secret, scope, &c).ok_or_else(|| {
-            ApiError::bad_request("invalid_cursor", "the cursor is not one this list gave out; start again without it")
+            ApiError::bad_request(
+                ErrorCode::InvalidCursor,
+                "the cursor is not one this list gave out; start again without it",
+            )
         })?),
     };
     Ok((limit, start))

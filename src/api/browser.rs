@@ -13,6 +13,7 @@ use http::HeaderValue;
 
 use super::{ApiError, Request, Response, empty_response, request_host};
 use crate::domain::tenants::Tenant;
+use crate::values::codes::ErrorCode;
 use crate::values::host::origin_of;
 
 /// How long browsers may cache a preflight answer.
@@ -95,7 +96,7 @@ pub(crate) fn check_origin(tenant: &Tenant, request: &Request) -> Result<(), Api
 
 fn forbidden_origin() -> ApiError {
     ApiError::Forbidden {
-        code: "forbidden_origin",
+        code: ErrorCode::ForbiddenOrigin,
         message: "requests from this origin are not allowed; add it to the tenant's allowed_origins".into(),
     }
 }

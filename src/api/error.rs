@@ -9,6 +9,8 @@ use crate::app::settings::ConfigError;
 #[cfg(test)]
 use crate::dynamo::DynamoError;
 use crate::table::schema::TableReport;
+#[cfg(test)]
+use crate::values::codes::ErrorCode;
 
 /// `{"error", "error_description"}` of an OAuth endpoint.
 #[derive(Serialize)]
@@ -95,8 +97,12 @@ mod tests {
 
     #[test]
     fn shape_status_and_headers() {
-        let r = ApiError::TooManyRequests { code: "too_many_requests", message: "slow down".into(), retry_after: 42 }
-            .into_response();
+        let r = ApiError::TooManyRequests {
+            code: ErrorCode::TooManyRequests,
+            message: "slow down".into(),
+            retry_after: 42,
+        }
+        .into_response();
         assert_eq!(r.status(), 429);
         assert_eq!(r.headers()["retry-after"], "42");
         assert_eq!(r.headers()["content-type"], "application/json");

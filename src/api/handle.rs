@@ -16,6 +16,7 @@ use crate::app::hosts;
 use crate::app::{Audit, ConfigError, Ctx, Deferred, DevLogin};
 use crate::domain::tenants::Tenant;
 use crate::platform::runtime::Random;
+use crate::values::codes::ErrorCode;
 use crate::values::host::{self, Host};
 
 /// One structured log line per request.
@@ -70,7 +71,7 @@ pub fn config_failure(request: &Request, error: &ConfigError, request_id: String
 
 /// Handle a request whose head or body could not be read: 400 `invalid_request`.
 pub fn unreadable_request(detail: &str, request_id: String) -> Handled {
-    let err = ApiError::bad_request("invalid_request", "the request could not be read");
+    let err = ApiError::bad_request(ErrorCode::InvalidRequest, "the request could not be read");
     failed(err, "unreadable_request", String::new(), detail.to_string(), request_id)
 }
 
@@ -273,8 +274,10 @@ async fn resolve_tenant(ctx: &Ctx<'_>, request: &Request) -> Result<Rc<Tenant>, 
 
 /// The request's Host, canonical: 400 `invalid_host` when it has none or it is malformed.
 fn host_of(request: &Request) -> Result<Host, ApiError> {
-    let raw = request_host(request).ok_or_else(|| ApiError::bad_request("invalid_host", "the request has no Host"))?;
-    host::canonical(&raw).map_err(|e| ApiError::bad_request("invalid_host", format!("the Host is invalid: {e}")))
+    let raw = request_host(request)
+        .ok_or_else(|| ApiError::bad_request(ErrorCode::InvalidHost, "the request has no Host"))?;
+    host::canonical(&raw)
+        .map_err(|e| ApiError::bad_request(ErrorCode::InvalidHost, format!("the Host is invalid: {e}")))
 }
 
 /// The request id: Cloudflare's `cf-ray` when present, else 16 random hex digits.

@@ -4,6 +4,7 @@
 
 use super::browser::self_origin;
 use super::{ApiError, Request, Response};
+use crate::values::codes::ErrorCode;
 
 /// How long a JWKS or discovery document may be cached: a verifier that meets an unknown `kid`
 /// fetches again (jose and PyJWT both do), so a rotation does not wait for it.
@@ -11,7 +12,7 @@ const PUBLIC_MAX_AGE: &str = "public, max-age=300";
 
 /// The issuer of this host's tokens: `https://{host}` (the origin the request came to).
 pub(crate) fn issuer(request: &Request) -> Result<String, ApiError> {
-    self_origin(request).ok_or_else(|| ApiError::bad_request("invalid_host", "the request has no valid Host"))
+    self_origin(request).ok_or_else(|| ApiError::bad_request(ErrorCode::InvalidHost, "the request has no valid Host"))
 }
 
 /// `Cache-Control: public` for a key set or discovery document, readable by a page of any origin

@@ -12,6 +12,7 @@ use serde::Deserialize;
 use super::cookies::{self, CookieMode};
 use super::{ApiError, Ctx, Outcome, Request, body, json_response, only, views};
 use crate::app::login::{self, Client};
+use crate::values::codes::ErrorCode;
 // The login use cases under the names the other handlers know them by.
 pub(crate) use crate::app::login::{logins, too_many};
 use crate::domain::budgets::client_subject;
@@ -143,13 +144,13 @@ fn presented_binding(
 ) -> Result<Option<Binding>, ApiError> {
     if (in_body || field.is_some()) && from_browser(request) {
         return Err(ApiError::Forbidden {
-            code: "body_delivery_refused",
+            code: ErrorCode::BodyDeliveryRefused,
             message: "a browser keeps its login binding and session as HttpOnly cookies; \"deliver\": \"body\" and \"binding\" are for server-side clients (no Origin header)".into(),
         });
     }
     match field {
         Some(raw) => Binding::parse(raw).map(Some).ok_or_else(|| {
-            ApiError::bad_request("invalid_request", "binding: must be the binding a login start returned")
+            ApiError::bad_request(ErrorCode::InvalidRequest, "binding: must be the binding a login start returned")
         }),
         None => Ok(mode.binding(request)),
     }

@@ -10,6 +10,7 @@ use crate::app::sessions::Ending;
 use crate::app::sessions::{self, Credential};
 use crate::domain::sessions::Session;
 use crate::domain::tenants::Tenant;
+use crate::values::codes::ErrorCode;
 
 /// The live session a request presents (cookie or bearer token), and how it was presented: from
 /// the browser's signed snapshot when the tenant caches sessions and it holds (no DynamoDB call;
@@ -59,7 +60,7 @@ pub(crate) async fn looked_up(
 
 /// The one answer for every kind of missing or dead session: it says nothing about which.
 pub(crate) fn invalid_session() -> ApiError {
-    ApiError::Unauthorized { code: "invalid_session", message: "no live session: sign in again".into() }
+    ApiError::Unauthorized { code: ErrorCode::InvalidSession, message: "no live session: sign in again".into() }
 }
 
 /// `GET /v1/session`: 200 `{"session", "user"}` or 401 `invalid_session`. A browser of a tenant
@@ -136,7 +137,7 @@ async fn authjs_logout(
 ) -> Result<Outcome, ApiError> {
     if !store.logout {
         return Err(ApiError::Forbidden {
-            code: "logout_not_allowed",
+            code: ErrorCode::LogoutNotAllowed,
             message: "this tenant's sessions are its Auth.js app's: sign out there (authjs.logout is off)".into(),
         });
     }

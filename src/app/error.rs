@@ -4,6 +4,7 @@
 use crate::app::settings::ConfigError;
 use crate::dynamo::DynamoError;
 use crate::table::schema::TableReport;
+pub use crate::values::codes::ErrorCode;
 use crate::values::input::Invalid;
 
 /// An error the API answers with. The message is written for the client: it says what went
@@ -12,30 +13,30 @@ use crate::values::input::Invalid;
 #[derive(Debug, Clone, PartialEq)]
 pub enum ApiError {
     BadRequest {
-        code: &'static str,
+        code: ErrorCode,
         message: String,
     },
     Unauthorized {
-        code: &'static str,
+        code: ErrorCode,
         message: String,
     },
     Forbidden {
-        code: &'static str,
+        code: ErrorCode,
         message: String,
     },
     NotFound {
-        code: &'static str,
+        code: ErrorCode,
         message: String,
     },
     MethodNotAllowed {
         allow: &'static str,
     },
     Conflict {
-        code: &'static str,
+        code: ErrorCode,
         message: String,
     },
     Gone {
-        code: &'static str,
+        code: ErrorCode,
         message: String,
     },
     PayloadTooLarge {
@@ -43,7 +44,7 @@ pub enum ApiError {
     },
     UnsupportedMediaType,
     TooManyRequests {
-        code: &'static str,
+        code: ErrorCode,
         message: String,
         retry_after: u64,
     },
@@ -88,12 +89,12 @@ pub enum ApiError {
 }
 
 impl ApiError {
-    pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
+    pub fn bad_request(code: ErrorCode, message: impl Into<String>) -> Self {
         Self::BadRequest { code, message: message.into() }
     }
 
     pub fn not_found(message: impl Into<String>) -> Self {
-        Self::NotFound { code: "not_found", message: message.into() }
+        Self::NotFound { code: ErrorCode::NotFound, message: message.into() }
     }
 
     pub fn status(&self) -> u16 {
@@ -116,27 +117,36 @@ impl ApiError {
         }
     }
 
+    /// The code as clients see it (an OAuth endpoint's error is its standard's).
     pub fn code(&self) -> &'static str {
         match self {
+            Self::OAuth { error, .. } => error,
+            other => other.error_code().map_or("internal_error", ErrorCode::as_str),
+        }
+    }
+
+    /// The API error code; `None` for an OAuth endpoint's error.
+    pub fn error_code(&self) -> Option<ErrorCode> {
+        Some(match self {
             Self::BadRequest { code, .. }
             | Self::Unauthorized { code, .. }
             | Self::Forbidden { code, .. }
             | Self::NotFound { code, .. }
             | Self::Conflict { code, .. }
             | Self::Gone { code, .. }
-            | Self::TooManyRequests { code, .. } => code,
-            Self::InvalidCode { .. } => "invalid_code",
-            Self::OAuth { error, .. } => error,
-            Self::TableMismatch { .. } => "table_mismatch",
-            Self::MethodNotAllowed { .. } => "method_not_allowed",
-            Self::PayloadTooLarge { .. } => "payload_too_large",
-            Self::UnsupportedMediaType => "unsupported_media_type",
-            Self::Config(_) => "config_error",
-            Self::Unavailable { .. } => "unavailable",
-            Self::BadGateway { .. } => "bad_gateway",
-            Self::DeliveryFailed { .. } => "delivery_failed",
-            Self::Internal { .. } => "internal_error",
-        }
+            | Self::TooManyRequests { code, .. } => *code,
+            Self::InvalidCode { .. } => ErrorCode::InvalidCode,
+            Self::OAuth { .. } => return None,
+            Self::TableMismatch { .. } => ErrorCode::TableMismatch,
+            Self::MethodNotAllowed { .. } => ErrorCode::MethodNotAllowed,
+            Self::PayloadTooLarge { .. } => ErrorCode::PayloadTooLarge,
+            Self::UnsupportedMediaType => ErrorCode::UnsupportedMediaType,
+            Self::Config(_) => ErrorCode::ConfigError,
+            Self::Unavailable { .. } => ErrorCode::Unavailable,
+            Self::BadGateway { .. } => ErrorCode::BadGateway,
+            Self::DeliveryFailed { .. } => ErrorCode::DeliveryFailed,
+            Self::Internal { .. } => ErrorCode::InternalError,
+        })
     }
 
     /// The client-facing message.

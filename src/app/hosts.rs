@@ -6,6 +6,7 @@ use std::rc::Rc;
 
 use crate::app::{ApiError, Ctx};
 use crate::domain::tenants::Tenant;
+use crate::values::codes::ErrorCode;
 use crate::values::host::Host;
 
 /// The tenant that serves `host` (or the configured default tenant, in local development): 404
@@ -13,7 +14,7 @@ use crate::values::host::Host;
 pub async fn tenant_of(ctx: &Ctx<'_>, host: &Host) -> Result<Rc<Tenant>, ApiError> {
     let default_tenant = ctx.config.default_tenant.as_ref();
     ctx.caches.resolve(&ctx.regions, host, default_tenant, ctx.now, ctx.clock).await?.ok_or_else(|| {
-        ApiError::NotFound { code: "unknown_host", message: format!("no tenant serves the host {host}") }
+        ApiError::NotFound { code: ErrorCode::UnknownHost, message: format!("no tenant serves the host {host}") }
     })
 }
 
@@ -22,7 +23,7 @@ pub async fn tenant_of(ctx: &Ctx<'_>, host: &Host) -> Result<Rc<Tenant>, ApiErro
 #[cfg(cold)]
 pub async fn verification_token(ctx: &Ctx<'_>, host: &Host) -> Result<String, ApiError> {
     let domain = crate::domain::tenants::resolve(&ctx.store, host).await?.ok_or_else(|| ApiError::NotFound {
-        code: "unknown_host",
+        code: ErrorCode::UnknownHost,
         message: format!("no tenant claims the host {host}"),
     })?;
     Ok(crate::domain::tenants::verification_token(ctx.token_secret(), &domain))

@@ -9,6 +9,7 @@ use crate::domain::login::{
 };
 use crate::domain::sessions::Device;
 use crate::domain::tenants::{SecretKind, Tenant};
+use crate::values::codes::ErrorCode;
 use crate::values::email::Email;
 
 /// Who starts or verifies a login: the client's address (its budget subject) and the login
@@ -30,7 +31,7 @@ pub async fn start(ctx: &Ctx<'_>, tenant: &Tenant, email: &Email, client: Client
     if tenant.authjs.is_some() {
         // Its sessions are read from its Auth.js table: a dynauth session would never count.
         return Err(ApiError::Conflict {
-            code: "sign_in_elsewhere",
+            code: ErrorCode::SignInElsewhere,
             message: "this tenant's sessions are its Auth.js app's: sign in through the app".into(),
         });
     }
@@ -95,14 +96,14 @@ pub fn logins<'a>(ctx: &'a Ctx<'_>) -> Logins<'a> {
 /// 429 `too_many_requests` with Retry-After, naming the budget in words.
 pub fn too_many(exceeded: Exceeded) -> ApiError {
     ApiError::TooManyRequests {
-        code: "too_many_requests",
+        code: ErrorCode::TooManyRequests,
         message: exceeded.message(),
         retry_after: exceeded.retry_after,
     }
 }
 
 fn verify_error(e: VerifyError) -> ApiError {
-    let gone = |code: &'static str, message: &str| ApiError::Gone { code, message: message.into() };
+    let gone = |code: ErrorCode, message: &str| ApiError::Gone { code, message: message.into() };
     match e {
         VerifyError::InvalidCode { attempts_left, unbound } => {
             let mut message = "the code is wrong, or there is no such login".to_string();
@@ -114,23 +115,23 @@ fn verify_error(e: VerifyError) -> ApiError {
             }
             match attempts_left {
                 Some(attempts_left) => ApiError::InvalidCode { message, attempts_left },
-                None => ApiError::Unauthorized { code: "invalid_code", message },
+                None => ApiError::Unauthorized { code: ErrorCode::InvalidCode, message },
             }
         }
-        VerifyError::Used => gone("code_used", "this code has already been used; request a new one"),
-        VerifyError::Expired => gone("code_expired", "this code has expired; request a new one"),
+        VerifyError::Used => gone(ErrorCode::CodeUsed, "this code has already been used; request a new one"),
+        VerifyError::Expired => gone(ErrorCode::CodeExpired, "this code has expired; request a new one"),
         VerifyError::Exhausted { retry_after } => ApiError::TooManyRequests {
-            code: "too_many_attempts",
+            code: ErrorCode::TooManyAttempts,
             message: "too many wrong codes: this code no longer works; request a new one".into(),
             retry_after,
         },
         VerifyError::Superseded => gone(
-            "code_superseded",
+            ErrorCode::CodeSuperseded,
             "a newer code was requested for this email from this client; only the newest one works",
         ),
         VerifyError::TooMany(exceeded) => too_many(exceeded),
         VerifyError::Conflict => {
-            ApiError::Conflict { code: "conflict", message: "the login changed concurrently; retry".into() }
+            ApiError::Conflict { code: ErrorCode::Conflict, message: "the login changed concurrently; retry".into() }
         }
         VerifyError::Db(e) => e.into(),
     }

@@ -8,6 +8,7 @@
 //! [`Bounded`] (a whole number in a range), [`List`] (`an array`), and [`object`] for nested
 //! objects (so an array never passes for one).
 
+use crate::values::codes::ErrorCode;
 use std::fmt;
 use std::marker::PhantomData;
 
@@ -22,7 +23,7 @@ pub const MAX_BODY: usize = 16 * 1024;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Invalid {
     /// 400 with `code` and `message`.
-    Field { code: &'static str, message: String },
+    Field { code: ErrorCode, message: String },
     /// 413: the body is over [`MAX_BODY`].
     TooLarge,
     /// 415: the body is not declared as JSON.
@@ -32,10 +33,10 @@ pub enum Invalid {
 impl Invalid {
     /// 400 `invalid_request`: `field: problem`.
     pub fn field(field: &str, problem: impl fmt::Display) -> Self {
-        Self::Field { code: "invalid_request", message: format!("{field}: {problem}") }
+        Self::Field { code: ErrorCode::InvalidRequest, message: format!("{field}: {problem}") }
     }
 
-    pub fn with_code(code: &'static str, message: impl Into<String>) -> Self {
+    pub fn with_code(code: ErrorCode, message: impl Into<String>) -> Self {
         Self::Field { code, message: message.into() }
     }
 }
@@ -43,7 +44,7 @@ impl Invalid {
 /// Decodes a JSON object into `T`; errors name the field (see the module docs).
 pub fn decode<T: DeserializeOwned>(value: &Value) -> Result<T, Invalid> {
     if !value.is_object() {
-        return Err(Invalid::with_code("invalid_json", "the body must be a JSON object"));
+        return Err(Invalid::with_code(ErrorCode::InvalidJson, "the body must be a JSON object"));
     }
     serde_path_to_error::deserialize(value).map_err(|e| explain(value, &e))
 }
@@ -93,7 +94,7 @@ fn explain(value: &Value, error: &serde_path_to_error::Error<serde_json::Error>)
         unknown.sort();
         let accepted: Vec<String> = accepted.iter().map(|a| join(&prefix, a)).collect();
         return Invalid::with_code(
-            "unknown_fields",
+            ErrorCode::UnknownFields,
             format!("unknown field(s): {}; accepted: {}", unknown.join(", "), accepted.join(", ")),
         );
     }
@@ -337,17 +338,17 @@ mod tests {
     fn unknown_fields_are_all_named_with_what_is_accepted() {
         assert_eq!(
             err(json!({"name": "x", "zeta": 1, "alpha": 2})),
-            Invalid::with_code("unknown_fields", "unknown field(s): alpha, zeta; accepted: name, tags, inner")
+            Invalid::with_code(ErrorCode::UnknownFields, "unknown field(s): alpha, zeta; accepted: name, tags, inner")
         );
         assert_eq!(
             err(json!({"name": "x", "inner": {"ttl": 60, "x": 1}})),
-            Invalid::with_code("unknown_fields", "unknown field(s): inner.x; accepted: inner.ttl, inner.on")
+            Invalid::with_code(ErrorCode::UnknownFields, "unknown field(s): inner.x; accepted: inner.ttl, inner.on")
         );
     }
 
     #[test]
     fn only_objects_are_bodies() {
-        assert_eq!(err(json!([1])), Invalid::with_code("invalid_json", "the body must be a JSON object"));
-        assert_eq!(err(json!("x")), Invalid::with_code("invalid_json", "the body must be a JSON object"));
+        assert_eq!(err(json!([1])), Invalid::with_code(ErrorCode::InvalidJson, "the body must be a JSON object"));
+        assert_eq!(err(json!("x")), Invalid::with_code(ErrorCode::InvalidJson, "the body must be a JSON object"));
     }
 }

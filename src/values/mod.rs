@@ -8,6 +8,7 @@
 //! - [`host`]: canonical hosts and web origins; [`whatwg`]: the WHATWG host and URL parsers.
 //! - [`input`]: JSON input into typed values, errors naming the field.
 
+pub mod codes;
 pub mod email;
 pub mod host;
 pub mod ids;

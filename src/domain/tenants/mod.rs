@@ -607,6 +607,7 @@ mod tests {
     use super::*;
     use crate::domain::budgets::Limits;
     use crate::dynamo::from_item;
+    use crate::values::codes::ErrorCode;
     use crate::values::input::{Invalid, decode};
 
     fn spec(v: Value) -> Result<TenantSpec, Invalid> {
@@ -769,21 +770,21 @@ mod tests {
         assert_eq!(
             spec(json!({"name": "A", "colour": "red", "id": "x"})),
             Err(Invalid::with_code(
-                "unknown_fields",
+                ErrorCode::UnknownFields,
                 "unknown field(s): colour, id; accepted: name, allowed_origins, session, login_code, origin, protect, code_webhook_url, jwt, branding, oidc, authjs"
             ))
         );
         assert_eq!(
             spec(json!({"name": "A", "session": {"ttl": 1}})),
             Err(Invalid::with_code(
-                "unknown_fields",
+                ErrorCode::UnknownFields,
                 "unknown field(s): session.ttl; accepted: session.lifetime_secs, session.idle_lifetime_secs, session.cache_secs, session.strict_revocation"
             ))
         );
         assert_eq!(
             spec(json!({"name": "A", "jwt": {"aud": "x"}})),
             Err(Invalid::with_code(
-                "unknown_fields",
+                ErrorCode::UnknownFields,
                 "unknown field(s): jwt.aud; accepted: jwt.ttl_secs, jwt.audience"
             ))
         );
