@@ -424,7 +424,7 @@ impl Logins<'_> {
             let login = match read.take() {
                 Some(login) => login,
                 None => match self.store.get::<Login>(&keys::login(&tenant.id, &login_id), true).await? {
-                    Some(login) if login.tenant_generation == tenant.generation => login,
+                    Some(login) if tenant.holds(&login) => login,
                     _ => {
                         let unknown = VerifyError::InvalidCode { attempts_left: None, unbound };
                         return Err(self.spend_only(tenant, &mut spent, now).await.err().unwrap_or(unknown));
@@ -772,6 +772,16 @@ impl Store<'_> {
         let unused = e.not_exists("used_at");
         let expiry = format!("{} > {}", e.name("expires_at"), e.num(now));
         and(&[exists, unused, expiry]).unwrap_or_default()
+    }
+}
+
+impl crate::domain::tenants::OfTenant for Login {
+    fn tenant_id(&self) -> &TenantId {
+        &self.tenant
+    }
+
+    fn tenant_generation(&self) -> &str {
+        &self.tenant_generation
     }
 }
 

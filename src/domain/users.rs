@@ -181,7 +181,7 @@ pub async fn change_profile(
             0 => format!("attribute_not_exists({version})"),
             v => format!("{version} = {}", e.num(i64::try_from(v).unwrap_or(i64::MAX))),
         };
-        let cond = and(&[e.exists(&store.schema.pk), e.equals("tenant_generation", s(&tenant.generation)), read]);
+        let cond = and(&[e.exists(&store.schema.pk), tenant.generation_condition(&mut e), read]);
         let input = store.update(&keys::user_by_id(&tenant.id, id), update, cond, e);
         match store.db.update_item(input, crate::dynamo::Write::Idempotent).await {
             Ok(_) => return Ok(Some(User { profile, profile_version: user.profile_version + 1, ..user })),
@@ -194,7 +194,7 @@ pub async fn change_profile(
 impl User {
     /// Belongs to this incarnation of the tenant.
     pub fn is_of(&self, tenant: &Tenant) -> bool {
-        self.tenant == tenant.id && self.tenant_generation == tenant.generation
+        tenant.holds(self)
     }
 }
 
@@ -220,7 +220,7 @@ pub async fn owner_of(
     consistent: bool,
 ) -> Result<Option<UserId>, DynamoError> {
     let claim = store.get::<EmailClaim>(&keys::email_claim(&tenant.id, email), consistent).await?;
-    Ok(claim.filter(|c| c.tenant_generation == tenant.generation).map(|c| c.user_id))
+    Ok(claim.filter(|c| tenant.holds(c)).map(|c| c.user_id))
 }
 
 /// The user with `email`, if any.
@@ -307,10 +307,27 @@ pub fn create_parts(
 pub fn login_part(store: &Store<'_>, tx: &mut Transaction, tenant: &Tenant, id: &UserId, email: &Email, now: i64) {
     let mut e = Expr::new();
     let update = format!("SET {} = {} ADD {} {}", e.name("last_login_at"), e.num(now), e.name("login_count"), e.num(1));
-    let cond = and(&[
-        e.exists(&store.schema.pk),
-        e.equals("email", s(email.as_str())),
-        e.equals("tenant_generation", s(&tenant.generation)),
-    ]);
+    let cond =
+        and(&[e.exists(&store.schema.pk), e.equals("email", s(email.as_str())), tenant.generation_condition(&mut e)]);
     tx.add("user", TransactItem::Update(store.update(&keys::user_by_id(&tenant.id, id), update, cond, e)));
+}
+
+impl crate::domain::tenants::OfTenant for User {
+    fn tenant_id(&self) -> &TenantId {
+        &self.tenant
+    }
+
+    fn tenant_generation(&self) -> &str {
+        &self.tenant_generation
+    }
+}
+
+impl crate::domain::tenants::OfTenant for EmailClaim {
+    fn tenant_id(&self) -> &TenantId {
+        &self.tenant
+    }
+
+    fn tenant_generation(&self) -> &str {
+        &self.tenant_generation
+    }
 }

@@ -18,7 +18,7 @@ use std::time::SystemTime;
 use crate::domain::regions::Regions;
 use crate::domain::tenants::Tenant;
 use crate::dynamo::expr::and;
-use crate::dynamo::{DynamoError, Expr, Item, ReturnValues, TransactItem, Write, from_item, n, s};
+use crate::dynamo::{DynamoError, Expr, Item, ReturnValues, TransactItem, Write, from_item, n};
 use crate::platform::runtime::{Random, epoch_secs, rfc3339_secs};
 use crate::table::keys;
 use crate::table::store::Store;
@@ -141,10 +141,7 @@ pub async fn look_up_in(
         let slide = slide_due(&session, tenant, now);
         return Ok(Lookup::Live(Box::new(Live { session, slide })));
     }
-    let idle_only = session.revoked_at.is_none()
-        && now < session.expires_at
-        && session.tenant == tenant.id
-        && session.tenant_generation == tenant.generation;
+    let idle_only = session.revoked_at.is_none() && now < session.expires_at && tenant.holds(&session);
     Ok(if idle_only { Lookup::Unsure } else { Lookup::Dead })
 }
 
@@ -307,7 +304,7 @@ impl Store<'_> {
             e.not_exists("revoked_at"),
             format!("{} > {now}", e.name("expires_at")),
             format!("{} > {now}", e.name("idle_expires_at")),
-            e.equals("tenant_generation", s(&tenant.generation)),
+            tenant.generation_condition(&mut e),
         ]);
         let mut q = self.query_gsi1(key, e, false);
         q.filter_expression = filter;

@@ -71,11 +71,7 @@ pub struct Session {
 impl Session {
     /// Live: of this tenant incarnation, not revoked, before both expiries.
     pub fn is_live(&self, tenant: &Tenant, now: i64) -> bool {
-        self.tenant == tenant.id
-            && self.tenant_generation == tenant.generation
-            && self.revoked_at.is_none()
-            && now < self.expires_at
-            && now < self.idle_expires_at
+        tenant.holds(self) && self.revoked_at.is_none() && now < self.expires_at && now < self.idle_expires_at
     }
 }
 
@@ -114,4 +110,14 @@ pub fn open_with(token: SessionToken, tenant: &Tenant, new: NewSession, now: i64
         ttl: expires_at.max(idle_expires_at),
     };
     (token, session)
+}
+
+impl crate::domain::tenants::OfTenant for Session {
+    fn tenant_id(&self) -> &TenantId {
+        &self.tenant
+    }
+
+    fn tenant_generation(&self) -> &str {
+        &self.tenant_generation
+    }
 }

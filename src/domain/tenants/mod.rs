@@ -264,6 +264,27 @@ impl TenantSecret {
     }
 }
 
+/// A record written for one incarnation of a tenant: it keeps the tenant's id and generation, and
+/// counts only while the tenant it names is that incarnation (deleting and re-creating a tenant
+/// makes every record of the old one dead at once, whatever DynamoDB has yet to delete).
+pub trait OfTenant {
+    fn tenant_id(&self) -> &TenantId;
+    fn tenant_generation(&self) -> &str;
+}
+
+impl Tenant {
+    /// Whether `record` belongs to this incarnation of the tenant: the one check of a record's
+    /// tenant and generation, on every read.
+    pub fn holds(&self, record: &impl OfTenant) -> bool {
+        record.tenant_id() == &self.id && record.tenant_generation() == self.generation
+    }
+
+    /// The same check as a condition of a write (the item's `tenant_generation` is this one's).
+    pub fn generation_condition(&self, e: &mut Expr) -> String {
+        e.equals("tenant_generation", s(&self.generation))
+    }
+}
+
 impl Tenant {
     /// The versions of the tenant's JWT signing keys, newest first (`["1"]` until a rotation).
     pub fn jwt_versions(&self) -> Vec<String> {
