@@ -16,7 +16,7 @@ use crate::app::sessions::{self, Ending};
 use crate::domain::jwt::{self, Jwk};
 use crate::domain::oidc::keys::KeyError;
 use crate::domain::oidc::tokens;
-use crate::domain::oidc::{self, AuthRequest, OAuthError, Pending, Prompt, RedeemError};
+use crate::domain::oidc::{self, AuthRequest, OAuthError, OAuthErrorCode, Pending, Prompt, RedeemError};
 use crate::domain::tenants::Tenant;
 use crate::domain::tenants::clients::{self, Client, ClientType};
 use crate::domain::users;
@@ -30,14 +30,14 @@ impl Params {
     fn of(raw: &str) -> Result<Self, OAuthError> {
         body::form_pairs(raw)
             .map(Self)
-            .ok_or_else(|| OAuthError::new("invalid_request", "the parameters are not validly percent-encoded UTF-8"))
+            .ok_or_else(|| OAuthError::request("the parameters are not validly percent-encoded UTF-8"))
     }
 
     fn get(&self, name: &'static str) -> Result<Option<String>, OAuthError> {
         let mut values = self.0.iter().filter(|(k, v)| k == name && !v.is_empty()).map(|(_, v)| v);
         let first = values.next().cloned();
         if values.next().is_some() {
-            return Err(OAuthError::new("invalid_request", format!("the {name} parameter is given more than once")));
+            return Err(OAuthError::request(format!("the {name} parameter is given more than once")));
         }
         Ok(first)
     }
@@ -47,10 +47,9 @@ impl Params {
 fn params(request: &Request) -> Result<Params, OAuthError> {
     if request.method() == http::Method::POST {
         if !form_content(request) {
-            return Err(OAuthError::new("invalid_request", "the body must be application/x-www-form-urlencoded"));
+            return Err(OAuthError::request("the body must be application/x-www-form-urlencoded"));
         }
-        let raw = std::str::from_utf8(request.body())
-            .map_err(|_| OAuthError::new("invalid_request", "the body is not UTF-8"))?;
+        let raw = std::str::from_utf8(request.body()).map_err(|_| OAuthError::request("the body is not UTF-8"))?;
         return Params::of(raw);
     }
     Params::of(request.uri().query().unwrap_or_default())
@@ -150,7 +149,7 @@ pub(crate) async fn authorize(ctx: &Ctx<'_>, request: &Request, tenant: Rc<Tenan
     // `auth_time`) and whose sign-in dynauth cannot send them to.
     if tenant.authjs.is_some() {
         return back(OAuthError::new(
-            "access_denied",
+            OAuthErrorCode::AccessDenied,
             "this tenant signs its users in with its Auth.js app: dynauth is not its OpenID Provider",
         ));
     }
@@ -171,7 +170,7 @@ pub(crate) async fn authorize(ctx: &Ctx<'_>, request: &Request, tenant: Rc<Tenan
         return Ok(Outcome::Respond(found(&with_query(&request_.redirect_uri, &query))));
     }
     if authorization.prompt == Prompt::None {
-        return back(OAuthError::new("login_required", "the user is not signed in (prompt=none)"));
+        return back(OAuthError::new(OAuthErrorCode::LoginRequired, "the user is not signed in (prompt=none)"));
     }
     // To the login page, which comes back to this request: as it is when any session will do;
     // else kept as a pending record, which only a sign-in made from now on satisfies.
@@ -194,7 +193,7 @@ pub(crate) async fn authorize(ctx: &Ctx<'_>, request: &Request, tenant: Rc<Tenan
         // The login page could not bring the user back to it: say so, rather than sign the user
         // in and leave the client waiting.
         return back(OAuthError::new(
-            "invalid_request",
+            OAuthErrorCode::InvalidRequest,
             format!(
                 "the request is too long to come back to after a sign-in (over {} characters): shorten state or nonce",
                 super::page::MAX_RETURN_TO
@@ -234,7 +233,7 @@ fn found(location: &str) -> Response {
 
 /// The error sent back to the client's redirect URI.
 fn redirect_error(request: &AuthRequest, issuer: &str, e: &OAuthError) -> Response {
-    let mut query = vec![("error", e.error), ("error_description", e.description.as_str())];
+    let mut query = vec![("error", e.error.as_str()), ("error_description", e.description.as_str())];
     if let Some(state) = &request.state {
         query.push(("state", state));
     }
@@ -262,14 +261,14 @@ fn credentials(request: &Request, params: &Params) -> Result<(Option<String>, Op
     let basic = header.and_then(|v| v.trim_start().split_once(' ')).filter(|(s, _)| s.eq_ignore_ascii_case("basic"));
     let (body_id, body_secret) = (params.get("client_id")?, params.get("client_secret")?);
     let Some((_, encoded)) = basic else { return Ok((body_id, body_secret, false)) };
-    let bad = || OAuthError::new("invalid_client", "the Basic credentials are malformed");
+    let bad = || OAuthError::new(OAuthErrorCode::InvalidClient, "the Basic credentials are malformed");
     let decoded = base64_standard(encoded.trim()).ok_or_else(bad)?;
     let text = String::from_utf8(decoded).map_err(|_| bad())?;
     let (id, secret) = text.split_once(':').ok_or_else(bad)?;
     let pairs = body::form_pairs(&format!("i={id}&s={secret}")).ok_or_else(bad)?;
     let (id, secret) = (pairs[0].1.clone(), pairs.get(1).map(|p| p.1.clone()).unwrap_or_default());
     if body_secret.is_some() || body_id.as_ref().is_some_and(|b| b != &id) {
-        return Err(OAuthError::new("invalid_request", "use one client authentication method, not two"));
+        return Err(OAuthError::request("use one client authentication method, not two"));
     }
     Ok((Some(id), Some(secret), true))
 }
@@ -292,8 +291,8 @@ fn base64_standard(text: &str) -> Option<Vec<u8>> {
 ///
 /// [`Limits::client_auth`]: crate::domain::budgets::Limits::client_auth
 async fn client_of(ctx: &Ctx<'_>, request: &Request, tenant: &Tenant, params: &Params) -> Result<Client, ApiError> {
-    let (id, secret, basic) =
-        credentials(request, params).map_err(|e| oauth(if e.error == "invalid_client" { 401 } else { 400 }, e))?;
+    let (id, secret, basic) = credentials(request, params)
+        .map_err(|e| oauth(if e.error == OAuthErrorCode::InvalidClient { 401 } else { 400 }, e))?;
     let client = match id.as_deref().map(ClientId::parse) {
         Some(Ok(id)) => clients::get(&ctx.store, tenant, &id).await?,
         _ => None,
@@ -368,7 +367,7 @@ pub(crate) async fn token(ctx: &Ctx<'_>, request: &Request, tenant: Rc<Tenant>) 
     let p = |name| params.get(name).map_err(|e| oauth(400, e));
     let granted = match p("grant_type")?.as_deref() {
         Some("authorization_code") => {
-            let code = p("code")?.ok_or_else(|| oauth(400, OAuthError::new("invalid_request", "code is missing")))?;
+            let code = p("code")?.ok_or_else(|| oauth(400, OAuthError::request("code is missing")))?;
             let redirect_uri = p("redirect_uri")?;
             let verifier = p("code_verifier")?;
             let presented = oidc::Redemption {
@@ -380,18 +379,21 @@ pub(crate) async fn token(ctx: &Ctx<'_>, request: &Request, tenant: Rc<Tenant>) 
             grants.redeem(&tenant, &client, presented).await.map_err(|e| settle(e.into()))?
         }
         Some("refresh_token") => {
-            let token = p("refresh_token")?
-                .ok_or_else(|| oauth(400, OAuthError::new("invalid_request", "refresh_token is missing")))?;
+            let token =
+                p("refresh_token")?.ok_or_else(|| oauth(400, OAuthError::request("refresh_token is missing")))?;
             let scope = p("scope")?;
             grants.refresh(&tenant, &client, &token, scope.as_deref()).await.map_err(|e| settle(e.into()))?
         }
         Some(_) => {
             return Err(oauth(
                 400,
-                OAuthError::new("unsupported_grant_type", "grant_type must be authorization_code or refresh_token"),
+                OAuthError::new(
+                    OAuthErrorCode::UnsupportedGrantType,
+                    "grant_type must be authorization_code or refresh_token",
+                ),
             ));
         }
-        None => return Err(oauth(400, OAuthError::new("invalid_request", "grant_type is missing"))),
+        None => return Err(oauth(400, OAuthError::request("grant_type is missing"))),
     };
     let user = match granted.grant.has_scope("profile") {
         true => users::get(&ctx.store, &tenant, &granted.grant.user_id).await.map_err(|e| settle(e.into()))?,
@@ -425,7 +427,7 @@ fn settle_secs(ctx: &Ctx<'_>) -> i64 {
 fn invalid_token(description: &str) -> ApiError {
     ApiError::OAuth {
         status: 401,
-        error: "invalid_token",
+        error: OAuthErrorCode::InvalidToken,
         description: description.into(),
         challenge: Some(format!("Bearer error=\"invalid_token\", error_description=\"{description}\"")),
     }
@@ -461,13 +463,13 @@ pub(crate) async fn userinfo(ctx: &Ctx<'_>, request: &Request, tenant: Rc<Tenant
         None
     };
     let token = match (super::cookies::bearer(request), from_body) {
-        (Some(_), Some(_)) => return Err(oauth(400, OAuthError::new("invalid_request", "send the access token once"))),
+        (Some(_), Some(_)) => return Err(oauth(400, OAuthError::request("send the access token once"))),
         (Some(t), None) => t.to_string(),
         (None, Some(t)) => t,
         (None, None) => {
             return Err(ApiError::OAuth {
                 status: 401,
-                error: "invalid_request",
+                error: OAuthErrorCode::InvalidRequest,
                 description: "an access token is required (Authorization: Bearer)".into(),
                 challenge: Some("Bearer".into()),
             });
@@ -497,13 +499,13 @@ fn token_param(params: &Params) -> Result<String, ApiError> {
     {
         return Err(oauth(
             400,
-            OAuthError::new("unsupported_token_type", "token_type_hint must be access_token or refresh_token"),
+            OAuthError::new(
+                OAuthErrorCode::UnsupportedTokenType,
+                "token_type_hint must be access_token or refresh_token",
+            ),
         ));
     }
-    params
-        .get("token")
-        .map_err(|e| oauth(400, e))?
-        .ok_or_else(|| oauth(400, OAuthError::new("invalid_request", "token is missing")))
+    params.get("token").map_err(|e| oauth(400, e))?.ok_or_else(|| oauth(400, OAuthError::request("token is missing")))
 }
 
 fn no_store(mut response: Response) -> Response {
@@ -546,7 +548,10 @@ pub(crate) async fn introspect(ctx: &Ctx<'_>, request: &Request, tenant: Rc<Tena
     let params = params(request).map_err(|e| oauth(400, e))?;
     let client = client_of(ctx, request, &tenant, &params).await?;
     if client.client_type == ClientType::Public {
-        return Err(oauth(401, OAuthError::new("invalid_client", "introspection is for confidential clients only")));
+        return Err(oauth(
+            401,
+            OAuthError::new(OAuthErrorCode::InvalidClient, "introspection is for confidential clients only"),
+        ));
     }
     let token = token_param(&params)?;
     let now = ctx.now_secs();

@@ -2,6 +2,8 @@
 //! detail for the log. The rim renders them (`crate::api::error`).
 
 use crate::app::settings::ConfigError;
+#[cfg(cold)]
+use crate::domain::oidc::OAuthErrorCode;
 use crate::dynamo::DynamoError;
 use crate::table::schema::TableReport;
 use crate::values::input::Invalid;
@@ -79,9 +81,10 @@ pub enum ApiError {
     /// An OAuth endpoint's error, in its standard's shape (RFC 6749 §5.2, RFC 6750 §3):
     /// `{"error", "error_description"}`, with a `WWW-Authenticate` challenge when there is one
     /// (`Basic` for a client that authenticated that way, `Bearer error="invalid_token"`).
+    #[cfg(cold)]
     OAuth {
         status: u16,
-        error: &'static str,
+        error: OAuthErrorCode,
         description: String,
         challenge: Option<String>,
     },
@@ -112,6 +115,7 @@ impl ApiError {
             Self::BadGateway { .. } | Self::DeliveryFailed { .. } => 502,
             Self::Unavailable { .. } | Self::TableMismatch { .. } => 503,
             Self::InvalidCode { .. } => 401,
+            #[cfg(cold)]
             Self::OAuth { status, .. } => *status,
         }
     }
@@ -126,7 +130,8 @@ impl ApiError {
             | Self::Gone { code, .. }
             | Self::TooManyRequests { code, .. } => code,
             Self::InvalidCode { .. } => "invalid_code",
-            Self::OAuth { error, .. } => error,
+            #[cfg(cold)]
+            Self::OAuth { error, .. } => error.as_str(),
             Self::TableMismatch { .. } => "table_mismatch",
             Self::MethodNotAllowed { .. } => "method_not_allowed",
             Self::PayloadTooLarge { .. } => "payload_too_large",
@@ -151,6 +156,7 @@ impl ApiError {
             | Self::TooManyRequests { message, .. }
             | Self::InvalidCode { message, .. }
             | Self::TableMismatch { message, .. } => message.clone(),
+            #[cfg(cold)]
             Self::OAuth { description, .. } => description.clone(),
             Self::MethodNotAllowed { allow } => format!("this path accepts only {allow}"),
             Self::PayloadTooLarge { limit } => {

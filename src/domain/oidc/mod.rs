@@ -44,21 +44,72 @@ pub const CODE_KEEP_SECS: i64 = 3_600;
 /// The longest `state` and `nonce` kept.
 pub const MAX_STATE: usize = 1_024;
 
+/// The `error` of an OAuth error response: the codes of RFC 6749 §4.1.2.1 and §5.2, RFC 6750
+/// §3.1, RFC 7009 §2.2.1 and OpenID Connect Core 3.1.2.6 that dynauth answers with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OAuthErrorCode {
+    InvalidRequest,
+    InvalidClient,
+    InvalidGrant,
+    InvalidScope,
+    InvalidToken,
+    UnsupportedGrantType,
+    UnsupportedResponseType,
+    UnsupportedTokenType,
+    AccessDenied,
+    LoginRequired,
+    RequestNotSupported,
+    RequestUriNotSupported,
+    RegistrationNotSupported,
+}
+
+impl OAuthErrorCode {
+    /// The code as the standards spell it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::InvalidRequest => "invalid_request",
+            Self::InvalidClient => "invalid_client",
+            Self::InvalidGrant => "invalid_grant",
+            Self::InvalidScope => "invalid_scope",
+            Self::InvalidToken => "invalid_token",
+            Self::UnsupportedGrantType => "unsupported_grant_type",
+            Self::UnsupportedResponseType => "unsupported_response_type",
+            Self::UnsupportedTokenType => "unsupported_token_type",
+            Self::AccessDenied => "access_denied",
+            Self::LoginRequired => "login_required",
+            Self::RequestNotSupported => "request_not_supported",
+            Self::RequestUriNotSupported => "request_uri_not_supported",
+            Self::RegistrationNotSupported => "registration_not_supported",
+        }
+    }
+}
+
+impl std::fmt::Display for OAuthErrorCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// An OAuth error as RFC 6749 §5.2 (and §4.1.2.1) names it: `error` and a description for the
 /// developer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OAuthError {
-    pub error: &'static str,
+    pub error: OAuthErrorCode,
     pub description: String,
 }
 
 impl OAuthError {
-    pub fn new(error: &'static str, description: impl Into<String>) -> Self {
+    pub fn new(error: OAuthErrorCode, description: impl Into<String>) -> Self {
         Self { error, description: description.into() }
     }
 
+    /// `invalid_request`.
+    pub fn request(description: impl Into<String>) -> Self {
+        Self::new(OAuthErrorCode::InvalidRequest, description)
+    }
+
     fn grant(description: &str) -> Self {
-        Self::new("invalid_grant", description)
+        Self::new(OAuthErrorCode::InvalidGrant, description)
     }
 }
 
@@ -108,19 +159,19 @@ pub fn authorization(
     for unsupported in ["request", "request_uri", "registration"] {
         if param(unsupported)?.is_some() {
             let error = match unsupported {
-                "request" => "request_not_supported",
-                "request_uri" => "request_uri_not_supported",
-                _ => "registration_not_supported",
+                "request" => OAuthErrorCode::RequestNotSupported,
+                "request_uri" => OAuthErrorCode::RequestUriNotSupported,
+                _ => OAuthErrorCode::RegistrationNotSupported,
             };
             return Err(OAuthError::new(error, format!("the {unsupported} parameter is not supported")));
         }
     }
     match param("response_type")?.as_deref() {
         Some("code") => {}
-        None => return Err(OAuthError::new("invalid_request", "response_type is required (code)")),
+        None => return Err(OAuthError::request("response_type is required (code)")),
         Some(_) => {
             return Err(OAuthError::new(
-                "unsupported_response_type",
+                OAuthErrorCode::UnsupportedResponseType,
                 "only the code flow is supported (response_type=code)",
             ));
         }
@@ -128,39 +179,42 @@ pub fn authorization(
     if let Some(mode) = param("response_mode")?
         && mode != "query"
     {
-        return Err(OAuthError::new("invalid_request", "only response_mode=query is supported"));
+        return Err(OAuthError::request("only response_mode=query is supported"));
     }
     let scope = param("scope")?.unwrap_or_default();
     let mut scopes: Vec<String> = Vec::new();
     for s in scope.split(' ').filter(|s| !s.is_empty()) {
         if !client.scopes.iter().any(|allowed| allowed == s) {
-            return Err(OAuthError::new("invalid_scope", format!("the scope {s} is not allowed for this client")));
+            return Err(OAuthError::new(
+                OAuthErrorCode::InvalidScope,
+                format!("the scope {s} is not allowed for this client"),
+            ));
         }
         if !scopes.iter().any(|x| x == s) {
             scopes.push(s.to_string());
         }
     }
     if !scopes.iter().any(|s| s == "openid") {
-        return Err(OAuthError::new("invalid_scope", "the scope must include openid"));
+        return Err(OAuthError::new(OAuthErrorCode::InvalidScope, "the scope must include openid"));
     }
     let code_challenge = match (param("code_challenge")?, param("code_challenge_method")?.as_deref()) {
-        (None, _) => return Err(OAuthError::new("invalid_request", "PKCE is required: code_challenge is missing")),
+        (None, _) => return Err(OAuthError::request("PKCE is required: code_challenge is missing")),
         (Some(_), None | Some("plain")) => {
-            return Err(OAuthError::new("invalid_request", "code_challenge_method must be S256 (plain is refused)"));
+            return Err(OAuthError::request("code_challenge_method must be S256 (plain is refused)"));
         }
         (Some(_), Some(m)) if m != "S256" => {
-            return Err(OAuthError::new("invalid_request", "code_challenge_method must be S256"));
+            return Err(OAuthError::request("code_challenge_method must be S256"));
         }
         (Some(c), Some(_)) => c,
     };
     if code_challenge.len() != 43
         || !code_challenge.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
     {
-        return Err(OAuthError::new("invalid_request", "code_challenge must be 43 base64url characters (S256)"));
+        return Err(OAuthError::request("code_challenge must be 43 base64url characters (S256)"));
     }
     let nonce = param("nonce")?;
     if nonce.as_ref().is_some_and(|n| n.len() > MAX_STATE) {
-        return Err(OAuthError::new("invalid_request", format!("nonce is longer than {MAX_STATE} characters")));
+        return Err(OAuthError::request(format!("nonce is longer than {MAX_STATE} characters")));
     }
     let prompt = match param("prompt")?.as_deref().map(str::trim) {
         None | Some("") => Prompt::Default,
@@ -168,18 +222,18 @@ pub fn authorization(
         Some("login") | Some("select_account") | Some("login select_account") => Prompt::Login,
         Some("consent") => Prompt::Default,
         Some(p) if p.split(' ').any(|v| v == "none") => {
-            return Err(OAuthError::new("invalid_request", "prompt=none cannot be combined with other values"));
+            return Err(OAuthError::request("prompt=none cannot be combined with other values"));
         }
         Some(p) if p.split(' ').all(|v| ["login", "consent", "select_account"].contains(&v)) => Prompt::Login,
         Some(_) => {
-            return Err(OAuthError::new("invalid_request", "prompt must be none, login, consent or select_account"));
+            return Err(OAuthError::request("prompt must be none, login, consent or select_account"));
         }
     };
     let max_age = match param("max_age")? {
         None => None,
         Some(raw) => match raw.parse::<i64>() {
             Ok(n) if n >= 0 => Some(n),
-            _ => return Err(OAuthError::new("invalid_request", "max_age must be a whole number of seconds")),
+            _ => return Err(OAuthError::request("max_age must be a whole number of seconds")),
         },
     };
     let login_hint = param("login_hint")?.filter(|h| h.len() <= 254 && !h.chars().any(char::is_control));
@@ -420,13 +474,14 @@ pub struct Authenticated {
 /// either. A confidential client needs one of its secrets; a public one must not present any.
 /// Every failure is `invalid_client` (RFC 6749 §5.2).
 pub fn authenticate(client: Option<Client>, secret: Option<&str>) -> Result<Authenticated, OAuthError> {
-    let unknown = || OAuthError::new("invalid_client", "client authentication failed");
+    let unknown = || OAuthError::new(OAuthErrorCode::InvalidClient, "client authentication failed");
     let client = client.ok_or_else(unknown)?;
     match (client.client_type, secret) {
         (ClientType::Public, None) => Ok(Authenticated { client }),
-        (ClientType::Public, Some(_)) => {
-            Err(OAuthError::new("invalid_client", "a public client has no secret: send only client_id and PKCE"))
-        }
+        (ClientType::Public, Some(_)) => Err(OAuthError::new(
+            OAuthErrorCode::InvalidClient,
+            "a public client has no secret: send only client_id and PKCE",
+        )),
         (ClientType::Confidential, Some(s)) if client.secret_matches(s) => Ok(Authenticated { client }),
         (ClientType::Confidential, _) => Err(unknown()),
     }
@@ -771,7 +826,7 @@ fn narrowed(grant: &Grant, scope: Option<&str>) -> Result<Vec<String>, RedeemErr
     let Some(scope) = scope else { return Ok(grant.scopes.clone()) };
     let asked: Vec<String> = scope.split(' ').filter(|s| !s.is_empty()).map(str::to_string).collect();
     if asked.iter().any(|s| !grant.has_scope(s)) {
-        return Err(OAuthError::new("invalid_scope", "a refresh may only narrow the granted scope").into());
+        return Err(OAuthError::new(OAuthErrorCode::InvalidScope, "a refresh may only narrow the granted scope").into());
     }
     Ok(asked)
 }
