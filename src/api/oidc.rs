@@ -315,7 +315,7 @@ async fn client_of(ctx: &Ctx<'_>, request: &Request, tenant: &Tenant, params: &P
             return Err(super::login::too_many(exceeded));
         }
     }
-    let refused = match oidc::authenticate(client, secret) {
+    let refused = match oidc::authenticate(client, secret.map(clients::ClientSecret::presented).as_ref()) {
         Ok(authenticated) => return Ok(authenticated.client),
         Err(e) => e,
     };
@@ -382,6 +382,7 @@ pub(crate) async fn token(ctx: &Ctx<'_>, request: &Request, tenant: Rc<Tenant>) 
             let token =
                 p("refresh_token")?.ok_or_else(|| oauth(400, OAuthError::request("refresh_token is missing")))?;
             let scope = p("scope")?;
+            let token = oidc::RefreshToken::presented(&token);
             grants.refresh(&tenant, &client, &token, scope.as_deref()).await.map_err(|e| settle(e.into()))?
         }
         Some(_) => {
@@ -408,7 +409,7 @@ pub(crate) async fn token(ctx: &Ctx<'_>, request: &Request, tenant: Rc<Tenant>) 
         token_type: "Bearer",
         expires_in: issued.expires_in,
         id_token: &issued.id_token,
-        refresh_token: granted.refresh_token.as_deref(),
+        refresh_token: granted.refresh_token.as_ref().map(oidc::RefreshToken::expose),
         scope: granted.grant.scope(),
     };
     let mut response = json_response(200, &view);
@@ -524,7 +525,15 @@ pub(crate) async fn revoke(ctx: &Ctx<'_>, request: &Request, tenant: Rc<Tenant>)
     let client = client_of(ctx, request, &tenant, &params).await?;
     let token = token_param(&params)?;
     let now = ctx.now_secs();
-    let grant = match oidc::current_refresh(&ctx.store, &tenant, &client.client_id, &token, now).await? {
+    let grant = match oidc::current_refresh(
+        &ctx.store,
+        &tenant,
+        &client.client_id,
+        &oidc::RefreshToken::presented(&token),
+        now,
+    )
+    .await?
+    {
         Some(grant) => Some(grant.grant_id),
         None => access_claims(ctx, &tenant, &issuer, &token)
             .await?
@@ -558,7 +567,10 @@ pub(crate) async fn introspect(ctx: &Ctx<'_>, request: &Request, tenant: Rc<Tena
     let access = access_claims(ctx, &tenant, &issuer, &token).await?;
     let refresh = match access {
         Some(_) => None,
-        None => oidc::current_refresh(&ctx.store, &tenant, &client.client_id, &token, now).await?,
+        None => {
+            oidc::current_refresh(&ctx.store, &tenant, &client.client_id, &oidc::RefreshToken::presented(&token), now)
+                .await?
+        }
     };
     let view = match (&access, &refresh) {
         (Some((claims, _)), _) => views::Introspection {

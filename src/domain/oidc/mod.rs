@@ -27,7 +27,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::domain::sessions::Session;
 use crate::domain::tenants::Tenant;
-use crate::domain::tenants::clients::{Client, ClientType};
+use crate::domain::tenants::clients::{Client, ClientSecret, ClientType};
 use crate::dynamo::expr::and;
 use crate::dynamo::{DynamoError, Expr, Item, TransactItem, Transaction, TxError, Write};
 use crate::platform::crypto::{b64url, constant_time_eq, hash_b64, hmac_parts};
@@ -441,6 +441,24 @@ impl Grant {
     }
 }
 
+crate::values::secret::secret! {
+    /// A refresh token: `{grant secret}.{rotating secret}` (each 32 bytes, base64url). Only the
+    /// hashes of its halves are stored. `Debug` never shows it.
+    pub struct RefreshToken;
+}
+
+impl RefreshToken {
+    /// A refresh token as a client presents it; any string is accepted, since a malformed token
+    /// is simply an unknown one.
+    pub fn presented(raw: &str) -> Self {
+        Self(raw.to_string())
+    }
+
+    fn of(grant_secret: &str, rotating: &str) -> Self {
+        Self(format!("{grant_secret}.{rotating}"))
+    }
+}
+
 /// What a redemption or refresh gives: the grant, the session it stands on, the nonce to put in
 /// the ID token (the code's, none on refresh), the new refresh token, if any, and the mark to
 /// write once the tokens are ready to be handed out ([`Grants::delivered`]).
@@ -449,7 +467,7 @@ pub struct Granted {
     pub grant: Grant,
     pub session: Session,
     pub nonce: Option<String>,
-    pub refresh_token: Option<String>,
+    pub refresh_token: Option<RefreshToken>,
     /// `None` for a retry's answer: it marks nothing, so that the same client's parallel
     /// retries all get the same tokens.
     pub mark: Option<Mark>,
@@ -473,7 +491,7 @@ pub struct Authenticated {
 /// Authenticates the client of a token request: `id` from HTTP Basic or the body, `secret` from
 /// either. A confidential client needs one of its secrets; a public one must not present any.
 /// Every failure is `invalid_client` (RFC 6749 §5.2).
-pub fn authenticate(client: Option<Client>, secret: Option<&str>) -> Result<Authenticated, OAuthError> {
+pub fn authenticate(client: Option<Client>, secret: Option<&ClientSecret>) -> Result<Authenticated, OAuthError> {
     let unknown = || OAuthError::new(OAuthErrorCode::InvalidClient, "client authentication failed");
     let client = client.ok_or_else(unknown)?;
     match (client.client_type, secret) {
@@ -482,7 +500,7 @@ pub fn authenticate(client: Option<Client>, secret: Option<&str>) -> Result<Auth
             OAuthErrorCode::InvalidClient,
             "a public client has no secret: send only client_id and PKCE",
         )),
-        (ClientType::Confidential, Some(s)) if client.secret_matches(s) => Ok(Authenticated { client }),
+        (ClientType::Confidential, Some(s)) if client.secret_matches(s.expose()) => Ok(Authenticated { client }),
         (ClientType::Confidential, _) => Err(unknown()),
     }
 }
@@ -634,7 +652,7 @@ impl Grants<'_> {
             || tenant.oidc.refresh_tokens == crate::domain::tenants::RefreshTokens::Always;
         let (refresh_token, refresh_hash) = if offline {
             let rotating = self.successor(&grant_id, "");
-            (Some(format!("{grant_secret}.{rotating}")), Some(hash_b64(rotating.as_bytes())))
+            (Some(RefreshToken::of(&grant_secret, &rotating)), Some(hash_b64(rotating.as_bytes())))
         } else {
             (None, None)
         };
@@ -701,7 +719,7 @@ impl Grants<'_> {
         let Some(session) = grant_live(self.store, tenant, &stored, self.now).await? else { return Ok(None) };
         let rotating = self.successor(&grant_id, "");
         let refresh_token = (stored.refresh_hash.as_deref() == Some(hash_b64(rotating.as_bytes()).as_str()))
-            .then(|| format!("{grant_secret}.{rotating}"));
+            .then(|| RefreshToken::of(&grant_secret, &rotating));
         Ok(Some(Granted { grant: stored, session, nonce: code.nonce.clone(), refresh_token, mark: None }))
     }
 
@@ -734,7 +752,7 @@ impl Grants<'_> {
         &self,
         tenant: &Tenant,
         client: &Client,
-        token: &str,
+        token: &RefreshToken,
         scope: Option<&str>,
     ) -> Result<Granted, RedeemError> {
         let (store, now) = (self.store, self.now);
@@ -744,6 +762,7 @@ impl Grants<'_> {
                 "the refresh token was already used: every token of its grant is revoked",
             ))
         };
+        let token = token.expose();
         let Some((grant_id, rotating)) = split_refresh(token) else { return Err(invalid()) };
         let Some(stored) = grant(store, tenant, &grant_id).await? else { return Err(invalid()) };
         if stored.client_id != client.client_id {
@@ -772,7 +791,7 @@ impl Grants<'_> {
             let scopes = narrowed(&stored, scope)?;
             let Some(session) = grant_live(store, tenant, &stored, now).await? else { return Err(invalid()) };
             let grant = Grant { scopes, ..stored };
-            let refresh_token = Some(format!("{secret}.{next}"));
+            let refresh_token = Some(RefreshToken::of(secret, &next));
             return Ok(Granted { grant, session, nonce: None, refresh_token, mark: None });
         }
         let scopes = narrowed(&stored, scope)?;
@@ -814,7 +833,7 @@ impl Grants<'_> {
             grant,
             session,
             nonce: None,
-            refresh_token: Some(format!("{secret}.{next}")),
+            refresh_token: Some(RefreshToken::of(secret, &next)),
             mark: Some(Mark::Refresh(next_hash)),
         })
     }
@@ -885,10 +904,10 @@ pub async fn current_refresh(
     store: &Store<'_>,
     tenant: &Tenant,
     client: &ClientId,
-    token: &str,
+    token: &RefreshToken,
     now: i64,
 ) -> Result<Option<Grant>, DynamoError> {
-    let Some((grant_id, rotating)) = split_refresh(token) else { return Ok(None) };
+    let Some((grant_id, rotating)) = split_refresh(token.expose()) else { return Ok(None) };
     let Some(stored) = grant(store, tenant, &grant_id).await? else { return Ok(None) };
     let current = stored.refresh_hash.as_deref().unwrap_or_default();
     if &stored.client_id != client || !constant_time_eq(hash_b64(rotating.as_bytes()).as_bytes(), current.as_bytes()) {
