@@ -14,8 +14,9 @@
 //! - [`cookies`]: the token a request presents, the session, snapshot and binding cookies.
 //! - [`views`]: what the answers look like.
 //! - [`session`]: session lookup (hot) and logout.
-//! - [`jwks`]: what the JWT routes share; [`token`]: session JWTs.
-//! - [`oidc`]: the OpenID Provider: authorize, token, userinfo, discovery and the JWKS.
+//! - [`token`]: session JWTs.
+//! - [`oauth`]: the OpenID Provider, one file per endpoint: authorize, token, userinfo, revoke,
+//!   introspect, logout, discovery and the JWKS.
 //! - [`login`]: login codes: start and verify; [`page`]: the hosted login page.
 //! - [`admin`]: the admin API (Bearer `ADMIN_TOKEN`).
 //! - [`proxy`]: forwarding requests on tenant hosts to the tenant's origin (and the gateway).
@@ -31,11 +32,9 @@ pub mod browser;
 pub mod cookies;
 pub mod error;
 #[cfg(cold)]
-pub mod jwks;
-#[cfg(cold)]
 pub mod login;
 #[cfg(cold)]
-pub mod oidc;
+pub mod oauth;
 #[cfg(cold)]
 pub mod page;
 pub mod proxy;
@@ -327,21 +326,21 @@ async fn with_tenant(ctx: &Ctx<'_>, request: &Request, route: Route) -> Routed {
         #[cfg(cold)]
         Route::LoginVerify => login::verify(ctx, request, tenant).await,
         #[cfg(cold)]
-        Route::Jwks => oidc::jwks(ctx, request, &tenant).await,
+        Route::Jwks => oauth::discovery::jwks(ctx, request, &tenant).await,
         #[cfg(cold)]
-        Route::Discovery => oidc::discovery(ctx, request, &tenant),
+        Route::Discovery => oauth::discovery::discovery(ctx, request, &tenant),
         #[cfg(cold)]
-        Route::Authorize => oidc::authorize(ctx, request, tenant).await,
+        Route::Authorize => oauth::authorize::authorize(ctx, request, tenant).await,
         #[cfg(cold)]
-        Route::OAuthToken => oidc::token(ctx, request, tenant).await,
+        Route::OAuthToken => oauth::token::token(ctx, request, tenant).await,
         #[cfg(cold)]
-        Route::UserInfo => oidc::userinfo(ctx, request, tenant).await,
+        Route::UserInfo => oauth::userinfo::userinfo(ctx, request, tenant).await,
         #[cfg(cold)]
-        Route::Revoke => oidc::revoke(ctx, request, tenant).await,
+        Route::Revoke => oauth::revoke::revoke(ctx, request, tenant).await,
         #[cfg(cold)]
-        Route::Introspect => oidc::introspect(ctx, request, tenant).await,
+        Route::Introspect => oauth::introspect::introspect(ctx, request, tenant).await,
         #[cfg(cold)]
-        Route::EndSession => oidc::end_session(ctx, request, tenant).await,
+        Route::EndSession => oauth::end_session::end_session(ctx, request, tenant).await,
         #[cfg(cold)]
         Route::LoginPage => page::login_page(&tenant, request, ctx.random).map(Outcome::Respond),
         _ => Err(ApiError::not_found(format!("no route for {} here", request.uri().path()))),

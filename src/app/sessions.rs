@@ -6,9 +6,10 @@ use crate::app::oauth::signing;
 use crate::app::{ApiError, Ctx};
 use crate::domain::oidc;
 use crate::domain::oidc::tokens;
-use crate::domain::sessions::{self, Revoked};
-use crate::domain::tenants::Tenant;
+use crate::domain::sessions::authjs::{self, AuthjsToken};
+use crate::domain::sessions::{self, Revoked, snapshot};
 use crate::domain::tenants::clients;
+use crate::domain::tenants::{AuthjsStore, Tenant};
 use crate::domain::users;
 use crate::values::ids::ClientId;
 use crate::values::ids::{SessionId, UserId};
@@ -96,5 +97,20 @@ async fn tell_clients(ctx: &Ctx<'_>, tenant: &Tenant, ended: &[SessionId]) -> Re
             }
         }
     }
+    Ok(())
+}
+
+/// Ends the Auth.js session `token` of `tenant` (its item deleted, as the adapter's
+/// `deleteSession`; `snapshot`, the browser's snapshot cookie, may vouch for its user). No
+/// back-channel logouts: dynauth is no OpenID Provider for such a tenant.
+pub async fn end_authjs(
+    ctx: &Ctx<'_>,
+    tenant: &Tenant,
+    store: &AuthjsStore,
+    token: &AuthjsToken,
+    snapshot: Option<&str>,
+) -> Result<(), ApiError> {
+    let user = snapshot.and_then(|raw| snapshot::vouched_user(ctx.token_secret(), tenant, raw, &token.id()));
+    authjs::end(ctx.store.db, store, token, user).await?;
     Ok(())
 }

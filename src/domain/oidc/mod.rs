@@ -36,6 +36,7 @@ use crate::table::keys as table_keys;
 use crate::table::store::Store;
 use crate::values::email::Email;
 use crate::values::ids::{ClientId, SessionId, TenantId, UserId};
+use crate::values::input::encode_component;
 
 /// How long an authorization code can be redeemed (RFC 6749 §4.1.2 recommends at most 10 min).
 pub const CODE_TTL_SECS: i64 = 60;
@@ -111,6 +112,54 @@ impl OAuthError {
     fn grant(description: &str) -> Self {
         Self::new(OAuthErrorCode::InvalidGrant, description)
     }
+}
+
+/// The parameters of an OAuth request (its query, or its form body): each at most once
+/// (RFC 6749 §3.1), one sent without a value as if omitted. `Debug` names the parameters only
+/// (their values carry codes, secrets and tokens).
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Params(Vec<(String, String)>);
+
+impl Params {
+    /// The decoded pairs of a query or form body, in order.
+    pub fn new(pairs: Vec<(String, String)>) -> Self {
+        Self(pairs)
+    }
+
+    /// The value of `name`, if it was sent with one; `invalid_request` when it was sent twice.
+    pub fn get(&self, name: &'static str) -> Result<Option<String>, OAuthError> {
+        let mut values = self.0.iter().filter(|(k, v)| k == name && !v.is_empty()).map(|(_, v)| v);
+        let first = values.next().cloned();
+        if values.next().is_some() {
+            return Err(OAuthError::request(format!("the {name} parameter is given more than once")));
+        }
+        Ok(first)
+    }
+
+    /// Every pair, as sent.
+    pub fn pairs(&self) -> &[(String, String)] {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Params {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("Params").field(&self.0.iter().map(|(k, _)| k.as_str()).collect::<Vec<_>>()).finish()
+    }
+}
+
+/// `uri` with `pairs` added to its query (each form-encoded): the redirects of the flows.
+pub fn with_query(uri: &str, pairs: &[(&str, &str)]) -> String {
+    let mut out = uri.to_string();
+    let mut sep = if uri.contains('?') { '&' } else { '?' };
+    for (k, v) in pairs {
+        out.push(sep);
+        out.push_str(&encode_component(k));
+        out.push('=');
+        out.push_str(&encode_component(v));
+        sep = '&';
+    }
+    out
 }
 
 /// What `prompt` asks for (OpenID Connect Core 3.1.2.1).
