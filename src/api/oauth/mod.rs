@@ -157,3 +157,55 @@ fn no_store(mut response: Response) -> Response {
     response.headers_mut().insert(http::header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn post(authorization: Option<&str>, body: &str) -> (Request, Params) {
+        let mut b = http::Request::builder()
+            .method("POST")
+            .uri("https://auth.acme.test/v1/oauth/token")
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header("cf-connecting-ip", "192.0.2.7");
+        if let Some(value) = authorization {
+            b = b.header("authorization", value);
+        }
+        let request = b.body(body.as_bytes().to_vec()).unwrap_or_default();
+        let params = params(&request).unwrap_or_default();
+        (request, params)
+    }
+
+    fn basic(id: &str, secret: &str) -> String {
+        use base64::Engine;
+        format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{id}:{secret}")))
+    }
+
+    fn refused(result: Result<Credentials, ApiError>) -> (u16, &'static str) {
+        let e = result.expect_err("refused");
+        (e.status(), e.code())
+    }
+
+    #[test]
+    fn credentials_come_as_basic_or_in_the_body_never_both() {
+        let (request, params) = post(Some(&basic("web", "s%3Acret")), "grant_type=refresh_token");
+        let c = credentials(&request, &params).expect("Basic");
+        assert_eq!((c.id.as_deref(), c.secret.as_ref().map(ClientSecret::expose)), (Some("web"), Some("s:cret")));
+        assert_eq!((c.basic, c.address.as_deref()), (true, Some("192.0.2.7")));
+        let (request, params) = post(None, "client_id=web&client_secret=s");
+        let c = credentials(&request, &params).expect("in the body");
+        assert_eq!(
+            (c.id.as_deref(), c.secret.as_ref().map(ClientSecret::expose), c.basic),
+            (Some("web"), Some("s"), false)
+        );
+        assert!(format!("{c:?}").contains("ClientSecret(** redacted **)"), "{c:?}");
+        let (request, params) = post(Some(&basic("web", "s")), "client_secret=s");
+        assert_eq!(refused(credentials(&request, &params)), (400, "invalid_request"));
+        let (request, params) = post(Some(&basic("web", "s")), "client_id=other");
+        assert_eq!(refused(credentials(&request, &params)), (400, "invalid_request"));
+        let (request, params) = post(Some("Basic !!!"), "");
+        assert_eq!(refused(credentials(&request, &params)), (401, "invalid_client"));
+        let (request, params) = post(None, "client_id=a&client_id=b");
+        assert_eq!(refused(credentials(&request, &params)), (400, "invalid_request"));
+    }
+}

@@ -1025,3 +1025,47 @@ pub async fn grant_live(
     }
     live_session(store, tenant, &grant.session_id, now).await
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn params(pairs: &[(&str, &str)]) -> Params {
+        Params::new(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect())
+    }
+
+    #[test]
+    fn a_parameter_counts_once_and_one_without_a_value_as_omitted() {
+        let p = params(&[("state", "s1"), ("scope", ""), ("nonce", "n"), ("nonce", "m"), ("prompt", "")]);
+        assert_eq!(p.get("state"), Ok(Some("s1".into())));
+        assert_eq!(p.get("scope"), Ok(None));
+        assert_eq!(p.get("missing"), Ok(None));
+        let twice = p.get("nonce").expect_err("sent twice");
+        assert_eq!((twice.error, twice.error.as_str()), (OAuthErrorCode::InvalidRequest, "invalid_request"));
+        assert_eq!(twice.description, "the nonce parameter is given more than once");
+        // A value sent empty beside one with a value is not a second one.
+        assert_eq!(params(&[("prompt", ""), ("prompt", "none")]).get("prompt"), Ok(Some("none".into())));
+    }
+
+    #[test]
+    fn debug_shows_no_secret() {
+        let p = params(&[("client_secret", "hunter2"), ("code", "c0de")]);
+        assert_eq!(format!("{p:?}"), r#"Params(["client_secret", "code"])"#);
+        let token = RefreshToken::presented("grant.rotating");
+        assert_eq!(format!("{:?}", Some(&token)), "Some(RefreshToken(** redacted **))");
+        assert_eq!(token.expose(), "grant.rotating");
+    }
+
+    #[test]
+    fn a_query_is_added_form_encoded_after_what_the_uri_has() {
+        assert_eq!(
+            with_query("https://app.test/cb", &[("code", "a b"), ("state", "x&y")]),
+            "https://app.test/cb?code=a%20b&state=x%26y"
+        );
+        assert_eq!(
+            with_query("https://app.test/cb?tab=1", &[("iss", "https://auth.test")]),
+            "https://app.test/cb?tab=1&iss=https%3A%2F%2Fauth.test"
+        );
+        assert_eq!(with_query("/v1/oauth/authorize", &[]), "/v1/oauth/authorize");
+    }
+}
