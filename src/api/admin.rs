@@ -608,8 +608,10 @@ async fn client(ctx: &Ctx<'_>, request: &Request, id: &TenantId, raw: &str) -> R
                 clients::put(&ctx.store, ctx.random, &tenant, &client_id, spec, ctx.now_secs())
                     .await
                     .map_err(tenant_error)?;
-            let view =
-                views::ClientSaved { client: views::ClientView::from(&client), client_secret: secret.as_deref() };
+            let view = views::ClientSaved {
+                client: views::ClientView::from(&client),
+                client_secret: secret.as_ref().map(clients::ClientSecret::expose),
+            };
             Ok(json_response(if created { 201 } else { 200 }, &view))
         }
         "GET" => {
@@ -646,7 +648,7 @@ async fn change_client_secret(
         .map_err(tenant_error)?;
     let view = views::ClientSecretChanged {
         client_id: &client.client_id,
-        client_secret: secret.as_deref(),
+        client_secret: secret.as_ref().map(clients::ClientSecret::expose),
         valid: client.secret_hashes.len(),
     };
     Ok(json_response(200, &view))

@@ -75,6 +75,34 @@ pub fn authjs_presented(
     Some((presented, token))
 }
 
+#[cfg(cold)]
+/// Clears the session cookie and, when the browser has one, its snapshot (which goes with its
+/// session, at once).
+pub fn clear_session(request: &Request, mode: CookieMode, response: &mut Response) {
+    set_cookie(response, &mode.clear());
+    if cookie_value(request.headers(), mode.cache_name()).is_some() {
+        set_cookie(response, &mode.set_cache("", 0));
+    }
+}
+
+#[cfg(cold)]
+/// Clears the Auth.js cookies of `store` the request carried, and the snapshot.
+pub fn clear_authjs(
+    request: &Request,
+    store: &crate::domain::tenants::AuthjsStore,
+    mode: CookieMode,
+    response: &mut Response,
+) {
+    for name in &store.cookies {
+        if cookie_value(request.headers(), name).is_some() {
+            set_cookie(response, &clear_named(name));
+        }
+    }
+    if cookie_value(request.headers(), mode.cache_name()).is_some() {
+        set_cookie(response, &mode.set_cache("", 0));
+    }
+}
+
 /// `Set-Cookie` that clears cookie `name` (an Auth.js one: `Path=/`, and `Secure` for the
 /// `__Secure-` and `__Host-` names, which browsers require).
 pub fn clear_named(name: &str) -> String {

@@ -13,6 +13,7 @@ use crate::table::schema::TableReport;
 use crate::values::codes::ErrorCode;
 
 /// `{"error", "error_description"}` of an OAuth endpoint.
+#[cfg(cold)]
 #[derive(Serialize)]
 struct OAuthBody<'a> {
     error: &'static str,
@@ -42,8 +43,10 @@ impl ApiError {
     /// headers (`Retry-After` on 429 and 503, `Allow` on 405, `WWW-Authenticate` on 401).
     pub fn into_response(self) -> Response {
         let status = self.status();
+        #[cfg(cold)]
         if let Self::OAuth { error, description, challenge, .. } = &self {
-            let mut response = super::json_response(status, &OAuthBody { error, error_description: description });
+            let body = OAuthBody { error: error.as_str(), error_description: description };
+            let mut response = super::json_response(status, &body);
             response.headers_mut().insert(http::header::PRAGMA, http::HeaderValue::from_static("no-cache"));
             if let Some(v) = challenge.as_deref().and_then(|c| http::HeaderValue::from_str(c).ok()) {
                 response.headers_mut().insert(http::header::WWW_AUTHENTICATE, v);
@@ -157,7 +160,7 @@ mod tests {
     fn oauth_errors_have_their_standard_shape() {
         let r = ApiError::OAuth {
             status: 401,
-            error: "invalid_client",
+            error: crate::domain::oidc::OAuthErrorCode::InvalidClient,
             description: "client authentication failed".into(),
             challenge: Some("Basic realm=\"dynauth\"".into()),
         }

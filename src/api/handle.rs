@@ -11,7 +11,7 @@ use super::http::empty_response;
 use super::http::{HSTS, Routed, json_response, only, request_host};
 use super::{ApiError, Outcome, Request, Response, Route, body, browser, proxy, session, views};
 #[cfg(cold)]
-use super::{admin, login, oidc, page, token};
+use super::{admin, login, oauth, page, token};
 use crate::app::hosts;
 use crate::app::{Audit, ConfigError, Ctx, Deferred, DevLogin};
 use crate::domain::tenants::Tenant;
@@ -244,21 +244,21 @@ async fn with_tenant(ctx: &Ctx<'_>, request: &Request, route: Route) -> Routed {
         #[cfg(cold)]
         Route::LoginVerify => login::verify(ctx, request, tenant).await,
         #[cfg(cold)]
-        Route::Jwks => oidc::jwks(ctx, request, &tenant).await,
+        Route::Jwks => oauth::discovery::jwks(ctx, request, &tenant).await,
         #[cfg(cold)]
-        Route::Discovery => oidc::discovery(ctx, request, &tenant),
+        Route::Discovery => oauth::discovery::discovery(ctx, request, &tenant),
         #[cfg(cold)]
-        Route::Authorize => oidc::authorize(ctx, request, tenant).await,
+        Route::Authorize => oauth::authorize::authorize(ctx, request, tenant).await,
         #[cfg(cold)]
-        Route::OAuthToken => oidc::token(ctx, request, tenant).await,
+        Route::OAuthToken => oauth::token::token(ctx, request, tenant).await,
         #[cfg(cold)]
-        Route::UserInfo => oidc::userinfo(ctx, request, tenant).await,
+        Route::UserInfo => oauth::userinfo::userinfo(ctx, request, tenant).await,
         #[cfg(cold)]
-        Route::Revoke => oidc::revoke(ctx, request, tenant).await,
+        Route::Revoke => oauth::revoke::revoke(ctx, request, tenant).await,
         #[cfg(cold)]
-        Route::Introspect => oidc::introspect(ctx, request, tenant).await,
+        Route::Introspect => oauth::introspect::introspect(ctx, request, tenant).await,
         #[cfg(cold)]
-        Route::EndSession => oidc::end_session(ctx, request, tenant).await,
+        Route::EndSession => oauth::end_session::end_session(ctx, request, tenant).await,
         #[cfg(cold)]
         Route::LoginPage => page::login_page(&tenant, request, ctx.random).map(Outcome::Respond),
         _ => Err(ApiError::not_found(format!("no route for {} here", request.uri().path()))),

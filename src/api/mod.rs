@@ -14,8 +14,9 @@
 //! - [`cookies`]: the token a request presents, the session, snapshot and binding cookies.
 //! - [`views`]: what the answers look like.
 //! - [`session`]: session lookup (hot) and logout.
-//! - [`jwks`]: what the JWT routes share; [`token`]: session JWTs.
-//! - [`oidc`]: the OpenID Provider: authorize, token, userinfo, discovery and the JWKS.
+//! - [`token`]: session JWTs.
+//! - [`oauth`]: the OpenID Provider, one file per endpoint: authorize, token, userinfo, revoke,
+//!   introspect, logout, discovery and the JWKS.
 //! - [`login`]: login codes: start and verify; [`page`]: the hosted login page.
 //! - [`admin`]: the admin API (Bearer `ADMIN_TOKEN`).
 //! - [`proxy`]: forwarding requests on tenant hosts to the tenant's origin (and the gateway).
@@ -33,11 +34,9 @@ pub mod error;
 pub mod handle;
 pub mod http;
 #[cfg(cold)]
-pub mod jwks;
-#[cfg(cold)]
 pub mod login;
 #[cfg(cold)]
-pub mod oidc;
+pub mod oauth;
 #[cfg(cold)]
 pub mod page;
 pub mod proxy;

@@ -110,18 +110,8 @@ pub(crate) async fn logout(ctx: &Ctx<'_>, request: &Request, tenant: Rc<Tenant>)
         sessions::end(ctx, &tenant, Ending::Session(&token.id())).await?;
     }
     let mut response = super::empty_response(204);
-    clear_cookies(request, mode, &mut response);
+    cookies::clear_session(request, mode, &mut response);
     Ok(Outcome::Respond(response))
-}
-
-#[cfg(cold)]
-/// Clears the session cookie and, when the browser has one, its snapshot (which goes with its
-/// session, at once).
-pub(crate) fn clear_cookies(request: &Request, mode: CookieMode, response: &mut super::Response) {
-    cookies::set_cookie(response, &mode.clear());
-    if cookies::cookie_value(request.headers(), mode.cache_name()).is_some() {
-        cookies::set_cookie(response, &mode.set_cache("", 0));
-    }
 }
 
 #[cfg(cold)]
@@ -149,8 +139,8 @@ async fn authjs_logout(
 #[cfg(cold)]
 /// Ends the Auth.js session `request` presents, if any (its item deleted, as the adapter's
 /// `deleteSession`), and clears on `response` the Auth.js cookies the request carried and the
-/// snapshot. No back-channel logouts: dynauth is no OpenID Provider for such a tenant.
-pub(crate) async fn end_authjs_session(
+/// snapshot.
+async fn end_authjs_session(
     ctx: &Ctx<'_>,
     request: &Request,
     tenant: &Tenant,
@@ -162,13 +152,6 @@ pub(crate) async fn end_authjs_session(
         let snapshot = cookies::cookie_value(request.headers(), mode.cache_name());
         sessions::end_authjs(ctx, tenant, store, &token, snapshot.as_deref()).await?;
     }
-    for name in &store.cookies {
-        if cookies::cookie_value(request.headers(), name).is_some() {
-            cookies::set_cookie(response, &cookies::clear_named(name));
-        }
-    }
-    if cookies::cookie_value(request.headers(), mode.cache_name()).is_some() {
-        cookies::set_cookie(response, &mode.set_cache("", 0));
-    }
+    cookies::clear_authjs(request, store, mode, response);
     Ok(())
 }

@@ -5,7 +5,7 @@ use std::rc::Rc;
 
 use super::browser;
 use super::cookies::{self, CookieMode};
-use super::jwks::issuer;
+use super::oauth::issuer;
 use super::session::{invalid_session, looked_up};
 use super::{ApiError, Ctx, Outcome, Request, json_response, only, views};
 use crate::app::oauth::signing::master_key;

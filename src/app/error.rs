@@ -2,6 +2,8 @@
 //! detail for the log. The rim renders them (`crate::api::error`).
 
 use crate::app::settings::ConfigError;
+#[cfg(cold)]
+use crate::domain::oidc::OAuthErrorCode;
 use crate::dynamo::DynamoError;
 use crate::table::schema::TableReport;
 pub use crate::values::codes::ErrorCode;
@@ -80,9 +82,10 @@ pub enum ApiError {
     /// An OAuth endpoint's error, in its standard's shape (RFC 6749 §5.2, RFC 6750 §3):
     /// `{"error", "error_description"}`, with a `WWW-Authenticate` challenge when there is one
     /// (`Basic` for a client that authenticated that way, `Bearer error="invalid_token"`).
+    #[cfg(cold)]
     OAuth {
         status: u16,
-        error: &'static str,
+        error: OAuthErrorCode,
         description: String,
         challenge: Option<String>,
     },
@@ -113,6 +116,7 @@ impl ApiError {
             Self::BadGateway { .. } | Self::DeliveryFailed { .. } => 502,
             Self::Unavailable { .. } | Self::TableMismatch { .. } => 503,
             Self::InvalidCode { .. } => 401,
+            #[cfg(cold)]
             Self::OAuth { status, .. } => *status,
         }
     }
@@ -120,7 +124,8 @@ impl ApiError {
     /// The code as clients see it (an OAuth endpoint's error is its standard's).
     pub fn code(&self) -> &'static str {
         match self {
-            Self::OAuth { error, .. } => error,
+            #[cfg(cold)]
+            Self::OAuth { error, .. } => error.as_str(),
             other => other.error_code().map_or("internal_error", ErrorCode::as_str),
         }
     }
@@ -136,6 +141,7 @@ impl ApiError {
             | Self::Gone { code, .. }
             | Self::TooManyRequests { code, .. } => *code,
             Self::InvalidCode { .. } => ErrorCode::InvalidCode,
+            #[cfg(cold)]
             Self::OAuth { .. } => return None,
             Self::TableMismatch { .. } => ErrorCode::TableMismatch,
             Self::MethodNotAllowed { .. } => ErrorCode::MethodNotAllowed,
@@ -161,6 +167,7 @@ impl ApiError {
             | Self::TooManyRequests { message, .. }
             | Self::InvalidCode { message, .. }
             | Self::TableMismatch { message, .. } => message.clone(),
+            #[cfg(cold)]
             Self::OAuth { description, .. } => description.clone(),
             Self::MethodNotAllowed { allow } => format!("this path accepts only {allow}"),
             Self::PayloadTooLarge { limit } => {

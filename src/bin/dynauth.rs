@@ -918,7 +918,10 @@ isolate).";
                 let (saved, secret, created) = block_on(clients::put(&store, &os(), &tenant, &id, spec, now()))
                     .map_err(|e| tenant_error(&format!("putting client {id}"), e))?;
                 note(&format!("{} client {id} of {}", if created { "registered" } else { "replaced" }, tenant.id));
-                print_json(&json!(ClientSaved { client: ClientView::from(&saved), client_secret: secret.as_deref() }));
+                print_json(&json!(ClientSaved {
+                    client: ClientView::from(&saved),
+                    client_secret: secret.as_ref().map(clients::ClientSecret::expose)
+                }));
             }
             ClientAction::Get { tenant, client_id: raw } => {
                 let id = client_id(raw)?;

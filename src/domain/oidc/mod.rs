@@ -27,7 +27,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::domain::sessions::Session;
 use crate::domain::tenants::Tenant;
-use crate::domain::tenants::clients::{Client, ClientType};
+use crate::domain::tenants::clients::{Client, ClientSecret, ClientType};
 use crate::dynamo::expr::and;
 use crate::dynamo::{DynamoError, Expr, Item, TransactItem, Transaction, TxError, Write};
 use crate::platform::crypto::{b64url, constant_time_eq, hash_b64, hmac_parts};
@@ -36,6 +36,7 @@ use crate::table::keys as table_keys;
 use crate::table::store::Store;
 use crate::values::email::Email;
 use crate::values::ids::{ClientId, SessionId, TenantId, UserId};
+use crate::values::input::encode_component;
 
 /// How long an authorization code can be redeemed (RFC 6749 §4.1.2 recommends at most 10 min).
 pub const CODE_TTL_SECS: i64 = 60;
@@ -44,22 +45,121 @@ pub const CODE_KEEP_SECS: i64 = 3_600;
 /// The longest `state` and `nonce` kept.
 pub const MAX_STATE: usize = 1_024;
 
+/// The `error` of an OAuth error response: the codes of RFC 6749 §4.1.2.1 and §5.2, RFC 6750
+/// §3.1, RFC 7009 §2.2.1 and OpenID Connect Core 3.1.2.6 that dynauth answers with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OAuthErrorCode {
+    InvalidRequest,
+    InvalidClient,
+    InvalidGrant,
+    InvalidScope,
+    InvalidToken,
+    UnsupportedGrantType,
+    UnsupportedResponseType,
+    UnsupportedTokenType,
+    AccessDenied,
+    LoginRequired,
+    RequestNotSupported,
+    RequestUriNotSupported,
+    RegistrationNotSupported,
+}
+
+impl OAuthErrorCode {
+    /// The code as the standards spell it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::InvalidRequest => "invalid_request",
+            Self::InvalidClient => "invalid_client",
+            Self::InvalidGrant => "invalid_grant",
+            Self::InvalidScope => "invalid_scope",
+            Self::InvalidToken => "invalid_token",
+            Self::UnsupportedGrantType => "unsupported_grant_type",
+            Self::UnsupportedResponseType => "unsupported_response_type",
+            Self::UnsupportedTokenType => "unsupported_token_type",
+            Self::AccessDenied => "access_denied",
+            Self::LoginRequired => "login_required",
+            Self::RequestNotSupported => "request_not_supported",
+            Self::RequestUriNotSupported => "request_uri_not_supported",
+            Self::RegistrationNotSupported => "registration_not_supported",
+        }
+    }
+}
+
+impl std::fmt::Display for OAuthErrorCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// An OAuth error as RFC 6749 §5.2 (and §4.1.2.1) names it: `error` and a description for the
 /// developer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OAuthError {
-    pub error: &'static str,
+    pub error: OAuthErrorCode,
     pub description: String,
 }
 
 impl OAuthError {
-    pub fn new(error: &'static str, description: impl Into<String>) -> Self {
+    pub fn new(error: OAuthErrorCode, description: impl Into<String>) -> Self {
         Self { error, description: description.into() }
     }
 
-    fn grant(description: &str) -> Self {
-        Self::new("invalid_grant", description)
+    /// `invalid_request`.
+    pub fn request(description: impl Into<String>) -> Self {
+        Self::new(OAuthErrorCode::InvalidRequest, description)
     }
+
+    fn grant(description: &str) -> Self {
+        Self::new(OAuthErrorCode::InvalidGrant, description)
+    }
+}
+
+/// The parameters of an OAuth request (its query, or its form body): each at most once
+/// (RFC 6749 §3.1), one sent without a value as if omitted. `Debug` names the parameters only
+/// (their values carry codes, secrets and tokens).
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Params(Vec<(String, String)>);
+
+impl Params {
+    /// The decoded pairs of a query or form body, in order.
+    pub fn new(pairs: Vec<(String, String)>) -> Self {
+        Self(pairs)
+    }
+
+    /// The value of `name`, if it was sent with one; `invalid_request` when it was sent twice.
+    pub fn get(&self, name: &'static str) -> Result<Option<String>, OAuthError> {
+        let mut values = self.0.iter().filter(|(k, v)| k == name && !v.is_empty()).map(|(_, v)| v);
+        let first = values.next().cloned();
+        if values.next().is_some() {
+            return Err(OAuthError::request(format!("the {name} parameter is given more than once")));
+        }
+        Ok(first)
+    }
+
+    /// Every pair, as sent.
+    pub fn pairs(&self) -> &[(String, String)] {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Params {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("Params").field(&self.0.iter().map(|(k, _)| k.as_str()).collect::<Vec<_>>()).finish()
+    }
+}
+
+/// `uri` with `pairs` added to its query (each form-encoded): the redirects of the flows.
+pub fn with_query(uri: &str, pairs: &[(&str, &str)]) -> String {
+    let mut out = uri.to_string();
+    let mut sep = if uri.contains('?') { '&' } else { '?' };
+    for (k, v) in pairs {
+        out.push(sep);
+        out.push_str(&encode_component(k));
+        out.push('=');
+        out.push_str(&encode_component(v));
+        sep = '&';
+    }
+    out
 }
 
 /// What `prompt` asks for (OpenID Connect Core 3.1.2.1).
@@ -108,19 +208,19 @@ pub fn authorization(
     for unsupported in ["request", "request_uri", "registration"] {
         if param(unsupported)?.is_some() {
             let error = match unsupported {
-                "request" => "request_not_supported",
-                "request_uri" => "request_uri_not_supported",
-                _ => "registration_not_supported",
+                "request" => OAuthErrorCode::RequestNotSupported,
+                "request_uri" => OAuthErrorCode::RequestUriNotSupported,
+                _ => OAuthErrorCode::RegistrationNotSupported,
             };
             return Err(OAuthError::new(error, format!("the {unsupported} parameter is not supported")));
         }
     }
     match param("response_type")?.as_deref() {
         Some("code") => {}
-        None => return Err(OAuthError::new("invalid_request", "response_type is required (code)")),
+        None => return Err(OAuthError::request("response_type is required (code)")),
         Some(_) => {
             return Err(OAuthError::new(
-                "unsupported_response_type",
+                OAuthErrorCode::UnsupportedResponseType,
                 "only the code flow is supported (response_type=code)",
             ));
         }
@@ -128,39 +228,42 @@ pub fn authorization(
     if let Some(mode) = param("response_mode")?
         && mode != "query"
     {
-        return Err(OAuthError::new("invalid_request", "only response_mode=query is supported"));
+        return Err(OAuthError::request("only response_mode=query is supported"));
     }
     let scope = param("scope")?.unwrap_or_default();
     let mut scopes: Vec<String> = Vec::new();
     for s in scope.split(' ').filter(|s| !s.is_empty()) {
         if !client.scopes.iter().any(|allowed| allowed == s) {
-            return Err(OAuthError::new("invalid_scope", format!("the scope {s} is not allowed for this client")));
+            return Err(OAuthError::new(
+                OAuthErrorCode::InvalidScope,
+                format!("the scope {s} is not allowed for this client"),
+            ));
         }
         if !scopes.iter().any(|x| x == s) {
             scopes.push(s.to_string());
         }
     }
     if !scopes.iter().any(|s| s == "openid") {
-        return Err(OAuthError::new("invalid_scope", "the scope must include openid"));
+        return Err(OAuthError::new(OAuthErrorCode::InvalidScope, "the scope must include openid"));
     }
     let code_challenge = match (param("code_challenge")?, param("code_challenge_method")?.as_deref()) {
-        (None, _) => return Err(OAuthError::new("invalid_request", "PKCE is required: code_challenge is missing")),
+        (None, _) => return Err(OAuthError::request("PKCE is required: code_challenge is missing")),
         (Some(_), None | Some("plain")) => {
-            return Err(OAuthError::new("invalid_request", "code_challenge_method must be S256 (plain is refused)"));
+            return Err(OAuthError::request("code_challenge_method must be S256 (plain is refused)"));
         }
         (Some(_), Some(m)) if m != "S256" => {
-            return Err(OAuthError::new("invalid_request", "code_challenge_method must be S256"));
+            return Err(OAuthError::request("code_challenge_method must be S256"));
         }
         (Some(c), Some(_)) => c,
     };
     if code_challenge.len() != 43
         || !code_challenge.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
     {
-        return Err(OAuthError::new("invalid_request", "code_challenge must be 43 base64url characters (S256)"));
+        return Err(OAuthError::request("code_challenge must be 43 base64url characters (S256)"));
     }
     let nonce = param("nonce")?;
     if nonce.as_ref().is_some_and(|n| n.len() > MAX_STATE) {
-        return Err(OAuthError::new("invalid_request", format!("nonce is longer than {MAX_STATE} characters")));
+        return Err(OAuthError::request(format!("nonce is longer than {MAX_STATE} characters")));
     }
     let prompt = match param("prompt")?.as_deref().map(str::trim) {
         None | Some("") => Prompt::Default,
@@ -168,18 +271,18 @@ pub fn authorization(
         Some("login") | Some("select_account") | Some("login select_account") => Prompt::Login,
         Some("consent") => Prompt::Default,
         Some(p) if p.split(' ').any(|v| v == "none") => {
-            return Err(OAuthError::new("invalid_request", "prompt=none cannot be combined with other values"));
+            return Err(OAuthError::request("prompt=none cannot be combined with other values"));
         }
         Some(p) if p.split(' ').all(|v| ["login", "consent", "select_account"].contains(&v)) => Prompt::Login,
         Some(_) => {
-            return Err(OAuthError::new("invalid_request", "prompt must be none, login, consent or select_account"));
+            return Err(OAuthError::request("prompt must be none, login, consent or select_account"));
         }
     };
     let max_age = match param("max_age")? {
         None => None,
         Some(raw) => match raw.parse::<i64>() {
             Ok(n) if n >= 0 => Some(n),
-            _ => return Err(OAuthError::new("invalid_request", "max_age must be a whole number of seconds")),
+            _ => return Err(OAuthError::request("max_age must be a whole number of seconds")),
         },
     };
     let login_hint = param("login_hint")?.filter(|h| h.len() <= 254 && !h.chars().any(char::is_control));
@@ -387,6 +490,24 @@ impl Grant {
     }
 }
 
+crate::values::secret::secret! {
+    /// A refresh token: `{grant secret}.{rotating secret}` (each 32 bytes, base64url). Only the
+    /// hashes of its halves are stored. `Debug` never shows it.
+    pub struct RefreshToken;
+}
+
+impl RefreshToken {
+    /// A refresh token as a client presents it; any string is accepted, since a malformed token
+    /// is simply an unknown one.
+    pub fn presented(raw: &str) -> Self {
+        Self(raw.to_string())
+    }
+
+    fn of(grant_secret: &str, rotating: &str) -> Self {
+        Self(format!("{grant_secret}.{rotating}"))
+    }
+}
+
 /// What a redemption or refresh gives: the grant, the session it stands on, the nonce to put in
 /// the ID token (the code's, none on refresh), the new refresh token, if any, and the mark to
 /// write once the tokens are ready to be handed out ([`Grants::delivered`]).
@@ -395,7 +516,7 @@ pub struct Granted {
     pub grant: Grant,
     pub session: Session,
     pub nonce: Option<String>,
-    pub refresh_token: Option<String>,
+    pub refresh_token: Option<RefreshToken>,
     /// `None` for a retry's answer: it marks nothing, so that the same client's parallel
     /// retries all get the same tokens.
     pub mark: Option<Mark>,
@@ -419,15 +540,16 @@ pub struct Authenticated {
 /// Authenticates the client of a token request: `id` from HTTP Basic or the body, `secret` from
 /// either. A confidential client needs one of its secrets; a public one must not present any.
 /// Every failure is `invalid_client` (RFC 6749 §5.2).
-pub fn authenticate(client: Option<Client>, secret: Option<&str>) -> Result<Authenticated, OAuthError> {
-    let unknown = || OAuthError::new("invalid_client", "client authentication failed");
+pub fn authenticate(client: Option<Client>, secret: Option<&ClientSecret>) -> Result<Authenticated, OAuthError> {
+    let unknown = || OAuthError::new(OAuthErrorCode::InvalidClient, "client authentication failed");
     let client = client.ok_or_else(unknown)?;
     match (client.client_type, secret) {
         (ClientType::Public, None) => Ok(Authenticated { client }),
-        (ClientType::Public, Some(_)) => {
-            Err(OAuthError::new("invalid_client", "a public client has no secret: send only client_id and PKCE"))
-        }
-        (ClientType::Confidential, Some(s)) if client.secret_matches(s) => Ok(Authenticated { client }),
+        (ClientType::Public, Some(_)) => Err(OAuthError::new(
+            OAuthErrorCode::InvalidClient,
+            "a public client has no secret: send only client_id and PKCE",
+        )),
+        (ClientType::Confidential, Some(s)) if client.secret_matches(s.expose()) => Ok(Authenticated { client }),
         (ClientType::Confidential, _) => Err(unknown()),
     }
 }
@@ -579,7 +701,7 @@ impl Grants<'_> {
             || tenant.oidc.refresh_tokens == crate::domain::tenants::RefreshTokens::Always;
         let (refresh_token, refresh_hash) = if offline {
             let rotating = self.successor(&grant_id, "");
-            (Some(format!("{grant_secret}.{rotating}")), Some(hash_b64(rotating.as_bytes())))
+            (Some(RefreshToken::of(&grant_secret, &rotating)), Some(hash_b64(rotating.as_bytes())))
         } else {
             (None, None)
         };
@@ -646,7 +768,7 @@ impl Grants<'_> {
         let Some(session) = grant_live(self.store, tenant, &stored, self.now).await? else { return Ok(None) };
         let rotating = self.successor(&grant_id, "");
         let refresh_token = (stored.refresh_hash.as_deref() == Some(hash_b64(rotating.as_bytes()).as_str()))
-            .then(|| format!("{grant_secret}.{rotating}"));
+            .then(|| RefreshToken::of(&grant_secret, &rotating));
         Ok(Some(Granted { grant: stored, session, nonce: code.nonce.clone(), refresh_token, mark: None }))
     }
 
@@ -679,7 +801,7 @@ impl Grants<'_> {
         &self,
         tenant: &Tenant,
         client: &Client,
-        token: &str,
+        token: &RefreshToken,
         scope: Option<&str>,
     ) -> Result<Granted, RedeemError> {
         let (store, now) = (self.store, self.now);
@@ -689,6 +811,7 @@ impl Grants<'_> {
                 "the refresh token was already used: every token of its grant is revoked",
             ))
         };
+        let token = token.expose();
         let Some((grant_id, rotating)) = split_refresh(token) else { return Err(invalid()) };
         let Some(stored) = grant(store, tenant, &grant_id).await? else { return Err(invalid()) };
         if stored.client_id != client.client_id {
@@ -717,7 +840,7 @@ impl Grants<'_> {
             let scopes = narrowed(&stored, scope)?;
             let Some(session) = grant_live(store, tenant, &stored, now).await? else { return Err(invalid()) };
             let grant = Grant { scopes, ..stored };
-            let refresh_token = Some(format!("{secret}.{next}"));
+            let refresh_token = Some(RefreshToken::of(secret, &next));
             return Ok(Granted { grant, session, nonce: None, refresh_token, mark: None });
         }
         let scopes = narrowed(&stored, scope)?;
@@ -759,7 +882,7 @@ impl Grants<'_> {
             grant,
             session,
             nonce: None,
-            refresh_token: Some(format!("{secret}.{next}")),
+            refresh_token: Some(RefreshToken::of(secret, &next)),
             mark: Some(Mark::Refresh(next_hash)),
         })
     }
@@ -771,7 +894,7 @@ fn narrowed(grant: &Grant, scope: Option<&str>) -> Result<Vec<String>, RedeemErr
     let Some(scope) = scope else { return Ok(grant.scopes.clone()) };
     let asked: Vec<String> = scope.split(' ').filter(|s| !s.is_empty()).map(str::to_string).collect();
     if asked.iter().any(|s| !grant.has_scope(s)) {
-        return Err(OAuthError::new("invalid_scope", "a refresh may only narrow the granted scope").into());
+        return Err(OAuthError::new(OAuthErrorCode::InvalidScope, "a refresh may only narrow the granted scope").into());
     }
     Ok(asked)
 }
@@ -830,10 +953,10 @@ pub async fn current_refresh(
     store: &Store<'_>,
     tenant: &Tenant,
     client: &ClientId,
-    token: &str,
+    token: &RefreshToken,
     now: i64,
 ) -> Result<Option<Grant>, DynamoError> {
-    let Some((grant_id, rotating)) = split_refresh(token) else { return Ok(None) };
+    let Some((grant_id, rotating)) = split_refresh(token.expose()) else { return Ok(None) };
     let Some(stored) = grant(store, tenant, &grant_id).await? else { return Ok(None) };
     let current = stored.refresh_hash.as_deref().unwrap_or_default();
     if &stored.client_id != client || !constant_time_eq(hash_b64(rotating.as_bytes()).as_bytes(), current.as_bytes()) {
@@ -901,4 +1024,48 @@ pub async fn grant_live(
         return Ok(None);
     }
     live_session(store, tenant, &grant.session_id, now).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn params(pairs: &[(&str, &str)]) -> Params {
+        Params::new(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect())
+    }
+
+    #[test]
+    fn a_parameter_counts_once_and_one_without_a_value_as_omitted() {
+        let p = params(&[("state", "s1"), ("scope", ""), ("nonce", "n"), ("nonce", "m"), ("prompt", "")]);
+        assert_eq!(p.get("state"), Ok(Some("s1".into())));
+        assert_eq!(p.get("scope"), Ok(None));
+        assert_eq!(p.get("missing"), Ok(None));
+        let twice = p.get("nonce").expect_err("sent twice");
+        assert_eq!((twice.error, twice.error.as_str()), (OAuthErrorCode::InvalidRequest, "invalid_request"));
+        assert_eq!(twice.description, "the nonce parameter is given more than once");
+        // A value sent empty beside one with a value is not a second one.
+        assert_eq!(params(&[("prompt", ""), ("prompt", "none")]).get("prompt"), Ok(Some("none".into())));
+    }
+
+    #[test]
+    fn debug_shows_no_secret() {
+        let p = params(&[("client_secret", "hunter2"), ("code", "c0de")]);
+        assert_eq!(format!("{p:?}"), r#"Params(["client_secret", "code"])"#);
+        let token = RefreshToken::presented("grant.rotating");
+        assert_eq!(format!("{:?}", Some(&token)), "Some(RefreshToken(** redacted **))");
+        assert_eq!(token.expose(), "grant.rotating");
+    }
+
+    #[test]
+    fn a_query_is_added_form_encoded_after_what_the_uri_has() {
+        assert_eq!(
+            with_query("https://app.test/cb", &[("code", "a b"), ("state", "x&y")]),
+            "https://app.test/cb?code=a%20b&state=x%26y"
+        );
+        assert_eq!(
+            with_query("https://app.test/cb?tab=1", &[("iss", "https://auth.test")]),
+            "https://app.test/cb?tab=1&iss=https%3A%2F%2Fauth.test"
+        );
+        assert_eq!(with_query("/v1/oauth/authorize", &[]), "/v1/oauth/authorize");
+    }
 }

@@ -67,6 +67,29 @@ impl TryFrom<String> for IdTokenAlg {
     }
 }
 
+crate::values::secret::secret! {
+    /// A confidential client's secret: 32 random bytes, base64url, shown once when it is made
+    /// (only its hash is stored); or what a client presents as one. `Debug` never shows it.
+    pub struct ClientSecret;
+}
+
+impl ClientSecret {
+    /// A new secret.
+    fn generate(random: &dyn Random) -> Self {
+        Self(random.secret_b64())
+    }
+
+    /// A secret as a client presents it (any string: a wrong one simply matches nothing).
+    pub fn presented(raw: &str) -> Self {
+        Self(raw.to_string())
+    }
+
+    /// The only form that is stored.
+    fn hash(&self) -> String {
+        hash_b64(self.0.as_bytes())
+    }
+}
+
 /// A client as stored.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Client {
@@ -242,7 +265,7 @@ pub async fn put(
     id: &ClientId,
     spec: ClientSpec,
     now: i64,
-) -> Result<(Client, Option<String>, bool), TenantError> {
+) -> Result<(Client, Option<ClientSecret>, bool), TenantError> {
     let now = rfc3339_secs(now);
     optimistically(async || {
         let existing = get(store, tenant, id).await?;
@@ -251,8 +274,8 @@ pub async fn put(
             (ClientType::Public, _) => Vec::new(),
             (ClientType::Confidential, Some(e)) if !e.secret_hashes.is_empty() => e.secret_hashes.clone(),
             (ClientType::Confidential, _) => {
-                let made = random.secret_b64();
-                let hash = hash_b64(made.as_bytes());
+                let made = ClientSecret::generate(random);
+                let hash = made.hash();
                 secret = Some(made);
                 vec![hash]
             }
@@ -289,7 +312,7 @@ pub async fn change_secret(
     id: &ClientId,
     change: SecretChange,
     now: i64,
-) -> Result<(Client, Option<String>), TenantError> {
+) -> Result<(Client, Option<ClientSecret>), TenantError> {
     let now = rfc3339_secs(now);
     optimistically(async || {
         let Some(mut client) = get(store, tenant, id).await? else {
@@ -301,9 +324,9 @@ pub async fn change_secret(
         let mut secret = None;
         match change {
             SecretChange::Rotate => {
-                let made = random.secret_b64();
+                let made = ClientSecret::generate(random);
                 client.secret_hashes.truncate(1);
-                client.secret_hashes.insert(0, hash_b64(made.as_bytes()));
+                client.secret_hashes.insert(0, made.hash());
                 secret = Some(made);
             }
             SecretChange::EndOverlap => client.secret_hashes.truncate(1),
