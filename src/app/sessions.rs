@@ -3,15 +3,16 @@
 //! it signed in to told over the back channel.
 
 use crate::app::oauth::signing;
+use crate::app::pages::{Listed, Page};
 use crate::app::{ApiError, Ctx};
 use crate::domain::oidc;
 use crate::domain::oidc::tokens;
-use crate::domain::sessions::{self, Revoked};
+use crate::domain::sessions::{self, NewSession, Revoked, Session, SessionToken};
 use crate::domain::tenants::Tenant;
 use crate::domain::tenants::clients;
 use crate::domain::users;
 use crate::values::ids::ClientId;
-use crate::values::ids::{SessionId, UserId};
+use crate::values::ids::{SessionId, TenantId, UserId};
 
 /// What ends.
 #[derive(Debug, Clone, Copy)]
@@ -60,6 +61,43 @@ pub async fn end(ctx: &Ctx<'_>, tenant: &Tenant, ending: Ending<'_>) -> Result<E
     #[cfg(not(cold))]
     let _ = told;
     Ok(ended)
+}
+
+/// Ends session `session` of tenant `id` (as the admin API and the CLI ask): whether it ended
+/// now or had ended before; 404 when there is no such tenant or session.
+pub async fn revoke(ctx: &Ctx<'_>, id: &TenantId, session: &str) -> Result<Ended, ApiError> {
+    let tenant = crate::app::tenants::get(ctx, id).await?;
+    let no_session = || ApiError::not_found("no such session");
+    let session = SessionId::parse(session).map_err(|_| no_session())?;
+    match end(ctx, &tenant, Ending::Session(&session)).await? {
+        Ended::Nothing => Err(no_session()),
+        ended => Ok(ended),
+    }
+}
+
+/// Ends every live session of user `user` of tenant `id` (across pages): how many ended.
+pub async fn revoke_all(ctx: &Ctx<'_>, id: &TenantId, user: &UserId) -> Result<usize, ApiError> {
+    let tenant = crate::app::tenants::get(ctx, id).await?;
+    Ok(match end(ctx, &tenant, Ending::AllOf(user)).await? {
+        Ended::Now(ended) => ended.len(),
+        Ended::Already | Ended::Nothing => 0,
+    })
+}
+
+/// A page of user `user`'s live sessions, newest first.
+pub async fn list(ctx: &Ctx<'_>, id: &TenantId, user: &UserId, page: &Page) -> Result<Listed<Session>, ApiError> {
+    let tenant = crate::app::tenants::get(ctx, id).await?;
+    let scope = format!("sessions:{}:{user}", tenant.id);
+    let start = page.start(ctx, &scope)?;
+    let listed = sessions::list_live(&ctx.store, &tenant, user, page.limit, start, ctx.now_secs()).await?;
+    Ok(Listed::of(ctx, &scope, listed))
+}
+
+/// Opens a session for a user authenticated elsewhere (the admin API's mint): its token (shown
+/// this once) and the session.
+pub async fn mint(ctx: &Ctx<'_>, id: &TenantId, new: NewSession) -> Result<(SessionToken, Session), ApiError> {
+    let tenant = crate::app::tenants::get(ctx, id).await?;
+    Ok(sessions::mint(&ctx.store, ctx.random, &tenant, new, ctx.now_secs()).await?)
 }
 
 /// Back-channel logout (OpenID Connect Back-Channel Logout 1.0): tells each client that the
