@@ -1,5 +1,8 @@
-//! `dynauth`: the operator CLI (native only, never part of the Worker). It uses the same
-//! DynamoDB client, table definition and tenant code as the Worker.
+//! `dynauth`: the operator CLI (native only, never part of the Worker). It runs on the native
+//! host (`dynauth::host::native`: the settings read once into the Worker's `Config`), and each
+//! command that changes or reads tenants, domains, users, sessions, codes or clients calls the
+//! admin API's own use case in `dynauth::app`; only the table commands talk to the schema
+//! directly.
 //!
 //! Its commands, flags and usage are the `clap` definitions below (`dynauth --help`, and
 //! `--help` after any command, print them); docs/operating.md shows them in use.

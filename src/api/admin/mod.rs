@@ -18,6 +18,11 @@
 //! - `POST /v1/admin/tenants/{id}/codes`: issue a login code for a backend that delivers it.
 //! - `POST /v1/admin/tenants/{id}/secrets/{origin|webhook}`: rotate a tenant secret (the previous
 //!   one stays valid); `DELETE .../secrets/{kind}/previous` ends the overlap.
+//!
+//! This file holds the route table, the token and admin-host checks and the audit line; each
+//! resource's handlers are a file of their own (`tenants`, `domains`, `secrets`, `sessions`,
+//! `users`, `codes`, `clients`, `health`), and each handler only parses the request, calls one
+//! use case of [`crate::app`] and renders a view or the [`ApiError`].
 
 mod clients;
 mod codes;
