@@ -397,3 +397,136 @@ fn table_check_covers_every_region_of_a_global_table() {
     let wrong = command(&table, &["table", "check"]).env("DYNAMODB_REGIONS", "eu-west-1,us-east-1").output();
     assert_eq!(wrong.map(|o| o.status.code()).expect("the test's own input"), Some(3));
 }
+
+/// The time now, in epoch seconds (the CLI reads the real clock; the app beside it starts there).
+fn now_secs() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+}
+
+#[test]
+fn tenant_put_validates_with_the_configured_limits_as_the_admin_api_does() {
+    use common::app::App;
+    let table = common::TestTable::new("cli-limits");
+    // VERIFY_FAILURE_LIMIT=1000: a thousand wrong codes a day at one email. A 6-digit code (the
+    // default) would then be guessed with a chance above 1 in 10,000; a 7-digit one would not.
+    let limit = [("VERIFY_FAILURE_LIMIT", "1000")];
+    let app = App::new(table.name(), common::manual_runtime(now_secs()), &limit);
+    let cli = |args: &[&str]| run(command(table.name(), args).env(limit[0].0, limit[0].1));
+
+    let api = app.admin("PUT", "/v1/admin/tenants/acme", Some(json!({"name": "Acme"})));
+    assert_eq!((api.status, api.json["error"]["code"].as_str()), (400, Some("invalid_request")), "{}", api.json);
+    let message = api.json["error"]["message"].as_str().unwrap_or_default().to_string();
+    assert!(message.starts_with("login_code: with length 6 and max_attempts 5, 1000 guesses a day"), "{message}");
+    let refused = cli(&["tenant", "put", "acme", "--name", "Acme"]);
+    assert_eq!(refused.code, 2, "{}", refused.stderr);
+    assert_eq!(refused.stderr.trim_end(), format!("dynauth: invalid tenant: {message}"), "the API's own words");
+    assert_eq!(cli(&["tenant", "get", "acme"]).code, 4, "nothing was written");
+
+    let seven = r#"{"name": "Acme", "login_code": {"length": 7}}"#;
+    let accepted = cli(&["tenant", "put", "acme", "--body", seven]);
+    assert_eq!(accepted.code, 0, "{}", accepted.stderr);
+    assert_eq!(accepted.json()["login_code"]["length"], json!(7), "{}", accepted.stdout);
+    let api =
+        app.admin("PUT", "/v1/admin/tenants/globex", Some(json!({"name": "Globex", "login_code": {"length": 7}})));
+    assert_eq!(api.status, 201, "{}", api.json);
+
+    // Without the setting (the default limits), the 6-digit code is fine for both.
+    assert_eq!(dynauth(table.name(), &["tenant", "put", "plain", "--name", "Plain"]).code, 0);
+    let plain = App::new(table.name(), common::manual_runtime(now_secs()), &[]);
+    assert_eq!(plain.admin("PUT", "/v1/admin/tenants/other", Some(json!({"name": "Other"}))).status, 201);
+}
+
+#[test]
+fn ending_sessions_at_the_command_line_tells_their_clients_over_the_back_channel() {
+    use base64::Engine;
+    use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+    use common::app::App;
+    use dynauth::values::ids::SessionId;
+    use sha2::{Digest, Sha256};
+
+    const MASTER: &str = "jwt-master-key-for-tests-only-0123456789";
+    const HOST: &str = "auth.acme.test";
+    const REDIRECT: &str = "https://app.acme.test/cb";
+    const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+    let table = common::TestTable::new("cli-backchannel");
+    let app = App::new(table.name(), common::manual_runtime(now_secs()), &[("JWT_MASTER_KEY", MASTER)]);
+    assert_eq!(app.admin("PUT", "/v1/admin/tenants/acme", Some(json!({"name": "Acme"}))).status, 201);
+    let domain = app.admin("PUT", &format!("/v1/admin/tenants/acme/domains/{HOST}"), Some(json!({"status": "ready"})));
+    assert_eq!(domain.status, 201);
+    let sink = common::Sink::start();
+    let bc = json!({"name": "BC", "type": "confidential", "redirect_uris": [REDIRECT],
+        "scopes": ["openid", "email"], "backchannel_logout_uri": sink.url});
+    let r = app.admin("PUT", "/v1/admin/tenants/acme/clients/bc", Some(bc));
+    assert_eq!(r.status, 201, "{}", r.json);
+    let basic = format!("Basic {}", STANDARD.encode(format!("bc:{}", r.json["client_secret"].as_str().unwrap_or(""))));
+    let encode = dynauth::api::body::encode_component;
+    // The session of `token` signs in to bc through the code flow.
+    let signed_in = |token: &str| {
+        let challenge = URL_SAFE_NO_PAD.encode(Sha256::digest(VERIFIER.as_bytes()));
+        let query = format!(
+            "response_type=code&client_id=bc&redirect_uri={}&scope=openid%20email&state=st&nonce=n-1\
+             &code_challenge={challenge}&code_challenge_method=S256",
+            encode(REDIRECT)
+        );
+        let cookie = format!("__Host-dynauth={token}");
+        let r = app.call("GET", &format!("/v1/oauth/authorize?{query}"), HOST, &[("cookie", &cookie)], None);
+        let location = r.headers.get("location").and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
+        let params =
+            dynauth::api::body::form_pairs(location.split_once('?').map_or("", |(_, q)| q)).unwrap_or_default();
+        let code = params.iter().find(|(k, _)| k == "code").map(|(_, v)| v.clone()).expect("a code");
+        let form = format!(
+            "grant_type=authorization_code&code={}&redirect_uri={}&code_verifier={VERIFIER}",
+            encode(&code),
+            encode(REDIRECT)
+        );
+        let request = http::Request::builder()
+            .method("POST")
+            .uri(format!("https://{HOST}/v1/oauth/token"))
+            .header("host", HOST)
+            .header("authorization", &basic)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(form.into_bytes())
+            .expect("a request");
+        assert_eq!(app.send(request).status, 200);
+        SessionId::of_token(token)
+    };
+    // The logout token of delivery `i`: its claims, after checking it is one form field.
+    let told = |i: usize| -> Value {
+        let sent = sink.raw.lock().expect("the sink").clone();
+        let (content_type, body) = sent.get(i).cloned().unwrap_or_else(|| panic!("no notice {i}: {sent:?}"));
+        assert_eq!(content_type, "application/x-www-form-urlencoded");
+        let form = dynauth::api::body::form_pairs(std::str::from_utf8(&body).unwrap_or("")).unwrap_or_default();
+        assert_eq!(form.iter().map(|(k, _)| k.as_str()).collect::<Vec<_>>(), ["logout_token"]);
+        let payload = form[0].1.split('.').nth(1).and_then(|p| URL_SAFE_NO_PAD.decode(p).ok()).unwrap_or_default();
+        serde_json::from_slice(&payload).unwrap_or_default()
+    };
+    let cli = |args: &[&str]| run(command(table.name(), args).env("JWT_MASTER_KEY", MASTER));
+
+    let minted =
+        app.admin("POST", "/v1/admin/tenants/acme/sessions", Some(json!({"user_id": "u-1", "email": "ada@acme.test"})));
+    let sid = signed_in(minted.json["token"].as_str().expect("a session token"));
+    assert!(sink.raw.lock().expect("the sink").is_empty());
+    let revoked = cli(&["session", "revoke", "acme", "--", sid.as_str()]);
+    assert_eq!(revoked.code, 0, "{}", revoked.stderr);
+    assert_eq!(revoked.stderr.trim_end(), format!("revoked session {sid}"));
+    assert_eq!(sink.raw.lock().expect("the sink").len(), 1, "bc is told once");
+    let logout = told(0);
+    assert_eq!((logout["iss"].as_str(), logout["aud"].as_str()), (Some("https://auth.acme.test"), Some("bc")));
+    assert_eq!((logout["sub"].as_str(), logout["sid"].as_str()), (Some("u-1"), Some(sid.as_str())));
+    assert_eq!(logout["events"], json!({"http://schemas.openid.net/event/backchannel-logout": {}}));
+
+    // Deleting a user ends its live sessions, and their clients are told too.
+    let issued = app.admin("POST", "/v1/admin/tenants/acme/codes", Some(json!({"email": "bo@acme.test"})));
+    let verify = json!({"login_id": issued.json["login_id"], "code": issued.json["code"],
+        "binding": issued.json["binding"], "deliver": "body"});
+    let verified = app.call("POST", "/v1/login/verify", HOST, &[], Some(verify));
+    assert_eq!(verified.status, 200, "{}", verified.json);
+    let user = verified.json["user"]["id"].as_str().expect("a user").to_string();
+    let sid = signed_in(verified.json["token"].as_str().expect("a session token"));
+    let deleted = cli(&["user", "delete", "acme", "--", &user]);
+    assert_eq!(deleted.code, 0, "{}", deleted.stderr);
+    assert_eq!(sink.raw.lock().expect("the sink").len(), 2);
+    let logout = told(1);
+    assert_eq!((logout["sid"].as_str(), logout["aud"].as_str()), (Some(sid.as_str()), Some("bc")));
+    assert_eq!(logout["events"], json!({"http://schemas.openid.net/event/backchannel-logout": {}}));
+}

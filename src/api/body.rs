@@ -9,9 +9,8 @@ use std::borrow::Cow;
 use serde::de::DeserializeOwned;
 
 use super::{ApiError, Request};
-use crate::dynamo::Item;
-use crate::table::cursor;
 use crate::values::codes::ErrorCode;
+use crate::values::ids::{ClientId, UserId};
 use crate::values::input::{self, Invalid, MAX_BODY};
 
 /// The request's JSON body as `T`: 413 over [`MAX_BODY`], 415 unless declared as JSON, 400
@@ -97,9 +96,10 @@ fn form_decode(raw: &str) -> Option<String> {
     percent_decode_strict(&raw.replace('+', " ")).map(Cow::into_owned)
 }
 
-/// A list's `limit` (1-100, default 20) and decoded `cursor`; `scope` binds the cursor to its
-/// list, `secret` signs it.
-pub fn page(request: &Request, secret: &[u8], scope: &str) -> Result<(u32, Option<Item>), ApiError> {
+/// A list's page parameters: `limit` (1-100, default 20) and `cursor` (as given: the use case
+/// reads it, for the list it gave it out for).
+#[cfg(cold)]
+pub fn page(request: &Request) -> Result<crate::app::pages::Page, ApiError> {
     let limit = match query(request, "limit")? {
         None => 20,
         Some(raw) => match raw.parse::<u32>() {
@@ -107,16 +107,23 @@ pub fn page(request: &Request, secret: &[u8], scope: &str) -> Result<(u32, Optio
             _ => return Err(Invalid::field("limit", "must be a whole number from 1 to 100").into()),
         },
     };
-    let start = match query(request, "cursor")?.filter(|c| !c.is_empty()) {
-        None => None,
-        Some(c) => Some(cursor::decode(secret, scope, &c).ok_or_else(|| {
-            ApiError::bad_request(
-                ErrorCode::InvalidCursor,
-                "the cursor is not one this list gave out; start again without it",
-            )
-        })?),
-    };
-    Ok((limit, start))
+    Ok(crate::app::pages::Page { limit, cursor: query(request, "cursor")? })
+}
+
+/// A client id in a path; 400 `invalid_request` otherwise.
+pub fn client_id_of(raw: &str) -> Result<ClientId, ApiError> {
+    ClientId::parse(raw).map_err(|rule| Invalid::field("client_id", rule).into())
+}
+
+/// A user id in a path; 400 `invalid_request` otherwise.
+pub fn user_id_of(raw: &str) -> Result<UserId, ApiError> {
+    UserId::parse(raw).map_err(|rule| Invalid::field("user_id", rule).into())
+}
+
+/// A host in an admin path, canonical; 400 `invalid_host` otherwise.
+pub fn host_of(raw: &str) -> Result<crate::values::host::Host, ApiError> {
+    crate::values::host::canonical(raw)
+        .map_err(|e| ApiError::bad_request(ErrorCode::InvalidHost, format!("the host is invalid: {e}")))
 }
 
 #[cfg(test)]
@@ -151,7 +158,8 @@ mod tests {
                 "{uri}"
             );
         }
-        assert!(page(&get("https://x.test/p?limit=%ZZ"), b"k", "s").is_err());
+        assert!(page(&get("https://x.test/p?limit=%ZZ")).is_err());
+        assert!(page(&get("https://x.test/p?limit=0")).is_err());
         assert_eq!(encode_component("/a b?c=d&e"), "%2Fa%20b%3Fc%3Dd%26e");
     }
 

@@ -12,12 +12,10 @@ use serde::Deserialize;
 use super::cookies::{self, CookieMode};
 use super::{ApiError, Ctx, Outcome, Request, body, json_response, only, views};
 use crate::app::login::{self, Client};
-use crate::values::codes::ErrorCode;
-// The login use cases under the names the other handlers know them by.
-pub(crate) use crate::app::login::logins;
 use crate::domain::budgets::client_subject;
 use crate::domain::login::{Binding, LoginCode};
 use crate::domain::tenants::Tenant;
+use crate::values::codes::ErrorCode;
 use crate::values::email::Email;
 
 #[derive(Deserialize)]

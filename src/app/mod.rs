@@ -6,15 +6,29 @@
 //!
 //! May use: `domain`, `table`, `dynamo`, `values`, `platform`. Used by: `api`, the hosts, the CLI.
 
+#[cfg(cold)]
+pub mod clients;
+#[cfg(cold)]
+pub mod codes;
+#[cfg(cold)]
+pub mod domains;
 pub mod error;
 pub mod gateway;
+#[cfg(cold)]
+pub mod health;
 pub mod hosts;
 #[cfg(cold)]
 pub mod login;
 #[cfg(cold)]
 pub mod oauth;
+#[cfg(cold)]
+pub mod pages;
 pub mod sessions;
 pub mod settings;
+#[cfg(cold)]
+pub mod tenants;
+#[cfg(cold)]
+pub mod users;
 
 use std::cell::RefCell;
 use std::time::SystemTime;

@@ -6,22 +6,24 @@
 
 #[cfg(cold)]
 use crate::app::oauth::signing;
+#[cfg(cold)]
+use crate::app::pages::{Listed, Page};
 use crate::app::{ApiError, Ctx, Deferred};
 #[cfg(cold)]
 use crate::domain::oidc;
 #[cfg(cold)]
 use crate::domain::oidc::tokens;
-#[cfg(cold)]
-use crate::domain::sessions::Revoked;
 use crate::domain::sessions::authjs::{self, AuthjsToken};
 use crate::domain::sessions::{self, Found, Session, SessionToken, snapshot};
+#[cfg(cold)]
+use crate::domain::sessions::{NewSession, Revoked};
 #[cfg(cold)]
 use crate::domain::tenants::clients;
 use crate::domain::tenants::{AuthjsStore, Tenant};
 #[cfg(cold)]
 use crate::domain::users;
 #[cfg(cold)]
-use crate::values::ids::{ClientId, SessionId, UserId};
+use crate::values::ids::{ClientId, SessionId, TenantId, UserId};
 
 /// The token a request presents: dynauth's own, or an Auth.js tenant's.
 #[derive(Debug, Clone)]
@@ -144,6 +146,47 @@ pub async fn end(ctx: &Ctx<'_>, tenant: &Tenant, ending: Ending<'_>) -> Result<E
     #[cfg(not(cold))]
     let _ = told;
     Ok(ended)
+}
+
+#[cfg(cold)]
+/// Ends session `session` of tenant `id` (as the admin API and the CLI ask): whether it ended
+/// now or had ended before; 404 when there is no such tenant or session.
+pub async fn revoke(ctx: &Ctx<'_>, id: &TenantId, session: &str) -> Result<Ended, ApiError> {
+    let tenant = crate::app::tenants::get(ctx, id).await?;
+    let no_session = || ApiError::not_found("no such session");
+    let session = SessionId::parse(session).map_err(|_| no_session())?;
+    match end(ctx, &tenant, Ending::Session(&session)).await? {
+        Ended::Nothing => Err(no_session()),
+        ended => Ok(ended),
+    }
+}
+
+#[cfg(cold)]
+/// Ends every live session of user `user` of tenant `id` (across pages): how many ended.
+pub async fn revoke_all(ctx: &Ctx<'_>, id: &TenantId, user: &UserId) -> Result<usize, ApiError> {
+    let tenant = crate::app::tenants::get(ctx, id).await?;
+    Ok(match end(ctx, &tenant, Ending::AllOf(user)).await? {
+        Ended::Now(ended) => ended.len(),
+        Ended::Already | Ended::Nothing => 0,
+    })
+}
+
+#[cfg(cold)]
+/// A page of user `user`'s live sessions, newest first.
+pub async fn list(ctx: &Ctx<'_>, id: &TenantId, user: &UserId, page: &Page) -> Result<Listed<Session>, ApiError> {
+    let tenant = crate::app::tenants::get(ctx, id).await?;
+    let scope = format!("sessions:{}:{user}", tenant.id);
+    let start = page.start(ctx, &scope)?;
+    let listed = sessions::list_live(&ctx.store, &tenant, user, page.limit, start, ctx.now_secs()).await?;
+    Ok(Listed::of(ctx, &scope, listed))
+}
+
+#[cfg(cold)]
+/// Opens a session for a user authenticated elsewhere (the admin API's mint): its token (shown
+/// this once) and the session.
+pub async fn mint(ctx: &Ctx<'_>, id: &TenantId, new: NewSession) -> Result<(SessionToken, Session), ApiError> {
+    let tenant = crate::app::tenants::get(ctx, id).await?;
+    Ok(sessions::mint(&ctx.store, ctx.random, &tenant, new, ctx.now_secs()).await?)
 }
 
 #[cfg(cold)]

@@ -1,5 +1,8 @@
-//! `dynauth`: the operator CLI (native only, never part of the Worker). It uses the same
-//! DynamoDB client, table definition and tenant code as the Worker.
+//! `dynauth`: the operator CLI (native only, never part of the Worker). It runs on the native
+//! host (`dynauth::host::native`: the settings read once into the Worker's `Config`), and each
+//! command that changes or reads tenants, domains, users, sessions, codes or clients calls the
+//! admin API's own use case in `dynauth::app`; only the table commands talk to the schema
+//! directly.
 //!
 //! Its commands, flags and usage are the `clap` definitions below (`dynauth --help`, and
 //! `--help` after any command, print them); docs/operating.md shows them in use.
@@ -22,30 +25,28 @@ fn main() {
 #[cfg(not(target_arch = "wasm32"))]
 mod cli {
     use std::collections::HashMap;
-    use std::time::{Duration, SystemTime};
-
     use std::io::Write as _;
-
-    use dynauth::api::views::{AdminSessionView, DomainView, TenantView, UserView};
-    use dynauth::app::settings::{database_from_lookup, replicas_from_lookup, schema_from_lookup};
-    use dynauth::domain::sessions::{self, Revoked};
-    use dynauth::domain::tenants::Tenant;
-    use dynauth::domain::tenants::{self, DomainStatus, SecretKind, TenantBody, TenantError, TenantSpec};
-    use dynauth::domain::{login, users};
-    use dynauth::dynamo::Client;
-    use dynauth::dynamo::ClientConfig;
-    use dynauth::dynamo::DynamoError;
-    use dynauth::platform::native::{HttpTransport, OsRuntime, block_on};
-    use dynauth::platform::runtime::epoch_secs;
-    use dynauth::table::schema::{self, Schema, TableReport};
-    use dynauth::table::store::Store;
-    use dynauth::values::email::Email;
-    use dynauth::values::host::{self, Host};
-    use dynauth::values::ids::{SessionId, TenantId, UserId};
-    use dynauth::values::input::{Invalid, decode};
-    use serde_json::{Value, json};
+    use std::time::SystemTime;
 
     use clap::{Args, Parser, Subcommand};
+    use serde_json::{Value, json};
+
+    use dynauth::api::views::{AdminSessionView, ClientSaved, ClientView, DomainView, TenantView, UserView};
+    use dynauth::app::pages::Page;
+    use dynauth::app::sessions::Ended;
+    use dynauth::app::settings::schema_from_lookup;
+    use dynauth::app::{ApiError, Ctx, clients, codes, domains, sessions, tenants, users};
+    use dynauth::domain::tenants::clients::ClientBody;
+    use dynauth::domain::tenants::{DomainStatus, TenantBody};
+    use dynauth::domain::users::ProfileChange;
+    use dynauth::dynamo::{Client, DynamoError};
+    use dynauth::host::native::Native;
+    use dynauth::platform::native::block_on;
+    use dynauth::table::schema::{self, TableReport};
+    use dynauth::values::email::Email;
+    use dynauth::values::host::{self, Host};
+    use dynauth::values::ids::{ClientId, TenantId, UserId};
+    use dynauth::values::input::{Invalid, decode};
 
     /// Exit codes.
     const OK: i32 = 0;
@@ -350,52 +351,49 @@ isolate).";
         };
         let vars = command.connection.vars();
         let lookup = |name: &str| vars.get(name).cloned().or_else(|| std::env::var(name).ok());
+        if let What::Table(TableAction::Definition) = command.what {
+            return table_definition(&lookup);
+        }
+        // Every other command runs on the native host: the settings read once, as the Worker's.
+        let host = match Native::from_lookup(lookup, SystemTime::now) {
+            Ok(host) => host,
+            Err(e) => {
+                note(&format!("dynauth: {e} (set it with a flag or the environment)"));
+                return CONFIG;
+            }
+        };
         let json = command.json;
         match command.what {
             What::Table(TableAction::Definition) => table_definition(&lookup),
-            What::Table(TableAction::Create) => with_client(&lookup, |c, s, _| table_create(c, s, json)),
-            What::Table(TableAction::Check) => with_client(&lookup, |c, s, regions| table_check(c, s, regions, json)),
+            What::Table(TableAction::Create) => table_create(&host, json),
+            What::Table(TableAction::Check) => table_check(&host, json),
+            what => exit(host.run(|ctx| act(ctx, &host, what))),
+        }
+    }
+
+    /// Runs a command that is one of the app's use cases (the admin API's own), on `ctx`.
+    fn act(ctx: &Ctx<'_>, host: &Native, what: What) -> Exit {
+        match what {
+            What::Table(_) => Ok(()),
             What::Tenant(TenantAction::Put { id, name, origin, allowed_origins, protect, body }) => {
                 let put = TenantPut { name, origin, allowed_origins, protect, body };
-                with_client(&lookup, |c, s, _| exit(tenant_put(c, s, &id, &put)))
+                tenant_put(ctx, host, &id, &put)
             }
-            What::Tenant(TenantAction::Get { id }) => with_client(&lookup, |c, s, _| exit(tenant_get(c, s, &id))),
-            What::Tenant(TenantAction::List) => with_client(&lookup, |c, s, _| exit(tenant_list(c, s))),
-            What::Tenant(TenantAction::Delete { id }) => with_client(&lookup, |c, s, _| exit(tenant_delete(c, s, &id))),
-            What::Domain(DomainAction::Claim { tenant, host, status }) => {
-                with_client(&lookup, |c, s, _| exit(domain_claim(c, s, &tenant, &host, &status)))
-            }
-            What::Domain(DomainAction::Release { tenant, host }) => {
-                with_client(&lookup, |c, s, _| exit(domain_release(c, s, &tenant, &host)))
-            }
-            What::Domain(DomainAction::List { tenant }) => {
-                with_client(&lookup, |c, s, _| exit(domain_list(c, s, &tenant)))
-            }
-            What::User(UserAction::Get { tenant, user_id }) => {
-                with_client(&lookup, |c, s, _| exit(user_get(c, s, &tenant, &user_id)))
-            }
-            What::User(UserAction::Find { tenant, email }) => {
-                with_client(&lookup, |c, s, _| exit(user_find(c, s, &tenant, &email)))
-            }
-            What::User(UserAction::Delete { tenant, user_id }) => {
-                with_client(&lookup, |c, s, _| exit(user_delete(c, s, &tenant, &user_id)))
-            }
-            What::User(UserAction::Profile { tenant, user_id, body }) => {
-                with_client(&lookup, |c, s, _| exit(user_profile(c, s, &tenant, &user_id, &body)))
-            }
-            What::Session(SessionAction::List { tenant, user_id }) => {
-                with_client(&lookup, |c, s, _| exit(session_list(c, s, &tenant, &user_id)))
-            }
-            What::Session(SessionAction::Revoke { tenant, session_id }) => {
-                with_client(&lookup, |c, s, _| exit(session_revoke(c, s, &tenant, &session_id)))
-            }
-            What::Session(SessionAction::RevokeAll { tenant, user_id }) => {
-                with_client(&lookup, |c, s, _| exit(session_revoke_all(c, s, &tenant, &user_id)))
-            }
-            What::Code(CodeAction::Issue { tenant, email }) => {
-                with_client(&lookup, |c, s, _| exit(code_issue(c, s, &tenant, &email)))
-            }
-            What::Client(action) => with_client(&lookup, |c, s, _| exit(client_command(c, s, &action))),
+            What::Tenant(TenantAction::Get { id }) => tenant_get(ctx, &id),
+            What::Tenant(TenantAction::List) => tenant_list(ctx),
+            What::Tenant(TenantAction::Delete { id }) => tenant_delete(ctx, &id),
+            What::Domain(DomainAction::Claim { tenant, host, status }) => domain_claim(ctx, &tenant, &host, &status),
+            What::Domain(DomainAction::Release { tenant, host }) => domain_release(ctx, &tenant, &host),
+            What::Domain(DomainAction::List { tenant }) => domain_list(ctx, &tenant),
+            What::User(UserAction::Get { tenant, user_id }) => user_get(ctx, &tenant, &user_id),
+            What::User(UserAction::Find { tenant, email }) => user_find(ctx, &tenant, &email),
+            What::User(UserAction::Delete { tenant, user_id }) => user_delete(ctx, &tenant, &user_id),
+            What::User(UserAction::Profile { tenant, user_id, body }) => user_profile(ctx, &tenant, &user_id, &body),
+            What::Session(SessionAction::List { tenant, user_id }) => session_list(ctx, &tenant, &user_id),
+            What::Session(SessionAction::Revoke { tenant, session_id }) => session_revoke(ctx, &tenant, &session_id),
+            What::Session(SessionAction::RevokeAll { tenant, user_id }) => session_revoke_all(ctx, &tenant, &user_id),
+            What::Code(CodeAction::Issue { tenant, email }) => code_issue(ctx, host, &tenant, &email),
+            What::Client(action) => client_command(ctx, &action),
         }
     }
 
@@ -406,101 +404,6 @@ isolate).";
         allowed_origins: Vec<String>,
         protect: bool,
         body: Option<String>,
-    }
-
-    type Cli = Client<'static>;
-
-    /// Builds the client from flags and environment (and, for what they leave out, AWS's own
-    /// credential and region chain), then runs `action` with it.
-    /// Runs `action` with a client of the home region, the schema, and the regions of
-    /// `DYNAMODB_REGIONS`: home first, then the replicas (each with the home region's retries: the
-    /// CLI waits, the Worker does not).
-    fn with_client(
-        lookup: &impl Fn(&str) -> Option<String>,
-        action: impl FnOnce(&Cli, &Schema, &[ClientConfig]) -> i32,
-    ) -> i32 {
-        let explicit = lookup("AWS_ACCESS_KEY_ID").is_some() && lookup("AWS_SECRET_ACCESS_KEY").is_some();
-        let chain = if explicit && lookup("AWS_REGION").is_some() {
-            HashMap::new()
-        } else {
-            aws_chain(lookup("AWS_PROFILE"), !explicit, lookup("AWS_REGION").is_none())
-        };
-        let lookup = |name: &str| lookup(name).or_else(|| chain.get(name).cloned());
-        let (mut db_config, schema) = match database_from_lookup(&lookup) {
-            Ok(c) => c,
-            Err(e) => {
-                note(&format!("dynauth: {e} (set it with a flag or the environment)"));
-                return CONFIG;
-            }
-        };
-        // An operator waits: a slow first answer (a table being created, a cold DynamoDB Local) is
-        // no failure. An attempt may take 10 s, the command 30 s.
-        db_config.retry.attempt_timeout = db_config.retry.attempt_timeout.max(Duration::from_secs(10));
-        db_config.retry.deadline = db_config.retry.deadline.max(Duration::from_secs(30));
-        let regions = match replicas_from_lookup(&lookup, &db_config) {
-            Ok(replicas) => std::iter::once(db_config.clone())
-                .chain(replicas.into_iter().map(|r| ClientConfig { retry: db_config.retry, ..r }))
-                .collect::<Vec<_>>(),
-            Err(e) => {
-                note(&format!("dynauth: {e} (set it with a flag or the environment)"));
-                return CONFIG;
-            }
-        };
-        let client = Client::new(&db_config, HttpTransport::default(), os());
-        action(&client, &schema, &regions)
-    }
-
-    /// What AWS's credential chain (`aws-config`: the environment, then the shared credentials
-    /// and config files, `AWS_PROFILE` or `profile`, `credential_process`) and its profile
-    /// region provider give, as the variables the CLI reads. Empty when they give nothing.
-    fn aws_chain(profile: Option<String>, credentials: bool, region: bool) -> HashMap<&'static str, String> {
-        use aws_config::environment::EnvironmentVariableCredentialsProvider;
-        use aws_config::meta::credentials::CredentialsProviderChain;
-        use aws_config::meta::region::ProvideRegion;
-        use aws_config::profile::{ProfileFileCredentialsProvider, ProfileFileRegionProvider};
-        use aws_credential_types::provider::ProvideCredentials;
-
-        let mut found = HashMap::new();
-        let Ok(runtime) = tokio::runtime::Builder::new_current_thread().enable_all().build() else {
-            return found;
-        };
-        runtime.block_on(async {
-            let mut file_credentials = ProfileFileCredentialsProvider::builder();
-            let mut file_region = ProfileFileRegionProvider::builder();
-            if let Some(p) = &profile {
-                file_credentials = file_credentials.profile_name(p);
-                file_region = file_region.profile_name(p);
-            }
-            if credentials {
-                let chain =
-                    CredentialsProviderChain::first_try("Environment", EnvironmentVariableCredentialsProvider::new())
-                        .or_else("Profile", file_credentials.build());
-                match chain.provide_credentials().await {
-                    Ok(c) => {
-                        found.insert("AWS_ACCESS_KEY_ID", c.access_key_id().to_string());
-                        found.insert("AWS_SECRET_ACCESS_KEY", c.secret_access_key().to_string());
-                        if let Some(token) = c.session_token() {
-                            found.insert("AWS_SESSION_TOKEN", token.to_string());
-                        }
-                    }
-                    Err(e) => {
-                        note(&format!("dynauth: no AWS credentials from the environment or the profile files: {e}"))
-                    }
-                }
-            }
-            if region && let Some(r) = file_region.build().region().await {
-                found.insert("AWS_REGION", r.to_string());
-            }
-        });
-        found
-    }
-
-    fn os() -> OsRuntime {
-        OsRuntime::new(SystemTime::now)
-    }
-
-    fn now() -> i64 {
-        epoch_secs(SystemTime::now())
     }
 
     fn print_json(value: &Value) {
@@ -526,8 +429,9 @@ isolate).";
         }
     }
 
-    fn table_create(client: &Cli, schema: &Schema, json: bool) -> i32 {
-        match block_on(schema::create(client, schema)) {
+    fn table_create(host: &Native, json: bool) -> i32 {
+        let schema = &host.config.schema;
+        match block_on(schema::create(&host.home(), schema)) {
             Ok(true) => note(&format!(
                 "created table {} ({}/{}, {}, {}, on-demand) with time to live on {}",
                 schema.table, schema.pk, schema.sk, schema.gsi1.name, schema.gsi2.name, schema.ttl
@@ -535,17 +439,19 @@ isolate).";
             Ok(false) => note(&format!("table {} already exists; checking it", schema.table)),
             Err(e) => return fail(&format!("creating table {}", schema.table), e),
         }
-        table_check(client, schema, &[], json)
+        check_tables(host, &[], json)
     }
 
     /// Checks the table, and with `DYNAMODB_REGIONS` every replica of it (JSON: one report, or
     /// `{"regions": [{"region", ...report}]}`, home first).
-    fn table_check(client: &Cli, schema: &Schema, regions: &[ClientConfig], json: bool) -> i32 {
-        let (home, replicas) = match regions.split_first() {
-            Some((home, replicas)) => (home.region.clone(), replicas),
-            None => (String::new(), &[][..]),
-        };
-        let report = match block_on(schema::check(client, schema)) {
+    fn table_check(host: &Native, json: bool) -> i32 {
+        check_tables(host, &host.config.replicas, json)
+    }
+
+    fn check_tables(host: &Native, replicas: &[dynauth::dynamo::ClientConfig], json: bool) -> i32 {
+        use dynauth::app::Connect as _;
+        let schema = &host.config.schema;
+        let report = match block_on(schema::check(&host.home(), schema)) {
             Ok(r) => r,
             Err(e) => return fail(&format!("checking table {}", schema.table), e),
         };
@@ -557,9 +463,9 @@ isolate).";
             }
             return if report.ok() { OK } else { FAILED };
         }
-        let mut reports = vec![(home, report)];
+        let mut reports = vec![(host.config.dynamo.region.clone(), report)];
         for replica in replicas {
-            let db = Client::new(replica, HttpTransport::default(), os());
+            let db: Client<'_> = host.client(replica);
             match block_on(schema::check(&db, schema)) {
                 Ok(r) => reports.push((replica.region.clone(), r)),
                 Err(e) => return fail(&format!("checking table {} in {}", schema.table, replica.region), e),
@@ -626,6 +532,31 @@ isolate).";
         Failure(if config { CONFIG } else { FAILED }, format!("{what}: {e}"))
     }
 
+    /// A use case's failure, as the CLI says it: `what` was being done in tenant `tenant`;
+    /// `missing`, when given, names what a 404 did not find (else the use case's message says it).
+    /// A tenant that is not there is `tenant {id}: not found` (4); a conflict 5; refused input 2;
+    /// DynamoDB refusing the credentials or not having the table 3 (the use case's log detail is
+    /// DynamoDB's own error: its code is in it); anything else 1.
+    fn failure(e: ApiError, what: &str, tenant: &dyn std::fmt::Display, missing: Option<&str>) -> Failure {
+        match e {
+            e if e == tenants::no_tenant() => not_found(&format!("tenant {tenant}")),
+            ApiError::NotFound { message, .. } => match missing {
+                Some(missing) => not_found(missing),
+                None => Failure(NOT_FOUND, format!("{what}: {message}")),
+            },
+            ApiError::Conflict { message, .. } => Failure(CONFLICT, format!("{what}: {message}")),
+            ApiError::BadRequest { message, .. } => Failure(USAGE_ERROR, format!("{what}: {message}")),
+            ApiError::Config(e) => Failure(CONFIG, e.to_string()),
+            other => {
+                let detail = other.log_detail().map_or_else(|| other.message(), str::to_string);
+                let config = ["the request signature was rejected", "resource not found", "AccessDeniedException"]
+                    .iter()
+                    .any(|sign| detail.contains(sign));
+                Failure(if config { CONFIG } else { FAILED }, format!("{what}: {detail}"))
+            }
+        }
+    }
+
     fn not_found(what: &str) -> Failure {
         Failure(NOT_FOUND, format!("{what}: not found"))
     }
@@ -638,32 +569,26 @@ isolate).";
         host::canonical(raw).map_err(|e| Failure(USAGE_ERROR, format!("host {raw:?}: {e}")))
     }
 
-    fn tenant_error(what: &str, e: TenantError) -> Failure {
-        let (code, text) = match e {
-            TenantError::NotFound(m) => (NOT_FOUND, m.to_string()),
-            TenantError::HostTaken => (CONFLICT, "the host is claimed by another tenant".into()),
-            TenantError::TooManyDomains => (CONFLICT, "the tenant has claimed the most hosts it may".into()),
-            TenantError::Contended => (CONFLICT, "the tenant was changed concurrently; retry".into()),
-            TenantError::Db(e) => return failed(what, e),
-        };
-        Failure(code, format!("{what}: {text}"))
-    }
-
-    /// The tenant `raw` (a consistent read), or not found.
-    fn existing_tenant(store: &Store<'_>, raw: &str) -> Result<Tenant, Failure> {
-        let id = tenant_id(raw)?;
-        block_on(tenants::get(store, &id))
-            .map_err(|e| failed(&format!("reading tenant {id}"), e))?
-            .ok_or_else(|| not_found(&format!("tenant {id}")))
-    }
-
     fn user_id(raw: &str) -> Result<UserId, Failure> {
         UserId::parse(raw).map_err(|rule| Failure(USAGE_ERROR, format!("{raw:?} is not a user id: {rule}")))
     }
 
+    /// `--body`'s JSON as `T`, refused (2) as `invalid {what}: ...` naming the field.
+    fn body_of<T: serde::de::DeserializeOwned>(body: &Value, what: &str) -> Result<T, Failure> {
+        decode::<T>(body).map_err(|e| match e {
+            Invalid::Field { message, .. } => Failure(USAGE_ERROR, format!("invalid {what}: {message}")),
+            other => Failure(USAGE_ERROR, format!("invalid {what}: {other:?}")),
+        })
+    }
+
+    fn json_arg(body: &str) -> Result<Value, Failure> {
+        serde_json::from_str(body).map_err(|e| Failure(USAGE_ERROR, format!("--body is not JSON: {e}")))
+    }
+
     /// `tenant put`: the body is `--body` (the admin API's JSON), with `--name`, `--origin`,
-    /// `--allowed-origin` and `--protect` layered on top; validated exactly as the API does.
-    fn tenant_put(client: &Cli, schema: &Schema, id: &str, args: &TenantPut) -> Exit {
+    /// `--allowed-origin` and `--protect` layered on top; put by the admin API's own use case
+    /// ([`tenants::put`]), so validated with this deployment's settings as the API does.
+    fn tenant_put(ctx: &Ctx<'_>, host: &Native, id: &str, args: &TenantPut) -> Exit {
         let id = tenant_id(id)?;
         let mut body = match args.body.as_deref().map(serde_json::from_str::<Value>) {
             None => serde_json::Map::new(),
@@ -682,32 +607,19 @@ isolate).";
         if args.protect {
             body.insert("protect".into(), json!(true));
         }
-        let local_targets = std::env::var("ALLOW_LOCAL_TARGETS").is_ok_and(|v| v == "true");
-        let spec = decode::<TenantBody>(&Value::Object(body))
-            .and_then(|b| TenantSpec::from_body(b, local_targets, &dynauth::domain::budgets::Limits::default()))
-            .map_err(|e| match e {
-                Invalid::Field { message, .. } => Failure(USAGE_ERROR, format!("invalid tenant: {message}")),
-                other => Failure(USAGE_ERROR, format!("invalid tenant: {other:?}")),
-            })?;
-        if let Some(authjs) = &spec.authjs {
-            // As the admin API does: the Auth.js table checked against the setting before saving.
-            block_on(sessions::authjs::check_table(client, authjs))
-                .map_err(|e| failed("describing the Auth.js table", e))?
-                .map_err(|message| Failure(USAGE_ERROR, format!("invalid tenant: {message}")))?;
-        }
-        let store = Store::new(client, schema);
-        let (tenant, created) = block_on(tenants::put(&store, &os(), &id, spec, now()))
-            .map_err(|e| tenant_error(&format!("putting tenant {id}"), e))?;
-        note(&format!("{} tenant {id}", if created { "created" } else { "replaced" }));
-        let mut view = json!(TenantView::from(&tenant));
-        match std::env::var("TOKEN_SECRET").ok().filter(|s| !s.is_empty()) {
+        let body: TenantBody = body_of(&Value::Object(body), "tenant")?;
+        let saved = block_on(tenants::put(ctx, &id, body)).map_err(|e| match e {
+            ApiError::BadRequest { message, .. } => Failure(USAGE_ERROR, format!("invalid tenant: {message}")),
+            e => failure(e, &format!("putting tenant {id}"), &id, None),
+        })?;
+        note(&format!("{} tenant {id}", if saved.created { "created" } else { "replaced" }));
+        let mut view = json!(TenantView::from(&saved.tenant));
+        match &saved.secrets {
             // The tenant's secrets derive from the Worker's TOKEN_SECRET: shown once, as by the API.
-            Some(token_secret) if created => {
-                let shown =
-                    |kind| tenant.secrets(token_secret.as_bytes(), kind).first().map(|s| s.expose().to_string());
-                view["secrets"] = json!({"origin": shown(SecretKind::Origin), "webhook": shown(SecretKind::Webhook)});
+            Some(secrets) if host.token_secret() => {
+                view["secrets"] = json!({"origin": secrets.origin.expose(), "webhook": secrets.webhook.expose()});
             }
-            None if created => note(&format!(
+            _ if saved.created && !host.token_secret() => note(&format!(
                 "set TOKEN_SECRET (the Worker's) to see the tenant's secrets now, or rotate them later with \
                  POST /v1/admin/tenants/{id}/secrets/{{origin|webhook}}"
             )),
@@ -717,83 +629,86 @@ isolate).";
         Ok(())
     }
 
-    fn tenant_get(client: &Cli, schema: &Schema, id: &str) -> Exit {
-        let tenant = existing_tenant(&Store::new(client, schema), id)?;
+    fn tenant_get(ctx: &Ctx<'_>, id: &str) -> Exit {
+        let id = tenant_id(id)?;
+        let tenant =
+            block_on(tenants::get(ctx, &id)).map_err(|e| failure(e, &format!("reading tenant {id}"), &id, None))?;
         print_json(&json!(TenantView::from(&tenant)));
         Ok(())
     }
 
     /// `tenant delete`: the tenant and all its domains, in one transaction. Its users, sessions
     /// and codes stop working at once (they belong to its generation) and leave with their TTL.
-    fn tenant_delete(client: &Cli, schema: &Schema, id: &str) -> Exit {
+    fn tenant_delete(ctx: &Ctx<'_>, id: &str) -> Exit {
         let id = tenant_id(id)?;
-        block_on(tenants::delete(&Store::new(client, schema), &os(), &id))
-            .map_err(|e| tenant_error(&format!("deleting tenant {id}"), e))?;
+        block_on(tenants::delete(ctx, &id)).map_err(|e| failure(e, &format!("deleting tenant {id}"), &id, None))?;
         note(&format!("deleted tenant {id} and released its domains"));
         Ok(())
     }
 
-    fn user_get(client: &Cli, schema: &Schema, tenant: &str, user: &str) -> Exit {
-        let store = Store::new(client, schema);
-        let (tenant, user) = (existing_tenant(&store, tenant)?, user_id(user)?);
-        let found = block_on(users::get(&store, &tenant, &user)).map_err(|e| failed("reading the user", e))?;
-        print_json(&json!(UserView::from(&found.ok_or_else(|| not_found(&format!("user {user}")))?)));
+    fn tenant_list(ctx: &Ctx<'_>) -> Exit {
+        let mut all = Vec::new();
+        let mut page = Page::first(100);
+        loop {
+            let listed = block_on(tenants::list(ctx, &page)).map_err(|e| failure(e, "listing tenants", &"-", None))?;
+            all.extend(listed.items.iter().map(|t| json!(TenantView::from(t))));
+            match listed.next_cursor {
+                Some(c) => page.cursor = Some(c),
+                None => break,
+            }
+        }
+        print_json(&json!({ "tenants": all }));
         Ok(())
     }
 
-    fn user_find(client: &Cli, schema: &Schema, tenant: &str, raw: &str) -> Exit {
-        let store = Store::new(client, schema);
-        let tenant = existing_tenant(&store, tenant)?;
+    fn user_get(ctx: &Ctx<'_>, tenant: &str, user: &str) -> Exit {
+        let (tenant, user) = (tenant_id(tenant)?, user_id(user)?);
+        let found = block_on(users::get(ctx, &tenant, &user))
+            .map_err(|e| failure(e, "reading the user", &tenant, Some(&format!("user {user}"))))?;
+        print_json(&json!(UserView::from(&found)));
+        Ok(())
+    }
+
+    fn user_find(ctx: &Ctx<'_>, tenant: &str, raw: &str) -> Exit {
+        let tenant = tenant_id(tenant)?;
         let email = Email::parse(raw).map_err(|e| Failure(USAGE_ERROR, format!("--email {e}")))?;
         let found =
-            block_on(users::find_by_email(&store, &tenant, &email)).map_err(|e| failed("finding the user", e))?;
+            block_on(users::find(ctx, &tenant, &email)).map_err(|e| failure(e, "finding the user", &tenant, None))?;
         print_json(&json!(UserView::from(&found.ok_or_else(|| not_found(&format!("a user with email {email}")))?)));
         Ok(())
     }
 
-    fn user_delete(client: &Cli, schema: &Schema, tenant: &str, user: &str) -> Exit {
-        let store = Store::new(client, schema);
-        let (tenant, user) = (existing_tenant(&store, tenant)?, user_id(user)?);
-        match block_on(users::delete(&store, &os(), &tenant, &user, now()))
-            .map_err(|e| failed("deleting the user", e))?
-        {
-            Some(_) => {
-                note(&format!("deleted user {user} (its sessions revoked, its email freed)"));
-                Ok(())
-            }
-            None => Err(not_found(&format!("user {user}"))),
-        }
+    /// `user delete`: as the admin API's (its sessions ended, every client they signed in to
+    /// told over the back channel, then the user and its email claim deleted).
+    fn user_delete(ctx: &Ctx<'_>, tenant: &str, user: &str) -> Exit {
+        let (tenant, user) = (tenant_id(tenant)?, user_id(user)?);
+        block_on(users::delete(ctx, &tenant, &user))
+            .map_err(|e| failure(e, "deleting the user", &tenant, Some(&format!("user {user}"))))?;
+        note(&format!("deleted user {user} (its sessions revoked, its email freed)"));
+        Ok(())
     }
 
     /// `user profile`: the same change as `PATCH .../users/{id}`; prints the user.
-    fn user_profile(client: &Cli, schema: &Schema, tenant: &str, user: &str, body: &str) -> Exit {
-        let store = Store::new(client, schema);
-        let (tenant, user) = (existing_tenant(&store, tenant)?, user_id(user)?);
-        let body: Value =
-            serde_json::from_str(body).map_err(|e| Failure(USAGE_ERROR, format!("--body is not JSON: {e}")))?;
-        let change = decode::<users::ProfileChange>(&body).map_err(|e| match e {
-            Invalid::Field { message, .. } => Failure(USAGE_ERROR, format!("invalid profile: {message}")),
-            other => Failure(USAGE_ERROR, format!("invalid profile: {other:?}")),
-        })?;
-        let changed = block_on(users::change_profile(&store, &tenant, &user, change, now()))
-            .map_err(|e| failed("changing the profile", e))?
-            .ok_or_else(|| not_found(&format!("user {user}")))?;
+    fn user_profile(ctx: &Ctx<'_>, tenant: &str, user: &str, body: &str) -> Exit {
+        let (tenant, user) = (tenant_id(tenant)?, user_id(user)?);
+        let change: ProfileChange = body_of(&json_arg(body)?, "profile")?;
+        let changed = block_on(users::change_profile(ctx, &tenant, &user, change))
+            .map_err(|e| failure(e, "changing the profile", &tenant, Some(&format!("user {user}"))))?;
         print_json(&json!(UserView::from(&changed)));
         Ok(())
     }
 
     /// `session list`: every live session of the user, newest first (all pages).
-    fn session_list(client: &Cli, schema: &Schema, tenant: &str, user: &str) -> Exit {
-        let store = Store::new(client, schema);
-        let (tenant, user) = (existing_tenant(&store, tenant)?, user_id(user)?);
+    fn session_list(ctx: &Ctx<'_>, tenant: &str, user: &str) -> Exit {
+        let (tenant, user) = (tenant_id(tenant)?, user_id(user)?);
         let mut all = Vec::new();
-        let mut start = None;
+        let mut page = Page::first(100);
         loop {
-            let (page, next) = block_on(sessions::list_live(&store, &tenant, &user, 100, start, now()))
-                .map_err(|e| failed("listing sessions", e))?;
-            all.extend(page.iter().map(|s| json!(AdminSessionView::from(s))));
-            match next {
-                Some(k) => start = Some(k),
+            let listed = block_on(sessions::list(ctx, &tenant, &user, &page))
+                .map_err(|e| failure(e, "listing sessions", &tenant, None))?;
+            all.extend(listed.items.iter().map(|s| json!(AdminSessionView::from(s))));
+            match listed.next_cursor {
+                Some(c) => page.cursor = Some(c),
                 None => break,
             }
         }
@@ -801,41 +716,41 @@ isolate).";
         Ok(())
     }
 
-    fn session_revoke(client: &Cli, schema: &Schema, tenant: &str, session: &str) -> Exit {
-        let store = Store::new(client, schema);
-        let tenant = existing_tenant(&store, tenant)?;
-        let id = SessionId::parse(session).map_err(|_| not_found(&format!("session {session}")))?;
-        match block_on(sessions::revoke(&store, &tenant.id, &id, now())).map_err(|e| failed("revoking", e))? {
-            Revoked::Now => note(&format!("revoked session {id}")),
-            Revoked::Already => note(&format!("session {id} was already revoked")),
-            Revoked::NoSuchSession => return Err(not_found(&format!("session {id}"))),
+    /// `session revoke`: as the admin API's: the session ended, every client it signed in to
+    /// told over the back channel (again, when it had ended before).
+    fn session_revoke(ctx: &Ctx<'_>, tenant: &str, session: &str) -> Exit {
+        let tenant = tenant_id(tenant)?;
+        let ended = block_on(sessions::revoke(ctx, &tenant, session))
+            .map_err(|e| failure(e, "revoking", &tenant, Some(&format!("session {session}"))))?;
+        match ended {
+            Ended::Already => note(&format!("session {session} was already revoked")),
+            Ended::Now(_) | Ended::Nothing => note(&format!("revoked session {session}")),
         }
         Ok(())
     }
 
-    fn session_revoke_all(client: &Cli, schema: &Schema, tenant: &str, user: &str) -> Exit {
-        let store = Store::new(client, schema);
-        let (tenant, user) = (existing_tenant(&store, tenant)?, user_id(user)?);
+    /// `session revoke-all`: as the admin API's, notices included.
+    fn session_revoke_all(ctx: &Ctx<'_>, tenant: &str, user: &str) -> Exit {
+        let (tenant, user) = (tenant_id(tenant)?, user_id(user)?);
         let revoked =
-            block_on(sessions::revoke_all(&store, &tenant, &user, now())).map_err(|e| failed("revoking", e))?;
-        print_json(&json!({ "revoked": revoked.len() }));
+            block_on(sessions::revoke_all(ctx, &tenant, &user)).map_err(|e| failure(e, "revoking", &tenant, None))?;
+        print_json(&json!({ "revoked": revoked }));
         Ok(())
     }
 
-    /// `code issue`: a login code for a backend that delivers it itself (as the admin API's
+    /// `code issue`: a login code for a backend that delivers it itself (the admin API's
     /// `POST /v1/admin/tenants/{id}/codes`); needs the Worker's TOKEN_SECRET, which keys the code.
-    fn code_issue(client: &Cli, schema: &Schema, tenant: &str, email: &str) -> Exit {
-        let store = Store::new(client, schema);
-        let tenant = existing_tenant(&store, tenant)?;
+    fn code_issue(ctx: &Ctx<'_>, host: &Native, tenant: &str, email: &str) -> Exit {
+        let tenant = tenant_id(tenant)?;
         let email = Email::parse(email).map_err(|e| Failure(USAGE_ERROR, format!("email {e}")))?;
-        let secret = std::env::var("TOKEN_SECRET").ok().filter(|s| s.len() >= 32).ok_or_else(|| {
-            Failure(CONFIG, "TOKEN_SECRET (the Worker's, 32+ characters) is needed: codes are keyed with it".into())
-        })?;
-        let random = os();
-        let limits = dynauth::domain::budgets::Limits::default();
-        let logins = login::Logins { store: &store, random: &random, secret: secret.as_bytes(), limits: &limits };
-        let caller = login::Caller { address: "cli", binding: None };
-        let issued = block_on(logins.issue(caller, &tenant, &email, now())).map_err(|e| failed("issuing a code", e))?;
+        if !host.token_secret() {
+            return Err(Failure(
+                CONFIG,
+                "TOKEN_SECRET (the Worker's, 32+ characters) is needed: codes are keyed with it".into(),
+            ));
+        }
+        let issued = block_on(codes::issue(ctx, &tenant, &email, None, codes::Asker::Operator))
+            .map_err(|e| failure(e, "issuing a code", &tenant, None))?;
         print_json(&json!({
             "login_id": issued.login.login_id.as_str(),
             "code": issued.code.expose(),
@@ -845,118 +760,78 @@ isolate).";
         Ok(())
     }
 
-    fn tenant_list(client: &Cli, schema: &Schema) -> Exit {
-        let store = Store::new(client, schema);
-        let mut all = Vec::new();
-        let mut start = None;
-        loop {
-            let (tenants, next) =
-                block_on(tenants::list(&store, 100, start)).map_err(|e| failed("listing tenants", e))?;
-            all.extend(tenants.iter().map(|t| json!(TenantView::from(t))));
-            match next {
-                Some(k) => start = Some(k),
-                None => break,
-            }
-        }
-        print_json(&json!({ "tenants": all }));
-        Ok(())
-    }
-
-    fn domain_claim(client: &Cli, schema: &Schema, id: &str, raw_host: &str, status: &str) -> Exit {
+    fn domain_claim(ctx: &Ctx<'_>, id: &str, raw_host: &str, status: &str) -> Exit {
         let (id, host) = (tenant_id(id)?, host(raw_host)?);
         let status = DomainStatus::parse(status)
             .map_err(|_| Failure(USAGE_ERROR, "--status must be ready, pending or disabled".into()))?;
-        let (domain, created) = block_on(tenants::claim(&Store::new(client, schema), &os(), &id, &host, status, now()))
-            .map_err(|e| tenant_error(&format!("claiming {host}"), e))?;
+        let (domain, created) = block_on(domains::claim(ctx, &id, &host, status))
+            .map_err(|e| failure(e, &format!("claiming {host}"), &id, None))?;
         note(&format!("{} {host} for tenant {id} ({})", if created { "claimed" } else { "updated" }, status.as_str()));
         print_json(&json!(DomainView::from(&domain.entry())));
         Ok(())
     }
 
-    fn domain_release(client: &Cli, schema: &Schema, id: &str, raw_host: &str) -> Exit {
+    fn domain_release(ctx: &Ctx<'_>, id: &str, raw_host: &str) -> Exit {
         let (id, host) = (tenant_id(id)?, host(raw_host)?);
-        block_on(tenants::release(&Store::new(client, schema), &os(), &id, &host))
-            .map_err(|e| tenant_error(&format!("releasing {host}"), e))?;
+        block_on(domains::release(ctx, &id, &host)).map_err(|e| failure(e, &format!("releasing {host}"), &id, None))?;
         note(&format!("released {host} from tenant {id}"));
         Ok(())
     }
 
-    fn domain_list(client: &Cli, schema: &Schema, id: &str) -> Exit {
+    fn domain_list(ctx: &Ctx<'_>, id: &str) -> Exit {
         let id = tenant_id(id)?;
-        let domains = block_on(tenants::domains(&Store::new(client, schema), &id))
-            .map_err(|e| failed(&format!("listing domains of {id}"), e))?
-            .ok_or_else(|| not_found(&format!("tenant {id}")))?;
+        let domains = block_on(domains::list(ctx, &id))
+            .map_err(|e| failure(e, &format!("listing domains of {id}"), &id, None))?;
         print_json(&json!({ "domains": domains.iter().map(DomainView::from).collect::<Vec<_>>() }));
         Ok(())
     }
 
     /// `client put|get|list|delete`, as the admin API does them.
-    fn client_command(client: &Cli, schema: &Schema, action: &ClientAction) -> Exit {
-        use dynauth::api::views::{ClientSaved, ClientView};
-        use dynauth::domain::tenants::clients::{self, ClientBody, ClientSpec};
-        use dynauth::values::ids::ClientId;
-        let store = Store::new(client, schema);
+    fn client_command(ctx: &Ctx<'_>, action: &ClientAction) -> Exit {
         let client_id = |raw: &str| {
             ClientId::parse(raw).map_err(|rule| Failure(USAGE_ERROR, format!("{raw:?} is not a client id: {rule}")))
         };
         match action {
             ClientAction::Put { tenant, client_id: raw, body } => {
-                let id = client_id(raw)?;
-                let tenant = existing_tenant(&store, tenant)?;
-                let body: Value =
-                    serde_json::from_str(body).map_err(|e| Failure(USAGE_ERROR, format!("--body is not JSON: {e}")))?;
-                let local_targets = std::env::var("ALLOW_LOCAL_TARGETS").is_ok_and(|v| v == "true");
-                let spec =
-                    decode::<ClientBody>(&body).and_then(|b| ClientSpec::from_body(b, local_targets)).map_err(|e| {
-                        match e {
-                            Invalid::Field { message, .. } => {
-                                Failure(USAGE_ERROR, format!("invalid client: {message}"))
-                            }
-                            other => Failure(USAGE_ERROR, format!("invalid client: {other:?}")),
-                        }
-                    })?;
-                let (saved, secret, created) = block_on(clients::put(&store, &os(), &tenant, &id, spec, now()))
-                    .map_err(|e| tenant_error(&format!("putting client {id}"), e))?;
-                note(&format!("{} client {id} of {}", if created { "registered" } else { "replaced" }, tenant.id));
+                let (tenant, id) = (tenant_id(tenant)?, client_id(raw)?);
+                let body: ClientBody = body_of(&json_arg(body)?, "client")?;
+                let saved = block_on(clients::put(ctx, &tenant, &id, body)).map_err(|e| match e {
+                    ApiError::BadRequest { message, .. } => Failure(USAGE_ERROR, format!("invalid client: {message}")),
+                    e => failure(e, &format!("putting client {id}"), &tenant, None),
+                })?;
+                note(&format!("{} client {id} of {tenant}", if saved.created { "registered" } else { "replaced" }));
                 print_json(&json!(ClientSaved {
-                    client: ClientView::from(&saved),
-                    client_secret: secret.as_ref().map(clients::ClientSecret::expose)
+                    client: ClientView::from(&saved.client),
+                    client_secret: saved.secret.as_ref().map(dynauth::domain::tenants::clients::ClientSecret::expose)
                 }));
             }
             ClientAction::Get { tenant, client_id: raw } => {
-                let id = client_id(raw)?;
-                let tenant = existing_tenant(&store, tenant)?;
-                let found = block_on(clients::get(&store, &tenant, &id))
-                    .map_err(|e| failed(&format!("reading client {id}"), e))?
-                    .ok_or_else(|| not_found(&format!("client {id}")))?;
+                let (tenant, id) = (tenant_id(tenant)?, client_id(raw)?);
+                let found = block_on(clients::get(ctx, &tenant, &id))
+                    .map_err(|e| failure(e, &format!("reading client {id}"), &tenant, Some(&format!("client {id}"))))?;
                 print_json(&json!(ClientView::from(&found)));
             }
             ClientAction::List { tenant } => {
-                let tenant = existing_tenant(&store, tenant)?;
+                let tenant = tenant_id(tenant)?;
                 let mut all = Vec::new();
-                let mut start = None;
+                let mut page = Page::first(100);
                 loop {
-                    let (page, next) = block_on(clients::list(&store, &tenant, 100, start))
-                        .map_err(|e| failed(&format!("listing clients of {}", tenant.id), e))?;
-                    all.extend(page);
-                    match next {
-                        Some(k) => start = Some(k),
+                    let listed = block_on(clients::list(ctx, &tenant, &page))
+                        .map_err(|e| failure(e, &format!("listing clients of {tenant}"), &tenant, None))?;
+                    all.extend(listed.items);
+                    match listed.next_cursor {
+                        Some(c) => page.cursor = Some(c),
                         None => break,
                     }
                 }
                 print_json(&json!({ "clients": all.iter().map(ClientView::from).collect::<Vec<_>>() }));
             }
             ClientAction::Delete { tenant, client_id: raw } => {
-                let id = client_id(raw)?;
-                let tenant = existing_tenant(&store, tenant)?;
-                if !block_on(clients::delete(&store, &tenant, &id))
-                    .map_err(|e| failed(&format!("deleting client {id}"), e))?
-                {
-                    return Err(not_found(&format!("client {id}")));
-                }
-                let revoked = block_on(dynauth::domain::oidc::revoke_client_grants(&store, &tenant, &id, now()))
-                    .map_err(|e| failed(&format!("revoking the grants of client {id}"), e))?;
-                note(&format!("deleted client {id} of {} ({revoked} grants revoked)", tenant.id));
+                let (tenant, id) = (tenant_id(tenant)?, client_id(raw)?);
+                let revoked = block_on(clients::delete(ctx, &tenant, &id)).map_err(|e| {
+                    failure(e, &format!("deleting client {id}"), &tenant, Some(&format!("client {id}")))
+                })?;
+                note(&format!("deleted client {id} of {tenant} ({revoked} grants revoked)"));
             }
         }
         Ok(())
