@@ -193,6 +193,18 @@ for (const entry of modules.values()) {
 }
 
 const problems = [];
+// The rim only parses, calls one use case and renders: no table access of its own.
+const RIM_REACH = /\bctx\.(store|regions|caches|connect|webhook)\b|\.store\.db\b/;
+for (const entry of modules.values()) {
+  if (!(entry.module === 'api' || entry.module.startsWith('api::'))) continue;
+  const reach = entry.body.match(RIM_REACH);
+  if (reach) problems.push(`${entry.module} reaches past the use cases (${reach[0]}): the rim calls src/app/`);
+  for (const to of graph.get(entry.module)?.keys() ?? []) {
+    if (to === 'dynamo' || to.startsWith('dynamo::') || ['table::store', 'table::keys', 'table::cursor'].includes(to)) {
+      if (graph.get(entry.module).get(to) === 'code') problems.push(`${entry.module} uses ${to}: the rim holds no DynamoDB call`);
+    }
+  }
+}
 for (const [from, uses] of graph) {
   for (const [to, where] of uses) {
     if (layerOf(to) > layerOf(from)) {

@@ -122,10 +122,7 @@ fn setup_with(authjs: Value, session: Value, vars: &[(&str, &str)]) -> (TestTabl
     let app = App::new(t.name(), manual_runtime(T0), &vars);
     let tenant =
         json!({"name": "Acme", "origin": "http://127.0.0.1:9", "protect": true, "authjs": authjs, "session": session});
-    let r = app.admin("PUT", "/v1/admin/tenants/acme", Some(tenant));
-    assert_eq!(r.status, 201, "{}", r.json);
-    let r = app.admin("PUT", &format!("/v1/admin/tenants/acme/domains/{HOST}"), Some(json!({"status": "ready"})));
-    assert_eq!(r.status, 201, "{}", r.json);
+    app.tenant_on("acme", tenant, HOST);
     (t, app)
 }
 

@@ -24,11 +24,7 @@ fn setup(prefix: &str) -> (TestTable, TestApp, Sink) {
     let app =
         App::new(t.name(), manual_runtime(T0), &[("CODE_WEBHOOK_URL", &sink.url), ("CODE_WEBHOOK_SECRET", secret)]);
     let tenant = json!({"name": "Acme <Corp> & \"Co\"", "allowed_origins": [APP, "http://localhost:3000"]});
-    assert_eq!(app.admin("PUT", "/v1/admin/tenants/acme", Some(tenant)).status, 201);
-    assert_eq!(
-        app.admin("PUT", &format!("/v1/admin/tenants/acme/domains/{HOST}"), Some(json!({"status": "ready"}))).status,
-        201
-    );
+    app.tenant_on("acme", tenant, HOST);
     (t, app, sink)
 }
 

@@ -450,9 +450,7 @@ fn ending_sessions_at_the_command_line_tells_their_clients_over_the_back_channel
     const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
     let table = common::TestTable::new("cli-backchannel");
     let app = App::new(table.name(), common::manual_runtime(now_secs()), &[("JWT_MASTER_KEY", MASTER)]);
-    assert_eq!(app.admin("PUT", "/v1/admin/tenants/acme", Some(json!({"name": "Acme"}))).status, 201);
-    let domain = app.admin("PUT", &format!("/v1/admin/tenants/acme/domains/{HOST}"), Some(json!({"status": "ready"})));
-    assert_eq!(domain.status, 201);
+    app.tenant_on("acme", json!({"name": "Acme"}), HOST);
     let sink = common::Sink::start();
     let bc = json!({"name": "BC", "type": "confidential", "redirect_uris": [REDIRECT],
         "scopes": ["openid", "email"], "backchannel_logout_uri": sink.url});

@@ -35,11 +35,7 @@ type TestApp = App<dynauth::testing::fakes::ManualRuntime>;
 fn setup(prefix: &str, extra: &[(&str, &str)]) -> (TestTable, TestApp) {
     let t = TestTable::new(prefix);
     let app = App::new(t.name(), manual_runtime(T0), extra);
-    assert_eq!(app.admin("PUT", "/v1/admin/tenants/acme", Some(json!({"name": "Acme"}))).status, 201);
-    assert_eq!(
-        app.admin("PUT", &format!("/v1/admin/tenants/acme/domains/{HOST}"), Some(json!({"status": "ready"}))).status,
-        201
-    );
+    app.tenant_on("acme", json!({"name": "Acme"}), HOST);
     (t, app)
 }
 

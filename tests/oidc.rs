@@ -37,9 +37,7 @@ fn setup(name: &str) -> (TestTable, TestApp, String) {
     let t = TestTable::new(name);
     let app = App::new(t.name(), manual_runtime(T0), &[("JWT_MASTER_KEY", MASTER)]);
     for (tenant, host) in [("acme", HOST), ("globex", "auth.globex.test")] {
-        assert_eq!(app.admin("PUT", &format!("/v1/admin/tenants/{tenant}"), Some(json!({"name": tenant}))).status, 201);
-        let path = format!("/v1/admin/tenants/{tenant}/domains/{host}");
-        assert_eq!(app.admin("PUT", &path, Some(json!({"status": "ready"}))).status, 201);
+        app.tenant_on(tenant, json!({"name": tenant}), host);
     }
     let web = json!({"name": "Web", "type": "confidential", "redirect_uris": [REDIRECT],
         "post_logout_redirect_uris": [BYE], "scopes": ["openid", "email", "offline_access"]});
@@ -881,11 +879,7 @@ fn wrong_client_secrets_are_budgeted_per_address_under_a_ceiling_from_many_addre
     let t = TestTable::new("oidc-client-budget");
     let vars = [("JWT_MASTER_KEY", MASTER), ("CLIENT_AUTH_FAILURE_IP_LIMIT", "3"), ("CLIENT_AUTH_FAILURE_LIMIT", "8")];
     let app: TestApp = App::new(t.name(), manual_runtime(T0), &vars);
-    assert_eq!(app.admin("PUT", "/v1/admin/tenants/acme", Some(json!({"name": "acme"}))).status, 201);
-    assert_eq!(
-        app.admin("PUT", &format!("/v1/admin/tenants/acme/domains/{HOST}"), Some(json!({"status": "ready"}))).status,
-        201
-    );
+    app.tenant_on("acme", json!({"name": "acme"}), HOST);
     let web = json!({"name": "Web", "type": "confidential", "redirect_uris": [REDIRECT]});
     let secret = app.admin("PUT", "/v1/admin/tenants/acme/clients/web", Some(web)).json["client_secret"]
         .as_str()

@@ -63,11 +63,7 @@ fn setup(prefix: &str, tenant: Value) -> (TestTable, Replica, TestApp) {
     let table = TestTable::new(prefix);
     let replica = Replica::of(&table);
     let app = app(&table, &replica_endpoint());
-    assert_eq!(app.admin("PUT", "/v1/admin/tenants/acme", Some(tenant)).status, 201);
-    assert_eq!(
-        app.admin("PUT", &format!("/v1/admin/tenants/acme/domains/{HOST}"), Some(json!({"status": "ready"}))).status,
-        201
-    );
+    app.tenant_on("acme", tenant, HOST);
     (table, replica, app)
 }
 
@@ -149,11 +145,7 @@ fn writes_go_home_and_strict_revocation_reads_home_at_once() {
 fn a_replica_that_is_down_is_skipped_for_home_and_its_breaker_opens_after_three_failures() {
     let table = TestTable::new("regions-down");
     let app = app(&table, "http://127.0.0.1:9"); // nothing listens there
-    assert_eq!(app.admin("PUT", "/v1/admin/tenants/acme", Some(json!({"name": "Acme"}))).status, 201);
-    assert_eq!(
-        app.admin("PUT", &format!("/v1/admin/tenants/acme/domains/{HOST}"), Some(json!({"status": "ready"}))).status,
-        201
-    );
+    app.tenant_on("acme", json!({"name": "Acme"}), HOST);
     let (token, _) = mint(&app, "u-1");
     let _warm = call_from(&app, Some(NEW_YORK), "GET", "/v1/tenant", &[]); // the host, from home
     // One attempt at the replica (no retries: it is skipped, not waited for), then home.
@@ -191,11 +183,7 @@ fn a_replica_slower_than_its_budget_is_skipped_within_the_budget() {
     ];
     let extra: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let app = App::new(table.name(), manual_runtime(T0), &extra);
-    assert_eq!(app.admin("PUT", "/v1/admin/tenants/acme", Some(json!({"name": "Acme"}))).status, 201);
-    assert_eq!(
-        app.admin("PUT", &format!("/v1/admin/tenants/acme/domains/{HOST}"), Some(json!({"status": "ready"}))).status,
-        201
-    );
+    app.tenant_on("acme", json!({"name": "Acme"}), HOST);
     let (token, _) = mint(&app, "u-1");
     let _warm = call_from(&app, Some(NEW_YORK), "GET", "/v1/tenant", &[]);
     let started = std::time::Instant::now();
@@ -290,11 +278,7 @@ fn replicated_from_the_stream_with_a_lag_a_new_session_works_at_once_and_a_revoc
     let replica = Replica::of(&table);
     let stream = StreamReplicator::start(&table, &replica_endpoint());
     let app = app(&table, &replica_endpoint());
-    assert_eq!(app.admin("PUT", "/v1/admin/tenants/acme", Some(json!({"name": "Acme"}))).status, 201);
-    assert_eq!(
-        app.admin("PUT", &format!("/v1/admin/tenants/acme/domains/{HOST}"), Some(json!({"status": "ready"}))).status,
-        201
-    );
+    app.tenant_on("acme", json!({"name": "Acme"}), HOST);
     stream.catch_up();
     let warm = call_from(&app, Some(SYDNEY), "GET", "/v1/tenant", &[]);
     assert_eq!((warm.status, warm.calls), (200, 1), "the host came through the stream");

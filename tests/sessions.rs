@@ -26,15 +26,8 @@ fn setup(prefix: &str, extra: &[(&str, &str)]) -> (TestTable, TestApp) {
     let t = TestTable::new(prefix);
     let app = App::new(t.name(), manual_runtime(T0), extra);
     let acme = json!({"name": "Acme", "origin": "http://127.0.0.1:9", "session": {"lifetime_secs": 30 * DAY, "idle_lifetime_secs": 7 * DAY}});
-    assert_eq!(app.admin("PUT", "/v1/admin/tenants/acme", Some(acme)).status, 201);
-    assert_eq!(app.admin("PUT", "/v1/admin/tenants/globex", Some(json!({"name": "Globex"}))).status, 201);
-    for (tenant, host) in [("acme", HOST), ("globex", "auth.globex.test")] {
-        assert_eq!(
-            app.admin("PUT", &format!("/v1/admin/tenants/{tenant}/domains/{host}"), Some(json!({"status": "ready"})))
-                .status,
-            201
-        );
-    }
+    app.tenant_on("acme", acme, HOST);
+    app.tenant_on("globex", json!({"name": "Globex"}), "auth.globex.test");
     (t, app)
 }
 

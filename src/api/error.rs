@@ -4,13 +4,7 @@ use serde::Serialize;
 
 use super::Response;
 pub use crate::app::error::ApiError;
-#[cfg(test)]
-use crate::app::settings::ConfigError;
-#[cfg(test)]
-use crate::dynamo::DynamoError;
 use crate::table::schema::TableReport;
-#[cfg(test)]
-use crate::values::codes::ErrorCode;
 
 /// `{"error", "error_description"}` of an OAuth endpoint.
 #[cfg(cold)]
@@ -93,6 +87,9 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+    use crate::app::settings::ConfigError;
+    use crate::dynamo::DynamoError;
+    use crate::values::codes::ErrorCode;
 
     fn body(r: &Response) -> serde_json::Value {
         serde_json::from_slice(r.body()).unwrap_or_default()

@@ -140,7 +140,7 @@ pub async fn handle(ctx: &Ctx<'_>, request: Request) -> Handled {
         error_detail,
         dev_login: ctx.dev_login.take(),
         audit: ctx.audit.take(),
-        region: ctx.regions.nearest.map(str::to_string),
+        region: ctx.nearest_region().map(str::to_string),
     };
     Handled { outcome, log, deferred: ctx.later.take() }
 }

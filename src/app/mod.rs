@@ -147,6 +147,11 @@ impl<'a> Ctx<'a> {
         }
     }
 
+    /// With replica regions: the region nearest to the client, which this request's lookups read.
+    pub fn nearest_region(&self) -> Option<&str> {
+        self.regions.nearest
+    }
+
     /// `now` in epoch seconds, as the use cases take it.
     pub fn now_secs(&self) -> i64 {
         epoch_secs(self.now)

@@ -301,6 +301,15 @@ pub mod app {
         pub fn admin(&self, method: &str, path: &str, body: Option<serde_json::Value>) -> Answer {
             self.call(method, path, "admin.dynauth.test", &[("authorization", &format!("Bearer {ADMIN_TOKEN}"))], body)
         }
+
+        /// Puts tenant `id` (201) and claims `host` for it, ready (201): where most tests start.
+        pub fn tenant_on(&self, id: &str, tenant: serde_json::Value, host: &str) {
+            let r = self.admin("PUT", &format!("/v1/admin/tenants/{id}"), Some(tenant));
+            assert_eq!(r.status, 201, "putting tenant {id}: {}", r.json);
+            let claim = serde_json::json!({"status": "ready"});
+            let r = self.admin("PUT", &format!("/v1/admin/tenants/{id}/domains/{host}"), Some(claim));
+            assert_eq!(r.status, 201, "claiming {host} for {id}: {}", r.json);
+        }
     }
 }
 

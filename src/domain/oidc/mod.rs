@@ -571,12 +571,7 @@ async fn live_session(
     now: i64,
 ) -> Result<Option<Session>, DynamoError> {
     let session: Option<Session> = store.get(&table_keys::session_by_id(&tenant.id, id), true).await?;
-    Ok(session.filter(|s| {
-        s.tenant == tenant.id
-            && s.tenant_generation == tenant.generation
-            && s.revoked_at.is_none()
-            && now < s.expires_at
-    }))
+    Ok(session.filter(|s| tenant.holds(s) && s.revoked_at.is_none() && now < s.expires_at))
 }
 
 /// What a token request of the `authorization_code` grant presents.
@@ -659,7 +654,7 @@ impl Grants<'_> {
         let code_hash = hash_b64(code.as_bytes());
         let code_keys = table_keys::authorization_code(&tenant.id, &code_hash);
         let stored: Option<AuthCode> = store.get(&code_keys, true).await?;
-        let Some(stored) = stored.filter(|c| c.tenant_generation == tenant.generation) else {
+        let Some(stored) = stored.filter(|c| tenant.holds(c)) else {
             return Err(OAuthError::grant("the code is unknown or has expired").into());
         };
         if stored.client_id != client.client_id {
@@ -975,7 +970,7 @@ pub async fn session_grants(store: &Store<'_>, tenant: &Tenant, id: &SessionId) 
         grants.extend(more);
         next = after;
     }
-    Ok(grants.into_iter().filter(|g: &Grant| g.tenant_generation == tenant.generation).collect())
+    Ok(grants.into_iter().filter(|g: &Grant| tenant.holds(g)).collect())
 }
 
 /// Revokes every grant of `client` (its refresh tokens at once, its access tokens wherever they
@@ -1009,7 +1004,7 @@ pub async fn revoke_client_grants(
 /// A grant of `tenant` by id, if it is this incarnation's.
 pub async fn grant(store: &Store<'_>, tenant: &Tenant, id: &str) -> Result<Option<Grant>, DynamoError> {
     let grant: Option<Grant> = store.get(&table_keys::grant(&tenant.id, id), true).await?;
-    Ok(grant.filter(|g| g.tenant_generation == tenant.generation))
+    Ok(grant.filter(|g| tenant.holds(g)))
 }
 
 /// The grant's tokens are usable at `now`: not revoked, not past its session's end, and its
@@ -1024,6 +1019,26 @@ pub async fn grant_live(
         return Ok(None);
     }
     live_session(store, tenant, &grant.session_id, now).await
+}
+
+impl crate::domain::tenants::OfTenant for AuthCode {
+    fn tenant_id(&self) -> &crate::values::ids::TenantId {
+        &self.tenant
+    }
+
+    fn tenant_generation(&self) -> &str {
+        &self.tenant_generation
+    }
+}
+
+impl crate::domain::tenants::OfTenant for Grant {
+    fn tenant_id(&self) -> &crate::values::ids::TenantId {
+        &self.tenant
+    }
+
+    fn tenant_generation(&self) -> &str {
+        &self.tenant_generation
+    }
 }
 
 #[cfg(test)]

@@ -252,7 +252,7 @@ impl ClientSpec {
 /// incarnation of the tenant).
 pub async fn get(store: &Store<'_>, tenant: &Tenant, id: &ClientId) -> Result<Option<Client>, DynamoError> {
     let client: Option<Client> = store.get(&keys::client(&tenant.id, id), true).await?;
-    Ok(client.filter(|c| c.tenant_generation == tenant.generation))
+    Ok(client.filter(|c| tenant.holds(c)))
 }
 
 /// Registers client `id` of `tenant`, or replaces its registration (its secrets kept; a client
@@ -341,7 +341,7 @@ pub async fn change_secret(
 /// Deletes client `id` of `tenant`: `false` when there was none.
 pub async fn delete(store: &Store<'_>, tenant: &Tenant, id: &ClientId) -> Result<bool, DynamoError> {
     let mut e = Expr::new();
-    let cond = e.equals("tenant_generation", s(&tenant.generation));
+    let cond = tenant.generation_condition(&mut e);
     // A retry after an attempt that may have deleted it finds it gone: that was this delete.
     let gone = |old: Option<&Item>| old.is_none();
     match store.db.delete_item(store.delete(&keys::client(&tenant.id, id), cond, e), Write::Recognise(&gone)).await {
@@ -360,7 +360,7 @@ pub async fn list(
     start: Option<Item>,
 ) -> Result<(Vec<Client>, Option<Item>), DynamoError> {
     let (clients, next) = store.page_gsi1::<Client>(&keys::tenant_clients(&tenant.id), limit, start).await?;
-    Ok((clients.into_iter().filter(|c| c.tenant_generation == tenant.generation).collect(), next))
+    Ok((clients.into_iter().filter(|c| tenant.holds(c)).collect(), next))
 }
 
 impl Store<'_> {
@@ -385,6 +385,16 @@ impl Store<'_> {
             Err(DynamoError::ConditionalCheckFailed { .. }) => Ok(false),
             Err(e) => Err(e),
         }
+    }
+}
+
+impl crate::domain::tenants::OfTenant for Client {
+    fn tenant_id(&self) -> &crate::values::ids::TenantId {
+        &self.tenant
+    }
+
+    fn tenant_generation(&self) -> &str {
+        &self.tenant_generation
     }
 }
 
