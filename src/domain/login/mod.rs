@@ -21,230 +21,32 @@
 //! create the user and open a session) and [`Logins::issue`] (a code for a backend that delivers
 //! it itself).
 
-use std::fmt;
+//!
+//! Files: [`code`] (the code and the binding), [`record`] (the stored login and its table
+//! access), [`webhook`] (delivery), and here the use cases.
 
-use serde::{Deserialize, Serialize};
+pub mod code;
+pub mod record;
+pub mod webhook;
+
+pub use code::{Binding, LoginCode, code_hash};
+pub use record::{Login, RETRY_WINDOW_SECS, State};
+pub use webhook::{Delivery, Undeliverable, delivery};
+
+use std::fmt;
 
 use crate::domain::budgets::{self, Budget, Exceeded, Limits, Refusal};
 use crate::domain::sessions::{self, Device, NewSession, Session, SessionToken};
-use crate::domain::tenants::{Tenant, TenantSecret};
+use crate::domain::tenants::Tenant;
 use crate::domain::users;
-use crate::dynamo::expr::and;
-use crate::dynamo::{
-    Cancelled, ConditionCheck, DynamoError, Expr, PutItemInput, ReturnValues, TransactItem, Transaction, TxError,
-    from_item, s,
-};
-use crate::platform::crypto::{b64url, b64url_decode, constant_time_eq, hash_b64, hmac_hex, hmac_parts};
-use crate::platform::runtime::{
-    AnswerLimit, OUTSIDE_ANSWER_LIMIT, Random, Transport, TransportError, random_u64, rfc3339_secs,
-};
+use crate::dynamo::{Cancelled, DynamoError, Transaction, TxError, from_item};
+use crate::platform::runtime::{Random, Transport, rfc3339_secs};
 use crate::table::keys;
 use crate::table::store::Store;
 use crate::values::email::Email;
-use crate::values::ids::{LoginId, SessionId, TenantId, UserId};
+use crate::values::ids::LoginId;
 
-crate::values::secret::secret! {
-    /// A numeric login code. `Debug` never shows it.
-    pub struct LoginCode;
-}
-
-impl LoginCode {
-    /// `length` decimal digits, uniformly random: draws that would bias the remainder are
-    /// rejected.
-    pub fn generate(random: &dyn Random, length: u8) -> Self {
-        let length = u32::from(length.clamp(6, 10));
-        let modulus = 10u64.pow(length);
-        let limit = u64::MAX - (u64::MAX % modulus);
-        loop {
-            let v = random_u64(random);
-            if v < limit {
-                return Self(format!("{:0width$}", v % modulus, width = length as usize));
-            }
-        }
-    }
-
-    /// A code as a user typed it (surrounding spaces ignored); any string is accepted, since a
-    /// malformed code is simply a wrong one.
-    pub fn presented(raw: &str) -> Self {
-        Self(raw.trim().to_string())
-    }
-}
-
-crate::values::secret::secret! {
-    /// The secret that ties a login to the client that started it: 32 random bytes, base64url. A
-    /// browser keeps it in an HttpOnly cookie, a server-side client in its own state; only its hash
-    /// is stored. `Debug` never shows it.
-    pub struct Binding;
-}
-
-impl Binding {
-    pub fn generate(random: &dyn Random) -> Self {
-        Self(random.secret_b64())
-    }
-
-    /// A binding as a client presents it; `None` unless it is 43 base64url characters of 32
-    /// bytes.
-    pub fn parse(raw: &str) -> Option<Self> {
-        let raw = raw.trim();
-        (raw.len() == 43 && b64url_decode(raw).is_some_and(|b| b.len() == 32)).then(|| Self(raw.to_string()))
-    }
-
-    /// `h(binding)`: the only form that is stored.
-    pub fn hash(&self) -> String {
-        hash_b64(self.0.as_bytes())
-    }
-}
-
-/// HMAC-SHA256(`TOKEN_SECRET`, tenant, login id, code): the only form of a code that is stored.
-pub fn code_hash(secret: &[u8], tenant: &TenantId, login_id: &LoginId, code: &LoginCode) -> String {
-    b64url(&hmac_parts(
-        secret,
-        &[b"dynauth-login-code-v1", tenant.as_str().as_bytes(), login_id.as_str().as_bytes(), code.0.as_bytes()],
-    ))
-}
-
-/// A login code as stored (times in epoch seconds).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Login {
-    pub login_id: LoginId,
-    pub tenant: TenantId,
-    pub tenant_generation: String,
-    pub email: Email,
-    pub code_hash: String,
-    /// Attempts reserved so far: each is one comparison of a code.
-    pub attempts: u32,
-    pub max_attempts: u32,
-    pub created_at: i64,
-    pub expires_at: i64,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub used_at: Option<i64>,
-    /// The user that owned the email when the code was issued (saves a read when verifying).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub user_hint: Option<UserId>,
-    /// The session the code opened (its id, the token's hash), set with `used_at`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub session: Option<SessionId>,
-    /// `h(binding)` of the client the login belongs to (logins stored before bindings have
-    /// none, and no verify can use them).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub binding_hash: Option<String>,
-    /// The client address of a start that presented no binding: the login is then also its
-    /// email's newest from that address ([`keys::newest_login`]), so such a client's next start
-    /// supersedes it.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub started_from: Option<String>,
-    pub ttl: i64,
-}
-
-/// How long after a code was used a retry of the same verify (same login, code and binding)
-/// still gets the session it opened, instead of 410 `code_used`: enough for a client whose answer
-/// was lost to try again.
-pub const RETRY_WINDOW_SECS: i64 = 120;
-
-/// Where a login stands for a verify.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum State {
-    Used,
-    Expired,
-    Exhausted,
-    Open,
-}
-
-impl Login {
-    pub fn state(&self, now: i64) -> State {
-        if self.used_at.is_some() {
-            State::Used
-        } else if now >= self.expires_at {
-            State::Expired
-        } else if self.attempts >= self.max_attempts {
-            State::Exhausted
-        } else {
-            State::Open
-        }
-    }
-
-    /// Whether `binding` is the one this login was started with (constant time).
-    pub fn bound_to(&self, binding: Option<&Binding>) -> bool {
-        match (binding, &self.binding_hash) {
-            (Some(b), Some(stored)) => constant_time_eq(b.hash().as_bytes(), stored.as_bytes()),
-            _ => false,
-        }
-    }
-
-    /// Whether `code` is this login's code (constant-time comparison of the keyed hashes). Only
-    /// a verify that holds a reserved attempt may ask.
-    fn matches(&self, secret: &[u8], code: &LoginCode) -> bool {
-        constant_time_eq(code_hash(secret, &self.tenant, &self.login_id, code).as_bytes(), self.code_hash.as_bytes())
-    }
-
-    /// The token of the session this login opens for `binding` with `code`: derived under
-    /// `secret` from the tenant, the login, the binding and the code, so every verify of the same
-    /// code by the same client yields the same token, and no one without the binding can.
-    fn session_token(&self, secret: &[u8], binding: &Binding, code: &LoginCode) -> SessionToken {
-        SessionToken::derived(
-            secret,
-            &[
-                b"dynauth-login-session-v2",
-                self.tenant.as_str().as_bytes(),
-                self.login_id.as_str().as_bytes(),
-                binding.0.as_bytes(),
-                code.0.as_bytes(),
-            ],
-        )
-    }
-
-    /// The newest-login pointers this login is on, with the names of their transaction parts:
-    /// its binding's, and for a start without a presented binding, its address's.
-    fn scopes(&self) -> Vec<(&'static str, String)> {
-        let mut scopes = vec![("newest", format!("b.{}", self.binding_hash.as_deref().unwrap_or_default()))];
-        if let Some(address) = &self.started_from {
-            scopes.push(("newest_here", format!("a.{address}")));
-        }
-        scopes
-    }
-
-    fn retry_after(&self, now: i64) -> u64 {
-        u64::try_from(self.expires_at - now).unwrap_or(1).max(1)
-    }
-}
-
-/// Where codes are delivered: the webhook URL, and the secrets its posts are signed with (one,
-/// or two while a tenant's webhook secret rotation overlaps, newest first).
-#[derive(Debug, Clone)]
-pub struct Delivery<'a> {
-    pub url: &'a str,
-    pub secrets: Vec<&'a [u8]>,
-}
-
-/// Why a login code cannot be delivered (a deployment's configuration is missing a part).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Undeliverable {
-    /// `CODE_WEBHOOK_URL` is set without `CODE_WEBHOOK_SECRET` (every post is signed).
-    NoSecret,
-    /// Neither the tenant nor the deployment has a webhook, and this is not `DEV_MODE`.
-    NoWebhook,
-}
-
-/// Where a tenant's login codes go: its own `code_webhook_url`, signed with its own webhook
-/// secrets (`tenant_secrets`, newest first: every valid one signs); else the deployment's
-/// `platform` webhook with its secret; else, in `dev_mode` only, nowhere (the code is answered
-/// and logged to the developer).
-pub fn delivery<'a>(
-    tenant: &'a Tenant,
-    tenant_secrets: &'a [TenantSecret],
-    platform: Option<(&'a str, Option<&'a [u8]>)>,
-    dev_mode: bool,
-) -> Result<Option<Delivery<'a>>, Undeliverable> {
-    match (&tenant.code_webhook_url, platform) {
-        (Some(url), _) => {
-            Ok(Some(Delivery { url, secrets: tenant_secrets.iter().map(|s| s.expose().as_bytes()).collect() }))
-        }
-        (None, Some((url, Some(secret)))) => Ok(Some(Delivery { url, secrets: vec![secret] })),
-        (None, Some((_, None))) => Err(Undeliverable::NoSecret),
-        (None, None) if dev_mode => Ok(None),
-        (None, None) => Err(Undeliverable::NoWebhook),
-    }
-}
+use webhook::{CodeMessage, webhook_request};
 
 /// Who asks: the client's address (a budget subject, see [`budgets::client_subject`]) and the
 /// binding it presented, if any.
@@ -277,16 +79,6 @@ impl From<DynamoError> for StartError {
     fn from(e: DynamoError) -> Self {
         Self::Db(e)
     }
-}
-
-/// What the webhook is sent, as JSON.
-#[derive(Debug, Serialize)]
-struct CodeMessage<'a> {
-    tenant: &'a TenantId,
-    email: &'a Email,
-    code: &'a str,
-    login_id: &'a LoginId,
-    expires_at: String,
 }
 
 /// A verified code: the session opened, and its token (shown once).
@@ -666,129 +458,13 @@ fn stored_login(cancelled: &Cancelled) -> Option<Login> {
     from_item(reason.as_ref()?.item.clone()?).ok()
 }
 
-/// The webhook request for `message`: JSON, with `x-dynauth-signature: t=<unix>,v1=<hex
-/// HMAC-SHA256 of "<unix>.<body>">`, one `v1` per secret.
-fn webhook_request(
-    url: &str,
-    secrets: &[&[u8]],
-    message: &impl Serialize,
-    now: i64,
-) -> Result<http::Request<Vec<u8>>, TransportError> {
-    let body = serde_json::to_vec(message).map_err(|e| TransportError(e.to_string()))?;
-    let mut signed = format!("{now}.").into_bytes();
-    signed.extend_from_slice(&body);
-    let mut signature = format!("t={now}");
-    for secret in secrets {
-        signature.push_str(",v1=");
-        signature.push_str(&hmac_hex(secret, &signed));
-    }
-    http::Request::builder()
-        .method(http::Method::POST)
-        .uri(url)
-        .header(http::header::CONTENT_TYPE, "application/json")
-        .header("x-dynauth-signature", signature)
-        .header(http::header::USER_AGENT, "dynauth-webhook/1")
-        .extension(AnswerLimit(OUTSIDE_ANSWER_LIMIT))
-        .body(body)
-        .map_err(|e| TransportError(e.to_string()))
-}
-
-/// The pointer to a client's newest login for an email.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-struct Newest {
-    login_id: LoginId,
-    ttl: i64,
-}
-
-impl Store<'_> {
-    /// Stores `login` as its client's newest login for its email (one transaction: the login,
-    /// and the pointers every verify checks).
-    async fn save_newest(&self, random: &dyn Random, login: &Login) -> Result<(), DynamoError> {
-        let item = self.item("login_code", login, &keys::login(&login.tenant, &login.login_id))?;
-        let mut tx = Transaction::new(random.request_token()).with("login", self.create_part(item));
-        for (name, scope) in login.scopes() {
-            let newest = Newest { login_id: login.login_id.clone(), ttl: login.expires_at };
-            let pointer =
-                self.item("newest_login", &newest, &keys::newest_login(&login.tenant, &login.email, &scope))?;
-            tx.add(name, TransactItem::Put(PutItemInput::new(&self.schema.table, pointer)));
-        }
-        self.transact(&tx).await.map_err(DynamoError::from)
-    }
-
-    /// The part that checks that `login` is still the newest of `scope`.
-    fn newest_check(&self, login: &Login, scope: &str) -> TransactItem {
-        let mut e = Expr::new();
-        let cond = e.equals("login_id", s(login.login_id.as_str()));
-        let key = keys::newest_login(&login.tenant, &login.email, scope).key(self.schema);
-        TransactItem::ConditionCheck(ConditionCheck::new(&self.schema.table, key, cond, e))
-    }
-
-    /// The part that reserves one attempt of `login` for a verify, recording `reservation`: on
-    /// condition that the login is open (unused, unexpired, an attempt left) and bound to the
-    /// binding that was checked. A failed condition returns the login as it stands.
-    fn reserve_part(&self, login: &Login, reservation: &str, now: i64) -> TransactItem {
-        let mut e = Expr::new();
-        let attempts = e.name("attempts");
-        let update = format!(
-            "SET {attempts} = {attempts} + {} ADD {} {}",
-            e.num(1),
-            e.name("reservations"),
-            e.value(crate::dynamo::AttributeValue::Ss(vec![reservation.to_string()]))
-        );
-        let open = self.open_condition(&mut e, now);
-        let left = format!("{attempts} < {}", e.name("max_attempts"));
-        let bound = e.equals("binding_hash", s(login.binding_hash.as_deref().unwrap_or_default()));
-        let cond = and(&[open, left, bound]).unwrap_or_default();
-        let mut update = self.update(&keys::login(&login.tenant, &login.login_id), update, Some(cond), e);
-        update.return_values_on_condition_check_failure = Some(ReturnValues::AllOld);
-        TransactItem::Update(update)
-    }
-
-    /// The part that consumes a login with the right code, recording the session it opens: on
-    /// condition that it is unused and unexpired, still holds `reservation`, and has the code and
-    /// binding hashes that were checked. A failed condition returns the login as it stands.
-    fn use_part(&self, login: &Login, reservation: &str, session: &SessionId, now: i64) -> TransactItem {
-        let mut e = Expr::new();
-        let update = format!(
-            "SET {} = {}, {} = {}",
-            e.name("used_at"),
-            e.num(now),
-            e.name("session"),
-            e.value(s(session.as_str()))
-        );
-        let open = self.open_condition(&mut e, now);
-        let held = format!("contains({}, {})", e.name("reservations"), e.str(reservation));
-        let code = e.equals("code_hash", s(&login.code_hash));
-        let bound = e.equals("binding_hash", s(login.binding_hash.as_deref().unwrap_or_default()));
-        let cond = and(&[open, held, code, bound]).unwrap_or_default();
-        let mut update = self.update(&keys::login(&login.tenant, &login.login_id), update, Some(cond), e);
-        update.return_values_on_condition_check_failure = Some(ReturnValues::AllOld);
-        TransactItem::Update(update)
-    }
-
-    /// Exists, not used, not expired: the conditions of every write to a login.
-    fn open_condition(&self, e: &mut Expr, now: i64) -> String {
-        let exists = e.exists(&self.schema.pk);
-        let unused = e.not_exists("used_at");
-        let expiry = format!("{} > {}", e.name("expires_at"), e.num(now));
-        and(&[exists, unused, expiry]).unwrap_or_default()
-    }
-}
-
-impl crate::domain::tenants::OfTenant for Login {
-    fn tenant_id(&self) -> &TenantId {
-        &self.tenant
-    }
-
-    fn tenant_generation(&self) -> &str {
-        &self.tenant_generation
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::platform::crypto::hmac_hex;
+    use crate::platform::runtime::{AnswerLimit, OUTSIDE_ANSWER_LIMIT};
     use crate::testing::fakes::ManualRuntime;
+    use crate::values::ids::TenantId;
 
     fn id(raw: &str) -> LoginId {
         LoginId::parse(raw).expect("the test's own input")
@@ -819,13 +495,13 @@ mod tests {
     #[test]
     fn hashes_bind_tenant_login_and_code() {
         let login = id("AAAAAAAAAAAAAAAAAAAAAA");
-        let code = LoginCode("123456".into());
+        let code = LoginCode::presented("123456");
         let h = code_hash(b"secret", &tenant("acme"), &login, &code);
         assert_eq!(h, code_hash(b"secret", &tenant("acme"), &login, &code));
         assert_ne!(h, code_hash(b"secret", &tenant("globex"), &login, &code));
         assert_ne!(h, code_hash(b"other", &tenant("acme"), &login, &code));
         assert_ne!(h, code_hash(b"secret", &tenant("acme"), &id("BAAAAAAAAAAAAAAAAAAAAA"), &code));
-        assert_ne!(h, code_hash(b"secret", &tenant("acme"), &login, &LoginCode("123457".into())));
+        assert_ne!(h, code_hash(b"secret", &tenant("acme"), &login, &LoginCode::presented("123457")));
         assert!(!h.contains("123456"));
     }
 
