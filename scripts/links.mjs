@@ -1,6 +1,7 @@
 // Every relative link in README.md, CHANGELOG.md and docs/*.md resolves: the file (or folder)
-// exists, and an anchor names a heading of the page it points to (GitHub's slugs). `npm test`
-// runs it; exits 1 listing each broken link.
+// exists, and an anchor names a heading of the page it points to (GitHub's slugs). Every test
+// the docs cite as `src/<file>.rs::<name>` (the security table's proofs) is a function of that
+// file. `npm test` runs it; exits 1 listing each broken link.
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 
@@ -46,6 +47,16 @@ for (const page of pages) {
     if (anchor && dest.endsWith('.md') && !anchorsOf(dest).has(anchor)) {
       broken.push(`${page}: ${target}: ${relative(ROOT, dest)} has no heading #${anchor}`);
     }
+  }
+}
+// Tests cited by name (CHANGELOG.md is history: its names may be gone).
+for (const page of pages.filter((p) => p !== 'CHANGELOG.md')) {
+  for (const m of readFileSync(join(ROOT, page), 'utf8').matchAll(/\b((?:src|tests)\/[\w/]+\.rs)::([a-z_0-9]+)/g)) {
+    checked += 1;
+    const [, path, name] = m;
+    const file = join(ROOT, path);
+    if (!existsSync(file)) broken.push(`${page}: ${path}::${name}: no such file ${path}`);
+    else if (!new RegExp(`\\bfn ${name}\\b`).test(readFileSync(file, 'utf8'))) broken.push(`${page}: ${path}::${name}: no such function in ${path}`);
   }
 }
 if (broken.length) {

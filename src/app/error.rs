@@ -69,6 +69,13 @@ pub enum ApiError {
     Internal {
         detail: String,
     },
+    /// DynamoDB refused the credentials or does not have the table: to a client an internal
+    /// error like any other; to the operator's CLI a configuration problem (exit 3). (The edge
+    /// Worker, which has no CLI, answers these as `Internal`.)
+    #[cfg(cold)]
+    Refused {
+        detail: String,
+    },
     /// 401 `invalid_code` for a known login: how many attempts are left.
     InvalidCode {
         message: String,
@@ -113,6 +120,8 @@ impl ApiError {
             Self::UnsupportedMediaType => 415,
             Self::TooManyRequests { .. } => 429,
             Self::Config(_) | Self::Internal { .. } => 500,
+            #[cfg(cold)]
+            Self::Refused { .. } => 500,
             Self::BadGateway { .. } | Self::DeliveryFailed { .. } => 502,
             Self::Unavailable { .. } | Self::TableMismatch { .. } => 503,
             Self::InvalidCode { .. } => 401,
@@ -152,6 +161,8 @@ impl ApiError {
             Self::BadGateway { .. } => ErrorCode::BadGateway,
             Self::DeliveryFailed { .. } => ErrorCode::DeliveryFailed,
             Self::Internal { .. } => ErrorCode::InternalError,
+            #[cfg(cold)]
+            Self::Refused { .. } => ErrorCode::InternalError,
         })
     }
 
@@ -183,6 +194,8 @@ impl ApiError {
                 "the login code could not be delivered; no code was issued, try again".into()
             }
             Self::Internal { .. } => "an internal error occurred; it has been logged".into(),
+            #[cfg(cold)]
+            Self::Refused { .. } => "an internal error occurred; it has been logged".into(),
         }
     }
 
@@ -193,6 +206,8 @@ impl ApiError {
             | Self::Internal { detail }
             | Self::BadGateway { detail }
             | Self::DeliveryFailed { detail } => Some(detail),
+            #[cfg(cold)]
+            Self::Refused { detail } => Some(detail),
             _ => None,
         }
     }
@@ -200,6 +215,12 @@ impl ApiError {
 
 impl From<DynamoError> for ApiError {
     fn from(e: DynamoError) -> Self {
+        #[cfg(cold)]
+        if matches!(e, DynamoError::SignatureRejected { .. })
+            || matches!(e.code(), Some("ResourceNotFoundException" | "AccessDeniedException"))
+        {
+            return Self::Refused { detail: e.to_string() };
+        }
         if e.is_unavailable() {
             Self::Unavailable { detail: e.to_string(), retry_after: 1 }
         } else {

@@ -535,8 +535,8 @@ isolate).";
     /// A use case's failure, as the CLI says it: `what` was being done in tenant `tenant`;
     /// `missing`, when given, names what a 404 did not find (else the use case's message says it).
     /// A tenant that is not there is `tenant {id}: not found` (4); a conflict 5; refused input 2;
-    /// DynamoDB refusing the credentials or not having the table 3 (the use case's log detail is
-    /// DynamoDB's own error: its code is in it); anything else 1.
+    /// DynamoDB refusing the credentials or not having the table 3 (`ApiError::Refused`);
+    /// anything else 1.
     fn failure(e: ApiError, what: &str, tenant: &dyn std::fmt::Display, missing: Option<&str>) -> Failure {
         match e {
             e if e == tenants::no_tenant() => not_found(&format!("tenant {tenant}")),
@@ -547,13 +547,11 @@ isolate).";
             ApiError::Conflict { message, .. } => Failure(CONFLICT, format!("{what}: {message}")),
             ApiError::BadRequest { message, .. } => Failure(USAGE_ERROR, format!("{what}: {message}")),
             ApiError::Config(e) => Failure(CONFIG, e.to_string()),
-            other => {
-                let detail = other.log_detail().map_or_else(|| other.message(), str::to_string);
-                let config = ["the request signature was rejected", "resource not found", "AccessDeniedException"]
-                    .iter()
-                    .any(|sign| detail.contains(sign));
-                Failure(if config { CONFIG } else { FAILED }, format!("{what}: {detail}"))
-            }
+            ApiError::Refused { detail } => Failure(CONFIG, format!("{what}: {detail}")),
+            other => Failure(
+                FAILED,
+                format!("{what}: {}", other.log_detail().map_or_else(|| other.message(), str::to_string)),
+            ),
         }
     }
 
