@@ -19,7 +19,7 @@ const LAYERS = [
   ['values'],
   ['dynamo'],
   ['table'],
-  ['domain', 'testing::fixtures'],
+  ['domain'],
   ['app'],
   ['api'],
   ['host'],
