@@ -312,22 +312,4 @@ pub fn login_part(store: &Store<'_>, tx: &mut Transaction, tenant: &Tenant, id: 
     tx.add("user", TransactItem::Update(store.update(&keys::user_by_id(&tenant.id, id), update, cond, e)));
 }
 
-impl crate::domain::tenants::OfTenant for User {
-    fn tenant_id(&self) -> &TenantId {
-        &self.tenant
-    }
-
-    fn tenant_generation(&self) -> &str {
-        &self.tenant_generation
-    }
-}
-
-impl crate::domain::tenants::OfTenant for EmailClaim {
-    fn tenant_id(&self) -> &TenantId {
-        &self.tenant
-    }
-
-    fn tenant_generation(&self) -> &str {
-        &self.tenant_generation
-    }
-}
+crate::domain::tenants::of_tenant!(User, EmailClaim);

@@ -202,12 +202,4 @@ impl Store<'_> {
     }
 }
 
-impl crate::domain::tenants::OfTenant for Login {
-    fn tenant_id(&self) -> &TenantId {
-        &self.tenant
-    }
-
-    fn tenant_generation(&self) -> &str {
-        &self.tenant_generation
-    }
-}
+crate::domain::tenants::of_tenant!(Login);

@@ -1021,25 +1021,7 @@ pub async fn grant_live(
     live_session(store, tenant, &grant.session_id, now).await
 }
 
-impl crate::domain::tenants::OfTenant for AuthCode {
-    fn tenant_id(&self) -> &crate::values::ids::TenantId {
-        &self.tenant
-    }
-
-    fn tenant_generation(&self) -> &str {
-        &self.tenant_generation
-    }
-}
-
-impl crate::domain::tenants::OfTenant for Grant {
-    fn tenant_id(&self) -> &crate::values::ids::TenantId {
-        &self.tenant
-    }
-
-    fn tenant_generation(&self) -> &str {
-        &self.tenant_generation
-    }
-}
+crate::domain::tenants::of_tenant!(AuthCode, Grant);
 
 #[cfg(test)]
 mod tests {

@@ -112,12 +112,4 @@ pub fn open_with(token: SessionToken, tenant: &Tenant, new: NewSession, now: i64
     (token, session)
 }
 
-impl crate::domain::tenants::OfTenant for Session {
-    fn tenant_id(&self) -> &TenantId {
-        &self.tenant
-    }
-
-    fn tenant_generation(&self) -> &str {
-        &self.tenant_generation
-    }
-}
+crate::domain::tenants::of_tenant!(Session);

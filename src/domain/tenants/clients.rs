@@ -388,15 +388,7 @@ impl Store<'_> {
     }
 }
 
-impl crate::domain::tenants::OfTenant for Client {
-    fn tenant_id(&self) -> &crate::values::ids::TenantId {
-        &self.tenant
-    }
-
-    fn tenant_generation(&self) -> &str {
-        &self.tenant_generation
-    }
-}
+crate::domain::tenants::of_tenant!(Client);
 
 #[cfg(test)]
 mod tests {

@@ -272,6 +272,23 @@ pub trait OfTenant {
     fn tenant_generation(&self) -> &str;
 }
 
+/// Implements [`OfTenant`] for records that keep the tenant as `tenant` and `tenant_generation`.
+macro_rules! of_tenant {
+    ($($record:ty),+) => {
+        $(impl $crate::domain::tenants::OfTenant for $record {
+            fn tenant_id(&self) -> &$crate::values::ids::TenantId {
+                &self.tenant
+            }
+
+            fn tenant_generation(&self) -> &str {
+                &self.tenant_generation
+            }
+        })+
+    };
+}
+
+pub(crate) use of_tenant;
+
 impl Tenant {
     /// Whether `record` belongs to this incarnation of the tenant: the one check of a record's
     /// tenant and generation, on every read.
