@@ -51,8 +51,14 @@ fn main() {
         }
     }
     let connect = One(&transport, &rt);
-    let services =
-        api::Services { config: &config, caches: &caches, connect: &connect, webhook: &transport, runtime: &rt };
+    let services = api::Services {
+        config: &config,
+        caches: &caches,
+        connect: &connect,
+        webhook: &transport,
+        runtime: &rt,
+        crypto: &dynauth::platform::native_crypto::NativeCrypto,
+    };
     for i in 0..n {
         let db = Client::new(&config.dynamo, &transport, &rt);
         let replica = std::cell::OnceCell::new();

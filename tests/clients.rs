@@ -193,7 +193,7 @@ fn a_registration_breaking_a_rule_is_a_named_400_and_nothing_is_written() {
         ),
         (
             with("id_token_signed_response_alg", json!("HS256")),
-            "id_token_signed_response_alg: must be one of RS256, EdDSA",
+            "id_token_signed_response_alg: must be one of RS256, ES256, EdDSA",
         ),
     ];
     for (body, message) in cases {

@@ -15,6 +15,7 @@ use sha2::{Digest, Sha256};
 
 use common::app::App;
 use common::{TestTable, manual_runtime, scan_all};
+use dynauth::platform::native::block_on;
 use dynauth::testing::fakes::ManualRuntime;
 
 const T0: u64 = 1_800_000_000;
@@ -155,7 +156,7 @@ fn discovery_and_keys_describe_the_provider() {
     assert_eq!(d.json["userinfo_endpoint"], format!("{ISSUER}/v1/oauth/userinfo"));
     assert_eq!(d.json["response_types_supported"], json!(["code"]));
     assert_eq!(d.json["code_challenge_methods_supported"], json!(["S256"]));
-    assert_eq!(d.json["id_token_signing_alg_values_supported"], json!(["RS256", "EdDSA"]));
+    assert_eq!(d.json["id_token_signing_alg_values_supported"], json!(["RS256", "ES256", "EdDSA"]));
     assert_eq!(d.json["authorization_response_iss_parameter_supported"], true);
     assert_eq!(d.json["revocation_endpoint"], format!("{ISSUER}/v1/oauth/revoke"));
     assert_eq!(d.json["introspection_endpoint"], format!("{ISSUER}/v1/oauth/introspect"));
@@ -177,18 +178,33 @@ fn discovery_and_keys_describe_the_provider() {
         .iter()
         .map(|k| (k["kty"].as_str().unwrap_or("").into(), k["alg"].as_str().unwrap_or("").into()))
         .collect();
-    assert_eq!(kinds, vec![("OKP".into(), "EdDSA".into()), ("RSA".into(), "RS256".into())]);
+    assert_eq!(
+        kinds,
+        vec![("OKP".into(), "EdDSA".into()), ("RSA".into(), "RS256".into()), ("EC".into(), "ES256".into())]
+    );
     let rsa = &k.json["keys"][1];
     assert_eq!((rsa["e"].as_str(), rsa["n"].as_str().map(str::len)), (Some("AQAB"), Some(342)), "2048 bits");
-    // The RSA key is stored once, its private half sealed; read again, the same key.
+    let ec = &k.json["keys"][2];
+    let coordinates = (ec["crv"].as_str(), ec["x"].as_str().map(str::len), ec["y"].as_str().map(str::len));
+    assert_eq!(coordinates, (Some("P-256"), Some(43), Some(43)));
+    for key in k.json["keys"].as_array().expect("keys") {
+        assert!(key.get("d").is_none() && key.get("p").is_none(), "no private member published: {key}");
+    }
+    // The RSA and P-256 keys are stored once each, their private halves sealed, their public
+    // halves in the clear (what the JWKS publishes); read again, the same keys.
     let stored = items_of(&t, "rsa_key");
     assert_eq!(stored.len(), 1);
+    assert_eq!(stored[0].get("n"), Some(&dynauth::dynamo::s(rsa["n"].as_str().unwrap_or_default())));
+    assert!(!stored[0].contains_key("d") && stored[0].contains_key("private"));
+    let stored = items_of(&t, "ec_key");
+    assert_eq!(stored.len(), 1);
+    assert_eq!(stored[0].get("x"), Some(&dynauth::dynamo::s(ec["x"].as_str().unwrap_or_default())));
     let again = app.call("GET", "/.well-known/jwks.json", HOST, &[], None);
     assert_eq!(again.json, k.json);
     // Another isolate (no cache) reads the same key instead of making one.
     let fresh = App::new(t.name(), manual_runtime(T0), &[("JWT_MASTER_KEY", MASTER)]);
     assert_eq!(fresh.call("GET", "/.well-known/jwks.json", HOST, &[], None).json, k.json);
-    assert_eq!(items_of(&t, "rsa_key").len(), 1);
+    assert_eq!((items_of(&t, "rsa_key").len(), items_of(&t, "ec_key").len()), (1, 1));
 }
 
 #[test]
@@ -1489,3 +1505,140 @@ fn a_tenant_may_issue_refresh_tokens_without_offline_access() {
     let next = refresh_with(&app, &secret, refresh);
     assert_eq!((next.status, next.json["scope"].as_str()), (200, Some("openid email")), "{}", next.json);
 }
+
+/// The key the JWKS publishes under `kid`, for the crypto service.
+fn published_key(app: &TestApp, kid: &str) -> dynauth::platform::signature::PublicKey {
+    use dynauth::platform::signature::{Alg, KeyJwk, PublicKey};
+    let jwks = app.call("GET", "/.well-known/jwks.json", HOST, &[], None).json;
+    let key = jwks["keys"].as_array().expect("keys").iter().find(|k| k["kid"] == kid).expect("the key is published");
+    let alg = Alg::of_name(key["alg"].as_str().unwrap_or_default()).expect("an algorithm");
+    let member = |m: &str| key[m].as_str().map(String::from);
+    let jwk = KeyJwk {
+        kty: member("kty").unwrap_or_default(),
+        crv: member("crv"),
+        n: member("n"),
+        e: member("e"),
+        x: member("x"),
+        y: member("y"),
+        ..KeyJwk::default()
+    };
+    PublicKey { id: kid.into(), alg, jwk }
+}
+
+/// Whether `jwt` is signed by the key its header names, as the tenant's JWKS publishes it.
+fn verifies_against_jwks(app: &TestApp, jwt: &str) -> bool {
+    use dynauth::platform::signature::Crypto;
+    let (header, _) = claims(jwt);
+    let key = published_key(app, header["kid"].as_str().expect("a kid"));
+    let (signed, signature) = jwt.rsplit_once('.').expect("a JWS");
+    let signature = URL_SAFE_NO_PAD.decode(signature).expect("base64url");
+    block_on(dynauth::platform::native_crypto::NativeCrypto.verify(&key, signed.as_bytes(), &signature))
+        .expect("verified")
+}
+
+#[test]
+fn an_es256_client_gets_es256_tokens_that_verify_against_the_jwks() {
+    let (t, app, _) = setup("oidc-es256");
+    let body = json!({"name": "P-256", "type": "confidential", "redirect_uris": [REDIRECT],
+        "id_token_signed_response_alg": "ES256", "scopes": ["openid", "email"]});
+    let r = app.admin("PUT", "/v1/admin/tenants/acme/clients/p256", Some(body));
+    assert_eq!((r.status, &r.json["id_token_signed_response_alg"]), (201, &json!("ES256")), "{}", r.json);
+    let secret = r.json["client_secret"].as_str().expect("a secret").to_string();
+    let token = session(&app, "u-1", "ada@acme.test");
+    let request = [
+        ("response_type", "code"),
+        ("client_id", "p256"),
+        ("redirect_uri", REDIRECT),
+        ("scope", "openid email"),
+        ("code_challenge", &challenge(VERIFIER)),
+        ("code_challenge_method", "S256"),
+    ];
+    let (_, params) = location(&authorize(&app, Some(&token), &request));
+    let c = param(&params, "code").expect("a code").to_string();
+    let basic = format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("p256:{secret}")));
+    let form =
+        [("grant_type", "authorization_code"), ("code", &c), ("redirect_uri", REDIRECT), ("code_verifier", VERIFIER)];
+    let r = form_call(&app, "/v1/oauth/token", Some(&basic), &form);
+    assert_eq!(r.status, 200, "{}", r.json);
+    let (id_token, at) =
+        (r.json["id_token"].as_str().expect("an id token"), r.json["access_token"].as_str().expect("at"));
+    let (header, id) = claims(id_token);
+    assert_eq!((header["alg"].as_str(), header["typ"].as_str()), (Some("ES256"), Some("JWT")));
+    let ec = items_of(&t, "ec_key");
+    assert_eq!(ec.len(), 1, "one P-256 key, stored");
+    assert_eq!(Some(&dynauth::dynamo::s(header["kid"].as_str().unwrap_or_default())), ec[0].get("kid"));
+    // ES256: at_hash is the left half of SHA-256; the signature is r || s (64 bytes).
+    assert_eq!(id["at_hash"], URL_SAFE_NO_PAD.encode(&sha2::Sha256::digest(at.as_bytes())[..16]));
+    assert_eq!(URL_SAFE_NO_PAD.decode(id_token.rsplit('.').next().unwrap_or_default()).map(|s| s.len()), Ok(64));
+    assert!(verifies_against_jwks(&app, id_token) && verifies_against_jwks(&app, at));
+    let mut forged = id_token.to_string();
+    forged.insert(forged.find('.').expect("a JWS") + 1, 'e');
+    assert!(!verifies_against_jwks(&app, &forged), "a changed token does not verify");
+    assert_eq!(userinfo(&app, at).status, 200, "its access token is honoured");
+}
+
+#[test]
+fn a_table_written_with_the_old_rsa_key_format_still_serves_tokens_under_the_same_kid() {
+    use rsa::traits::PrivateKeyParts;
+    let (t, app, secret) = setup("oidc-old-keys");
+    // The table as an older dynauth left it: the tenant's RSA key, its primes sealed.
+    let old = rsa::PrivateKey::new(&mut OsRng, 2048).expect("a key");
+    let (p, q) = (old.primes()[0].to_be_bytes(), old.primes()[1].to_be_bytes());
+    let db = dynauth::dynamo::Client::new(&app.config.dynamo, &app.transport, &app.runtime);
+    let store = dynauth::table::store::Store::new(&db, &app.config.schema);
+    let acme = dynauth::values::ids::TenantId::parse("acme").expect("an id");
+    let tenant = block_on(dynauth::domain::tenants::get(&store, &acme)).expect("read").expect("the tenant");
+    let master = dynauth::domain::jwt::MasterKey::new(MASTER);
+    let kid = block_on(dynauth::domain::oidc::keys::store_in_old_format(
+        &store,
+        &master,
+        &tenant,
+        "1",
+        &p,
+        &q,
+        &app.runtime,
+        T0 as i64,
+    ))
+    .expect("stored");
+    let before = items_of(&t, "rsa_key");
+    assert!(before[0].contains_key("sealed") && !before[0].contains_key("private"), "the old format");
+    // A new isolate (nothing cached) signs with it: the same kid, a signature the JWKS verifies.
+    let token = session(&app, "u-1", "ada@acme.test");
+    let r = redeem(&app, &secret, &code(&app, &token), VERIFIER);
+    assert_eq!(r.status, 200, "{}", r.json);
+    let id_token = r.json["id_token"].as_str().expect("an id token");
+    let (header, _) = claims(id_token);
+    assert_eq!((header["alg"].as_str(), header["kid"].as_str()), (Some("RS256"), Some(kid.as_str())));
+    assert!(verifies_against_jwks(&app, id_token));
+    let jwks = app.call("GET", "/.well-known/jwks.json", HOST, &[], None).json;
+    assert_eq!(jwks["keys"][1]["kid"], kid, "the JWKS publishes the same key");
+    // Converted once, in its item: the private key sealed in the new format, the primes gone.
+    let after = items_of(&t, "rsa_key");
+    assert_eq!(after.len(), 1);
+    assert!(!after[0].contains_key("sealed") && after[0].contains_key("private"), "converted");
+    assert_eq!((after[0].get("kid"), after[0].get("n")), (before[0].get("kid"), before[0].get("n")));
+    // Read in the new format by another isolate: still the same key.
+    let fresh = App::new(t.name(), manual_runtime(T0), &[("JWT_MASTER_KEY", MASTER)]);
+    let r = redeem(&fresh, &secret, &code(&fresh, &token), VERIFIER);
+    let id_token = r.json["id_token"].as_str().expect("an id token");
+    assert_eq!(claims(id_token).0["kid"], kid);
+    assert!(verifies_against_jwks(&fresh, id_token));
+}
+
+/// The OS's random source, for the test's own RSA key.
+struct OsRng;
+
+impl rsa::rand_core::TryRng for OsRng {
+    type Error = getrandom::Error;
+    fn try_next_u32(&mut self) -> Result<u32, Self::Error> {
+        getrandom::u32()
+    }
+    fn try_next_u64(&mut self) -> Result<u64, Self::Error> {
+        getrandom::u64()
+    }
+    fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Self::Error> {
+        getrandom::fill(dst)
+    }
+}
+
+impl rsa::rand_core::TryCryptoRng for OsRng {}

@@ -29,7 +29,7 @@ pub(crate) async fn issue(ctx: &Ctx<'_>, request: &Request, tenant: Rc<Tenant>) 
         return Err(invalid_session());
     };
     let now = ctx.now_secs();
-    let issued = sessions::session_jwt(ctx, &tenant, &session, &issuer)?;
+    let issued = sessions::session_jwt(ctx, &tenant, &session, &issuer).await?;
     let view = views::SessionJwt {
         token: &issued.token,
         token_type: "Bearer",

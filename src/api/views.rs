@@ -156,7 +156,7 @@ pub struct Discovery {
     pub token_endpoint_auth_methods_supported: [&'static str; 3],
     pub revocation_endpoint_auth_methods_supported: [&'static str; 3],
     pub introspection_endpoint_auth_methods_supported: [&'static str; 2],
-    pub id_token_signing_alg_values_supported: [&'static str; 2],
+    pub id_token_signing_alg_values_supported: [&'static str; 3],
     pub subject_types_supported: [&'static str; 1],
     pub scopes_supported: [&'static str; 4],
     pub claims_supported: [&'static str; 17],

@@ -229,6 +229,14 @@ impl From<DynamoError> for ApiError {
     }
 }
 
+/// The crypto service failed (a key it could not import, a runtime that refused): a fault of
+/// this deployment, never of the request.
+impl From<crate::platform::signature::CryptoError> for ApiError {
+    fn from(e: crate::platform::signature::CryptoError) -> Self {
+        ApiError::Internal { detail: e.to_string() }
+    }
+}
+
 impl From<ConfigError> for ApiError {
     fn from(e: ConfigError) -> Self {
         Self::Config(e)

@@ -43,6 +43,7 @@ use crate::domain::resolve::Caches;
 use crate::domain::sessions::{Slide, apply_slide};
 use crate::dynamo::Client;
 use crate::platform::runtime::{Clock, Random, Runtime, Transport, epoch_secs};
+use crate::platform::signature::Crypto;
 use crate::table::store::Store;
 
 /// What a request is handled with: the configuration, the table (over a DynamoDB client made for
@@ -60,6 +61,8 @@ pub struct Ctx<'a> {
     pub connect: &'a dyn Connect,
     pub webhook: &'a dyn Transport,
     pub random: &'a dyn Random,
+    /// Signatures and keys (Web Crypto on the Worker).
+    pub crypto: &'a dyn Crypto,
     /// The time as it goes on (waits on another request's host resolution end by it).
     pub clock: &'a dyn Clock,
     pub caches: &'a Caches,
@@ -78,7 +81,7 @@ impl std::fmt::Debug for Ctx<'_> {
 
 /// What a host (the edge Worker, the tests' app) hands every request: the configuration, the
 /// isolate's caches, the way to make a DynamoDB client for a region, the webhook's transport and
-/// the runtime (clock, randomness).
+/// the runtime (clock, randomness) and the crypto service.
 #[derive(Clone, Copy)]
 pub struct Services<'a> {
     pub config: &'a Config,
@@ -86,6 +89,7 @@ pub struct Services<'a> {
     pub connect: &'a dyn Connect,
     pub webhook: &'a dyn Transport,
     pub runtime: &'a dyn Runtime,
+    pub crypto: &'a dyn Crypto,
 }
 
 impl std::fmt::Debug for Services<'_> {
@@ -107,7 +111,7 @@ impl<'a> Ctx<'a> {
         location: Option<Location>,
         now: SystemTime,
     ) -> Self {
-        let Services { config, caches, connect, webhook, runtime } = services;
+        let Services { config, caches, connect, webhook, runtime, crypto } = services;
         db.set_deadline(now + config.request_deadline);
         let store = Store::new(db, &config.schema);
         let mut regions = Regions::home(store, &caches.breakers);
@@ -126,6 +130,7 @@ impl<'a> Ctx<'a> {
             connect,
             webhook,
             random: runtime,
+            crypto,
             clock: runtime,
             caches,
             now,
@@ -278,8 +283,14 @@ mod tests {
             }
         }
         let connect = Connected(&transport, &rt);
-        let services =
-            Services { config: &config, caches: &caches, connect: &connect, webhook: &transport, runtime: &rt };
+        let services = Services {
+            config: &config,
+            caches: &caches,
+            connect: &connect,
+            webhook: &transport,
+            runtime: &rt,
+            crypto: &crate::platform::native_crypto::NativeCrypto,
+        };
         let replica = std::cell::OnceCell::new();
         let ctx = Ctx::new(services, &db, &replica, None, rt.now());
         let slide = Slide {

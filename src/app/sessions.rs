@@ -68,17 +68,16 @@ pub fn snapshot_of(ctx: &Ctx<'_>, tenant: &Tenant, session: &Session) -> Option<
 /// A signed JWT for the live `session` (its claims, the tenant's newest Ed25519 key), issued by
 /// `issuer` (the tenant host asked); 404 without `JWT_MASTER_KEY`.
 #[cfg(cold)]
-pub fn session_jwt(
+pub async fn session_jwt(
     ctx: &Ctx<'_>,
     tenant: &Tenant,
     session: &Session,
     issuer: &str,
 ) -> Result<crate::domain::jwt::Issued, ApiError> {
     let master = signing::master_key(ctx)?;
-    let keys = ctx.caches.jwt_keys(master, tenant, ctx.now);
-    // A tenant always has a key (version 1 until its first rotation).
-    let key = keys.first().ok_or_else(|| ApiError::Internal { detail: "the tenant has no JWT key".into() })?;
-    Ok(crate::domain::jwt::issue(key, tenant, session, issuer, ctx.now_secs(), ctx.random.bytes::<16>()))
+    let key = signing::signing_key(ctx, master, tenant, crate::platform::signature::Alg::EdDsa).await?;
+    let jti = ctx.random.bytes::<16>();
+    Ok(crate::domain::jwt::issue(ctx.crypto, &key, tenant, session, issuer, ctx.now_secs(), jti).await?)
 }
 
 /// Ends the Auth.js session `token` opens (its item deleted, as the adapter's `deleteSession`);
@@ -208,8 +207,8 @@ async fn tell_clients(ctx: &Ctx<'_>, tenant: &Tenant, ended: &[SessionId]) -> Re
             told.push(grant.client_id.clone());
             let Some(client) = clients::get(&ctx.store, tenant, &grant.client_id).await? else { continue };
             let Some(uri) = &client.backchannel_logout_uri else { continue };
-            let key = signing::signing_key(ctx, master, tenant, client.id_token_signed_response_alg).await?;
-            let token = tokens::logout_token(key.signer(), &grant, now, ctx.random.bytes::<16>());
+            let key = signing::signing_key(ctx, master, tenant, client.id_token_signed_response_alg.alg()).await?;
+            let token = tokens::logout_token(ctx.crypto, &key, &grant, now, ctx.random.bytes::<16>()).await?;
             let body = format!("logout_token={}", crate::values::input::encode_component(&token)).into_bytes();
             let request = http::Request::builder()
                 .method(http::Method::POST)

@@ -94,7 +94,7 @@ pub async fn change_secret(
         tenants::change_secret(&ctx.store, ctx.random, id, kind, change, ctx.now_secs()).await.map_err(tenant_error)?;
     ctx.caches.forget_tenant(id);
     if let Some(master) = master {
-        let keys = ctx.caches.jwt_keys(master, &tenant, ctx.now);
+        let keys = ctx.caches.jwt_keys(ctx.crypto, master, &tenant, ctx.now).await?;
         let kid = keys.first().map(|k| k.kid().to_string());
         return Ok(SecretChanged { kind, secret: None, kid, valid: keys.len() });
     }

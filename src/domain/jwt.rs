@@ -2,21 +2,22 @@
 //! EdDSA (Ed25519) JWT that a backend verifies offline against the tenant's JWKS
 //! (`GET /.well-known/jwks.json` on the tenant's host).
 //!
-//! No private key is stored anywhere: a tenant's key of version `v` is derived when it is needed,
-//! as HKDF-SHA256(`JWT_MASTER_KEY`; tenant id, generation, `v`) -> an Ed25519 seed. Deleting or
-//! re-creating the tenant changes its generation, so its old tokens stop verifying. Rotation
-//! adds a version (`POST /v1/admin/tenants/{id}/secrets/jwt`): the newest key signs, and the JWKS
-//! publishes it and the one before until the overlap is ended. Each key's `kid` is its RFC 7638
-//! JWK thumbprint.
+//! No Ed25519 private key is stored anywhere: a tenant's key of version `v` is derived when it is
+//! needed, as HKDF-SHA256(`JWT_MASTER_KEY`; tenant id, generation, `v`) -> an Ed25519 seed, whose
+//! public half the crypto service computes (Web Crypto on the Worker). Deleting or re-creating
+//! the tenant changes its generation, so its old tokens stop verifying. Rotation adds a version
+//! (`POST /v1/admin/tenants/{id}/secrets/jwt`): the newest key signs, and the JWKS publishes it
+//! and the one before until the overlap is ended. Each key's `kid` is its RFC 7638 JWK
+//! thumbprint. Every signature is the crypto service's ([`crate::platform::signature`]).
 
-use ed25519_dalek::{Signer, SigningKey};
 use hkdf::Hkdf;
 use serde::Serialize;
-use sha2::{Digest, Sha256};
+use sha2::{Digest, Sha256, Sha512};
 
 use crate::domain::sessions::Session;
 use crate::domain::tenants::Tenant;
 use crate::platform::crypto::{b64url, hash_b64};
+use crate::platform::signature::{Alg, Crypto, CryptoError, KeyJwk, Material, PrivateKey, PublicKey};
 use crate::values::email::Email;
 use crate::values::ids::{SessionId, TenantId, UserId};
 
@@ -51,111 +52,128 @@ impl std::fmt::Debug for MasterKey {
     }
 }
 
-/// One of a tenant's signing keys, derived on demand. `Debug` never shows the private half.
-pub struct TenantKey {
+/// One of a tenant's signing keys (Ed25519, RSA or P-256), ready for the crypto service: its
+/// `kid` (the RFC 7638 thumbprint of its public half), the private key and the public one.
+/// `Debug` never shows the private half.
+pub struct Key {
     kid: String,
-    signing: SigningKey,
+    private: PrivateKey,
+    public: PublicKey,
 }
 
-impl std::fmt::Debug for TenantKey {
+impl std::fmt::Debug for Key {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TenantKey").field("kid", &self.kid).finish_non_exhaustive()
+        f.debug_struct("Key").field("kid", &self.kid).field("alg", &self.alg()).finish_non_exhaustive()
     }
 }
 
-impl TenantKey {
-    /// The key of `version` for this tenant incarnation, under `master` (`JWT_MASTER_KEY`).
-    pub fn derive(master: &[u8], tenant: &TenantId, generation: &str, version: &str) -> Self {
-        let mut info = Vec::new();
-        for part in [
-            b"dynauth-jwt-ed25519-v1".as_slice(),
-            tenant.as_str().as_bytes(),
-            generation.as_bytes(),
-            version.as_bytes(),
-        ] {
-            info.extend_from_slice(&u64::try_from(part.len()).unwrap_or(u64::MAX).to_be_bytes());
-            info.extend_from_slice(part);
+impl Key {
+    /// The key of `alg` made of `material`, whose public half is `public`.
+    pub fn new(alg: Alg, material: Material, public: &KeyJwk) -> Self {
+        let public = public.public();
+        let kid = public.thumbprint();
+        Self {
+            private: PrivateKey { id: format!("{kid}.private"), alg, material },
+            public: PublicKey { id: kid.clone(), alg, jwk: public },
+            kid,
         }
-        let mut seed = [0u8; 32];
-        // 32 bytes is far below HKDF-SHA256's limit of 8160: expand cannot fail.
-        let _ = Hkdf::<Sha256>::new(Some(b"dynauth-jwt"), master).expand(&info, &mut seed);
-        Self::from_seed(&seed)
     }
 
-    fn from_seed(seed: &[u8; 32]) -> Self {
-        let signing = SigningKey::from_bytes(seed);
-        let x = b64url(signing.verifying_key().as_bytes());
-        // RFC 7638: SHA-256 of the required members in lexicographic order, no whitespace.
-        let thumbprint = Sha256::digest(format!(r#"{{"crv":"Ed25519","kty":"OKP","x":"{x}"}}"#).as_bytes());
-        Self { kid: b64url(&thumbprint), signing }
+    /// The tenant's Ed25519 key of `version` for this tenant incarnation, under `master`
+    /// (`JWT_MASTER_KEY`): the seed derived here, the public half by `crypto`.
+    pub async fn derive(
+        crypto: &dyn Crypto,
+        master: &[u8],
+        tenant: &TenantId,
+        generation: &str,
+        version: &str,
+    ) -> Result<Self, CryptoError> {
+        let seed = Material::Seed(derive_seed(master, tenant, generation, version));
+        let public =
+            crypto.public_jwk(&PrivateKey { id: String::new(), alg: Alg::EdDsa, material: seed.clone() }).await?;
+        Ok(Self::new(Alg::EdDsa, seed, &public))
     }
 
     pub fn kid(&self) -> &str {
         &self.kid
     }
 
-    /// The public key as a JWK.
+    pub fn alg(&self) -> Alg {
+        self.public.alg
+    }
+
+    /// The public key as a JWKS publishes it.
     pub fn jwk(&self) -> Jwk {
-        Jwk {
-            kty: "OKP",
-            crv: Some("Ed25519"),
-            x: Some(b64url(self.signing.verifying_key().as_bytes())),
-            n: None,
-            e: None,
-            kid: self.kid.clone(),
-            use_: "sig",
-            alg: "EdDSA",
+        Jwk::of(&self.public.jwk, self.kid.clone(), self.alg())
+    }
+
+    /// The signature of `data`.
+    pub async fn sign(&self, crypto: &dyn Crypto, data: &[u8]) -> Result<Vec<u8>, CryptoError> {
+        crypto.sign(&self.private, data).await
+    }
+
+    /// Whether `signature` is this key's over `data`.
+    pub async fn verify(&self, crypto: &dyn Crypto, data: &[u8], signature: &[u8]) -> Result<bool, CryptoError> {
+        crypto.verify(&self.public, data, signature).await
+    }
+
+    /// A compact JWS of `claims` with header `{"alg", "typ", "kid"}`, signed with this key.
+    pub async fn jws(
+        &self,
+        crypto: &dyn Crypto,
+        typ: &'static str,
+        claims: &impl Serialize,
+    ) -> Result<String, CryptoError> {
+        let header = Header { alg: self.alg().name(), typ, kid: &self.kid };
+        let mut token = b64url(&serde_json::to_vec(&header).unwrap_or_default());
+        token.push('.');
+        token.push_str(&b64url(&serde_json::to_vec(claims).unwrap_or_default()));
+        let signature = self.sign(crypto, token.as_bytes()).await?;
+        token.push('.');
+        token.push_str(&b64url(&signature));
+        Ok(token)
+    }
+
+    /// OpenID Connect Core 3.1.3.6: the left half of the hash of `token`, the hash being the
+    /// one of the signing algorithm (SHA-256 for RS256 and ES256, SHA-512 for Ed25519).
+    pub fn half_hash(&self, token: &str) -> String {
+        match self.alg() {
+            Alg::Rs256 | Alg::Es256 => b64url(&Sha256::digest(token.as_bytes())[..16]),
+            Alg::EdDsa => b64url(&Sha512::digest(token.as_bytes())[..32]),
         }
     }
+}
 
-    /// A compact JWS of session claims: header `{"alg":"EdDSA","typ":"session+jwt","kid"}`.
-    fn sign(&self, claims: &impl Serialize) -> String {
-        jws("EdDSA", SESSION_TYP, &self.kid, claims, |data| self.sign_bytes(data))
+/// The Ed25519 seed of `version` for a tenant incarnation, under `master`.
+fn derive_seed(master: &[u8], tenant: &TenantId, generation: &str, version: &str) -> [u8; 32] {
+    let mut info = Vec::new();
+    for part in
+        [b"dynauth-jwt-ed25519-v1".as_slice(), tenant.as_str().as_bytes(), generation.as_bytes(), version.as_bytes()]
+    {
+        info.extend_from_slice(&u64::try_from(part.len()).unwrap_or(u64::MAX).to_be_bytes());
+        info.extend_from_slice(part);
     }
-
-    /// The Ed25519 signature of `data`.
-    pub fn sign_bytes(&self, data: &[u8]) -> Vec<u8> {
-        self.signing.sign(data).to_bytes().to_vec()
-    }
-
-    /// Whether `signature` is this key's Ed25519 signature of `data`.
-    pub fn verify(&self, data: &[u8], signature: &[u8]) -> bool {
-        use ed25519_dalek::Verifier;
-        ed25519_dalek::Signature::from_slice(signature)
-            .is_ok_and(|s| self.signing.verifying_key().verify(data, &s).is_ok())
-    }
+    let mut seed = [0u8; 32];
+    // 32 bytes is far below HKDF-SHA256's limit of 8160: expand cannot fail.
+    let _ = Hkdf::<Sha256>::new(Some(b"dynauth-jwt"), master).expand(&info, &mut seed);
+    seed
 }
 
 /// `typ` of a session JWT (RFC 8725 §3.11: explicit typing): neither an ID token's `JWT` nor an
 /// access token's `at+jwt`, so a verifier that pins it takes no OpenID token for a session.
 pub const SESSION_TYP: &str = "session+jwt";
 
-/// A compact JWS of `claims` with header `{"alg", "typ", "kid"}`, signed by `sign`.
-pub fn jws(
-    alg: &'static str,
-    typ: &'static str,
-    kid: &str,
-    claims: &impl Serialize,
-    sign: impl Fn(&[u8]) -> Vec<u8>,
-) -> String {
-    let header = Header { alg, typ, kid };
-    let mut token = b64url(&serde_json::to_vec(&header).unwrap_or_default());
-    token.push('.');
-    token.push_str(&b64url(&serde_json::to_vec(claims).unwrap_or_default()));
-    let signature = sign(token.as_bytes());
-    token.push('.');
-    token.push_str(&b64url(&signature));
-    token
-}
-
-/// A public key in a JWKS: an Ed25519 one (`OKP`, `crv`, `x`) or an RSA one (`n`, `e`).
+/// A public key in a JWKS: an Ed25519 one (`OKP`, `crv`, `x`), an RSA one (`n`, `e`) or a P-256
+/// one (`EC`, `crv`, `x`, `y`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Jwk {
-    pub kty: &'static str,
+    pub kty: String,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub crv: Option<&'static str>,
+    pub crv: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub x: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub y: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub n: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -167,9 +185,19 @@ pub struct Jwk {
 }
 
 impl Jwk {
-    /// An RS256 key's JWK.
-    pub fn rsa(kid: String, n: String, e: String) -> Self {
-        Self { kty: "RSA", crv: None, x: None, n: Some(n), e: Some(e), kid, use_: "sig", alg: "RS256" }
+    /// The JWKS entry of public key `public`, named `kid`, for `alg`.
+    pub fn of(public: &KeyJwk, kid: String, alg: Alg) -> Self {
+        Self {
+            kty: public.kty.clone(),
+            crv: public.crv.clone(),
+            x: public.x.clone(),
+            y: public.y.clone(),
+            n: public.n.clone(),
+            e: public.e.clone(),
+            kid,
+            use_: "sig",
+            alg: alg.name(),
+        }
     }
 }
 
@@ -212,7 +240,15 @@ pub struct Issued {
 /// with `key` (the tenant's newest: see `Caches::jwt_keys`). It expires after the tenant's
 /// `jwt.ttl_secs`, and never after the session's absolute or idle expiry. `jti` is 16 random
 /// bytes.
-pub fn issue(key: &TenantKey, tenant: &Tenant, session: &Session, issuer: &str, now: i64, jti: [u8; 16]) -> Issued {
+pub async fn issue(
+    crypto: &dyn Crypto,
+    key: &Key,
+    tenant: &Tenant,
+    session: &Session,
+    issuer: &str,
+    now: i64,
+    jti: [u8; 16],
+) -> Result<Issued, CryptoError> {
     let ttl = i64::try_from(tenant.jwt.ttl_secs).unwrap_or(0);
     let expires_at = (now + ttl).min(session.expires_at).min(session.idle_expires_at);
     let jti = b64url(&jti);
@@ -227,16 +263,16 @@ pub fn issue(key: &TenantKey, tenant: &Tenant, session: &Session, issuer: &str, 
         tid: &tenant.id,
         email: session.email.as_ref(),
     };
-    Issued { token: key.sign(&claims), expires_at }
+    Ok(Issued { token: key.jws(crypto, SESSION_TYP, &claims).await?, expires_at })
 }
 
 #[cfg(test)]
 mod tests {
-    use ed25519_dalek::{Signature, Verifier};
-
     use super::*;
     use crate::domain::sessions::Device;
     use crate::platform::crypto::b64url_decode;
+    use crate::platform::native::block_on;
+    use crate::platform::native_crypto::NativeCrypto;
 
     fn session(tenant: &Tenant, now: i64, expires_at: i64, idle_expires_at: i64) -> Session {
         Session {
@@ -255,17 +291,24 @@ mod tests {
         }
     }
 
+    fn derive(master: &[u8], tenant: &TenantId, generation: &str, version: &str) -> Key {
+        block_on(Key::derive(&NativeCrypto, master, tenant, generation, version)).expect("a key")
+    }
+
     #[test]
     fn rfc_8037_ed25519_vectors() {
         // RFC 8037 appendix A: the key, its thumbprint (A.3) and a JWS (A.4).
         let d = b64url_decode("nWGxne_9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2A").unwrap_or_default();
-        let seed: [u8; 32] = d.try_into().unwrap_or([0; 32]);
-        let key = TenantKey::from_seed(&seed);
+        let seed = Material::Seed(d.try_into().unwrap_or([0; 32]));
+        let probe = PrivateKey { id: String::new(), alg: Alg::EdDsa, material: seed.clone() };
+        let public = block_on(NativeCrypto.public_jwk(&probe)).expect("a public key");
+        let key = Key::new(Alg::EdDsa, seed, &public);
         assert_eq!(key.jwk().x.as_deref(), Some("11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"));
         assert_eq!(key.kid(), "kPrK_qmxVWaYVA9wwBF6Iuo3vVzz7TxHCTwXBygrS4k");
-        let signature = key.signing.sign(b"eyJhbGciOiJFZERTQSJ9.RXhhbXBsZSBvZiBFZDI1NTE5IHNpZ25pbmc");
+        let signature = block_on(key.sign(&NativeCrypto, b"eyJhbGciOiJFZERTQSJ9.RXhhbXBsZSBvZiBFZDI1NTE5IHNpZ25pbmc"))
+            .expect("signed");
         assert_eq!(
-            b64url(&signature.to_bytes()),
+            b64url(&signature),
             "hgyY0il_MGCjP0JzlnLWG1PPOt7-09PGcvMg3AIbQR6dWbhijcNR4ki4iylGjg5BhVsPt9g7sVvpAr_MuM0KAg"
         );
     }
@@ -274,7 +317,7 @@ mod tests {
     fn keys_are_bound_to_master_tenant_generation_and_version() {
         let acme = TenantId::parse("acme").expect("the test's own input");
         let other = TenantId::parse("other").expect("the test's own input");
-        let kid = |master: &[u8], t: &TenantId, g: &str, v: &str| TenantKey::derive(master, t, g, v).kid;
+        let kid = |master: &[u8], t: &TenantId, g: &str, v: &str| derive(master, t, g, v).kid;
         let base = kid(b"master-0123456789-0123456789-0123", &acme, "g1", "1");
         assert_eq!(base, kid(b"master-0123456789-0123456789-0123", &acme, "g1", "1"), "deterministic");
         assert_ne!(base, kid(b"master-0123456789-0123456789-0124", &acme, "g1", "1"), "the master key");
@@ -287,8 +330,9 @@ mod tests {
     fn an_issued_token_verifies_and_says_who() {
         let tenant = crate::domain::tenants::Tenant::example();
         let session = session(&tenant, 1_000, 100_000, 50_000);
-        let key = TenantKey::derive(b"master-0123456789-0123456789-0123", &tenant.id, "g1", "1");
-        let issued = issue(&key, &tenant, &session, "https://auth.acme.com", 1_000, [7; 16]);
+        let key = derive(b"master-0123456789-0123456789-0123", &tenant.id, "g1", "1");
+        let issued = block_on(issue(&NativeCrypto, &key, &tenant, &session, "https://auth.acme.com", 1_000, [7; 16]))
+            .expect("issued");
         assert_eq!(issued.expires_at, 1_300, "default ttl");
         let parts: Vec<&str> = issued.token.split('.').collect();
         assert_eq!(parts.len(), 3);
@@ -305,19 +349,20 @@ mod tests {
         assert_eq!((claims["iat"].as_i64(), claims["exp"].as_i64()), (Some(1_000), Some(1_300)));
         assert_eq!(claims["jti"], b64url(&[7; 16]));
         let signature = b64url_decode(parts[2]).unwrap_or_default();
-        let signature = Signature::from_slice(&signature).expect("the test's own input");
         let signed = format!("{}.{}", parts[0], parts[1]);
-        assert!(key.signing.verifying_key().verify(signed.as_bytes(), &signature).is_ok());
-        assert!(key.signing.verifying_key().verify(format!("{signed}x").as_bytes(), &signature).is_err());
+        let verify = |data: &str| block_on(key.verify(&NativeCrypto, data.as_bytes(), &signature));
+        assert_eq!(verify(&signed), Ok(true));
+        assert_eq!(verify(&format!("{signed}x")), Ok(false));
     }
 
     #[test]
     fn a_token_never_outlives_its_session() {
         let tenant = crate::domain::tenants::Tenant::example();
-        let key = TenantKey::derive(b"master-0123456789-0123456789-0123", &tenant.id, "g1", "1");
-        let absolute = session(&tenant, 1_000, 1_100, 5_000);
-        assert_eq!(issue(&key, &tenant, &absolute, "https://a", 1_000, [0; 16]).expires_at, 1_100);
-        let idle = session(&tenant, 1_000, 5_000, 1_050);
-        assert_eq!(issue(&key, &tenant, &idle, "https://a", 1_000, [0; 16]).expires_at, 1_050);
+        let key = derive(b"master-0123456789-0123456789-0123", &tenant.id, "g1", "1");
+        let expiry = |s: &Session| {
+            block_on(issue(&NativeCrypto, &key, &tenant, s, "https://a", 1_000, [0; 16])).map(|i| i.expires_at)
+        };
+        assert_eq!(expiry(&session(&tenant, 1_000, 1_100, 5_000)), Ok(1_100));
+        assert_eq!(expiry(&session(&tenant, 1_000, 5_000, 1_050)), Ok(1_050));
     }
 }

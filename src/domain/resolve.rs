@@ -16,13 +16,16 @@ use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, SystemTime};
 
+use crate::domain::jwt::Key;
 use crate::domain::jwt::MasterKey;
-use crate::domain::jwt::TenantKey;
 use crate::domain::regions::{Breakers, Regions};
 use crate::domain::tenants::{self, DomainStatus, Tenant};
 use crate::dynamo::DynamoError;
 use crate::platform::cache::TtlCache;
 use crate::platform::runtime::Clock;
+#[cfg(cold)]
+use crate::platform::signature::Alg;
+use crate::platform::signature::{Crypto, CryptoError};
 use crate::table::store::Store;
 use crate::values::host::Host;
 use crate::values::ids::TenantId;
@@ -60,17 +63,17 @@ const JWT_KEY_TTL: Duration = Duration::from_secs(3600);
 type JwtKeyName = (String, TenantId, String, String);
 
 /// The per-isolate caches: host -> tenant (or nothing), and tenant id -> tenant; the resolutions
-/// under way; and the tenants' derived JWT keys (deriving one costs an Ed25519 base-point
-/// multiplication).
+/// under way; and the tenants' signing keys (deriving an Ed25519 one asks the crypto service for
+/// its public half; an RSA or P-256 one is read and opened).
 #[derive(Debug)]
 pub struct Caches {
     settings: CacheSettings,
     hosts: TtlCache<Host, Option<Rc<Tenant>>>,
     tenants: TtlCache<TenantId, Rc<Tenant>>,
     in_flight: RefCell<HashMap<Host, Rc<Flight>>>,
-    jwt_keys: TtlCache<JwtKeyName, Rc<TenantKey>>,
+    jwt_keys: TtlCache<JwtKeyName, Rc<Key>>,
     #[cfg(cold)]
-    rsa_keys: TtlCache<JwtKeyName, Rc<crate::domain::oidc::keys::RsaKey>>,
+    stored_keys: TtlCache<(JwtKeyName, Alg), Rc<Key>>,
     /// The replica regions' circuit breakers.
     pub breakers: Breakers,
 }
@@ -84,47 +87,70 @@ impl Caches {
             in_flight: RefCell::new(HashMap::new()),
             jwt_keys: TtlCache::new(settings.max_entries),
             #[cfg(cold)]
-            rsa_keys: TtlCache::new(settings.max_entries),
+            stored_keys: TtlCache::new(settings.max_entries),
             breakers: Breakers::default(),
         }
     }
 
-    /// The tenant's JWT keys under `master` (`JWT_MASTER_KEY`), newest (the signing one) first,
-    /// each derived once per isolate.
-    pub fn jwt_keys(&self, master: &MasterKey, tenant: &Tenant, now: SystemTime) -> Vec<Rc<TenantKey>> {
-        tenant
-            .jwt_versions()
-            .into_iter()
-            .map(|version| {
-                let name = (master.fingerprint().to_string(), tenant.id.clone(), tenant.generation.clone(), version);
-                if let Some(key) = self.jwt_keys.get(&name, now) {
-                    return key;
-                }
-                let key = Rc::new(TenantKey::derive(master.expose(), &tenant.id, &tenant.generation, &name.3));
-                self.jwt_keys.insert(name, key.clone(), now, now + JWT_KEY_TTL);
-                key
-            })
-            .collect()
+    /// The tenant's Ed25519 JWT keys under `master` (`JWT_MASTER_KEY`), newest (the signing one)
+    /// first, each derived once per isolate.
+    pub async fn jwt_keys(
+        &self,
+        crypto: &dyn Crypto,
+        master: &MasterKey,
+        tenant: &Tenant,
+        now: SystemTime,
+    ) -> Result<Vec<Rc<Key>>, CryptoError> {
+        let mut keys = Vec::new();
+        for version in tenant.jwt_versions() {
+            let name = (master.fingerprint().to_string(), tenant.id.clone(), tenant.generation.clone(), version);
+            if let Some(key) = self.jwt_keys.get(&name, now) {
+                keys.push(key);
+                continue;
+            }
+            let key = Rc::new(Key::derive(crypto, master.expose(), &tenant.id, &tenant.generation, &name.3).await?);
+            self.jwt_keys.insert(name, key.clone(), now, now + JWT_KEY_TTL);
+            keys.push(key);
+        }
+        Ok(keys)
     }
 
-    /// The tenant's RSA key of `version` under `master`, loaded (read, or made) once per isolate.
+    /// The tenant's stored key of `alg` and `version` under `master`, loaded (read, or made) once
+    /// per isolate.
     #[cfg(cold)]
-    pub async fn rsa_key<E>(
+    pub async fn stored_key<E>(
         &self,
         master: &MasterKey,
         tenant: &Tenant,
         version: &str,
+        alg: Alg,
         now: SystemTime,
-        load: impl AsyncFnOnce() -> Result<crate::domain::oidc::keys::RsaKey, E>,
-    ) -> Result<Rc<crate::domain::oidc::keys::RsaKey>, E> {
+        load: impl AsyncFnOnce() -> Result<Key, E>,
+    ) -> Result<Rc<Key>, E> {
         let name =
             (master.fingerprint().to_string(), tenant.id.clone(), tenant.generation.clone(), version.to_string());
-        if let Some(key) = self.rsa_keys.get(&name, now) {
+        let name = (name, alg);
+        if let Some(key) = self.stored_keys.get(&name, now) {
             return Ok(key);
         }
         let key = Rc::new(load().await?);
-        self.rsa_keys.insert(name, key.clone(), now, now + JWT_KEY_TTL);
+        self.stored_keys.insert(name, key.clone(), now, now + JWT_KEY_TTL);
         Ok(key)
+    }
+
+    /// The tenant's stored key of `alg` and `version` under `master`, if this isolate holds it.
+    #[cfg(cold)]
+    pub fn held_key(
+        &self,
+        master: &MasterKey,
+        tenant: &Tenant,
+        version: &str,
+        alg: Alg,
+        now: SystemTime,
+    ) -> Option<Rc<Key>> {
+        let name =
+            (master.fingerprint().to_string(), tenant.id.clone(), tenant.generation.clone(), version.to_string());
+        self.stored_keys.get(&(name, alg), now)
     }
 
     /// Forgets what this isolate knows of tenant `id` (after an admin change to it). Other
@@ -297,6 +323,7 @@ impl Future for Wait<'_> {
 mod tests {
     use super::*;
     use crate::domain::tenants::SecretSeeds;
+    use crate::platform::native_crypto::NativeCrypto;
     use crate::testing::fakes::ManualRuntime;
     use std::pin::pin;
 
@@ -368,23 +395,26 @@ mod tests {
         let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000);
         let tenant = crate::domain::tenants::Tenant::example();
         let master = &MasterKey::new("master-one-0123456789-0123456789");
-        let first = caches.jwt_keys(master, &tenant, now);
-        let again = caches.jwt_keys(master, &tenant, now);
+        let keys = |master: &MasterKey, tenant: &Tenant, now| {
+            crate::platform::native::block_on(caches.jwt_keys(&NativeCrypto, master, tenant, now)).expect("keys")
+        };
+        let first = keys(master, &tenant, now);
+        let again = keys(master, &tenant, now);
         assert_eq!((first.len(), Rc::ptr_eq(&first[0], &again[0])), (1, true), "derived once");
-        let other_master = caches.jwt_keys(&MasterKey::new("master-two-0123456789-0123456789"), &tenant, now);
+        let other_master = keys(&MasterKey::new("master-two-0123456789-0123456789"), &tenant, now);
         assert_ne!(other_master[0].kid(), first[0].kid());
         let rotated = Tenant {
             secrets: SecretSeeds { jwt: vec!["2".into(), "1".into()], ..SecretSeeds::default() },
             ..tenant.clone()
         };
-        let both = caches.jwt_keys(master, &rotated, now);
+        let both = keys(master, &rotated, now);
         assert_eq!(both.len(), 2);
         assert!(Rc::ptr_eq(&both[1], &first[0]), "version 1 is the same key");
         assert_ne!(both[0].kid(), first[0].kid());
         let reborn = Tenant { generation: "g2".into(), ..tenant.clone() };
-        assert_ne!(caches.jwt_keys(master, &reborn, now)[0].kid(), first[0].kid());
+        assert_ne!(keys(master, &reborn, now)[0].kid(), first[0].kid());
         // An hour later it is derived again (the same key).
-        let later = caches.jwt_keys(master, &tenant, now + JWT_KEY_TTL);
+        let later = keys(master, &tenant, now + JWT_KEY_TTL);
         assert!(!Rc::ptr_eq(&later[0], &first[0]) && later[0].kid() == first[0].kid());
     }
 }

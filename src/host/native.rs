@@ -104,6 +104,7 @@ impl Native {
             connect: self,
             webhook: &self.transport,
             runtime: &self.runtime,
+            crypto: &crate::platform::native_crypto::NativeCrypto,
         };
         let ctx = Ctx::new(services, &db, &replica, None, crate::platform::runtime::Clock::now(&self.runtime));
         command(&ctx)

@@ -21,6 +21,8 @@ use std::task::{Context, Poll, Wake, Waker};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::platform::runtime::{LocalFuture, Timeout, Transport, TransportError};
+#[cfg(cold)]
+use crate::platform::signature::{Alg, Crypto, CryptoError, KeyJwk, Material, PrivateKey, PublicKey};
 
 /// What a task asks the host to do (made once per operation and moved once: size is no concern).
 #[derive(Debug)]
@@ -33,6 +35,51 @@ pub enum Op {
     Sleep(Duration),
     /// Read the body of the request being handled.
     ReadBody,
+    /// A signature, its check, or a key, from the host's crypto (Web Crypto). Cold builds only:
+    /// the edge Worker signs nothing.
+    #[cfg(cold)]
+    Crypto(CryptoOp),
+}
+
+/// What the host's crypto is asked: see [`HostCrypto`].
+#[cfg(cold)]
+#[derive(Debug)]
+pub struct CryptoOp {
+    pub kind: CryptoKind,
+    pub alg: Alg,
+    /// The key's name (the host imports each named key once and keeps it); empty for `Generate`.
+    pub key_id: String,
+    /// How `key` is written: `"jwk"` (JSON) or `"pkcs8"`; empty for `Generate`.
+    pub format: &'static str,
+    pub key: Vec<u8>,
+    pub data: Vec<u8>,
+    pub signature: Vec<u8>,
+}
+
+/// The crypto operations: each answers bytes (see [`HostCrypto`]).
+#[cfg(cold)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CryptoKind {
+    /// The signature of `data` with the private `key`.
+    Sign,
+    /// One byte, 1 when `signature` is the public `key`'s over `data`, else 0.
+    Verify,
+    /// A new key of `alg`: its private JWK, as JSON.
+    Generate,
+    /// The public JWK of the private `key`, as JSON.
+    Public,
+}
+
+#[cfg(cold)]
+impl CryptoKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Sign => "sign",
+            Self::Verify => "verify",
+            Self::Generate => "generate",
+            Self::Public => "public",
+        }
+    }
 }
 
 /// What the host answers an [`Op`] with.
@@ -41,6 +88,8 @@ pub enum Done {
     Sent(Result<http::Response<Vec<u8>>, TransportError>),
     Slept,
     Body(Result<Vec<u8>, String>),
+    #[cfg(cold)]
+    Crypto(Result<Vec<u8>, String>),
 }
 
 #[derive(Default)]
@@ -200,6 +249,90 @@ impl Transport for HostTransport {
                 Done::Sent(answer) => answer,
                 _ => Err(TransportError("the host answered another operation".into())),
             }
+        })
+    }
+}
+
+/// Signatures through the host: each call is an [`Op::Crypto`] the host's Web Crypto performs
+/// (`crypto.subtle`, native code), a key imported once per isolate under its id.
+#[cfg(cold)]
+#[derive(Debug, Clone, Copy, Default)]
+pub struct HostCrypto;
+
+#[cfg(cold)]
+impl HostCrypto {
+    async fn perform(op: CryptoOp) -> Result<Vec<u8>, CryptoError> {
+        let kind = op.kind.name();
+        match perform(Op::Crypto(op)).await {
+            Done::Crypto(answer) => answer.map_err(|e| CryptoError(format!("{kind}: {e}"))),
+            _ => Err(CryptoError("the host answered another operation".into())),
+        }
+    }
+
+    fn op(kind: CryptoKind, alg: Alg, key_id: &str, key: (&'static str, Vec<u8>)) -> CryptoOp {
+        CryptoOp {
+            kind,
+            alg,
+            key_id: key_id.to_string(),
+            format: key.0,
+            key: key.1,
+            data: Vec::new(),
+            signature: Vec::new(),
+        }
+    }
+}
+
+/// How a private key crosses: a JWK as JSON, a seed as PKCS#8.
+#[cfg(cold)]
+fn private_key(key: &PrivateKey) -> (&'static str, Vec<u8>) {
+    match &key.material {
+        Material::Jwk(jwk) => ("jwk", serde_json::to_vec(jwk).unwrap_or_default()),
+        Material::Seed(seed) => ("pkcs8", crate::platform::signature::ed25519_pkcs8(seed)),
+    }
+}
+
+#[cfg(cold)]
+fn jwk_answer(bytes: Result<Vec<u8>, CryptoError>) -> Result<KeyJwk, CryptoError> {
+    serde_json::from_slice(&bytes?).map_err(|e| CryptoError(format!("the host's JWK: {e}")))
+}
+
+#[cfg(cold)]
+impl Crypto for HostCrypto {
+    fn sign<'a>(&'a self, key: &'a PrivateKey, data: &'a [u8]) -> LocalFuture<'a, Result<Vec<u8>, CryptoError>> {
+        Box::pin(async move {
+            let op = CryptoOp { data: data.to_vec(), ..Self::op(CryptoKind::Sign, key.alg, &key.id, private_key(key)) };
+            Self::perform(op).await
+        })
+    }
+
+    fn verify<'a>(
+        &'a self,
+        key: &'a PublicKey,
+        data: &'a [u8],
+        signature: &'a [u8],
+    ) -> LocalFuture<'a, Result<bool, CryptoError>> {
+        Box::pin(async move {
+            let jwk = ("jwk", serde_json::to_vec(&key.jwk).unwrap_or_default());
+            let op = CryptoOp {
+                data: data.to_vec(),
+                signature: signature.to_vec(),
+                ..Self::op(CryptoKind::Verify, key.alg, &key.id, jwk)
+            };
+            Ok(Self::perform(op).await? == [1])
+        })
+    }
+
+    fn generate(&self, alg: Alg) -> LocalFuture<'_, Result<KeyJwk, CryptoError>> {
+        Box::pin(
+            async move { jwk_answer(Self::perform(Self::op(CryptoKind::Generate, alg, "", ("", Vec::new()))).await) },
+        )
+    }
+
+    fn public_jwk<'a>(&'a self, key: &'a PrivateKey) -> LocalFuture<'a, Result<KeyJwk, CryptoError>> {
+        Box::pin(async move {
+            // Exported from a copy imported for the purpose (extractable: the one kept is not).
+            let op = Self::op(CryptoKind::Public, key.alg, "", private_key(key));
+            jwk_answer(Self::perform(op).await).map(|jwk| jwk.public())
         })
     }
 }

@@ -130,6 +130,12 @@ pub fn rsa_key(tenant: &TenantId, generation: &str, fingerprint: &str, version: 
     Keys::new(format!("TENANT#{tenant}#RSA_KEY#{generation}#{fingerprint}#{version}"), "RSA_KEY")
 }
 
+/// A tenant's P-256 key of one version under one `JWT_MASTER_KEY`, as [`rsa_key`]:
+/// `TENANT#{t}#EC_KEY#{generation}#{fingerprint}#{version}` / `EC_KEY`.
+pub fn ec_key(tenant: &TenantId, generation: &str, fingerprint: &str, version: &str) -> Keys {
+    Keys::new(format!("TENANT#{tenant}#EC_KEY#{generation}#{fingerprint}#{version}"), "EC_KEY")
+}
+
 /// An OpenID Connect authorization code, keyed by its hash: `TENANT#{t}#AUTH_CODE#{h}` / `AUTH_CODE`.
 pub fn authorization_code(tenant: &TenantId, code_hash: &str) -> Keys {
     Keys::new(format!("TENANT#{tenant}#AUTH_CODE#{code_hash}"), "AUTH_CODE")

@@ -192,6 +192,7 @@ pub mod app {
                 connect: self,
                 webhook: &self.transport,
                 runtime: &self.runtime,
+                crypto: &dynauth::platform::native_crypto::NativeCrypto,
             }
         }
 

@@ -40,7 +40,7 @@ pub(crate) fn discovery(ctx: &Ctx<'_>, request: &Request, tenant: &Tenant) -> Re
         token_endpoint_auth_methods_supported: ["client_secret_basic", "client_secret_post", "none"],
         revocation_endpoint_auth_methods_supported: ["client_secret_basic", "client_secret_post", "none"],
         introspection_endpoint_auth_methods_supported: ["client_secret_basic", "client_secret_post"],
-        id_token_signing_alg_values_supported: ["RS256", "EdDSA"],
+        id_token_signing_alg_values_supported: ["RS256", "ES256", "EdDSA"],
         subject_types_supported: ["public"],
         scopes_supported: clients::SCOPES,
         claims_supported: [

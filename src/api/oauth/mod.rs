@@ -100,8 +100,7 @@ fn credentials(request: &Request, params: &Params) -> Result<Credentials, ApiErr
 }
 
 fn base64_standard(text: &str) -> Option<Vec<u8>> {
-    use base64::Engine;
-    base64::engine::general_purpose::STANDARD.decode(text).ok()
+    crate::platform::crypto::b64_decode(text)
 }
 
 /// The session the browser presents to `tenant`: dynauth's token (bearer or cookie) and, with a
@@ -178,8 +177,7 @@ mod tests {
     }
 
     fn basic(id: &str, secret: &str) -> String {
-        use base64::Engine;
-        format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{id}:{secret}")))
+        format!("Basic {}", crate::platform::crypto::b64(format!("{id}:{secret}").as_bytes()))
     }
 
     fn refused(result: Result<Credentials, ApiError>) -> (u16, &'static str) {

@@ -9,7 +9,7 @@
 //! session: with `authjs.logout` the user confirms, then the Auth.js session ends as
 //! `POST /v1/logout` ends it; without it, the user is told they are NOT signed out.
 
-use super::signing::{master_key, with_named_key};
+use super::signing::{master_key, named_key};
 use super::{PresentedSession, browser_session};
 use crate::app::sessions::{self, Ending};
 use crate::app::{ApiError, Ctx};
@@ -95,8 +95,10 @@ async fn checked(
     let get = |name| params.get(name).map_err(|e: OAuthError| e.description);
     let hint = match get("id_token_hint") {
         Ok(Some(raw)) => {
-            let verified =
-                with_named_key(ctx, master, tenant, &raw, |k| tokens::verify_id_token(k, &raw, issuer)).await?;
+            let verified = match named_key(ctx, master, tenant, &raw).await? {
+                Some(key) => tokens::verify_id_token(ctx.crypto, &key, &raw, issuer).await,
+                None => None,
+            };
             match verified {
                 Some(hint) => Some(hint),
                 None => return Ok(Err("the id_token_hint is not an ID token this provider issued".into())),

@@ -59,7 +59,7 @@ impl From<KeyError> for ApiError {
     fn from(e: KeyError) -> Self {
         match e {
             KeyError::Store(e) => e.into(),
-            KeyError::Unsealable => ApiError::Internal { detail: e.to_string() },
+            KeyError::Unsealable | KeyError::Crypto(_) => ApiError::Internal { detail: e.to_string() },
         }
     }
 }
@@ -89,9 +89,8 @@ pub(crate) async fn access_claims(
 ) -> Result<Option<(AccessClaims, Grant)>, ApiError> {
     let master = master_key(ctx)?;
     let now = ctx.now_secs();
-    let verified =
-        signing::with_named_key(ctx, master, tenant, token, |k| tokens::verify_access(k, token, issuer, now)).await?;
-    let Some(claims) = verified else { return Ok(None) };
+    let Some(key) = signing::named_key(ctx, master, tenant, token).await? else { return Ok(None) };
+    let Some(claims) = tokens::verify_access(ctx.crypto, &key, token, issuer, now).await else { return Ok(None) };
     let Some(grant) = oidc::grant(&ctx.store, tenant, &claims.gid).await? else { return Ok(None) };
     if oidc::grant_live(&ctx.store, tenant, &grant, now).await?.is_none() {
         return Ok(None);

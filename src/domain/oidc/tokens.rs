@@ -1,65 +1,18 @@
 //! What an OpenID Provider's tokens say, and their signatures: the ID token (OpenID Connect Core
 //! 2, with `at_hash`, `sid`, `auth_time`, `nonce`) and the access token, a JWT per RFC 9068
 //! (`typ: at+jwt`, `client_id`, `scope`, `jti`), both signed with the tenant's newest key of the
-//! client's algorithm (RS256 or EdDSA); and the check of an access token presented back.
+//! client's algorithm (RS256, ES256 or EdDSA); and the check of an access token presented back.
 
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256, Sha512};
 
-use super::keys::RsaKey;
 use super::{Grant, Granted};
-use crate::domain::jwt::{TenantKey, jws};
+use crate::domain::jwt::Key;
 use crate::domain::tenants::Tenant;
 use crate::domain::users::Profile;
 use crate::platform::crypto::{b64url, b64url_decode};
+use crate::platform::signature::{Crypto, CryptoError};
 use crate::values::email::Email;
 use crate::values::ids::{ClientId, SessionId, UserId};
-
-/// A key that signs and verifies: one of the tenant's Ed25519 or RSA keys.
-#[derive(Debug, Clone, Copy)]
-pub enum Signer<'a> {
-    Ed(&'a TenantKey),
-    Rsa(&'a RsaKey),
-}
-
-impl<'a> Signer<'a> {
-    pub fn alg(self) -> &'static str {
-        match self {
-            Self::Ed(_) => "EdDSA",
-            Self::Rsa(_) => "RS256",
-        }
-    }
-
-    pub fn kid(self) -> &'a str {
-        match self {
-            Self::Ed(key) => key.kid(),
-            Self::Rsa(key) => key.kid(),
-        }
-    }
-
-    fn sign(self, typ: &'static str, claims: &impl Serialize) -> String {
-        match self {
-            Self::Ed(key) => jws("EdDSA", typ, key.kid(), claims, |d| key.sign_bytes(d)),
-            Self::Rsa(key) => jws("RS256", typ, key.kid(), claims, |d| key.sign(d)),
-        }
-    }
-
-    fn verify(self, data: &[u8], signature: &[u8]) -> bool {
-        match self {
-            Self::Ed(key) => key.verify(data, signature),
-            Self::Rsa(key) => key.verify(data, signature),
-        }
-    }
-
-    /// OpenID Connect Core 3.1.3.6: the left half of the hash of `token`, the hash being the
-    /// one of the signing algorithm (SHA-256 for RS256, SHA-512 for Ed25519).
-    fn half_hash(self, token: &str) -> String {
-        match self {
-            Self::Rsa(_) => b64url(&Sha256::digest(token.as_bytes())[..16]),
-            Self::Ed(_) => b64url(&Sha512::digest(token.as_bytes())[..32]),
-        }
-    }
-}
 
 /// `typ` of an access token (RFC 9068 §2.1).
 pub const ACCESS_TOKEN_TYP: &str = "at+jwt";
@@ -119,15 +72,17 @@ pub struct Tokens {
 /// The access and ID tokens of `granted`, issued at `now` by `issuer`: they live the tenant's
 /// `jwt.ttl_secs`, never past the grant's end. `jti` is 16 random bytes; `profile` the user's,
 /// when the grant has the `profile` scope.
-pub fn issue(
-    signer: Signer<'_>,
+#[allow(clippy::too_many_arguments)] // what the tokens say (5), and the key and service that sign them
+pub async fn issue(
+    crypto: &dyn Crypto,
+    key: &Key,
     tenant: &Tenant,
     granted: &Granted,
     issuer: &str,
     profile: Option<&Profile>,
     now: i64,
     jti: [u8; 16],
-) -> Tokens {
+) -> Result<Tokens, CryptoError> {
     let grant = &granted.grant;
     let ttl = i64::try_from(tenant.jwt.ttl_secs).unwrap_or(0);
     let exp = (now + ttl).min(grant.expires_at);
@@ -144,7 +99,7 @@ pub fn issue(
         auth_time: grant.auth_time,
         gid: grant.grant_id.clone(),
     };
-    let access_token = signer.sign(ACCESS_TOKEN_TYP, &access);
+    let access_token = key.jws(crypto, ACCESS_TOKEN_TYP, &access).await?;
     let email = grant.email.as_ref().filter(|_| grant.has_scope("email"));
     let id = IdClaims {
         iss: issuer,
@@ -158,11 +113,11 @@ pub fn issue(
         email,
         // The address is the one a login code was sent to and typed back from.
         email_verified: email.map(|_| true),
-        at_hash: signer.half_hash(&access_token),
+        at_hash: key.half_hash(&access_token),
         profile: profile.filter(|_| grant.has_scope("profile")),
     };
-    let id_token = signer.sign("JWT", &id);
-    Tokens { access_token, id_token, expires_in: exp - now }
+    let id_token = key.jws(crypto, "JWT", &id).await?;
+    Ok(Tokens { access_token, id_token, expires_in: exp - now })
 }
 
 #[derive(Debug, Deserialize)]
@@ -194,19 +149,30 @@ pub fn named_key(token: &str) -> Option<(String, String)> {
     Some((header.kid?, header.alg))
 }
 
-/// The claims of access token `token`, when `signer` signed it, it is an access token of
+/// Whether `key` signed `signed` (the crypto service's failure is no signature of its).
+async fn signed_by(crypto: &dyn Crypto, key: &Key, signed: &str, signature: &[u8]) -> bool {
+    key.verify(crypto, signed.as_bytes(), signature).await.unwrap_or(false)
+}
+
+/// The claims of access token `token`, when `key` signed it, it is an access token of
 /// `issuer` and it has not expired at `now`. Whether its grant still stands is the caller's to
 /// check.
-pub fn verify_access(signer: Signer<'_>, token: &str, issuer: &str, now: i64) -> Option<AccessClaims> {
+pub async fn verify_access(
+    crypto: &dyn Crypto,
+    key: &Key,
+    token: &str,
+    issuer: &str,
+    now: i64,
+) -> Option<AccessClaims> {
     let (header, claims, signed, signature) = parts(token)?;
     let header: Header = serde_json::from_value(header).ok()?;
-    if header.alg != signer.alg()
+    if header.alg != key.alg().name()
         || header.typ.as_deref() != Some(ACCESS_TOKEN_TYP)
-        || header.kid.as_deref() != Some(signer.kid())
+        || header.kid.as_deref() != Some(key.kid())
     {
         return None;
     }
-    if !signer.verify(signed.as_bytes(), &signature) {
+    if !signed_by(crypto, key, signed, &signature).await {
         return None;
     }
     let claims: AccessClaims = serde_json::from_slice(&claims).ok()?;
@@ -233,7 +199,13 @@ pub const LOGOUT_TOKEN_TTL_SECS: i64 = 120;
 
 /// The logout token telling `grant`'s client that its session ended (typ `logout+jwt`, `sub`,
 /// `sid`, the event, no `nonce`), signed with the key of the client's algorithm.
-pub fn logout_token(signer: Signer<'_>, grant: &Grant, now: i64, jti: [u8; 16]) -> String {
+pub async fn logout_token(
+    crypto: &dyn Crypto,
+    key: &Key,
+    grant: &Grant,
+    now: i64,
+    jti: [u8; 16],
+) -> Result<String, CryptoError> {
     let claims = LogoutClaims {
         iss: &grant.issuer,
         aud: &grant.client_id,
@@ -244,7 +216,7 @@ pub fn logout_token(signer: Signer<'_>, grant: &Grant, now: i64, jti: [u8; 16]) 
         sid: &grant.session_id,
         events: serde_json::json!({ BACKCHANNEL_LOGOUT_EVENT: {} }),
     };
-    signer.sign("logout+jwt", &claims)
+    key.jws(crypto, "logout+jwt", &claims).await
 }
 
 /// What an `id_token_hint` says of its sign-in.
@@ -257,15 +229,15 @@ pub struct IdHint {
     pub sid: Option<SessionId>,
 }
 
-/// The claims of ID token `token` when `signer` signed it as an ID token of `issuer`; its expiry
+/// The claims of ID token `token` when `key` signed it as an ID token of `issuer`; its expiry
 /// is not checked (RP-Initiated Logout 1.0 §2: an expired ID token is a good hint).
-pub fn verify_id_token(signer: Signer<'_>, token: &str, issuer: &str) -> Option<IdHint> {
+pub async fn verify_id_token(crypto: &dyn Crypto, key: &Key, token: &str, issuer: &str) -> Option<IdHint> {
     let (header, claims, signed, signature) = parts(token)?;
     let header: Header = serde_json::from_value(header).ok()?;
-    if header.alg != signer.alg()
+    if header.alg != key.alg().name()
         || header.typ.as_deref().is_some_and(|t| t != "JWT")
-        || header.kid.as_deref() != Some(signer.kid())
-        || !signer.verify(signed.as_bytes(), &signature)
+        || header.kid.as_deref() != Some(key.kid())
+        || !signed_by(crypto, key, signed, &signature).await
     {
         return None;
     }
@@ -276,7 +248,8 @@ pub fn verify_id_token(signer: Signer<'_>, token: &str, issuer: &str) -> Option<
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::jwt::TenantKey;
+    use crate::platform::native::block_on;
+    use crate::platform::native_crypto::NativeCrypto;
 
     const ISSUER: &str = "https://auth.acme.test";
 
@@ -299,23 +272,24 @@ mod tests {
     #[test]
     fn an_access_token_verifies_only_at_its_issuer_for_its_audience_as_its_type_until_it_expires() {
         let tenant = crate::domain::tenants::Tenant::example();
-        let key = TenantKey::derive(b"master", &tenant.id, "g1", "1");
-        let signer = Signer::Ed(&key);
-        let good = signer.sign(ACCESS_TOKEN_TYP, &claims(ISSUER, &access_audience(ISSUER)));
-        assert_eq!(verify_access(signer, &good, ISSUER, 999).map(|c| c.iss), Some(ISSUER.to_string()));
-        assert!(verify_access(signer, &good, ISSUER, 1_000).is_none(), "expired");
+        let key = block_on(Key::derive(&NativeCrypto, b"master", &tenant.id, "g1", "1")).expect("a key");
+        let sign = |typ, claims: &AccessClaims| block_on(key.jws(&NativeCrypto, typ, claims)).expect("signed");
+        let verify_access = |token: &str, issuer, now| block_on(verify_access(&NativeCrypto, &key, token, issuer, now));
+        let good = sign(ACCESS_TOKEN_TYP, &claims(ISSUER, &access_audience(ISSUER)));
+        assert_eq!(verify_access(&good, ISSUER, 999).map(|c| c.iss), Some(ISSUER.to_string()));
+        assert!(verify_access(&good, ISSUER, 1_000).is_none(), "expired");
         // Issued on one host of the tenant, presented on another: the audience names the other
         // host's endpoint, and only the issuer comparison refuses it.
         let elsewhere = "https://login.acme.test";
-        let crafted = signer.sign(ACCESS_TOKEN_TYP, &claims(ISSUER, &access_audience(elsewhere)));
-        assert!(verify_access(signer, &crafted, elsewhere, 999).is_none(), "another issuer");
-        assert!(verify_access(signer, &good, elsewhere, 999).is_none(), "another host");
+        let crafted = sign(ACCESS_TOKEN_TYP, &claims(ISSUER, &access_audience(elsewhere)));
+        assert!(verify_access(&crafted, elsewhere, 999).is_none(), "another issuer");
+        assert!(verify_access(&good, elsewhere, 999).is_none(), "another host");
         // A session JWT's audience, or its type, is no access token's.
-        let session_aud = signer.sign(ACCESS_TOKEN_TYP, &claims(ISSUER, tenant.jwt_audience()));
-        assert!(verify_access(signer, &session_aud, ISSUER, 999).is_none(), "the session audience");
+        let session_aud = sign(ACCESS_TOKEN_TYP, &claims(ISSUER, tenant.jwt_audience()));
+        assert!(verify_access(&session_aud, ISSUER, 999).is_none(), "the session audience");
         for typ in ["JWT", crate::domain::jwt::SESSION_TYP] {
-            let typed = signer.sign(typ, &claims(ISSUER, &access_audience(ISSUER)));
-            assert!(verify_access(signer, &typed, ISSUER, 999).is_none(), "{typ}");
+            let typed = sign(typ, &claims(ISSUER, &access_audience(ISSUER)));
+            assert!(verify_access(&typed, ISSUER, 999).is_none(), "{typ}");
         }
     }
 }

@@ -46,14 +46,28 @@ impl TryFrom<String> for ClientType {
 }
 
 /// How the client's ID tokens are signed: RS256 (OpenID Connect's mandatory algorithm, the
-/// default) or EdDSA.
+/// default), ES256 or EdDSA.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(try_from = "String")]
 pub enum IdTokenAlg {
     #[serde(rename = "RS256")]
     Rs256,
+    #[serde(rename = "ES256")]
+    Es256,
     #[serde(rename = "EdDSA")]
     EdDsa,
+}
+
+impl IdTokenAlg {
+    /// The signature algorithm.
+    pub fn alg(self) -> crate::platform::signature::Alg {
+        use crate::platform::signature::Alg;
+        match self {
+            Self::Rs256 => Alg::Rs256,
+            Self::Es256 => Alg::Es256,
+            Self::EdDsa => Alg::EdDsa,
+        }
+    }
 }
 
 impl TryFrom<String> for IdTokenAlg {
@@ -61,8 +75,9 @@ impl TryFrom<String> for IdTokenAlg {
     fn try_from(raw: String) -> Result<Self, &'static str> {
         match raw.as_str() {
             "RS256" => Ok(Self::Rs256),
+            "ES256" => Ok(Self::Es256),
             "EdDSA" => Ok(Self::EdDsa),
-            _ => Err("must be one of RS256, EdDSA"),
+            _ => Err("must be one of RS256, ES256, EdDSA"),
         }
     }
 }

@@ -60,7 +60,6 @@ export const sleepOp = (id, ms) => ({ id, kind: 'sleep', ms });
 export const bodyOp = (id, limit, tooLarge) => ({ id, kind: 'body', limit, tooLarge });
 export const forwardOp = (id, method, url, head) => ({ id, kind: 'forward', method, url, head });
 export const parkOp = (id) => ({ id, kind: 'park' });
-
 /** Parked operations: a task waiting on another task, resumed when Rust says so. */
 const parked = new Map();
 /** A parked task is resumed at least this often (ms), whether woken or not. */
@@ -109,6 +108,8 @@ async function perform(op, request) {
         });
         parked.delete(op.id);
         return { op };
+      case 'run': // an operation that carries its own work (the admin Worker's crypto.js)
+        return { op, body: await op.run() };
       case 'forward': {
         const init = { method: op.method, headers: headerPairs(op.head), redirect: 'manual' };
         if (op.method !== 'GET' && op.method !== 'HEAD') init.body = request.body;

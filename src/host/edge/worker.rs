@@ -69,7 +69,25 @@ extern "C" {
     fn to_admin(env: &Env, request: &web_sys::Request) -> JsValue;
     #[wasm_bindgen(js_name = parkOp)]
     fn park_op(id: u32) -> JsValue;
+
     fn unpark(id: u32);
+}
+
+#[cfg(feature = "admin")]
+#[wasm_bindgen(module = "/src/host/edge/crypto.js")]
+extern "C" {
+    #[wasm_bindgen(js_name = cryptoOp)]
+    #[allow(clippy::too_many_arguments)] // one JS call carries the whole operation
+    fn crypto_op(
+        id: u32,
+        kind: &str,
+        alg: &str,
+        key_id: &str,
+        format: &str,
+        key: &[u8],
+        data: &[u8],
+        signature: &[u8],
+    ) -> JsValue;
 }
 
 /// What lives as long as the isolate.
@@ -98,6 +116,8 @@ enum Kind {
     Forward,
     /// Waiting on another task (a shared host resolution): resolved when the task is woken.
     Park,
+    #[cfg(feature = "admin")]
+    Crypto,
 }
 
 /// A task in flight.
@@ -247,6 +267,10 @@ fn resume(task: u32, op: u32, now_ms: f64, status: u16, head: String, body: Uint
         Some(Kind::Sleep) => driver::complete(op, Done::Slept),
         Some(Kind::Body) => {
             driver::complete(op, Done::Body(if error.is_empty() { Ok(body.to_vec()) } else { Err(error) }))
+        }
+        #[cfg(feature = "admin")]
+        Some(Kind::Crypto) => {
+            driver::complete(op, Done::Crypto(if error.is_empty() { Ok(body.to_vec()) } else { Err(error) }))
         }
         Some(Kind::Park) | None => {}
     }
@@ -438,6 +462,11 @@ fn op_value(id: u32, op: Op) -> (Kind, JsValue) {
             let limit = u32::try_from(crate::values::input::MAX_BODY).unwrap_or(u32::MAX);
             (Kind::Body, body_op(id, limit, api::BODY_TOO_LARGE))
         }
+        #[cfg(feature = "admin")]
+        Op::Crypto(c) => {
+            let value = crypto_op(id, c.kind.name(), c.alg.name(), &c.key_id, c.format, &c.key, &c.data, &c.signature);
+            (Kind::Crypto, value)
+        }
     }
 }
 
@@ -456,7 +485,19 @@ impl api::Connect for Isolate {
 impl Isolate {
     /// What this isolate hands each request, with `webhook` its transport for outside calls.
     fn services<'a>(&'a self, webhook: &'a HostTransport) -> api::Services<'a> {
-        api::Services { config: &self.config, caches: &self.caches, connect: self, webhook, runtime: &HostRuntime }
+        api::Services {
+            config: &self.config,
+            caches: &self.caches,
+            connect: self,
+            webhook,
+            runtime: &HostRuntime,
+            #[cfg(feature = "admin")]
+            crypto: &driver::HostCrypto,
+            // The edge's own routes (lookups, routing, the proxy) sign nothing: the ones that do
+            // are the admin Worker's. Its bundle carries no crypto glue.
+            #[cfg(not(feature = "admin"))]
+            crypto: &crate::platform::signature::Unsupported,
+        }
     }
 
     /// A DynamoDB client for one request (its counters are that request's).

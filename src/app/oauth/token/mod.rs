@@ -67,9 +67,12 @@ pub async fn token(ctx: &Ctx<'_>, tenant: &Tenant, request: TokenRequest<'_>) ->
         true => users::get(&ctx.store, tenant, &granted.grant.user_id).await.map_err(|e| settle(e.into()))?,
         false => None,
     };
-    let key = signing_key(ctx, master, tenant, client.id_token_signed_response_alg).await.map_err(settle)?;
+    let key = signing_key(ctx, master, tenant, client.id_token_signed_response_alg.alg()).await.map_err(settle)?;
     let profile = user.as_ref().map(|u| &u.profile);
-    let tokens = tokens::issue(key.signer(), tenant, &granted, issuer, profile, grants.now, ctx.random.bytes::<16>());
+    let jti = ctx.random.bytes::<16>();
+    let tokens = tokens::issue(ctx.crypto, &key, tenant, &granted, issuer, profile, grants.now, jti)
+        .await
+        .map_err(|e| settle(e.into()))?;
     grants.delivered(tenant, &granted).await;
     Ok(Issued { tokens, scope: granted.grant.scope(), refresh_token: granted.refresh_token })
 }
