@@ -195,3 +195,105 @@ impl Crypto for NativeCrypto {
         Box::pin(std::future::ready(public_jwk(key)))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! The cross-verification vectors (`tests/fixtures/signatures.json`): fixed keys, a message,
+    //! and each algorithm's signature made here (`native`) and by the Worker's Web Crypto in
+    //! workerd (`webcrypto`, written by tests/e2e/crypto.test.mjs). RS256 and Ed25519 signatures
+    //! are deterministic: both must be byte for byte the same; ES256 ones are not: each side
+    //! verifies the other's. `DYNAUTH_WRITE_VECTORS=1` writes new keys and native signatures.
+    use super::*;
+    use crate::platform::crypto::b64url_decode;
+    use crate::platform::native::block_on;
+
+    const PATH: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/signatures.json");
+
+    fn private(alg: Alg, entry: &serde_json::Value) -> PrivateKey {
+        let material = match alg {
+            Alg::EdDsa => {
+                let seed = b64url_decode(entry["seed"].as_str().unwrap_or_default()).unwrap_or_default();
+                Material::Seed(seed.try_into().unwrap_or([0; 32]))
+            }
+            _ => Material::Jwk(serde_json::from_value(entry["private"].clone()).expect("a JWK")),
+        };
+        PrivateKey { id: "vector".into(), alg, material }
+    }
+
+    fn public(alg: Alg, entry: &serde_json::Value) -> PublicKey {
+        PublicKey { id: "vector".into(), alg, jwk: serde_json::from_value(entry["public"].clone()).expect("a JWK") }
+    }
+
+    fn signature(entry: &serde_json::Value, who: &str) -> Vec<u8> {
+        b64url_decode(entry[who].as_str().unwrap_or_default()).unwrap_or_default()
+    }
+
+    const ALGS: [Alg; 3] = [Alg::Rs256, Alg::Es256, Alg::EdDsa];
+
+    #[test]
+    fn web_crypto_and_the_native_crates_verify_each_others_signatures() {
+        if std::env::var("DYNAUTH_WRITE_VECTORS").is_ok_and(|v| v == "1") {
+            write_vectors();
+        }
+        let vectors: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(PATH).expect("the vectors")).expect("JSON");
+        let message = b64url_decode(vectors["message"].as_str().unwrap_or_default()).expect("a message");
+        for alg in ALGS {
+            let entry = &vectors["keys"][alg.name()];
+            let (key, public) = (private(alg, entry), public(alg, entry));
+            let ours = sign(&key, &message).expect("signed");
+            let (native, webcrypto) = (signature(entry, "native"), signature(entry, "webcrypto"));
+            assert!(!webcrypto.is_empty(), "{alg:?}: no Web Crypto signature: run tests/e2e/crypto.test.mjs");
+            assert_eq!(public_jwk(&key).map(|j| j.public()), Ok(public.jwk.clone()), "{alg:?}: the public half");
+            for (who, signature) in [("ours", &ours), ("native", &native), ("webcrypto", &webcrypto)] {
+                assert_eq!(verify(&public, &message, signature), Ok(true), "{alg:?}: the {who} signature");
+                let mut tampered = signature.clone();
+                tampered[7] ^= 1;
+                assert_eq!(verify(&public, &message, &tampered), Ok(false), "{alg:?}: the {who} signature, changed");
+                assert_eq!(verify(&public, b"another message", signature), Ok(false), "{alg:?}: {who}");
+            }
+            if alg != Alg::Es256 {
+                assert_eq!(ours, webcrypto, "{alg:?} is deterministic: Web Crypto signs the same bytes");
+                assert_eq!(ours, native);
+            }
+        }
+        // Through the trait too, as the core calls it.
+        let entry = &vectors["keys"]["EdDSA"];
+        let signed = block_on(NativeCrypto.sign(&private(Alg::EdDsa, entry), &message)).expect("signed");
+        assert_eq!(block_on(NativeCrypto.verify(&public(Alg::EdDsa, entry), &message, &signed)), Ok(true));
+    }
+
+    fn write_vectors() {
+        let message = b"eyJhbGciOiJSUzI1NiJ9.eyJpc3MiOiJodHRwczovL2F1dGguYWNtZS50ZXN0In0";
+        let mut keys = serde_json::Map::new();
+        for alg in ALGS {
+            let mut entry = serde_json::Map::new();
+            let key = match alg {
+                Alg::EdDsa => {
+                    let seed = generate(alg).expect("a key").d.unwrap_or_default();
+                    entry.insert("seed".into(), seed.clone().into());
+                    let seed = b64url_decode(&seed).unwrap_or_default();
+                    PrivateKey { id: String::new(), alg, material: Material::Seed(seed.try_into().unwrap_or([0; 32])) }
+                }
+                _ => {
+                    let jwk = generate(alg).expect("a key");
+                    entry.insert("private".into(), serde_json::to_value(&jwk).unwrap_or_default());
+                    PrivateKey { id: String::new(), alg, material: Material::Jwk(jwk) }
+                }
+            };
+            let public = public_jwk(&key).expect("a public key");
+            entry.insert("public".into(), serde_json::to_value(public.public()).unwrap_or_default());
+            entry.insert("native".into(), b64url(&sign(&key, message).expect("signed")).into());
+            // New keys: Web Crypto's signature is recorded by tests/e2e/crypto.test.mjs.
+            entry.insert("webcrypto".into(), "".into());
+            keys.insert(alg.name().into(), entry.into());
+        }
+        let vectors = serde_json::json!({
+            "about": "Cross-verification vectors of the crypto service: see src/platform/native_crypto.rs (native) and tests/e2e/crypto.test.mjs (Web Crypto in workerd). Test keys, nothing else.",
+            "message": b64url(message),
+            "keys": keys,
+        });
+        let text = serde_json::to_string_pretty(&vectors).unwrap_or_default() + "\n";
+        std::fs::write(PATH, text).expect("written");
+    }
+}

@@ -14,6 +14,7 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { setDefaultResultOrder } from 'node:dns';
 import { readFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
 import { createServer } from 'node:http';
 import { join } from 'node:path';
 
@@ -141,6 +142,9 @@ before(async () => {
   await putClient('py-app', { name: 'Python app', type: 'confidential', scopes, redirect_uris: [`${app.url}/py`] });
   await putClient('ed-app', {
     name: 'EdDSA app', type: 'confidential', scopes, redirect_uris: [`${app.url}/cb`], id_token_signed_response_alg: 'EdDSA',
+  });
+  await putClient('es-app', {
+    name: 'ES256 app', type: 'confidential', scopes, redirect_uris: [`${app.url}/cb`], id_token_signed_response_alg: 'ES256',
   });
   await putClient('spa', {
     name: 'SPA', type: 'public', scopes: ['openid', 'email'],
@@ -296,6 +300,36 @@ describe('stock clients against every tenant host as an OpenID Provider', () => 
     // And dynauth itself: a session JWT is no access token at userinfo.
     const info = await fetch(`${base}/v1/oauth/userinfo`, { headers: { authorization: `Bearer ${sessionJwt.token}` } });
     assert.equal(info.status, 401);
+  });
+
+  test('jose verifies what the Worker signs with Web Crypto, for each algorithm, against the JWKS', async () => {
+    const jwks = jose.createRemoteJWKSet(new URL(`${base}/.well-known/jwks.json`));
+    const published = (await (await fetch(`${base}/.well-known/jwks.json`)).json()).keys;
+    assert.deepEqual(published.map((k) => k.alg), ['EdDSA', 'RS256', 'ES256']);
+    for (const [id, alg] of [['node-app', 'RS256'], ['es-app', 'ES256'], ['ed-app', 'EdDSA']]) {
+      const cfg = id === 'node-app' ? config
+        : await client.discovery(new URL(base), id, secrets[id], undefined, { execute: [client.allowInsecureRequests] });
+      const tokens = await codeGrant(await authorization({}, cfg), cfg); // the browser's session: a code at once
+      const kid = published.find((k) => k.alg === alg).kid;
+      const id_token = await jose.jwtVerify(tokens.id_token, jwks, { issuer: base, audience: id, algorithms: [alg], typ: 'JWT' });
+      assert.deepEqual([id_token.protectedHeader.alg, id_token.protectedHeader.kid], [alg, kid], alg);
+      const access = await jose.jwtVerify(tokens.access_token, jwks, {
+        issuer: base, audience: `${base}/v1/oauth/userinfo`, algorithms: [alg], typ: 'at+jwt',
+      });
+      assert.equal(access.payload.client_id, id);
+      // at_hash: the left half of the algorithm's hash (SHA-512 for Ed25519, else SHA-256).
+      const hash = createHash(alg === 'EdDSA' ? 'sha512' : 'sha256').update(tokens.access_token).digest();
+      assert.equal(id_token.payload.at_hash, hash.subarray(0, hash.length / 2).toString('base64url'), alg);
+      // dynauth verifies its own signature (Web Crypto) where the access token comes back.
+      const info = await fetch(`${base}/v1/oauth/userinfo`, { headers: { authorization: `Bearer ${tokens.access_token}` } });
+      assert.equal(info.status, 200, alg);
+      const [h, c, s] = tokens.access_token.split('.');
+      const forged = `${h}.${c}.${s.startsWith('A') ? 'B' : 'A'}${s.slice(1)}`;
+      const refused = await fetch(`${base}/v1/oauth/userinfo`, { headers: { authorization: `Bearer ${forged}` } });
+      assert.equal(refused.status, 401, `${alg}: a changed signature`);
+      const cut = await fetch(`${base}/v1/oauth/userinfo`, { headers: { authorization: `Bearer ${h}.${c}.${s.slice(0, 8)}` } });
+      assert.equal(cut.status, 401, `${alg}: a signature cut short is refused, never a 500`);
+    }
   });
 
   test('openid-client: introspection and revocation', async () => {
