@@ -99,8 +99,12 @@ describe('session JWTs', () => {
     assert.equal(discovery.body.jwks_uri, `http://${ACME}/.well-known/jwks.json`);
     const published = await rawRequest(`${worker.url}/.well-known/jwks.json`, { host: ACME });
     assert.equal(published.headers['cache-control'], 'public, max-age=300');
-    // The session JWTs' Ed25519 key, and beside it the OpenID Provider's RSA key (RS256).
-    assert.deepEqual(published.body.keys.map((k) => [k.kty, k.crv, k.alg, k.use]), [['OKP', 'Ed25519', 'EdDSA', 'sig'], ['RSA', undefined, 'RS256', 'sig']]);
+    // The session JWTs' Ed25519 key, and beside it the OpenID Provider's RSA (RS256) and P-256
+    // (ES256) keys.
+    assert.deepEqual(
+      published.body.keys.map((k) => [k.kty, k.crv, k.alg, k.use]),
+      [['OKP', 'Ed25519', 'EdDSA', 'sig'], ['RSA', undefined, 'RS256', 'sig'], ['EC', 'P-256', 'ES256', 'sig']],
+    );
     const jwks = createRemoteJWKSet(new URL(discovery.body.jwks_uri), { [customFetch]: viaWorker });
 
     const fresh = await jose(issued.token, {}, jwks);
