@@ -1,31 +1,74 @@
 // `npm run bench -- --oidc`: what the OpenID Provider costs, through the edge Worker and its ADMIN
-// binding (the admin Worker serves /v1/oauth/*), as deployed: a tenant's first RSA key (generated
-// in wasm, then stored sealed), and per request the authorization (a session with a code at
-// once) and the token request (a code redeemed: one transaction, an ID token and an access token
-// signed) for an RS256 client and an EdDSA client, interleaved, one request at a time, the CPU of
-// the workerd process read from /proc around each. Writes .run/bench/oidc.{json,md}.
+// binding (the admin Worker serves /v1/oauth/* and /v1/session/token), as deployed, side by side
+// with JavaScript peers doing the same work: a tenant's first RSA key (generated in wasm, then
+// stored sealed), and per request, one at a time, the CPU of the serving workerd process read from
+// /proc around each:
+//   dynauth authorize          GET /v1/oauth/authorize with the session: a code at once (302); it
+//                              issues every code the token rows redeem
+//   dynauth token RS256/EdDSA  POST /v1/oauth/token: a code redeemed (client, budget, code and
+//                              session read, one transaction, the delivery mark) and an access
+//                              token and an ID token signed, for an RS256 and an EdDSA client
+//   peer token RS256 (jose)    the same request to bench/peers/token.js (aws4fetch, jose over Web
+//                              Crypto), redeeming dynauth's own codes of the RS256 client
+//   dynauth session JWT        POST /v1/session/token with the bearer session: the lookup and one
+//                              Ed25519 signature (run.mjs's dynauth-jwt row)
+//   peer session JWT (jose)    the same to bench/peers/jwt.js (the aws4fetch lookup, then jose)
+//   dynauth lookup, peer lookup (aws4fetch)  GET /v1/session with the bearer session
+// Each peer runs in its own workerd (lib.mjs: one Worker per process; dynauth's edge and admin
+// Workers share one), against the same DynamoDB Local, table, tenant, clients and session. Rounds
+// are interleaved: each sends BENCH_TOKENS requests of every row, the rows in a shuffled order.
+// BENCH_WARM requests of each row warm it up first: one answer of each peer is checked to carry
+// the same JSON fields, JWT headers and claims as dynauth's, and each row's DynamoDB calls per
+// request are counted from the Workers' log lines (past the first, which may fill a cache).
+// Writes .run/bench/oidc.{json,md}.
 import { createHash } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { request } from 'node:http';
 import { join } from 'node:path';
 
-import { ADMIN_TOKEN, HOST, ROOT, RUN, cpuNanos, dynauth, firstAnswer, pct, seed, send, shuffle, startWorkerd } from './lib.mjs';
+import {
+  ADMIN_TOKEN, HOST, ROOT, RUN, cpuNanos, dynauth, firstAnswer, pct, peer, seed, send, shuffle, startWorkerd,
+} from './lib.mjs';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 6);
 const TOKENS = Number(process.env.BENCH_TOKENS ?? 25);
+const WARM = Number(process.env.BENCH_WARM ?? 10); // per row, before the rounds (at least 2)
 const REDIRECT = 'https://app.bench.test/cb';
 const VERIFIER = 'dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk';
 const CHALLENGE = createHash('sha256').update(VERIFIER).digest('base64url'); // RFC 7636 §4.2, S256
+
+/** The shape of an answer: its JSON fields, and each JWT's header and claim names. */
+function shape(body) {
+  const json = JSON.parse(body);
+  const out = { fields: Object.keys(json).sort() };
+  for (const [k, v] of Object.entries(json)) {
+    if (typeof v !== 'string' || v.split('.').length !== 3) continue;
+    const [h, c] = v.split('.').map((p) => { try { return JSON.parse(Buffer.from(p, 'base64url')); } catch { return null; } });
+    if (!h || !c) continue;
+    out[k] = { alg: h.alg, typ: h.typ, header: Object.keys(h).sort(), claims: Object.keys(c).sort() };
+  }
+  return JSON.stringify(out);
+}
+
+const sleep = (ms) => new Promise((done) => setTimeout(done, ms));
 
 async function main() {
   const admin = dynauth('admin', join(ROOT, 'build-admin'));
   const edge = { ...dynauth('dynauth', join(ROOT, 'build')), admin: admin.modules };
   const { bindings, headers, token } = await seed(admin);
-  const w = await startWorkerd(edge, bindings);
-  const results = [];
+  const live = [];
+  const start = async (worker, first) => {
+    const p = await startWorkerd(worker, bindings);
+    live.push(p);
+    await firstAnswer(p, first);
+    return p;
+  };
   try {
-    await firstAnswer(w, headers);
+    const w = await start(edge, headers);
+    // The peers: the token peer answers /health until it is asked for a token.
+    const tokenPeer = await start({ ...peer('token'), path: '/health' }, {});
+    const jwtPeer = await start(peer('jwt'), headers);
     const json = { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' };
     const secrets = {};
     for (const [id, alg] of [['rs', 'RS256'], ['ed', 'EdDSA']]) {
@@ -63,56 +106,120 @@ async function main() {
       req.on('error', fail);
       req.end();
     });
-    const redeem = async (id, code) => {
-      const basic = `Basic ${Buffer.from(`${id}:${secrets[id]}`).toString('base64')}`;
-      const form = new URLSearchParams({ grant_type: 'authorization_code', code, redirect_uri: REDIRECT, code_verifier: VERIFIER });
-      const c0 = cpuNanos(w.pid);
-      const r = await send(undefined, w.port, '/v1/oauth/token', { authorization: basic, 'content-type': 'application/x-www-form-urlencoded' }, 'POST', form.toString());
-      if (r.status !== 200) throw new Error(`token ${id}: ${r.status} ${r.body}`);
-      return { ms: r.ms, cpu_ms: (cpuNanos(w.pid) - c0) / 1e6 };
+    const authorized = { times: [], cpu: [] }; // every authorization, whichever row redeems its code
+    const code = async (id) => {
+      const a = await authorize(id);
+      authorized.times.push(a.ms);
+      authorized.cpu.push(a.cpu_ms);
+      return a.code;
     };
-    const seen = new Map(['rs', 'ed'].map((id) => [id, { authorize: [], authorizeCpu: [], token: [], tokenCpu: [] }]));
-    for (const id of ['rs', 'ed']) for (let i = 0; i < 5; i += 1) await redeem(id, (await authorize(id)).code); // warm
+    const redeem = (target, id) => ({
+      target,
+      prepare: () => code(id),
+      send: (c) => send(undefined, target.port, '/v1/oauth/token', {
+        authorization: `Basic ${Buffer.from(`${id}:${secrets[id]}`).toString('base64')}`,
+        'content-type': 'application/x-www-form-urlencoded',
+      }, 'POST', new URLSearchParams({
+        grant_type: 'authorization_code', code: c, redirect_uri: REDIRECT, code_verifier: VERIFIER,
+      }).toString()),
+    });
+    const ask = (target, path, method) => ({ target, send: () => send(undefined, target.port, path, bearer, method) });
+    // `peer`: the row it is compared with; `lookup`: the lookup of the same side, for a session JWT.
+    const rows = [
+      { name: 'dynauth token RS256', ...redeem(w, 'rs'), peer: 'peer token RS256 (jose)' },
+      { name: 'dynauth token EdDSA', ...redeem(w, 'ed') },
+      { name: 'peer token RS256 (jose)', ...redeem(tokenPeer, 'rs') },
+      { name: 'dynauth session JWT', ...ask(w, '/v1/session/token', 'POST'), peer: 'peer session JWT (jose)', lookup: 'dynauth lookup' },
+      { name: 'peer session JWT (jose)', ...ask(jwtPeer, '/v1/session/token', 'POST'), lookup: 'peer lookup (aws4fetch)' },
+      { name: 'dynauth lookup', ...ask(w, '/v1/session', 'GET'), peer: 'peer lookup (aws4fetch)' },
+      { name: 'peer lookup (aws4fetch)', ...ask(jwtPeer, '/v1/session', 'GET') },
+    ];
+    // One request of `row`, one at a time: its answer, wall time and the CPU of its process.
+    const once = async (row) => {
+      const ready = await row.prepare?.();
+      const c0 = cpuNanos(row.target.pid);
+      const r = await row.send(ready);
+      const cpu_ms = (cpuNanos(row.target.pid) - c0) / 1e6;
+      if (r.status !== 200) throw new Error(`${row.name}: ${r.status} ${r.body.slice(0, 300)}\n${row.target.output().slice(-2000)}`);
+      return { ...r, cpu_ms };
+    };
+    // Warm-up: each row's DynamoDB calls per request (from the log lines), and each peer's
+    // answer shaped as the dynauth answer it is compared with.
+    const answers = new Map();
+    const authorizeCalls = [];
+    for (const row of rows) {
+      row.seen = { times: [], cpu: [] };
+      let calls = 0;
+      for (let i = 0; i < WARM; i += 1) {
+        const prepared = w.log().calls;
+        const ready = await row.prepare?.();
+        await sleep(30); // the log line of the authorization that prepared it
+        if (row.prepare && i > 0) authorizeCalls.push(w.log().calls - prepared);
+        const before = row.target.log().calls;
+        const r = await once({ ...row, prepare: () => ready });
+        await sleep(30);
+        if (i > 0) calls += row.target.log().calls - before; // the first may fill a cache
+        answers.set(row.name, r.body);
+      }
+      row.calls = calls / (WARM - 1);
+    }
+    for (const row of rows.filter((r) => r.peer)) {
+      const [mine, theirs] = [shape(answers.get(row.name)), shape(answers.get(row.peer))];
+      if (mine !== theirs) throw new Error(`${row.peer} answers otherwise than ${row.name}:\n  dynauth ${mine}\n  peer    ${theirs}`);
+    }
+    authorized.times.length = 0;
+    authorized.cpu.length = 0;
     for (let round = 0; round < ROUNDS; round += 1) {
       process.stderr.write(`[bench] oidc round ${round + 1}/${ROUNDS}\n`);
-      for (const id of shuffle(['rs', 'ed'], round * 7919)) {
+      for (const row of shuffle(rows, round * 7919)) {
         for (let i = 0; i < TOKENS; i += 1) {
-          const a = await authorize(id);
-          const t = await redeem(id, a.code);
-          const s = seen.get(id);
-          s.authorize.push(a.ms);
-          s.authorizeCpu.push(a.cpu_ms);
-          s.token.push(t.ms);
-          s.tokenCpu.push(t.cpu_ms);
+          const r = await once(row);
+          row.seen.times.push(r.ms);
+          row.seen.cpu.push(r.cpu_ms);
         }
       }
     }
+
     const sorted = (xs) => [...xs].sort((a, b) => a - b);
-    for (const [id, alg] of [['rs', 'RS256'], ['ed', 'EdDSA']]) {
-      const s = seen.get(id);
-      results.push({
-        client: alg, requests: s.token.length,
-        authorize_p50_ms: pct(sorted(s.authorize), 50), authorize_cpu_p50_ms: pct(sorted(s.authorizeCpu), 50),
-        token_p50_ms: pct(sorted(s.token), 50), token_p99_ms: pct(sorted(s.token), 99),
-        token_cpu_p50_ms: pct(sorted(s.tokenCpu), 50), token_cpu_p99_ms: pct(sorted(s.tokenCpu), 99),
-      });
-    }
-    const lines = [
-      '| ID token | requests | authorize p50 ms | authorize CPU p50 ms | token p50 ms | token p99 ms | token CPU p50 ms | token CPU p99 ms |',
-      '|---|---|---|---|---|---|---|---|',
-      ...results.map((r) => `| ${r.client} | ${r.requests} | ${r.authorize_p50_ms.toFixed(2)} | ${r.authorize_cpu_p50_ms.toFixed(2)} | `
-        + `${r.token_p50_ms.toFixed(2)} | ${r.token_p99_ms.toFixed(2)} | ${r.token_cpu_p50_ms.toFixed(2)} | ${r.token_cpu_p99_ms.toFixed(2)} |`),
+    const stats = (name, seen, calls) => {
+      const [t, c] = [sorted(seen.times), sorted(seen.cpu)];
+      return {
+        row: name, requests: t.length, cpu_p50_ms: pct(c, 50), cpu_p99_ms: pct(c, 99),
+        p50_ms: pct(t, 50), p99_ms: pct(t, 99), dynamodb_calls: calls,
+      };
+    };
+    const results = [
+      ...rows.map((r) => ({ ...stats(r.name, r.seen, r.calls), peer: r.peer ?? null, lookup: r.lookup ?? null })),
+      {
+        ...stats('dynauth authorize', authorized, authorizeCalls.reduce((t, c) => t + c, 0) / authorizeCalls.length),
+        peer: null, lookup: null,
+      },
     ];
-    const header = `${new Date().toISOString().slice(0, 10)}: ${ROUNDS} interleaved rounds × ${TOKENS} code flows per client, `
-      + `one at a time, through the edge and its ADMIN binding, on ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, `
-      + `${(totalmem() / 2 ** 30).toFixed(0)} GiB. The tenant's first RSA key (2048-bit, generated in wasm, sealed, stored): `
-      + `${keygen.ms.toFixed(0)} ms, ${keygen.cpu_ms.toFixed(0)} ms CPU.`;
-    const text = `${header}\n\n${lines.join('\n')}\n`;
+    const of = (name) => results.find((r) => r.row === name);
+    for (const r of results) {
+      r.cpu_vs_peer = r.peer ? r.cpu_p50_ms / of(r.peer).cpu_p50_ms : null;
+      r.cpu_vs_lookup = r.lookup ? r.cpu_p50_ms / of(r.lookup).cpu_p50_ms : null;
+    }
+    const x = (v) => (v === null ? '' : `${v.toFixed(2)}x`);
+    const lines = [
+      '| Row | requests | CPU p50 ms | CPU p99 ms | p50 ms | p99 ms | DynamoDB calls/req | CPU p50 vs peer | CPU p50 vs lookup |',
+      '|---|---|---|---|---|---|---|---|---|',
+      ...results.map((r) => `| ${r.row} | ${r.requests} | ${r.cpu_p50_ms.toFixed(2)} | ${r.cpu_p99_ms.toFixed(2)} | `
+        + `${r.p50_ms.toFixed(2)} | ${r.p99_ms.toFixed(2)} | ${r.dynamodb_calls.toFixed(1)} | ${x(r.cpu_vs_peer)} | ${x(r.cpu_vs_lookup)} |`),
+    ];
+    const header = `${new Date().toISOString().slice(0, 10)}: ${ROUNDS} interleaved rounds × ${TOKENS} requests per row, `
+      + `one at a time, dynauth through the edge and its ADMIN binding, each peer in its own workerd, on ${cpus().length} × `
+      + `${cpus()[0]?.model ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB. The tenant's first RSA key (2048-bit, `
+      + `generated in wasm, sealed, stored): ${keygen.ms.toFixed(0)} ms, ${keygen.cpu_ms.toFixed(0)} ms CPU.`;
+    const summary = `Token RS256, dynauth / peer (CPU p50): ${x(of('dynauth token RS256').cpu_vs_peer)}. `
+      + `Session JWT / lookup (CPU p50): dynauth ${x(of('dynauth session JWT').cpu_vs_lookup)}, `
+      + `peer ${x(of('peer session JWT (jose)').cpu_vs_lookup)}.`;
+    const text = `${header}\n\n${lines.join('\n')}\n\n${summary}\n`;
     console.log(`\n${text}`);
-    writeFileSync(join(RUN, 'oidc.json'), JSON.stringify({ header, keygen, results }, null, 2));
+    writeFileSync(join(RUN, 'oidc.json'), JSON.stringify({ header, keygen, results, summary }, null, 2));
     writeFileSync(join(RUN, 'oidc.md'), text);
   } finally {
-    await w.stop();
+    await Promise.all(live.map((p) => p.stop()));
   }
 }
 

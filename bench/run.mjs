@@ -11,12 +11,15 @@
 //              snapshot (tenant session.cache_secs): no DynamoDB call at all
 //   dynauth-jwt  the same build, POST /v1/session/token with the bearer token, handed to the admin
 //              Worker through the ADMIN binding: the lookup (one GetItem) and an Ed25519-signed JWT
+//   aws4fetch-jwt  its JavaScript peer (bench/peers/jwt.js): the aws4fetch lookup, then one
+//              EdDSA JWT signed with jose over Web Crypto
 //   dynauth-authjs  the same build, GET /v1/session with the bearer token of a session in an
 //              Auth.js table (@auth/dynamodb-adapter's layout; tenant authjs): one index Query
 //   dynauth-authjs-email  the same, for a tenant with authjs.read_users: the Query and the user's
 //              GetItem for the email
 // plus any other dynauth builds named in BENCH_EXTRA ("name=dir,name2=dir2", e.g. an older build).
 // BENCH_ONLY=aws4fetch,sdk runs only those peers (and dynauth), for more rounds in the same time.
+// (`npm run bench -- --oidc` puts the session JWT beside the token request and their peers.)
 //
 // Runs are interleaved: each round sends BENCH_REQUESTS lookups to every Worker in a shuffled
 // order, for each concurrency of BENCH_CONCURRENCY. CPU per request is the CPU time of that
@@ -49,6 +52,9 @@ async function main() {
   const only = (process.env.BENCH_ONLY ?? '').split(',').filter(Boolean);
   const peers = ['noop', 'floor', 'aws4fetch', 'sdk'].filter((name) => !only.length || only.includes(name));
   const workers = [...peers.map(peer), dynauth('dynauth', join(ROOT, 'build'))];
+  if (!only.length || only.includes('aws4fetch-jwt')) {
+    workers.push({ ...peer('jwt'), name: 'aws4fetch-jwt', path: '/v1/session/token', method: 'POST' });
+  }
   if (!only.length || only.includes('dynauth-cached')) workers.push({ ...dynauth('dynauth-cached', join(ROOT, 'build')), cached: true });
   if (!only.length || only.includes('dynauth-jwt')) {
     // Minting is served by the admin Worker behind the edge's ADMIN binding, as deployed: this

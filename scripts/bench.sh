@@ -9,7 +9,9 @@
 # `npm run bench -- --login`: login start and verify latency through the edge and its ADMIN binding
 # (bench/login.mjs; BENCH_ROUNDS, BENCH_LOGINS, BENCH_EXTRA as above).
 # `npm run bench -- --oidc`: the OpenID Provider: the first RSA key's generation, and CPU and
-# latency of the authorization and token requests, RS256 and EdDSA clients (bench/oidc.mjs).
+# latency of the authorization and token requests (RS256 and EdDSA clients), the session JWT and
+# the lookup, side by side with JavaScript peers (bench/peers/token.js and jwt.js: aws4fetch and
+# jose) doing the same work (bench/oidc.mjs; BENCH_ROUNDS, BENCH_TOKENS, BENCH_WARM).
 # `npm run bench -- --regions`: the multi-region mode instead (bench/regions.mjs): lookup latency
 # single-region vs from the nearest replica, with home and replica put 150 ms and 10 ms away by a
 # loopback proxy (BENCH_HOME_MS, BENCH_REPLICA_MS; BENCH_ROUNDS, BENCH_REQUESTS, BENCH_CONCURRENCY).

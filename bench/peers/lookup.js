@@ -6,22 +6,24 @@
 // expiries, defer the idle slide when due, answer the same JSON, and log one JSON line.
 //
 // `db` is { get(key, consistent) -> Promise<plain object | undefined>, update(params) -> Promise }
-// with the peer's own client behind it.
+// with the peer's own client behind it. With `jwt` (bench/peers/jwt.js), the handler serves
+// `POST /v1/session/token` too: the same lookup, then `jwt(...)` answers with a token for the
+// live session.
 
 const HIT_MS = 60_000;
 const MISS_MS = 5_000;
 const MAX_ENTRIES = 1000;
 const hosts = new Map(); // canonical host -> { tenant: object | null, expires: ms }
 
-const json = (status, body) =>
+export const json = (status, body) =>
   new Response(JSON.stringify(body), {
     status,
     headers: { 'content-type': 'application/json', 'cache-control': 'no-store' },
   });
 
-const fail = (status, code, message) => json(status, { error: { code, message } });
+export const fail = (status, code, message) => json(status, { error: { code, message } });
 
-function canonicalHost(raw) {
+export function canonicalHost(raw) {
   if (!raw) return null;
   try {
     const host = new URL(`http://${raw}`).hostname;
@@ -31,7 +33,7 @@ function canonicalHost(raw) {
   }
 }
 
-async function tenantOf(db, host, stats) {
+export async function tenantOf(db, host, stats) {
   const now = Date.now();
   const hit = hosts.get(host);
   if (hit && hit.expires > now) return hit.tenant;
@@ -57,15 +59,15 @@ function presentedToken(headers) {
 
 const TOKEN = /^[A-Za-z0-9_-]{42}[AEIMQUYcgkosw048]$/; // 43 base64url characters of 32 bytes
 
-function b64url(bytes) {
+export function b64url(bytes) {
   let s = '';
   for (const b of bytes) s += String.fromCharCode(b);
   return btoa(s).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
 }
 
-const rfc3339 = (secs) => new Date(secs * 1000).toISOString().replace('.000Z', 'Z');
+export const rfc3339 = (secs) => new Date(secs * 1000).toISOString().replace('.000Z', 'Z');
 
-function requestId(request) {
+export function requestId(request) {
   const ray = request.headers.get('cf-ray');
   if (ray && ray.length <= 64) return ray;
   const b = crypto.getRandomValues(new Uint8Array(8));
@@ -73,7 +75,7 @@ function requestId(request) {
 }
 
 /** The fetch handler of a lookup peer over `db`. */
-export function lookupHandler(makeDb) {
+export function lookupHandler(makeDb, { jwt } = {}) {
   let db;
   return async function fetch(request, env, ctx) {
     db ??= makeDb(env);
@@ -98,8 +100,14 @@ export function lookupHandler(makeDb) {
       log.route = 'health';
       return json(200, { status: 'ok' });
     }
-    if (url.pathname !== '/v1/session') return fail(404, 'not_found', `no route for ${url.pathname}`);
-    if (request.method !== 'GET' && request.method !== 'HEAD') return fail(405, 'method_not_allowed', 'this path accepts only GET');
+    const minting = jwt && url.pathname === '/v1/session/token';
+    if (minting) {
+      log.route = 'session_token';
+      if (request.method !== 'POST') return fail(405, 'method_not_allowed', 'this path accepts only POST');
+    } else {
+      if (url.pathname !== '/v1/session') return fail(404, 'not_found', `no route for ${url.pathname}`);
+      if (request.method !== 'GET' && request.method !== 'HEAD') return fail(405, 'method_not_allowed', 'this path accepts only GET');
+    }
     const host = canonicalHost(request.headers.get('host'));
     if (!host) return fail(400, 'invalid_host', 'the Host is invalid');
     const tenant = await tenantOf(db, host, stats);
@@ -120,6 +128,7 @@ export function lookupHandler(makeDb) {
       const idleExpires = Math.min(now + idle, s.expires_at);
       if (idleExpires > s.idle_expires_at) ctx.waitUntil(db.update(slide(env, tenant.id, s, now, idleExpires)).catch(() => {}));
     }
+    if (minting) return jwt(env, tenant, s, now, `${url.protocol}//${host}`);
     return json(200, {
       session: {
         id: s.id, user_id: s.user_id, email: s.email ?? null, created_at: rfc3339(s.created_at),
