@@ -195,7 +195,7 @@ fn discovery_and_keys_describe_the_provider() {
     let stored = items_of(&t, "rsa_key");
     assert_eq!(stored.len(), 1);
     assert_eq!(stored[0].get("n"), Some(&dynauth::dynamo::s(rsa["n"].as_str().unwrap_or_default())));
-    assert!(!stored[0].contains_key("d") && stored[0].contains_key("private"));
+    assert!(!stored[0].contains_key("d") && stored[0].contains_key("private") && stored[0].contains_key("sealed"));
     let stored = items_of(&t, "ec_key");
     assert_eq!(stored.len(), 1);
     assert_eq!(stored[0].get("x"), Some(&dynauth::dynamo::s(ec["x"].as_str().unwrap_or_default())));
@@ -1612,10 +1612,12 @@ fn a_table_written_with_the_old_rsa_key_format_still_serves_tokens_under_the_sam
     assert!(verifies_against_jwks(&app, id_token));
     let jwks = app.call("GET", "/.well-known/jwks.json", HOST, &[], None).json;
     assert_eq!(jwks["keys"][1]["kid"], kid, "the JWKS publishes the same key");
-    // Converted once, in its item: the private key sealed in the new format, the primes gone.
+    // Converted once, in its item: the private key sealed in the new format beside the primes
+    // (kept for a rollback to the dynauth that wrote them).
     let after = items_of(&t, "rsa_key");
     assert_eq!(after.len(), 1);
-    assert!(!after[0].contains_key("sealed") && after[0].contains_key("private"), "converted");
+    assert!(after[0].contains_key("private"), "converted");
+    assert_eq!(after[0].get("sealed"), before[0].get("sealed"), "the primes as they were");
     assert_eq!((after[0].get("kid"), after[0].get("n")), (before[0].get("kid"), before[0].get("n")));
     // Read in the new format by another isolate: still the same key.
     let fresh = App::new(t.name(), manual_runtime(T0), &[("JWT_MASTER_KEY", MASTER)]);

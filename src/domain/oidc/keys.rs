@@ -12,7 +12,9 @@
 //!
 //! RSA keys stored before (by dynauth's own RSA code in wasm) hold only their primes, sealed
 //! (`sealed`): the first use of one computes the rest of its private key, seals that as the new
-//! format does and writes it into the item (once: conditionally), keeping its `kid`.
+//! format does and writes it into the item (once: conditionally), keeping its `kid`. The primes
+//! stay, and a new RSA key is stored with them too: a table keeps serving if the deployment is
+//! rolled back to a dynauth that reads only them.
 
 use aes_gcm::aead::{Aead, KeyInit, Payload};
 use aes_gcm::{Aes256Gcm, Nonce};
@@ -46,8 +48,9 @@ struct StoredKey {
     /// 12-byte nonce || AES-256-GCM(the private JWK as JSON), base64url.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     private: Option<String>,
-    /// The format before: 12-byte nonce || AES-256-GCM(p_len (2 bytes) || p || q), base64url (RSA
-    /// keys stored before the crypto service; removed when converted).
+    /// The format before: 12-byte nonce || AES-256-GCM(p_len (2 bytes) || p || q), base64url
+    /// (every RSA key: the only private part of keys stored before the crypto service, kept for a
+    /// rollback to a dynauth that reads only it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     sealed: Option<String>,
     created_at: i64,
@@ -171,10 +174,18 @@ impl Place<'_> {
             x: public.x,
             y: public.y,
             private: Some(seal(self.master, &self.bound, &jwk_aad(&self.bound, key.kid()), &plain, random)),
-            sealed: None,
+            sealed: self.seal_primes(&jwk, key.kid(), random),
             created_at: now,
         };
         (key, stored)
+    }
+
+    /// An RSA key's primes sealed as the format before sealed them.
+    fn seal_primes(&self, jwk: &KeyJwk, kid: &str, random: &dyn Random) -> Option<String> {
+        let (p, q) = (KeyJwk::bytes(&jwk.p)?, KeyJwk::bytes(&jwk.q)?);
+        let plain = [&u16::try_from(p.len()).ok()?.to_be_bytes()[..], &p, &q].concat();
+        let aad = [self.bound.as_slice(), kid.as_bytes()].concat();
+        Some(seal(self.master, &self.bound, &aad, &plain, random)).filter(|_| self.alg == Alg::Rs256)
     }
 
     /// The key `stored` holds: its private JWK opened, or the old format's primes completed.
@@ -247,7 +258,7 @@ async fn stored_key(
         let plain = serde_json::to_vec(&jwk).unwrap_or_default();
         let private = seal(place.master, &place.bound, &jwk_aad(&place.bound, key.kid()), &plain, random);
         let mut e = Expr::new();
-        let update = format!("SET {} = {} REMOVE {}", e.name("private"), e.str(private), e.name("sealed"));
+        let update = format!("SET {} = {}", e.name("private"), e.str(private));
         let unconverted = e.not_exists("private");
         let cond = format!("{unconverted} AND {} = {}", e.name("kid"), e.str(key.kid()));
         // Converted by another request at the same time: the same key, already written. Any
@@ -284,11 +295,16 @@ pub async fn store_in_old_format(
     random: &dyn Random,
     now: i64,
 ) -> Result<String, DynamoError> {
-    let public = KeyJwk::rsa_from_primes(p, q, &[1, 0, 1]).unwrap_or_default().public();
+    let jwk = KeyJwk::rsa_from_primes(p, q, &[1, 0, 1]).unwrap_or_default();
+    let public = jwk.public();
     let kid = public.thumbprint();
-    let bound = binding(Alg::Rs256, tenant, version);
-    let plain = [&u16::try_from(p.len()).unwrap_or(0).to_be_bytes()[..], p, q].concat();
-    let sealed = seal(master, &bound, &[bound.as_slice(), kid.as_bytes()].concat(), &plain, random);
+    let place = Place {
+        master,
+        alg: Alg::Rs256,
+        bound: binding(Alg::Rs256, tenant, version),
+        keys: item_keys(Alg::Rs256, master, tenant, version),
+    };
+    let sealed = place.seal_primes(&jwk, &kid, random);
     let stored = StoredKey {
         kid: kid.clone(),
         n: public.n,
@@ -297,10 +313,10 @@ pub async fn store_in_old_format(
         x: None,
         y: None,
         private: None,
-        sealed: Some(sealed),
+        sealed,
         created_at: now,
     };
-    store.create(store.item("rsa_key", &stored, &item_keys(Alg::Rs256, master, tenant, version))?).await?;
+    store.create(store.item("rsa_key", &stored, &place.keys)?).await?;
     Ok(kid)
 }
 
@@ -351,6 +367,14 @@ mod tests {
             assert!(place(&master, alg, &reborn, "1").open(&stored).is_err());
             let other = if alg == Alg::Rs256 { Alg::Es256 } else { Alg::Rs256 };
             assert!(place(&master, other, &tenant, "1").open(&stored).is_err(), "{alg:?} as {other:?}");
+            // An RSA key also keeps its primes as the format before (a rollback reads them): they
+            // open, alone, as the same key. A P-256 key has no such thing.
+            let primes_only = StoredKey { private: None, ..stored.clone() };
+            let legacy = place(&master, alg, &tenant, "1").open(&primes_only).map(|(k, _)| k.kid().to_string());
+            match alg {
+                Alg::Rs256 => assert_eq!(legacy.ok().as_deref(), Some(key.kid())),
+                _ => assert!(stored.sealed.is_none() && legacy.is_err()),
+            }
             let swapped = StoredKey { kid: "other".into(), ..stored };
             assert!(place(&master, alg, &tenant, "1").open(&swapped).is_err(), "the kid is bound");
         }
