@@ -8,10 +8,13 @@
 #   of another dynauth build, e.g. an older one, to compare in the same run)
 # `npm run bench -- --login`: login start and verify latency through the edge and its ADMIN binding
 # (bench/login.mjs; BENCH_ROUNDS, BENCH_LOGINS, BENCH_EXTRA as above).
-# `npm run bench -- --oidc`: the OpenID Provider: the first RSA key's generation, and CPU and
-# latency of the authorization and token requests (RS256 and EdDSA clients), the session JWT and
-# the lookup, side by side with JavaScript peers (bench/peers/token.js and jwt.js: aws4fetch and
-# jose) doing the same work (bench/oidc.mjs; BENCH_ROUNDS, BENCH_TOKENS, BENCH_WARM).
+# `npm run bench -- --oidc`: the OpenID Provider and every route a browser or relying party calls:
+# the first RSA and P-256 keys' generation, and CPU and latency per request of the authorization,
+# the token request (RS256, ES256 and EdDSA clients), userinfo, the JWKS, discovery, login start
+# and verify, logout, the session JWT and the lookup (cached and not), side by side with JavaScript
+# peers (bench/peers/token.js and jwt.js: aws4fetch and jose) doing the same work (bench/oidc.mjs;
+# BENCH_ROUNDS, BENCH_TOKENS, BENCH_WARM; BENCH_BEFORE=DIR runs DIR/build and DIR/build-admin, an
+# older build, beside).
 # `npm run bench -- --regions`: the multi-region mode instead (bench/regions.mjs): lookup latency
 # single-region vs from the nearest replica, with home and replica put 150 ms and 10 ms away by a
 # loopback proxy (BENCH_HOME_MS, BENCH_REPLICA_MS; BENCH_ROUNDS, BENCH_REQUESTS, BENCH_CONCURRENCY).
