@@ -146,7 +146,7 @@ fn items_of(table: &TestTable, kind: &str) -> Vec<dynauth::dynamo::Item> {
 
 #[test]
 fn discovery_and_keys_describe_the_provider() {
-    let (t, app, _) = setup("oidc-discovery");
+    let (t, app, secret) = setup("oidc-discovery");
     let d = app.call("GET", "/.well-known/openid-configuration", HOST, &[], None);
     assert_eq!(d.status, 200);
     assert_eq!(d.json["issuer"], ISSUER);
@@ -205,6 +205,22 @@ fn discovery_and_keys_describe_the_provider() {
     let fresh = App::new(t.name(), manual_runtime(T0), &[("JWT_MASTER_KEY", MASTER)]);
     assert_eq!(fresh.call("GET", "/.well-known/jwks.json", HOST, &[], None).json, k.json);
     assert_eq!((items_of(&t, "rsa_key").len(), items_of(&t, "ec_key").len()), (1, 1));
+    // The JWKS publishes the public halves stored in the items, opening nothing: with their
+    // private halves spoilt, another isolate still publishes the same keys (and cannot sign).
+    for item in items_of(&t, "rsa_key").into_iter().chain(items_of(&t, "ec_key")) {
+        let key = json!({"PK": item["PK"], "SK": item["SK"]});
+        let spoil = json!({"TableName": t.name(), "Key": key, "UpdateExpression": "SET #p = :x",
+            "ExpressionAttributeNames": {"#p": "private"}, "ExpressionAttributeValues": {":x": {"S": "spoilt"}}});
+        common::raw_call(&common::dynamodb_endpoint(), "DynamoDB_20120810.UpdateItem", &spoil);
+    }
+    let other = App::new(t.name(), manual_runtime(T0), &[("JWT_MASTER_KEY", MASTER)]);
+    assert_eq!(other.call("GET", "/.well-known/jwks.json", HOST, &[], None).json, k.json);
+    let token = session(&other, "u-1", "ada@acme.test");
+    let r = authorize(&other, Some(&token), &pairs(&web_request("st")));
+    let (_, params) = location(&r);
+    let c = param(&params, "code").expect("a code").to_string();
+    let r = redeem(&other, &secret, &c, VERIFIER);
+    assert_eq!((r.status, r.json["error"]["code"].as_str()), (500, Some("internal_error")), "{}", r.json);
 }
 
 #[test]

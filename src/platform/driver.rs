@@ -41,9 +41,8 @@ pub enum Op {
     Crypto(CryptoOp),
 }
 
-/// What the host's crypto is asked: see [`HostCrypto`].
+/// What the host's crypto is asked: see [`HostCrypto`]. `Debug` never shows the key or the data.
 #[cfg(cold)]
-#[derive(Debug)]
 pub struct CryptoOp {
     pub kind: CryptoKind,
     pub alg: Alg,
@@ -54,6 +53,17 @@ pub struct CryptoOp {
     pub key: Vec<u8>,
     pub data: Vec<u8>,
     pub signature: Vec<u8>,
+}
+
+#[cfg(cold)]
+impl std::fmt::Debug for CryptoOp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CryptoOp")
+            .field("kind", &self.kind)
+            .field("alg", &self.alg)
+            .field("key_id", &self.key_id)
+            .finish_non_exhaustive()
+    }
 }
 
 /// The crypto operations: each answers bytes (see [`HostCrypto`]).

@@ -6,7 +6,7 @@
 //! native code, driven as an operation like a `fetch`: see `Op::Crypto` in [`super::driver`]), each
 //! key imported once per isolate and kept there as a `CryptoKey`; natively (the CLI, the tests) it
 //! is RustCrypto's vetted crates (`src/platform/native_crypto.rs`). Test vectors
-//! (`tests/vectors/signatures.json`) prove that each verifies what the other signs.
+//! (`tests/fixtures/signatures.json`) prove that each verifies what the other signs.
 //!
 //! Keys cross as JWKs (RFC 7517/7518; Ed25519 per RFC 8037), the one format both sides read
 //! whole, except an Ed25519 key of which only the seed is known (dynauth derives those): it

@@ -1,7 +1,7 @@
 //! What the provider publishes: whether it offers RP-initiated logout (its metadata, OpenID
 //! Connect Discovery 1.0 §3) and the tenant's public keys (its JWKS).
 
-use super::signing::{keys_of, master_key};
+use super::signing::{keys_of, master_key, published_key};
 use crate::app::{ApiError, Ctx};
 use crate::domain::jwt::Jwk;
 use crate::domain::tenants::Tenant;
@@ -22,19 +22,18 @@ pub fn metadata(ctx: &Ctx<'_>, tenant: &Tenant) -> Result<Metadata, ApiError> {
 }
 
 /// The tenant's public keys, newest version first, each version's Ed25519, RSA and P-256 keys in
-/// that order. RSA and P-256 keys are made here when they are not yet (a key is published before
-/// any token it signs); what is published is the public half stored in each key's item (the
-/// Ed25519 ones' computed by the crypto service, once per isolate).
+/// that order. What is published of an RSA or P-256 key is the public half stored in its item
+/// (nothing opened); one that is not there yet is made here (a key is published before any token
+/// it signs). The Ed25519 ones' are computed by the crypto service, once per isolate.
 pub async fn jwks(ctx: &Ctx<'_>, tenant: &Tenant) -> Result<Vec<Jwk>, ApiError> {
     let master = master_key(ctx)?;
     let ed = keys_of(ctx, master, tenant, Alg::EdDsa).await?;
-    let rsa = keys_of(ctx, master, tenant, Alg::Rs256).await?;
-    let ec = keys_of(ctx, master, tenant, Alg::Es256).await?;
     let mut keys: Vec<Jwk> = Vec::new();
-    for (i, key) in ed.iter().enumerate() {
+    for (key, version) in ed.iter().zip(tenant.jwt_versions()) {
         keys.push(key.jwk());
-        keys.extend(rsa.get(i).map(|k| k.jwk()));
-        keys.extend(ec.get(i).map(|k| k.jwk()));
+        for alg in [Alg::Rs256, Alg::Es256] {
+            keys.push(published_key(ctx, master, tenant, &version, alg).await?);
+        }
     }
     Ok(keys)
 }

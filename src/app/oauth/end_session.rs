@@ -96,7 +96,7 @@ async fn checked(
     let hint = match get("id_token_hint") {
         Ok(Some(raw)) => {
             let verified = match named_key(ctx, master, tenant, &raw).await? {
-                Some(key) => tokens::verify_id_token(ctx.crypto, &key, &raw, issuer).await,
+                Some(key) => tokens::verify_id_token(ctx.crypto, &key, &raw, issuer).await?,
                 None => None,
             };
             match verified {

@@ -90,7 +90,7 @@ pub(crate) async fn access_claims(
     let master = master_key(ctx)?;
     let now = ctx.now_secs();
     let Some(key) = signing::named_key(ctx, master, tenant, token).await? else { return Ok(None) };
-    let Some(claims) = tokens::verify_access(ctx.crypto, &key, token, issuer, now).await else { return Ok(None) };
+    let Some(claims) = tokens::verify_access(ctx.crypto, &key, token, issuer, now).await? else { return Ok(None) };
     let Some(grant) = oidc::grant(&ctx.store, tenant, &claims.gid).await? else { return Ok(None) };
     if oidc::grant_live(&ctx.store, tenant, &grant, now).await?.is_none() {
         return Ok(None);

@@ -6,7 +6,7 @@
 use std::rc::Rc;
 
 use crate::app::{ApiError, Ctx};
-use crate::domain::jwt::{Key, MasterKey};
+use crate::domain::jwt::{Jwk, Key, MasterKey};
 use crate::domain::oidc::keys as stored_keys;
 use crate::domain::oidc::tokens;
 use crate::domain::tenants::Tenant;
@@ -68,6 +68,25 @@ pub(crate) async fn named_key(
     let Some((kid, alg)) = tokens::named_key(token) else { return Ok(None) };
     let Some(alg) = Alg::of_name(&alg) else { return Ok(None) };
     Ok(keys_of(ctx, master, tenant, alg).await?.into_iter().find(|k| k.kid() == kid))
+}
+
+/// The public half of the tenant's stored key of `alg` and `version` as the JWKS publishes it:
+/// from the key this isolate holds, else from the item's public members (nothing opened, nothing
+/// computed), else the key is made (a key is published before any token it signs).
+pub(crate) async fn published_key(
+    ctx: &Ctx<'_>,
+    master: &MasterKey,
+    tenant: &Tenant,
+    version: &str,
+    alg: Alg,
+) -> Result<Jwk, ApiError> {
+    if let Some(key) = ctx.caches.held_key(master, tenant, version, alg, ctx.now) {
+        return Ok(key.jwk());
+    }
+    if let Some(jwk) = stored_keys::published(&ctx.store, master, tenant, version, alg).await? {
+        return Ok(jwk);
+    }
+    Ok(stored_key(ctx, master, tenant, version, alg).await?.jwk())
 }
 
 /// The tenant's stored key of `alg` and `version`, from the isolate's cache, else read (or made)

@@ -381,6 +381,30 @@ mod tests {
     }
 
     #[test]
+    fn a_key_sealed_by_the_release_before_opens_under_the_same_kid() {
+        // Frozen: written by the code of 0240871 itself (tests/fixtures/old_rsa_key.json), so a
+        // change to the sealing here that old tables would not survive fails this test.
+        let fixture: serde_json::Value =
+            serde_json::from_str(include_str!("../../../tests/fixtures/old_rsa_key.json")).expect("JSON");
+        let stored: StoredKey = serde_json::from_value(fixture["item"].clone()).expect("an old item");
+        let tenant = Tenant {
+            generation: fixture["generation"].as_str().unwrap_or_default().into(),
+            ..crate::domain::tenants::Tenant::example()
+        };
+        assert_eq!(tenant.id.as_str(), fixture["tenant"]);
+        let master = MasterKey::new(fixture["master"].as_str().unwrap_or_default());
+        let version = fixture["version"].as_str().unwrap_or_default();
+        assert!(stored.private.is_none() && stored.sealed.is_some(), "the old format");
+        let (key, converted) = place(&master, Alg::Rs256, &tenant, version).open(&stored).expect("it opens");
+        assert_eq!(key.kid(), stored.kid, "the same kid");
+        assert!(signs_as_published(&key));
+        assert!(converted.is_some(), "to be converted");
+        // Under anything else it does not open.
+        assert!(place(&MasterKey::new("another"), Alg::Rs256, &tenant, version).open(&stored).is_err());
+        assert!(place(&master, Alg::Rs256, &tenant, "2").open(&stored).is_err());
+    }
+
+    #[test]
     fn a_key_stored_in_the_old_format_opens_as_the_same_key_and_is_converted() {
         use rsa::traits::{PrivateKeyParts, PublicKeyParts};
         let rt = ManualRuntime::new(1_800_000_000, 7);

@@ -149,34 +149,28 @@ pub fn named_key(token: &str) -> Option<(String, String)> {
     Some((header.kid?, header.alg))
 }
 
-/// Whether `key` signed `signed` (the crypto service's failure is no signature of its).
-async fn signed_by(crypto: &dyn Crypto, key: &Key, signed: &str, signature: &[u8]) -> bool {
-    key.verify(crypto, signed.as_bytes(), signature).await.unwrap_or(false)
-}
-
 /// The claims of access token `token`, when `key` signed it, it is an access token of
 /// `issuer` and it has not expired at `now`. Whether its grant still stands is the caller's to
-/// check.
+/// check. A signature that is not `key`'s is `None`; an `Err` is the crypto service failing (a
+/// fault of the deployment, not of the token).
 pub async fn verify_access(
     crypto: &dyn Crypto,
     key: &Key,
     token: &str,
     issuer: &str,
     now: i64,
-) -> Option<AccessClaims> {
-    let (header, claims, signed, signature) = parts(token)?;
-    let header: Header = serde_json::from_value(header).ok()?;
+) -> Result<Option<AccessClaims>, CryptoError> {
+    let Some((header, claims, signed, signature)) = parts(token) else { return Ok(None) };
+    let Ok(header) = serde_json::from_value::<Header>(header) else { return Ok(None) };
     if header.alg != key.alg().name()
         || header.typ.as_deref() != Some(ACCESS_TOKEN_TYP)
         || header.kid.as_deref() != Some(key.kid())
+        || !key.verify(crypto, signed.as_bytes(), &signature).await?
     {
-        return None;
+        return Ok(None);
     }
-    if !signed_by(crypto, key, signed, &signature).await {
-        return None;
-    }
-    let claims: AccessClaims = serde_json::from_slice(&claims).ok()?;
-    (claims.iss == issuer && claims.aud == access_audience(issuer) && now < claims.exp).then_some(claims)
+    let Ok(claims) = serde_json::from_slice::<AccessClaims>(&claims) else { return Ok(None) };
+    Ok((claims.iss == issuer && claims.aud == access_audience(issuer) && now < claims.exp).then_some(claims))
 }
 
 /// The event of a back-channel logout token (OpenID Connect Back-Channel Logout 1.0 §2.4).
@@ -230,19 +224,25 @@ pub struct IdHint {
 }
 
 /// The claims of ID token `token` when `key` signed it as an ID token of `issuer`; its expiry
-/// is not checked (RP-Initiated Logout 1.0 §2: an expired ID token is a good hint).
-pub async fn verify_id_token(crypto: &dyn Crypto, key: &Key, token: &str, issuer: &str) -> Option<IdHint> {
-    let (header, claims, signed, signature) = parts(token)?;
-    let header: Header = serde_json::from_value(header).ok()?;
+/// is not checked (RP-Initiated Logout 1.0 §2: an expired ID token is a good hint). `Err` as
+/// for [`verify_access`].
+pub async fn verify_id_token(
+    crypto: &dyn Crypto,
+    key: &Key,
+    token: &str,
+    issuer: &str,
+) -> Result<Option<IdHint>, CryptoError> {
+    let Some((header, claims, signed, signature)) = parts(token) else { return Ok(None) };
+    let Ok(header) = serde_json::from_value::<Header>(header) else { return Ok(None) };
     if header.alg != key.alg().name()
         || header.typ.as_deref().is_some_and(|t| t != "JWT")
         || header.kid.as_deref() != Some(key.kid())
-        || !signed_by(crypto, key, signed, &signature).await
+        || !key.verify(crypto, signed.as_bytes(), &signature).await?
     {
-        return None;
+        return Ok(None);
     }
-    let claims: IdHint = serde_json::from_slice(&claims).ok()?;
-    (claims.iss == issuer).then_some(claims)
+    let Ok(claims) = serde_json::from_slice::<IdHint>(&claims) else { return Ok(None) };
+    Ok((claims.iss == issuer).then_some(claims))
 }
 
 #[cfg(test)]
@@ -274,7 +274,9 @@ mod tests {
         let tenant = crate::domain::tenants::Tenant::example();
         let key = block_on(Key::derive(&NativeCrypto, b"master", &tenant.id, "g1", "1")).expect("a key");
         let sign = |typ, claims: &AccessClaims| block_on(key.jws(&NativeCrypto, typ, claims)).expect("signed");
-        let verify_access = |token: &str, issuer, now| block_on(verify_access(&NativeCrypto, &key, token, issuer, now));
+        let verify_access = |token: &str, issuer, now| {
+            block_on(verify_access(&NativeCrypto, &key, token, issuer, now)).expect("the crypto service")
+        };
         let good = sign(ACCESS_TOKEN_TYP, &claims(ISSUER, &access_audience(ISSUER)));
         assert_eq!(verify_access(&good, ISSUER, 999).map(|c| c.iss), Some(ISSUER.to_string()));
         assert!(verify_access(&good, ISSUER, 1_000).is_none(), "expired");
@@ -290,6 +292,26 @@ mod tests {
         for typ in ["JWT", crate::domain::jwt::SESSION_TYP] {
             let typed = sign(typ, &claims(ISSUER, &access_audience(ISSUER)));
             assert!(verify_access(&typed, ISSUER, 999).is_none(), "{typ}");
+        }
+    }
+
+    #[test]
+    fn a_token_is_checked_only_with_a_key_of_the_algorithm_its_header_names() {
+        let tenant = crate::domain::tenants::Tenant::example();
+        let key = block_on(Key::derive(&NativeCrypto, b"master", &tenant.id, "g1", "1")).expect("a key");
+        // Signed by the Ed25519 key itself, but its header names another algorithm (or none):
+        // the signature is good, and still the token is refused.
+        let claims = serde_json::to_vec(&claims(ISSUER, &access_audience(ISSUER))).unwrap_or_default();
+        let forge = |alg: &str| {
+            let header = serde_json::json!({"alg": alg, "typ": ACCESS_TOKEN_TYP, "kid": key.kid()});
+            let signed = format!("{}.{}", b64url(header.to_string().as_bytes()), b64url(&claims));
+            let signature = block_on(key.sign(&NativeCrypto, signed.as_bytes())).expect("signed");
+            format!("{signed}.{}", b64url(&signature))
+        };
+        let verify = |token: &str| block_on(verify_access(&NativeCrypto, &key, token, ISSUER, 999)).expect("checked");
+        assert!(verify(&forge("EdDSA")).is_some(), "the control: its own algorithm");
+        for alg in ["RS256", "ES256", "HS256", "none", "eddsa"] {
+            assert!(verify(&forge(alg)).is_none(), "{alg}");
         }
     }
 }

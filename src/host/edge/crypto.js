@@ -38,13 +38,17 @@ function importKey(op, usage, extractable = false) {
   return crypto.subtle.importKey(op.format, data, ALGS[op.alg].key, extractable, [usage]);
 }
 
+/** The key `op` names, imported the first time for `usage` and kept under its algorithm, usage
+ *  and id (one id never stands for two keys). */
 function keyOf(op, usage) {
-  let key = cryptoKeys.get(op.keyId);
+  if (!op.keyId) throw new Error('a kept key needs an id');
+  const name = `${op.alg}/${usage}/${op.keyId}`;
+  let key = cryptoKeys.get(name);
   if (!key) {
     if (cryptoKeys.size >= CRYPTO_KEYS_MAX) cryptoKeys.delete(cryptoKeys.keys().next().value);
     key = importKey(op, usage);
-    cryptoKeys.set(op.keyId, key);
-    key.catch(() => cryptoKeys.delete(op.keyId));
+    cryptoKeys.set(name, key);
+    key.catch(() => cryptoKeys.delete(name));
   }
   return key;
 }
