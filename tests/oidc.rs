@@ -215,6 +215,9 @@ fn discovery_and_keys_describe_the_provider() {
     }
     let other = App::new(t.name(), manual_runtime(T0), &[("JWT_MASTER_KEY", MASTER)]);
     assert_eq!(other.call("GET", "/.well-known/jwks.json", HOST, &[], None).json, k.json);
+    // Read once per isolate: the JWKS is public, and asking it again costs no read.
+    let again = other.call("GET", "/.well-known/jwks.json", HOST, &[], None);
+    assert_eq!((again.json == k.json, again.calls), (true, 0));
     let token = session(&other, "u-1", "ada@acme.test");
     let r = authorize(&other, Some(&token), &pairs(&web_request("st")));
     let (_, params) = location(&r);

@@ -74,6 +74,9 @@ pub struct Caches {
     jwt_keys: TtlCache<JwtKeyName, Rc<Key>>,
     #[cfg(cold)]
     stored_keys: TtlCache<(JwtKeyName, Alg), Rc<Key>>,
+    /// What the JWKS publishes of stored keys this isolate has not opened.
+    #[cfg(cold)]
+    published: TtlCache<(JwtKeyName, Alg), Rc<crate::domain::jwt::Jwk>>,
     /// The replica regions' circuit breakers.
     pub breakers: Breakers,
 }
@@ -88,6 +91,8 @@ impl Caches {
             jwt_keys: TtlCache::new(settings.max_entries),
             #[cfg(cold)]
             stored_keys: TtlCache::new(settings.max_entries),
+            #[cfg(cold)]
+            published: TtlCache::new(settings.max_entries),
             breakers: Breakers::default(),
         }
     }
@@ -136,6 +141,33 @@ impl Caches {
         let key = Rc::new(load().await?);
         self.stored_keys.insert(name, key.clone(), now, now + JWT_KEY_TTL);
         Ok(key)
+    }
+
+    /// The public half of the tenant's stored key of `alg` and `version` under `master` as the
+    /// JWKS publishes it: from the key this isolate holds, or from what it read of its item
+    /// before (`load`, once per isolate: the JWKS is public, and costs no read once warm).
+    #[cfg(cold)]
+    pub async fn published<E>(
+        &self,
+        master: &MasterKey,
+        tenant: &Tenant,
+        version: &str,
+        alg: Alg,
+        now: SystemTime,
+        load: impl AsyncFnOnce() -> Result<crate::domain::jwt::Jwk, E>,
+    ) -> Result<Rc<crate::domain::jwt::Jwk>, E> {
+        if let Some(key) = self.held_key(master, tenant, version, alg, now) {
+            return Ok(Rc::new(key.jwk()));
+        }
+        let name =
+            (master.fingerprint().to_string(), tenant.id.clone(), tenant.generation.clone(), version.to_string());
+        let name = (name, alg);
+        if let Some(jwk) = self.published.get(&name, now) {
+            return Ok(jwk);
+        }
+        let jwk = Rc::new(load().await?);
+        self.published.insert(name, jwk.clone(), now, now + JWT_KEY_TTL);
+        Ok(jwk)
     }
 
     /// The tenant's stored key of `alg` and `version` under `master`, if this isolate holds it.

@@ -72,7 +72,8 @@ pub(crate) async fn named_key(
 
 /// The public half of the tenant's stored key of `alg` and `version` as the JWKS publishes it:
 /// from the key this isolate holds, else from the item's public members (nothing opened, nothing
-/// computed), else the key is made (a key is published before any token it signs).
+/// computed; read once per isolate), else the key is made (a key is published before any token
+/// it signs).
 pub(crate) async fn published_key(
     ctx: &Ctx<'_>,
     master: &MasterKey,
@@ -80,13 +81,13 @@ pub(crate) async fn published_key(
     version: &str,
     alg: Alg,
 ) -> Result<Jwk, ApiError> {
-    if let Some(key) = ctx.caches.held_key(master, tenant, version, alg, ctx.now) {
-        return Ok(key.jwk());
-    }
-    if let Some(jwk) = stored_keys::published(&ctx.store, master, tenant, version, alg).await? {
-        return Ok(jwk);
-    }
-    Ok(stored_key(ctx, master, tenant, version, alg).await?.jwk())
+    let load = async || -> Result<Jwk, ApiError> {
+        if let Some(jwk) = stored_keys::published(&ctx.store, master, tenant, version, alg).await? {
+            return Ok(jwk);
+        }
+        Ok(stored_key(ctx, master, tenant, version, alg).await?.jwk())
+    };
+    Ok((*ctx.caches.published(master, tenant, version, alg, ctx.now, load).await?).clone())
 }
 
 /// The tenant's stored key of `alg` and `version`, from the isolate's cache, else read (or made)
