@@ -1601,7 +1601,7 @@ fn a_table_written_with_the_old_rsa_key_format_still_serves_tokens_under_the_sam
     use rsa::traits::PrivateKeyParts;
     let (t, app, secret) = setup("oidc-old-keys");
     // The table as an older dynauth left it: the tenant's RSA key, its primes sealed.
-    let old = rsa::PrivateKey::new(&mut OsRng, 2048).expect("a key");
+    let old = rsa::PrivateKey::new(&mut dynauth::platform::native_crypto::OsRng, 2048).expect("a key");
     let (p, q) = (old.primes()[0].to_be_bytes(), old.primes()[1].to_be_bytes());
     let db = dynauth::dynamo::Client::new(&app.config.dynamo, &app.transport, &app.runtime);
     let store = dynauth::table::store::Store::new(&db, &app.config.schema);
@@ -1646,20 +1646,27 @@ fn a_table_written_with_the_old_rsa_key_format_still_serves_tokens_under_the_sam
     assert!(verifies_against_jwks(&fresh, id_token));
 }
 
-/// The OS's random source, for the test's own RSA key.
-struct OsRng;
-
-impl rsa::rand_core::TryRng for OsRng {
-    type Error = getrandom::Error;
-    fn try_next_u32(&mut self) -> Result<u32, Self::Error> {
-        getrandom::u32()
-    }
-    fn try_next_u64(&mut self) -> Result<u64, Self::Error> {
-        getrandom::u64()
-    }
-    fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Self::Error> {
-        getrandom::fill(dst)
-    }
+#[test]
+fn isolates_making_a_tenants_first_keys_at_once_make_one_of_each_and_publish_the_same() {
+    // Eight fresh isolates (no cache) ask for the JWKS of a tenant with no stored key yet, all at
+    // once: each generates, one create wins per kind, the others read the winner's.
+    let (t, _app, _) = setup("oidc-first-keys");
+    let table = t.name().to_string();
+    let answers: Vec<Value> = std::thread::scope(|scope| {
+        let runs: Vec<_> = (0..8)
+            .map(|_| {
+                let table = table.clone();
+                scope.spawn(move || {
+                    let app = App::new(&table, manual_runtime(T0), &[("JWT_MASTER_KEY", MASTER)]);
+                    let r = app.call("GET", "/.well-known/jwks.json", HOST, &[], None);
+                    assert_eq!(r.status, 200, "{}", r.json);
+                    r.json
+                })
+            })
+            .collect();
+        runs.into_iter().map(|r| r.join().expect("a run")).collect()
+    });
+    assert_eq!((items_of(&t, "rsa_key").len(), items_of(&t, "ec_key").len()), (1, 1));
+    assert_eq!(answers[0]["keys"].as_array().map(Vec::len), Some(3));
+    assert!(answers.iter().all(|a| *a == answers[0]), "every isolate publishes the winners' keys");
 }
-
-impl rsa::rand_core::TryCryptoRng for OsRng {}

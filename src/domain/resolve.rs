@@ -62,6 +62,11 @@ const JWT_KEY_TTL: Duration = Duration::from_secs(3600);
 /// key version.
 type JwtKeyName = (String, TenantId, String, String);
 
+/// The name of `tenant`'s key of `version` under `master`.
+fn key_name(master: &MasterKey, tenant: &Tenant, version: &str) -> JwtKeyName {
+    (master.fingerprint().to_string(), tenant.id.clone(), tenant.generation.clone(), version.to_string())
+}
+
 /// The per-isolate caches: host -> tenant (or nothing), and tenant id -> tenant; the resolutions
 /// under way; and the tenants' signing keys (deriving an Ed25519 one asks the crypto service for
 /// its public half; an RSA or P-256 one is read and opened).
@@ -108,7 +113,7 @@ impl Caches {
     ) -> Result<Vec<Rc<Key>>, CryptoError> {
         let mut keys = Vec::new();
         for version in tenant.jwt_versions() {
-            let name = (master.fingerprint().to_string(), tenant.id.clone(), tenant.generation.clone(), version);
+            let name = key_name(master, tenant, &version);
             if let Some(key) = self.jwt_keys.get(&name, now) {
                 keys.push(key);
                 continue;
@@ -132,9 +137,7 @@ impl Caches {
         now: SystemTime,
         load: impl AsyncFnOnce() -> Result<Key, E>,
     ) -> Result<Rc<Key>, E> {
-        let name =
-            (master.fingerprint().to_string(), tenant.id.clone(), tenant.generation.clone(), version.to_string());
-        let name = (name, alg);
+        let name = (key_name(master, tenant, version), alg);
         if let Some(key) = self.stored_keys.get(&name, now) {
             return Ok(key);
         }
@@ -159,9 +162,7 @@ impl Caches {
         if let Some(key) = self.held_key(master, tenant, version, alg, now) {
             return Ok(Rc::new(key.jwk()));
         }
-        let name =
-            (master.fingerprint().to_string(), tenant.id.clone(), tenant.generation.clone(), version.to_string());
-        let name = (name, alg);
+        let name = (key_name(master, tenant, version), alg);
         if let Some(jwk) = self.published.get(&name, now) {
             return Ok(jwk);
         }
@@ -180,9 +181,7 @@ impl Caches {
         alg: Alg,
         now: SystemTime,
     ) -> Option<Rc<Key>> {
-        let name =
-            (master.fingerprint().to_string(), tenant.id.clone(), tenant.generation.clone(), version.to_string());
-        self.stored_keys.get(&(name, alg), now)
+        self.stored_keys.get(&(key_name(master, tenant, version), alg), now)
     }
 
     /// Forgets what this isolate knows of tenant `id` (after an admin change to it). Other

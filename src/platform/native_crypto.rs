@@ -108,8 +108,9 @@ fn verify(key: &PublicKey, data: &[u8], signature: &[u8]) -> Result<bool, Crypto
     })
 }
 
-/// The OS's random source as the RSA key generator takes it.
-pub(crate) struct OsRng;
+/// The OS's random source as the RSA key generator takes it (the tests' own RSA keys too).
+#[derive(Debug, Clone, Copy)]
+pub struct OsRng;
 
 impl rsa::rand_core::TryRng for OsRng {
     type Error = getrandom::Error;

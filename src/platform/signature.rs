@@ -226,26 +226,6 @@ pub trait Crypto {
     fn public_jwk<'a>(&'a self, key: &'a PrivateKey) -> LocalFuture<'a, Result<KeyJwk, CryptoError>>;
 }
 
-impl<C: Crypto + ?Sized> Crypto for &C {
-    fn sign<'a>(&'a self, key: &'a PrivateKey, data: &'a [u8]) -> LocalFuture<'a, Result<Vec<u8>, CryptoError>> {
-        (**self).sign(key, data)
-    }
-    fn verify<'a>(
-        &'a self,
-        key: &'a PublicKey,
-        data: &'a [u8],
-        signature: &'a [u8],
-    ) -> LocalFuture<'a, Result<bool, CryptoError>> {
-        (**self).verify(key, data, signature)
-    }
-    fn generate(&self, alg: Alg) -> LocalFuture<'_, Result<KeyJwk, CryptoError>> {
-        (**self).generate(alg)
-    }
-    fn public_jwk<'a>(&'a self, key: &'a PrivateKey) -> LocalFuture<'a, Result<KeyJwk, CryptoError>> {
-        (**self).public_jwk(key)
-    }
-}
-
 /// The crypto service of a host that makes no signatures (the edge Worker, whose routes need
 /// none): every call fails.
 #[derive(Debug, Clone, Copy, Default)]
